@@ -1,0 +1,57 @@
+# The two commands: `make demo` (install everything, run the whole pipeline) and `make test`.
+# Everything the project needs is installed from here; nothing by hand.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip -q --disable-pip-version-check
+PEOPLE ?= 20000
+
+.PHONY: demo test bench lint install install-test sysdeps clean
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --upgrade pip
+
+# sdv pulls in torch: pin the CPU wheel first, or pip fetches a multi-GB CUDA build.
+$(VENV)/.installed: pyproject.toml | $(VENV)/bin/python
+	$(PIP) install torch==2.13.0
+	$(PIP) install -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
+	$(PIP) install -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+# System packages the tests drive for real: the Debian `age` tool (decrypts our envelopes).
+# Java 17 for Spark is part of the machine image.
+sysdeps:
+	@if ! command -v age >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    (apt-get install -y -qq age >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq age >/dev/null)); \
+	  else echo "sysdeps: not root, cannot install the Debian package 'age'; its tests will skip"; fi; \
+	fi
+
+demo: install
+	$(VENV)/bin/pseudolink demo --people $(PEOPLE)
+
+test: install-test sysdeps
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/pytest
+
+bench: install-test sysdeps
+	@for f in bench/*.py; do \
+	  case "$$(basename $$f)" in _*) continue;; esac; \
+	  echo "== $$f"; $(PY) $$f || exit 1; \
+	done
+
+lint: install-test
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check . || true
+
+clean:
+	rm -rf $(VENV) .pseudolink bench/work .pytest_cache .ruff_cache

@@ -1,0 +1,60 @@
+"""The Typer application and the options every command shares.
+
+Command modules register on ``app`` (or a sub-app) here; ``pseudolink.cli`` imports
+them all, so adding a command never means editing a central list of functions.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from pseudolink.settings import Workspace, workspace
+
+app = typer.Typer(
+    name="pseudolink",
+    help="Privacy-preserving pseudonymised data linkage and analytics.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+WorkdirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--workdir",
+        help="Workspace directory (default ./.pseudolink or PSEUDOLINK_WORKDIR).",
+        show_default=False,
+    ),
+]
+
+#: Exit code for bad input or a refused action: the user can fix it, it is not a bug.
+EXIT_USER_ERROR = 2
+
+
+def ws(workdir: Path | None) -> Workspace:
+    return workspace(workdir)
+
+
+def passphrase(confirm: bool = False) -> str:
+    """The passphrase that unlocks this party's keys: from the environment, else a prompt.
+
+    It is never written anywhere; keys are stored scrypt-encrypted under it.
+    """
+    value = os.environ.get("PSEUDOLINK_PASSPHRASE")
+    if value:
+        return value
+    return typer.prompt("Passphrase for this workspace's keys", hide_input=True,
+                        confirmation_prompt=confirm)
+
+
+def fail(message: str) -> typer.Exit:
+    """Print a user-facing error and return the exit to raise (exit code 2)."""
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(EXIT_USER_ERROR)

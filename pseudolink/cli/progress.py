@@ -1,0 +1,46 @@
+"""Rich progress bars behind the subsystems' plain ``progress(stage, done, total)`` callbacks.
+
+Subsystems never print; they report progress through a callback, and the CLI draws it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from pseudolink.cli.app import console
+
+ProgressCallback = Callable[[str, int, int | None], None]
+
+
+@contextmanager
+def progress_bars(transient: bool = False) -> Iterator[ProgressCallback]:
+    """Yield a callback that keeps one bar per stage label."""
+    bars = Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=transient,
+    )
+    tasks: dict[str, TaskID] = {}
+
+    def update(stage: str, done: int, total: int | None) -> None:
+        if stage not in tasks:
+            tasks[stage] = bars.add_task(stage, total=total)
+        bars.update(tasks[stage], completed=done, total=total)
+
+    with bars:
+        yield update

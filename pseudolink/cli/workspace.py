@@ -1,0 +1,36 @@
+"""``pseudolink init``: create a workspace (DESIGN 4) and its catalog."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from pseudolink.cli.app import WorkdirOption, app, console, ws
+
+
+@app.command()
+def init(
+    workdir: WorkdirOption = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option(help="PostgreSQL URL for the catalog (default: SQLite in the workspace)."),
+    ] = None,
+) -> None:
+    """Create the workspace directories and bring the catalog schema up to date."""
+    import catalog
+
+    space = ws(workdir)
+    space.create_dirs()
+    if database_url:
+        # Only the URL is kept; a password belongs in PGPASSFILE or the environment, not here.
+        space.settings_file.write_text(f'database_url = "{database_url}"\n', encoding="utf-8")
+    catalog.init_catalog(space.database_url)
+    console.print(f"workspace ready at [bold]{space.root}[/] (catalog: {_redacted(space.database_url)})")
+
+
+def _redacted(url: str) -> str:
+    """A database URL fit for printing: any password replaced."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)

@@ -1,0 +1,71 @@
+"""Where one deployment keeps its state, and how a command finds it.
+
+DESIGN 4: one directory per deployment, ``--workdir`` on every command, default
+``./.pseudolink`` or ``PSEUDOLINK_WORKDIR``.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_WORKDIR = ".pseudolink"
+SETTINGS_FILE = "settings.toml"
+
+
+def default_workdir() -> Path:
+    return Path(os.environ.get("PSEUDOLINK_WORKDIR", DEFAULT_WORKDIR))
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """The paths of one workspace; nothing here is read until a command needs it."""
+
+    root: Path
+
+    @property
+    def keys(self) -> Path:
+        return self.root / "keys"
+
+    @property
+    def data(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def releases(self) -> Path:
+        return self.root / "releases"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def settings_file(self) -> Path:
+        return self.root / SETTINGS_FILE
+
+    def settings(self) -> dict:
+        if self.settings_file.exists():
+            return tomllib.loads(self.settings_file.read_text(encoding="utf-8"))
+        return {}
+
+    @property
+    def database_url(self) -> str:
+        """PostgreSQL in production (``PSEUDOLINK_DATABASE_URL`` or settings), else SQLite."""
+        url = os.environ.get("PSEUDOLINK_DATABASE_URL") or self.settings().get("database_url")
+        return url or f"sqlite:///{(self.root / 'catalog.db').resolve()}"
+
+    def project_dir(self, project_id: str) -> Path:
+        return self.data / project_id
+
+    def create_dirs(self) -> None:
+        for path in (self.root, self.keys, self.data, self.releases, self.logs):
+            path.mkdir(parents=True, exist_ok=True)
+        # Keys and data are for this party's eyes only.
+        for path in (self.root, self.keys):
+            path.chmod(0o700)
+
+
+def workspace(workdir: Path | None) -> Workspace:
+    return Workspace(Path(workdir) if workdir else default_workdir())
