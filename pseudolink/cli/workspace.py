@@ -26,7 +26,8 @@ def init(
         # Only the URL is kept; a password belongs in PGPASSFILE or the environment, not here.
         space.settings_file.write_text(f'database_url = "{database_url}"\n', encoding="utf-8")
     catalog.init_catalog(space.database_url)
-    console.print(f"workspace ready at [bold]{space.root}[/] (catalog: {_redacted(space.database_url)})")
+    url = _redacted(space.database_url)
+    console.print(f"workspace ready at [bold]{space.root}[/] (catalog: {url})")
 
 
 def _redacted(url: str) -> str:

@@ -1,0 +1,91 @@
+"""Appending to, reading and exporting the audit log inside a caller's transaction.
+
+Appends lock the single chain-head row (``SELECT ... FOR UPDATE``; on SQLite the
+``BEGIN IMMEDIATE`` of every writing transaction does it), so two concurrent writers
+can never both link to the same predecessor and fork the chain.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from catalog.coltypes import utcnow
+from catalog.errors import CatalogError
+from catalog.hashchain import (
+    AuditVerification,
+    ChainEntry,
+    canonical_json,
+    entry_hash,
+    jsonable,
+    verify_chain,
+)
+from catalog.models import AuditChainHead, AuditEntry
+
+_BATCH = 1000
+
+
+def append_entry(session: Session, actor: str, action: str, target: str,
+                 details: Mapping[str, Any]) -> int:
+    """Add one entry in the session's transaction; returns its seq."""
+    for label, value in (("actor", actor), ("action", action), ("target", target)):
+        if not isinstance(value, str) or not value.strip():
+            raise CatalogError(f"an audit entry needs a non-empty {label}, got {value!r}")
+    try:
+        clean = jsonable(details)
+    except (TypeError, ValueError) as exc:
+        raise CatalogError(f"audit details for {action} on {target!r}: {exc}") from None
+    head = session.execute(
+        select(AuditChainHead).where(AuditChainHead.id == 1).with_for_update()
+    ).scalar_one_or_none()
+    if head is None:
+        raise CatalogError("the audit chain head is missing: the catalog is damaged "
+                           "or was not created by `pseudolink init`")
+    seq = head.seq + 1
+    ts = utcnow()
+    digest = entry_hash(seq, ts, actor, action, target, clean, head.hash)
+    session.add(AuditEntry(seq=seq, ts=ts, actor=actor, action=action, target=target,
+                           details=clean, prev_hash=head.hash, hash=digest))
+    head.seq, head.hash = seq, digest
+    session.flush()
+    return seq
+
+
+def iter_entries(session: Session) -> Iterator[ChainEntry]:
+    rows = session.execute(select(AuditEntry).order_by(AuditEntry.seq)).yield_per(_BATCH)
+    for row in rows.scalars():
+        yield ChainEntry(id=row.id, seq=row.seq, ts=row.ts, actor=row.actor,
+                         action=row.action, target=row.target, details=row.details,
+                         prev_hash=row.prev_hash, hash=row.hash)
+
+
+def verify(session: Session) -> AuditVerification:
+    head = session.get(AuditChainHead, 1)
+    if head is None:
+        return AuditVerification(ok=False, entries=0,
+                                 problems=["the audit chain head row is missing"])
+    return verify_chain(iter_entries(session), head.seq, head.hash)
+
+
+def export(session: Session, out: Path) -> int:
+    """Write every entry as one JSON line to ``out`` (complete or not at all)."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
+    count = 0
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
+            for entry in iter_entries(session):
+                stream.write(canonical_json(entry.to_dict()) + "\n")
+                count += 1
+        os.replace(temp_name, out)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+    return count

@@ -1,0 +1,360 @@
+"""The catalog as the rest of pseudolink sees it: one object over a session factory.
+
+Every method that changes something writes its audit entry in the same transaction,
+so the log can never claim a change that did not happen, or miss one that did.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session, selectinload, sessionmaker
+
+from catalog import audit as audit_log
+from catalog import budgets
+from catalog.coltypes import utcnow
+from catalog.database import make_engine, redacted, require_head
+from catalog.errors import CatalogError
+from catalog.hashchain import AuditVerification, jsonable
+from catalog.models import (
+    CLASSIFICATIONS,
+    LINKAGE_MODES,
+    PURPOSES,
+    RELEASE_FORMS,
+    ROLES,
+    BudgetSpend,
+    Dataset,
+    DatasetColumn,
+    Organisation,
+    PrivacyBudget,
+    Project,
+    Release,
+    User,
+)
+from catalog.releases import ReleaseInfo, open_releases_query, release_info
+
+
+@dataclass
+class _Pending:
+    """The audit entry a change will write when it commits; the change may refine it."""
+
+    session: Session
+    action: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def _one_of(value: str, allowed: tuple[str, ...], what: str) -> str:
+    if value not in allowed:
+        raise CatalogError(f"{what} {value!r} is not one of {', '.join(allowed)}")
+    return value
+
+
+def _json_doc(value: Mapping[str, Any], what: str) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise CatalogError(f"{what} must be a mapping, got {type(value).__name__}")
+    try:
+        return jsonable(value)
+    except (TypeError, ValueError) as exc:
+        raise CatalogError(f"{what}: {exc}") from None
+
+
+class Catalog:
+    """Projects, datasets, releases, budgets and the audit log of one deployment."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._writer = sessionmaker(engine, expire_on_commit=False)
+        # Readers need no write lock on SQLite (see catalog.database).
+        self._reader = sessionmaker(engine.execution_options(catalog_readonly=True),
+                                    expire_on_commit=False)
+
+    @classmethod
+    def connect(cls, url: str) -> Catalog:
+        """Open an initialised catalog; does not migrate (that is `pseudolink init`)."""
+        engine = make_engine(url)
+        try:
+            require_head(engine)
+        except BaseException:
+            engine.dispose()
+            raise
+        return cls(engine)
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> Catalog:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Catalog({redacted(self._engine.url)!r})"
+
+    # -- transactions ---------------------------------------------------------------
+
+    @contextmanager
+    def _change(self, actor: str, action: str, target: str) -> Iterator[_Pending]:
+        try:
+            with self._writer() as session, session.begin():
+                pending = _Pending(session, action)
+                yield pending
+                session.flush()
+                audit_log.append_entry(session, actor, pending.action, target,
+                                       pending.details)
+        except IntegrityError as exc:
+            raise CatalogError(f"{action} on {target!r} refused by the database: "
+                               f"{exc.orig}") from None
+        except OperationalError as exc:
+            raise CatalogError(f"{action} on {target!r} failed: {exc.orig}") from None
+
+    @contextmanager
+    def _read(self) -> Iterator[Session]:
+        with self._reader() as session, session.begin():
+            yield session
+
+    # -- parties ----------------------------------------------------------------------
+
+    def record_organisation(self, organisation_id: str, *, name: str, actor: str) -> None:
+        """Create or rename an organisation (a holder, the key manager, the agency...)."""
+        with self._change(actor, "organisation.record", organisation_id) as change:
+            organisation = change.session.get(Organisation, organisation_id)
+            if organisation is None:
+                change.session.add(Organisation(id=organisation_id, name=name))
+            else:
+                organisation.name = name
+                change.action = "organisation.update"
+            change.details = {"name": name}
+
+    def record_user(self, user_id: str, *, role: str, actor: str,
+                    organisation_id: str | None = None, display_name: str = "") -> None:
+        """Create a user or change their role; the role decides what they may do."""
+        _one_of(role, ROLES, f"user {user_id!r}: role")
+        with self._change(actor, "user.record", user_id) as change:
+            session = change.session
+            if organisation_id is not None and session.get(Organisation, organisation_id) is None:
+                raise CatalogError(f"user {user_id!r}: no organisation {organisation_id!r} "
+                                   "in the catalog")
+            user = session.get(User, user_id)
+            change.details = {"role": role, "organisation_id": organisation_id}
+            if user is None:
+                session.add(User(id=user_id, role=role, organisation_id=organisation_id,
+                                 display_name=display_name))
+                return
+            change.action = "user.update"
+            change.details["previous_role"] = user.role
+            user.role, user.organisation_id = role, organisation_id
+            user.display_name = display_name or user.display_name
+
+    def user_role(self, user_id: str) -> str | None:
+        """The user's role, or None for an unknown or deactivated user."""
+        with self._read() as session:
+            user = session.get(User, user_id)
+            return user.role if user is not None and user.active else None
+
+    # -- projects and datasets --------------------------------------------------------
+
+    def record_project(self, project_id: str, *, purpose: str, mode: str, spec: dict,
+                       actor: str) -> None:
+        """Create or update a linkage project; a closed project stays closed."""
+        _one_of(purpose, PURPOSES, "purpose")
+        _one_of(mode, LINKAGE_MODES, "linkage mode")
+        spec_doc = _json_doc(spec, f"spec of project {project_id!r}")
+        with self._change(actor, "project.record", project_id) as change:
+            project = change.session.get(Project, project_id)
+            if project is None:
+                change.session.add(Project(id=project_id, purpose=purpose, mode=mode,
+                                           spec=spec_doc))
+            elif project.status == "closed":
+                raise CatalogError(f"project {project_id!r} was closed on "
+                                   f"{project.closed_at:%Y-%m-%d}: its key is destroyed and it "
+                                   "cannot be recorded again; choose a new project id")
+            else:
+                project.purpose, project.mode, project.spec = purpose, mode, spec_doc
+                change.action = "project.update"
+            change.details = {"purpose": purpose, "mode": mode}
+
+    def close_project(self, project_id: str, *, actor: str) -> None:
+        with self._change(actor, "project.close", project_id) as change:
+            project = change.session.get(Project, project_id)
+            if project is None:
+                raise CatalogError(f"no project {project_id!r} in the catalog")
+            if project.status == "closed":
+                raise CatalogError(f"project {project_id!r} is already closed")
+            project.status, project.closed_at = "closed", utcnow()
+
+    def register_dataset(self, dataset_id: str, *, title: str, path: str,
+                         columns: dict[str, str], project_id: str | None, lineage: dict,
+                         actor: str, description: str = "") -> None:
+        """Create or replace a dataset's entry and its column classification."""
+        for column, classification in columns.items():
+            _one_of(classification, CLASSIFICATIONS,
+                    f"dataset {dataset_id!r}, column {column!r}: classification")
+        lineage_doc = _json_doc(lineage, f"lineage of dataset {dataset_id!r}")
+        with self._change(actor, "dataset.register", dataset_id) as change:
+            session = change.session
+            if project_id is not None and session.get(Project, project_id) is None:
+                raise CatalogError(f"dataset {dataset_id!r}: no project {project_id!r} "
+                                   "in the catalog")
+            dataset = session.get(Dataset, dataset_id)
+            if dataset is None:
+                dataset = Dataset(id=dataset_id)
+                session.add(dataset)
+            else:
+                change.action = "dataset.update"
+                dataset.columns.clear()
+                # The old column rows must be gone before rows with the same names arrive.
+                session.flush()
+            dataset.title, dataset.description, dataset.path = title, description, str(path)
+            dataset.project_id, dataset.lineage = project_id, lineage_doc
+            dataset.updated_at = utcnow()
+            dataset.columns.extend(
+                DatasetColumn(name=name, position=i, classification=classification)
+                for i, (name, classification) in enumerate(columns.items()))
+            change.details = {"title": title, "project_id": project_id,
+                              "columns": dict(columns), "lineage": lineage_doc}
+
+    # -- releases -------------------------------------------------------------------
+
+    def record_release(self, release_id: str, *, dataset_id: str, form: str, title: str,
+                       artifact: str, checksum: str, parameters: dict, actor: str,
+                       description: str = "", is_open: bool = True,
+                       expires_at: datetime | None = None) -> ReleaseInfo:
+        """Approve a release in one of the four forms; the same id again replaces it."""
+        _one_of(form, RELEASE_FORMS, f"release {release_id!r}: form")
+        if expires_at is not None and expires_at.tzinfo is None:
+            raise CatalogError(f"release {release_id!r}: expires_at needs a time zone")
+        parameters_doc = _json_doc(parameters, f"parameters of release {release_id!r}")
+        with self._change(actor, "release.record", release_id) as change:
+            session = change.session
+            if session.get(Dataset, dataset_id) is None:
+                raise CatalogError(f"release {release_id!r}: no dataset {dataset_id!r} "
+                                   "in the catalog")
+            release = session.get(Release, release_id)
+            change.details = {"dataset_id": dataset_id, "form": form, "checksum": checksum,
+                              "parameters": parameters_doc, "is_open": is_open,
+                              "expires_at": expires_at}
+            if release is None:
+                release = Release(id=release_id)
+                session.add(release)
+            else:
+                change.action = "release.replace"
+                change.details["replaced_checksum"] = release.checksum
+            release.dataset_id, release.form, release.title = dataset_id, form, title
+            release.description, release.artifact = description, str(artifact)
+            release.checksum, release.parameters = checksum, parameters_doc
+            release.is_open, release.expires_at = is_open, expires_at
+            release.created_at = utcnow()
+            release.revoked_at = release.revoked_by = release.revoked_reason = None
+            session.flush()
+            session.refresh(release, ["dataset"])
+            return release_info(release)
+
+    def revoke_release(self, release_id: str, *, actor: str, reason: str) -> None:
+        if not reason.strip():
+            raise CatalogError(f"revoking release {release_id!r} needs a reason")
+        with self._change(actor, "release.revoke", release_id) as change:
+            release = change.session.get(Release, release_id)
+            if release is None:
+                raise CatalogError(f"no release {release_id!r} in the catalog")
+            if release.revoked_at is not None:
+                raise CatalogError(f"release {release_id!r} was already revoked on "
+                                   f"{release.revoked_at:%Y-%m-%d}")
+            release.revoked_at, release.revoked_by, release.revoked_reason = (
+                utcnow(), actor, reason)
+            change.details = {"reason": reason}
+
+    def open_releases(self) -> list[ReleaseInfo]:
+        """Releases consumers may see now: open, not revoked, not expired; newest first."""
+        with self._read() as session:
+            return [release_info(r) for r in session.scalars(open_releases_query(utcnow()))]
+
+    def get_release(self, release_id: str) -> ReleaseInfo | None:
+        """The release if consumers may see it now, else None."""
+        query = open_releases_query(utcnow()).where(Release.id == release_id)
+        with self._read() as session:
+            release = session.scalars(query).one_or_none()
+            return None if release is None else release_info(release)
+
+    def dataset_columns(self, dataset_id: str) -> dict[str, str]:
+        """A dataset's columns and their classification, in registration order."""
+        with self._read() as session:
+            dataset = session.scalars(select(Dataset).where(Dataset.id == dataset_id)
+                                      .options(selectinload(Dataset.columns))).one_or_none()
+            if dataset is None:
+                raise CatalogError(f"no dataset {dataset_id!r} in the catalog")
+            return {c.name: c.classification for c in dataset.columns}
+
+    # -- privacy budgets ----------------------------------------------------------------
+
+    def set_budget(self, dataset_id: str, consumer: str, epsilon_total: float,
+                   actor: str) -> None:
+        with self._change(actor, "budget.set", f"{dataset_id}/{consumer}") as change:
+            change.details = budgets.set_budget(change.session, dataset_id, consumer,
+                                                epsilon_total)
+
+    def spend(self, dataset_id: str, consumer: str, epsilon: float, *, query: dict,
+              actor: str) -> float:
+        """Charge one query to a budget; returns the epsilon left.
+
+        A refusal raises CatalogError stating the remaining budget, and is itself audited.
+        """
+        target = f"{dataset_id}/{consumer}"
+        try:
+            with self._change(actor, "budget.spend", target) as change:
+                remaining, change.details = budgets.spend(
+                    change.session, dataset_id, consumer, epsilon, query, actor)
+        except budgets.BudgetExceeded as refused:
+            self.audit(actor, "budget.spend_refused", target,
+                       {"epsilon": epsilon, "remaining": refused.remaining,
+                        "query": _json_doc(query, "query")})
+            raise
+        return remaining
+
+    def budget(self, dataset_id: str, consumer: str) -> budgets.BudgetInfo | None:
+        with self._read() as session:
+            found = session.scalars(
+                select(PrivacyBudget).where(
+                    PrivacyBudget.dataset_id == dataset_id,
+                    PrivacyBudget.consumer == consumer)).one_or_none()
+            return None if found is None else budgets.budget_info(found)
+
+    def budget_ledger(self, dataset_id: str, consumer: str) -> list[dict[str, Any]]:
+        """Every spend charged to one budget, oldest first."""
+        with self._read() as session:
+            rows = session.execute(
+                select(BudgetSpend)
+                .join(PrivacyBudget,
+                      PrivacyBudget.id == BudgetSpend.budget_id)
+                .where(PrivacyBudget.dataset_id == dataset_id,
+                       PrivacyBudget.consumer == consumer)
+                .order_by(BudgetSpend.id)).scalars()
+            return [{"epsilon": r.epsilon, "query": r.query, "actor": r.actor,
+                     "created_at": r.created_at} for r in rows]
+
+    # -- audit log --------------------------------------------------------------------
+
+    def audit(self, actor: str, action: str, target: str, details: dict) -> None:
+        """Record an event that changes nothing in the catalog (a login, a download)."""
+        with self._change(actor, action, target) as change:
+            change.details = _json_doc(details, f"details of {action}")
+
+    def verify_audit(self) -> AuditVerification:
+        with self._read() as session:
+            return audit_log.verify(session)
+
+    def export_audit(self, out: Path) -> int:
+        """Write the log as JSON lines (complete file or none); returns the entry count."""
+        with self._read() as session:
+            return audit_log.export(session, Path(out))
+
+    def audit_entries(self) -> list[dict[str, Any]]:
+        with self._read() as session:
+            return [entry.to_dict() for entry in audit_log.iter_entries(session)]

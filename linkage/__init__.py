@@ -1,0 +1,65 @@
+"""Privacy-preserving record linkage: prepare at each holder, link at the key manager,
+combine at the combination agency (DESIGN 2 and 5).
+
+>>> from linkage import ProjectSpec, prepare, link, combine  # the whole pipeline
+"""
+
+from linkage.combine import combine
+from linkage.engines import Engine, get_engine
+from linkage.envelope import Envelope, open_envelope, read_envelope, seal
+from linkage.errors import InputError, LinkageError
+from linkage.inputs import detect_encoding, read_input
+from linkage.keys import (
+    PartyPublic,
+    PartySecret,
+    ProjectManifest,
+    close_project,
+    create_party,
+    create_project,
+    linkage_key,
+    load_party_public,
+    load_party_secret,
+)
+from linkage.link import link
+from linkage.prepare import prepare
+from linkage.quality import LinkageQuality, evaluate_linkage
+from linkage.reports import CombineReport, HolderRecipeStats, LinkReport, PrepareReport
+from linkage.spec import HolderSpec, ProjectSpec, Recipe
+from linkage.synthdata import SynthDataReport
+from linkage.synthdata import generate as generate_synthetic_data
+
+__all__ = [
+    "CombineReport",
+    "Engine",
+    "Envelope",
+    "HolderRecipeStats",
+    "HolderSpec",
+    "InputError",
+    "LinkReport",
+    "LinkageError",
+    "LinkageQuality",
+    "PartyPublic",
+    "PartySecret",
+    "PrepareReport",
+    "ProjectManifest",
+    "ProjectSpec",
+    "Recipe",
+    "SynthDataReport",
+    "close_project",
+    "combine",
+    "create_party",
+    "create_project",
+    "detect_encoding",
+    "evaluate_linkage",
+    "generate_synthetic_data",
+    "get_engine",
+    "link",
+    "linkage_key",
+    "load_party_public",
+    "load_party_secret",
+    "open_envelope",
+    "prepare",
+    "read_envelope",
+    "read_input",
+    "seal",
+]

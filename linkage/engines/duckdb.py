@@ -1,0 +1,172 @@
+"""The embedded engine: DuckDB over Arrow tables, one machine."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import duckdb
+import pyarrow as pa
+
+from linkage.engines.base import Engine, MatchResult
+from linkage.keys.linkage_key import hmac_pads, hmac_sql, quote, recipe_message_sql
+from linkage.spec import Recipe
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+class DuckDBEngine(Engine):
+    name = "duckdb"
+
+    def linkage_keys(self, values: pa.Table, project_key: bytes,
+                     recipes: Sequence[Recipe]) -> pa.Table:
+        ipad, opad = hmac_pads(project_key)
+        selects = []
+        for recipe in recipes:
+            missing = " or ".join(f"{quote(f)} is null" for f in recipe.fields)
+            digest = hmac_sql(recipe_message_sql(recipe.tag, recipe.fields))
+            selects.append(f"case when {missing} then null else {digest} end "
+                           f"as {quote(recipe.name)}")
+        con = duckdb.connect()
+        try:
+            con.register("v", values)
+            # Row order must follow ``values``: the keys are zipped with serials afterwards.
+            return con.sql(
+                f"select {', '.join(selects)} from v", params={"ipad": ipad, "opad": opad}
+            ).to_arrow_table()
+        finally:
+            con.close()
+
+    def match(self, keys: Mapping[str, pa.Table], recipes: Sequence[str]) -> MatchResult:
+        con = duckdb.connect()
+        try:
+            return _Matcher(con, keys, recipes).run()
+        finally:
+            con.close()
+
+    def combine(self, linkmap: pa.Table, payloads: Mapping[str, pa.Table]) -> pa.Table:
+        con = duckdb.connect()
+        try:
+            con.register("linkmap", linkmap)
+            columns = ["ids.link_id"]
+            joins = []
+            for index, (holder, payload) in enumerate(payloads.items()):
+                view = f"p{index}"
+                con.register(view, payload)
+                attrs = [c for c in payload.column_names if c != "serial"]
+                columns += [f"{view}.{quote(a)} as {quote(f'{holder}__{a}')}" for a in attrs]
+                joins.append(
+                    f"left join linkmap m{index} on m{index}.link_id = ids.link_id "
+                    f"and m{index}.holder = {_literal(holder)} "
+                    f"left join {view} on {view}.serial = m{index}.serial")
+            sql = (f"select {', '.join(columns)} "
+                   f"from (select distinct link_id from linkmap) ids {' '.join(joins)} "
+                   "order by ids.link_id")
+            return con.sql(sql).to_arrow_table()
+        finally:
+            con.close()
+
+
+class _Matcher:
+    """Recipe-by-recipe exact matching, set-wise in SQL (see :meth:`Engine.match`)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, keys: Mapping[str, pa.Table],
+                 recipes: Sequence[str]) -> None:
+        self.con = con
+        self.recipes = list(recipes)
+        con.execute("create temp table keys_long (holder varchar, serial varchar, "
+                    "recipe integer, key blob)")
+        con.execute("create temp table members (cluster bigint, holder varchar, "
+                    "serial varchar, recipe integer)")
+        for holder, table in keys.items():
+            con.register("h", table)
+            for index, recipe in enumerate(self.recipes):
+                con.execute(
+                    f"insert into keys_long select ?, serial, ?, {quote(recipe)} from h "
+                    f"where {quote(recipe)} is not null", [holder, index])
+            con.unregister("h")
+        self.result = MatchResult(members=pa.table({}))
+
+    def run(self) -> MatchResult:
+        self._shared()
+        for index, recipe in enumerate(self.recipes):
+            self._step(index, recipe)
+        members = self.con.sql(
+            "select cluster, holder, serial, recipe from members order by cluster, holder"
+        ).to_arrow_table()
+        names = pa.array(self.recipes, pa.string())
+        self.result.members = members.set_column(
+            3, "recipe", names.take(members.column("recipe").cast(pa.int64())))
+        return self.result
+
+    def _shared(self) -> None:
+        rows = self.con.execute("""
+            with shared as (select recipe, key from keys_long group by recipe, key
+                            having count(distinct holder) > 1)
+            select k.holder, k.recipe, count(*) from keys_long k
+            semi join shared s on s.recipe = k.recipe and s.key = k.key
+            group by all""").fetchall()
+        for holder, recipe, count in rows:
+            self.result.shared.setdefault(holder, {})[self.recipes[recipe]] = count
+
+    def _step(self, index: int, recipe: str) -> None:
+        con = self.con
+        con.execute("""
+            create or replace temp table cand as
+            select k.holder, k.serial, k.key, m.cluster
+            from keys_long k left join members m on m.holder = k.holder and m.serial = k.serial
+            where k.recipe = ?""", [index])
+        con.execute("""
+            create or replace temp table dup as
+            select holder, key, count(*) as n from cand group by holder, key
+            having count(*) > 1""")
+        for holder, records, distinct in con.execute(
+                "select holder, sum(n), count(*) from dup group by holder").fetchall():
+            self.result.duplicates.setdefault(holder, {})[recipe] = (int(records), distinct)
+        con.execute("""
+            create or replace temp table uniq as
+            select c.* from cand c anti join dup d on d.holder = c.holder and d.key = c.key""")
+        # Keys shared across holders that would link at least one record not yet linked.
+        con.execute("""
+            create or replace temp table grp as
+            select key, count(distinct cluster) as n_clusters, min(cluster) as cluster
+            from uniq group by key
+            having count(*) >= 2 and count(*) filter (where cluster is null) >= 1""")
+        con.execute("""
+            create or replace temp table attach as
+            select u.holder, u.serial, g.cluster from uniq u join grp g using (key)
+            where g.n_clusters = 1 and u.cluster is null""")
+        # Joining a record to a cluster that already has one of its holder's records
+        # would make the link many-to-one: refuse it.
+        con.execute("""
+            create or replace temp table crowded as
+            select cluster, holder from (
+                select cluster, holder from attach
+                union all
+                select cluster, holder from members
+                where cluster in (select cluster from attach))
+            group by cluster, holder having count(*) > 1""")
+        conflicts = {
+            "many_to_one": con.execute(
+                "select count(*) from attach semi join crowded using (cluster, holder)"
+            ).fetchone()[0],
+            "would_merge_clusters": con.execute(
+                "select count(*) from uniq u join grp g using (key) "
+                "where g.n_clusters > 1 and u.cluster is null").fetchone()[0],
+            "matches_a_duplicate": con.execute(
+                "select count(*) from uniq u where u.cluster is null and exists "
+                "(select 1 from dup d where d.key = u.key and d.holder <> u.holder)"
+            ).fetchone()[0],
+        }
+        self.result.conflicts[recipe] = {k: int(v) for k, v in conflicts.items()}
+        offset = con.execute("select coalesce(max(cluster), 0) from members").fetchone()[0]
+        con.execute("""
+            insert into members
+            select cluster, holder, serial, ? from attach
+            anti join crowded using (cluster, holder)""", [index])
+        con.execute("""
+            insert into members
+            select n.cluster, u.holder, u.serial, ? from uniq u join (
+                select key, ? + row_number() over (order by key) as cluster
+                from grp where n_clusters = 0) n using (key)""", [index, offset])

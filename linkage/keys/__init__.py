@@ -1,0 +1,36 @@
+"""Party keys, the project key and linkage keys (DESIGN 2)."""
+
+from linkage.keys.linkage_key import hmac_pads, linkage_key
+from linkage.keys.party import (
+    ROLES,
+    PartyPublic,
+    PartySecret,
+    create_party,
+    load_party_public,
+    load_party_secret,
+)
+from linkage.keys.project import (
+    ProjectManifest,
+    as_manifest,
+    close_project,
+    create_project,
+    load_project_key,
+    project_key_path,
+)
+
+__all__ = [
+    "ROLES",
+    "PartyPublic",
+    "PartySecret",
+    "ProjectManifest",
+    "as_manifest",
+    "close_project",
+    "create_party",
+    "create_project",
+    "hmac_pads",
+    "linkage_key",
+    "load_party_public",
+    "load_party_secret",
+    "load_project_key",
+    "project_key_path",
+]

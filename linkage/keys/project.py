@@ -1,0 +1,206 @@
+"""The project key and the project manifest.
+
+The project key is generated here and wrapped to each holder's age recipient only: the key
+manager and the combiner receive nothing they can open (DESIGN 2), so neither can test a
+guessed identifier against a linkage key. The manifest is the public record every party
+checks files against: the spec, each party's public keys, and whether the project is open.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyrage
+
+from linkage.errors import LinkageError
+from linkage.files import write_atomic
+from linkage.keys.party import PartyPublic, PartySecret, load_party_public
+from linkage.spec import ProjectSpec
+
+MANIFEST_NAME = "project.json"
+MANIFEST_FORMAT = "pseudolink-project/1"
+PROJECT_KEY_BYTES = 32
+
+
+@dataclass(frozen=True)
+class ProjectManifest:
+    spec: ProjectSpec
+    parties: dict[str, PartyPublic]
+    status: str = "open"
+    key_version: int = 1
+    created_at: str = ""
+    closed_at: str | None = None
+    path: Path | None = field(default=None, compare=False)
+
+    @property
+    def id(self) -> str:
+        return self.spec.id
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == "open"
+
+    def party(self, party_id: str) -> PartyPublic:
+        try:
+            return self.parties[party_id]
+        except KeyError:
+            raise LinkageError(f"party '{party_id}' is not part of project {self.id}") from None
+
+    def require_open(self) -> None:
+        if not self.is_open:
+            raise LinkageError(f"project {self.id} is closed (at {self.closed_at}); its key "
+                               "is destroyed and it accepts no more work")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": MANIFEST_FORMAT,
+            "spec": self.spec.to_dict(),
+            "parties": {pid: p.to_dict() for pid, p in self.parties.items()},
+            "status": self.status,
+            "key_version": self.key_version,
+            "created_at": self.created_at,
+            "closed_at": self.closed_at,
+        }
+
+    def save(self, project_dir: str | Path) -> ProjectManifest:
+        path = Path(project_dir) / MANIFEST_NAME
+        text = json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
+        write_atomic(path, text.encode("utf-8"))
+        return replace(self, path=path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> ProjectManifest:
+        """Load ``project.json``, given the file or the project directory that holds it."""
+        path = Path(path)
+        if path.is_dir():
+            path = path / MANIFEST_NAME
+        if not path.exists():
+            raise LinkageError(f"{path}: no project manifest; create the project with "
+                               "`pseudolink project create --spec project.toml`")
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if data.get("format") != MANIFEST_FORMAT:
+                raise ValueError(f"unknown format {data.get('format')!r}")
+            spec = ProjectSpec.from_dict(data["spec"], source=str(path))
+            parties = {pid: PartyPublic.from_dict(p) for pid, p in data["parties"].items()}
+        except (ValueError, KeyError, TypeError) as exc:
+            raise LinkageError(f"{path}: not a project manifest ({exc})") from None
+        return cls(spec, parties, data["status"], data["key_version"], data["created_at"],
+                   data.get("closed_at"), path)
+
+
+def as_manifest(project: ProjectManifest | str | Path) -> ProjectManifest:
+    """Accept a manifest object, a ``project.json`` path or a project directory."""
+    if isinstance(project, ProjectManifest):
+        return project
+    return ProjectManifest.load(project)
+
+
+def _key_dir(keys_dir: Path, project_id: str) -> Path:
+    return Path(keys_dir) / "projects" / project_id
+
+
+def project_key_path(keys_dir: str | Path, project_id: str, holder_id: str) -> Path:
+    return _key_dir(Path(keys_dir), project_id) / f"{holder_id}.projectkey.age"
+
+
+def create_project(spec: ProjectSpec, keys_dir: str | Path, project_dir: str | Path
+                   ) -> ProjectManifest:
+    """Generate the project key, wrap it to each holder, and write the public manifest.
+
+    Creating an open project again with the same spec returns it unchanged; a different
+    spec under the same id is refused rather than silently re-keyed.
+    """
+    keys_dir, project_dir = Path(keys_dir), Path(project_dir)
+    parties: dict[str, PartyPublic] = {}
+    expected_roles = [(h.id, "holder") for h in spec.holders]
+    expected_roles += [(spec.key_manager, "key_manager"), (spec.combiner, "combiner")]
+    for party_id, role in expected_roles:
+        try:
+            public = load_party_public(keys_dir, party_id)
+        except LinkageError:
+            raise LinkageError(
+                f"project {spec.id}: no public keys for {role.replace('_', ' ')} '{party_id}' "
+                f"in {keys_dir}; create them with `pseudolink party create --id {party_id} "
+                f"--role {role}` (or copy its .public.json here)") from None
+        if public.role != role:
+            raise LinkageError(f"project {spec.id}: party '{party_id}' has role {public.role}, "
+                               f"the spec needs it as {role}")
+        parties[party_id] = public
+
+    manifest_path = project_dir / MANIFEST_NAME
+    if manifest_path.exists():
+        existing = ProjectManifest.load(manifest_path)
+        if not existing.is_open:
+            raise LinkageError(f"project {spec.id} was closed and its key destroyed; "
+                               "start a new project with a new id")
+        if existing.spec.to_dict() != spec.to_dict() or existing.parties != parties:
+            raise LinkageError(f"project {spec.id} already exists in {project_dir} with a "
+                               "different spec or parties; use a new project id")
+        missing = [h for h in spec.holder_ids
+                   if not project_key_path(keys_dir, spec.id, h).exists()]
+        if missing:
+            raise LinkageError(f"project {spec.id} exists but this workspace lacks the wrapped "
+                               f"project key for {', '.join(missing)}")
+        return existing
+
+    project_key = secrets.token_bytes(PROJECT_KEY_BYTES)
+    for holder in spec.holders:
+        wrapped = pyrage.encrypt(project_key, [parties[holder.id].recipient()])
+        write_atomic(project_key_path(keys_dir, spec.id, holder.id), wrapped, mode=0o600)
+    del project_key
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    return ProjectManifest(spec, parties, "open", 1, now).save(project_dir)
+
+
+def load_project_key(keys_dir: str | Path, manifest: ProjectManifest,
+                     holder: PartySecret) -> bytes:
+    """Unwrap the project key with a holder's identity; only holders can."""
+    manifest.require_open()
+    path = project_key_path(keys_dir, manifest.id, holder.id)
+    if not path.exists():
+        raise LinkageError(f"{path}: this workspace holds no project key of {manifest.id} for "
+                           f"holder '{holder.id}'")
+    try:
+        key = pyrage.decrypt(path.read_bytes(), [holder.identity])
+    except pyrage.DecryptError:
+        raise LinkageError(f"{path}: cannot be opened with the keys of party "
+                           f"'{holder.id}'") from None
+    if len(key) != PROJECT_KEY_BYTES:
+        raise LinkageError(f"{path}: not a project key")
+    return key
+
+
+def close_project(project_dir: str | Path, keys_dir: str | Path) -> ProjectManifest:
+    """Destroy the project key and every link map in the workspace; mark the project closed.
+
+    Without the key no new linkage key can be computed, and without the link map the
+    combined data cannot be re-joined to the holders' crosswalks.
+    """
+    manifest = ProjectManifest.load(project_dir)
+    key_dir = _key_dir(Path(keys_dir), manifest.id)
+    if key_dir.exists():
+        for path in key_dir.glob("*.projectkey.age"):
+            _shred(path)
+        if not any(key_dir.iterdir()):
+            key_dir.rmdir()
+    for path in Path(project_dir).rglob("linkmap.age"):
+        _shred(path)
+    if not manifest.is_open:
+        return manifest
+    closed = replace(manifest, status="closed",
+                     closed_at=datetime.now(UTC).isoformat(timespec="seconds"))
+    return closed.save(project_dir)
+
+
+def _shred(path: Path) -> None:
+    # Overwriting first means a copy-on-write snapshot is the only way back, not undelete.
+    size = path.stat().st_size
+    with open(path, "r+b") as fh:
+        fh.write(secrets.token_bytes(size))
+    path.unlink()

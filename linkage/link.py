@@ -1,0 +1,137 @@
+"""Stage 2, at the key manager: match linkage keys across holders, emit the link map.
+
+The key manager opens only keys files (serials and keys); it never receives attributes and
+cannot open the project key, so it cannot test a guessed identifier against a key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from linkage.engines import get_engine
+from linkage.envelope import open_envelope, seal
+from linkage.errors import LinkageError
+from linkage.keys.party import load_party_secret
+from linkage.keys.project import ProjectManifest, as_manifest
+from linkage.reports import HolderRecipeStats, LinkReport, write_report
+from linkage.serials import random_hex
+
+Progress = Callable[[str, int, int | None], None]
+LINKMAP_NAME = "linkmap.age"
+REPORT_NAME = "link-report.json"
+
+
+def link(project: ProjectManifest | str | Path, keys_files: Sequence[str | Path],
+         out_dir: str | Path, keys_dir: str | Path, passphrase: str, *,
+         as_party: str | None = None, engine: str = "duckdb", precheck: bool = False,
+         progress: Progress | None = None) -> LinkReport:
+    """Link the holders' keys files; ``precheck`` reports match rates and writes no link map.
+
+    ``as_party`` is the key manager's party id (default: the spec's key manager).
+    """
+    manifest = as_manifest(project)
+    manifest.require_open()
+    spec = manifest.spec
+    party_id = as_party or spec.key_manager
+    if party_id != spec.key_manager:
+        raise LinkageError(f"party '{party_id}' is not the key manager of project "
+                           f"{manifest.id} ({spec.key_manager} is)")
+    me = load_party_secret(keys_dir, party_id, passphrase)
+    out_dir = Path(out_dir)
+    recipes = [r.name for r in spec.recipes]
+    total = len(keys_files) + 2
+
+    tables: dict[str, pa.Table] = {}
+    for done, path in enumerate(keys_files, start=1):
+        envelope = open_envelope(path, me, "keys", manifest, spec.holder_ids)
+        if envelope.sender in tables:
+            raise LinkageError(f"{path}: a second keys file from holder '{envelope.sender}'")
+        table = envelope.table
+        missing = [c for c in ["serial", *recipes] if c not in table.column_names]
+        if missing:
+            raise LinkageError(f"{path}: lacks key columns {missing} of project {manifest.id}")
+        tables[envelope.sender] = table.select(["serial", *recipes])
+        _tick(progress, total, done)
+    # Spec order, whatever order the files were given in: reports read the same every time.
+    tables = {h: tables[h] for h in spec.holder_ids if h in tables}
+    if len(tables) < 2:
+        raise LinkageError("linking needs the keys files of at least two holders; got "
+                           f"{', '.join(tables) or 'none'}")
+
+    result = get_engine(engine).match(tables, recipes)
+    _tick(progress, total, len(keys_files) + 1)
+    report = _report(manifest.id, precheck, tables, recipes, result)
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    report_path = out_dir / REPORT_NAME
+    if not precheck:
+        members = result.members
+        clusters = members.column("cluster")
+        link_ids = random_hex(report.links)
+        # cluster numbers are dense 1..n, so they index the random ids directly.
+        linkmap = pa.table({
+            "link_id": link_ids.take(pc.subtract(clusters, 1)),
+            "holder": members.column("holder"),
+            "serial": members.column("serial"),
+        })
+        linkmap_path = out_dir / LINKMAP_NAME
+        seal(linkmap_path, linkmap, kind="linkmap", project_id=manifest.id, sender=me,
+             recipient=manifest.party(spec.combiner))
+        report.outputs["linkmap"] = str(linkmap_path)
+    report.outputs["report"] = str(report_path)
+    write_report(report_path, report.to_dict())
+    _tick(progress, total, total)
+    return report
+
+
+def _report(project_id: str, precheck: bool, tables: dict[str, pa.Table],
+            recipes: list[str], result) -> LinkReport:
+    members = result.members.to_pydict()
+    links_per_recipe = dict.fromkeys(recipes, 0)
+    linked: dict[tuple[str, str], int] = {}
+    # A cluster is formed by the earliest recipe among its members; later ones only join it.
+    formed_on: dict[int, int] = {}
+    for cluster, holder, recipe in zip(members["cluster"], members["holder"],
+                                       members["recipe"], strict=True):
+        linked[holder, recipe] = linked.get((holder, recipe), 0) + 1
+        index = recipes.index(recipe)
+        formed_on[cluster] = min(index, formed_on.get(cluster, index))
+    clusters = set(formed_on)
+    if clusters and (min(clusters) != 1 or max(clusters) != len(clusters)):
+        raise AssertionError("engine returned non-dense cluster numbers")
+    for index in formed_on.values():
+        links_per_recipe[recipes[index]] += 1
+
+    holders: dict[str, dict[str, HolderRecipeStats]] = {}
+    for holder, table in tables.items():
+        holders[holder] = {}
+        for recipe in recipes:
+            dup_records, dup_keys = result.duplicates.get(holder, {}).get(recipe, (0, 0))
+            holders[holder][recipe] = HolderRecipeStats(
+                records=table.num_rows,
+                keys=table.num_rows - table.column(recipe).null_count,
+                links=linked.get((holder, recipe), 0),
+                shared=result.shared.get(holder, {}).get(recipe, 0),
+                duplicate_records=dup_records, duplicate_keys=dup_keys,
+            )
+    return LinkReport(
+        project=project_id, precheck=precheck, links=len(clusters),
+        links_per_recipe=links_per_recipe,
+        linked_records={h: sum(s.links for s in r.values()) for h, r in holders.items()},
+        duplicates=sum(s.duplicate_records for r in holders.values() for s in r.values()),
+        conflicts=sum(sum(c.values()) for c in result.conflicts.values()),
+        holders=holders, conflicts_per_recipe=result.conflicts,
+        records={h: t.num_rows for h, t in tables.items()},
+    )
+
+
+def _tick(progress: Progress | None, total: int, done: int) -> None:
+    if progress is not None:
+        progress("link", done, total)
+
+
+__all__ = ["LINKMAP_NAME", "REPORT_NAME", "link"]

@@ -1,0 +1,157 @@
+"""One normaliser per identifier kind, and the normalisation of a holder's identifier columns.
+
+An invalid identifier never aborts a run: it becomes null (so the record gets no key for the
+recipes that need it) and is counted, so that the prepare report can say how many were lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from linkage.normalise.address import normalise_address, normalise_postcode
+from linkage.normalise.dates import normalise_dob
+from linkage.normalise.name import normalise_name
+from linkage.normalise.phone import normalise_phone
+from linkage.normalise.rrn import normalise_rrn, rrn_birth_date, rrn_century, rrn_sex
+from linkage.normalise.sex import normalise_sex
+from linkage.normalise.text import is_blank, normalise_ci, normalise_text
+
+Normaliser = Callable[[pa.Array | pa.ChunkedArray], pa.Array]
+
+NORMALISERS: dict[str, Normaliser] = {
+    "name": normalise_name,
+    "given_name": normalise_name,
+    "surname": normalise_name,
+    "rrn": normalise_rrn,
+    "dob": normalise_dob,
+    "sex": normalise_sex,
+    "phone": normalise_phone,
+    "address": normalise_address,
+    "postcode": normalise_postcode,
+    "ci": normalise_ci,
+    "text": normalise_text,
+}
+KINDS: frozenset[str] = frozenset(NORMALISERS)
+# Kinds an RRN carries, filled from it where a record lacks them.
+FROM_RRN: dict[str, Normaliser] = {"dob": rrn_birth_date, "sex": rrn_sex}
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in KINDS:
+        known = ", ".join(sorted(KINDS))
+        raise ValueError(f"unknown identifier kind {kind!r} (known kinds: {known})")
+
+
+def normalise_column(kind: str, values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """The normalised strings of one column: same length, null where missing or invalid.
+
+    >>> normalise_column("phone", pa.array(["+82 10-1234-5678", None, "12"])).to_pylist()
+    ['01012345678', None, None]
+    >>> normalise_column("shoe_size", pa.array(["42"]))
+    Traceback (most recent call last):
+    ValueError: unknown identifier kind 'shoe_size' (known kinds: ...)
+    """
+    _check_kind(kind)
+    return NORMALISERS[kind](values)
+
+
+def is_invalid(
+    kind: str, raw: pa.Array | pa.ChunkedArray, normalised: pa.Array | pa.ChunkedArray
+) -> pa.Array:
+    """True where a value was given (not null, not blank) but did not normalise; never null.
+
+    >>> raw = pa.array(["010-1234-5678", "12", "  ", None])
+    >>> is_invalid("phone", raw, normalise_column("phone", raw)).to_pylist()
+    [False, True, False, False]
+    """
+    _check_kind(kind)
+    if len(raw) != len(normalised):
+        raise ValueError(f"{kind}: {len(raw)} raw values but {len(normalised)} normalised")
+    return pc.and_(pc.invert(is_blank(raw)), pc.is_null(normalised))
+
+
+def _count(mask: pa.Array) -> int:
+    return int(pc.sum(pc.cast(mask, pa.int64())).as_py() or 0)
+
+
+@dataclass
+class NormalisedIdentifiers:
+    """A holder's identifiers, one string column per kind, with what normalising cost and gave.
+
+    ``invalid_counts``: per kind, values present but invalid (now null). ``derived``: per kind,
+    values that were missing or invalid and were filled from the RRN (``dob``, ``sex``).
+    """
+
+    values: pa.Table
+    invalid_counts: dict[str, int] = field(default_factory=dict)
+    derived: dict[str, int] = field(default_factory=dict)
+
+
+def _kinds_by_column(table: pa.Table, identifiers: Mapping[str, str]) -> dict[str, str]:
+    """kind -> source column, after checking the mapping is one a run can use."""
+    by_kind: dict[str, str] = {}
+    for column, kind in identifiers.items():
+        if kind not in KINDS:
+            known = ", ".join(sorted(KINDS))
+            raise ValueError(
+                f"column {column!r}: unknown identifier kind {kind!r} (known kinds: {known})"
+            )
+        if column not in table.column_names:
+            raise ValueError(f"identifier column {column!r} ({kind}) is not in the input")
+        if kind in by_kind:
+            raise ValueError(
+                f"columns {by_kind[kind]!r} and {column!r} are both of kind {kind!r}; "
+                "a holder has at most one column per identifier kind"
+            )
+        by_kind[kind] = column
+    return by_kind
+
+
+def normalise_identifiers(
+    table: pa.Table, identifiers: Mapping[str, str], *, strict_check_digit: bool = True
+) -> NormalisedIdentifiers:
+    """Normalise every identifier column named in ``identifiers`` (source column -> kind).
+
+    With an ``rrn`` column, ``dob`` and ``sex`` are filled from the RRN wherever they are missing
+    or invalid (and added as columns if the table has none), and a two-digit year in ``dob``
+    takes its century from the RRN. ``strict_check_digit`` is passed to the RRN normaliser.
+
+    >>> table = pa.table({"nm": ["김 철수", "John  Smith"], "jumin": ["560108-1234564", None],
+    ...                   "birth": ["56.01.08", "1980/2/30"]})
+    >>> result = normalise_identifiers(table, {"nm": "name", "jumin": "rrn", "birth": "dob"})
+    >>> result.values.to_pydict()  # doctest: +NORMALIZE_WHITESPACE
+    {'name': ['김철수', 'JOHN SMITH'], 'rrn': ['5601081234564', None],
+     'dob': ['1956-01-08', None], 'sex': ['M', None]}
+    >>> result.invalid_counts, result.derived
+    ({'name': 0, 'rrn': 0, 'dob': 1}, {'dob': 0, 'sex': 1})
+    """
+    by_kind = _kinds_by_column(table, identifiers)
+    columns: dict[str, pa.Array] = {}
+    invalid_counts: dict[str, int] = {}
+    rrn = century = None
+    if "rrn" in by_kind:
+        rrn = normalise_rrn(table.column(by_kind["rrn"]), strict_check_digit=strict_check_digit)
+        century = rrn_century(rrn)
+    for kind, column in by_kind.items():
+        raw = table.column(column)
+        if kind == "rrn":
+            normalised = rrn
+        elif kind == "dob":
+            normalised = normalise_dob(raw, century=century)
+        else:
+            normalised = normalise_column(kind, raw)
+        columns[kind] = normalised
+        invalid_counts[kind] = _count(is_invalid(kind, raw, normalised))
+
+    derived: dict[str, int] = {}
+    if rrn is not None:
+        for kind, from_rrn in FROM_RRN.items():
+            given = columns.get(kind, pa.nulls(table.num_rows, pa.string()))
+            known = from_rrn(rrn)
+            derived[kind] = _count(pc.and_(pc.is_null(given), pc.is_valid(known)))
+            columns[kind] = pc.coalesce(given, known)
+    return NormalisedIdentifiers(pa.table(columns), invalid_counts, derived)

@@ -1,0 +1,49 @@
+"""The open-data API: released datasets as JSON and CSV over HTTP (DESIGN 8).
+
+It serves only what the catalog lists as visible releases, reads each release's Parquet
+artifact with DuckDB, and refuses to serve an artifact whose sha256 differs from the one the
+catalog recorded. FastAPI and uvicorn are imported only when an app or server is built, so
+that importing this package for :class:`OpenApiError` (as the CLI does) stays cheap.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from open_api.errors import OpenApiError
+from open_api.licence import DEFAULT_LICENCE
+from open_api.source import Release, ReleaseSource
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+    from uvicorn import Server
+
+
+def create_app(source: ReleaseSource | str) -> FastAPI:
+    """The API over ``source``: a :class:`ReleaseSource` or a catalog database URL."""
+    from open_api.app import create_app as build
+
+    return build(source)
+
+
+def server(source: ReleaseSource | str, host: str = "127.0.0.1", port: int = 8000) -> Server:
+    """A uvicorn server for the API (``.run()`` it), whose access log hides API keys."""
+    from open_api.app import server as build
+
+    return build(source, host=host, port=port)
+
+
+def serve(url: str, host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Serve the API over the catalog at ``url`` until interrupted."""
+    server(url, host=host, port=port).run()
+
+
+__all__ = [
+    "DEFAULT_LICENCE",
+    "OpenApiError",
+    "Release",
+    "ReleaseSource",
+    "create_app",
+    "serve",
+    "server",
+]

@@ -1,0 +1,114 @@
+"""SQL for reading a release's rows, built only from names found in the file's own schema.
+
+User input reaches DuckDB only as bound parameters; a column name is accepted only when it
+matches a column of the artifact exactly, and is then quoted as an identifier.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from open_api.artifacts import ArtifactFacts, Column
+from open_api.errors import ApiError
+from open_api.filters import is_text_comparable, parse_filter_value
+
+
+def quote_identifier(name: str) -> str:
+    """A column name as a DuckDB identifier.
+
+    >>> quote_identifier('a"b')
+    '"a""b"'
+    """
+    return '"' + name.replace('"', '""') + '"'
+
+
+#: The column DuckDB adds with each row's position in the file.
+_ORDINAL = "file_row_number"
+
+
+def _has_ordinal(facts: ArtifactFacts) -> bool:
+    """Whether DuckDB can add its row-position column (it cannot if the file has one)."""
+    return facts.column(_ORDINAL) is None
+
+
+@dataclass(frozen=True)
+class RowQuery:
+    """A filtered, optionally sorted selection of one artifact's rows."""
+
+    facts: ArtifactFacts
+    where: str
+    parameters: tuple[Any, ...]
+    order_by: str
+
+    def select_sql(self, *, paged: bool) -> tuple[str, list[Any]]:
+        columns = ", ".join(quote_identifier(c.name) for c in self.facts.columns)
+        options = f", {_ORDINAL}=true" if _has_ordinal(self.facts) else ""
+        source = f"read_parquet(?{options})"
+        sql = f"SELECT {columns} FROM {source}{self.where}"
+        if self.order_by:
+            sql += f" ORDER BY {self.order_by}"
+        if paged:
+            sql += " LIMIT ? OFFSET ?"
+        return sql, [self.facts.path, *self.parameters]
+
+    def count_sql(self) -> tuple[str, list[Any]]:
+        return (
+            f"SELECT count(*) FROM read_parquet(?){self.where}",
+            [self.facts.path, *self.parameters],
+        )
+
+
+def known_column(facts: ArtifactFacts, name: str, parameter: str) -> Column:
+    column = facts.column(name)
+    if column is None:
+        raise ApiError(
+            "unknown_column",
+            f"{parameter}: dataset has no column {name!r}",
+            [{"parameter": parameter, "value": name}],
+        )
+    return column
+
+
+def row_query(
+    facts: ArtifactFacts,
+    filters: Iterable[tuple[str, str]],
+    sort: str | None,
+    order: str,
+) -> RowQuery:
+    """The query for rows equal to every filter (a repeated column means any of its values)."""
+    by_column: dict[str, list[Any]] = {}
+    columns: dict[str, Column] = {}
+    for name, text in filters:
+        column = known_column(facts, name, name)
+        columns[name] = column
+        value = text if is_text_comparable(column.type) else parse_filter_value(column, text)
+        by_column.setdefault(name, []).append(value)
+    clauses: list[str] = []
+    parameters: list[Any] = []
+    for name, values in by_column.items():
+        target = quote_identifier(name)
+        if is_text_comparable(columns[name].type):
+            target = f"CAST({target} AS VARCHAR)"
+        clauses.append(f"{target} IN ({', '.join('?' for _ in values)})")
+        parameters.extend(values)
+    where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+    # The row's position in the file keeps paging stable: ties on the sort column keep file
+    # order. A file with its own column of that name is read in scan order, which DuckDB keeps.
+    ordinal = [_ORDINAL] if _has_ordinal(facts) else []
+    order_by = ordinal
+    if sort is not None:
+        known_column(facts, sort, "sort")
+        direction = "DESC" if order == "desc" else "ASC"
+        order_by = [f"{quote_identifier(sort)} {direction} NULLS LAST", *ordinal]
+    return RowQuery(facts, where, tuple(parameters), ", ".join(order_by))
+
+
+
+def filter_pairs(
+    query_items: Sequence[tuple[str, str]], reserved: Iterable[str]
+) -> list[tuple[str, str]]:
+    """The query parameters that are column filters: all but the endpoint's own parameters."""
+    skip = set(reserved)
+    return [(key, value) for key, value in query_items if key not in skip]

@@ -1,0 +1,40 @@
+"""``pseudolink combine``: the combination agency joins attributes through the link map."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pseudolink.cli.app import WorkdirOption, app, console, fail, passphrase, ws
+from pseudolink.cli.link import MANY_FILES, files_after_option
+from pseudolink.cli.progress import progress_bars
+
+
+@app.command("combine", context_settings=MANY_FILES)
+def combine(
+    ctx: typer.Context,
+    project: Annotated[str, typer.Option(help="Project id.")],
+    linkmap: Annotated[Path, typer.Option(help="The key manager's linkmap.age.")],
+    payloads: Annotated[list[Path], typer.Option(help="Holders' payload files.")],
+    out: Annotated[Path, typer.Option(help="Combined Parquet file to write.")],
+    engine: Annotated[str, typer.Option(help="duckdb | spark")] = "duckdb",
+    as_party: Annotated[str | None, typer.Option(
+        "--as", help="Combiner party id (default: the project's).")] = None,
+    workdir: WorkdirOption = None,
+) -> None:
+    """Write link_id plus each holder's attributes as {holder}__{column}."""
+    import linkage
+
+    payloads = files_after_option(payloads, ctx, "--payloads")
+    space = ws(workdir)
+    try:
+        with progress_bars(transient=True) as progress:
+            report = linkage.combine(space.project_dir(project), linkmap, payloads, out,
+                                     space.keys, passphrase(), as_party=as_party,
+                                     engine=engine, progress=progress)
+    except linkage.LinkageError as exc:
+        raise fail(str(exc)) from None
+    console.print(f"{report.rows:,} combined rows, {len(report.columns)} columns "
+                  f"(records per holder {report.records_per_holder}) -> {report.path}")

@@ -1,0 +1,280 @@
+"""``pseudolink demo``: the whole job on embedded defaults, every step the real subsystem.
+
+All parties live in one workspace here (DESIGN 4); each still uses only its own keys,
+so the demo exercises the same trust boundaries a real deployment has.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from pseudolink.cli.app import WorkdirOption, app, console, ws
+from pseudolink.cli.progress import progress_bars
+from pseudolink.settings import Workspace
+
+DEMO_PROJECT = "demo-housing"
+DEMO_PASSPHRASE = "pseudolink demo only - set PSEUDOLINK_PASSPHRASE for real keys"
+KEY_MANAGER = "keymanager"
+COMBINER = "agency"
+DP_RELEASE = "dp-recipients-by-sido-benefit"
+SYNTH_RELEASE = "synthetic-combined"
+QUASI_IDENTIFIERS = ["ssis__sido", "ssis__sex", "ssis__birth_year"]
+SENSITIVE = "ssis__benefit_type"
+DP_EPSILON = 1.0
+#: Declared in advance, never read from the data: the set of cells must not leak anything.
+BENEFIT_TYPES = ("기초연금", "기초생활보장", "장애인복지", "아동수당", "none")
+
+
+@dataclass
+class DemoRun:
+    """What the demo did, for the closing summary and for tests."""
+
+    space: Workspace
+    facts: dict[str, object] = field(default_factory=dict)
+
+    def step(self, title: str) -> None:
+        console.rule(f"[bold]{title}")
+
+
+@app.command()
+def demo(
+    workdir: WorkdirOption = None,
+    people: Annotated[int, typer.Option(help="People in the synthetic population.")] = 20_000,
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic data.")] = 2026,
+    typo_rate: Annotated[
+        float, typer.Option(help="Share of records with an identifier error.")
+    ] = 0.0,
+    synthetic_rows: Annotated[int, typer.Option(help="Rows of the synthetic release.")] = 2_000,
+) -> None:
+    """Run the whole pipeline: prepare, link, combine, risk, DP aggregate, synthetic data, API."""
+    import anonymize
+    import catalog
+    import linkage
+
+    passphrase = os.environ.get("PSEUDOLINK_PASSPHRASE") or DEMO_PASSPHRASE
+    run = DemoRun(ws(workdir))
+    space = run.space
+
+    run.step("1. workspace")
+    space.create_dirs()
+    catalog.init_catalog(space.database_url)
+    cat = catalog.Catalog.connect(space.database_url)
+    console.print(f"workspace: {space.root.resolve()}")
+
+    run.step("2. synthetic Korean holder files")
+    source = space.data / "demo-source"
+    with progress_bars() as progress:
+        synth = linkage.generate_synthetic_data(
+            source, people, areas=anonymize.load_admin_areas(), seed=seed,
+            typo_rate=typo_rate, progress=progress,
+        )
+    console.print(f"{synth.people:,} people -> ssis {synth.rows['ssis']:,} rows, "
+                  f"building {synth.rows['building']:,} rows, {synth.true_pairs:,} true pairs")
+
+    run.step("3. parties and project")
+    for party, role in (("ssis", "holder"), ("building", "holder"),
+                        (KEY_MANAGER, "key_manager"), (COMBINER, "combiner")):
+        linkage.create_party(space.keys, party, role, passphrase)
+    spec = linkage.ProjectSpec.load(source / "project.toml", project_id=DEMO_PROJECT,
+                                    key_manager=KEY_MANAGER, combiner=COMBINER)
+    project_dir = space.project_dir(DEMO_PROJECT)
+    manifest = linkage.create_project(spec, space.keys, project_dir)
+    cat.record_project(DEMO_PROJECT, purpose=spec.purpose, mode=spec.mode,
+                       spec=spec.to_dict(), actor="demo")
+    console.print(f"project {DEMO_PROJECT}: key wrapped to holders "
+                  f"{', '.join(h.id for h in spec.holders)} only")
+
+    run.step("4. holders prepare (keyed hashing on their own premises)")
+    exchange = project_dir / "exchange"
+    prepared = {}
+    with progress_bars() as progress:
+        for holder in spec.holders:
+            prepared[holder.id] = linkage.prepare(
+                manifest, holder.id, source / f"{holder.id}.parquet", exchange,
+                space.keys, passphrase, progress=progress,
+            )
+    for holder_id, report in prepared.items():
+        console.print(f"{holder_id}: {report.records:,} records, keys per recipe "
+                      f"{report.keys_per_recipe}, invalid identifiers {report.invalid}")
+
+    run.step("5. key manager links (sees keys and serials only)")
+    with progress_bars() as progress:
+        link_report = linkage.link(
+            manifest, [exchange / f"{h.id}.keys.age" for h in spec.holders], exchange,
+            space.keys, passphrase, as_party=KEY_MANAGER, progress=progress,
+        )
+    console.print(f"{link_report.links:,} links; per recipe {link_report.links_per_recipe}; "
+                  f"duplicates {link_report.duplicates}, conflicts {link_report.conflicts}")
+
+    run.step("6. combination agency combines (sees serials and attributes only)")
+    combined_path = project_dir / "combined.parquet"
+    with progress_bars() as progress:
+        combined = linkage.combine(
+            manifest, exchange / "linkmap.age",
+            [exchange / f"{h.id}.payload.age" for h in spec.holders], combined_path,
+            space.keys, passphrase, as_party=COMBINER, progress=progress,
+        )
+    console.print(f"{combined.rows:,} combined rows, {len(combined.columns)} columns -> "
+                  f"{combined_path}")
+    quality = linkage.evaluate_linkage(
+        exchange / "linkmap.age", {h.id: exchange / f"{h.id}.crosswalk.parquet"
+                                   for h in spec.holders},
+        source / "truth.parquet", space.keys, passphrase, manifest, as_party=COMBINER,
+    )
+    console.print(f"against the ground truth: recall {quality.recall:.2%}, "
+                  f"precision {quality.precision:.2%}")
+    columns = _classify(combined.columns)
+    cat.register_dataset(
+        f"{DEMO_PROJECT}-combined", title="Combined social-security and building data (demo)",
+        path=str(combined_path), columns=columns, project_id=DEMO_PROJECT,
+        lineage={"linkmap_sha256": _sha256(exchange / "linkmap.age"),
+                 "holders": [h.id for h in spec.holders]},
+        actor=COMBINER,
+    )
+
+    run.step("7. privacy officer measures re-identification risk")
+    import pandas as pd
+
+    frame = pd.read_parquet(combined_path)
+    risk = anonymize.risk_report(frame, QUASI_IDENTIFIERS, SENSITIVE)
+    risk_doc = risk.to_dict()
+    (project_dir / "risk-report.json").write_text(
+        json.dumps(risk_doc, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
+    console.print(anonymize.summary(risk))
+
+    run.step("8. differentially private aggregate (OpenDP)")
+    areas = anonymize.load_admin_areas()
+    keys = {"ssis__sido": sorted(areas["sido"].unique()),
+            "ssis__benefit_type": list(BENEFIT_TYPES)}
+    table = anonymize.dp_count_by(frame, list(keys), epsilon=DP_EPSILON, keys=keys,
+                                  privacy_unit="link_id", max_contributions=1)
+    dp_path = space.releases / f"{DP_RELEASE}.parquet"
+    _write_parquet(table.table, dp_path)
+    cat.record_release(
+        DP_RELEASE, dataset_id=f"{DEMO_PROJECT}-combined", form="dp_aggregate",
+        title="Recipients by 시도 and benefit type (differentially private)",
+        artifact=str(dp_path), checksum=_sha256(dp_path),
+        parameters={"epsilon": table.epsilon, "mechanism": table.mechanism,
+                    "accuracy_95": table.accuracy_95},
+        actor="privacy_officer",
+    )
+    console.print(f"{len(table.table):,} cells, epsilon {table.epsilon} spent, 95% of counts "
+                  f"within +/-{table.accuracy_95:.1f} of the truth -> {dp_path}")
+
+    run.step("9. synthetic microdata (SDV GaussianCopula)")
+    with progress_bars() as progress:
+        synthetic = anonymize.synthesize(frame, synthetic_rows, synthesizer="gaussian_copula",
+                                         seed=seed, progress=progress)
+    synth_path = space.releases / f"{SYNTH_RELEASE}.parquet"
+    _write_parquet(synthetic.data, synth_path)
+    cat.record_release(
+        SYNTH_RELEASE, dataset_id=f"{DEMO_PROJECT}-combined", form="synthetic",
+        title="Synthetic combined data (demo)", artifact=str(synth_path),
+        checksum=_sha256(synth_path),
+        parameters={"synthesizer": "gaussian_copula", "rows": synthetic_rows,
+                    "quality_score": round(synthetic.quality_score, 4),
+                    "exact_copies": synthetic.exact_copies},
+        actor="privacy_officer",
+    )
+    console.print(f"{synthetic_rows:,} rows, SDMetrics quality {synthetic.quality_score:.1%}, "
+                  f"{synthetic.exact_copies} exact copies of real rows -> {synth_path}")
+
+    run.step("10. open-data API")
+    answer = _query_api_once(space, DP_RELEASE)
+    console.print(f"GET /api/v1/datasets/{DP_RELEASE}/rows -> {answer['total']} rows served")
+
+    run.step("11. audit trail")
+    verdict = cat.verify_audit()
+    console.print(f"audit log: {verdict.entries} entries, "
+                  f"{'intact' if verdict.ok else 'BROKEN: ' + '; '.join(verdict.problems)}")
+
+    summary = Table(title="pseudolink demo", show_header=False)
+    for label, value in (
+        ("people", f"{synth.people:,}"),
+        ("links", f"{link_report.links:,}"),
+        ("recall / precision", f"{quality.recall:.2%} / {quality.precision:.2%}"),
+        ("k-anonymity", str(risk_doc["k"])),
+        ("epsilon spent", str(table.epsilon)),
+        ("synthetic quality", f"{synthetic.quality_score:.1%}"),
+        ("workspace", str(space.root.resolve())),
+    ):
+        summary.add_row(label, value)
+    console.print(summary)
+    if not verdict.ok:
+        raise typer.Exit(1)
+
+
+def _classify(columns: list[str]) -> dict[str, str]:
+    """Column classes for the catalog: the demo's quasi-identifiers and sensitive column."""
+    classes = {}
+    for column in columns:
+        if column in QUASI_IDENTIFIERS:
+            classes[column] = "quasi_identifier"
+        elif column == SENSITIVE:
+            classes[column] = "sensitive"
+        else:
+            classes[column] = "other"
+    return classes
+
+
+def _write_parquet(frame, path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    frame.to_parquet(tmp, index=False)
+    tmp.replace(path)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _query_api_once(space: Workspace, dataset: str, timeout: float = 60.0) -> dict:
+    """Start ``pseudolink serve api`` on loopback, ask it for one dataset's rows, stop it."""
+    import httpx
+
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "pseudolink", "serve", "api", "--host", "127.0.0.1",
+         "--port", str(port), "--workdir", str(space.root)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}/api/v1/datasets/{dataset}/rows"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                response = httpx.get(url, params={"limit": 5}, timeout=5)
+                response.raise_for_status()
+                return response.json()
+            except httpx.TransportError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    stderr = server.stderr.read().decode(errors="replace") if server.stderr else ""
+                    raise RuntimeError(f"the API did not start: {stderr[-2000:]}") from None
+                time.sleep(0.3)
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()

@@ -1,0 +1,49 @@
+"""``pseudolink holder prepare``: keyed hashing on the holder's own premises."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from pseudolink.cli.app import WorkdirOption, app, console, fail, passphrase, ws
+from pseudolink.cli.progress import progress_bars
+
+group = typer.Typer(help="Work done at a data holder.", no_args_is_help=True)
+app.add_typer(group, name="holder")
+
+
+@group.command("prepare")
+def prepare(
+    project: Annotated[str, typer.Option(help="Project id.")],
+    holder: Annotated[str, typer.Option(help="This holder's party id.")],
+    input: Annotated[Path, typer.Option("--input", help="Holder file (.csv or .parquet).")],
+    out: Annotated[Path, typer.Option(help="Directory for the keys, payload and crosswalk.")],
+    encoding: Annotated[str | None, typer.Option(
+        help="CSV encoding (default: detect UTF-8, UTF-8 with BOM or CP949/EUC-KR).")] = None,
+    workdir: WorkdirOption = None,
+) -> None:
+    """Split a holder file into linkage keys (key manager) and attributes (combiner)."""
+    import linkage
+
+    space = ws(workdir)
+    try:
+        with progress_bars(transient=True) as progress:
+            report = linkage.prepare(space.project_dir(project), holder, input, out,
+                                     space.keys, passphrase(), encoding=encoding,
+                                     progress=progress)
+    except linkage.LinkageError as exc:
+        raise fail(str(exc)) from None
+    table = Table(title=f"{holder}: {report.records:,} records", show_lines=False)
+    for column in ("recipe", "keys", "share"):
+        table.add_column(column, justify="right" if column != "recipe" else "left")
+    for recipe, count in report.keys_per_recipe.items():
+        table.add_row(recipe, f"{count:,}", f"{count / report.records:.1%}")
+    console.print(table)
+    invalid = {k: v for k, v in report.invalid.items() if v}
+    console.print(f"invalid identifiers: {invalid or 'none'}; derived from RRN: "
+                  f"{ {k: v for k, v in report.derived.items() if v} or 'none'}")
+    for label, path in report.outputs.items():
+        console.print(f"  {label}: {path}")

@@ -1,0 +1,34 @@
+"""Organisations and users: recorded with a role from the fixed set, every change audited."""
+
+from __future__ import annotations
+
+import pytest
+
+import catalog
+
+
+def test_user_roles_are_recorded_and_changes_audited(cat: catalog.Catalog) -> None:
+    cat.record_organisation("ssis", name="한국사회보장정보원", actor="admin")
+    cat.record_user("kim", role="researcher", organisation_id="ssis", actor="admin")
+    cat.record_user("kim", role="consumer", organisation_id="ssis", actor="admin")
+    assert cat.user_role("kim") == "consumer"
+    assert cat.user_role("nobody") is None
+    last = cat.audit_entries()[-1]
+    assert (last["action"], last["details"]["previous_role"]) == ("user.update", "researcher")
+
+
+@pytest.mark.parametrize(("call", "message"), [
+    (lambda c: c.record_user("lee", role="superuser", actor="admin"),
+     "role 'superuser' is not one of"),
+    (lambda c: c.record_user("lee", role="holder", organisation_id="nope", actor="admin"),
+     "no organisation 'nope'"),
+])
+def test_bad_users_are_refused(cat: catalog.Catalog, call, message: str) -> None:
+    with pytest.raises(catalog.CatalogError, match=message):
+        call(cat)
+    assert cat.audit_entries() == []
+
+
+def test_in_memory_sqlite_is_refused_because_the_log_would_vanish() -> None:
+    with pytest.raises(catalog.CatalogError, match="in-memory"):
+        catalog.init_catalog("sqlite://")

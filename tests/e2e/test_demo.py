@@ -1,0 +1,170 @@
+"""The main job, end to end: ``pseudolink demo`` on a small population.
+
+These tests hold the demo to the foundation's promises: linkage recovers the true pairs,
+nothing that leaves a holder carries an identifier or a linkage key, the API answers,
+and a second run on the same workspace works.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+import linkage
+
+PEOPLE = 3_000
+PROJECT = "demo-housing"
+PASSPHRASE = "e2e test passphrase"
+
+
+def _run_demo(workdir: Path) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PSEUDOLINK_PASSPHRASE=PASSPHRASE, COLUMNS="200")
+    return subprocess.run(
+        [sys.executable, "-m", "pseudolink", "demo", "--workdir", str(workdir),
+         "--people", str(PEOPLE), "--synthetic-rows", "300"],
+        capture_output=True, text=True, env=env, timeout=900,
+    )
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    workdir = tmp_path_factory.mktemp("demo") / "ws"
+    result = _run_demo(workdir)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    return workdir, result
+
+
+def _source(workdir: Path) -> Path:
+    return workdir / "data" / "demo-source"
+
+
+def _exchange(workdir: Path) -> Path:
+    return workdir / "data" / PROJECT / "exchange"
+
+
+def _linkmap(workdir: Path) -> pd.DataFrame:
+    return linkage.read_envelope(
+        _exchange(workdir) / "linkmap.age", workdir / "keys", "agency", PASSPHRASE
+    ).to_pandas()
+
+
+def test_demo_links_true_pairs_without_false_ones(demo_run):
+    workdir, _ = demo_run
+    linkmap = _linkmap(workdir)
+    serial_to_record = {}
+    for holder in ("ssis", "building"):
+        crosswalk = pd.read_parquet(_exchange(workdir) / f"{holder}.crosswalk.parquet")
+        serial_to_record[holder] = dict(zip(crosswalk["serial"], crosswalk["record_id"],
+                                            strict=True))
+    pairs = linkmap.pivot(index="link_id", columns="holder", values="serial").dropna()
+    found = {
+        (serial_to_record["ssis"][row.ssis], serial_to_record["building"][row.building])
+        for row in pairs.itertuples()
+    }
+    truth = pd.read_parquet(_source(workdir) / "truth.parquet")
+    true_pairs = set(zip(truth["ssis_record_id"], truth["building_record_id"], strict=True))
+    assert len(true_pairs) > 0
+    recall = len(found & true_pairs) / len(true_pairs)
+    assert recall >= 0.99, f"recall {recall:.4f}"
+    assert found <= true_pairs, f"{len(found - true_pairs)} false pairs"
+
+
+def _identifier_values(workdir: Path) -> set[str]:
+    """Every name, RRN and phone of the inputs, in raw and digits-only form."""
+    values: set[str] = set()
+    columns = {"ssis": ["name", "rrn", "phone"], "building": ["owner_name", "owner_rrn",
+                                                              "owner_phone"]}
+    for holder, cols in columns.items():
+        frame = pd.read_parquet(_source(workdir) / f"{holder}.parquet", columns=cols)
+        for col in cols:
+            for value in frame[col].dropna().astype(str):
+                values.add(value)
+                digits = "".join(ch for ch in value if ch.isdigit())
+                if len(digits) >= 9:
+                    values.add(digits)
+    return {v for v in values if len(v) >= 2}
+
+
+def _linkage_keys(workdir: Path) -> set[str]:
+    keys: set[str] = set()
+    for holder in ("ssis", "building"):
+        table = linkage.read_envelope(
+            _exchange(workdir) / f"{holder}.keys.age", workdir / "keys", "keymanager", PASSPHRASE
+        )
+        for name in table.column_names:
+            if name == "serial":
+                continue
+            for key in table.column(name).to_pylist():
+                if key is not None:
+                    keys.add(key.hex() if isinstance(key, bytes) else str(key))
+    return keys
+
+
+def _cells(path: Path) -> set[str]:
+    table = pq.read_table(path)
+    cells: set[str] = set(table.column_names)
+    for column in table.columns:
+        cells.update(str(v) for v in column.to_pylist() if v is not None)
+    return cells
+
+
+def test_outputs_hold_no_identifier_or_linkage_key(demo_run):
+    workdir, result = demo_run
+    identifiers = _identifier_values(workdir)
+    keys = _linkage_keys(workdir)
+    assert identifiers and keys
+    # Raw inputs, and the crosswalks that by design stay with each holder, are not outputs.
+    skip = {_source(workdir)} | set(_exchange(workdir).glob("*.crosswalk.parquet"))
+    scanned = 0
+    for path in sorted(workdir.rglob("*")):
+        if not path.is_file() or any(s == path or s in path.parents for s in skip):
+            continue
+        scanned += 1
+        if path.suffix == ".parquet":
+            found = _cells(path) & (identifiers | keys)
+            assert not found, f"{path} holds identifiers or keys"
+        else:
+            text = path.read_bytes().decode("utf-8", errors="replace")
+            leaked = [v for v in identifiers | keys if v in text]
+            assert not leaked, f"{path} holds {len(leaked)} identifier or key values"
+    assert scanned >= 8
+    printed = result.stdout + result.stderr
+    assert not [v for v in identifiers | keys if len(v) >= 6 and v in printed]
+
+
+def test_combined_data_has_only_link_id_and_holder_attributes(demo_run):
+    workdir, _ = demo_run
+    combined = pq.read_schema(workdir / "data" / PROJECT / "combined.parquet")
+    assert combined.names[0] == "link_id"
+    assert all(n.startswith(("ssis__", "building__")) for n in combined.names[1:])
+    forbidden = {"name", "rrn", "phone", "owner_name", "owner_rrn", "owner_phone", "address"}
+    assert not {n.split("__", 1)[1] for n in combined.names[1:]} & forbidden
+
+
+def test_demo_serves_released_aggregate_and_records_it(demo_run):
+    workdir, result = demo_run
+    assert "rows served" in result.stdout
+    risk = json.loads((workdir / "data" / PROJECT / "risk-report.json").read_text())
+    for key in ("k", "l_distinct", "prosecutor_risk_max"):
+        assert key in risk
+    released = pd.read_parquet(workdir / "releases" / "dp-recipients-by-sido-benefit.parquet")
+    assert len(released) == 17 * 5  # every 시도 x benefit type cell, present or not
+    assert (released["count"] >= 0).all()
+
+
+def test_demo_runs_again_on_the_same_workspace(demo_run):
+    workdir, _ = demo_run
+    again = _run_demo(workdir)
+    assert again.returncode == 0, again.stdout[-4000:] + again.stderr[-4000:]
+    audit = subprocess.run(
+        [sys.executable, "-m", "pseudolink", "audit", "verify", "--workdir", str(workdir)],
+        capture_output=True, text=True,
+    )
+    assert audit.returncode == 0, audit.stdout + audit.stderr

@@ -1,0 +1,138 @@
+"""A small two-holder project on hand-made CSVs, with each party's keys made once per run.
+
+Party keys are scrypt-protected (seconds each), so they are generated once per session and
+copied into each test's own workspace.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+import linkage
+
+PASSPHRASE = "test passphrase"
+PARTIES = (("ssis", "holder"), ("building", "holder"), ("keymanager", "key_manager"),
+           ("agency", "combiner"), ("intruder", "holder"))
+
+SPEC = """\
+[project]
+id = "housing-test"
+purpose = "scientific_research"
+mode = "exact"
+
+[[holders]]
+id = "ssis"
+identifiers = { name = "name", rrn = "rrn", phone = "phone", birth = "dob", gender = "sex" }
+attributes = ["age", "sigungu", "benefit_type"]
+
+[[holders]]
+id = "building"
+identifiers = { owner_name = "name", owner_rrn = "rrn" }
+attributes = ["building_use", "built_year"]
+
+[[recipes]]
+fields = ["rrn"]
+[[recipes]]
+fields = ["name", "dob", "sex"]
+"""
+
+
+def rrn(front: str, back: str) -> str:
+    """A resident registration number with a valid check digit (pre-2020 rule)."""
+    digits = front + back
+    weights = [2, 3, 4, 5, 6, 7, 8, 9, 2, 3, 4, 5]
+    check = (11 - sum(int(d) * w for d, w in zip(digits, weights, strict=True)) % 11) % 10
+    return f"{front}-{back}{check}"
+
+
+HONG = rrn("800101", "123456")
+KIM = rrn("750505", "112233")
+LEE = rrn("900202", "234567")
+PARK = rrn("851212", "154321")
+
+SSIS_CSV = f"""\
+name,rrn,phone,birth,gender,age,sigungu,benefit_type
+홍길동,{HONG},010-1234-5678,,,45,종로구,livelihood
+김철수,{KIM},,,,50,중구,disability
+이영희,,010-2222-3333,1990.2.2,여,35,용산구,pension
+박민수,{PARK},,,,40,성동구,livelihood
+최없음,,,,,60,광진구,pension
+"""
+
+# 홍길동 links on RRN; 김철수's RRN is written without a hyphen; 이영희 has no RRN at ssis,
+# so she links on name+dob+sex (dob and sex derived from her RRN at building);
+# 박민수 and 최없음 have no counterpart.
+BUILDING_CSV = f"""\
+owner_name,owner_rrn,building_use,built_year
+홍 길동,{HONG},apartment,1988
+김철수,{KIM.replace("-", "")},house,1975
+이영희,{LEE},house,1999
+정다른,{rrn("700707", "111111")},shop,2005
+"""
+
+EXPECTED_PAIRS = {("1", "1"), ("2", "2"), ("3", "3")}  # ssis row, building row
+
+
+@pytest.fixture(scope="session")
+def party_keys(tmp_path_factory) -> Path:
+    keys = tmp_path_factory.mktemp("party-keys")
+    for party_id, role in PARTIES:
+        linkage.create_party(keys, party_id, role, PASSPHRASE)
+    return keys
+
+
+@dataclass
+class World:
+    """One deployment in the demo shape: every party's keys in one workspace."""
+
+    root: Path
+    keys: Path
+    project_dir: Path
+    manifest: linkage.ProjectManifest
+    exchange: Path
+
+    def write(self, name: str, text: str, encoding: str = "utf-8") -> Path:
+        path = self.root / name
+        path.write_bytes(text.encode(encoding))
+        return path
+
+    def prepare_all(self) -> dict[str, linkage.PrepareReport]:
+        return {
+            holder: linkage.prepare(self.manifest, holder, self.root / f"{holder}.csv",
+                                    self.exchange, self.keys, PASSPHRASE)
+            for holder in ("ssis", "building")
+        }
+
+    def keys_files(self) -> list[Path]:
+        return [self.exchange / f"{h}.keys.age" for h in ("ssis", "building")]
+
+    def payload_files(self) -> list[Path]:
+        return [self.exchange / f"{h}.payload.age" for h in ("ssis", "building")]
+
+
+def party_workspace(party_keys: Path, dest: Path, *party_ids: str) -> Path:
+    """A keys dir holding only these parties' private keys, and every party's public keys."""
+    parties = dest / "parties"
+    parties.mkdir(parents=True)
+    for public in party_keys.glob("parties/*.public.json"):
+        shutil.copy(public, parties)
+    for party_id in party_ids:
+        shutil.copy(party_keys / "parties" / f"{party_id}.secret.age", parties)
+    return dest
+
+
+@pytest.fixture
+def world(tmp_path, party_keys) -> World:
+    keys = tmp_path / "keys"
+    shutil.copytree(party_keys, keys)
+    (tmp_path / "project.toml").write_text(SPEC, encoding="utf-8")
+    (tmp_path / "ssis.csv").write_text(SSIS_CSV, encoding="utf-8")
+    (tmp_path / "building.csv").write_text(BUILDING_CSV, encoding="utf-8")
+    spec = linkage.ProjectSpec.load(tmp_path / "project.toml")
+    project_dir = tmp_path / "data" / spec.id
+    manifest = linkage.create_project(spec, keys, project_dir)
+    return World(tmp_path, keys, project_dir, manifest, project_dir / "exchange")

@@ -1,0 +1,102 @@
+"""Party keys at rest, the project key wrapped to holders only, and keyed hashing."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+import duckdb
+import pyarrow as pa
+import pyrage
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import linkage
+from linkage.engines import get_engine
+from linkage.keys.linkage_key import hmac_pads, hmac_sql
+from linkage.spec import Recipe
+from tests.linkage.conftest import PASSPHRASE
+
+
+def test_party_secret_is_not_plaintext_on_disk(party_keys):
+    sealed = (party_keys / "parties" / "ssis.secret.age").read_bytes()
+    assert sealed.startswith(b"age-encryption.org/v1")
+    secret = linkage.load_party_secret(party_keys, "ssis", PASSPHRASE)
+    assert str(secret.identity).encode() not in sealed
+    assert "AGE-SECRET-KEY" not in repr(secret)
+
+
+def test_wrong_passphrase_is_a_clear_error(party_keys):
+    with pytest.raises(linkage.LinkageError, match="wrong passphrase"):
+        linkage.load_party_secret(party_keys, "ssis", "not the passphrase")
+
+
+def test_creating_a_party_again_returns_the_same_keys(party_keys):
+    before = linkage.load_party_public(party_keys, "agency")
+    assert linkage.create_party(party_keys, "agency", "combiner", PASSPHRASE) == before
+    with pytest.raises(linkage.LinkageError, match="already exists with role combiner"):
+        linkage.create_party(party_keys, "agency", "holder", PASSPHRASE)
+
+
+def test_only_holders_can_open_the_project_key(world):
+    wrapped = sorted(p.name for p in world.keys.rglob("*.projectkey.age"))
+    assert wrapped == ["building.projectkey.age", "ssis.projectkey.age"]
+    for party_id in ("keymanager", "agency"):
+        secret = linkage.load_party_secret(world.keys, party_id, PASSPHRASE)
+        for path in world.keys.rglob("*.projectkey.age"):
+            with pytest.raises(pyrage.DecryptError):
+                pyrage.decrypt(path.read_bytes(), [secret.identity])
+    manifest_text = (world.project_dir / "project.json").read_text()
+    assert "AGE-SECRET-KEY" not in manifest_text
+
+
+def test_project_needs_every_partys_public_keys(world, tmp_path):
+    (world.keys / "parties" / "keymanager.public.json").unlink()
+    spec = world.manifest.spec
+    with pytest.raises(linkage.LinkageError,
+                       match="pseudolink party create --id keymanager --role key_manager"):
+        linkage.create_project(spec, world.keys, tmp_path / "elsewhere")
+
+
+def test_creating_the_same_project_again_reuses_it(world):
+    again = linkage.create_project(world.manifest.spec, world.keys, world.project_dir)
+    assert again.created_at == world.manifest.created_at
+    changed = linkage.ProjectSpec.from_dict({**world.manifest.spec.to_dict(),
+                                             "recipes": [{"fields": ["rrn"]}]})
+    with pytest.raises(linkage.LinkageError, match="different spec"):
+        linkage.create_project(changed, world.keys, world.project_dir)
+
+
+text = st.text(alphabet=st.sampled_from("가각간홍길동김철수abcXYZ019 -\x1f"), max_size=12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(key=st.binary(min_size=32, max_size=32), messages=st.lists(text, min_size=1,
+                                                                    max_size=5))
+def test_duckdb_hmac_equals_python_hmac(key, messages):
+    ipad, opad = hmac_pads(key)
+    got = duckdb.sql(
+        f"select {hmac_sql('encode(m)')} from (select unnest($ms::varchar[]) as m)",
+        params={"ipad": ipad, "opad": opad, "ms": messages},
+    ).fetchall()
+    assert [bytes(row[0]) for row in got] == [
+        hmac.new(key, m.encode(), hashlib.sha256).digest() for m in messages]
+
+
+@settings(max_examples=25, deadline=None)
+@given(key=st.binary(min_size=32, max_size=32),
+       rows=st.lists(st.tuples(st.none() | text, st.none() | text), min_size=1, max_size=6))
+def test_engine_keys_equal_the_reference_definition(key, rows):
+    recipe = Recipe(("name", "dob"))
+    values = pa.table({"name": [r[0] for r in rows], "dob": [r[1] for r in rows]},
+                      schema=pa.schema([("name", pa.string()), ("dob", pa.string())]))
+    keys = get_engine("duckdb").linkage_keys(values, key, [recipe])
+    expected = [None if None in row else linkage.linkage_key(key, recipe.tag, list(row))
+                for row in rows]
+    assert keys.column("name+dob").to_pylist() == expected
+
+
+def test_unknown_engine_is_a_clear_error():
+    with pytest.raises(linkage.LinkageError, match="unknown engine 'oracle'"):
+        get_engine("oracle")
