@@ -1,0 +1,60 @@
+"""The batch HMAC that computes every linkage key must equal Python's own HMAC."""
+
+from __future__ import annotations
+
+import hmac
+import os
+
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from linkage.keys import batch_hmac
+from tests.conftest import IN_CI
+
+
+def _reference(key: bytes, messages: list[bytes | None]) -> list[bytes | None]:
+    return [None if m is None else hmac.digest(key, m, "sha256") for m in messages]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    key=st.binary(min_size=1, max_size=100),
+    messages=st.lists(st.one_of(st.none(), st.binary(max_size=300),
+                                st.text(max_size=40).map(str.encode)), max_size=50),
+)
+def test_batch_hmac_equals_python_hmac(key, messages):
+    out = batch_hmac.hmac_sha256_column(key, pa.array(messages, pa.binary()))
+    assert out.type == pa.binary(32)
+    assert out.to_pylist() == _reference(key, messages)
+
+
+def test_batch_hmac_on_hangul_sliced_and_chunked_input():
+    key = os.urandom(32)
+    values = ["김민준\x1f1956-01-08\x1fM", "", "이서연", None, "JOHN SMITH"] * 2000
+    messages = pa.array([None if v is None else v.encode() for v in values], pa.binary())
+    sliced = messages.slice(3, 5000)
+    assert batch_hmac.hmac_sha256_column(key, sliced).to_pylist() == \
+        _reference(key, sliced.to_pylist())
+    chunked = pa.chunked_array([messages.slice(0, 10), messages.slice(10, 100)])
+    assert batch_hmac.hmac_sha256_column(key, chunked, threads=2).to_pylist() == \
+        _reference(key, chunked.to_pylist())
+
+
+def test_duckdb_fallback_gives_the_same_keys():
+    key = os.urandom(32)
+    messages = pa.array([b"a", None, "홍길동".encode(), b"x" * 200], pa.binary())
+    assert batch_hmac._duckdb_hmac(key, pc_large(messages)).to_pylist() == \
+        batch_hmac.hmac_sha256_column(key, messages).to_pylist()
+
+
+def pc_large(array: pa.Array) -> pa.Array:
+    return array.cast(pa.large_binary())
+
+
+def test_native_hmac_is_built_where_the_project_is_installed():
+    if not batch_hmac.native_available():
+        if IN_CI:
+            pytest.fail("the OpenSSL batch HMAC extension was not built")
+        pytest.skip("the OpenSSL batch HMAC extension is not built (no compiler or headers)")
