@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip -q --disable-pip-version-check
 PEOPLE ?= 20000
 
-.PHONY: demo test bench lint install install-test sysdeps clean
+.PHONY: demo test bench lint install install-test sysdeps bench-sysdeps clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,14 +30,29 @@ $(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
-# System packages the tests drive for real: the Debian `age` tool (decrypts our envelopes).
-# Java 17 for Spark is part of the machine image.
-sysdeps:
-	@if ! command -v age >/dev/null 2>&1; then \
+# System packages the tests drive for real: the Debian `age` tool (decrypts our envelopes) and
+# Chromium (the console's browser test; Playwright drives it, never downloads its own).
+# Java 17 for Spark is part of the machine image. `make bench` also needs wrk.
+TEST_DEBS := age:age chromium:chromium
+BENCH_DEBS := wrk:wrk
+define install_debs
+	@missing=""; for pair in $(1); do \
+	  cmd=$${pair%%:*}; pkg=$${pair##*:}; command -v $$cmd >/dev/null 2>&1 || missing="$$missing $$pkg"; \
+	done; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
-	    (apt-get install -y -qq age >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq age >/dev/null)); \
-	  else echo "sysdeps: not root, cannot install the Debian package 'age'; its tests will skip"; fi; \
+	    echo "installing Debian packages:$$missing"; \
+	    (apt-get install -y -qq $$missing >/dev/null 2>&1 || \
+	     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null)); \
+	  else echo "not root: cannot install$$missing; the tests that need them will skip"; fi; \
 	fi
+endef
+
+sysdeps:
+	$(call install_debs,$(TEST_DEBS))
+
+bench-sysdeps:
+	$(call install_debs,$(BENCH_DEBS))
 
 demo: install
 	$(VENV)/bin/pseudolink demo --people $(PEOPLE)
@@ -46,7 +61,11 @@ test: install-test sysdeps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest
 
-bench: install-test sysdeps
+$(VENV)/.installed-bench: $(VENV)/.installed-test pyproject.toml
+	$(PIP) install -e '.[test,bench]'
+	touch $@
+
+bench: $(VENV)/.installed-bench sysdeps bench-sysdeps
 	@for f in bench/*.py; do \
 	  case "$$(basename $$f)" in _*) continue;; esac; \
 	  echo "== $$f"; $(PY) $$f || exit 1; \

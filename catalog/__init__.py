@@ -1,4 +1,4 @@
-"""The catalog (DESIGN 6): projects, datasets, releases, privacy budgets, audit log.
+"""The catalog (DESIGN 6): projects, datasets, requests, releases, budgets, identity, audit.
 
 SQLite by default, PostgreSQL by URL; the schema is managed by the Alembic migrations
 shipped in ``catalog/migrations``. ``init_catalog`` creates or upgrades a database,
@@ -6,17 +6,34 @@ shipped in ``catalog/migrations``. ``init_catalog`` creates or upgrades a databa
 """
 
 from catalog.budgets import BudgetInfo
+from catalog.committee import CommitteeRules, Tally
 from catalog.database import init_catalog
 from catalog.errors import CatalogError
 from catalog.facade import Catalog
 from catalog.hashchain import AuditVerification
+from catalog.identity import ApiKeyCheck, ApiKeyInfo, UserInfo
 from catalog.releases import ReleaseInfo
+from catalog.requests import AccessInfo, RequestInfo
+from catalog.roles import PERMISSIONS, PermissionRefused, permits
+from catalog.workflow import TRANSITIONS, IllegalTransition
 
 __all__ = [
+    "PERMISSIONS",
+    "TRANSITIONS",
+    "AccessInfo",
+    "ApiKeyCheck",
+    "ApiKeyInfo",
     "AuditVerification",
     "BudgetInfo",
     "Catalog",
     "CatalogError",
+    "CommitteeRules",
+    "IllegalTransition",
+    "PermissionRefused",
     "ReleaseInfo",
+    "RequestInfo",
+    "Tally",
+    "UserInfo",
     "init_catalog",
+    "permits",
 ]

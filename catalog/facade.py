@@ -19,7 +19,9 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from catalog import audit as audit_log
 from catalog import budgets
+from catalog.accounts import AccountMethods
 from catalog.coltypes import utcnow
+from catalog.committee import CommitteeRules
 from catalog.database import make_engine, redacted, require_head
 from catalog.errors import CatalogError
 from catalog.hashchain import AuditVerification, jsonable
@@ -39,6 +41,7 @@ from catalog.models import (
     User,
 )
 from catalog.releases import ReleaseInfo, open_releases_query, release_info
+from catalog.requests import RequestMethods
 
 
 @dataclass
@@ -65,18 +68,22 @@ def _json_doc(value: Mapping[str, Any], what: str) -> dict[str, Any]:
         raise CatalogError(f"{what}: {exc}") from None
 
 
-class Catalog:
-    """Projects, datasets, releases, budgets and the audit log of one deployment."""
+class Catalog(AccountMethods, RequestMethods):
+    """Projects, datasets, requests, releases, budgets and the audit log of one deployment.
 
-    def __init__(self, engine: Engine) -> None:
+    ``committee_rules`` sets the size bounds and quorum of take-out committees.
+    """
+
+    def __init__(self, engine: Engine, committee_rules: CommitteeRules | None = None) -> None:
         self._engine = engine
+        self.committee_rules = committee_rules or CommitteeRules()
         self._writer = sessionmaker(engine, expire_on_commit=False)
         # Readers need no write lock on SQLite (see catalog.database).
         self._reader = sessionmaker(engine.execution_options(catalog_readonly=True),
                                     expire_on_commit=False)
 
     @classmethod
-    def connect(cls, url: str) -> Catalog:
+    def connect(cls, url: str, *, committee_rules: CommitteeRules | None = None) -> Catalog:
         """Open an initialised catalog; does not migrate (that is `pseudolink init`)."""
         engine = make_engine(url)
         try:
@@ -84,7 +91,7 @@ class Catalog:
         except BaseException:
             engine.dispose()
             raise
-        return cls(engine)
+        return cls(engine, committee_rules)
 
     def close(self) -> None:
         self._engine.dispose()
@@ -114,6 +121,15 @@ class Catalog:
                                f"{exc.orig}") from None
         except OperationalError as exc:
             raise CatalogError(f"{action} on {target!r} failed: {exc.orig}") from None
+
+    @contextmanager
+    def _write(self) -> Iterator[Session]:
+        """A bare writing transaction; the caller appends its own audit entries."""
+        try:
+            with self._writer() as session, session.begin():
+                yield session
+        except IntegrityError as exc:
+            raise CatalogError(f"refused by the database: {exc.orig}") from None
 
     @contextmanager
     def _read(self) -> Iterator[Session]:
@@ -325,6 +341,12 @@ class Catalog:
                     PrivacyBudget.dataset_id == dataset_id,
                     PrivacyBudget.consumer == consumer)).one_or_none()
             return None if found is None else budgets.budget_info(found)
+
+    def list_budgets(self) -> list[budgets.BudgetInfo]:
+        with self._read() as session:
+            return [budgets.budget_info(b) for b in session.scalars(
+                select(PrivacyBudget).order_by(PrivacyBudget.dataset_id,
+                                               PrivacyBudget.consumer))]
 
     def budget_ledger(self, dataset_id: str, consumer: str) -> list[dict[str, Any]]:
         """Every spend charged to one budget, oldest first."""

@@ -154,6 +154,20 @@ class AccessRequest(Base):
     state: Mapped[str] = mapped_column(String(16), default="draft")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Five Safes beyond purpose, people (researchers), data (columns) and form (0002).
+    project_id: Mapped[str | None] = mapped_column(ForeignKey("projects.id"))
+    lawful_basis: Mapped[str] = mapped_column(Text, default="", server_default="")
+    setting: Mapped[str] = mapped_column(Text, default="", server_default="")
+    outputs: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # The risk report of the data under review, attached by an officer.
+    risk_report: Mapped[dict[str, Any] | None]
+    committee_quorum: Mapped[int | None] = mapped_column(Integer)
+    state_reason: Mapped[str | None] = mapped_column(Text)
+
+    committee: Mapped[list[CommitteeMember]] = relationship(
+        cascade="all, delete-orphan", order_by="CommitteeMember.reviewer_id")
+    votes: Mapped[list[CommitteeVote]] = relationship(order_by="CommitteeVote.id")
+    reviews: Mapped[list[Review]] = relationship(order_by="Review.id")
 
 
 class Review(Base):
@@ -186,6 +200,49 @@ class CommitteeVote(Base):
     vote: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CommitteeMember(Base):
+    """A reviewer appointed to the release review committee of one take-out request."""
+
+    __tablename__ = "committee_members"
+
+    request_id: Mapped[str] = mapped_column(
+        ForeignKey("access_requests.id", ondelete="CASCADE"), primary_key=True)
+    reviewer_id: Mapped[str] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    appointed_by: Mapped[str] = mapped_column(String(64))
+    appointed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ApiKey(Base):
+    """An API key: the id is public (it prefixes the secret), the secret only hashed."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(64))
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[list[Any]]
+    daily_quota: Mapped[int | None] = mapped_column(Integer)
+    expires_at: Mapped[datetime | None]
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
+    revoked_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class ColumnBound(Base):
+    """Public bounds of a numeric column, which DP sums and means clamp to."""
+
+    __tablename__ = "column_bounds"
+    __table_args__ = (CheckConstraint("lower < upper", name="ordered"),)
+
+    dataset_id: Mapped[str] = mapped_column(
+        ForeignKey("datasets.id", ondelete="CASCADE"), primary_key=True)
+    column: Mapped[str] = mapped_column(String(200), primary_key=True)
+    lower: Mapped[float] = mapped_column(Float)
+    upper: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Release(Base):

@@ -8,6 +8,7 @@ from linkage.combine import combine
 from linkage.engines import Engine, get_engine
 from linkage.envelope import Envelope, open_envelope, read_envelope, seal
 from linkage.errors import InputError, LinkageError
+from linkage.extract import extract
 from linkage.inputs import detect_encoding, read_input
 from linkage.keys import (
     PartyPublic,
@@ -19,11 +20,18 @@ from linkage.keys import (
     linkage_key,
     load_party_public,
     load_party_secret,
+    rotate_project_key,
 )
 from linkage.link import link
 from linkage.prepare import prepare
 from linkage.quality import LinkageQuality, evaluate_linkage
-from linkage.reports import CombineReport, HolderRecipeStats, LinkReport, PrepareReport
+from linkage.reports import (
+    CombineReport,
+    ExtractReport,
+    HolderRecipeStats,
+    LinkReport,
+    PrepareReport,
+)
 from linkage.spec import HolderSpec, ProjectSpec, Recipe
 from linkage.synthdata import SynthDataReport
 from linkage.synthdata import generate as generate_synthetic_data
@@ -32,6 +40,7 @@ __all__ = [
     "CombineReport",
     "Engine",
     "Envelope",
+    "ExtractReport",
     "HolderRecipeStats",
     "HolderSpec",
     "InputError",
@@ -51,6 +60,7 @@ __all__ = [
     "create_project",
     "detect_encoding",
     "evaluate_linkage",
+    "extract",
     "generate_synthetic_data",
     "get_engine",
     "link",
@@ -61,5 +71,6 @@ __all__ = [
     "prepare",
     "read_envelope",
     "read_input",
+    "rotate_project_key",
     "seal",
 ]

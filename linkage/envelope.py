@@ -13,12 +13,15 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import tarfile
-from collections.abc import Iterable
+import tempfile
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -33,7 +36,8 @@ from linkage.keys.project import ProjectManifest
 FORMAT = "pseudolink-envelope/1"
 MANIFEST_MEMBER = "manifest.json"
 DATA_MEMBER = "data.parquet"
-KINDS = ("keys", "payload", "linkmap")
+KINDS = ("keys", "payload", "linkmap", "matched")
+_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -62,68 +66,125 @@ def seal(path: str | Path, table: pa.Table, *, kind: str, project_id: str,
          sender: PartySecret, recipient: PartyPublic,
          extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """Sign ``table`` as ``sender`` and encrypt it to ``recipient`` at ``path``."""
+    with tempfile.TemporaryDirectory(prefix="pseudolink-seal-") as scratch:
+        data_path = Path(scratch) / DATA_MEMBER
+        pq.write_table(table, data_path, compression="zstd")
+        return seal_file(path, data_path, kind=kind, project_id=project_id, sender=sender,
+                         recipient=recipient, extra=extra)
+
+
+def seal_file(path: str | Path, data_path: str | Path, *, kind: str, project_id: str,
+              sender: PartySecret, recipient: PartyPublic,
+              extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Seal a Parquet file already on disk, streaming: memory stays flat whatever its size."""
     if kind not in KINDS:
         raise ValueError(f"unknown envelope kind {kind!r}")
-    data = io.BytesIO()
-    pq.write_table(table, data, compression="zstd")
-    data_bytes = data.getvalue()
+    data_path = Path(data_path)
+    metadata = pq.read_metadata(data_path)
     manifest: dict[str, Any] = {
         "format": FORMAT,
         "kind": kind,
         "project": project_id,
         "sender": sender.id,
         "recipient": recipient.id,
-        "data_sha256": hashlib.sha256(data_bytes).hexdigest(),
-        "rows": table.num_rows,
-        "columns": table.column_names,
+        "data_sha256": _file_sha256(data_path),
+        "rows": metadata.num_rows,
+        "columns": metadata.schema.to_arrow_schema().names,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         **(extra or {}),
     }
     manifest["signature"] = sender.signer.sign(canonical_json(manifest)).hex()
-    plain = io.BytesIO()
-    with tarfile.open(fileobj=plain, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for name, payload in ((MANIFEST_MEMBER, canonical_json(manifest)),
-                              (DATA_MEMBER, data_bytes)):
-            info = tarfile.TarInfo(name)
-            info.size = len(payload)
-            info.mode = 0o600
-            tar.addfile(info, io.BytesIO(payload))
-    plain.seek(0)
-    with atomic_path(path) as tmp, open(tmp, "wb") as out:
-        pyrage.encrypt_io(plain, out, [recipient.recipient()])
+    with open(data_path, "rb") as data, atomic_path(path) as tmp, open(tmp, "wb") as out:
+        stream = _TarStream([(MANIFEST_MEMBER, canonical_json(manifest)),
+                             (DATA_MEMBER, data)])
+        pyrage.encrypt_io(stream, out, [recipient.recipient()])
     return manifest
 
 
-def _decrypt(path: Path, reader: PartySecret) -> tuple[dict[str, Any], bytes]:
-    """Decrypt and unpack; the manifest is parsed but not yet trusted."""
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class _TarStream(io.RawIOBase):
+    """A ustar/pax archive produced on demand, so a large member is never held in memory."""
+
+    def __init__(self, members: list[tuple[str, bytes | BinaryIO]]) -> None:
+        self._parts: list[bytes | BinaryIO] = []
+        for name, content in members:
+            if isinstance(content, bytes):
+                size = len(content)
+            else:
+                size = os.fstat(content.fileno()).st_size
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = size, 0o600
+            self._parts += [info.tobuf(tarfile.PAX_FORMAT), content,
+                            b"\0" * (-size % tarfile.BLOCKSIZE)]
+        # End of archive: two zero blocks, padded to a whole record as tarfile writes it.
+        self._parts.append(b"\0" * tarfile.RECORDSIZE)
+        self._buffer = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, target) -> int:
+        while not self._buffer and self._parts:
+            part = self._parts[0]
+            if isinstance(part, bytes):
+                self._buffer = part
+                self._parts.pop(0)
+            else:
+                self._buffer = part.read(_CHUNK)
+                if not self._buffer:
+                    self._parts.pop(0)
+        count = min(len(target), len(self._buffer))
+        target[:count] = self._buffer[:count]
+        self._buffer = self._buffer[count:]
+        return count
+
+
+@contextmanager
+def _decrypted(path: Path, reader: PartySecret) -> Iterator[tuple[dict[str, Any], BinaryIO, str]]:
+    """Decrypt to a private scratch file and unpack: (manifest, data file, its SHA-256).
+
+    The manifest is parsed but not yet trusted. Decrypting to disk rather than memory keeps
+    a receiver's memory flat for files of tens of millions of records.
+    """
     if not path.exists():
         raise LinkageError(f"{path}: file not found")
-    plain = io.BytesIO()
-    try:
-        with open(path, "rb") as fh:
-            pyrage.decrypt_io(fh, plain, [reader.identity])
-    except (pyrage.DecryptError, OSError):
-        # pyrage reports a damaged stream as OSError, a foreign recipient as DecryptError.
-        raise LinkageError(f"{path}: cannot be decrypted by party '{reader.id}' (not encrypted "
-                           "to it, altered, or not an age file)") from None
-    plain.seek(0)
-    try:
-        with tarfile.open(fileobj=plain, mode="r:") as tar:
-            members = {m.name: m for m in tar.getmembers()}
-            if set(members) != {MANIFEST_MEMBER, DATA_MEMBER}:
-                raise LinkageError(f"{path}: not a pseudolink envelope (holds "
-                                   f"{sorted(members)})")
-            manifest_bytes = tar.extractfile(members[MANIFEST_MEMBER]).read()
-            data = tar.extractfile(members[DATA_MEMBER]).read()
-        manifest = json.loads(manifest_bytes)
-    except (tarfile.TarError, ValueError, AttributeError):
-        raise LinkageError(f"{path}: not a pseudolink envelope") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise LinkageError(f"{path}: not a pseudolink envelope (unknown manifest format)")
-    return manifest, data
+    with tempfile.TemporaryDirectory(prefix="pseudolink-open-") as scratch:
+        plain_path = Path(scratch) / "plain.tar"
+        try:
+            with open(path, "rb") as fh, open(plain_path, "wb") as plain:
+                pyrage.decrypt_io(fh, plain, [reader.identity])
+        except (pyrage.DecryptError, OSError):
+            # pyrage reports a damaged stream as OSError, a foreign recipient as DecryptError.
+            raise LinkageError(f"{path}: cannot be decrypted by party '{reader.id}' (not "
+                               "encrypted to it, altered, or not an age file)") from None
+        try:
+            with tarfile.open(plain_path, mode="r:") as tar:
+                members = {m.name: m for m in tar.getmembers()}
+                if set(members) != {MANIFEST_MEMBER, DATA_MEMBER}:
+                    raise LinkageError(f"{path}: not a pseudolink envelope (holds "
+                                       f"{sorted(members)})")
+                manifest = json.loads(tar.extractfile(members[MANIFEST_MEMBER]).read())
+                data = tar.extractfile(members[DATA_MEMBER])
+                digest = hashlib.sha256()
+                while chunk := data.read(_CHUNK):
+                    digest.update(chunk)
+                data.seek(0)
+                if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+                    raise LinkageError(f"{path}: not a pseudolink envelope (unknown manifest "
+                                       "format)")
+                yield manifest, data, digest.hexdigest()
+        except (tarfile.TarError, ValueError, AttributeError):
+            raise LinkageError(f"{path}: not a pseudolink envelope") from None
 
 
-def _verify(path: Path, manifest: dict[str, Any], data: bytes, signer: PartyPublic) -> None:
+def _verify(path: Path, manifest: dict[str, Any], digest: str, signer: PartyPublic) -> None:
     signature = manifest.get("signature")
     if not isinstance(signature, str):
         raise LinkageError(f"{path}: unsigned envelope refused")
@@ -133,12 +194,12 @@ def _verify(path: Path, manifest: dict[str, Any], data: bytes, signer: PartyPubl
     except (InvalidSignature, ValueError):
         raise LinkageError(f"{path}: signature does not verify against the keys of "
                            f"'{signer.id}': the file was altered or not sent by it") from None
-    if hashlib.sha256(data).hexdigest() != manifest.get("data_sha256"):
+    if digest != manifest.get("data_sha256"):
         raise LinkageError(f"{path}: data does not match its signed digest: altered")
 
 
-def _table(path: Path, manifest: dict[str, Any], data: bytes) -> pa.Table:
-    table = pq.read_table(io.BytesIO(data))
+def _table(path: Path, manifest: dict[str, Any], data: BinaryIO) -> pa.Table:
+    table = pq.read_table(data)
     if table.num_rows != manifest.get("rows"):
         raise LinkageError(f"{path}: holds {table.num_rows} rows, its manifest says "
                            f"{manifest.get('rows')}")
@@ -149,7 +210,36 @@ def open_envelope(path: str | Path, reader: PartySecret, expected_kind: str,
                   project: ProjectManifest, allowed_senders: Iterable[str]) -> Envelope:
     """Decrypt and verify an envelope, or refuse it with a :class:`LinkageError`."""
     path = Path(path)
-    manifest, data = _decrypt(path, reader)
+    with _decrypted(path, reader) as (manifest, data, digest):
+        _check_address(path, manifest, reader, expected_kind, project, allowed_senders)
+        _verify(path, manifest, digest, project.party(manifest["sender"]))
+        return Envelope(manifest, _table(path, manifest, data))
+
+
+def open_envelope_to(path: str | Path, reader: PartySecret, expected_kind: str,
+                     project: ProjectManifest, allowed_senders: Iterable[str],
+                     dest: str | Path) -> tuple[dict[str, Any], Path]:
+    """Like :func:`open_envelope`, but leave the verified data as a Parquet file at ``dest``.
+
+    For inputs too large to hold in memory: an engine then scans the file from disk.
+    """
+    path, dest = Path(path), Path(dest)
+    with _decrypted(path, reader) as (manifest, data, digest):
+        _check_address(path, manifest, reader, expected_kind, project, allowed_senders)
+        _verify(path, manifest, digest, project.party(manifest["sender"]))
+        with open(dest, "wb") as out:
+            while chunk := data.read(_CHUNK):
+                out.write(chunk)
+    rows = pq.read_metadata(dest).num_rows
+    if rows != manifest.get("rows"):
+        raise LinkageError(f"{path}: holds {rows} rows, its manifest says "
+                           f"{manifest.get('rows')}")
+    return manifest, dest
+
+
+def _check_address(path: Path, manifest: dict[str, Any], reader: PartySecret,
+                   expected_kind: str, project: ProjectManifest,
+                   allowed_senders: Iterable[str]) -> None:
     if manifest.get("project") != project.id:
         raise LinkageError(f"{path}: belongs to project '{manifest.get('project')}', "
                            f"not {project.id}")
@@ -164,8 +254,6 @@ def open_envelope(path: str | Path, reader: PartySecret, expected_kind: str,
     if sender not in allowed or sender not in project.parties:
         raise LinkageError(f"{path}: sender '{sender}' may not send {expected_kind} files in "
                            f"project {project.id} (allowed: {', '.join(sorted(allowed))})")
-    _verify(path, manifest, data, project.party(sender))
-    return Envelope(manifest, _table(path, manifest, data))
 
 
 def read_envelope(path: str | Path, keys_dir: str | Path, party_id: str, passphrase: str,
@@ -177,8 +265,8 @@ def read_envelope(path: str | Path, keys_dir: str | Path, party_id: str, passphr
     """
     path = Path(path)
     reader = load_party_secret(keys_dir, party_id, passphrase)
-    manifest, data = _decrypt(path, reader)
-    sender = str(manifest.get("sender"))
-    signer = project.party(sender) if project else load_party_public(keys_dir, sender)
-    _verify(path, manifest, data, signer)
-    return _table(path, manifest, data)
+    with _decrypted(path, reader) as (manifest, data, digest):
+        sender = str(manifest.get("sender"))
+        signer = project.party(sender) if project else load_party_public(keys_dir, sender)
+        _verify(path, manifest, digest, signer)
+        return _table(path, manifest, data)

@@ -6,15 +6,18 @@ cannot open the project key, so it cannot test a guessed identifier against a ke
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from linkage.engines import get_engine
-from linkage.envelope import open_envelope, seal
+from linkage.envelope import open_envelope_to, seal
 from linkage.errors import LinkageError
+from linkage.extract import check_key_version, seal_matched
 from linkage.keys.party import load_party_secret
 from linkage.keys.project import ProjectManifest, as_manifest
 from linkage.reports import HolderRecipeStats, LinkReport, write_report
@@ -34,6 +37,12 @@ def link(project: ProjectManifest | str | Path, keys_files: Sequence[str | Path]
     ``as_party`` is the key manager's party id (default: the spec's key manager).
     """
     manifest = as_manifest(project)
+    if manifest.spec.mode == "fuzzy":
+        from linkage import fuzzy
+
+        return fuzzy.link(manifest, keys_files, out_dir, keys_dir, passphrase,
+                          as_party=as_party, engine=engine, precheck=precheck,
+                          progress=progress)
     manifest.require_open()
     spec = manifest.spec
     party_id = as_party or spec.key_manager
@@ -45,26 +54,32 @@ def link(project: ProjectManifest | str | Path, keys_files: Sequence[str | Path]
     recipes = [r.name for r in spec.recipes]
     total = len(keys_files) + 2
 
-    tables: dict[str, pa.Table] = {}
-    for done, path in enumerate(keys_files, start=1):
-        envelope = open_envelope(path, me, "keys", manifest, spec.holder_ids)
-        if envelope.sender in tables:
-            raise LinkageError(f"{path}: a second keys file from holder '{envelope.sender}'")
-        table = envelope.table
-        missing = [c for c in ["serial", *recipes] if c not in table.column_names]
-        if missing:
-            raise LinkageError(f"{path}: lacks key columns {missing} of project {manifest.id}")
-        tables[envelope.sender] = table.select(["serial", *recipes])
-        _tick(progress, total, done)
-    # Spec order, whatever order the files were given in: reports read the same every time.
-    tables = {h: tables[h] for h in spec.holder_ids if h in tables}
-    if len(tables) < 2:
-        raise LinkageError("linking needs the keys files of at least two holders; got "
-                           f"{', '.join(tables) or 'none'}")
-
-    result = get_engine(engine).match(tables, recipes)
+    with tempfile.TemporaryDirectory(prefix="pseudolink-link-") as scratch:
+        files: dict[str, Path] = {}
+        for done, path in enumerate(keys_files, start=1):
+            sealed, data = open_envelope_to(path, me, "keys", manifest, spec.holder_ids,
+                                            Path(scratch) / f"keys-{done}.parquet")
+            sender = sealed["sender"]
+            if sender in files:
+                raise LinkageError(f"{path}: a second keys file from holder '{sender}'")
+            names = pq.read_schema(data).names
+            missing = [c for c in ["serial", *recipes] if c not in names]
+            if missing:
+                raise LinkageError(f"{path}: lacks key columns {missing} of project "
+                                   f"{manifest.id}")
+            check_key_version(path, sealed, manifest)
+            files[sender] = data
+            _tick(progress, total, done)
+        # Spec order, whatever order the files were given in: reports read the same every time.
+        files = {h: files[h] for h in spec.holder_ids if h in files}
+        if len(files) < 2:
+            raise LinkageError("linking needs the keys files of at least two holders; got "
+                               f"{', '.join(files) or 'none'}")
+        counts = {h: _key_counts(p, recipes) for h, p in files.items()}
+        # Matching scans the files from disk, so link's memory does not grow with them.
+        result = get_engine(engine).match_files(files, recipes)
     _tick(progress, total, len(keys_files) + 1)
-    report = _report(manifest.id, precheck, tables, recipes, result)
+    report = _report(manifest.id, precheck, counts, recipes, result)
 
     out_dir.mkdir(parents=True, exist_ok=True)
     report_path = out_dir / REPORT_NAME
@@ -80,16 +95,30 @@ def link(project: ProjectManifest | str | Path, keys_files: Sequence[str | Path]
         })
         linkmap_path = out_dir / LINKMAP_NAME
         seal(linkmap_path, linkmap, kind="linkmap", project_id=manifest.id, sender=me,
-             recipient=manifest.party(spec.combiner))
+             recipient=manifest.party(spec.combiner),
+             extra={"key_version": manifest.key_version})
         report.outputs["linkmap"] = str(linkmap_path)
+        report.outputs.update(seal_matched(out_dir, manifest, me, linkmap))
     report.outputs["report"] = str(report_path)
     write_report(report_path, report.to_dict())
     _tick(progress, total, total)
     return report
 
 
-def _report(project_id: str, precheck: bool, tables: dict[str, pa.Table],
+def _key_counts(path: Path, recipes: list[str]) -> dict[str, int]:
+    """Records, and records with a key per recipe, read a batch at a time."""
+    parquet = pq.ParquetFile(path)
+    counts = dict.fromkeys(recipes, 0)
+    for batch in parquet.iter_batches(columns=recipes):
+        for recipe in recipes:
+            column = batch.column(recipe)
+            counts[recipe] += len(column) - column.null_count
+    return {"": parquet.metadata.num_rows, **counts}
+
+
+def _report(project_id: str, precheck: bool, counts: dict[str, dict[str, int]],
             recipes: list[str], result) -> LinkReport:
+    """``counts[holder]`` holds the holder's records under ``""`` and keys per recipe."""
     members = result.members.to_pydict()
     links_per_recipe = dict.fromkeys(recipes, 0)
     linked: dict[tuple[str, str], int] = {}
@@ -107,13 +136,13 @@ def _report(project_id: str, precheck: bool, tables: dict[str, pa.Table],
         links_per_recipe[recipes[index]] += 1
 
     holders: dict[str, dict[str, HolderRecipeStats]] = {}
-    for holder, table in tables.items():
+    for holder, count in counts.items():
         holders[holder] = {}
         for recipe in recipes:
             dup_records, dup_keys = result.duplicates.get(holder, {}).get(recipe, (0, 0))
             holders[holder][recipe] = HolderRecipeStats(
-                records=table.num_rows,
-                keys=table.num_rows - table.column(recipe).null_count,
+                records=count[""],
+                keys=count[recipe],
                 links=linked.get((holder, recipe), 0),
                 shared=result.shared.get(holder, {}).get(recipe, 0),
                 duplicate_records=dup_records, duplicate_keys=dup_keys,
@@ -125,7 +154,7 @@ def _report(project_id: str, precheck: bool, tables: dict[str, pa.Table],
         duplicates=sum(s.duplicate_records for r in holders.values() for s in r.values()),
         conflicts=sum(sum(c.values()) for c in result.conflicts.values()),
         holders=holders, conflicts_per_recipe=result.conflicts,
-        records={h: t.num_rows for h, t in tables.items()},
+        records={h: c[""] for h, c in counts.items()},
     )
 
 

@@ -7,25 +7,32 @@ keeps the crosswalk from its own records to the serials.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from linkage.engines import get_engine
-from linkage.envelope import seal
-from linkage.errors import LinkageError
-from linkage.files import write_with
-from linkage.inputs import as_text, detect_encoding, read_input, require_columns
+from linkage.engines import Engine, get_engine
+from linkage.envelope import seal_file
+from linkage.errors import InputError, LinkageError
+from linkage.extract import held_path
+from linkage.files import atomic_path
+from linkage.inputs import as_text, detect_encoding, open_input, require_columns
 from linkage.keys.party import load_party_secret
 from linkage.keys.project import ProjectManifest, as_manifest, load_project_key
 from linkage.reports import PrepareReport, write_report
 from linkage.serials import random_hex
+from linkage.spec import HolderSpec, Recipe
 
 Progress = Callable[[str, int, int | None], None]
 #: A column with this name is the holder's record id when the spec names none.
 RECORD_ID_COLUMN = "record_id"
+#: Records per batch: large enough for vectorised work, small enough for flat memory.
+BATCH_ROWS = 500_000
 
 
 def output_paths(out_dir: Path, holder_id: str) -> dict[str, Path]:
@@ -42,9 +49,12 @@ def prepare(project: ProjectManifest | str | Path, holder_id: str, input_path: s
             encoding: str | None = None, engine: str = "duckdb",
             progress: Progress | None = None) -> PrepareReport:
     """Prepare one holder's file; see the module docstring for what is written where."""
-    from linkage.normalise import normalise_identifiers
-
     manifest = as_manifest(project)
+    if manifest.spec.mode == "fuzzy":
+        from linkage import fuzzy
+
+        return fuzzy.prepare(manifest, holder_id, input_path, out_dir, keys_dir, passphrase,
+                             encoding=encoding, engine=engine, progress=progress)
     manifest.require_open()
     spec = manifest.spec
     holder = spec.holder(holder_id)
@@ -63,60 +73,109 @@ def prepare(project: ProjectManifest | str | Path, holder_id: str, input_path: s
     if input_path.suffix.lower() != ".parquet":
         used_encoding = encoding or (detect_encoding(input_path) if input_path.exists()
                                      and input_path.stat().st_size else None)
-    table = read_input(input_path, encoding=used_encoding)
+    source = open_input(input_path, encoding=used_encoding, batch_rows=BATCH_ROWS)
     record_id = holder.record_id or (RECORD_ID_COLUMN if RECORD_ID_COLUMN in
-                                     table.column_names else None)
+                                     source.column_names else None)
     needed = [*holder.identifiers, *holder.attributes, *([record_id] if record_id else [])]
-    require_columns(input_path, table, needed, holder_id)
+    require_columns(input_path, source, needed, holder_id)
     step(1)
 
-    try:
-        normalised = normalise_identifiers(as_text(table, list(holder.identifiers)),
-                                           holder.identifiers)
-    except ValueError as exc:
-        raise LinkageError(f"{input_path}: {exc}") from None
-    values = _with_all_kinds(normalised.values, spec.recipes)
-    step(2)
-
-    serials = random_hex(table.num_rows)
-    keys = compute.linkage_keys(values, project_key, spec.recipes)
-    del project_key
-    keys_table = pa.table([serials, *keys.columns], names=["serial", *keys.column_names])
-    step(3)
-
-    payload = pa.table([serials, *(table.column(a) for a in holder.attributes)],
-                       names=["serial", *holder.attributes])
-    row_numbers = pa.array(range(1, table.num_rows + 1), pa.int64())
-    crosswalk = pa.table({
-        "row_number": row_numbers,
-        "record_id": (table.column(record_id).cast(pa.string()) if record_id
-                      else row_numbers.cast(pa.string())),
-        "serial": serials,
-    })
-
     paths = output_paths(out_dir, holder_id)
+    paths["held"] = held_path(out_dir, holder_id)
     out_dir.mkdir(parents=True, exist_ok=True)
-    seal(paths["keys"], keys_table, kind="keys", project_id=manifest.id, sender=holder_keys,
-         recipient=manifest.party(spec.key_manager), extra={"recipes": keys.column_names})
-    seal(paths["payload"], payload, kind="payload", project_id=manifest.id,
-         sender=holder_keys, recipient=manifest.party(spec.combiner))
-    write_with(paths["crosswalk"], lambda tmp: pq.write_table(crosswalk, tmp))
+    totals = _Totals()
+    # Batch by batch, so memory stays flat however large the file: plaintext halves go to a
+    # private scratch directory (removed on exit) and are sealed, streaming, at the end.
+    with tempfile.TemporaryDirectory(prefix=".prepare-", dir=out_dir) as scratch, \
+            atomic_path(paths["crosswalk"]) as crosswalk_tmp, ExitStack() as writers:
+        scratch_dir = Path(scratch)
+        sinks: dict[str, pq.ParquetWriter] = {}
+        for batch in source.batches(needed):
+            keys_table, payload, crosswalk = _prepare_batch(
+                batch, holder, spec.recipes, project_key, compute, totals, record_id,
+                input_path)
+            for name, table, target in (("keys", keys_table, scratch_dir / "keys.parquet"),
+                                        ("payload", payload, scratch_dir / "payload.parquet"),
+                                        ("crosswalk", crosswalk, crosswalk_tmp)):
+                if name not in sinks:
+                    sinks[name] = writers.enter_context(pq.ParquetWriter(
+                        target, table.schema, compression="zstd"))
+                sinks[name].write_table(table)
+            step(2)
+        del project_key
+        if totals.records == 0:
+            raise InputError(input_path, "file holds no records")
+        writers.close()
+        step(3)
+        seal_file(paths["keys"], scratch_dir / "keys.parquet", kind="keys",
+                  project_id=manifest.id, sender=holder_keys,
+                  recipient=manifest.party(spec.key_manager),
+                  extra={"recipes": [r.name for r in spec.recipes],
+                         "key_version": manifest.key_version})
+        seal_file(paths["payload"], scratch_dir / "payload.parquet", kind="payload",
+                  project_id=manifest.id, sender=holder_keys,
+                  recipient=manifest.party(spec.combiner))
+        # The holder's own sealed copy of the attributes, for `holder extract` after linking.
+        seal_file(paths["held"], scratch_dir / "payload.parquet", kind="payload",
+                  project_id=manifest.id, sender=holder_keys, recipient=holder_keys.public)
     step(4)
 
-    with_key = {name: keys.num_rows - keys.column(name).null_count
-                for name in keys.column_names}
     report = PrepareReport(
-        project=manifest.id, holder=holder_id, records=table.num_rows,
-        keys_per_recipe=with_key,
-        invalid={k: int(v) for k, v in normalised.invalid_counts.items()},
-        derived={k: int(v) for k, v in normalised.derived.items()},
-        missing_per_recipe={n: table.num_rows - c for n, c in with_key.items()},
+        project=manifest.id, holder=holder_id, records=totals.records,
+        keys_per_recipe=totals.with_key, invalid=totals.invalid, derived=totals.derived,
+        missing_per_recipe={n: totals.records - c for n, c in totals.with_key.items()},
         encoding=used_encoding,
         outputs={k: str(p) for k, p in paths.items()},
     )
     write_report(paths["report"], report.to_dict())
     step(5)
     return report
+
+
+@dataclass
+class _Totals:
+    records: int = 0
+    with_key: dict[str, int] = field(default_factory=dict)
+    invalid: dict[str, int] = field(default_factory=dict)
+    derived: dict[str, int] = field(default_factory=dict)
+
+    def add(self, counts: dict[str, int], into: dict[str, int]) -> None:
+        for name, count in counts.items():
+            into[name] = into.get(name, 0) + int(count)
+
+
+def _prepare_batch(batch: pa.Table, holder: HolderSpec, recipes: list[Recipe],
+                   project_key: bytes, compute: Engine, totals: _Totals,
+                   record_id: str | None, input_path: Path
+                   ) -> tuple[pa.Table, pa.Table, pa.Table]:
+    """Normalise and hash one batch: (keys, payload, crosswalk), row-aligned by serial."""
+    from linkage.normalise import normalise_identifiers
+
+    try:
+        normalised = normalise_identifiers(as_text(batch, list(holder.identifiers)),
+                                           holder.identifiers)
+    except ValueError as exc:
+        raise LinkageError(f"{input_path}: {exc}") from None
+    values = _with_all_kinds(normalised.values, recipes)
+    serials = random_hex(batch.num_rows)
+    keys = compute.linkage_keys(values, project_key, recipes)
+    keys_table = pa.table([serials, *keys.columns], names=["serial", *keys.column_names])
+    payload = pa.table([serials, *(batch.column(a) for a in holder.attributes)],
+                       names=["serial", *holder.attributes])
+    first = totals.records + 1
+    row_numbers = pa.array(range(first, first + batch.num_rows), pa.int64())
+    crosswalk = pa.table({
+        "row_number": row_numbers,
+        "record_id": (batch.column(record_id).cast(pa.string()) if record_id
+                      else row_numbers.cast(pa.string())),
+        "serial": serials,
+    })
+    totals.records += batch.num_rows
+    totals.add({n: keys.num_rows - keys.column(n).null_count for n in keys.column_names},
+               totals.with_key)
+    totals.add(normalised.invalid_counts, totals.invalid)
+    totals.add(normalised.derived, totals.derived)
+    return keys_table, payload, crosswalk
 
 
 def _with_all_kinds(values: pa.Table, recipes) -> pa.Table:

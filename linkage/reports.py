@@ -90,3 +90,17 @@ class CombineReport:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass
+class ExtractReport:
+    """A holder's pseudonymised extraction: of ``records`` prepared, ``extracted`` linked."""
+
+    project: str
+    holder: str
+    records: int
+    extracted: int
+    path: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

@@ -94,7 +94,10 @@ class ProjectSpec:
                            ("combiner", combiner)):
             if value is not None:
                 project[key] = value
-        return cls.from_dict(data, source=str(path))
+        try:
+            return cls.from_dict(data, source=str(path))
+        except _SpecError as exc:
+            raise exc.located(path.read_text(encoding="utf-8")) from None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, source: str = "<spec>") -> ProjectSpec:
@@ -121,9 +124,33 @@ class ProjectSpec:
         }
 
 
+class _SpecError(LinkageError):
+    """A spec mistake that can name the line of the spec file it is on."""
+
+    def __init__(self, source: str, key: str, problem: str, *, column: str | None = None,
+                 value: str | None = None) -> None:
+        super().__init__(f"{source}: {key}: {problem}")
+        self.source, self.key, self.problem = source, key, problem
+        self.column, self.value = column, value
+
+    def located(self, text: str) -> LinkageError:
+        """The same error, naming the line (and identifier column) in the spec file."""
+        if self.value is None:
+            return self
+        for number, line in enumerate(text.splitlines(), start=1):
+            quoted = f'"{self.value}"' in line or f"'{self.value}'" in line
+            if quoted and (self.column is None or self.column in line):
+                where = f"{self.source}, line {number}"
+                if self.column is not None:
+                    where += f", column '{self.column}'"
+                return LinkageError(f"{where}: {self.key}: {self.problem}")
+        return self
+
+
 def _parse(data: dict[str, Any], source: str) -> ProjectSpec:
-    def bad(key: str, problem: str) -> LinkageError:
-        return LinkageError(f"{source}: {key}: {problem}")
+    def bad(key: str, problem: str, *, column: str | None = None,
+            value: str | None = None) -> LinkageError:
+        return _SpecError(source, key, problem, column=column, value=value)
 
     project = data.get("project")
     if not isinstance(project, dict):
@@ -166,7 +193,8 @@ def _parse(data: dict[str, Any], source: str) -> ProjectSpec:
                           f"kind '{kind}' is given to more than one column")
             if kind not in kinds:
                 raise bad(f"{where}.identifiers.{column}",
-                          f"unknown identifier kind '{kind}' (kinds: {', '.join(kinds)})")
+                          f"unknown identifier kind '{kind}' (kinds: {', '.join(kinds)})",
+                          column=column, value=str(kind))
         attributes = raw.get("attributes", [])
         if not isinstance(attributes, list) or not all(isinstance(a, str) for a in attributes):
             raise bad(f"{where}.attributes", "must be a list of column names")
@@ -192,7 +220,8 @@ def _parse(data: dict[str, Any], source: str) -> ProjectSpec:
             raise bad(where, "must be a non-empty list of identifier kinds")
         for kind in fields:
             if kind not in kinds:
-                raise bad(where, f"unknown identifier kind '{kind}'")
+                raise bad(where, f"unknown identifier kind '{kind}' (kinds: "
+                          f"{', '.join(kinds)})", value=str(kind))
             if not any(_can_supply(h, kind) for h in holders):
                 raise bad(where, f"no holder has an identifier of kind '{kind}'")
         recipe = Recipe(tuple(fields))

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from open_api.config import ApiConfig
 from open_api.errors import OpenApiError
+from open_api.keys import KeyCheck, KeyRegistry
 from open_api.licence import DEFAULT_LICENCE
 from open_api.source import Release, ReleaseSource
 
@@ -19,27 +21,47 @@ if TYPE_CHECKING:
     from uvicorn import Server
 
 
-def create_app(source: ReleaseSource | str) -> FastAPI:
-    """The API over ``source``: a :class:`ReleaseSource` or a catalog database URL."""
+def create_app(
+    source: ReleaseSource | str,
+    *,
+    config: ApiConfig | None = None,
+    keys: KeyRegistry | None = None,
+) -> FastAPI:
+    """The API over ``source``: a :class:`ReleaseSource` or a catalog database URL.
+
+    API keys are checked by ``keys``, else by the source when it can (the catalog does).
+    """
     from open_api.app import create_app as build
 
-    return build(source)
+    return build(source, config=config, keys=keys)
 
 
-def server(source: ReleaseSource | str, host: str = "127.0.0.1", port: int = 8000) -> Server:
+def server(
+    source: ReleaseSource | str,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    *,
+    config: ApiConfig | None = None,
+    access_log: bool = True,
+) -> Server:
     """A uvicorn server for the API (``.run()`` it), whose access log hides API keys."""
     from open_api.app import server as build
 
-    return build(source, host=host, port=port)
+    return build(source, host=host, port=port, config=config, access_log=access_log)
 
 
-def serve(url: str, host: str = "127.0.0.1", port: int = 8000) -> None:
+def serve(
+    url: str, host: str = "127.0.0.1", port: int = 8000, *, config: ApiConfig | None = None
+) -> None:
     """Serve the API over the catalog at ``url`` until interrupted."""
-    server(url, host=host, port=port).run()
+    server(url, host=host, port=port, config=config).run()
 
 
 __all__ = [
     "DEFAULT_LICENCE",
+    "ApiConfig",
+    "KeyCheck",
+    "KeyRegistry",
     "OpenApiError",
     "Release",
     "ReleaseSource",

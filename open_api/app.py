@@ -7,11 +7,15 @@ import logging
 from fastapi import FastAPI
 from uvicorn import Config, Server
 
-from open_api import landing, native
+from open_api import ckan, dp, landing, native, portal
 from open_api.access_log import RedactSecrets
 from open_api.artifacts import Artifacts
+from open_api.config import ApiConfig
 from open_api.handlers import install_error_handlers, install_openapi
+from open_api.keys import KeyRegistry, resolve_keys
+from open_api.limits import Limiter, limiter_for
 from open_api.source import ReleaseSource, resolve_source
+from open_api.table_cache import TableCache
 
 DESCRIPTION = (
     "Datasets released by a pseudonymised-data combination agency: differentially private "
@@ -20,24 +24,50 @@ DESCRIPTION = (
 )
 
 
-def create_app(source: ReleaseSource | str) -> FastAPI:
-    """The open-data API over ``source``: a :class:`ReleaseSource` or a catalog database URL."""
+def create_app(
+    source: ReleaseSource | str,
+    *,
+    config: ApiConfig | None = None,
+    keys: KeyRegistry | None = None,
+    limiter: Limiter | None = None,
+) -> FastAPI:
+    """The open-data API over ``source``: a :class:`ReleaseSource` or a catalog database URL.
+
+    API keys are checked by ``keys``, else by the source when it can (the catalog does);
+    counters live in ``limiter``, else where ``config.redis_url`` says, else in memory.
+    """
     releases = resolve_source(source)
+    settings = config or ApiConfig()
     app = FastAPI(title="pseudolink open data", version="1", description=DESCRIPTION)
     app.state.source = releases
     app.state.artifacts = Artifacts()
+    app.state.config = settings
+    app.state.keys = resolve_keys(releases, keys)
+    app.state.limiter = limiter or limiter_for(settings.redis_url)
+    app.state.tables = TableCache(settings.table_cache_bytes)
     app.include_router(landing.router)
     app.include_router(native.router)
+    app.include_router(portal.router)
+    app.include_router(ckan.router)
+    app.include_router(dp.router)
     install_error_handlers(app)
     install_openapi(app)
     return app
 
 
-def server(source: ReleaseSource | str, host: str = "127.0.0.1", port: int = 8000) -> Server:
+def server(
+    source: ReleaseSource | str,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    *,
+    config: ApiConfig | None = None,
+    access_log: bool = True,
+) -> Server:
     """A uvicorn server for the API whose access log never shows an API key."""
-    config = Config(create_app(source), host=host, port=port, log_level="info")
+    app = create_app(source, config=config)
+    uvicorn_config = Config(app, host=host, port=port, log_level="info", access_log=access_log)
     # After Config: it (re)configures uvicorn's loggers when it is created.
     access = logging.getLogger("uvicorn.access")
     if not any(isinstance(f, RedactSecrets) for f in access.filters):
         access.addFilter(RedactSecrets())
-    return Server(config)
+    return Server(uvicorn_config)

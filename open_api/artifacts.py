@@ -39,6 +39,8 @@ class ArtifactFacts:
     path: str
     columns: tuple[Column, ...]
     row_count: int
+    #: Names this version of the file (path, size, mtime, checksum) for caches.
+    version_key: str = ""
 
     def column(self, name: str) -> Column | None:
         return next((c for c in self.columns if c.name == name), None)
@@ -129,6 +131,9 @@ class Artifacts:
             path=version.path,
             columns=tuple(Column(name, str(kind)) for name, kind, *_ in described),
             row_count=int(count),
+            version_key=(
+                f"{version.path}:{version.size}:{version.mtime_ns}:{version.checksum}"
+            ),
         )
 
 

@@ -15,19 +15,22 @@ import io
 from collections.abc import Iterator
 from urllib.parse import quote
 
-import duckdb
-
 from open_api.queries import RowQuery
+from open_api.rows import iter_rows
 from open_api.values import csv_cell
 
-BATCH_ROWS = 10_000
 UTF8_BOM = "\ufeff"
 
 
-def csv_chunks(query: RowQuery, *, encoding: str, bom: bool) -> Iterator[bytes]:
-    """The CSV bytes of the query's rows: a header, then one chunk per batch of rows."""
+def csv_chunks(
+    query: RowQuery, *, encoding: str, bom: bool, row_id: bool = False, delimiter: str = ","
+) -> Iterator[bytes]:
+    """The CSV bytes of the query's rows: a header, then one chunk per batch of rows.
+
+    ``row_id`` starts each row with ``_id``, its position in the file (CKAN's dumps do).
+    """
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer = csv.writer(buffer, lineterminator="\r\n", delimiter=delimiter)
 
     def drain() -> bytes:
         text = buffer.getvalue()
@@ -37,14 +40,12 @@ def csv_chunks(query: RowQuery, *, encoding: str, bom: bool) -> Iterator[bytes]:
 
     if bom:
         buffer.write(UTF8_BOM)
-    writer.writerow([column.name for column in query.facts.columns])
+    header = [column.name for column in query.columns]
+    writer.writerow(["_id", *header] if row_id else header)
     yield drain()
-    sql, parameters = query.select_sql(paged=False)
-    with duckdb.connect() as con:
-        cursor = con.execute(sql, parameters)
-        while batch := cursor.fetchmany(BATCH_ROWS):
-            writer.writerows([csv_cell(value) for value in row] for row in batch)
-            yield drain()
+    for batch in iter_rows(query, row_id=row_id):
+        writer.writerows([csv_cell(value) for value in row] for row in batch)
+        yield drain()
 
 
 def content_disposition(release_id: str) -> str:

@@ -19,22 +19,33 @@ ERROR_STATUS: dict[str, int] = {
     "unknown_column": 400,
     "bad_filter_value": 400,
     "unencodable": 400,
+    "invalid_key": 401,
     "not_found": 404,
     "method_not_allowed": 405,
+    "rate_limited": 429,
     "internal": 500,
     "artifact_unavailable": 503,
+    "unavailable": 503,
 }
 
 
 class ApiError(Exception):
     """A refusal the API answers with its stable code instead of data."""
 
-    def __init__(self, code: str, message: str, details: list[dict[str, Any]] | None = None):
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        details: list[dict[str, Any]] | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+    ):
         super().__init__(message)
         self.code = code
         self.status = ERROR_STATUS[code]
         self.message = message
         self.details = details
+        self.headers = headers
 
     def body(self) -> dict[str, Any]:
         return error_body(self.code, self.message, self.details)

@@ -7,18 +7,22 @@ endpoint, so the API never confirms that a hidden release exists.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
-import duckdb
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from open_api.artifacts import Artifacts
 from open_api.csv_export import content_disposition, csv_chunks
+from open_api.datapackage import data_package
+from open_api.dcat import catalog_node, dataset_node, to_jsonld, to_turtle
 from open_api.errors import ApiError
+from open_api.guard import native_limits
 from open_api.licence import licence_for
+from open_api.parameters import public_parameters
 from open_api.queries import filter_pairs, row_query
+from open_api.rows import fetch_page, iter_rows
 from open_api.schemas import (
     ColumnSchema,
     DatasetList,
@@ -31,24 +35,33 @@ from open_api.schemas import (
 )
 from open_api.source import Release, ReleaseSource, publishable
 from open_api.values import json_value
+from open_api.xml_rows import XML_DECLARATION, RowWriter, xml_safe, xml_stream
 
 MAX_LIMIT = 10_000
 #: Query parameters the endpoints take themselves; every other one filters on a column.
-ROWS_PARAMETERS = ("limit", "offset", "sort", "order")
-CSV_PARAMETERS = ("sort", "order", "bom", "encoding")
+ROWS_PARAMETERS = ("limit", "offset", "sort", "order", "format", "api_key")
+CSV_PARAMETERS = ("sort", "order", "bom", "encoding", "api_key")
+XML_PARAMETERS = ("sort", "order", "api_key")
 
 _ERRORS = {
     400: {"model": ErrorResponse, "description": "Invalid parameter"},
+    401: {"model": ErrorResponse, "description": "The API key sent is not valid"},
     404: {"model": ErrorResponse, "description": "No such visible dataset"},
     500: {"model": ErrorResponse, "description": "Internal error"},
+    429: {"model": ErrorResponse, "description": "Rate limit exceeded (see Retry-After)"},
     503: {"model": ErrorResponse, "description": "Data withheld: missing or failed its checksum"},
 }
+_GUARDED = {401: _ERRORS[401], 429: _ERRORS[429]}
 _FILTER_HELP = (
     " Any other query parameter `<column>=<value>` keeps only rows whose column equals the "
     "value (parsed to the column's type; repeat a column to accept any of several values)."
 )
 
-router = APIRouter(prefix="/api/v1", responses={500: _ERRORS[500]})
+router = APIRouter(
+    prefix="/api/v1",
+    responses={500: _ERRORS[500], **_GUARDED},
+    dependencies=[Depends(native_limits)],
+)
 
 
 def _source(request: Request) -> ReleaseSource:
@@ -75,6 +88,15 @@ def visible_release(request: Request, release_id: str) -> Release:
 def links(request: Request, release_id: str) -> Links:
     base = f"{request.scope.get('root_path', '')}/api/v1/datasets/{quote(release_id, safe='')}"
     return Links(metadata=base, rows=f"{base}/rows", csv=f"{base}.csv")
+
+
+def api_url(request: Request) -> str:
+    """The absolute URL of ``/api/v1`` as the client reached it."""
+    return str(request.base_url).rstrip("/") + "/api/v1"
+
+
+def dataset_url(request: Request, release_id: str) -> str:
+    return f"{api_url(request)}/datasets/{quote(release_id, safe='')}"
 
 
 @router.get(
@@ -108,7 +130,7 @@ def list_datasets(
                 title=release.title,
                 description=release.description or "",
                 form=release.form,
-                parameters=dict(release.parameters),
+                parameters=public_parameters(release.parameters),
                 created_at=release.created_at,
                 row_count=row_count,
                 status=status,
@@ -118,6 +140,16 @@ def list_datasets(
     return DatasetList(count=len(summaries), datasets=summaries)
 
 
+@router.get(
+    "/datasets/{release_id}/data.csv",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {"text/csv": {}}, "description": "The dataset as CSV"},
+        **_ERRORS,
+    },
+    summary="Download a dataset as CSV (the path its Data Package names)",
+    description="The same as `{release_id}.csv`." + _FILTER_HELP,
+)
 @router.get(
     "/datasets/{release_id}.csv",
     response_class=StreamingResponse,
@@ -161,6 +193,155 @@ def dataset_csv(
 
 
 @router.get(
+    "/datasets/{release_id}/rows",
+    response_model=RowsPage,
+    responses={
+        200: {"content": {"application/xml": {"schema": {"type": "string"}}},
+              "description": "A page of rows: JSON (RowsPage), or XML with format=xml"},
+        **_ERRORS,
+    },
+    summary="A page of a dataset's rows",
+    description="Paged with `limit` and `offset`, sorted with `sort` and `order`; JSON, or XML "
+    "with `format=xml`." + _FILTER_HELP,
+)
+def dataset_rows(
+    release_id: str,
+    request: Request,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    sort: Annotated[str | None, Query(description="Column to sort by.")] = None,
+    order: Literal["asc", "desc"] = "asc",
+    format: Annotated[Literal["json", "xml"], Query(description="json or xml.")] = "json",
+) -> Response:
+    release = visible_release(request, release_id)
+    facts = _artifacts(request).facts(release)
+    filters = filter_pairs(request.query_params.multi_items(), ROWS_PARAMETERS)
+    query = row_query(facts, filters, sort, order)
+    page = fetch_page(query, limit, offset, request.app.state.tables)
+    if format == "xml":
+        head = (f'{XML_DECLARATION}<rows dataset="{xml_safe(release.id)}" total="{page.total}" '
+                f'limit="{limit}" offset="{offset}">')
+        body = head + RowWriter(page.names, "row").rows(page.rows) + "</rows>"
+        return Response(body, media_type="application/xml")
+    # Built directly rather than through RowsPage: validating each row would double the cost.
+    rows = [
+        {name: json_value(value) for name, value in zip(page.names, row, strict=True)}
+        for row in page.rows
+    ]
+    content: dict[str, Any] = {
+        "dataset": release.id, "total": page.total, "limit": limit, "offset": offset,
+        "rows": rows,
+    }
+    return JSONResponse(content)
+
+
+@router.get(
+    "/datasets/{release_id}.xml",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {"application/xml": {"schema": {"type": "string"}}},
+              "description": "The whole dataset as XML, streamed"},
+        **_ERRORS,
+    },
+    summary="Download a dataset as XML",
+    description="`<dataset id=...><row><column>value</column>...</row>...</dataset>`; sorted "
+    "and filtered as for /rows." + _FILTER_HELP,
+)
+def dataset_xml(
+    release_id: str,
+    request: Request,
+    sort: Annotated[str | None, Query(description="Column to sort by.")] = None,
+    order: Literal["asc", "desc"] = "asc",
+) -> StreamingResponse:
+    release = visible_release(request, release_id)
+    facts = _artifacts(request).facts(release)
+    query = row_query(facts, filter_pairs(request.query_params.multi_items(), XML_PARAMETERS),
+                      sort, order)
+    names = [c.name for c in query.columns]
+    return StreamingResponse(
+        xml_stream("dataset", {"id": release.id}, names, iter_rows(query)),
+        media_type="application/xml",
+    )
+
+
+_JSONLD = "application/ld+json"
+_TURTLE = "text/turtle; charset=utf-8"
+
+
+@router.get(
+    "/datasets/{release_id}/datapackage.json",
+    responses={200: {"content": {"application/json": {"schema": {"type": "object"}}},
+                     "description": "Frictionless Data Package descriptor"},
+               404: _ERRORS[404], 503: _ERRORS[503]},
+    summary="A dataset's metadata as a Frictionless Data Package (Table Schema)",
+)
+def dataset_datapackage(release_id: str, request: Request) -> JSONResponse:
+    release = visible_release(request, release_id)
+    facts = _artifacts(request).facts(release)
+    return JSONResponse(data_package(release, facts, dataset_url(request, release.id)))
+
+
+def _dataset_graph(request: Request, release_id: str):
+    release = visible_release(request, release_id)
+    _artifacts(request).facts(release)  # withheld data is not described as available
+    return dataset_node(release, dataset_url(request, release.id),
+                        request.app.state.config.publisher)
+
+
+@router.get(
+    "/datasets/{release_id}.jsonld",
+    response_class=Response,
+    responses={200: {"content": {_JSONLD: {"schema": {"type": "object"}}},
+                     "description": "DCAT-AP 3 description, JSON-LD"},
+               404: _ERRORS[404], 503: _ERRORS[503]},
+    summary="A dataset's DCAT-AP 3 description as JSON-LD",
+)
+def dataset_jsonld(release_id: str, request: Request) -> Response:
+    graph = to_jsonld(_dataset_graph(request, release_id))
+    return JSONResponse(graph, media_type=_JSONLD)
+
+
+@router.get(
+    "/datasets/{release_id}.ttl",
+    response_class=Response,
+    responses={200: {"content": {"text/turtle": {"schema": {"type": "string"}}},
+                     "description": "DCAT-AP 3 description, Turtle"},
+               404: _ERRORS[404], 503: _ERRORS[503]},
+    summary="A dataset's DCAT-AP 3 description as Turtle",
+)
+def dataset_turtle(release_id: str, request: Request) -> Response:
+    return Response(to_turtle(_dataset_graph(request, release_id)), media_type=_TURTLE)
+
+
+def _catalog_graph(request: Request):
+    return catalog_node(published_releases(request), api_url(request),
+                        request.app.state.config.publisher)
+
+
+@router.get(
+    "/catalog.jsonld",
+    response_class=Response,
+    responses={200: {"content": {_JSONLD: {"schema": {"type": "object"}}},
+                     "description": "DCAT-AP 3 catalogue, JSON-LD"}},
+    summary="The catalogue of published datasets as DCAT-AP 3 JSON-LD",
+)
+def catalog_jsonld(request: Request) -> Response:
+    return JSONResponse(to_jsonld(_catalog_graph(request)), media_type=_JSONLD)
+
+
+@router.get(
+    "/catalog.ttl",
+    response_class=Response,
+    responses={200: {"content": {"text/turtle": {"schema": {"type": "string"}}},
+                     "description": "DCAT-AP 3 catalogue, Turtle"}},
+    summary="The catalogue of published datasets as DCAT-AP 3 Turtle",
+)
+def catalog_turtle(request: Request) -> Response:
+    return Response(to_turtle(_catalog_graph(request)), media_type=_TURTLE)
+
+
+# Last: its path would also match the suffixed paths above (x.csv, x.ttl, ...).
+@router.get(
     "/datasets/{release_id}",
     response_model=DatasetMetadata,
     responses={404: _ERRORS[404], 503: _ERRORS[503]},
@@ -174,7 +355,7 @@ def dataset_metadata(release_id: str, request: Request) -> DatasetMetadata:
         title=release.title,
         description=release.description or "",
         form=release.form,
-        parameters=dict(release.parameters),
+        parameters=public_parameters(release.parameters),
         provenance={"dataset_id": release.dataset_id},
         released_at=release.created_at,
         expires_at=release.expires_at,
@@ -191,36 +372,3 @@ def dataset_metadata(release_id: str, request: Request) -> DatasetMetadata:
         ],
         links=links(request, release.id),
     )
-
-
-@router.get(
-    "/datasets/{release_id}/rows",
-    response_model=RowsPage,
-    responses=_ERRORS,
-    summary="A page of a dataset's rows",
-    description="Paged with `limit` and `offset`, sorted with `sort` and `order`." + _FILTER_HELP,
-)
-def dataset_rows(
-    release_id: str,
-    request: Request,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
-    sort: Annotated[str | None, Query(description="Column to sort by.")] = None,
-    order: Literal["asc", "desc"] = "asc",
-) -> RowsPage:
-    release = visible_release(request, release_id)
-    facts = _artifacts(request).facts(release)
-    filters = filter_pairs(request.query_params.multi_items(), ROWS_PARAMETERS)
-    query = row_query(facts, filters, sort, order)
-    names = [column.name for column in facts.columns]
-    sql, parameters = query.select_sql(paged=True)
-    count_sql, count_parameters = query.count_sql()
-    # One connection per request: DuckDB connections are not shared across threads.
-    with duckdb.connect() as con:
-        (total,) = con.execute(count_sql, count_parameters).fetchone()
-        fetched = con.execute(sql, [*parameters, limit, offset]).fetchall()
-    rows = [
-        {name: json_value(value) for name, value in zip(names, row, strict=True)}
-        for row in fetched
-    ]
-    return RowsPage(dataset=release.id, total=int(total), limit=limit, offset=offset, rows=rows)

@@ -26,6 +26,8 @@ def quote_identifier(name: str) -> str:
 
 #: The column DuckDB adds with each row's position in the file.
 _ORDINAL = "file_row_number"
+#: The name of a row's 1-based position in the file, as CKAN's DataStore calls it.
+ROW_ID = "_id"
 
 
 def _has_ordinal(facts: ArtifactFacts) -> bool:
@@ -35,18 +37,32 @@ def _has_ordinal(facts: ArtifactFacts) -> bool:
 
 @dataclass(frozen=True)
 class RowQuery:
-    """A filtered, optionally sorted selection of one artifact's rows."""
+    """A filtered, optionally sorted selection of one artifact's rows (some or all columns)."""
 
     facts: ArtifactFacts
     where: str
     parameters: tuple[Any, ...]
     order_by: str
+    selected: tuple[Column, ...] | None = None
 
-    def select_sql(self, *, paged: bool) -> tuple[str, list[Any]]:
-        columns = ", ".join(quote_identifier(c.name) for c in self.facts.columns)
+    @property
+    def columns(self) -> tuple[Column, ...]:
+        """The columns the query returns, in order."""
+        return self.facts.columns if self.selected is None else self.selected
+
+    @property
+    def in_file_order(self) -> bool:
+        """Whether it is every row in file order: a page of it is a slice of the file."""
+        return not self.where and self.order_by in ("", _ORDINAL)
+
+    def select_sql(self, *, paged: bool, row_id: bool = False) -> tuple[str, list[Any]]:
+        """SQL and parameters; ``row_id`` adds ``_id``, the row's 1-based position in the file."""
+        names = [quote_identifier(c.name) for c in self.columns]
+        if row_id and _has_ordinal(self.facts):
+            names.insert(0, f"{_ORDINAL} + 1 AS _id")
         options = f", {_ORDINAL}=true" if _has_ordinal(self.facts) else ""
         source = f"read_parquet(?{options})"
-        sql = f"SELECT {columns} FROM {source}{self.where}"
+        sql = f"SELECT {', '.join(names)} FROM {source}{self.where}"
         if self.order_by:
             sql += f" ORDER BY {self.order_by}"
         if paged:
@@ -78,6 +94,22 @@ def row_query(
     order: str,
 ) -> RowQuery:
     """The query for rows equal to every filter (a repeated column means any of its values)."""
+    return build_query(facts, filters=filters, sort=[] if sort is None else [(sort, order)])
+
+
+def build_query(
+    facts: ArtifactFacts,
+    *,
+    filters: Iterable[tuple[str, str]] = (),
+    sort: Sequence[tuple[str, str]] = (),
+    search: str | None = None,
+    select: Sequence[str] | None = None,
+) -> RowQuery:
+    """Rows equal to every filter, containing ``search`` in some text column, sorted by ``sort``.
+
+    A repeated filter column means any of its values; ``sort`` is (column, asc|desc) pairs;
+    ``select`` names the columns to return (all when None).
+    """
     by_column: dict[str, list[Any]] = {}
     columns: dict[str, Column] = {}
     for name, text in filters:
@@ -93,17 +125,32 @@ def row_query(
             target = f"CAST({target} AS VARCHAR)"
         clauses.append(f"{target} IN ({', '.join('?' for _ in values)})")
         parameters.extend(values)
+    if search:
+        texts = [c for c in facts.columns if c.type == "VARCHAR"]
+        if texts:
+            # contains(), not LIKE: a % or _ in the search text is matched literally.
+            clauses.append("(" + " OR ".join(
+                f"contains(lower({quote_identifier(c.name)}), ?)" for c in texts
+            ) + ")")
+            parameters.extend(search.lower() for _ in texts)
+        else:
+            clauses.append("false")
     where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-    # The row's position in the file keeps paging stable: ties on the sort column keep file
+    # The row's position in the file keeps paging stable: ties on the sort columns keep file
     # order. A file with its own column of that name is read in scan order, which DuckDB keeps.
-    ordinal = [_ORDINAL] if _has_ordinal(facts) else []
-    order_by = ordinal
-    if sort is not None:
-        known_column(facts, sort, "sort")
-        direction = "DESC" if order == "desc" else "ASC"
-        order_by = [f"{quote_identifier(sort)} {direction} NULLS LAST", *ordinal]
-    return RowQuery(facts, where, tuple(parameters), ", ".join(order_by))
-
+    order_by = [_ORDINAL] if _has_ordinal(facts) else []
+    keys = []
+    for name, direction in sort:
+        keyword = "DESC" if direction == "desc" else "ASC"
+        if name == ROW_ID and order_by and facts.column(ROW_ID) is None:
+            keys.append(f"{_ORDINAL} {keyword}")  # CKAN's _id: the row's place in the file
+            continue
+        known_column(facts, name, "sort")
+        keys.append(f"{quote_identifier(name)} {keyword} NULLS LAST")
+    selected = None
+    if select is not None:
+        selected = tuple(known_column(facts, name, "fields") for name in select)
+    return RowQuery(facts, where, tuple(parameters), ", ".join([*keys, *order_by]), selected)
 
 
 def filter_pairs(

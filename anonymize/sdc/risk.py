@@ -1,4 +1,5 @@
-"""Re-identification risk of a table: k-anonymity, l-diversity, t-closeness, prosecutor risk.
+"""Re-identification risk of a table: k-anonymity, l-diversity, t-closeness, prosecutor,
+journalist and marketer risk (the last two in ``population.py``).
 
 An equivalence class is a set of records that agree on every quasi-identifier (QI). A missing
 QI value (NaN/None) is treated as a value of its own: records missing the same QIs fall in one
@@ -28,6 +29,7 @@ import pandas as pd
 
 from anonymize.errors import AnonymizeError
 from anonymize.sdc import diversity
+from anonymize.sdc.population import population_risk
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,11 @@ class RiskReport:
     t_closeness: float | None
     class_sizes: dict[int, int] = field(default_factory=dict)  # size -> number of classes
     by_sensitive: dict[str, SensitiveRisk] = field(default_factory=dict)
+    # Against a population (population.py); without one, the sample is the population.
+    journalist_risk_max: float | None = None  # 1 / smallest population class
+    journalist_risk_avg: float | None = None  # (1/n) Σ f_j / F_j
+    marketer_risk: float | None = None  # expected share of records re-identified
+    population_given: bool = False
 
     def to_dict(self) -> dict:
         """A JSON-ready dict; ``class_sizes`` keys become strings in JSON."""
@@ -68,11 +75,14 @@ class RiskReport:
 
 
 def risk_report(df: pd.DataFrame, qi: list[str], sensitive: list[str] | str | None = None, *,
-                threshold: float = 0.2) -> RiskReport:
+                threshold: float = 0.2, population: pd.DataFrame | None = None,
+                population_count: str | None = None) -> RiskReport:
     """Measure the re-identification risk of ``df`` under quasi-identifiers ``qi``.
 
     ``threshold`` is the highest acceptable prosecutor risk per record (0.2 means classes of at
-    least 5); records above it are counted in ``records_at_risk``.
+    least 5); records above it are counted in ``records_at_risk``. ``population`` (records, or
+    class sizes in column ``population_count``) gives journalist and marketer risk against it;
+    without it the sample is taken as the population.
     """
     qi = list(qi)
     sensitive_cols = [sensitive] if isinstance(sensitive, str) else list(sensitive or [])
@@ -86,6 +96,7 @@ def risk_report(df: pd.DataFrame, qi: list[str], sensitive: list[str] | str | No
 
     by_sensitive = {col: _sensitive_risk(df[col], class_ids, sizes) for col in sensitive_cols}
     risks = list(by_sensitive.values())
+    pop = population_risk(df, qi, class_ids, sizes, population, population_count)
     return RiskReport(
         qi=qi,
         sensitive=sensitive_cols,
@@ -102,6 +113,10 @@ def risk_report(df: pd.DataFrame, qi: list[str], sensitive: list[str] | str | No
         t_closeness=max(r.t_closeness for r in risks) if risks else None,
         class_sizes={int(s): int(c) for s, c in zip(size_values, size_counts, strict=True)},
         by_sensitive=by_sensitive,
+        journalist_risk_max=pop.journalist_max,
+        journalist_risk_avg=pop.journalist_avg,
+        marketer_risk=pop.marketer,
+        population_given=pop.population_given,
     )
 
 
@@ -169,6 +184,11 @@ def summary(report: RiskReport) -> str:
         f"({report.records_at_risk / report.records:.1%}) above the threshold "
         f"{report.threshold:g} (classes smaller than {_min_safe_size(report.threshold)}).",
     ]
+    if report.marketer_risk is not None:
+        against = "the given population" if report.population_given else "the sample as population"
+        lines.append(f"Journalist risk (against {against}): max "
+                     f"{report.journalist_risk_max:.3f}, average {report.journalist_risk_avg:.3f}; "
+                     f"marketer risk {report.marketer_risk:.3f}.")
     for risk in report.by_sensitive.values():
         kind = "ordered" if risk.ordered else "categorical"
         lines.append(

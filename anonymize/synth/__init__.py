@@ -1,6 +1,38 @@
-"""Synthetic microdata (SDV) with a quality report and privacy checks (DESIGN 7)."""
+"""Synthetic microdata with a quality report and a privacy gate (DESIGN 7).
 
+``synthetic_release`` is the whole job (holdout, fit, sample, constraints, report, gate);
+``synthesize`` is the plain SDV wrapper kept for quick looks.
+"""
+
+from anonymize.synth.cart import SequentialTreeSynthesizer
+from anonymize.synth.constraints import Constraints
+from anonymize.synth.dp_mst import DPSynthesis, dp_mst
+from anonymize.synth.gate import GateResult, GateThresholds, privacy_gate
 from anonymize.synth.privacy import exact_copies
+from anonymize.synth.release import (
+    RELEASE_SYNTHESIZERS,
+    SyntheticRelease,
+    modelled_columns,
+    synthetic_release,
+)
+from anonymize.synth.report import write_chart
 from anonymize.synth.synthesizers import SYNTHESIZERS, SynthResult, synthesize
 
-__all__ = ["SYNTHESIZERS", "SynthResult", "exact_copies", "synthesize"]
+__all__ = [
+    "RELEASE_SYNTHESIZERS",
+    "SYNTHESIZERS",
+    "Constraints",
+    "DPSynthesis",
+    "GateResult",
+    "GateThresholds",
+    "SequentialTreeSynthesizer",
+    "SynthResult",
+    "SyntheticRelease",
+    "dp_mst",
+    "exact_copies",
+    "modelled_columns",
+    "privacy_gate",
+    "synthesize",
+    "synthetic_release",
+    "write_chart",
+]

@@ -167,3 +167,29 @@ def _details(report: Any, prop: str) -> pd.DataFrame:
     """A property's per-column (or per-pair) scores, without the single table's name."""
     details = report.get_details(prop)
     return details.drop(columns=["Table"], errors="ignore").reset_index(drop=True)
+
+
+def fit_sdv(name: str, real: pd.DataFrame, *, seed: int = 0, epochs: int = 300,
+            progress: Progress | None = None) -> Callable[[int, int], pd.DataFrame]:
+    """Fit one of SDV's synthesizers; return a sampler ``(rows, seed) -> frame``."""
+    report = progress or (lambda stage, done, total: None)
+    if name not in SYNTHESIZERS:
+        raise AnonymizeError(f"unknown SDV synthesizer {name!r}; "
+                             f"choose one of {', '.join(SYNTHESIZERS)}")
+    real, metadata, _ = _modelled_table(real, ())
+    _seed_everything(seed)
+    report(f"fit {name}", 0, 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = _make(name, metadata, epochs)
+        model.fit({TABLE: real})
+    report(f"fit {name}", 1, 1)
+
+    def sample(rows: int, sample_seed: int) -> pd.DataFrame:
+        report(f"sample {name}", 0, rows)
+        model._set_random_state(sample_seed)
+        out = model.sample(rows)[TABLE].reset_index(drop=True)
+        report(f"sample {name}", rows, rows)
+        return out
+
+    return sample

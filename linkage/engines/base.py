@@ -10,8 +10,10 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from linkage.spec import Recipe
 
@@ -55,6 +57,11 @@ class Engine(ABC):
         A record links on the first recipe whose key another holder's record shares; a
         linked record is never re-linked; a key duplicated within a holder links nothing.
         """
+
+    def match_files(self, keys: Mapping[str, Path], recipes: Sequence[str]) -> MatchResult:
+        """:meth:`match` over Parquet files on disk; engines that can scan files override
+        this so that link's memory does not grow with the holders' files."""
+        return self.match({h: pq.read_table(p) for h, p in keys.items()}, recipes)
 
     @abstractmethod
     def combine(self, linkmap: pa.Table, payloads: Mapping[str, pa.Table]) -> pa.Table:

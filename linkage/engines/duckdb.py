@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import duckdb
 import pyarrow as pa
@@ -41,9 +44,24 @@ class DuckDBEngine(Engine):
     def match(self, keys: Mapping[str, pa.Table], recipes: Sequence[str]) -> MatchResult:
         con = duckdb.connect()
         try:
-            return _Matcher(con, keys, recipes).run()
+            for index, table in enumerate(keys.values()):
+                con.register(f"h{index}", table)
+            return _Matcher(con, {h: f"h{i}" for i, h in enumerate(keys)}, recipes).run()
         finally:
             con.close()
+
+    def match_files(self, keys: Mapping[str, Path], recipes: Sequence[str]) -> MatchResult:
+        with tempfile.TemporaryDirectory(prefix="pseudolink-duckdb-") as spill:
+            con = duckdb.connect(config={
+                "memory_limit": os.environ.get("PSEUDOLINK_DUCKDB_MEMORY", "1GB"),
+                "temp_directory": spill,
+                "preserve_insertion_order": False,
+            })
+            try:
+                sources = {h: f"read_parquet({_literal(str(p))})" for h, p in keys.items()}
+                return _Matcher(con, sources, recipes).run()
+            finally:
+                con.close()
 
     def combine(self, linkmap: pa.Table, payloads: Mapping[str, pa.Table]) -> pa.Table:
         con = duckdb.connect()
@@ -71,21 +89,20 @@ class DuckDBEngine(Engine):
 class _Matcher:
     """Recipe-by-recipe exact matching, set-wise in SQL (see :meth:`Engine.match`)."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, keys: Mapping[str, pa.Table],
+    def __init__(self, con: duckdb.DuckDBPyConnection, sources: Mapping[str, str],
                  recipes: Sequence[str]) -> None:
+        """``sources`` maps each holder to a table expression: a view or ``read_parquet``."""
         self.con = con
         self.recipes = list(recipes)
         con.execute("create temp table keys_long (holder varchar, serial varchar, "
                     "recipe integer, key blob)")
         con.execute("create temp table members (cluster bigint, holder varchar, "
                     "serial varchar, recipe integer)")
-        for holder, table in keys.items():
-            con.register("h", table)
+        for holder, source in sources.items():
             for index, recipe in enumerate(self.recipes):
                 con.execute(
-                    f"insert into keys_long select ?, serial, ?, {quote(recipe)} from h "
-                    f"where {quote(recipe)} is not null", [holder, index])
-            con.unregister("h")
+                    f"insert into keys_long select ?, serial, ?, {quote(recipe)} "
+                    f"from {source} where {quote(recipe)} is not null", [holder, index])
         self.result = MatchResult(members=pa.table({}))
 
     def run(self) -> MatchResult:

@@ -16,6 +16,7 @@ from linkage.keys.project import (
     create_project,
     load_project_key,
     project_key_path,
+    rotate_project_key,
 )
 
 __all__ = [
@@ -33,4 +34,5 @@ __all__ = [
     "load_party_secret",
     "load_project_key",
     "project_key_path",
+    "rotate_project_key",
 ]

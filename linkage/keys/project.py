@@ -105,8 +105,27 @@ def _key_dir(keys_dir: Path, project_id: str) -> Path:
     return Path(keys_dir) / "projects" / project_id
 
 
-def project_key_path(keys_dir: str | Path, project_id: str, holder_id: str) -> Path:
-    return _key_dir(Path(keys_dir), project_id) / f"{holder_id}.projectkey.age"
+def project_key_path(keys_dir: str | Path, project_id: str, holder_id: str,
+                     version: int = 1) -> Path:
+    """Where a holder's wrapped project key of one key version lives.
+
+    >>> project_key_path("k", "p", "ssis", 2).name
+    'ssis.v2.projectkey.age'
+    """
+    # Version 1 keeps the name projects were created with before rotation existed.
+    name = f"{holder_id}.projectkey.age" if version == 1 else \
+        f"{holder_id}.v{version}.projectkey.age"
+    return _key_dir(Path(keys_dir), project_id) / name
+
+
+def _wrap_new_key(spec: ProjectSpec, parties: dict[str, PartyPublic], keys_dir: Path,
+                  version: int) -> None:
+    project_key = secrets.token_bytes(PROJECT_KEY_BYTES)
+    for holder in spec.holders:
+        wrapped = pyrage.encrypt(project_key, [parties[holder.id].recipient()])
+        write_atomic(project_key_path(keys_dir, spec.id, holder.id, version), wrapped,
+                     mode=0o600)
+    del project_key
 
 
 def create_project(spec: ProjectSpec, keys_dir: str | Path, project_dir: str | Path
@@ -142,18 +161,14 @@ def create_project(spec: ProjectSpec, keys_dir: str | Path, project_dir: str | P
         if existing.spec.to_dict() != spec.to_dict() or existing.parties != parties:
             raise LinkageError(f"project {spec.id} already exists in {project_dir} with a "
                                "different spec or parties; use a new project id")
-        missing = [h for h in spec.holder_ids
-                   if not project_key_path(keys_dir, spec.id, h).exists()]
+        missing = [h for h in spec.holder_ids if not project_key_path(
+            keys_dir, spec.id, h, existing.key_version).exists()]
         if missing:
             raise LinkageError(f"project {spec.id} exists but this workspace lacks the wrapped "
                                f"project key for {', '.join(missing)}")
         return existing
 
-    project_key = secrets.token_bytes(PROJECT_KEY_BYTES)
-    for holder in spec.holders:
-        wrapped = pyrage.encrypt(project_key, [parties[holder.id].recipient()])
-        write_atomic(project_key_path(keys_dir, spec.id, holder.id), wrapped, mode=0o600)
-    del project_key
+    _wrap_new_key(spec, parties, keys_dir, 1)
     now = datetime.now(UTC).isoformat(timespec="seconds")
     return ProjectManifest(spec, parties, "open", 1, now).save(project_dir)
 
@@ -162,10 +177,10 @@ def load_project_key(keys_dir: str | Path, manifest: ProjectManifest,
                      holder: PartySecret) -> bytes:
     """Unwrap the project key with a holder's identity; only holders can."""
     manifest.require_open()
-    path = project_key_path(keys_dir, manifest.id, holder.id)
+    path = project_key_path(keys_dir, manifest.id, holder.id, manifest.key_version)
     if not path.exists():
-        raise LinkageError(f"{path}: this workspace holds no project key of {manifest.id} for "
-                           f"holder '{holder.id}'")
+        raise LinkageError(f"{path}: this workspace holds no project key of {manifest.id} "
+                           f"(key version {manifest.key_version}) for holder '{holder.id}'")
     try:
         key = pyrage.decrypt(path.read_bytes(), [holder.identity])
     except pyrage.DecryptError:
@@ -174,6 +189,28 @@ def load_project_key(keys_dir: str | Path, manifest: ProjectManifest,
     if len(key) != PROJECT_KEY_BYTES:
         raise LinkageError(f"{path}: not a project key")
     return key
+
+
+def rotate_project_key(project_dir: str | Path, keys_dir: str | Path) -> ProjectManifest:
+    """Replace the project key with a new version, wrapped to the holders; shred the old one.
+
+    Link ids are random and serials are drawn afresh at each prepare, so nothing already
+    linked depends on the old key: link maps and combined data made before stay valid.
+    Keys files prepared under the old key are refused by ``link`` from now on, because
+    keys of two versions can never agree; holders prepare again under the new key.
+    """
+    keys_dir = Path(keys_dir)
+    manifest = ProjectManifest.load(project_dir)
+    manifest.require_open()
+    old = [project_key_path(keys_dir, manifest.id, h, manifest.key_version)
+           for h in manifest.spec.holder_ids]
+    version = manifest.key_version + 1
+    _wrap_new_key(manifest.spec, manifest.parties, keys_dir, version)
+    rotated = replace(manifest, key_version=version).save(project_dir)
+    for path in old:
+        if path.exists():
+            _shred(path)
+    return rotated
 
 
 def close_project(project_dir: str | Path, keys_dir: str | Path) -> ProjectManifest:
@@ -185,7 +222,7 @@ def close_project(project_dir: str | Path, keys_dir: str | Path) -> ProjectManif
     manifest = ProjectManifest.load(project_dir)
     key_dir = _key_dir(Path(keys_dir), manifest.id)
     if key_dir.exists():
-        for path in key_dir.glob("*.projectkey.age"):
+        for path in key_dir.glob("*projectkey.age"):
             _shred(path)
         if not any(key_dir.iterdir()):
             key_dir.rmdir()

@@ -23,6 +23,7 @@ def prepare(
     out: Annotated[Path, typer.Option(help="Directory for the keys, payload and crosswalk.")],
     encoding: Annotated[str | None, typer.Option(
         help="CSV encoding (default: detect UTF-8, UTF-8 with BOM or CP949/EUC-KR).")] = None,
+    engine: Annotated[str, typer.Option(help="duckdb | spark")] = "duckdb",
     workdir: WorkdirOption = None,
 ) -> None:
     """Split a holder file into linkage keys (key manager) and attributes (combiner)."""
@@ -33,7 +34,7 @@ def prepare(
         with progress_bars(transient=True) as progress:
             report = linkage.prepare(space.project_dir(project), holder, input, out,
                                      space.keys, passphrase(), encoding=encoding,
-                                     progress=progress)
+                                     engine=engine, progress=progress)
     except linkage.LinkageError as exc:
         raise fail(str(exc)) from None
     table = Table(title=f"{holder}: {report.records:,} records", show_lines=False)
@@ -47,3 +48,28 @@ def prepare(
                   f"{ {k: v for k, v in report.derived.items() if v} or 'none'}")
     for label, path in report.outputs.items():
         console.print(f"  {label}: {path}")
+
+
+@group.command("extract")
+def extract(
+    project: Annotated[str, typer.Option(help="Project id.")],
+    holder: Annotated[str, typer.Option(help="This holder's party id.")],
+    matched: Annotated[Path, typer.Option(help="H.matched.age from the key manager.")],
+    out: Annotated[Path, typer.Option(
+        help="The prepare output directory (holds H.held.age); H.payload.age is rewritten.")],
+    held: Annotated[Path | None, typer.Option(
+        help="This holder's sealed attributes (default: OUT/H.held.age).")] = None,
+    workdir: WorkdirOption = None,
+) -> None:
+    """Re-seal to the combiner a payload holding only the records that linked."""
+    import linkage
+
+    space = ws(workdir)
+    try:
+        with progress_bars(transient=True) as progress:
+            report = linkage.extract(space.project_dir(project), holder, matched, out,
+                                     space.keys, passphrase(), held=held, progress=progress)
+    except linkage.LinkageError as exc:
+        raise fail(str(exc)) from None
+    console.print(f"{holder}: {report.extracted:,} of {report.records:,} records linked; "
+                  f"only those go to the combiner\n  payload: {report.path}")

@@ -1,4 +1,4 @@
-"""``pseudolink project create|close``: the project key, wrapped to the holders only."""
+"""``pseudolink project create|rotate-key|close``: the project key, wrapped to the holders only."""
 
 from __future__ import annotations
 
@@ -33,9 +33,29 @@ def create(
                   f"  manifest: {manifest.path}")
 
 
+@group.command("rotate-key")
+def rotate_key(
+    project: Annotated[str, typer.Option(help="Project id.")],
+    workdir: WorkdirOption = None,
+) -> None:
+    """Replace the project key with a new version; holders then prepare again."""
+    import linkage
+
+    space = ws(workdir)
+    try:
+        manifest = linkage.rotate_project_key(space.project_dir(project), space.keys)
+    except linkage.LinkageError as exc:
+        raise fail(str(exc)) from None
+    console.print(f"project [bold]{manifest.id}[/] now at key version {manifest.key_version}, "
+                  f"wrapped to {', '.join(manifest.spec.holder_ids)}; the old key is destroyed. "
+                  "Send each holder its wrapped key and project.json; holders prepare again. "
+                  "Link maps and combined data made before stay valid.")
+
+
 @group.command("close")
 def close(
     project: Annotated[str, typer.Option(help="Project id.")],
+    actor: Annotated[str, typer.Option(help="Who closes it, for the audit log.")] = "cli",
     workdir: WorkdirOption = None,
 ) -> None:
     """Destroy the project key and link map in this workspace; the project accepts no work."""
@@ -46,5 +66,30 @@ def close(
         manifest = linkage.close_project(space.project_dir(project), space.keys)
     except linkage.LinkageError as exc:
         raise fail(str(exc)) from None
+    _record_close(space.database_url, manifest, actor)
     console.print(f"project [bold]{manifest.id}[/] closed at {manifest.closed_at}: project "
-                  "key and link map destroyed in this workspace")
+                  "key and link map destroyed in this workspace; recorded in the audit log")
+
+
+def _record_close(url: str, manifest, actor: str) -> None:
+    """Mark the project closed in the catalog, or at least write the audit entry.
+
+    linkage knows nothing of the catalog, so the CLI joins the two here.
+    """
+    import catalog
+
+    details = {"closed_at": manifest.closed_at, "key_version": manifest.key_version,
+               "destroyed": ["project key", "link map"]}
+    try:
+        catalog.init_catalog(url)
+        with catalog.Catalog.connect(url) as cat:
+            actions = {e.get("action") for e in cat.audit_entries()
+                       if e.get("target") == manifest.id}
+            recorded, closed = "project.record" in actions, "project.close" in actions
+            if recorded and not closed:
+                cat.close_project(manifest.id, actor=actor)
+            elif not closed:
+                cat.audit(actor, "project.close", manifest.id, details)
+    except catalog.CatalogError as exc:
+        raise fail(f"project {manifest.id} is closed, but the audit log could not record it: "
+                   f"{exc}") from None

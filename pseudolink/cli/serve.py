@@ -8,7 +8,8 @@ import typer
 
 from pseudolink.cli.app import WorkdirOption, app, console, ws
 
-group = typer.Typer(help="Run the servers: the open-data API.", no_args_is_help=True)
+group = typer.Typer(help="Run the servers: the open-data API, the officers' console.",
+                    no_args_is_help=True)
 app.add_typer(group, name="serve")
 
 
@@ -16,10 +17,48 @@ app.add_typer(group, name="serve")
 def api(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port to listen on.", min=1, max=65535)] = 8000,
+    daily_quota: Annotated[int, typer.Option(
+        help="Portal calls per key per KST day, for keys without their own quota.", min=1,
+    )] = 10_000,
+    rate_limit: Annotated[int | None, typer.Option(
+        help="Native-face requests per minute per API key (default: no limit).", min=1,
+    )] = None,
+    anonymous_rate_limit: Annotated[int | None, typer.Option(
+        help="Native-face requests per minute per client address without a key.", min=1,
+    )] = None,
+    redis_url: Annotated[str | None, typer.Option(
+        help="Keep quota and rate-limit counters in Redis (redis://127.0.0.1:6379/0), "
+        "shared by several servers.", envvar="PSEUDOLINK_REDIS_URL",
+    )] = None,
     workdir: WorkdirOption = None,
 ) -> None:
-    """Serve released datasets as JSON and CSV (OpenAPI description at /openapi.json)."""
+    """Serve released datasets: native JSON/CSV/XML, the data.go.kr convention and CKAN."""
     import open_api
 
+    config = open_api.ApiConfig(daily_quota=daily_quota, key_per_minute=rate_limit,
+                                anonymous_per_minute=anonymous_rate_limit, redis_url=redis_url)
     console.print(f"open-data API on http://{host}:{port}/ (Ctrl+C to stop)", highlight=False)
-    open_api.serve(ws(workdir).database_url, host=host, port=port)
+    open_api.serve(ws(workdir).database_url, host=host, port=port, config=config)
+
+
+@group.command("console")
+def console_app(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port to listen on.", min=1, max=65535)] = 8501,
+    workdir: WorkdirOption = None,
+) -> None:
+    """Run the privacy officers' console (Streamlit) over this workspace's catalog."""
+    import os
+    import subprocess
+    import sys
+
+    from catalog.console import APP
+
+    env = {**os.environ, "PSEUDOLINK_DATABASE_URL": ws(workdir).database_url}
+    console.print(f"privacy officers' console on http://{host}:{port}/ (Ctrl+C to stop)",
+                  highlight=False)
+    # The URL travels in the environment, not argv, so `ps` never shows a password.
+    raise typer.Exit(subprocess.call(
+        [sys.executable, "-m", "streamlit", "run", str(APP), "--server.address", host,
+         "--server.port", str(port), "--server.headless", "true",
+         "--browser.gatherUsageStats", "false"], env=env))

@@ -136,3 +136,20 @@ def world(tmp_path, party_keys) -> World:
     project_dir = tmp_path / "data" / spec.id
     manifest = linkage.create_project(spec, keys, project_dir)
     return World(tmp_path, keys, project_dir, manifest, project_dir / "exchange")
+
+
+@pytest.fixture(scope="session")
+def spark_engine():
+    """One Spark session for the whole test run: starting the JVM takes tens of seconds."""
+    import importlib.util
+    import os
+
+    from tests.conftest import skip_unless_ci
+
+    if importlib.util.find_spec("pyspark") is None:
+        skip_unless_ci("pyspark is not installed")
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        skip_unless_ci("no Java runtime for Spark")
+    from linkage.engines.spark import SparkEngine
+
+    return SparkEngine()

@@ -73,3 +73,24 @@ def test_invalid_identifiers_are_counted_not_fatal(world):
     path = world.write("ssis-typo.csv", SSIS_CSV.replace("010-1234-5678", "12"))
     report = _prepare(world, path)
     assert report.invalid["phone"] == 1 and report.records == 5
+
+
+def test_nul_byte_names_row_and_column(world):
+    lines = SSIS_CSV.splitlines()
+    lines[3] = lines[3].replace("010-2222-3333", "010-2222\x00-3333")
+    path = world.write("ssis-nul.csv", "\n".join(lines) + "\n")
+    with pytest.raises(linkage.InputError,
+                       match=r"ssis-nul.csv, row 4, column 'phone': holds a NUL byte"):
+        _prepare(world, path)
+    assert _no_outputs(world)
+
+
+@pytest.mark.parametrize("size", [10 * 2**20, 2 * 2**20 // 3 * 2])
+def test_oversized_field_names_row_and_column(world, size):
+    lines = SSIS_CSV.splitlines()
+    lines[2] = lines[2].replace("중구", "x" * size)
+    path = world.write("ssis-big.csv", "\n".join(lines) + "\n")
+    with pytest.raises(linkage.InputError,
+                       match=r"ssis-big.csv, row 3, column 'sigungu': a field of [\d,]+ bytes"):
+        _prepare(world, path)
+    assert _no_outputs(world)

@@ -34,7 +34,9 @@ def test_spec_parses_with_default_parties(tmp_path):
      "identifier columns \\['owner_rrn'\\] cannot be attributes"),
 ])
 def test_spec_errors_name_file_and_key(tmp_path, edit, message):
-    with pytest.raises(linkage.LinkageError, match=r"project.toml: .*" + message):
+    # Where the spec file shows the mistake on one line, the message names it too.
+    where = r"project.toml(, line \d+(, column '\w+')?)?: .*"
+    with pytest.raises(linkage.LinkageError, match=where + message):
         _load(tmp_path, edit(SPEC))
 
 

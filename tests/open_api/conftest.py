@@ -113,3 +113,83 @@ def hide(source: MemorySource, release: FakeRelease) -> None:
 
 
 __all__ = ["FakeRelease", "MemorySource", "replace", "sha256", "write_release"]
+
+
+@dataclass(frozen=True)
+class KeyVerdict:
+    """Shaped like ``catalog.ApiKeyCheck``."""
+
+    status: str
+    owner: str | None = None
+    key_id: str | None = None
+    daily_quota: int | None = None
+    scopes: tuple[str, ...] = ()
+
+
+class MemoryKeys:
+    """A double of the catalog's ``issue_api_key``/``check_api_key``."""
+
+    def __init__(self) -> None:
+        self._keys: dict[str, dict[str, Any]] = {}
+
+    def issue_api_key(self, owner: str, *, actor: str, expires_at: datetime | None = None,
+                      daily_quota: int | None = None, scopes=("open_data",)) -> str:
+        import secrets
+
+        secret = secrets.token_urlsafe(24) + "+/="  # portal keys carry URL-special characters
+        key_id = f"k{len(self._keys) + 1}-{secrets.token_hex(4)}"
+        self._keys[secret] = {"owner": owner, "key_id": key_id,
+                              "expires_at": expires_at, "daily_quota": daily_quota,
+                              "scopes": tuple(scopes), "revoked": False}
+        return secret
+
+    def revoke(self, secret: str) -> None:
+        self._keys[secret]["revoked"] = True
+
+    def check_api_key(self, secret: str) -> KeyVerdict:
+        key = self._keys.get(secret)
+        if key is None:
+            return KeyVerdict("unknown")
+        status = "valid"
+        if key["revoked"]:
+            status = "revoked"
+        elif key["expires_at"] is not None and key["expires_at"] < datetime.now(UTC):
+            status = "expired"
+        return KeyVerdict(status, key["owner"], key["key_id"], key["daily_quota"], key["scopes"])
+
+
+@pytest.fixture
+def keys() -> MemoryKeys:
+    return MemoryKeys()
+
+
+class LiveServer:
+    """The app behind uvicorn on a free loopback port, in a thread, for real HTTP clients."""
+
+    def __init__(self, app) -> None:
+        import socket
+
+        import uvicorn
+
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+
+    def __enter__(self) -> LiveServer:
+        import threading
+        import time
+
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]},
+                                       daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            assert time.monotonic() < deadline, "server did not start"
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        self.sock.close()

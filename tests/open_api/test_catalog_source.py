@@ -74,3 +74,19 @@ def test_release_expiring_soon_is_still_served(catalog_url, tmp_path):
     client = TestClient(create_app(catalog_url))
     meta = client.get("/api/v1/datasets/soon").json()
     assert meta["expires_at"] is not None
+
+
+def test_portal_accepts_a_key_issued_by_the_catalog(catalog_url):
+    if not hasattr(catalog.Catalog, "issue_api_key"):
+        pytest.skip("the catalog cannot issue API keys yet")
+    with catalog.Catalog.connect(catalog_url) as cat:
+        key = cat.issue_api_key("citizen", actor="officer", daily_quota=1)
+    client = TestClient(create_app(catalog_url))
+    url = "/openapi/by-district/getList"
+    first = client.get(url, params={"serviceKey": key, "type": "json"}).json()["response"]
+    assert first["header"]["resultCode"] == "00"
+    assert first["body"]["totalCount"] == 4
+    again = client.get(url, params={"serviceKey": key, "type": "json"}).json()["response"]
+    assert again["header"]["resultCode"] == "22"
+    wrong = client.get(url, params={"serviceKey": key + "x", "type": "json"}).json()
+    assert wrong["response"]["header"]["resultCode"] == "30"

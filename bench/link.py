@@ -1,0 +1,150 @@
+"""Benchmark: prepare both holders, link and combine end to end, on DuckDB and on Spark.
+
+Target (issue 3): 10M x 10M people (50% overlap) end to end in under 2 minutes on this
+2-core machine with DuckDB, link peak memory under 2 GiB; the same on Spark local mode,
+its time beside it. Each stage runs in its own process so that its peak memory is its own
+(summed over the process tree, so Spark's JVM counts too).
+
+Run alone with ``python bench/link.py``; BENCH_PEOPLE (default 10_000_000) sets the scale,
+BENCH_ENGINES (default ``duckdb,spark``) the engines.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _harness import WORK, write_result
+
+PEOPLE = int(os.environ.get("BENCH_PEOPLE", "10000000"))
+ENGINES = [e for e in os.environ.get("BENCH_ENGINES", "duckdb,spark").split(",") if e]
+PASSPHRASE = "bench passphrase"
+TARGET_SECONDS = 120
+LINK_PEAK_MIB = 2048
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _tree_rss_kib(pid: int) -> int:
+    """Resident memory of a process and all its descendants, from /proc."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+            rss[int(entry)] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE") // 1024
+            children.setdefault(int(fields[1]), []).append(int(entry))
+        except (OSError, IndexError, ValueError):
+            continue
+    total, stack = 0, [pid]
+    while stack:
+        current = stack.pop()
+        total += rss.get(current, 0)
+        stack.extend(children.get(current, []))
+    return total
+
+
+def run_stage(label: str, *args: str) -> dict:
+    """Run one stage in a fresh interpreter; its wall time and peak tree RSS."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    start = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, __file__, "--stage", *args], env=env,
+                            stdout=subprocess.PIPE, text=True)
+    peak = 0
+    while proc.poll() is None:
+        peak = max(peak, _tree_rss_kib(proc.pid))
+        time.sleep(0.1)
+    seconds = time.perf_counter() - start
+    output = proc.stdout.read()
+    if proc.returncode != 0:
+        raise RuntimeError(f"stage {label} failed ({proc.returncode}): {output[-2000:]}")
+    inner = json.loads(output.strip().splitlines()[-1])
+    return {"seconds": round(seconds, 2), "work_seconds": inner["seconds"],
+            "peak_rss_mib": round(peak / 1024), **inner.get("extra", {})}
+
+
+def stage(name: str, work: Path, engine: str) -> None:
+    """The body of one stage, in the child process; prints one JSON line."""
+    import linkage
+
+    keys_dir, source = work / "keys", work / "source"
+    manifest = linkage.ProjectManifest.load(work / "project")
+    out = work / engine
+    start = time.perf_counter()
+    extra: dict = {}
+    if name in ("ssis", "building"):
+        report = linkage.prepare(manifest, name, source / f"{name}.parquet", out, keys_dir,
+                                 PASSPHRASE, engine=engine)
+        extra = {"records": report.records}
+    elif name == "link":
+        report = linkage.link(manifest, [out / "ssis.keys.age", out / "building.keys.age"],
+                              out, keys_dir, PASSPHRASE, engine=engine)
+        extra = {"links": report.links, "links_per_recipe": report.links_per_recipe}
+    elif name == "combine":
+        report = linkage.combine(manifest, out / "linkmap.age",
+                                 [out / "ssis.payload.age", out / "building.payload.age"],
+                                 out / "combined.parquet", keys_dir, PASSPHRASE, engine=engine)
+        extra = {"rows": report.rows}
+    else:
+        raise SystemExit(f"unknown stage {name}")
+    print(json.dumps({"seconds": round(time.perf_counter() - start, 2), "extra": extra}))
+
+
+def main() -> None:
+    import anonymize
+    import linkage
+
+    work = WORK / "link"
+    shutil.rmtree(work, ignore_errors=True)
+    source = work / "source"
+    started = time.perf_counter()
+    synth = linkage.generate_synthetic_data(source, PEOPLE, areas=anonymize.load_admin_areas(),
+                                            seed=11, overlap=0.5)
+    synth_seconds = time.perf_counter() - started
+    for party, role in (("ssis", "holder"), ("building", "holder"),
+                        ("keymanager", "key_manager"), ("agency", "combiner")):
+        linkage.create_party(work / "keys", party, role, PASSPHRASE)
+    spec = linkage.ProjectSpec.load(source / "project.toml")
+    linkage.create_project(spec, work / "keys", work / "project")
+
+    figures: dict = {"people": PEOPLE, "synth_seconds": round(synth_seconds, 1),
+                     "true_pairs": getattr(synth, "true_pairs", None)}
+    passed = True
+    for engine in ENGINES:
+        stages = {name: run_stage(f"{engine} {name}", name, str(work), engine)
+                  for name in ("ssis", "building", "link", "combine")}
+        total = sum(s["seconds"] for s in stages.values())
+        figures[engine] = {"stages": stages, "end_to_end_seconds": round(total, 1),
+                           "link_peak_rss_mib": stages["link"]["peak_rss_mib"]}
+        if engine == "duckdb":
+            passed = total < TARGET_SECONDS and stages["link"]["peak_rss_mib"] < LINK_PEAK_MIB
+    shutil.rmtree(work, ignore_errors=True)
+
+    parts = [f"{e}: {figures[e]['end_to_end_seconds']} s end to end, link peak "
+             f"{figures[e]['link_peak_rss_mib']} MiB" for e in ENGINES]
+    write_result(
+        "link",
+        summary=f"link pipeline on {PEOPLE:,} people (50% overlap): " + "; ".join(parts),
+        target=(f"10M x 10M people (50% overlap) prepare+link+combine under "
+                f"{TARGET_SECONDS} s with DuckDB, link peak < {LINK_PEAK_MIB} MiB (issue 3); "
+                "Spark local mode timed beside it"),
+        passed=passed and PEOPLE >= 10_000_000,
+        figures=figures,
+        peers={},
+        packages=("duckdb", "pyarrow", "pyspark", "pyrage"),
+    )
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--stage":
+        stage(sys.argv[2], Path(sys.argv[3]), sys.argv[4])
+    else:
+        main()

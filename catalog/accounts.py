@@ -1,0 +1,192 @@
+"""Users' passwords, API keys and DP column bounds: the identity half of ``Catalog``.
+
+These are administration, done by whoever holds the catalog's database URL (the CLI)
+or, through the console, by a logged-in user whom the console checks against the role
+matrix first. The library records every change in the audit log with its actor.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from catalog import identity
+from catalog.coltypes import utcnow
+from catalog.errors import CatalogError
+from catalog.identity import ApiKeyCheck, ApiKeyInfo, UserInfo
+from catalog.models import ApiKey, ColumnBound, Dataset, User
+from catalog.roles import permits
+
+
+def _user_info(user: User) -> UserInfo:
+    return UserInfo(id=user.id, role=user.role, organisation_id=user.organisation_id,
+                    display_name=user.display_name, active=user.active)
+
+
+class AccountMethods:
+    """Mixed into ``catalog.Catalog``; uses its ``_change`` and ``_read`` sessions."""
+
+    def _change(self, actor: str, action: str, target: str) -> Any:  # provided by Catalog
+        raise NotImplementedError
+
+    def _read(self) -> Any:  # provided by Catalog
+        raise NotImplementedError
+
+    # -- users ------------------------------------------------------------------------
+
+    def set_password(self, user_id: str, password: str, *, actor: str) -> None:
+        """Store an argon2id hash of a new password (at least 12 characters)."""
+        digest = identity.hash_password(user_id, password)
+        with self._change(actor, "user.set_password", user_id) as change:
+            user = change.session.get(User, user_id)
+            if user is None:
+                raise CatalogError(f"no user {user_id!r} in the catalog")
+            user.password_hash = digest
+
+    def authenticate(self, user_id: str, password: str) -> UserInfo | None:
+        """The user if the password is theirs and they are active, else None; audited."""
+        with self._read() as session:
+            user = session.get(User, user_id)
+            stored = user.password_hash if user is not None else None
+            ok = identity.verify_password(stored, password) and user.active
+            info = _user_info(user) if ok else None
+        self._login_audit(user_id, ok, stored)  # type: ignore[attr-defined]
+        if ok and stored is not None and identity.needs_rehash(stored):
+            self.set_password(user_id, password, actor=user_id)
+        return info
+
+    def _login_audit(self, user_id: str, ok: bool, stored: str | None) -> None:
+        # A failed login names the attempted user: that is what an officer looks for.
+        with self._change(user_id or "<empty>", "auth.login" if ok else "auth.login_failed",
+                          user_id or "<empty>") as change:
+            change.details = {"ok": ok} if ok else {"ok": False,
+                                                    "known_user": stored is not None}
+
+    def deactivate_user(self, user_id: str, *, actor: str) -> None:
+        """Stop a user from logging in or acting; their history stays."""
+        with self._change(actor, "user.deactivate", user_id) as change:
+            user = change.session.get(User, user_id)
+            if user is None:
+                raise CatalogError(f"no user {user_id!r} in the catalog")
+            user.active = False
+
+    def get_user(self, user_id: str) -> UserInfo | None:
+        with self._read() as session:
+            user = session.get(User, user_id)
+            return None if user is None else _user_info(user)
+
+    def list_users(self) -> list[UserInfo]:
+        with self._read() as session:
+            return [_user_info(u) for u in session.scalars(select(User).order_by(User.id))]
+
+    def authorize(self, user_id: str, action: str) -> bool:
+        """Whether the active user ``user_id`` may take ``action`` (the role matrix)."""
+        user = self.get_user(user_id)
+        return user is not None and user.active and permits(user.role, action)
+
+    # -- API keys ---------------------------------------------------------------------
+
+    def issue_api_key(self, owner: str, *, actor: str, expires_at: datetime | None = None,
+                      daily_quota: int | None = None,
+                      scopes: Sequence[str] = ("open_data",)) -> str:
+        """A new key for ``owner``; the returned secret is shown once and never stored."""
+        if not owner.strip():
+            raise CatalogError("an API key needs an owner")
+        if expires_at is not None and expires_at.tzinfo is None:
+            raise CatalogError(f"API key for {owner!r}: expires_at needs a time zone")
+        if daily_quota is not None and (isinstance(daily_quota, bool) or daily_quota < 1):
+            raise CatalogError(f"API key for {owner!r}: daily_quota must be a positive "
+                               f"integer, got {daily_quota!r}")
+        scope_list = sorted(set(scopes))
+        if not scope_list or not all(isinstance(s, str) and s for s in scope_list):
+            raise CatalogError(f"API key for {owner!r}: give at least one scope")
+        key_id, secret, digest = identity.new_api_key()
+        with self._change(actor, "apikey.issue", key_id) as change:
+            change.session.add(ApiKey(id=key_id, owner=owner, secret_hash=digest,
+                                      scopes=scope_list, daily_quota=daily_quota,
+                                      expires_at=expires_at, created_by=actor))
+            change.details = {"owner": owner, "scopes": scope_list,
+                              "daily_quota": daily_quota, "expires_at": expires_at}
+        return secret
+
+    def check_api_key(self, secret: str) -> ApiKeyCheck:
+        """The status of a presented key: valid, unknown, expired or revoked."""
+        key_id = identity.key_id_of(secret) if isinstance(secret, str) else None
+        if key_id is None:
+            return ApiKeyCheck(status="unknown")
+        with self._read() as session:
+            key = session.get(ApiKey, key_id)
+            if key is None or not identity.digests_match(key.secret_hash, secret):
+                return ApiKeyCheck(status="unknown")
+            if key.revoked_at is not None:
+                status = "revoked"
+            elif key.expires_at is not None and key.expires_at <= utcnow():
+                status = "expired"
+            else:
+                status = "valid"
+            return ApiKeyCheck(status=status, owner=key.owner, key_id=key.id,
+                               daily_quota=key.daily_quota, scopes=tuple(key.scopes),
+                               expires_at=key.expires_at)
+
+    def revoke_api_key(self, key_id: str, *, actor: str) -> None:
+        with self._change(actor, "apikey.revoke", key_id) as change:
+            key = change.session.get(ApiKey, key_id)
+            if key is None:
+                raise CatalogError(f"no API key {key_id!r} in the catalog")
+            if key.revoked_at is not None:
+                raise CatalogError(f"API key {key_id!r} was already revoked on "
+                                   f"{key.revoked_at:%Y-%m-%d}")
+            key.revoked_at, key.revoked_by = utcnow(), actor
+            change.details = {"owner": key.owner}
+
+    def list_api_keys(self, owner: str | None = None) -> list[ApiKeyInfo]:
+        query = select(ApiKey).order_by(ApiKey.created_at, ApiKey.id)
+        if owner is not None:
+            query = query.where(ApiKey.owner == owner)
+        with self._read() as session:
+            return [ApiKeyInfo(key_id=k.id, owner=k.owner, scopes=tuple(k.scopes),
+                               daily_quota=k.daily_quota, expires_at=k.expires_at,
+                               created_at=k.created_at, revoked_at=k.revoked_at)
+                    for k in session.scalars(query)]
+
+    # -- DP column bounds ---------------------------------------------------------------
+
+    def set_column_bounds(self, dataset_id: str, column: str, lower: float, upper: float, *,
+                          actor: str) -> None:
+        """Declare a numeric column's public bounds (DP sums and means clamp to them).
+
+        Bounds must come from public knowledge (a benefit's legal maximum), never from
+        the data, or they leak it.
+        """
+        for label, value in (("lower", lower), ("upper", upper)):
+            if isinstance(value, bool) or not isinstance(value, int | float) \
+                    or not math.isfinite(value):
+                raise CatalogError(f"dataset {dataset_id!r}, column {column!r}: {label} bound "
+                                   f"must be a finite number, got {value!r}")
+        if not lower < upper:
+            raise CatalogError(f"dataset {dataset_id!r}, column {column!r}: lower bound "
+                               f"{lower:g} must be below upper bound {upper:g}")
+        with self._change(actor, "bounds.set", f"{dataset_id}/{column}") as change:
+            dataset = change.session.get(Dataset, dataset_id)
+            if dataset is None:
+                raise CatalogError(f"no dataset {dataset_id!r} in the catalog")
+            if column not in {c.name for c in dataset.columns}:
+                raise CatalogError(f"dataset {dataset_id!r} has no column {column!r}")
+            bound = change.session.get(ColumnBound, (dataset_id, column))
+            if bound is None:
+                change.session.add(ColumnBound(dataset_id=dataset_id, column=column,
+                                               lower=float(lower), upper=float(upper)))
+            else:
+                change.details["previous"] = [bound.lower, bound.upper]
+                bound.lower, bound.upper, bound.updated_at = float(lower), float(upper), utcnow()
+            change.details.update({"lower": float(lower), "upper": float(upper)})
+
+    def column_bounds(self, dataset_id: str) -> dict[str, tuple[float, float]]:
+        with self._read() as session:
+            rows = session.scalars(select(ColumnBound).where(ColumnBound.dataset_id == dataset_id)
+                                   .order_by(ColumnBound.column))
+            return {r.column: (r.lower, r.upper) for r in rows}

@@ -1,0 +1,201 @@
+"""The privacy officers' console: log in, review requests, decide, watch budgets and audit.
+
+Run by ``pseudolink serve console`` (``streamlit run`` on this file). The catalog URL comes
+from ``PSEUDOLINK_DATABASE_URL``. Every page checks the logged-in user against the role
+matrix; every decision goes through the catalog, which checks it again and audits it.
+"""
+
+from __future__ import annotations
+
+import os
+
+import streamlit as st
+
+import catalog
+from catalog.console import views
+
+
+@st.cache_resource
+def _catalog(url: str) -> catalog.Catalog:
+    return catalog.Catalog.connect(url)
+
+
+def _login(cat: catalog.Catalog) -> None:
+    st.title("Privacy officers' console")
+    with st.form("login"):
+        user_id = st.text_input("User", key="login_user")
+        password = st.text_input("Password", type="password", key="login_password")
+        submitted = st.form_submit_button("Log in")
+    if submitted:
+        user = cat.authenticate(user_id.strip(), password)
+        if user is None:
+            st.error("Unknown user or wrong password.")
+        elif not catalog.permits(user.role, "console.login"):
+            st.error(f"Role {user.role} may not use the console.")
+        else:
+            st.session_state["user"] = user.id
+            st.rerun()
+
+
+def _decision_form(cat: catalog.Catalog, request: catalog.RequestInfo, user: str) -> None:
+    if request.state == "submitted" and cat.authorize(user, "request.start_review") \
+            and st.button("Start review", key="start_review"):
+        cat.start_review(request.id, actor=user)
+        st.rerun()
+    if request.state != "under_review":
+        return
+    if request.risk_report is None and cat.authorize(user, "request.attach_risk_report") \
+            and st.button("Compute risk report", key="compute_risk"):
+        cat.compute_risk_report(request.id, actor=user)
+        st.rerun()
+    if request.release_form == "take_out":
+        _committee(cat, request, user)
+        return
+    if not cat.authorize(user, "request.approve"):
+        return
+    reason = st.text_area("Reason for the decision", key="decision_reason")
+    approve, reject = st.columns(2)
+    for column, decision, label in ((approve, "approve", "Approve"), (reject, "reject", "Reject")):
+        if column.button(label, key=decision, type="primary" if decision == "approve"
+                         else "secondary"):
+            cat.decide_request(request.id, decision, reason=reason, actor=user)
+            st.session_state["flash"] = f"Request {request.id} {decision}d."
+            st.rerun()
+
+
+def _committee(cat: catalog.Catalog, request: catalog.RequestInfo, user: str) -> None:
+    st.subheader("Release review committee (반출)")
+    if not request.committee:
+        if cat.authorize(user, "committee.appoint"):
+            officers = [u.id for u in cat.list_users()
+                        if u.active and u.role == "privacy_officer"
+                        and u.organisation_id != request.requester_organisation]
+            members = st.multiselect("Members (3 to 7, none from the requester's organisation)",
+                                     officers, key="committee_members")
+            if st.button("Appoint committee", key="appoint"):
+                cat.appoint_committee(request.id, members, actor=user)
+                st.rerun()
+        return
+    st.write(f"Members: {', '.join(request.committee)}; quorum {request.committee_quorum}")
+    st.dataframe(request.votes, hide_index=True)
+    if user in request.committee and all(v["reviewer"] != user for v in request.votes):
+        vote = st.radio("Your vote", ["approve", "reject", "abstain"], key="vote",
+                        horizontal=True)
+        reason = st.text_area("Reason for your vote", key="vote_reason")
+        if st.button("Cast vote", key="cast_vote"):
+            cat.vote(request.id, vote, reason=reason, actor=user)
+            st.rerun()
+    if cat.authorize(user, "committee.decide") and st.button("Close the vote", key="close"):
+        cat.close_committee(request.id, actor=user)
+        st.rerun()
+
+
+def _risk_report(report: dict) -> None:
+    st.subheader("Risk report")
+    st.dataframe([views.risk_summary(report)], hide_index=True)
+    sizes = views.class_size_table(report)
+    risks = views.risk_per_record_table(report)
+    left, right = st.columns(2)
+    left.caption("Equivalence-class sizes (classes per size)")
+    left.bar_chart(sizes, x="class size", y="classes")
+    right.caption(f"Risk per record (threshold {report.get('threshold')})")
+    right.bar_chart(risks, x="risk", y="records")
+    st.dataframe(risks, hide_index=True)
+
+
+def _queue(cat: catalog.Catalog, user: str) -> None:
+    st.header("Review queue")
+    queue = cat.review_queue()
+    st.dataframe(views.queue_table(queue), hide_index=True)
+    if not queue:
+        st.info("Nothing awaits review.")
+        return
+    chosen = st.selectbox("Request", [r.id for r in queue], key="request_id")
+    request = cat.get_request(chosen)
+    st.subheader(f"Request {request.id} — {request.state}")
+    st.table({"Project": f"{request.project_id or '-'} ({request.purpose})",
+              "Lawful basis": request.lawful_basis,
+              "People": ", ".join(request.researchers)
+              + f" ({request.requester_organisation or 'no organisation'})",
+              "Setting": request.setting,
+              "Data": f"{request.dataset_id}: {', '.join(request.columns)}",
+              "Outputs": f"{request.release_form}: {request.outputs}",
+              "Period": f"until {request.ends_at:%Y-%m-%d}" if request.ends_at else "-"})
+    if request.risk_report:
+        _risk_report(request.risk_report)
+    _decision_form(cat, request, user)
+
+
+def _decided(cat: catalog.Catalog) -> None:
+    st.header("Decisions, releases and expiry")
+    decided = cat.list_requests(states=["approved", "rejected", "active", "expired",
+                                        "revoked"])
+    st.dataframe(views.queue_table(decided).assign(
+        reason=[r.state_reason or "" for r in decided]), hide_index=True)
+    st.subheader("Open releases")
+    st.dataframe([{"release": r.id, "form": r.form, "dataset": r.dataset_id,
+                   "expires": r.expires_at} for r in cat.open_releases()], hide_index=True)
+
+
+def _budgets(cat: catalog.Catalog) -> None:
+    st.header("Privacy budgets")
+    found = cat.list_budgets()
+    st.dataframe([{"dataset": b.dataset_id, "consumer": b.consumer, "total": b.epsilon_total,
+                   "spent": b.epsilon_spent, "remaining": b.remaining} for b in found],
+                  hide_index=True)
+    if found:
+        labels = [f"{b.dataset_id} / {b.consumer}" for b in found]
+        chosen = found[labels.index(st.selectbox("Budget", labels, key="budget"))]
+        ledger = cat.budget_ledger(chosen.dataset_id, chosen.consumer)
+        if ledger:
+            st.line_chart(views.spend_over_time(ledger, chosen.epsilon_total), x="time",
+                          y=["spent", "remaining"])
+
+
+def _audit(cat: catalog.Catalog) -> None:
+    st.header("Audit trail")
+    if st.button("Verify the hash chain", key="verify"):
+        verdict = cat.verify_audit()
+        if verdict.ok:
+            st.success(f"Audit log intact: {verdict.entries} entries.")
+        else:
+            st.error(f"Audit log BROKEN: {len(verdict.problems)} problem(s).")
+            for problem in verdict.problems:
+                st.write(f"- {problem}")
+    entries = cat.audit_entries()[-200:][::-1]
+    st.dataframe([{k: e[k] for k in ("seq", "ts", "actor", "action", "target")}
+                  for e in entries], hide_index=True)
+
+
+def main() -> None:
+    st.set_page_config(page_title="pseudolink · privacy officers", layout="wide")
+    url = os.environ.get("PSEUDOLINK_DATABASE_URL")
+    if not url:
+        st.error("Set PSEUDOLINK_DATABASE_URL (pseudolink serve console does).")
+        return
+    cat = _catalog(url)
+    user = st.session_state.get("user")
+    if user is None or not cat.authorize(user, "console.login"):
+        st.session_state.pop("user", None)
+        _login(cat)
+        return
+    st.sidebar.write(f"Logged in as **{user}**")
+    if st.sidebar.button("Log out", key="logout"):
+        st.session_state.clear()
+        st.rerun()
+    page = st.sidebar.radio("Page", ["Review queue", "Decisions and releases", "Budgets",
+                                     "Audit trail"], key="page")
+    if flash := st.session_state.pop("flash", None):
+        st.success(flash)
+    try:
+        {"Review queue": lambda: _queue(cat, user),
+         "Decisions and releases": lambda: _decided(cat),
+         "Budgets": lambda: _budgets(cat),
+         "Audit trail": lambda: _audit(cat)}[page]()
+    except catalog.CatalogError as exc:
+        st.error(str(exc))
+
+
+# Streamlit runs this file as __main__; importing it (doctest collection) does nothing.
+if __name__ == "__main__":
+    main()

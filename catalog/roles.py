@@ -1,0 +1,99 @@
+"""The role matrix: which roles may take which action, in one table.
+
+``PERMISSIONS`` is read by the workflow code (every transition and committee action
+checks it), by the console (which pages and buttons an officer sees), by the tests
+(every role against every action) and by docs/security.md, whose table a test
+compares with this one. Change a right here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+from sqlalchemy.orm import Session
+
+from catalog.errors import CatalogError
+from catalog.models import ROLES, User
+
+_OFFICER = frozenset({"privacy_officer"})
+_OFFICER_OR_ADMIN = frozenset({"privacy_officer", "admin"})
+
+#: action -> roles allowed to take it. Ordered as docs/security.md lists it.
+PERMISSIONS: MappingProxyType[str, frozenset[str]] = MappingProxyType({
+    # Access requests (DESIGN 6 workflow); see catalog.workflow.TRANSITIONS.
+    "request.create": frozenset({"researcher"}),
+    "request.submit": frozenset({"researcher"}),
+    "request.start_review": _OFFICER,
+    "request.attach_risk_report": _OFFICER,
+    "request.approve": _OFFICER,
+    "request.reject": _OFFICER,
+    "request.activate": _OFFICER_OR_ADMIN,
+    "request.revoke": _OFFICER,
+    # Nobody: expiry happens by itself at the end date (on access, or by the sweep).
+    "request.expire": frozenset(),
+    # The take-out (반출) release review committee.
+    "committee.appoint": _OFFICER,
+    "committee.serve": _OFFICER,
+    "committee.vote": _OFFICER,
+    "committee.decide": _OFFICER,
+    # Releases, budgets and DP bounds.
+    "release.record": _OFFICER,
+    "release.revoke": _OFFICER,
+    "budget.set": _OFFICER,
+    "bounds.set": _OFFICER,
+    # Identity administration.
+    "user.manage": frozenset({"admin"}),
+    "organisation.manage": frozenset({"admin"}),
+    "apikey.issue": _OFFICER_OR_ADMIN,
+    "apikey.revoke": _OFFICER_OR_ADMIN,
+    # Oversight.
+    "audit.read": _OFFICER_OR_ADMIN,
+    "audit.verify": _OFFICER_OR_ADMIN,
+    "console.login": _OFFICER_OR_ADMIN,
+})
+
+ACTIONS = tuple(PERMISSIONS)
+
+assert all(roles <= set(ROLES) for roles in PERMISSIONS.values()), "unknown role in matrix"
+
+
+def permits(role: str | None, action: str) -> bool:
+    """Whether ``role`` may take ``action``.
+
+    >>> permits("privacy_officer", "request.approve"), permits("researcher", "request.approve")
+    (True, False)
+    """
+    if action not in PERMISSIONS:
+        raise CatalogError(f"unknown action {action!r}: not in the role matrix")
+    return role in PERMISSIONS[action]
+
+
+def require(session: Session, actor: str, action: str) -> User:
+    """The acting user, if they exist, are active and hold a role allowed to ``action``."""
+    user = session.get(User, actor)
+    if user is None or not user.active:
+        raise PermissionRefused(f"{action} refused: {actor!r} is not an active user "
+                                "of the catalog", actor=actor, action=action)
+    if not permits(user.role, action):
+        allowed = ", ".join(sorted(PERMISSIONS[action]))
+        raise PermissionRefused(f"{action} refused: user {actor!r} has role {user.role!r}; "
+                                f"only {allowed} may do this", actor=actor, action=action)
+    return user
+
+
+def matrix_markdown() -> str:
+    """The matrix as the Markdown table docs/security.md carries (a test compares them)."""
+    header = "| action | " + " | ".join(ROLES) + " |"
+    rule = "|---|" + "---|" * len(ROLES)
+    rows = [f"| `{action}` | " + " | ".join("yes" if role in roles else "-" for role in ROLES)
+            + " |" for action, roles in PERMISSIONS.items()]
+    return "\n".join([header, rule, *rows])
+
+
+class PermissionRefused(CatalogError):
+    """An action refused by the role matrix (or by ownership or membership rules)."""
+
+    def __init__(self, message: str, *, actor: str, action: str) -> None:
+        super().__init__(message)
+        self.actor = actor
+        self.action = action

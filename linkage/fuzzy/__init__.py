@@ -1,0 +1,12 @@
+"""Fuzzy mode (DESIGN 5): typo-tolerant linkage on keyed Bloom filters, scored by a
+Fellegi-Sunter model fitted by EM. No identifier leaves the holder in plaintext.
+
+``linkage.prepare`` and ``linkage.link`` dispatch here when a project's mode is "fuzzy".
+"""
+
+from linkage.fuzzy.link import FuzzyLinkReport, link, score_candidates
+from linkage.fuzzy.params import FuzzyParams, params_for
+from linkage.fuzzy.prepare import encode_identifiers, prepare
+
+__all__ = ["FuzzyLinkReport", "FuzzyParams", "encode_identifiers", "link", "params_for",
+           "prepare", "score_candidates"]

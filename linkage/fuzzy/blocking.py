@@ -1,0 +1,127 @@
+"""Blocking: keyed match keys computed at the holder, joined at the key manager.
+
+A blocking key is ``HMAC(project_key, rule tag, parts)`` like an exact linkage key, so the
+key manager learns only which records share a key, never the value. Pairs that share a key
+under any rule are candidates; a block so large that it would dominate the work (a very
+common name in one birth year) is skipped and counted instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from linkage.fuzzy.grams import as_jamo
+from linkage.keys.linkage_key import hmac_pads, hmac_sql, quote, recipe_message_sql
+
+
+def rule_name(rule: Sequence[str]) -> str:
+    return "+".join(rule)
+
+
+def column_name(rule: Sequence[str]) -> str:
+    """The keys-file column of a rule.
+
+    >>> column_name(("dob", "name~initial"))
+    'block:dob+name~initial'
+    """
+    return "block:" + rule_name(rule)
+
+
+def part_values(values: pa.Table, part: str) -> pa.Array:
+    """One blocking part over a table of normalised identifiers (one column per kind)."""
+    kind, _, derived = part.partition("~")
+    column = values.column(kind)
+    if derived == "year":
+        return pc.utf8_slice_codeunits(column, 0, 4)
+    if derived == "initial":
+        return pc.utf8_slice_codeunits(as_jamo(column), 0, 1)
+    if derived:
+        raise ValueError(f"unknown blocking part '{part}'")
+    return column
+
+
+def blocking_keys(values: pa.Table, project_key: bytes,
+                  rules: Sequence[tuple[str, ...]]) -> pa.Table:
+    """One 32-byte key column per rule, null where any part is missing."""
+    parts = sorted({p for rule in rules for p in rule})
+    table = pa.table([part_values(values, p) for p in parts], names=parts)
+    ipad, opad = hmac_pads(project_key)
+    selects = []
+    for rule in rules:
+        missing = " or ".join(f"{quote(p)} is null" for p in rule)
+        tag = b"pseudolink/v1/block/" + rule_name(rule).encode("utf-8")
+        selects.append(f"case when {missing} then null else "
+                       f"{hmac_sql(recipe_message_sql(tag, rule))} end "
+                       f"as {quote(column_name(rule))}")
+    con = duckdb.connect()
+    try:
+        con.register("v", table)
+        return con.sql(f"select {', '.join(selects)} from v",
+                       params={"ipad": ipad, "opad": opad}).to_arrow_table()
+    finally:
+        con.close()
+
+
+@dataclass
+class Candidates:
+    """Candidate pairs as row indices into the two holders' tables."""
+
+    left: np.ndarray
+    right: np.ndarray
+    pairs_per_rule: dict[str, int] = field(default_factory=dict)
+    skipped_blocks: dict[str, int] = field(default_factory=dict)
+    skipped_pairs: dict[str, int] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.left)
+
+
+def candidate_pairs(left: pa.Table, right: pa.Table, rules: Sequence[tuple[str, ...]],
+                    max_block_pairs: int) -> Candidates:
+    """Distinct ``(left row, right row)`` pairs sharing a key under some rule, in DuckDB."""
+    con = duckdb.connect()
+    try:
+        for name, table in (("a", left), ("b", right)):
+            con.execute(f"create temp table {name} (rule integer, key blob, i integer)")
+            # An explicit row index: DuckDB does not promise to scan in input order.
+            src = table.select([column_name(r) for r in rules]).append_column(
+                "__row", pa.array(np.arange(table.num_rows, dtype=np.int32)))
+            con.register("src", src)
+            for index, rule in enumerate(rules):
+                col = quote(column_name(rule))
+                con.execute(f"insert into {name} select ?, {col}, __row from src", [index])
+            con.unregister("src")
+            con.execute(f"delete from {name} where key is null")
+        con.execute("""
+            create temp table sizes as
+            select rule, key, na, nb from
+              (select rule, key, count(*) na from a group by all)
+              join (select rule, key, count(*) nb from b group by all) using (rule, key)""")
+        result = Candidates(np.empty(0, np.int32), np.empty(0, np.int32))
+        for rule_index, blocks, pairs in con.execute(
+                "select rule, count(*), sum(na * nb) from sizes where na * nb > ? group by rule",
+                [max_block_pairs]).fetchall():
+            name = rule_name(rules[rule_index])
+            result.skipped_blocks[name] = int(blocks)
+            result.skipped_pairs[name] = int(pairs)
+        con.execute("delete from sizes where na * nb > ?", [max_block_pairs])
+        for rule_index, pairs in con.execute(
+                "select rule, sum(na * nb) from sizes group by rule").fetchall():
+            result.pairs_per_rule[rule_name(rules[rule_index])] = int(pairs)
+        pairs = con.sql("""
+            select distinct a.i as l, b.i as r from a
+            join sizes s using (rule, key) join b using (rule, key)
+            order by l, r""").to_arrow_table()
+        result.left = pairs.column("l").to_numpy().astype(np.int32)
+        result.right = pairs.column("r").to_numpy().astype(np.int32)
+        for rule in rules:
+            result.pairs_per_rule.setdefault(rule_name(rule), 0)
+        return result
+    finally:
+        con.close()

@@ -1,0 +1,221 @@
+"""Stage 2 in fuzzy mode, at the key manager: block, compare, score, resolve, emit.
+
+The key manager holds only serials, keyed Bloom filters and keyed blocking keys. It fits the
+Fellegi-Sunter model on the candidates themselves (no labels exist), links the pairs above
+the threshold one-to-one, and writes the same link map and report files as exact mode.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from linkage.envelope import open_envelope, seal
+from linkage.errors import LinkageError
+from linkage.fuzzy.blocking import Candidates, candidate_pairs, column_name
+from linkage.fuzzy.bloom import Filters, from_arrow
+from linkage.fuzzy.params import FuzzyParams, params_for
+from linkage.fuzzy.prepare import filter_column
+from linkage.fuzzy.resolve import greedy_one_to_one
+from linkage.fuzzy.scoring import (
+    choose_threshold,
+    comparison_levels,
+    fit_em,
+    level_frequencies,
+    weight_histogram,
+)
+from linkage.keys.party import load_party_secret
+from linkage.keys.project import ProjectManifest, as_manifest
+from linkage.link import LINKMAP_NAME, REPORT_NAME
+from linkage.prepare import Progress
+from linkage.reports import HolderRecipeStats, LinkReport, write_report
+from linkage.serials import random_hex
+
+RECIPE = "fuzzy"
+#: Random pairs sampled to start u: nearly all are non-matches, whatever blocking kept.
+RANDOM_PAIRS = 200_000
+
+
+@dataclass
+class FuzzyLinkReport(LinkReport):
+    """A :class:`LinkReport` whose one "recipe" is ``fuzzy``, plus the model behind it:
+    blocking counts, m/u per field and level, the threshold and the weight histogram."""
+
+    fuzzy: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Scored:
+    """Everything :func:`score_candidates` decides, for the report and for benchmarks."""
+
+    candidates: Candidates
+    weight: np.ndarray
+    probability: np.ndarray
+    kept: np.ndarray
+    details: dict[str, Any]
+
+
+def read_keys(manifest: ProjectManifest, keys_files: Sequence[str | Path], me, params
+              ) -> dict[str, pa.Table]:
+    spec = manifest.spec
+    tables: dict[str, pa.Table] = {}
+    for path in keys_files:
+        envelope = open_envelope(path, me, "keys", manifest, spec.holder_ids)
+        if envelope.sender in tables:
+            raise LinkageError(f"{path}: a second keys file from holder '{envelope.sender}'")
+        if envelope.manifest.get("mode") != "fuzzy":
+            raise LinkageError(f"{path}: holds exact-mode keys; project {manifest.id} is fuzzy "
+                               "(prepare it again)")
+        if envelope.manifest.get("fuzzy_params") != params.digest:
+            raise LinkageError(f"{path}: encoded with other fuzzy parameters than this "
+                               "version uses; every holder must prepare with the same version")
+        tables[envelope.sender] = envelope.table
+    tables = {h: tables[h] for h in spec.holder_ids if h in tables}
+    if len(tables) != 2:
+        raise LinkageError("fuzzy linking takes the keys files of exactly two holders; got "
+                           f"{', '.join(tables) or 'none'}")
+    return tables
+
+
+def score_candidates(left: pa.Table, right: pa.Table, params: FuzzyParams,
+                     progress: Progress | None = None) -> Scored:
+    """Block, compare, fit, threshold and resolve two holders' keys tables."""
+    timings: dict[str, float] = {}
+    start = time.perf_counter()
+    candidates = candidate_pairs(left, right, params.blocking, params.max_block_pairs)
+    timings["blocking"] = time.perf_counter() - start
+    fields = list(params.fields)
+    filters: list[dict[str, Filters]] = [
+        {kind: from_arrow(t.column(filter_column(kind))) for kind in fields}
+        for t in (left, right)]
+    start = time.perf_counter()
+    levels = comparison_levels(filters[0], filters[1], fields, candidates.left,
+                               candidates.right, params.levels)
+    timings["comparison"] = time.perf_counter() - start
+    start = time.perf_counter()
+    expected = 0.5 * min(left.num_rows, right.num_rows)
+    n_levels = len(params.levels) + 1
+    rng = np.random.default_rng(0)
+    sample = min(RANDOM_PAIRS, left.num_rows * right.num_rows)
+    random_levels = comparison_levels(
+        filters[0], filters[1], fields, rng.integers(0, left.num_rows, sample),
+        rng.integers(0, right.num_rows, sample), params.levels)
+    model = fit_em(levels, n_levels, fields, expected_matches=expected,
+                   u_start=level_frequencies(random_levels, n_levels),
+                   iterations=params.em_iterations)
+    weight, probability = model.score(levels)
+    timings["em"] = time.perf_counter() - start
+    start = time.perf_counter()
+    plausible = np.flatnonzero(probability >= params.min_probability)
+    resolved = plausible[greedy_one_to_one(candidates.left[plausible],
+                                           candidates.right[plausible], weight[plausible])]
+    threshold = choose_threshold(weight[resolved], probability[resolved],
+                                 target_precision=params.target_precision,
+                                 min_probability=params.min_probability,
+                                 expected_total=model.lam * len(candidates))
+    kept = resolved[weight[resolved] >= threshold.weight]
+    timings["resolve"] = time.perf_counter() - start
+    details = {
+        "fields": fields,
+        "hardening": params.hardening,
+        "salted": {k: e.salt for k, e in params.fields.items() if e.salt},
+        "levels": list(params.levels),
+        "candidates": len(candidates),
+        "candidates_per_rule": candidates.pairs_per_rule,
+        "skipped_blocks": candidates.skipped_blocks,
+        "skipped_pairs": candidates.skipped_pairs,
+        "model": model.to_dict(params.levels),
+        "threshold": {"weight": round(threshold.weight, 3),
+                      "probability": round(threshold.probability, 6),
+                      "estimated_precision": round(threshold.estimated_precision, 6),
+                      "estimated_recall": round(threshold.estimated_recall, 6),
+                      "target_precision": params.target_precision},
+        "plausible_pairs": len(plausible),
+        "one_to_one_conflicts": len(plausible) - len(resolved),
+        "weight_histogram": weight_histogram(weight),
+        "seconds": {k: round(v, 3) for k, v in timings.items()},
+    }
+    return Scored(candidates, weight, probability, kept, details)
+
+
+def link(project: ProjectManifest | str | Path, keys_files: Sequence[str | Path],
+         out_dir: str | Path, keys_dir: str | Path, passphrase: str, *,
+         as_party: str | None = None, engine: str = "duckdb", precheck: bool = False,
+         progress: Progress | None = None) -> FuzzyLinkReport:
+    """Link two holders' fuzzy keys files; ``precheck`` writes the report only."""
+    manifest = as_manifest(project)
+    manifest.require_open()
+    spec = manifest.spec
+    party_id = as_party or spec.key_manager
+    if party_id != spec.key_manager:
+        raise LinkageError(f"party '{party_id}' is not the key manager of project "
+                           f"{manifest.id} ({spec.key_manager} is)")
+    if engine != "duckdb":
+        raise LinkageError(f"fuzzy mode runs on duckdb only in this version, not '{engine}'")
+    me = load_party_secret(keys_dir, party_id, passphrase)
+    params = params_for(spec)
+    tick = _ticker(progress, 4)
+    tables = read_keys(manifest, keys_files, me, params)
+    needed = [filter_column(k) for k in params.fields] + [column_name(r)
+                                                          for r in params.blocking]
+    for holder, table in tables.items():
+        missing = [c for c in needed if c not in table.column_names]
+        if missing:
+            raise LinkageError(f"keys file of '{holder}' lacks columns {missing}")
+    tick(1)
+    (left_id, left), (right_id, right) = tables.items()
+    scored = score_candidates(left, right, params, progress)
+    tick(3)
+
+    links = len(scored.kept)
+    holders = {}
+    for holder, table in tables.items():
+        keyed = table.num_rows - int(np.logical_not(np.any(
+            [table.column(filter_column(k)).is_valid().to_numpy(zero_copy_only=False)
+             for k in params.fields], axis=0)).sum())
+        holders[holder] = {RECIPE: HolderRecipeStats(
+            records=table.num_rows, keys=keyed, links=links,
+            shared=len(np.unique(scored.candidates.left if holder == left_id
+                                     else scored.candidates.right)),
+            duplicate_records=0, duplicate_keys=0)}
+    report = FuzzyLinkReport(
+        project=manifest.id, precheck=precheck, links=links, links_per_recipe={RECIPE: links},
+        linked_records={h: links for h in tables}, duplicates=0,
+        conflicts=scored.details["one_to_one_conflicts"], holders=holders,
+        conflicts_per_recipe={RECIPE: {"one_to_one": scored.details["one_to_one_conflicts"]}},
+        records={h: t.num_rows for h, t in tables.items()}, fuzzy=scored.details)
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if not precheck:
+        link_ids = random_hex(links)
+        li = scored.candidates.left[scored.kept]
+        ri = scored.candidates.right[scored.kept]
+        linkmap = pa.table({
+            "link_id": pa.concat_arrays([link_ids, link_ids]),
+            "holder": pa.array([left_id] * links + [right_id] * links, pa.string()),
+            "serial": pa.concat_arrays([left.column("serial").take(pa.array(li)).combine_chunks(),
+                                        right.column("serial").take(pa.array(ri))
+                                        .combine_chunks()]),
+        })
+        linkmap_path = out_dir / LINKMAP_NAME
+        seal(linkmap_path, linkmap, kind="linkmap", project_id=manifest.id, sender=me,
+             recipient=manifest.party(spec.combiner))
+        report.outputs["linkmap"] = str(linkmap_path)
+    report.outputs["report"] = str(out_dir / REPORT_NAME)
+    write_report(out_dir / REPORT_NAME, report.to_dict())
+    tick(4)
+    return report
+
+
+def _ticker(progress: Progress | None, total: int):
+    def tick(done: int) -> None:
+        if progress is not None:
+            progress("link (fuzzy)", done, total)
+    return tick

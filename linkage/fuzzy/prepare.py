@@ -1,0 +1,136 @@
+"""Stage 1 in fuzzy mode, at each holder: Bloom-filter encodings and blocking keys.
+
+The keys half holds, per record, a serial, one keyed Bloom filter per shared identifier kind
+and one keyed blocking key per blocking rule; it goes to the key manager sealed like exact
+keys. The payload and crosswalk are written exactly as in exact mode.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from linkage.envelope import seal
+from linkage.errors import LinkageError
+from linkage.files import write_with
+from linkage.fuzzy.blocking import blocking_keys
+from linkage.fuzzy.bloom import encode, to_arrow
+from linkage.fuzzy.params import NAME_SALT, FuzzyParams, params_for
+from linkage.inputs import as_text, detect_encoding, read_input, require_columns
+from linkage.keys.party import load_party_secret
+from linkage.keys.project import ProjectManifest, as_manifest, load_project_key
+from linkage.prepare import RECORD_ID_COLUMN, Progress, _stepper, output_paths
+from linkage.reports import PrepareReport, write_report
+from linkage.serials import random_hex
+
+FILTER_PREFIX = "bloom:"
+
+
+def filter_column(kind: str) -> str:
+    return FILTER_PREFIX + kind
+
+
+def encode_identifiers(values: pa.Table, project_key: bytes, params: FuzzyParams
+                       ) -> pa.Table:
+    """Filters and blocking keys of normalised identifiers (one column per kind)."""
+    for kind in {*params.fields, *(p.split("~")[0] for r in params.blocking for p in r)}:
+        if kind not in values.column_names:
+            values = values.append_column(kind, pa.nulls(values.num_rows, pa.string()))
+    salts = {NAME_SALT: pc.utf8_slice_codeunits(values.column("dob"), 0, 4)
+             if "dob" in values.column_names else None}
+    columns, names = [], []
+    for kind, encoding in params.fields.items():
+        packed, valid = encode(values.column(kind).combine_chunks(), encoding, project_key,
+                               params.hardening,
+                               salts.get(encoding.salt) if encoding.salt else None)
+        columns.append(to_arrow(packed, valid))
+        names.append(filter_column(kind))
+    blocks = blocking_keys(values, project_key, params.blocking)
+    return pa.table([*columns, *blocks.columns], names=[*names, *blocks.column_names])
+
+
+def prepare(project: ProjectManifest | str | Path, holder_id: str, input_path: str | Path,
+            out_dir: str | Path, keys_dir: str | Path, passphrase: str, *,
+            encoding: str | None = None, engine: str = "duckdb",
+            progress: Progress | None = None) -> PrepareReport:
+    """Prepare one holder's file for fuzzy linkage; same outputs as exact mode."""
+    from linkage.normalise import normalise_identifiers
+
+    manifest = as_manifest(project)
+    manifest.require_open()
+    spec = manifest.spec
+    holder = spec.holder(holder_id)
+    if engine != "duckdb":
+        raise LinkageError(f"fuzzy mode encodes with numpy and duckdb; engine '{engine}' "
+                           "is not supported for it yet")
+    params = params_for(spec)
+    input_path, out_dir = Path(input_path), Path(out_dir)
+    step = _stepper(progress, f"prepare {holder_id} (fuzzy)", 5)
+
+    holder_keys = load_party_secret(keys_dir, holder_id, passphrase)
+    if holder_keys.public != manifest.party(holder_id):
+        raise LinkageError(f"the keys of '{holder_id}' in {keys_dir} are not the ones "
+                           f"registered in project {manifest.id}")
+    project_key = load_project_key(keys_dir, manifest, holder_keys)
+
+    used_encoding = None
+    if input_path.suffix.lower() != ".parquet":
+        used_encoding = encoding or (detect_encoding(input_path) if input_path.exists()
+                                     and input_path.stat().st_size else None)
+    table = read_input(input_path, encoding=used_encoding)
+    record_id = holder.record_id or (RECORD_ID_COLUMN if RECORD_ID_COLUMN in
+                                     table.column_names else None)
+    require_columns(input_path, table,
+                    [*holder.identifiers, *holder.attributes, *([record_id] if record_id else [])],
+                    holder_id)
+    step(1)
+    try:
+        normalised = normalise_identifiers(as_text(table, list(holder.identifiers)),
+                                           holder.identifiers)
+    except ValueError as exc:
+        raise LinkageError(f"{input_path}: {exc}") from None
+    step(2)
+
+    serials = random_hex(table.num_rows)
+    encoded = encode_identifiers(normalised.values, project_key, params)
+    del project_key
+    keys_table = pa.table([serials, *encoded.columns], names=["serial", *encoded.column_names])
+    step(3)
+
+    payload = pa.table([serials, *(table.column(a) for a in holder.attributes)],
+                       names=["serial", *holder.attributes])
+    row_numbers = pa.array(range(1, table.num_rows + 1), pa.int64())
+    crosswalk = pa.table({
+        "row_number": row_numbers,
+        "record_id": (table.column(record_id).cast(pa.string()) if record_id
+                      else row_numbers.cast(pa.string())),
+        "serial": serials,
+    })
+    paths = output_paths(out_dir, holder_id)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    seal(paths["keys"], keys_table, kind="keys", project_id=manifest.id, sender=holder_keys,
+         recipient=manifest.party(spec.key_manager),
+         extra={"mode": "fuzzy", "fuzzy_params": params.digest,
+                "recipes": encoded.column_names})
+    seal(paths["payload"], payload, kind="payload", project_id=manifest.id,
+         sender=holder_keys, recipient=manifest.party(spec.combiner))
+    write_with(paths["crosswalk"], lambda tmp: pq.write_table(crosswalk, tmp))
+    step(4)
+
+    with_key = {name: encoded.num_rows - encoded.column(name).null_count
+                for name in encoded.column_names}
+    report = PrepareReport(
+        project=manifest.id, holder=holder_id, records=table.num_rows,
+        keys_per_recipe=with_key,
+        invalid={k: int(v) for k, v in normalised.invalid_counts.items()},
+        derived={k: int(v) for k, v in normalised.derived.items()},
+        missing_per_recipe={n: table.num_rows - c for n, c in with_key.items()},
+        encoding=used_encoding,
+        outputs={k: str(p) for k, p in paths.items()},
+    )
+    write_report(paths["report"], report.to_dict())
+    step(5)
+    return report

@@ -1,0 +1,175 @@
+"""Scoring candidate pairs: Dice levels per field, a Fellegi-Sunter model fitted by EM.
+
+The model has, per field and level, m (the chance a true match shows that level) and u
+(the chance a non-match does), and lambda, the share of matches among candidates. EM fits
+them without labels; a pair's match weight is ``sum log2(m/u)`` over its non-missing fields.
+EM runs over distinct comparison patterns, weighted by their counts: a million candidate
+pairs have only a few thousand patterns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from linkage.fuzzy.bloom import Filters, dice
+
+MISSING = -1
+PAIR_CHUNK = 2_000_000
+
+
+def similarity_levels(sims: np.ndarray, cuts: Sequence[float]) -> np.ndarray:
+    """Level of each similarity: ``len(cuts)`` for >= cuts[0] ... 0 below all; -1 for NaN.
+
+    >>> similarity_levels(np.array([1.0, 0.93, 0.1, np.nan]), (1.0, 0.9)).tolist()
+    [2, 1, 0, -1]
+    """
+    levels = np.zeros(len(sims), dtype=np.int8)
+    for index, cut in enumerate(reversed(cuts), start=1):
+        levels[sims >= cut - 1e-9] = index
+    levels[np.isnan(sims)] = MISSING
+    return levels
+
+
+def comparison_levels(left: Mapping[str, Filters], right: Mapping[str, Filters],
+                      fields: Sequence[str], li: np.ndarray, ri: np.ndarray,
+                      cuts: Sequence[float]) -> np.ndarray:
+    """``(pairs, fields)`` int8 levels, computed in chunks to bound memory."""
+    out = np.empty((len(li), len(fields)), dtype=np.int8)
+    for start in range(0, len(li), PAIR_CHUNK):
+        stop = start + PAIR_CHUNK
+        for f, name in enumerate(fields):
+            sims = dice(left[name], right[name], li[start:stop], ri[start:stop])
+            out[start:stop, f] = similarity_levels(sims, cuts)
+    return out
+
+
+@dataclass
+class Model:
+    """A fitted Fellegi-Sunter model: ``m[f, l]``, ``u[f, l]`` and ``lam``."""
+
+    fields: list[str]
+    m: np.ndarray
+    u: np.ndarray
+    lam: float
+    iterations: int
+    converged: bool
+
+    def weights(self) -> np.ndarray:
+        """log2(m/u) per field and level."""
+        return np.log2(self.m / self.u)
+
+    def score(self, levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Match weight and posterior match probability of each pair."""
+        table = np.vstack([self.weights().T, np.zeros(len(self.fields))])  # row -1 = missing
+        weight = table[levels, np.arange(len(self.fields))].sum(axis=1)
+        prior = np.log2(self.lam / (1 - self.lam))
+        probability = 1.0 / (1.0 + np.exp2(-(weight + prior)))
+        return weight, probability
+
+    def to_dict(self, cuts: Sequence[float]) -> dict:
+        names = ["below " + str(cuts[-1])] + [f">= {c}" for c in reversed(cuts)]
+        names[-1] = "exact"
+        weights = self.weights()
+        return {
+            "lambda": float(self.lam), "iterations": self.iterations,
+            "converged": self.converged,
+            "fields": {
+                name: {names[level]: {"m": round(float(self.m[f, level]), 6),
+                                      "u": round(float(self.u[f, level]), 6),
+                                      "weight": round(float(weights[f, level]), 3)}
+                       for level in range(self.m.shape[1])}
+                for f, name in enumerate(self.fields)},
+        }
+
+
+def level_frequencies(levels: np.ndarray, n_levels: int) -> np.ndarray:
+    """``(fields, levels)`` share of each level among non-missing values, add-one smoothed."""
+    out = np.ones((levels.shape[1], n_levels))
+    for f in range(levels.shape[1]):
+        column = levels[:, f]
+        out[f] += np.bincount(column[column >= 0], minlength=n_levels)[:n_levels]
+    return out / out.sum(axis=1, keepdims=True)
+
+
+def fit_em(levels: np.ndarray, n_levels: int, fields: list[str], *, expected_matches: float,
+           u_start: np.ndarray | None = None, iterations: int = 200,
+           tolerance: float = 1e-7) -> Model:
+    """Fit m, u and lambda by EM on unlabelled comparison levels.
+
+    Starts from matches that mostly agree exactly and from ``u_start``, the level shares
+    among random pairs (nearly all non-matches): that anchor keeps EM from swapping the two
+    classes when, after blocking, most candidates are matches. ``expected_matches`` seeds
+    lambda.
+    """
+    patterns, counts = np.unique(levels, axis=0, return_counts=True)
+    counts = counts.astype(np.float64)
+    n_fields = levels.shape[1]
+    present = patterns >= 0
+    onehot = np.zeros((len(patterns), n_fields, n_levels))
+    rows, cols = np.nonzero(present)
+    onehot[rows, cols, patterns[rows, cols]] = 1.0
+
+    if u_start is None:
+        u_start = np.tile(np.geomspace(1.0, 0.01, n_levels), (n_fields, 1))
+    u = u_start / u_start.sum(axis=1, keepdims=True)
+    m = np.tile(np.geomspace(0.01, 1.0, n_levels), (n_fields, 1))
+    m /= m.sum(axis=1, keepdims=True)
+    lam = float(np.clip(expected_matches / counts.sum(), 1e-6, 0.9))
+    converged = False
+    iteration = 0
+    for iteration in range(1, iterations + 1):  # noqa: B007
+        log_ratio = np.einsum("pfl,fl->p", onehot, np.log(m) - np.log(u))
+        p = 1.0 / (1.0 + np.exp(-(log_ratio + np.log(lam / (1 - lam)))))
+        wm, wu = counts * p, counts * (1 - p)
+        # A pseudo-count keeps every level possible: a level never seen must not be -inf.
+        new_m = np.einsum("p,pfl->fl", wm, onehot) + 1e-3
+        new_u = np.einsum("p,pfl->fl", wu, onehot) + 1e-3
+        new_m /= new_m.sum(axis=1, keepdims=True)
+        new_u /= new_u.sum(axis=1, keepdims=True)
+        new_lam = float(np.clip(wm.sum() / counts.sum(), 1e-9, 1 - 1e-9))
+        change = max(np.abs(new_m - m).max(), np.abs(new_u - u).max(), abs(new_lam - lam))
+        m, u, lam = new_m, new_u, new_lam
+        if change < tolerance:
+            converged = True
+            break
+    return Model(list(fields), m, u, lam, iteration, converged)
+
+
+@dataclass(frozen=True)
+class Threshold:
+    weight: float
+    probability: float
+    estimated_precision: float
+    estimated_recall: float
+
+
+def choose_threshold(weight: np.ndarray, probability: np.ndarray, *,
+                     target_precision: float, min_probability: float,
+                     expected_total: float) -> Threshold:
+    """The lowest weight at which the accepted pairs' estimated precision still meets the
+    target, never accepting a pair more likely a non-match than ``min_probability`` says.
+
+    Estimated precision of a set is the mean match probability of its pairs; estimated
+    recall is their summed probability over ``expected_total``, the model's match count.
+    """
+    order = np.argsort(-weight, kind="stable")
+    p = probability[order]
+    if not len(p):
+        return Threshold(float("inf"), 1.0, 1.0, 0.0)
+    precision = np.cumsum(p) / np.arange(1, len(p) + 1)
+    ok = (precision >= target_precision) & (p >= min_probability)
+    if not ok.any():
+        return Threshold(float("inf"), 1.0, 1.0, 0.0)
+    last = int(np.flatnonzero(ok)[-1])
+    return Threshold(float(weight[order][last]), float(p[last]), float(precision[last]),
+                     float(min(1.0, p[:last + 1].sum() / max(expected_total, 1e-9))))
+
+
+def weight_histogram(weight: np.ndarray, bins: int = 40) -> dict:
+    if not len(weight):
+        return {"edges": [], "counts": []}
+    counts, edges = np.histogram(weight, bins=bins)
+    return {"edges": [round(float(e), 3) for e in edges], "counts": counts.tolist()}

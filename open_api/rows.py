@@ -1,0 +1,73 @@
+"""Reading one page of a query's rows, the way every face asks for them.
+
+A page of all rows in file order comes from the in-memory copy of the release when it fits
+(a slice: constant time at any offset); anything filtered or sorted is one DuckDB query on
+the thread's connection. The total of an unfiltered query is the row count already known.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from open_api.connections import connection
+from open_api.queries import RowQuery
+from open_api.table_cache import TableCache
+
+BATCH_ROWS = 10_000
+
+
+@dataclass(frozen=True)
+class Page:
+    names: list[str]
+    rows: list[tuple[Any, ...]]
+    total: int | None  # None when the caller did not ask for it
+
+    def records(self) -> list[dict[str, Any]]:
+        return [dict(zip(self.names, row, strict=True)) for row in self.rows]
+
+
+def fetch_page(
+    query: RowQuery,
+    limit: int,
+    offset: int,
+    cache: TableCache | None = None,
+    *,
+    with_total: bool = True,
+    row_id: bool = False,
+) -> Page:
+    """Rows ``offset`` to ``offset + limit`` of the query, with the count of all it matches."""
+    names = [c.name for c in query.columns]
+    if row_id:
+        names.insert(0, "_id")
+    total: int | None = None
+    if with_total and not query.where:
+        total = query.facts.row_count
+    if query.in_file_order and cache is not None:
+        table = cache.table(query.facts)
+        if table is not None:
+            sliced = table.slice(offset, limit).select([c.name for c in query.columns])
+            columns = [sliced.column(i).to_pylist() for i in range(sliced.num_columns)]
+            if row_id:
+                columns.insert(0, list(range(offset + 1, offset + 1 + sliced.num_rows)))
+            return Page(names, list(zip(*columns, strict=True)), total)
+    con = connection()
+    if with_total and total is None:
+        count_sql, count_parameters = query.count_sql()
+        (total,) = con.execute(count_sql, count_parameters).fetchone()
+    sql, parameters = query.select_sql(paged=True, row_id=row_id)
+    rows = con.execute(sql, [*parameters, limit, offset]).fetchall()
+    return Page(names, rows, None if total is None else int(total))
+
+
+def iter_rows(query: RowQuery, *, row_id: bool = False) -> Iterator[list[tuple[Any, ...]]]:
+    """All the query's rows, in batches; for streamed downloads of any size."""
+    import duckdb
+
+    sql, parameters = query.select_sql(paged=False, row_id=row_id)
+    # A connection of its own: the stream outlives the request thread's turn with it.
+    with duckdb.connect() as con:
+        cursor = con.execute(sql, parameters)
+        while batch := cursor.fetchmany(BATCH_ROWS):
+            yield batch

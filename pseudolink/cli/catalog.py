@@ -1,0 +1,208 @@
+"""``pseudolink catalog``: users, organisations, API keys, access requests and expiry.
+
+Administration here is done by whoever holds the workspace's database URL and is
+recorded as ``cli:<login>``; workflow actions are taken ``--as`` a catalog user, whose
+role the catalog checks against its role matrix.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from pseudolink.cli.app import WorkdirOption, app, console, ws
+
+group = typer.Typer(help="The catalog: people, keys, access requests, expiry.",
+                    no_args_is_help=True)
+app.add_typer(group, name="catalog")
+users = typer.Typer(help="Users and their roles.", no_args_is_help=True)
+orgs = typer.Typer(help="Organisations.", no_args_is_help=True)
+keys = typer.Typer(help="API keys for the open-data and DP APIs.", no_args_is_help=True)
+requests = typer.Typer(help="Access requests and their workflow.", no_args_is_help=True)
+group.add_typer(users, name="user")
+group.add_typer(orgs, name="org")
+group.add_typer(keys, name="apikey")
+group.add_typer(requests, name="request")
+
+AsOption = Annotated[str, typer.Option("--as", help="The catalog user taking the action.")]
+ReasonOption = Annotated[str, typer.Option(help="Why (recorded in the audit log).")]
+
+
+def _operator() -> str:
+    return f"cli:{getpass.getuser()}"
+
+
+def _open(workdir):  # type: ignore[no-untyped-def]
+    import catalog
+
+    return catalog.Catalog.connect(ws(workdir).database_url)
+
+
+@group.command("expire")
+def expire(workdir: WorkdirOption = None) -> None:
+    """Expire every active access past its end date (run daily from cron or a timer)."""
+    with _open(workdir) as cat:
+        expired = cat.expire_due()
+    console.print(f"{len(expired)} access request(s) expired"
+                  + (f": {', '.join(expired)}" if expired else ""), highlight=False)
+
+
+# -- organisations and users -------------------------------------------------------------
+
+@orgs.command("add")
+def org_add(organisation_id: str, name: Annotated[str, typer.Option()],
+            workdir: WorkdirOption = None) -> None:
+    """Create or rename an organisation."""
+    with _open(workdir) as cat:
+        cat.record_organisation(organisation_id, name=name, actor=_operator())
+    console.print(f"organisation {organisation_id} recorded", highlight=False)
+
+
+@users.command("add")
+def user_add(
+    user_id: str,
+    role: Annotated[str, typer.Option(help="holder, key_manager, combiner, privacy_officer, "
+                                           "researcher, consumer or admin.")],
+    org: Annotated[str | None, typer.Option("--org", help="Organisation id.")] = None,
+    name: Annotated[str, typer.Option(help="Display name.")] = "",
+    workdir: WorkdirOption = None,
+) -> None:
+    """Create a user or change their role."""
+    with _open(workdir) as cat:
+        cat.record_user(user_id, role=role, organisation_id=org, display_name=name,
+                        actor=_operator())
+    console.print(f"user {user_id} recorded with role {role}", highlight=False)
+
+
+@users.command("password")
+def user_password(user_id: str, workdir: WorkdirOption = None) -> None:
+    """Set a user's password (PSEUDOLINK_USER_PASSWORD, else a hidden prompt)."""
+    password = os.environ.get("PSEUDOLINK_USER_PASSWORD") or typer.prompt(
+        f"New password for {user_id}", hide_input=True, confirmation_prompt=True)
+    with _open(workdir) as cat:
+        cat.set_password(user_id, password, actor=_operator())
+    console.print(f"password of {user_id} set (stored as an argon2id hash)", highlight=False)
+
+
+@users.command("deactivate")
+def user_deactivate(user_id: str, workdir: WorkdirOption = None) -> None:
+    """Stop a user from logging in or acting."""
+    with _open(workdir) as cat:
+        cat.deactivate_user(user_id, actor=_operator())
+    console.print(f"user {user_id} deactivated", highlight=False)
+
+
+@users.command("list")
+def user_list(workdir: WorkdirOption = None) -> None:
+    with _open(workdir) as cat:
+        found = cat.list_users()
+    table = Table("user", "role", "organisation", "active")
+    for user in found:
+        table.add_row(user.id, user.role, user.organisation_id or "", str(user.active))
+    console.print(table)
+
+
+# -- API keys -----------------------------------------------------------------------------
+
+@keys.command("issue")
+def key_issue(
+    owner: str,
+    days: Annotated[int | None, typer.Option(help="Valid for this many days.")] = None,
+    quota: Annotated[int | None, typer.Option(help="Requests per day.")] = None,
+    scope: Annotated[list[str] | None, typer.Option(help="Scope (repeatable).")] = None,
+    workdir: WorkdirOption = None,
+) -> None:
+    """Issue a key; the secret is printed this once and is not stored."""
+    expires = datetime.now(UTC) + timedelta(days=days) if days else None
+    with _open(workdir) as cat:
+        secret = cat.issue_api_key(owner, actor=_operator(), expires_at=expires,
+                                   daily_quota=quota, scopes=scope or ["open_data"])
+    console.print("API key (shown once; store it now):", highlight=False)
+    typer.echo(secret)
+
+
+@keys.command("revoke")
+def key_revoke(key_id: str, workdir: WorkdirOption = None) -> None:
+    with _open(workdir) as cat:
+        cat.revoke_api_key(key_id, actor=_operator())
+    console.print(f"API key {key_id} revoked", highlight=False)
+
+
+@keys.command("list")
+def key_list(workdir: WorkdirOption = None) -> None:
+    with _open(workdir) as cat:
+        found = cat.list_api_keys()
+    table = Table("key id", "owner", "scopes", "quota/day", "expires", "revoked")
+    for key in found:
+        table.add_row(key.key_id, key.owner, ",".join(key.scopes), str(key.daily_quota or "-"),
+                      f"{key.expires_at:%Y-%m-%d}" if key.expires_at else "-",
+                      f"{key.revoked_at:%Y-%m-%d}" if key.revoked_at else "-")
+    console.print(table)
+
+
+# -- access requests ------------------------------------------------------------------
+
+@requests.command("list")
+def request_list(
+    state: Annotated[list[str] | None, typer.Option(help="Only these states.")] = None,
+    workdir: WorkdirOption = None,
+) -> None:
+    with _open(workdir) as cat:
+        found = cat.list_requests(states=state)
+    table = Table("request", "state", "form", "dataset", "requester", "ends")
+    for r in found:
+        table.add_row(r.id, r.state, r.release_form, r.dataset_id, r.requester_id,
+                      f"{r.ends_at:%Y-%m-%d}" if r.ends_at else "-")
+    console.print(table)
+
+
+@requests.command("submit")
+def request_submit(request_id: str, actor: AsOption, workdir: WorkdirOption = None) -> None:
+    with _open(workdir) as cat:
+        cat.submit_request(request_id, actor=actor)
+    console.print(f"request {request_id} submitted", highlight=False)
+
+
+@requests.command("review")
+def request_review(request_id: str, actor: AsOption, workdir: WorkdirOption = None) -> None:
+    """Take a submitted request under review."""
+    with _open(workdir) as cat:
+        cat.start_review(request_id, actor=actor)
+    console.print(f"request {request_id} under review", highlight=False)
+
+
+@requests.command("approve")
+def request_approve(request_id: str, actor: AsOption, reason: ReasonOption,
+                    workdir: WorkdirOption = None) -> None:
+    """Approve (the risk report must already be attached)."""
+    with _open(workdir) as cat:
+        cat.decide_request(request_id, "approve", reason=reason, actor=actor)
+    console.print(f"request {request_id} approved", highlight=False)
+
+
+@requests.command("reject")
+def request_reject(request_id: str, actor: AsOption, reason: ReasonOption,
+                   workdir: WorkdirOption = None) -> None:
+    with _open(workdir) as cat:
+        cat.decide_request(request_id, "reject", reason=reason, actor=actor)
+    console.print(f"request {request_id} rejected", highlight=False)
+
+
+@requests.command("activate")
+def request_activate(request_id: str, actor: AsOption, workdir: WorkdirOption = None) -> None:
+    with _open(workdir) as cat:
+        cat.activate_request(request_id, actor=actor)
+    console.print(f"request {request_id} active", highlight=False)
+
+
+@requests.command("revoke")
+def request_revoke(request_id: str, actor: AsOption, reason: ReasonOption,
+                   workdir: WorkdirOption = None) -> None:
+    with _open(workdir) as cat:
+        cat.revoke_request(request_id, reason=reason, actor=actor)
+    console.print(f"request {request_id} revoked", highlight=False)
