@@ -1,6 +1,28 @@
-"""The secure analysis room: JupyterHub configuration, authenticator, spawner and airlock.
-
-Not built yet (issue 9); the package exists so the layout of DESIGN 3 holds.
+"""The secure analysis room (DESIGN 7): JupyterHub configuration, authenticator and
+spawner (``analysis_env.hub``, imported lazily since it needs JupyterHub), and the
+airlock through which results leave.
 """
 
-__all__: list[str] = []
+from analysis_env.airlock import (
+    DECISIONS,
+    STATES,
+    TRANSITIONS,
+    Airlock,
+    AirlockFile,
+    AirlockRequest,
+    FileVote,
+    diagram,
+)
+from analysis_env.errors import AnalysisEnvError
+
+__all__ = [
+    "DECISIONS",
+    "STATES",
+    "TRANSITIONS",
+    "Airlock",
+    "AirlockFile",
+    "AirlockRequest",
+    "AnalysisEnvError",
+    "FileVote",
+    "diagram",
+]

@@ -8,6 +8,7 @@ shipped in ``catalog/migrations``. ``init_catalog`` creates or upgrades a databa
 from catalog.budgets import BudgetInfo
 from catalog.committee import CommitteeRules, Tally
 from catalog.database import init_catalog
+from catalog.datasets import DatasetInfo
 from catalog.errors import CatalogError
 from catalog.facade import Catalog
 from catalog.hashchain import AuditVerification
@@ -28,6 +29,7 @@ __all__ = [
     "Catalog",
     "CatalogError",
     "CommitteeRules",
+    "DatasetInfo",
     "IllegalTransition",
     "PermissionRefused",
     "ReleaseInfo",

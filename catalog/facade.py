@@ -23,6 +23,7 @@ from catalog.accounts import AccountMethods
 from catalog.coltypes import utcnow
 from catalog.committee import CommitteeRules
 from catalog.database import make_engine, redacted, require_head
+from catalog.datasets import DatasetInfo, dataset_info
 from catalog.errors import CatalogError
 from catalog.hashchain import AuditVerification, jsonable
 from catalog.models import (
@@ -298,6 +299,13 @@ class Catalog(AccountMethods, RequestMethods):
         with self._read() as session:
             release = session.scalars(query).one_or_none()
             return None if release is None else release_info(release)
+
+    def dataset(self, dataset_id: str) -> DatasetInfo | None:
+        """A registered dataset (its file, columns and lineage), or None if unknown."""
+        with self._read() as session:
+            found = session.scalars(select(Dataset).where(Dataset.id == dataset_id)
+                                    .options(selectinload(Dataset.columns))).one_or_none()
+            return None if found is None else dataset_info(found)
 
     def dataset_columns(self, dataset_id: str) -> dict[str, str]:
         """A dataset's columns and their classification, in registration order."""

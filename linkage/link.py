@@ -119,21 +119,23 @@ def _key_counts(path: Path, recipes: list[str]) -> dict[str, int]:
 def _report(project_id: str, precheck: bool, counts: dict[str, dict[str, int]],
             recipes: list[str], result) -> LinkReport:
     """``counts[holder]`` holds the holder's records under ``""`` and keys per recipe."""
-    members = result.members.to_pydict()
+    members = result.members
     links_per_recipe = dict.fromkeys(recipes, 0)
-    linked: dict[tuple[str, str], int] = {}
+    # Vectorised: at national scale a Python loop over members would cost gigabytes.
+    linked = {(row["holder"], row["recipe"]): row["serial_count"] for row in
+              members.group_by(["holder", "recipe"]).aggregate(
+                  [("serial", "count")]).to_pylist()}
     # A cluster is formed by the earliest recipe among its members; later ones only join it.
-    formed_on: dict[int, int] = {}
-    for cluster, holder, recipe in zip(members["cluster"], members["holder"],
-                                       members["recipe"], strict=True):
-        linked[holder, recipe] = linked.get((holder, recipe), 0) + 1
-        index = recipes.index(recipe)
-        formed_on[cluster] = min(index, formed_on.get(cluster, index))
-    clusters = set(formed_on)
-    if clusters and (min(clusters) != 1 or max(clusters) != len(clusters)):
+    indexed = pa.table({"cluster": members.column("cluster"),
+                        "index": pc.index_in(members.column("recipe"),
+                                             value_set=pa.array(recipes, pa.string()))})
+    formed_on = indexed.group_by("cluster").aggregate([("index", "min")])
+    n_clusters = formed_on.num_rows
+    if n_clusters and (pc.min(formed_on.column("cluster")).as_py() != 1
+                       or pc.max(formed_on.column("cluster")).as_py() != n_clusters):
         raise AssertionError("engine returned non-dense cluster numbers")
-    for index in formed_on.values():
-        links_per_recipe[recipes[index]] += 1
+    for row in formed_on.group_by("index_min").aggregate([("cluster", "count")]).to_pylist():
+        links_per_recipe[recipes[row["index_min"]]] += row["cluster_count"]
 
     holders: dict[str, dict[str, HolderRecipeStats]] = {}
     for holder, count in counts.items():
@@ -148,7 +150,7 @@ def _report(project_id: str, precheck: bool, counts: dict[str, dict[str, int]],
                 duplicate_records=dup_records, duplicate_keys=dup_keys,
             )
     return LinkReport(
-        project=project_id, precheck=precheck, links=len(clusters),
+        project=project_id, precheck=precheck, links=n_clusters,
         links_per_recipe=links_per_recipe,
         linked_records={h: sum(s.links for s in r.values()) for h, r in holders.items()},
         duplicates=sum(s.duplicate_records for r in holders.values() for s in r.values()),

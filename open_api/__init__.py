@@ -8,7 +8,7 @@ that importing this package for :class:`OpenApiError` (as the CLI does) stays ch
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from open_api.config import ApiConfig
 from open_api.errors import OpenApiError
@@ -50,6 +50,16 @@ def server(
     return build(source, host=host, port=port, config=config, access_log=access_log)
 
 
+def dp_answer(source: ReleaseSource, dataset: str, query: Any, consumer: str, *, actor: str,
+              cache: Any = None) -> dict[str, Any]:
+    """Answer one DP query as ``POST /api/v1/dp/query`` does, charging ``consumer``'s budget
+    first; raises :class:`OpenApiError` (with a ``code``) when refused."""
+    from anonymize.dp import BoundedDataCache
+    from open_api.dp import answer
+
+    return answer(source, cache or BoundedDataCache(), dataset, query, consumer, actor=actor)
+
+
 def serve(
     url: str, host: str = "127.0.0.1", port: int = 8000, *, config: ApiConfig | None = None
 ) -> None:
@@ -66,6 +76,7 @@ __all__ = [
     "Release",
     "ReleaseSource",
     "create_app",
+    "dp_answer",
     "serve",
     "server",
 ]

@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from anonymize import AnonymizeError
 from anonymize.dp import BoundedDataCache, DPQuery, DPSchema, metered_query
-from open_api.errors import error_body
+from open_api.errors import OpenApiError, error_body
 from open_api.keys import KeyRegistry, check_secret
 
 #: The scope an API key needs to spend privacy budget.
@@ -71,7 +71,9 @@ class DPQueryRequest(BaseModel):
     quantile: float = Field(default=0.5, gt=0, lt=1)
 
 
-class Refused(Exception):
+class Refused(OpenApiError):
+    """A DP query not answered, with its stable code (the CLI prints the message)."""
+
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code, self.message = code, message
@@ -108,12 +110,23 @@ def consumer_of(keys: KeyRegistry, key: str) -> str:
     return str(check.owner)
 
 
+def _open_to_queries(release: Any) -> bool:
+    return release is not None and release.form == "dp_aggregate" \
+        and bool(release.parameters.get("dp_query"))
+
+
 def dp_release(backend: DPBackend, release_id: str) -> Any:
+    """The release open to DP queries with this id, or else the one over the catalog
+    dataset of that id (so that ``pseudolink dp query --dataset`` takes either)."""
     release = backend.get_release(release_id)
-    if release is None or release.form != "dp_aggregate" \
-            or not release.parameters.get("dp_query"):
-        raise Refused("not_found", f"no dataset {release_id!r} open to DP queries")
-    return release
+    if _open_to_queries(release):
+        return release
+    listing = getattr(backend, "open_releases", None)
+    candidates = [r for r in (listing() if callable(listing) else [])
+                  if r.dataset_id == release_id and _open_to_queries(r)]
+    if len(candidates) == 1:
+        return candidates[0]
+    raise Refused("not_found", f"no dataset {release_id!r} open to DP queries")
 
 
 def schema_of(backend: DPBackend, release: Any) -> DPSchema:
@@ -159,7 +172,7 @@ def answer(backend: DPBackend, cache: BoundedDataCache, release_id: str, query: 
         result, remaining = metered_query(data, query, schema, charge)
     except AnonymizeError as exc:
         raise Refused("invalid_parameter", str(exc)) from None
-    return {"dataset": release_id, **result.to_dict(), "budget_remaining": remaining}
+    return {"dataset": release.id, **result.to_dict(), "budget_remaining": remaining}
 
 
 @router.post("/query", summary="A differentially private statistic, charged to your budget",

@@ -11,6 +11,15 @@ from anonymize.dp.data import BoundedDataCache, sha256_file
 from anonymize.dp.metered import Charge, metered_query
 from anonymize.dp.query import DPAnswer, dp_query, plan_query, run_plan
 from anonymize.dp.schema import STATISTICS, DPQuery, DPSchema
+from anonymize.dp.specs import QuerySpec
+from anonymize.dp.tables import (
+    Dimension,
+    DPTableRelease,
+    TableSpec,
+    dp_table,
+    plan_table,
+    release_table,
+)
 
 __all__ = [
     "STATISTICS",
@@ -21,12 +30,19 @@ __all__ = [
     "DPQuery",
     "DPSchema",
     "DPTable",
+    "DPTableRelease",
+    "Dimension",
+    "QuerySpec",
+    "TableSpec",
     "bound_contributions",
     "count_measurement",
     "dp_count_by",
     "dp_query",
+    "dp_table",
     "metered_query",
     "plan_query",
+    "plan_table",
+    "release_table",
     "run_plan",
     "sha256_file",
 ]

@@ -5,7 +5,9 @@ unit. Counts and integer sums get discrete Laplace noise, float sums Laplace noi
 fine lattice, quantiles OpenDP's report-noisy-max over quantile scores (the exponential
 mechanism). A statistic with several parts (mean: count and sum; variance: count, sum and sum
 of squares) splits its epsilon evenly and is composed with OpenDP's basic composition, whose
-map is what the answer reports. Budgets add epsilons: basic composition, as the ledger does.
+map is what the answer reports; its 95% interval is simulated from the parts' noise
+distributions (:mod:`anonymize.dp.intervals`), where a single part's comes from OpenDP's
+accuracy functions. Budgets add epsilons: basic composition, as the ledger does.
 """
 
 from __future__ import annotations
@@ -28,11 +30,15 @@ import opendp.transformations
 import pandas as pd
 from opendp.typing import i64
 
+from anonymize.dp.intervals import Noise, simulated_interval
 from anonymize.dp.schema import DPQuery, DPSchema
 from anonymize.dp.space import FRAME_METRIC, calibrated, composed, delegated
 from anonymize.errors import AnonymizeError
 
 CONFIDENCE = 0.95
+#: How mean and variance intervals are found (see anonymize.dp.intervals).
+SIMULATED = ("simulated: 2.5% and 97.5% quantiles of the statistic over the released parts "
+             "minus fresh draws of their noise (kinds and scales from OpenDP)")
 #: Most candidates a quantile is chosen among; integer columns with a narrower range use
 #: every integer in it.
 MAX_QUANTILE_CANDIDATES = 2049
@@ -99,33 +105,6 @@ def accuracy(scale: float, integer: bool, alpha: float) -> float:
     return float(opendp.accuracy.laplacian_scale_to_accuracy(scale, alpha))
 
 
-def split_miss_rate(parts: list[tuple[float, float, bool]], beta: float) -> list[float]:
-    """Half-widths for several noisy parts whose errors add up (``weight`` x error each),
-    with miss rates summing to ``beta`` and chosen to make the weighted total narrowest.
-
-    Each part is (weight, scale, integer). A union bound: the parts' intervals all hold with
-    probability at least 1 - beta, so the interval built from them does too; spending most of
-    beta on the dominant part keeps the bound from being needlessly wide.
-
-    >>> a, b = split_miss_rate([(1.0, 100.0, False), (0.0, 1.0, True)], 0.05)
-    >>> a == accuracy(100.0, False, 0.05 * 0.98), b > 0  # nearly all of beta on the sum
-    (True, True)
-    """
-    grid = np.linspace(0.02, 0.98, 49)
-    best: tuple[float, list[float]] | None = None
-    shares = ([[g, 1 - g] for g in grid] if len(parts) == 2 else
-              [[g, h * (1 - g), (1 - h) * (1 - g)] for g in grid[::4] for h in grid[::6]]
-              if len(parts) == 3 else [[1.0]])
-    for share in shares:
-        halves = [accuracy(scale, integer, beta * w)
-                  for (_, scale, integer), w in zip(parts, share, strict=True)]
-        width = sum(weight * h for (weight, _, _), h in zip(parts, halves, strict=True))
-        if best is None or width < best[0]:
-            best = (width, halves)
-    assert best is not None
-    return best[1]
-
-
 # -- cells of a grouped statistic ----------------------------------------------------------
 
 def cell_grid(schema: DPSchema, columns: tuple[str, ...]) -> pd.DataFrame:
@@ -155,13 +134,20 @@ def _laplace(domain: opendp.mod.Domain, metric: opendp.mod.Metric
     return lambda scale: opendp.measurements.make_laplace(domain, metric, scale=scale)
 
 
-def _count_part(schema: DPSchema, epsilon: float, columns: tuple[str, ...] = ()
-                ) -> tuple[opendp.mod.Measurement, float, int]:
+def _count_part(schema: DPSchema, epsilon: float, columns: tuple[str, ...] = (),
+                present: Numeric | None = None) -> tuple[opendp.mod.Measurement, float, int]:
+    """Noisy count of rows (per cell when grouped), or of rows where ``present``'s column
+    is not missing: the denominator of that column's mean and variance."""
     if not columns:
         reference = opendp.transformations.make_count(
             opendp.domains.vector_domain(opendp.domains.atom_domain(T=i64)), FRAME_METRIC,
             TO=i64)
-        transformation = delegated(reference, lambda frame: len(frame))
+        if present is None:
+            transformation = delegated(reference, lambda frame: len(frame))
+        else:
+            # Dropping rows with a missing value is row-wise, so the count keeps its map.
+            transformation = delegated(
+                reference, lambda frame: int(frame[present.column].notna().sum()))
         cells = 1
     else:
         cells = reduce(mul, (len(schema.keys_of(c)) for c in columns), 1)
@@ -265,28 +251,23 @@ def sum_plan(query: DPQuery, frame: pd.DataFrame, schema: DPSchema) -> Plan:
 def mean_plan(query: DPQuery, frame: pd.DataFrame, schema: DPSchema) -> Plan:
     num = numeric(frame, query.column, schema)
     part = float(query.epsilon) / 2
-    count_m, count_scale, _ = _count_part(schema, part)
+    count_m, count_scale, _ = _count_part(schema, part, present=num)
     sum_m, sum_scale = _sum_part(num, schema, part)
-    beta = 1 - CONFIDENCE
+    noises = [Noise(count_scale, True), Noise(sum_scale, num.integer)]
+
+    def mean(n: np.ndarray, total: np.ndarray) -> np.ndarray:
+        return np.clip(total / np.maximum(n, 1.0), num.lower, num.upper)
 
     def finish(raw: Any) -> dict[str, Any]:
         n, total = float(raw[0]), float(raw[1])
-        value = float(np.clip(total / max(n, 1.0), num.lower, num.upper))
-        # The true mean m satisfies |noisy_sum - m * noisy_count| <= sum error + |m| x count
-        # error; the split of the miss rate follows the released (post-processed) mean.
-        sum_half, count_half = split_miss_rate(
-            [(1.0, sum_scale, num.integer), (abs(value) + 1e-12, count_scale, True)], beta)
-        lo, hi = num.lower, num.upper
-        if n - count_half >= 1:
-            ratios = [s / c for s in (total - sum_half, total + sum_half)
-                      for c in (n - count_half, n + count_half)]
-            lo, hi = max(lo, min(ratios)), min(hi, max(ratios))
+        value = float(mean(np.array(n), np.array(total)))
+        lo, hi = simulated_interval([n, total], noises, mean, CONFIDENCE)
         return {"values": np.array([value]), "lower": np.array([min(lo, value)]),
                 "upper": np.array([max(hi, value)])}
 
     return Plan(composed([count_m, sum_m]), "discrete_laplace" if num.integer else "laplace",
                 {"count": count_scale, "sum": sum_scale}, finish,
-                notes={"bounds": [num.lower, num.upper]})
+                notes={"bounds": [num.lower, num.upper], "interval": SIMULATED})
 
 
 def variance_plan(query: DPQuery, frame: pd.DataFrame, schema: DPSchema) -> Plan:
@@ -296,37 +277,31 @@ def variance_plan(query: DPQuery, frame: pd.DataFrame, schema: DPSchema) -> Plan
     mid, half_range = (num.lower + num.upper) / 2, (num.upper - num.lower) / 2
     centred = Numeric(num.column, num.lower, num.upper, integer=False)
     part = float(query.epsilon) / 3
-    count_m, count_scale, _ = _count_part(schema, part)
+    count_m, count_scale, _ = _count_part(schema, part, present=num)
     sum_m, sum_scale = _sum_part(centred, schema, part, transform=lambda v: v - mid,
                                  lower=-half_range, upper=half_range)
     sq_m, sq_scale = _sum_part(centred, schema, part, transform=lambda v: (v - mid) ** 2,
                                lower=0.0, upper=half_range ** 2)
     ceiling = half_range ** 2
+    noises = [Noise(count_scale, True), Noise(sum_scale, False), Noise(sq_scale, False)]
 
-    def variance(n: float, s: float, q: float) -> float:
-        return float(np.clip((q - s * s / n) / (n - 1), 0.0, ceiling))
+    def variance(n: np.ndarray, s: np.ndarray, q: np.ndarray) -> np.ndarray:
+        m = np.maximum(n, 2.0)
+        return np.clip((q - s * s / m) / (m - 1), 0.0, ceiling)
 
     def finish(raw: Any) -> dict[str, Any]:
         n, s, q = (float(v) for v in raw)
-        value = variance(n, s, q) if n >= 2 else ceiling / 2
-        lo, hi = 0.0, ceiling
-        m = max(n, 2.0)
-        # Weights: how much each part's error moves the variance at the released values.
-        a_n, a_s, a_q = split_miss_rate(
-            [(value / m + 1e-12, count_scale, True),
-             (2 * abs(s) / (m * (m - 1)) + 1e-12, sum_scale, False),
-             (1 / (m - 1), sq_scale, False)], 1 - CONFIDENCE)
-        if n - a_n >= 2:
-            s_points = [s - a_s, s + a_s] + ([0.0] if s - a_s < 0 < s + a_s else [])
-            found = [variance(c, x, y) for c in np.linspace(n - a_n, n + a_n, 5)
-                     for x in s_points for y in (q - a_q, q + a_q)]
-            lo, hi = min(found), max(found)
+        value = float(variance(np.array(n), np.array(s), np.array(q))) if n >= 2 \
+            else ceiling / 2
+        lo, hi = simulated_interval([n, s, q], noises, variance, CONFIDENCE)
+        if not (np.isfinite(lo) and np.isfinite(hi)):
+            lo, hi = 0.0, ceiling
         return {"values": np.array([value]), "lower": np.array([min(lo, value)]),
                 "upper": np.array([max(hi, value)])}
 
     return Plan(composed([count_m, sum_m, sq_m]), "laplace",
                 {"count": count_scale, "sum": sum_scale, "sum_of_squares": sq_scale}, finish,
-                notes={"bounds": [num.lower, num.upper]})
+                notes={"bounds": [num.lower, num.upper], "interval": SIMULATED})
 
 
 def quantile_candidates(num: Numeric) -> np.ndarray:

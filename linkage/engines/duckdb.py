@@ -11,7 +11,8 @@ import duckdb
 import pyarrow as pa
 
 from linkage.engines.base import Engine, MatchResult
-from linkage.keys.linkage_key import hmac_pads, hmac_sql, quote, recipe_message_sql
+from linkage.keys.batch_hmac import hmac_sha256_column
+from linkage.keys.linkage_key import quote, recipe_message_sql
 from linkage.spec import Recipe
 
 
@@ -22,24 +23,30 @@ def _literal(text: str) -> str:
 class DuckDBEngine(Engine):
     name = "duckdb"
 
+    #: Threads for the keyed hashing (None: every core).
+    threads: int | None = None
+
     def linkage_keys(self, values: pa.Table, project_key: bytes,
                      recipes: Sequence[Recipe]) -> pa.Table:
-        ipad, opad = hmac_pads(project_key)
+        # DuckDB assembles each recipe's message column; OpenSSL hashes the whole column.
         selects = []
         for recipe in recipes:
             missing = " or ".join(f"{quote(f)} is null" for f in recipe.fields)
-            digest = hmac_sql(recipe_message_sql(recipe.tag, recipe.fields))
-            selects.append(f"case when {missing} then null else {digest} end "
+            message = recipe_message_sql(recipe.tag, recipe.fields)
+            selects.append(f"case when {missing} then null else {message} end "
                            f"as {quote(recipe.name)}")
         con = duckdb.connect()
         try:
             con.register("v", values)
             # Row order must follow ``values``: the keys are zipped with serials afterwards.
-            return con.sql(
-                f"select {', '.join(selects)} from v", params={"ipad": ipad, "opad": opad}
-            ).to_arrow_table()
+            messages = con.sql(f"select {', '.join(selects)} from v").to_arrow_table()
         finally:
             con.close()
+        return pa.table({
+            recipe.name: hmac_sha256_column(project_key, messages.column(recipe.name),
+                                            self.threads)
+            for recipe in recipes
+        })
 
     def match(self, keys: Mapping[str, pa.Table], recipes: Sequence[str]) -> MatchResult:
         con = duckdb.connect()
@@ -53,7 +60,7 @@ class DuckDBEngine(Engine):
     def match_files(self, keys: Mapping[str, Path], recipes: Sequence[str]) -> MatchResult:
         with tempfile.TemporaryDirectory(prefix="pseudolink-duckdb-") as spill:
             con = duckdb.connect(config={
-                "memory_limit": os.environ.get("PSEUDOLINK_DUCKDB_MEMORY", "1GB"),
+                "memory_limit": os.environ.get("PSEUDOLINK_DUCKDB_MEMORY", "512MB"),
                 "temp_directory": spill,
                 "preserve_insertion_order": False,
             })

@@ -31,6 +31,8 @@ DEFAULT_MASTER = "local[2]"
 @lru_cache(maxsize=1)
 def spark_session() -> SparkSession:
     """The process's Spark session: local, bound to loopback, no web UI, few partitions."""
+    # Read by the JVM at launch, before any config: keeps every Spark socket on loopback.
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     builder = (
         SparkSession.builder.appName("pseudolink")
         .master(os.environ.get("PSEUDOLINK_SPARK_MASTER", DEFAULT_MASTER))

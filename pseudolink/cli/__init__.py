@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "anonymize",
     "catalog",
     "audit",
+    "airlock",
     "serve",
     "demo",
 )

@@ -173,23 +173,24 @@ def demo(
     console.print(f"{len(table.table):,} cells, epsilon {table.epsilon} spent, 95% of counts "
                   f"within +/-{table.accuracy_95:.1f} of the truth -> {dp_path}")
 
-    run.step("9. synthetic microdata (SDV GaussianCopula)")
+    run.step("9. synthetic microdata (SDV GaussianCopula, behind the privacy gate)")
     with progress_bars() as progress:
-        synthetic = anonymize.synthesize(frame, synthetic_rows, synthesizer="gaussian_copula",
-                                         seed=seed, progress=progress)
+        synthetic = anonymize.synthetic_release(
+            frame, synthetic_rows, synthesizer="gaussian_copula", columns=columns, seed=seed,
+            progress=progress,
+        )
     synth_path = space.releases / f"{SYNTH_RELEASE}.parquet"
     _write_parquet(synthetic.data, synth_path)
+    synth_report = synthetic.report()
     cat.record_release(
         SYNTH_RELEASE, dataset_id=f"{DEMO_PROJECT}-combined", form="synthetic",
         title="Synthetic combined data (demo)", artifact=str(synth_path),
-        checksum=_sha256(synth_path),
-        parameters={"synthesizer": "gaussian_copula", "rows": synthetic_rows,
-                    "quality_score": round(synthetic.quality_score, 4),
-                    "exact_copies": synthetic.exact_copies},
-        actor="privacy_officer",
+        checksum=_sha256(synth_path), parameters=synth_report, actor="privacy_officer",
     )
-    console.print(f"{synthetic_rows:,} rows, SDMetrics quality {synthetic.quality_score:.1%}, "
-                  f"{synthetic.exact_copies} exact copies of real rows -> {synth_path}")
+    gate = synth_report["privacy_gate"]
+    console.print(f"{len(synthetic.data):,} rows, SDMetrics quality "
+                  f"{synth_report['quality_score']:.1%}, privacy gate "
+                  f"{'passed' if gate.get('passed') else 'FAILED'} -> {synth_path}")
 
     run.step("10. open-data API")
     answer = _query_api_once(space, DP_RELEASE)
@@ -207,7 +208,7 @@ def demo(
         ("recall / precision", f"{quality.recall:.2%} / {quality.precision:.2%}"),
         ("k-anonymity", str(risk_doc["k"])),
         ("epsilon spent", str(table.epsilon)),
-        ("synthetic quality", f"{synthetic.quality_score:.1%}"),
+        ("synthetic quality", f"{synth_report['quality_score']:.1%}"),
         ("workspace", str(space.root.resolve())),
     ):
         summary.add_row(label, value)

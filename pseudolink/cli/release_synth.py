@@ -30,7 +30,8 @@ def release_synth(
     epochs: Annotated[int, typer.Option(help="Epochs for ctgan / tvae.")] = 300,
     release_id: Annotated[str | None, typer.Option("--id", help="Release id.")] = None,
     data: Annotated[Path | None, typer.Option(
-        help="The dataset's file, when the catalog cannot say where it is.")] = None,
+        help="Read the dataset from this file instead of the one the catalog records.")
+    ] = None,
     consumer: Annotated[str, typer.Option(help="Budget consumer charged for dp-mst.")] = "public",
     actor: Annotated[str, typer.Option(help="Who approves this release.")] = "privacy_officer",
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
@@ -47,11 +48,11 @@ def release_synth(
     space = ws(workdir)
     release_id = release_id or f"{dataset}-synthetic-{synthesizer}"
     with catalog.Catalog.connect(space.database_url) as cat:
-        columns = cat.dataset_columns(dataset)
-        path = data or _dataset_path(cat, dataset)
-        if path is None:
-            raise fail(f"the catalog does not expose the file of dataset {dataset!r}; "
-                       "pass --data PATH")
+        info = cat.dataset(dataset)
+        if info is None:
+            raise fail(f"no dataset {dataset!r} in the catalog")
+        columns = info.columns
+        path = data or Path(info.path)
         if not Path(path).exists():
             raise fail(f"{path}: dataset file of {dataset!r} not found")
         frame = pd.read_parquet(path)
@@ -83,16 +84,6 @@ def release_synth(
             title=f"Synthetic {dataset} ({result.synthesizer})", artifact=str(out),
             checksum=_sha256(out), parameters=parameters, actor=actor)
     _print_report(result, out)
-
-
-def _dataset_path(cat: object, dataset: str) -> str | None:
-    """The dataset's file through whichever getter this catalog version offers."""
-    for getter in ("dataset_path", "dataset"):
-        found = getattr(cat, getter, None)
-        if callable(found):
-            value = found(dataset)
-            return getattr(value, "path", value)
-    return None
 
 
 def _print_report(result: object, out: Path) -> None:

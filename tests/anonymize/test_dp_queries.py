@@ -84,10 +84,23 @@ def test_true_value_inside_the_95_percent_interval_90_to_99_percent_of_the_time(
         inside = (lower <= expected + 1e-9) & (expected - 1e-9 <= upper)
         hits += int(inside.sum())
         total += len(inside)
-    # Mean and variance combine parts by a union bound over OpenDP's per-part accuracies,
-    # which is conservative (about 99% for the mean here), so only the floor binds them.
-    ceiling = 0.99 if query.statistic not in ("mean", "variance") else 1.0
-    assert 0.90 <= hits / total <= ceiling, f"coverage {hits / total:.3f}"
+    assert 0.90 <= hits / total <= 0.99, f"coverage {hits / total:.3f}"
+
+
+def test_mean_divides_by_the_rows_that_have_a_value(people):
+    """Missing values are left out of the sum, so they must be left out of the count."""
+    gappy = people.assign(income=people["income"].where(np.arange(len(people)) % 2 == 0))
+    answers = [dp_query(gappy, DPQuery("mean", epsilon=2.0, column="income"), SCHEMA).value
+               for _ in range(40)]
+    assert np.mean(answers) == pytest.approx(gappy["income"].mean(), rel=0.1)
+
+
+def test_mean_interval_is_a_fixed_function_of_the_released_parts(people):
+    from anonymize.dp.intervals import Noise, simulated_interval
+
+    noises = [Noise(4.0, True), Noise(400.0, False)]
+    first = simulated_interval([400.0, 12_800.0], noises, lambda n, s: s / n)
+    assert first == simulated_interval([400.0, 12_800.0], noises, lambda n, s: s / n)
 
 
 def test_quantile_rank_error_stays_within_the_stated_bound(people):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 import tarfile
 
 import pyarrow.parquet as pq
@@ -174,3 +175,19 @@ def test_rerunning_prepare_and_link_replaces_outputs(world):
                           PASSPHRASE)
     assert first.links == second.links == 3
     assert not [p for p in world.exchange.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_prepare_in_small_batches_gives_the_same_links(world, monkeypatch):
+    # Batching keeps memory flat on national files; it must not change what links.
+    monkeypatch.setattr(sys.modules["linkage.prepare"], "BATCH_ROWS", 2)
+    reports = world.prepare_all()
+    assert reports["ssis"].records == 5
+    assert reports["ssis"].keys_per_recipe == {"rrn": 3, "name+dob+sex": 4}
+    crosswalk = pq.read_table(world.exchange / "ssis.crosswalk.parquet")
+    assert crosswalk.column("row_number").to_pylist() == [1, 2, 3, 4, 5]
+    assert len(set(crosswalk.column("serial").to_pylist())) == 5
+    report = linkage.link(world.manifest, world.keys_files(), world.exchange, world.keys,
+                          PASSPHRASE)
+    linkmap = linkage.read_envelope(world.exchange / "linkmap.age", world.keys, "agency",
+                                    PASSPHRASE)
+    assert report.links == 3 and _pairs(world, linkmap) == EXPECTED_PAIRS

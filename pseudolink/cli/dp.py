@@ -1,0 +1,145 @@
+"""``pseudolink dp enable`` and ``pseudolink dp query``: a dataset open to DP questions.
+
+``enable`` records a public manifest release (form ``dp_aggregate``, ``dp_query = true``)
+whose hidden parameters point at the catalogued microdata, declares the clamping bounds in
+the catalog and sets the consumers' budgets. ``query`` answers one statistic exactly as
+``POST /api/v1/dp/query`` does, charging the consumer's budget first.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from pseudolink.cli.app import WorkdirOption, app, console, fail, ws
+
+group = typer.Typer(help="Differentially private statistics, metered by a privacy budget.",
+                    no_args_is_help=True)
+app.add_typer(group, name="dp")
+
+
+@group.command("enable")
+def enable(
+    dataset: Annotated[str, typer.Option("--dataset", help="Catalog dataset id.")],
+    spec: Annotated[Path, typer.Option("--spec", help="dp.toml: keys, bounds, budgets.")],
+    release_id: Annotated[str | None, typer.Option("--id", help="Release id.")] = None,
+    actor: Annotated[str, typer.Option(help="The privacy officer declaring it.")
+                     ] = "privacy_officer",
+    workdir: WorkdirOption = None,
+) -> None:
+    """Open a catalogued dataset to DP queries: manifest release, bounds and budgets."""
+    import pyarrow.parquet as pq
+
+    import catalog
+    from anonymize.dp import QuerySpec, sha256_file
+
+    declared = QuerySpec.load(spec)
+    space = ws(workdir)
+    with catalog.Catalog.connect(space.database_url) as cat:
+        info = cat.dataset(dataset)
+        if info is None:
+            raise fail(f"no dataset {dataset!r} in the catalog")
+        data = Path(info.path)
+        try:
+            present = set(pq.read_schema(data).names)
+        except (OSError, ValueError) as exc:
+            raise fail(f"{data}: file of dataset {dataset!r} cannot be read: {exc}") from None
+        unit = declared.schema.privacy_unit
+        missing = [c for c in [*declared.columns, *([unit] if unit else [])]
+                   if c not in present]
+        if missing:
+            raise fail(f"{spec}: columns not in {data}: {', '.join(missing)}")
+        release_id = release_id or declared.id or f"{dataset}-dp"
+        space.releases.mkdir(parents=True, exist_ok=True)
+        out = space.releases / f"{release_id}.parquet"
+        tmp = out.with_name(out.name + ".tmp")
+        declared.manifest().to_parquet(tmp, index=False)
+        tmp.replace(out)
+        for column, (lower, upper) in declared.schema.bounds.items():
+            cat.set_column_bounds(dataset, column, lower, upper, actor=actor)
+        for consumer, total in declared.budgets.items():
+            cat.set_budget(dataset, consumer, total, actor=actor)
+        cat.record_release(
+            release_id, dataset_id=dataset, form="dp_aggregate",
+            title=declared.title or f"{info.title}: differentially private queries",
+            artifact=str(out), checksum=sha256_file(out), actor=actor,
+            description="Ask differentially private statistics with POST /api/v1/dp/query.",
+            parameters={"dp_query": True, "privacy_unit": unit,
+                        "max_contributions": declared.schema.max_contributions,
+                        "keys": declared.schema.keys, "columns": declared.columns,
+                        "bounds": {c: list(b) for c, b in declared.schema.bounds.items()},
+                        "privacy": "pure epsilon-differential privacy, basic composition",
+                        # Hidden from every public face (open_api.parameters.INTERNAL).
+                        "data": str(data.resolve()), "data_sha256": sha256_file(data)})
+    console.print(f"dataset {dataset!r} open to DP queries as {release_id!r}; "
+                  f"{len(declared.schema.bounds)} bounded columns, "
+                  f"budgets: {', '.join(f'{c}={e:g}' for c, e in declared.budgets.items())}")
+
+
+@group.command("query")
+def query(
+    dataset: Annotated[str, typer.Option(
+        "--dataset", help="DP-query release id, or the catalog dataset it opens.")],
+    statistic: Annotated[str, typer.Option(
+        help="count | sum | mean | variance | quantile | histogram")],
+    epsilon: Annotated[float, typer.Option(help="Privacy loss to spend on this answer.")],
+    column: Annotated[str | None, typer.Option(help="Column of the statistic.")] = None,
+    by: Annotated[list[str] | None, typer.Option(
+        "--by", help="Group by this column (repeat for a cross table).")] = None,
+    quantile: Annotated[float, typer.Option(help="Which quantile (0.5 = median).")] = 0.5,
+    consumer: Annotated[str, typer.Option(help="Whose budget is charged.")] = "public",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the answer as JSON.")] = False,
+    actor: Annotated[str | None, typer.Option(help="Who asks (default: the consumer).")
+                     ] = None,
+    workdir: WorkdirOption = None,
+) -> None:
+    """Answer one DP statistic, charged to the consumer's budget before it is computed."""
+    import catalog
+    import open_api
+    from anonymize.dp import DPQuery
+
+    asked = DPQuery(statistic, epsilon=epsilon, column=column, by=tuple(by or ()),
+                    quantile=quantile)
+    with catalog.Catalog.connect(ws(workdir).database_url) as cat:
+        answer = open_api.dp_answer(cat, dataset, asked, consumer,
+                                    actor=actor or f"cli:{consumer}")
+    if as_json:
+        console.print_json(json.dumps(answer, ensure_ascii=False, default=str))
+        return
+    _print(answer)
+
+
+def _print(answer: dict) -> None:
+    head = (f"{answer['statistic']}"
+            + (f" of {answer['column']}" if answer.get("column") else "")
+            + (f" by {', '.join(answer['by'])}" if answer.get("by") else "")
+            + f" on {answer['dataset']}")
+    if answer.get("rows") is not None:
+        table = Table(title=head)
+        names = [k for k in answer["rows"][0] if k not in ("value", "lower", "upper")]
+        for name in [*names, "value", "95% interval"]:
+            table.add_column(name, justify="left" if name in names else "right")
+        for row in answer["rows"]:
+            table.add_row(*(str(row[n]) for n in names), _number(row["value"]),
+                          f"[{_number(row['lower'])}, {_number(row['upper'])}]")
+        console.print(table)
+    else:
+        console.print(head)
+        console.print(f"value {_number(answer['value'])}", highlight=False)
+        if answer.get("lower") is not None:
+            console.print(f"95% interval [{_number(answer['lower'])}, "
+                          f"{_number(answer['upper'])}]", highlight=False)
+        elif "rank_error_95" in answer.get("accuracy", {}):
+            console.print(f"95%: the rank is within "
+                          f"{answer['accuracy']['rank_error_95']:.1f} rows of the target",
+                          highlight=False)
+    console.print(f"epsilon {answer['epsilon']:g} ({answer['mechanism']}, pure epsilon-DP); "
+                  f"budget remaining {answer['budget_remaining']:g}", highlight=False)
+
+
+def _number(value: float) -> str:
+    return f"{value:,.0f}" if abs(value) >= 1000 or float(value).is_integer() else f"{value:.4g}"

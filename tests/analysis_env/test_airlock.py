@@ -1,0 +1,131 @@
+"""The airlock's promises: held outputs stay in, two independent checkers, full audit."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from analysis_env import TRANSITIONS, Airlock, AnalysisEnvError, diagram
+
+SAFE = pd.DataFrame({"owner": [25, 40, 65], "tenant": [12, 31, 43], "Total": [37, 71, 108]},
+                    index=["Jongno", "Jung", "Total"])
+
+
+@pytest.fixture
+def outputs(tmp_path: Path) -> Path:
+    folder = tmp_path / "room" / "kim" / "outputs"
+    folder.mkdir(parents=True)
+    SAFE.to_csv(folder / "tenure.csv")
+    pd.DataFrame({"owner": [25, 3]}, index=["Jongno", "Jung"]).to_csv(folder / "small.csv")
+    return folder
+
+
+@pytest.fixture
+def airlock(tmp_path: Path, cat) -> Airlock:
+    return Airlock(tmp_path / "airlock", cat)
+
+
+def _request(airlock: Airlock, outputs: Path, files=("tenure.csv",), **kw):
+    return airlock.request("kim", outputs, list(files), context="tenure by district",
+                           controls="counts of 10 or more, margins checked", **kw)
+
+
+def test_safe_table_leaves_only_after_two_independent_approvals(airlock, outputs, cat):
+    request = _request(airlock, outputs, request_id="out-1")
+    assert request.state == "submitted" and not request.files[0].held
+    airlock.vote("out-1", "approve", actor="po1", reason="")
+    with pytest.raises(AnalysisEnvError, match="approved|is submitted"):
+        airlock.release("out-1", actor="po1")
+    assert airlock.view("out-1", actor="po1").state == "submitted"
+    after = airlock.vote("out-1", "approve", actor="po2", reason="")
+    assert after.state == "approved"
+    released = airlock.release("out-1", actor="po2")
+    digest = hashlib.sha256((outputs / "tenure.csv").read_bytes()).hexdigest()
+    assert released == [airlock.outbox("kim") / digest / "tenure.csv"]
+    assert released[0].read_bytes() == (outputs / "tenure.csv").read_bytes()
+    assert airlock.view("out-1", actor="kim").state == "released"
+
+
+def test_author_never_reviews_their_own_request(airlock, outputs, cat):
+    cat.record_user("kim2", role="privacy_officer", actor="root")
+    request = airlock.request("kim", outputs, ["tenure.csv"], context="c", controls="c")
+    with pytest.raises(AnalysisEnvError, match="not an output checker"):
+        airlock.vote(request.id, "approve", actor="kim", reason="")
+    airlock.vote(request.id, "approve", actor="po1", reason="")
+    with pytest.raises(AnalysisEnvError, match="already voted"):
+        airlock.vote(request.id, "approve", actor="po1", reason="")
+    assert airlock.view(request.id, actor="po1").state == "submitted"
+
+
+def test_table_with_a_cell_of_three_is_held_and_cannot_be_approved(airlock, outputs):
+    request = _request(airlock, outputs, files=("small.csv",))
+    (file,) = request.files
+    assert file.held
+    assert "cell (Jung, owner) counts 3, fewer than 10 units" in [c["reason"] for c in file.checks]
+    with pytest.raises(AnalysisEnvError, match="held by the automatic checks"):
+        airlock.vote(request.id, "approve", actor="po1", reason="")
+
+
+def test_votes_stay_hidden_until_both_are_in(airlock, outputs):
+    request = _request(airlock, outputs)
+    airlock.vote(request.id, "approve", actor="po1", reason="")
+    assert airlock.view(request.id, actor="po2").files[0].votes == []
+    assert [v.checker for v in airlock.view(request.id, actor="po1").files[0].votes] == ["po1"]
+    assert airlock.view(request.id, actor="kim").files[0].votes == []
+    airlock.vote(request.id, "return", actor="po2", reason="round to 5")
+    seen = airlock.view(request.id, actor="po1")
+    assert seen.state == "returned"
+    assert {v.checker for v in seen.files[0].votes} == {"po1", "po2"}
+
+
+def test_an_edited_file_resets_its_votes(airlock, outputs):
+    request = _request(airlock, outputs)
+    airlock.vote(request.id, "approve", actor="po1", reason="")
+    airlock.vote(request.id, "return", actor="po2", reason="round the totals")
+    with pytest.raises(AnalysisEnvError, match="returned"):
+        airlock.vote(request.id, "approve", actor="po2", reason="")
+    (outputs / "tenure.csv").write_text(SAFE.to_csv().replace("Jongno", "Jongno-gu"))
+    edited = airlock.update_file(request.id, outputs, "tenure.csv", actor="kim")
+    assert edited.files[0].votes_in == 0
+    airlock.resubmit(request.id, actor="kim")
+    airlock.vote(request.id, "approve", actor="po1", reason="")
+    assert airlock.vote(request.id, "approve", actor="po2", reason="").state == "approved"
+
+
+def test_only_files_inside_outputs_may_leave(airlock, outputs, tmp_path):
+    (tmp_path / "secret.csv").write_text("a\n1\n")
+    with pytest.raises(AnalysisEnvError, match="only files in the outputs folder"):
+        airlock.request("kim", outputs, ["../../../secret.csv"], context="c", controls="c")
+
+
+def test_every_view_vote_and_release_is_in_the_audit_log(airlock, outputs, cat):
+    request = _request(airlock, outputs)
+    airlock.view(request.id, actor="po1")
+    airlock.vote(request.id, "approve", actor="po1", reason="")
+    airlock.vote(request.id, "approve", actor="po2", reason="")
+    airlock.release(request.id, actor="po1")
+    trail = [(e["actor"], e["action"]) for e in cat.audit_entries()
+             if e["target"] == request.id]
+    assert trail == [("kim", "airlock.request"), ("po1", "airlock.view"),
+                     ("po1", "airlock.vote"), ("po2", "airlock.vote"),
+                     ("system:airlock", "airlock.approved"), ("po1", "airlock.release")]
+    assert cat.verify_audit().ok
+
+
+def test_rejection_and_withdrawal_are_final(airlock, outputs):
+    request = _request(airlock, outputs)
+    airlock.vote(request.id, "reject", actor="po1", reason="not needed for the purpose")
+    assert airlock.vote(request.id, "approve", actor="po2", reason="").state == "rejected"
+    with pytest.raises(AnalysisEnvError, match="rejected is final"):
+        airlock.release(request.id, actor="po1")
+    other = _request(airlock, outputs)
+    assert airlock.withdraw(other.id, actor="kim").state == "withdrawn"
+
+
+def test_docs_show_the_transition_table_the_code_uses():
+    doc = (Path(__file__).parents[2] / "docs" / "analysis-room.md").read_text(encoding="utf-8")
+    assert diagram() in doc
+    assert len(TRANSITIONS) == diagram().count("\n") - 1
