@@ -11,6 +11,7 @@ import os
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 SERIAL_BYTES = 16
 
@@ -23,10 +24,18 @@ def random_hex(count: int, nbytes: int = SERIAL_BYTES) -> pa.Array:
     (3, 32, 3)
     """
     width = 2 * nbytes
-    hexed = binascii.hexlify(os.urandom(nbytes * count))
-    values = np.frombuffer(hexed, dtype=f"S{width}").astype(f"U{width}")
-    array = pa.array(values, pa.string())
+    # The hex text is the string array's data buffer as is: no per-value Python objects.
+    raw = os.urandom(nbytes * count)
+    data = pa.py_buffer(binascii.hexlify(raw))
+    offsets = pa.py_buffer(np.arange(0, (count + 1) * width, width, dtype=np.int64))
+    array = pa.LargeStringArray.from_buffers(count, offsets, data).cast(pa.string())
     # A collision in 128 bits is practically impossible, but a duplicate would merge records.
-    if len(np.unique(values)) != count:
+    # Sorting the first 64 bits is cheap; only if two agree there are whole serials compared.
+    if count > 1 and nbytes % 8 == 0:
+        head = np.sort(np.frombuffer(raw, dtype="<u8")[:: nbytes // 8])
+        suspect = bool((head[1:] == head[:-1]).any())
+    else:
+        suspect = count > 1
+    if suspect and pc.count_distinct(array).as_py() != count:
         return random_hex(count, nbytes)
     return array

@@ -77,6 +77,8 @@ class ProjectSpec:
     key_manager: str = DEFAULT_KEY_MANAGER
     combiner: str = DEFAULT_COMBINER
     source: str = field(default="<spec>", compare=False)
+    #: The validated ``[fuzzy]`` table (only the keys given); fuzzy mode's defaults fill the rest.
+    fuzzy: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: str | Path, *, project_id: str | None = None,
@@ -121,6 +123,7 @@ class ProjectSpec:
                         "key_manager": self.key_manager, "combiner": self.combiner},
             "holders": [h.to_dict() for h in self.holders],
             "recipes": [{"fields": list(r.fields)} for r in self.recipes],
+            **({"fuzzy": dict(self.fuzzy)} if self.fuzzy else {}),
         }
 
 
@@ -228,8 +231,85 @@ def _parse(data: dict[str, Any], source: str) -> ProjectSpec:
         if recipe in recipes:
             raise bad(where, f"recipe {recipe.name} is listed twice")
         recipes.append(recipe)
+    fuzzy = _parse_fuzzy(data.get("fuzzy", {}), bad, kinds)
     return ProjectSpec(project_id, purpose, mode, holders, recipes, key_manager, combiner,
-                       source)
+                       source, fuzzy)
+
+
+FUZZY_HARDENINGS = ("balance", "xor_fold", "none")
+#: Derived parts of a blocking rule or salt: ``dob~year``, ``name~initial``.
+FUZZY_DERIVED = ("year", "initial")
+
+
+def _parse_fuzzy(raw: Any, bad, kinds: tuple[str, ...]) -> dict[str, Any]:
+    """Validate the ``[fuzzy]`` table; every key is optional.
+
+    ``salts`` (list of parts, ``[]`` for none), ``hardening``, ``q`` (2 or 3),
+    ``levels`` (Dice cut points, descending in (0, 1]), ``target_precision``,
+    ``min_probability``, ``max_block_pairs``, ``blocking`` (list of rules, each a list of
+    parts or a "part+part" string).
+    """
+    if not isinstance(raw, dict):
+        raise bad("[fuzzy]", "must be a table")
+
+    def part(key: str, value: Any) -> str:
+        kind, _, derived = str(value).partition("~")
+        if not isinstance(value, str) or kind not in kinds:
+            raise bad(key, f"'{value}' is not an identifier kind (kinds: {', '.join(kinds)})",
+                      value=str(value))
+        if derived and derived not in FUZZY_DERIVED:
+            raise bad(key, f"'{value}': unknown derived part '~{derived}' (use "
+                      f"{', '.join('~' + d for d in FUZZY_DERIVED)})", value=str(value))
+        return value
+
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        where = f"fuzzy.{key}"
+        if key == "salts":
+            if not isinstance(value, list):
+                raise bad(where, 'must be a list such as ["dob~year"] ([] for no salt)')
+            out[key] = [part(where, v) for v in value]
+        elif key == "hardening":
+            if value not in FUZZY_HARDENINGS:
+                raise bad(where, f"'{value}' is not one of {', '.join(FUZZY_HARDENINGS)}",
+                          value=str(value))
+            out[key] = value
+        elif key == "q":
+            if value not in (2, 3) or isinstance(value, bool):
+                raise bad(where, f"q-grams of size {value!r}: use 2 or 3")
+            out[key] = value
+        elif key == "levels":
+            ok = (isinstance(value, list) and value
+                  and all(isinstance(v, (int, float)) and 0 < v <= 1 for v in value)
+                  and all(a > b for a, b in zip(value, value[1:], strict=False)))
+            if not ok:
+                raise bad(where, "must be Dice cut points in (0, 1], strictly descending")
+            out[key] = [float(v) for v in value]
+        elif key in ("target_precision", "min_probability"):
+            if not isinstance(value, (int, float)) or isinstance(value, bool) \
+                    or not 0 < value < 1:
+                raise bad(where, f"{value!r} is not a probability strictly between 0 and 1")
+            out[key] = float(value)
+        elif key == "max_block_pairs":
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise bad(where, f"{value!r} is not a positive whole number")
+            out[key] = value
+        elif key == "blocking":
+            if not isinstance(value, list) or not value:
+                raise bad(where, 'must be a non-empty list of rules such as ["dob", '
+                          '"name~initial"] or "dob+name~initial"')
+            rules = []
+            for index, rule in enumerate(value):
+                parts = rule.split("+") if isinstance(rule, str) else rule
+                if not isinstance(parts, list) or not parts:
+                    raise bad(f"{where}[{index}]", "a rule is a list of parts or a "
+                              '"part+part" string')
+                rules.append([part(f"{where}[{index}]", p) for p in parts])
+            out[key] = rules
+        else:
+            raise bad(where, "unknown key (keys: salts, hardening, q, levels, "
+                      "target_precision, min_probability, max_block_pairs, blocking)")
+    return out
 
 
 def _can_supply(holder: HolderSpec, kind: str) -> bool:

@@ -80,6 +80,29 @@ def enable(
                   f"budgets: {', '.join(f'{c}={e:g}' for c, e in declared.budgets.items())}")
 
 
+@group.command("budget")
+def budget(
+    dataset: Annotated[str, typer.Option("--dataset", help="Catalog dataset id.")],
+    consumer: Annotated[str, typer.Option(help="API key owner, or 'public'.")] = "public",
+    epsilon: Annotated[float | None, typer.Option(
+        help="Set the total budget to this epsilon (never below what is spent).")] = None,
+    actor: Annotated[str, typer.Option(help="The privacy officer setting it.")
+                     ] = "privacy_officer",
+    workdir: WorkdirOption = None,
+) -> None:
+    """Show a consumer's budget on a dataset, or set its total with --epsilon."""
+    import catalog
+
+    with catalog.Catalog.connect(ws(workdir).database_url) as cat:
+        if epsilon is not None:
+            cat.set_budget(dataset, consumer, epsilon, actor=actor)
+        found = cat.budget(dataset, consumer)
+    if found is None:
+        raise fail(f"consumer {consumer!r} has no budget on dataset {dataset!r}")
+    console.print(f"{dataset}/{consumer}: epsilon total {found.epsilon_total:g}, spent "
+                  f"{found.epsilon_spent:g}, remaining {found.remaining:g}", highlight=False)
+
+
 @group.command("query")
 def query(
     dataset: Annotated[str, typer.Option(

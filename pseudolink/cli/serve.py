@@ -62,3 +62,31 @@ def console_app(
         [sys.executable, "-m", "streamlit", "run", str(APP), "--server.address", host,
          "--server.port", str(port), "--server.headless", "true",
          "--browser.gatherUsageStats", "false"], env=env))
+
+
+@group.command("hub")
+def hub(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int | None, typer.Option(help="TCP port (default [room] port or 8000).",
+                                             min=1, max=65535)] = None,
+    seats: Annotated[int | None, typer.Option(help="Servers at once (default 19).",
+                                              min=1)] = None,
+    workdir: WorkdirOption = None,
+) -> None:
+    """Run the secure analysis room (JupyterHub) for researchers with an active approval."""
+    import os
+    import subprocess
+    import sys
+
+    from analysis_env.hub import RoomSettings, check_prerequisites, write_config
+
+    space = ws(workdir)
+    settings = RoomSettings.load(space.root, space.database_url, ip=host, port=port,
+                                 seats=seats)
+    check_prerequisites(settings)
+    config = write_config(settings)
+    env = {**os.environ, "PSEUDOLINK_DATABASE_URL": space.database_url}
+    console.print(f"secure analysis room on http://{settings.ip}:{settings.port}/ "
+                  f"({settings.seats} seats; Ctrl+C to stop)", highlight=False)
+    raise typer.Exit(subprocess.call([sys.executable, "-m", "jupyterhub", "-f", str(config)],
+                                     cwd=settings.hub_dir, env=env))

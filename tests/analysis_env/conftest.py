@@ -53,5 +53,6 @@ def grant(cat: catalog.Catalog, request_id: str, user: str, columns: list[str],
                        ends_at=datetime.now(UTC) + timedelta(days=days), actor=user)
     cat.submit_request(request_id, actor=user)
     cat.start_review(request_id, actor="po1")
+    cat.compute_risk_report(request_id, actor="po1")
     cat.decide_request(request_id, "approve", reason="fine", actor="po1")
     cat.activate_request(request_id, actor="po1")

@@ -182,3 +182,13 @@ def test_release_dp_table_is_charged_recorded_and_served(space, tmp_path):
                                      str(space.root)])
     assert again.exit_code != 0 and "remaining budget 0.2" in str(again.exception)
     assert not (space.releases / "second.parquet").exists()
+
+
+def test_dp_budget_sets_and_shows_what_is_left(space):
+    set_it = run("dp", "budget", "--dataset", "housing", "--consumer", "alice", "--epsilon",
+                 "3", "--workdir", str(space.root))
+    assert set_it.exit_code == 0, set_it.output
+    assert "epsilon total 3, spent 0, remaining 3" in set_it.output
+    none = CliRunner().invoke(app, ["dp", "budget", "--dataset", "housing", "--consumer", "x",
+                                    "--workdir", str(space.root)])
+    assert none.exit_code == 2 and "has no budget" in none.output

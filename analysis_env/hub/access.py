@@ -1,0 +1,51 @@
+"""The catalog questions the room asks: may this person log in, what may they see."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import catalog
+
+RESEARCHER = "researcher"
+
+
+def login(database_url: str, user: str, password: str) -> tuple[bool, str]:
+    """Check a password and an active secure-room approval; audit either way."""
+    with catalog.Catalog.connect(database_url) as cat:
+        info = cat.authenticate(user, password)
+        if info is None:
+            return False, "wrong user name or password"
+        if info.role != RESEARCHER:
+            reason = f"role {info.role} does not work in the secure room"
+        elif not cat.active_access(user):
+            reason = "no active secure-room approval"
+        else:
+            cat.audit(user, "room.login", user, {})
+            return True, ""
+        cat.audit(user, "room.login_refused", user, {"reason": reason})
+        return False, reason
+
+
+def has_access(database_url: str, user: str) -> bool:
+    with catalog.Catalog.connect(database_url) as cat:
+        return bool(cat.active_access(user))
+
+
+def approved_extracts(database_url: str, user: str) -> dict[str, tuple[Path, list[str]]]:
+    """Each dataset of ``user``'s active approvals: its file and the approved columns."""
+    with catalog.Catalog.connect(database_url) as cat:
+        extracts: dict[str, tuple[Path, list[str]]] = {}
+        for grant in cat.active_access(user):
+            for dataset_id, columns in grant.datasets.items():
+                dataset = cat.dataset(dataset_id)
+                if dataset is None:
+                    continue
+                before = extracts.get(dataset_id, (Path(dataset.path), []))[1]
+                extracts[dataset_id] = (Path(dataset.path),
+                                        list(dict.fromkeys([*before, *columns])))
+        return extracts
+
+
+def audit(database_url: str, actor: str, action: str, target: str, details: dict) -> None:
+    with catalog.Catalog.connect(database_url) as cat:
+        cat.audit(actor, action, target, details)
