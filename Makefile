@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip -q --disable-pip-version-check
 PEOPLE ?= 20000
 
-.PHONY: demo test bench lint install install-test sysdeps bench-sysdeps clean
+.PHONY: demo test bench lint install install-test sysdeps bench-sysdeps room clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,13 +51,27 @@ endef
 sysdeps:
 	$(call install_debs,$(TEST_DEBS))
 
+# The analysis room (issue 9): configurable-http-proxy from npm, and a Python of the room's own
+# outside /root (researchers' uids cannot read the project's venv), with the hub's version.
+ROOM ?= /opt/pseudolink-room
+ROOM_PACKAGES := jupyter_server ipykernel pandas pyarrow duckdb statsmodels matplotlib
+room: $(VENV)/.installed
+	@if [ "$$(id -u)" != 0 ]; then echo "room: not root; the analysis-room tests will skip"; exit 0; fi; \
+	command -v configurable-http-proxy >/dev/null 2>&1 || npm install -g --silent configurable-http-proxy@5; \
+	hub=$$($(PY) -c "import jupyterhub; print(jupyterhub.__version__)"); \
+	if ! $(ROOM)/bin/python -c "import jupyterhub, sys; sys.exit(jupyterhub.__version__ != '$$hub')" 2>/dev/null; then \
+	  /usr/bin/python3 -m venv $(ROOM) 2>/dev/null || \
+	    { apt-get install -y -qq python3-venv >/dev/null && /usr/bin/python3 -m venv $(ROOM); }; \
+	  $(ROOM)/bin/pip install -q --disable-pip-version-check "jupyterhub==$$hub" $(ROOM_PACKAGES); \
+	fi
+
 bench-sysdeps:
 	$(call install_debs,$(BENCH_DEBS))
 
 demo: install
 	$(VENV)/bin/pseudolink demo --people $(PEOPLE)
 
-test: install-test sysdeps
+test: install-test sysdeps room
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest
 
@@ -65,7 +79,7 @@ $(VENV)/.installed-bench: $(VENV)/.installed-test pyproject.toml
 	$(PIP) install -e '.[test,bench]'
 	touch $@
 
-bench: $(VENV)/.installed-bench sysdeps bench-sysdeps
+bench: $(VENV)/.installed-bench sysdeps bench-sysdeps room
 	@for f in bench/*.py; do \
 	  case "$$(basename $$f)" in _*) continue;; esac; \
 	  echo "== $$f"; $(PY) $$f || exit 1; \

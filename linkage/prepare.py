@@ -8,11 +8,15 @@ keeps the crosswalk from its own records to the serials.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -33,6 +37,8 @@ Progress = Callable[[str, int, int | None], None]
 RECORD_ID_COLUMN = "record_id"
 #: Records per batch: large enough for vectorised work, small enough for flat memory.
 BATCH_ROWS = 500_000
+#: Batches worked on at once: one per core of a small machine.
+LOOKAHEAD = 2
 
 
 def output_paths(out_dir: Path, holder_id: str) -> dict[str, Path]:
@@ -90,19 +96,24 @@ def prepare(project: ProjectManifest | str | Path, holder_id: str, input_path: s
             atomic_path(paths["crosswalk"]) as crosswalk_tmp, ExitStack() as writers:
         scratch_dir = Path(scratch)
         sinks: dict[str, pq.ParquetWriter] = {}
-        for batch in source.batches(needed):
-            keys_table, payload, crosswalk = _prepare_batch(
-                batch, holder, spec.recipes, project_key, compute, totals, record_id,
-                input_path)
+
+        work = partial(_prepare_batch, holder=holder, recipes=spec.recipes,
+                       project_key=project_key, compute=compute, record_id=record_id,
+                       input_path=input_path)
+
+        for done in _in_order(work, source.batches(needed)):
+            keys_table, payload, crosswalk = done.tables(totals)
             for name, table, target in (("keys", keys_table, scratch_dir / "keys.parquet"),
                                         ("payload", payload, scratch_dir / "payload.parquet"),
                                         ("crosswalk", crosswalk, crosswalk_tmp)):
                 if name not in sinks:
+                    # Serials and keys are random: a dictionary would only be built and dropped.
                     sinks[name] = writers.enter_context(pq.ParquetWriter(
-                        target, table.schema, compression="zstd"))
+                        target, table.schema, compression="zstd",
+                        use_dictionary=name == "payload"))
                 sinks[name].write_table(table)
             step(2)
-        del project_key
+        del project_key, work
         if totals.records == 0:
             raise InputError(input_path, "file holds no records")
         writers.close()
@@ -144,11 +155,61 @@ class _Totals:
             into[name] = into.get(name, 0) + int(count)
 
 
+@dataclass
+class _Batch:
+    """One batch's halves, before its rows are numbered (batches finish out of order)."""
+
+    keys: pa.Table
+    payload: pa.Table
+    record_ids: pa.Array | None
+    invalid: dict[str, int]
+    derived: dict[str, int]
+
+    def tables(self, totals: _Totals) -> tuple[pa.Table, pa.Table, pa.Table]:
+        """(keys, payload, crosswalk), numbering rows after those already counted."""
+        rows = self.keys.num_rows
+        first = totals.records + 1
+        row_numbers = pa.array(np.arange(first, first + rows, dtype=np.int64))
+        crosswalk = pa.table({
+            "row_number": row_numbers,
+            "record_id": (self.record_ids if self.record_ids is not None
+                          else row_numbers.cast(pa.string())),
+            "serial": self.keys.column("serial"),
+        })
+        totals.records += rows
+        totals.add({n: rows - self.keys.column(n).null_count
+                    for n in self.keys.column_names[1:]}, totals.with_key)
+        totals.add(self.invalid, totals.invalid)
+        totals.add(self.derived, totals.derived)
+        return self.keys, self.payload, crosswalk
+
+
+def _in_order(work: Callable[[pa.Table], _Batch], batches: Iterable[pa.Table]
+              ) -> Iterator[_Batch]:
+    """``work`` over batches on a small thread pool, results in input order.
+
+    Arrow kernels, the HMAC extension and Parquet writing release the GIL, so reading,
+    normalising and hashing the next batch overlaps writing this one; at most
+    ``LOOKAHEAD`` batches are in flight, so memory stays flat.
+    """
+    pending: deque[Future[_Batch]] = deque()
+    with ThreadPoolExecutor(max_workers=LOOKAHEAD) as pool:
+        try:
+            for batch in batches:
+                pending.append(pool.submit(work, batch))
+                if len(pending) >= LOOKAHEAD:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for future in pending:
+                future.cancel()
+
+
 def _prepare_batch(batch: pa.Table, holder: HolderSpec, recipes: list[Recipe],
-                   project_key: bytes, compute: Engine, totals: _Totals,
-                   record_id: str | None, input_path: Path
-                   ) -> tuple[pa.Table, pa.Table, pa.Table]:
-    """Normalise and hash one batch: (keys, payload, crosswalk), row-aligned by serial."""
+                   project_key: bytes, compute: Engine, record_id: str | None,
+                   input_path: Path) -> _Batch:
+    """Normalise and hash one batch; its halves are row-aligned by serial."""
     from linkage.normalise import normalise_identifiers
 
     try:
@@ -162,20 +223,9 @@ def _prepare_batch(batch: pa.Table, holder: HolderSpec, recipes: list[Recipe],
     keys_table = pa.table([serials, *keys.columns], names=["serial", *keys.column_names])
     payload = pa.table([serials, *(batch.column(a) for a in holder.attributes)],
                        names=["serial", *holder.attributes])
-    first = totals.records + 1
-    row_numbers = pa.array(range(first, first + batch.num_rows), pa.int64())
-    crosswalk = pa.table({
-        "row_number": row_numbers,
-        "record_id": (batch.column(record_id).cast(pa.string()) if record_id
-                      else row_numbers.cast(pa.string())),
-        "serial": serials,
-    })
-    totals.records += batch.num_rows
-    totals.add({n: keys.num_rows - keys.column(n).null_count for n in keys.column_names},
-               totals.with_key)
-    totals.add(normalised.invalid_counts, totals.invalid)
-    totals.add(normalised.derived, totals.derived)
-    return keys_table, payload, crosswalk
+    return _Batch(keys_table, payload,
+                  batch.column(record_id).cast(pa.string()) if record_id else None,
+                  normalised.invalid_counts, normalised.derived)
 
 
 def _with_all_kinds(values: pa.Table, recipes) -> pa.Table:

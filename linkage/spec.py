@@ -6,6 +6,7 @@ is reported before any key is generated, naming the spec file and the offending 
 
 from __future__ import annotations
 
+import itertools
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -281,7 +282,7 @@ def _parse_fuzzy(raw: Any, bad, kinds: tuple[str, ...]) -> dict[str, Any]:
         elif key == "levels":
             ok = (isinstance(value, list) and value
                   and all(isinstance(v, (int, float)) and 0 < v <= 1 for v in value)
-                  and all(a > b for a, b in zip(value, value[1:], strict=False)))
+                  and all(a > b for a, b in itertools.pairwise(value)))
             if not ok:
                 raise bad(where, "must be Dice cut points in (0, 1], strictly descending")
             out[key] = [float(v) for v in value]

@@ -9,11 +9,18 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from linkage.engines.base import Engine, MatchResult
+from linkage.files import atomic_path
 from linkage.keys.batch_hmac import hmac_sha256_column
-from linkage.keys.linkage_key import quote, recipe_message_sql
+from linkage.keys.linkage_key import SEPARATOR, quote
 from linkage.spec import Recipe
+
+
+#: Rows per batch when streaming a result to Parquet.
+_WRITE_ROWS = 256 * 1024
 
 
 def _literal(text: str) -> str:
@@ -28,25 +35,16 @@ class DuckDBEngine(Engine):
 
     def linkage_keys(self, values: pa.Table, project_key: bytes,
                      recipes: Sequence[Recipe]) -> pa.Table:
-        # DuckDB assembles each recipe's message column; OpenSSL hashes the whole column.
-        selects = []
+        # Arrow joins each recipe's message column (null where a field is null, as
+        # emit_null does); OpenSSL hashes the whole column.
+        separator = pa.scalar(SEPARATOR.encode(), pa.binary())
+        out = {}
         for recipe in recipes:
-            missing = " or ".join(f"{quote(f)} is null" for f in recipe.fields)
-            message = recipe_message_sql(recipe.tag, recipe.fields)
-            selects.append(f"case when {missing} then null else {message} end "
-                           f"as {quote(recipe.name)}")
-        con = duckdb.connect()
-        try:
-            con.register("v", values)
-            # Row order must follow ``values``: the keys are zipped with serials afterwards.
-            messages = con.sql(f"select {', '.join(selects)} from v").to_arrow_table()
-        finally:
-            con.close()
-        return pa.table({
-            recipe.name: hmac_sha256_column(project_key, messages.column(recipe.name),
-                                            self.threads)
-            for recipe in recipes
-        })
+            fields = [pc.cast(values.column(f), pa.binary()) for f in recipe.fields]
+            tag = pa.scalar(recipe.tag, pa.binary())
+            messages = pc.binary_join_element_wise(tag, *fields, separator)
+            out[recipe.name] = hmac_sha256_column(project_key, messages, self.threads)
+        return pa.table(out)
 
     def match(self, keys: Mapping[str, pa.Table], recipes: Sequence[str]) -> MatchResult:
         con = duckdb.connect()
@@ -59,14 +57,35 @@ class DuckDBEngine(Engine):
 
     def match_files(self, keys: Mapping[str, Path], recipes: Sequence[str]) -> MatchResult:
         with tempfile.TemporaryDirectory(prefix="pseudolink-duckdb-") as spill:
-            con = duckdb.connect(config={
-                "memory_limit": os.environ.get("PSEUDOLINK_DUCKDB_MEMORY", "512MB"),
-                "temp_directory": spill,
-                "preserve_insertion_order": False,
-            })
+            con = _file_connection(spill)
             try:
                 sources = {h: f"read_parquet({_literal(str(p))})" for h, p in keys.items()}
                 return _Matcher(con, sources, recipes).run()
+            finally:
+                con.close()
+
+    def combine_files(self, linkmap: Path, payloads: Mapping[str, tuple[Path, Sequence[str]]],
+                      out: Path) -> tuple[int, list[str]]:
+        """:meth:`combine` over Parquet files on disk, written to ``out`` batch by batch.
+
+        ``payloads`` maps each holder to its file and attribute columns. DuckDB joins and
+        sorts within a memory limit (spilling to a private scratch directory), so the
+        combiner's memory does not grow with the data. Returns (rows, column names).
+        """
+        with tempfile.TemporaryDirectory(prefix="pseudolink-duckdb-") as spill, \
+                atomic_path(out) as tmp:
+            con = _file_connection(spill)
+            try:
+                sources = {h: (f"read_parquet({_literal(str(p))})", attrs)
+                           for h, (p, attrs) in payloads.items()}
+                sql = _combine_sql(f"read_parquet({_literal(str(linkmap))})", sources)
+                reader = con.sql(sql).to_arrow_reader(_WRITE_ROWS)
+                rows = 0
+                with pq.ParquetWriter(tmp, reader.schema) as writer:
+                    for batch in reader:
+                        writer.write_batch(batch)
+                        rows += batch.num_rows
+                return rows, reader.schema.names
             finally:
                 con.close()
 
@@ -74,23 +93,40 @@ class DuckDBEngine(Engine):
         con = duckdb.connect()
         try:
             con.register("linkmap", linkmap)
-            columns = ["ids.link_id"]
-            joins = []
+            sources = {}
             for index, (holder, payload) in enumerate(payloads.items()):
-                view = f"p{index}"
-                con.register(view, payload)
-                attrs = [c for c in payload.column_names if c != "serial"]
-                columns += [f"{view}.{quote(a)} as {quote(f'{holder}__{a}')}" for a in attrs]
-                joins.append(
-                    f"left join linkmap m{index} on m{index}.link_id = ids.link_id "
-                    f"and m{index}.holder = {_literal(holder)} "
-                    f"left join {view} on {view}.serial = m{index}.serial")
-            sql = (f"select {', '.join(columns)} "
-                   f"from (select distinct link_id from linkmap) ids {' '.join(joins)} "
-                   "order by ids.link_id")
-            return con.sql(sql).to_arrow_table()
+                con.register(f"p{index}", payload)
+                sources[holder] = (f"p{index}",
+                                   [c for c in payload.column_names if c != "serial"])
+            return con.sql(_combine_sql("linkmap", sources)).to_arrow_table()
         finally:
             con.close()
+
+
+def _file_connection(spill: str) -> duckdb.DuckDBPyConnection:
+    """A connection that keeps within the memory limit, spilling to ``spill``."""
+    return duckdb.connect(config={
+        "memory_limit": os.environ.get("PSEUDOLINK_DUCKDB_MEMORY", "512MB"),
+        "temp_directory": spill,
+        "preserve_insertion_order": False,
+    })
+
+
+def _combine_sql(linkmap: str, payloads: Mapping[str, tuple[str, Sequence[str]]]) -> str:
+    """One row per link id, then each holder's attributes; ``payloads``: holder -> (table
+    expression, attribute columns)."""
+    columns = ["ids.link_id"]
+    joins = []
+    for index, (holder, (source, attrs)) in enumerate(payloads.items()):
+        view = f"p{index}"
+        columns += [f"{view}.{quote(a)} as {quote(f'{holder}__{a}')}" for a in attrs]
+        joins.append(
+            f"left join (select * from {linkmap} where holder = {_literal(holder)}) m{index} "
+            f"on m{index}.link_id = ids.link_id "
+            f"left join {source} {view} on {view}.serial = m{index}.serial")
+    return (f"select {', '.join(columns)} "
+            f"from (select distinct link_id from {linkmap}) ids {' '.join(joins)} "
+            "order by ids.link_id")
 
 
 class _Matcher:

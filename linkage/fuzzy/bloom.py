@@ -49,23 +49,24 @@ def output_bits(encoding: FieldEncoding, hardening: str) -> int:
 
 
 def encode(values: pa.Array, encoding: FieldEncoding, project_key: bytes, hardening: str,
-           salts: pa.Array | None = None) -> tuple[np.ndarray, np.ndarray]:
+           salts: pa.Array | None = None, salt_name: str = "salt"
+           ) -> tuple[np.ndarray, np.ndarray]:
     """Encode one normalised column: packed filters ``(n, bytes)`` and a validity mask.
 
-    A null value (or a null salt, when the field is salted) gives no filter.
+    With ``salts`` (the values of the record attribute ``salt_name``), each gram's hash
+    also covers the record's salt. A null value, or a null salt, gives no filter.
     """
     if encoding.jamo:
         values = as_jamo(values)
     valid = pc.is_valid(values)
     salt_ids = None
     salt_names = [""]
-    if encoding.salt is not None:
-        if salts is None:
-            raise ValueError(f"field {encoding.kind} is salted by {encoding.salt}: give salts")
+    if salts is not None:
         valid = pc.and_(valid, pc.is_valid(salts))
         encoded = pc.dictionary_encode(pc.fill_null(salts, ""))
         combined = encoded.combine_chunks() if isinstance(encoded, pa.ChunkedArray) else encoded
-        salt_names = combined.dictionary.to_pylist()
+        # The attribute's name keeps two salts with one value (a year, a postcode) apart.
+        salt_names = [f"{salt_name}={v}" for v in combined.dictionary.to_pylist()]
         if len(salt_names) > MAX_SALTS:
             raise ValueError(f"field {encoding.kind}: more than {MAX_SALTS} salt values")
         salt_ids = combined.indices.to_numpy(zero_copy_only=False).astype(np.uint64)

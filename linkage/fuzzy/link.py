@@ -21,13 +21,13 @@ from linkage.errors import LinkageError
 from linkage.fuzzy.blocking import Candidates, candidate_pairs, column_name
 from linkage.fuzzy.bloom import Filters, from_arrow
 from linkage.fuzzy.params import FuzzyParams, params_for
-from linkage.fuzzy.prepare import filter_column
 from linkage.fuzzy.resolve import greedy_one_to_one
 from linkage.fuzzy.scoring import (
     choose_threshold,
     comparison_levels,
     fit_em,
     level_frequencies,
+    random_baselines,
     weight_histogram,
 )
 from linkage.keys.party import load_party_secret
@@ -83,30 +83,45 @@ def read_keys(manifest: ProjectManifest, keys_files: Sequence[str | Path], me, p
     return tables
 
 
+ENGINES = ("duckdb", "spark")
+
+
 def score_candidates(left: pa.Table, right: pa.Table, params: FuzzyParams,
-                     progress: Progress | None = None) -> Scored:
-    """Block, compare, fit, threshold and resolve two holders' keys tables."""
+                     progress: Progress | None = None, *, engine: str = "duckdb") -> Scored:
+    """Block, compare, fit, threshold and resolve two holders' keys tables.
+
+    ``engine="spark"`` runs the comparison of candidate pairs on Spark; blocking stays in
+    DuckDB and the model on the driver, and the levels are identical either way.
+    """
     timings: dict[str, float] = {}
     start = time.perf_counter()
     candidates = candidate_pairs(left, right, params.blocking, params.max_block_pairs)
     timings["blocking"] = time.perf_counter() - start
-    fields = list(params.fields)
+    fields = {kind: encoding.columns for kind, encoding in params.fields.items()}
     filters: list[dict[str, Filters]] = [
-        {kind: from_arrow(t.column(filter_column(kind))) for kind in fields}
+        {c: from_arrow(t.column(c)) for columns in fields.values() for c in columns}
         for t in (left, right)]
+    rng = np.random.default_rng(0)
+    sample = min(RANDOM_PAIRS, left.num_rows * right.num_rows)
+    random_li = rng.integers(0, left.num_rows, sample)
+    random_ri = rng.integers(0, right.num_rows, sample)
+    baselines = random_baselines(filters[0], filters[1], fields, random_li, random_ri)
     start = time.perf_counter()
-    levels = comparison_levels(filters[0], filters[1], fields, candidates.left,
-                               candidates.right, params.levels)
+    if engine == "spark":
+        from linkage.fuzzy.spark import spark_levels
+
+        levels = spark_levels(left, right, fields, candidates.left, candidates.right,
+                              params.levels, baselines)
+    else:
+        levels = comparison_levels(filters[0], filters[1], fields, candidates.left,
+                                   candidates.right, params.levels, baselines)
     timings["comparison"] = time.perf_counter() - start
     start = time.perf_counter()
     expected = 0.5 * min(left.num_rows, right.num_rows)
     n_levels = len(params.levels) + 1
-    rng = np.random.default_rng(0)
-    sample = min(RANDOM_PAIRS, left.num_rows * right.num_rows)
-    random_levels = comparison_levels(
-        filters[0], filters[1], fields, rng.integers(0, left.num_rows, sample),
-        rng.integers(0, right.num_rows, sample), params.levels)
-    model = fit_em(levels, n_levels, fields, expected_matches=expected,
+    random_levels = comparison_levels(filters[0], filters[1], fields, random_li, random_ri,
+                                      params.levels, baselines)
+    model = fit_em(levels, n_levels, list(fields), expected_matches=expected,
                    u_start=level_frequencies(random_levels, n_levels),
                    iterations=params.em_iterations)
     weight, probability = model.score(levels)
@@ -122,10 +137,12 @@ def score_candidates(left: pa.Table, right: pa.Table, params: FuzzyParams,
     kept = resolved[weight[resolved] >= threshold.weight]
     timings["resolve"] = time.perf_counter() - start
     details = {
-        "fields": fields,
+        "fields": list(fields),
+        "engine": engine,
         "hardening": params.hardening,
-        "salted": {k: e.salt for k, e in params.fields.items() if e.salt},
+        "salted": {k: list(e.salts) for k, e in params.fields.items() if e.salts},
         "levels": list(params.levels),
+        "random_pair_similarity": baselines,
         "candidates": len(candidates),
         "candidates_per_rule": candidates.pairs_per_rule,
         "skipped_blocks": candidates.skipped_blocks,
@@ -156,29 +173,29 @@ def link(project: ProjectManifest | str | Path, keys_files: Sequence[str | Path]
     if party_id != spec.key_manager:
         raise LinkageError(f"party '{party_id}' is not the key manager of project "
                            f"{manifest.id} ({spec.key_manager} is)")
-    if engine != "duckdb":
-        raise LinkageError(f"fuzzy mode runs on duckdb only in this version, not '{engine}'")
+    if engine not in ENGINES:
+        raise LinkageError(f"fuzzy mode runs on {' or '.join(ENGINES)}, not '{engine}'")
     me = load_party_secret(keys_dir, party_id, passphrase)
     params = params_for(spec)
     tick = _ticker(progress, 4)
     tables = read_keys(manifest, keys_files, me, params)
-    needed = [filter_column(k) for k in params.fields] + [column_name(r)
-                                                          for r in params.blocking]
+    needed = [c for e in params.fields.values() for c in e.columns] + [
+        column_name(r) for r in params.blocking]
     for holder, table in tables.items():
         missing = [c for c in needed if c not in table.column_names]
         if missing:
             raise LinkageError(f"keys file of '{holder}' lacks columns {missing}")
     tick(1)
     (left_id, left), (right_id, right) = tables.items()
-    scored = score_candidates(left, right, params, progress)
+    scored = score_candidates(left, right, params, progress, engine=engine)
     tick(3)
 
     links = len(scored.kept)
     holders = {}
     for holder, table in tables.items():
         keyed = table.num_rows - int(np.logical_not(np.any(
-            [table.column(filter_column(k)).is_valid().to_numpy(zero_copy_only=False)
-             for k in params.fields], axis=0)).sum())
+            [table.column(c).is_valid().to_numpy(zero_copy_only=False)
+             for e in params.fields.values() for c in e.columns], axis=0)).sum())
         holders[holder] = {RECIPE: HolderRecipeStats(
             records=table.num_rows, keys=keyed, links=links,
             shared=len(np.unique(scored.candidates.left if holder == left_id

@@ -1,8 +1,9 @@
 """What fuzzy mode encodes, how it blocks and how it decides: one set of defaults per kind.
 
-Both holders must encode with identical parameters, and the project spec carries none of
-them, so they are derived from the spec alone (the kinds every holder can supply) and a
-digest of them travels in each keys file; the key manager refuses files whose digests differ.
+Both holders must encode with identical parameters, so they are derived from the spec alone:
+the kinds every holder can supply, and the spec's optional ``[fuzzy]`` table over these
+defaults. A digest of them travels in each keys file; the key manager refuses files whose
+digests differ.
 """
 
 from __future__ import annotations
@@ -12,21 +13,23 @@ import json
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from linkage.spec import ProjectSpec
+from linkage.spec import FUZZY_DERIVED, FUZZY_HARDENINGS, ProjectSpec
 
-HARDENINGS = ("balance", "xor_fold", "none")
-#: A derived blocking part: ``kind~year`` is the birth year of a dob, ``kind~initial`` the
-#: first letter (for Hangul, the first jamo) of a name.
-DERIVED = ("year", "initial")
+HARDENINGS = FUZZY_HARDENINGS
+#: Derived blocking parts: ``kind~year`` is the birth year of a dob, ``kind~initial`` the
+#: first letter (for Hangul, the first jamo) of a value.
+DERIVED = FUZZY_DERIVED
 
 
 @dataclass(frozen=True)
 class FieldEncoding:
-    """How one identifier kind becomes a Bloom filter.
+    """How one identifier kind becomes Bloom filters.
 
     ``hashes`` (k, bits set per gram) is the field's weight in the filter: more hashes make
-    each gram count for more bits. ``salt`` names a record attribute mixed into every
-    gram's hash (see docs/linkage-fuzzy.md); ``positional`` keeps each gram's place.
+    each gram count for more bits. ``salts`` name record attributes (blocking parts such as
+    ``dob~year``) mixed into every gram's hash: the field gets one filter per salt, and a
+    pair compares on the best of the filters whose salts both records have (see
+    docs/linkage.md, "Fuzzy mode"). ``positional`` keeps each gram's place.
     """
 
     kind: str
@@ -34,18 +37,34 @@ class FieldEncoding:
     hashes: int
     positional: bool = False
     jamo: bool = False
-    salt: str | None = None
+    salts: tuple[str, ...] = ()
+    q: int = 2
 
     @property
     def tag(self) -> bytes:
         return b"pseudolink/v1/bloom/" + self.kind.encode("utf-8")
 
+    @property
+    def columns(self) -> list[str]:
+        """Keys-file columns of this field: one per salt, or one unsalted.
 
-NAME_SALT = "birth_year"
+        >>> FieldEncoding("name", 256, 8, salts=("dob~year", "postcode")).columns
+        ['bloom:name|dob~year', 'bloom:name|postcode']
+        """
+        base = "bloom:" + self.kind
+        return [f"{base}|{salt}" for salt in self.salts] or [base]
+
+
+#: Names are salted: equal names then give equal filters only within one salt value.
+SALTED = ("name", "given_name", "surname")
+#: Tried in order; each is used when every holder can supply it. Two independent salts let a
+#: pair whose birth year was mistyped still compare its names under the postcode, and the
+#: reverse for a person who moved.
+DEFAULT_SALTS = ("dob~year", "postcode")
 ENCODINGS: dict[str, FieldEncoding] = {
-    "name": FieldEncoding("name", 256, 8, jamo=True, salt=NAME_SALT),
-    "given_name": FieldEncoding("given_name", 256, 8, jamo=True, salt=NAME_SALT),
-    "surname": FieldEncoding("surname", 256, 8, jamo=True, salt=NAME_SALT),
+    "name": FieldEncoding("name", 256, 8, jamo=True),
+    "given_name": FieldEncoding("given_name", 256, 8, jamo=True),
+    "surname": FieldEncoding("surname", 256, 8, jamo=True),
     "rrn": FieldEncoding("rrn", 256, 6, positional=True),
     "dob": FieldEncoding("dob", 256, 8, positional=True),
     "phone": FieldEncoding("phone", 256, 6, positional=True),
@@ -59,14 +78,18 @@ ENCODINGS: dict[str, FieldEncoding] = {
 BLOCKING_RULES: tuple[tuple[str, ...], ...] = (
     ("rrn",), ("phone",), ("ci",), ("text",), ("address",),
     ("dob", "name~initial"), ("dob", "surname~initial"), ("dob", "given_name~initial"),
+    ("dob", "address~initial"),
     ("name", "dob~year"), ("surname", "given_name"),
     ("surname", "dob~year"), ("given_name", "dob~year"),
+    ("name", "address~initial"), ("surname", "address~initial"),
+    ("given_name", "address~initial"),
     ("postcode", "surname~initial"), ("postcode", "given_name~initial"),
     ("postcode", "name~initial"),
 )
-#: Dice similarity cut points, highest first: level ``len(LEVELS) - i`` is "at least
+#: Similarity cut points, highest first, on Dice rescaled so that random pairs sit at 0 and
+#: identity at 1 (see ``scoring.similarity_levels``): level ``len(LEVELS) - i`` is "at least
 #: LEVELS[i]", level 0 is below them all, -1 is missing on either side.
-LEVELS = (1.0, 0.92, 0.85, 0.75, 0.65)
+LEVELS = (1.0, 0.85, 0.7, 0.5, 0.3)
 
 
 @dataclass(frozen=True)
@@ -76,6 +99,7 @@ class FuzzyParams:
     fields: dict[str, FieldEncoding] = field(default_factory=dict)
     blocking: tuple[tuple[str, ...], ...] = ()
     hardening: str = "balance"
+    salts: tuple[str, ...] = ()
     levels: tuple[float, ...] = LEVELS
     target_precision: float = 0.995
     min_probability: float = 0.5
@@ -92,7 +116,7 @@ class FuzzyParams:
         """What both holders must agree on (not the key manager's decision settings)."""
         shared = {"fields": {k: asdict(v) for k, v in sorted(self.fields.items())},
                   "blocking": ["+".join(r) for r in self.blocking],
-                  "hardening": self.hardening}
+                  "hardening": self.hardening, "salts": list(self.salts)}
         return hashlib.sha256(json.dumps(shared, sort_keys=True).encode()).hexdigest()
 
 
@@ -107,20 +131,27 @@ def supplied_kinds(spec: ProjectSpec) -> set[str]:
     return common or set()
 
 
-def params_for(spec: ProjectSpec, **overrides: Any) -> FuzzyParams:
-    """The parameters of a project: its shared kinds' encodings and usable blocking rules.
+def _usable(part: str, kinds: set[str]) -> bool:
+    return part.split("~")[0] in kinds
 
-    A name is salted with the birth year only when every holder has one; otherwise it is
-    unsalted and the report says so.
+
+def params_for(spec: ProjectSpec, **overrides: Any) -> FuzzyParams:
+    """The parameters of a project: defaults, then the spec's ``[fuzzy]`` table, then
+    ``overrides``; encodings and rules keep only what every holder can supply.
+
+    Names are salted with each of ``salts`` that every holder has (by default the birth
+    year and the postcode); with none left they are unsalted and the report says so.
     """
     kinds = supplied_kinds(spec)
-    fields = {}
-    for kind, encoding in ENCODINGS.items():
-        if kind in kinds:
-            if encoding.salt == NAME_SALT and "dob" not in kinds:
-                encoding = replace(encoding, salt=None)
-            fields[kind] = encoding
-    blocking = tuple(rule for rule in BLOCKING_RULES
-                     if all(part.split("~")[0] in kinds for part in rule))
-    params = FuzzyParams(fields=fields, blocking=blocking)
-    return replace(params, **overrides) if overrides else params
+    table = {**spec.fuzzy, **overrides}
+    salts = tuple(s for s in table.get("salts", DEFAULT_SALTS) if _usable(s, kinds))
+    q = int(table.get("q", 2))
+    fields = {kind: replace(encoding, q=q, salts=salts if kind in SALTED else ())
+              for kind, encoding in ENCODINGS.items() if kind in kinds}
+    rules = table.get("blocking", BLOCKING_RULES)
+    blocking = tuple(tuple(rule) for rule in rules if all(_usable(p, kinds) for p in rule))
+    settings = {k: table[k] for k in ("hardening", "target_precision", "min_probability",
+                                      "max_block_pairs", "em_iterations") if k in table}
+    if "levels" in table:
+        settings["levels"] = tuple(table["levels"])
+    return FuzzyParams(fields=fields, blocking=blocking, salts=salts, **settings)

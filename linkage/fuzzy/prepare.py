@@ -10,15 +10,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from linkage.envelope import seal
 from linkage.errors import LinkageError
 from linkage.files import write_with
-from linkage.fuzzy.blocking import blocking_keys
+from linkage.fuzzy.blocking import blocking_keys, part_values
 from linkage.fuzzy.bloom import encode, to_arrow
-from linkage.fuzzy.params import NAME_SALT, FuzzyParams, params_for
+from linkage.fuzzy.params import FuzzyParams, params_for
 from linkage.inputs import as_text, detect_encoding, read_input, require_columns
 from linkage.keys.party import load_party_secret
 from linkage.keys.project import ProjectManifest, as_manifest, load_project_key
@@ -26,28 +25,23 @@ from linkage.prepare import RECORD_ID_COLUMN, Progress, _stepper, output_paths
 from linkage.reports import PrepareReport, write_report
 from linkage.serials import random_hex
 
-FILTER_PREFIX = "bloom:"
-
-
-def filter_column(kind: str) -> str:
-    return FILTER_PREFIX + kind
-
 
 def encode_identifiers(values: pa.Table, project_key: bytes, params: FuzzyParams
                        ) -> pa.Table:
     """Filters and blocking keys of normalised identifiers (one column per kind)."""
-    for kind in {*params.fields, *(p.split("~")[0] for r in params.blocking for p in r)}:
+    parts = [p for r in params.blocking for p in r] + list(params.salts)
+    for kind in {*params.fields, *(p.split("~")[0] for p in parts)}:
         if kind not in values.column_names:
             values = values.append_column(kind, pa.nulls(values.num_rows, pa.string()))
-    salts = {NAME_SALT: pc.utf8_slice_codeunits(values.column("dob"), 0, 4)
-             if "dob" in values.column_names else None}
+    salts = {salt: part_values(values, salt).combine_chunks() for salt in params.salts}
     columns, names = [], []
     for kind, encoding in params.fields.items():
-        packed, valid = encode(values.column(kind).combine_chunks(), encoding, project_key,
-                               params.hardening,
-                               salts.get(encoding.salt) if encoding.salt else None)
-        columns.append(to_arrow(packed, valid))
-        names.append(filter_column(kind))
+        column = values.column(kind).combine_chunks()
+        for name, salt in zip(encoding.columns, encoding.salts or [None], strict=True):
+            packed, valid = encode(column, encoding, project_key, params.hardening,
+                                   None if salt is None else salts[salt], salt or "")
+            columns.append(to_arrow(packed, valid))
+            names.append(name)
     blocks = blocking_keys(values, project_key, params.blocking)
     return pa.table([*columns, *blocks.columns], names=[*names, *blocks.column_names])
 

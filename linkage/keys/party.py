@@ -1,8 +1,10 @@
 """Each party's two key pairs: an age identity to receive files, an Ed25519 key to sign them.
 
-The private halves live in one file encrypted with age's scrypt passphrase mode, so a copied
-workspace without the passphrase yields nothing; the public halves are plain JSON that other
-parties import into their projects.
+The private halves live in one file encrypted under the passphrase (scrypt with fixed
+parameters, then AES-256-GCM; see :mod:`linkage.keys.secret_file`), so a copied workspace
+without the passphrase yields nothing; the public halves are plain JSON that other parties
+import into their projects. Files written by earlier versions with age's passphrase mode
+(``ID.secret.age``) still open, and are rewritten in the current format when they do.
 """
 
 from __future__ import annotations
@@ -26,8 +28,12 @@ from cryptography.hazmat.primitives.serialization import (
 
 from linkage.errors import LinkageError
 from linkage.files import write_atomic
+from linkage.keys.secret_file import WrongPassphrase, open_secret, seal_secret
 
 ROLES = ("holder", "key_manager", "combiner")
+SECRET_SUFFIX = ".secret.key"
+#: Written by pseudolink before 0.2: age passphrase encryption, its scrypt cost set by timing.
+LEGACY_SUFFIX = ".secret.age"
 
 
 @dataclass(frozen=True)
@@ -74,6 +80,15 @@ def _parties_dir(keys_dir: Path) -> Path:
     return Path(keys_dir) / "parties"
 
 
+def secret_path(keys_dir: str | Path, party_id: str) -> Path:
+    """Where a party's private keys are kept (the current format)."""
+    return _parties_dir(Path(keys_dir)) / f"{party_id}{SECRET_SUFFIX}"
+
+
+def _legacy_path(keys_dir: str | Path, party_id: str) -> Path:
+    return _parties_dir(Path(keys_dir)) / f"{party_id}{LEGACY_SUFFIX}"
+
+
 def _check_id(party_id: str) -> None:
     if not party_id or not all(ch.isalnum() or ch in "-_." for ch in party_id) \
             or party_id.startswith("."):
@@ -93,8 +108,8 @@ def create_party(keys_dir: str | Path, party_id: str, role: str, passphrase: str
         raise LinkageError("an empty passphrase would leave the party's keys unprotected")
     directory = _parties_dir(Path(keys_dir))
     public_path = directory / f"{party_id}.public.json"
-    secret_path = directory / f"{party_id}.secret.age"
-    if public_path.exists() or secret_path.exists():
+    secret = secret_path(keys_dir, party_id)
+    if public_path.exists() or secret.exists() or _legacy_path(keys_dir, party_id).exists():
         existing = load_party_secret(keys_dir, party_id, passphrase).public
         if existing.role != role:
             raise LinkageError(f"party '{party_id}' already exists with role {existing.role}, "
@@ -107,12 +122,12 @@ def create_party(keys_dir: str | Path, party_id: str, role: str, passphrase: str
         party_id, role, str(identity.to_public()),
         signer.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex(),
     )
-    secret = json.dumps({
+    plain = json.dumps({
         "id": party_id, "role": role, "age_identity": str(identity),
         "ed25519_private": signer.private_bytes(
             Encoding.Raw, PrivateFormat.Raw, NoEncryption()).hex(),
     }).encode()
-    write_atomic(secret_path, pyrage.passphrase.encrypt(secret, passphrase), mode=0o600)
+    write_atomic(secret, seal_secret(plain, passphrase), mode=0o600)
     write_atomic(public_path, json.dumps(public.to_dict(), indent=2).encode() + b"\n")
     return public
 
@@ -131,25 +146,49 @@ def load_party_public(keys_dir: str | Path, party_id: str) -> PartyPublic:
 
 
 def load_party_secret(keys_dir: str | Path, party_id: str, passphrase: str) -> PartySecret:
-    """Unlock a party's private keys; a wrong passphrase is a :class:`LinkageError`."""
-    path = _parties_dir(Path(keys_dir)) / f"{party_id}.secret.age"
+    """Unlock a party's private keys; a wrong passphrase is a :class:`LinkageError`.
+
+    A key file in the old age format is rewritten in the current one once it opens.
+    """
+    path, legacy = secret_path(keys_dir, party_id), _legacy_path(keys_dir, party_id)
+    if not path.exists() and legacy.exists():
+        return _migrate(legacy, path, passphrase)
     if not path.exists():
         raise LinkageError(
             f"this workspace holds no private keys for party '{party_id}' ({path} is missing); "
             f"create them with `pseudolink party create --id {party_id} --role ...`")
-    sealed = path.read_bytes()
-    # scrypt costs seconds by design; within one process a key file is unlocked once.
+    # scrypt costs a third of a second by design; within one process a file is unlocked once.
     try:
-        return _unlock(sealed, passphrase)
+        return _unlock(path.read_bytes(), passphrase)
+    except WrongPassphrase:
+        raise _wrong_passphrase(path) from None
+    except ValueError as exc:
+        raise LinkageError(f"{path}: {exc}") from None
+
+
+def _wrong_passphrase(path: Path) -> LinkageError:
+    return LinkageError(f"{path}: wrong passphrase (or a damaged key file); set "
+                        "PSEUDOLINK_PASSPHRASE to the passphrase this party was created with")
+
+
+def _migrate(legacy: Path, path: Path, passphrase: str) -> PartySecret:
+    """Open an age-passphrase key file and replace it with the current format."""
+    try:
+        plain = pyrage.passphrase.decrypt(legacy.read_bytes(), passphrase)
     except pyrage.DecryptError:
-        raise LinkageError(
-            f"{path}: wrong passphrase (or a damaged key file); set PSEUDOLINK_PASSPHRASE "
-            f"to the passphrase this party was created with") from None
+        raise _wrong_passphrase(legacy) from None
+    secret = _parse(plain)
+    write_atomic(path, seal_secret(plain, passphrase), mode=0o600)
+    legacy.unlink()
+    return secret
 
 
 @lru_cache(maxsize=16)
 def _unlock(sealed: bytes, passphrase: str) -> PartySecret:
-    plain = pyrage.passphrase.decrypt(sealed, passphrase)
+    return _parse(open_secret(sealed, passphrase))
+
+
+def _parse(plain: bytes) -> PartySecret:
     data = json.loads(plain)
     identity = pyrage.x25519.Identity.from_str(data["age_identity"])
     signer = Ed25519PrivateKey.from_private_bytes(bytes.fromhex(data["ed25519_private"]))

@@ -12,7 +12,7 @@ import datetime as dt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from linkage.normalise.text import WHITESPACE, as_text, nfkc
+from linkage.normalise.text import WHITESPACE, as_text, nfkc, split_paths
 
 # (regex, two-digit year?) — tried in turn; the anchors make them mutually exclusive.
 LAYOUTS: tuple[tuple[str, bool], ...] = (
@@ -23,6 +23,7 @@ LAYOUTS: tuple[tuple[str, bool], ...] = (
 )
 # A time of day after the date, as spreadsheets and databases export it.
 TIME_SUFFIX = r"(?:T|" + WHITESPACE + r")+\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?" + WHITESPACE + "*$"
+ISO = r"^\d{4}-\d{2}-\d{2}$"
 OLDEST_YEAR = 1800  # RRN sex digits 9 and 0 still denote births in the 1800s
 MAX_AGE = 110
 
@@ -94,7 +95,27 @@ def normalise_date(
         values = values.combine_chunks()
     if pa.types.is_date(values.type) or pa.types.is_timestamp(values.type):
         values = pc.cast(pc.cast(values, pa.date32()), pa.string())
-    text = nfkc(as_text(values))
+    if century is not None and isinstance(century, pa.ChunkedArray):
+        century = century.combine_chunks()
+
+    def slow(text: pa.Array, rows: pa.Array) -> pa.Array:
+        return _parse(text, None if century is None else pc.filter(century, rows), today)
+
+    # ISO dates, as most files and every database export write them, need only checking.
+    return split_paths(as_text(values), ISO, _check_iso, slow)
+
+
+def _check_iso(text: pa.Array) -> pa.Array:
+    """Values already ``YYYY-MM-DD``: kept where they are real dates from 1800 on."""
+    year, month, day = (pc.cast(pc.utf8_slice_codeunits(text, start, stop), pa.int32())
+                        for start, stop in ((0, 4), (5, 7), (8, 10)))
+    valid = pc.and_(is_valid_date(year, month, day), pc.greater_equal(year, OLDEST_YEAR))
+    return pc.if_else(pc.fill_null(valid, False), text, pa.scalar(None, pa.string()))
+
+
+def _parse(text: pa.Array, century: pa.Array | None, today: dt.date | None) -> pa.Array:
+    """The general route: clean the text, try each layout, settle two-digit years."""
+    text = nfkc(text)
     text = pc.replace_substring_regex(text, TIME_SUFFIX, "")
     text = pc.replace_substring_regex(text, "[년월]", "-")
     text = pc.replace_substring_regex(text, "일|" + WHITESPACE, "")

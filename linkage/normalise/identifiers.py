@@ -6,7 +6,9 @@ recipes that need it) and is counted, so that the prepare report can say how man
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -16,7 +18,7 @@ from linkage.normalise.address import normalise_address, normalise_postcode
 from linkage.normalise.dates import normalise_dob
 from linkage.normalise.name import normalise_name
 from linkage.normalise.phone import normalise_phone
-from linkage.normalise.rrn import normalise_rrn, rrn_birth_date, rrn_century, rrn_sex
+from linkage.normalise.rrn import normalise_rrn, rrn_birth_date, rrn_details, rrn_sex
 from linkage.normalise.sex import normalise_sex
 from linkage.normalise.text import is_blank, normalise_ci, normalise_text
 
@@ -78,6 +80,14 @@ def _count(mask: pa.Array) -> int:
     return int(pc.sum(pc.cast(mask, pa.int64())).as_py() or 0)
 
 
+def _invalid_count(raw: pa.Array | pa.ChunkedArray, normalised: pa.Array) -> int:
+    """How many values :func:`is_invalid` flags, looking only at the rows that came out null."""
+    lost = pc.is_null(normalised)
+    if not pc.any(lost).as_py():
+        return 0
+    return _count(pc.invert(is_blank(pc.filter(raw, lost))))
+
+
 @dataclass
 class NormalisedIdentifiers:
     """A holder's identifiers, one string column per kind, with what normalising cost and gave.
@@ -133,10 +143,12 @@ def normalise_identifiers(
     columns: dict[str, pa.Array] = {}
     invalid_counts: dict[str, int] = {}
     rrn = century = None
+    from_rrn: dict[str, pa.Array] = {}
     if "rrn" in by_kind:
-        rrn = normalise_rrn(table.column(by_kind["rrn"]), strict_check_digit=strict_check_digit)
-        century = rrn_century(rrn)
-    for kind, column in by_kind.items():
+        rrn, century, from_rrn["dob"], from_rrn["sex"] = rrn_details(
+            table.column(by_kind["rrn"]), strict_check_digit=strict_check_digit)
+
+    def one(kind: str, column: str) -> tuple[pa.Array, int]:
         raw = table.column(column)
         if kind == "rrn":
             normalised = rrn
@@ -144,14 +156,18 @@ def normalise_identifiers(
             normalised = normalise_dob(raw, century=century)
         else:
             normalised = normalise_column(kind, raw)
+        return normalised, _invalid_count(raw, normalised)
+
+    # Arrow's kernels release the GIL, so the columns are normalised side by side.
+    with ThreadPoolExecutor(max_workers=min(len(by_kind), os.cpu_count() or 1) or 1) as pool:
+        done = dict(zip(by_kind, pool.map(one, by_kind, by_kind.values()), strict=True))
+    for kind, (normalised, invalid) in done.items():
         columns[kind] = normalised
-        invalid_counts[kind] = _count(is_invalid(kind, raw, normalised))
+        invalid_counts[kind] = invalid
 
     derived: dict[str, int] = {}
-    if rrn is not None:
-        for kind, from_rrn in FROM_RRN.items():
-            given = columns.get(kind, pa.nulls(table.num_rows, pa.string()))
-            known = from_rrn(rrn)
-            derived[kind] = _count(pc.and_(pc.is_null(given), pc.is_valid(known)))
-            columns[kind] = pc.coalesce(given, known)
+    for kind, known in from_rrn.items():
+        given = columns.get(kind, pa.nulls(table.num_rows, pa.string()))
+        derived[kind] = _count(pc.and_(pc.is_null(given), pc.is_valid(known)))
+        columns[kind] = pc.coalesce(given, known)
     return NormalisedIdentifiers(pa.table(columns), invalid_counts, derived)

@@ -11,7 +11,14 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from linkage.normalise.text import WHITESPACE, as_text, collapse_whitespace, empty_to_null, nfkc
+from linkage.normalise.text import (
+    WHITESPACE,
+    as_text,
+    collapse_whitespace,
+    empty_to_null,
+    nfkc,
+    split_paths,
+)
 
 HANGUL = r"[\x{AC00}-\x{D7A3}]"
 # Hyphens separate parts of a name ("Gil-dong", "Mary-Jane"), so they become spaces; every other
@@ -21,6 +28,9 @@ MARKS = r"[\p{P}\p{S}]"
 # After cleaning, a name holds letters, combining marks and single spaces, and at least a letter;
 # digits or control characters mean the field holds something other than a name.
 VALID = r"^[\p{L}\p{M} ]*\p{L}[\p{L}\p{M} ]*$"
+# Names that are their own normal form (Hangul syllables only; upper-case Latin words with single
+# spaces): most of a file, so they skip the dozen passes the others need.
+ALREADY_NORMAL = r"^(?:[\x{AC00}-\x{D7A3}]+|[A-Z]+(?: [A-Z]+)*)$"
 
 
 def _join_hangul(values: pa.Array) -> pa.Array:
@@ -44,7 +54,11 @@ def normalise_name(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     >>> normalise_name(pa.array(["", "  ", "...", "010-1234-5678", None])).to_pylist()
     [None, None, None, None, None]
     """
-    text = nfkc(as_text(values))
+    return split_paths(as_text(values), ALREADY_NORMAL, lambda text: text, _clean)
+
+
+def _clean(text: pa.Array, _: pa.Array | None = None) -> pa.Array:
+    text = nfkc(text)
     text = pc.replace_substring_regex(text, DASHES, " ")
     text = pc.replace_substring_regex(text, MARKS, "")
     text = collapse_whitespace(text)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from linkage.normalise.text import WHITESPACE, as_text, is_numeric_type, nfkc
+from linkage.normalise.text import WHITESPACE, as_text, is_numeric_type, nfkc, split_paths
 
 SEPARATORS = WHITESPACE + r"|\p{Pd}|[.()/]"
 # +82, 0082 or a bare 82, then an optional trunk 0 written as "(0)".
@@ -50,6 +50,12 @@ def normalise_phone(values: pa.Array | pa.ChunkedArray) -> pa.Array:
         bare = pc.match_substring_regex(text, r"^(?:82|1[5689]\d{6}$)")
         with_zero = pc.binary_join_element_wise("0", text, "")
         text = pc.if_else(pc.fill_null(bare, True), text, with_zero)
+    # A mobile number written 010-1234-5678 (or without hyphens) is valid as it stands.
+    return split_paths(text, r"^010-?\d{4}-?\d{4}$", lambda t: pc.replace_substring(t, "-", ""),
+                       _clean)
+
+
+def _clean(text: pa.Array, _: pa.Array | None = None) -> pa.Array:
     text = pc.replace_substring_regex(nfkc(text), SEPARATORS, "")
     text = pc.replace_substring_regex(text, COUNTRY_82, r"0\1")
     text = pc.replace_substring_regex(text, ABROAD, r"+\1")

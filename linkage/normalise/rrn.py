@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from linkage.normalise.dates import date_number, is_valid_date, iso_date, today_number
-from linkage.normalise.text import WHITESPACE, as_text, is_numeric_type, nfkc
+from linkage.normalise.text import WHITESPACE, as_text, is_numeric_type, nfkc, split_paths
 
 WEIGHTS = (2, 3, 4, 5, 6, 7, 8, 9, 2, 3, 4, 5)
 # Century per sex/century digit G (index = G).
 CENTURY = pa.array([1800, 1900, 1900, 2000, 2000, 1900, 1900, 2000, 2000, 1800], pa.int32())
+_CENTURY = CENTURY.to_numpy()
+_WEIGHTS = np.array(WEIGHTS, np.int32)
+_SEPARATORS = WHITESPACE + r"|\p{Pd}"
 # Numbers issued from this date on carry no check digit.
 RANDOM_SINCE = 20201001
 _PLACEHOLDER = "0" * 13
@@ -32,30 +36,67 @@ class _Parts:
         if is_numeric_type(values):
             # A number column drops the leading zero of everyone born in 2000-2009.
             text = pc.utf8_lpad(text, width=13, padding="0")
-        text = pc.replace_substring_regex(nfkc(text), WHITESPACE + r"|\p{Pd}", "")
+        # "YYMMDD-GABCDEF" as most files write it needs only its hyphen dropped.
+        text = split_paths(text, r"^\d{6}-?\d{7}$", lambda t: pc.replace_substring(t, "-", ""),
+                           lambda t, _: pc.replace_substring_regex(nfkc(t), _SEPARATORS, ""))
         self.text = text
         self.shaped = pc.fill_null(pc.match_substring_regex(text, r"^\d{13}$"), False)
-        safe = pc.if_else(self.shaped, text, _PLACEHOLDER)
-        self.digits = [
-            pc.cast(pc.utf8_slice_codeunits(safe, i, i + 1), pa.int32()) for i in range(13)
-        ]
-        d = self.digits
-        self.sex_digit = d[6]
-        self.century = pc.take(CENTURY, d[6])
-        self.year = pc.add(self.century, pc.add(pc.multiply(d[0], 10), d[1]))
-        self.month = pc.add(pc.multiply(d[2], 10), d[3])
-        self.day = pc.add(pc.multiply(d[4], 10), d[5])
+        # Every value is now 13 ASCII digits, so the data buffer is a 13-column digit matrix.
+        safe = pc.if_else(self.shaped, text, _PLACEHOLDER).cast(pa.large_string())
+        start = np.frombuffer(safe.buffers()[1], np.int64)[safe.offset]
+        size = 13 * len(safe)
+        data = safe.buffers()[2]
+        raw = np.frombuffer(data, np.uint8)[start:start + size] if size else np.zeros(0, np.uint8)
+        d = (raw.reshape(len(safe), 13).astype(np.int32) - ord("0"))
+        self.digits = d
+        self.sex_digit = d[:, 6]
+        self.century = _CENTURY[self.sex_digit]
+        self.year = pa.array(self.century + d[:, 0] * 10 + d[:, 1])
+        self.month = pa.array(d[:, 2] * 10 + d[:, 3])
+        self.day = pa.array(d[:, 4] * 10 + d[:, 5])
         self.born = date_number(self.year, self.month, self.day)
         self.valid_birth = pc.and_(self.shaped, is_valid_date(self.year, self.month, self.day))
 
     def check_digit_holds(self) -> pa.Array:
-        total = pa.repeat(pa.scalar(0, pa.int32()), len(self.text))
-        for weight, digit in zip(WEIGHTS, self.digits[:12], strict=True):
-            total = pc.add(total, pc.multiply(digit, weight))
-        rest = pc.modulo(total, 11)
-        foreigner = pc.and_(pc.greater_equal(self.sex_digit, 5), pc.less_equal(self.sex_digit, 8))
-        expected = pc.modulo(pc.subtract(pc.if_else(foreigner, 13, 11), rest), 10)
-        return pc.equal(expected, self.digits[12])
+        rest = (self.digits[:, :12] @ _WEIGHTS) % 11
+        foreigner = (self.sex_digit >= 5) & (self.sex_digit <= 8)
+        expected = (np.where(foreigner, 13, 11) - rest) % 10
+        return pa.array(expected == self.digits[:, 12])
+
+    def valid(self, strict_check_digit: bool, today: dt.date | None) -> pa.Array:
+        """Layout, a real birth date not in the future and (if strict) the check digit."""
+        valid = pc.and_(self.valid_birth, pc.less_equal(self.born, today_number(today)))
+        if strict_check_digit:
+            checked = pc.less(self.born, RANDOM_SINCE)
+            valid = pc.and_(valid, pc.or_(pc.invert(checked), self.check_digit_holds()))
+        return pc.fill_null(valid, False)
+
+    def birth_date(self, valid: pa.Array) -> pa.Array:
+        return iso_date(self.year, self.month, self.day, valid)
+
+    def sex(self, valid: pa.Array) -> pa.Array:
+        sex = pc.if_else(pa.array(self.sex_digit % 2 == 1), "M", "F")
+        return pc.if_else(valid, sex, pa.scalar(None, pa.string()))
+
+    def century_where(self, valid: pa.Array) -> pa.Array:
+        return pc.if_else(valid, pa.array(self.century), pa.scalar(None, pa.int32()))
+
+
+def rrn_details(
+    values: pa.Array | pa.ChunkedArray,
+    *,
+    strict_check_digit: bool = True,
+    today: dt.date | None = None,
+) -> tuple[pa.Array, pa.Array, pa.Array, pa.Array]:
+    """(normalised RRN, century, ISO birth date, sex) in one pass over the digits.
+
+    Each is what :func:`normalise_rrn` and then :func:`rrn_century`, :func:`rrn_birth_date`
+    and :func:`rrn_sex` of its result would give, without parsing the numbers four times.
+    """
+    parts = _Parts(values)
+    valid = parts.valid(strict_check_digit, today)
+    normalised = pc.if_else(valid, parts.text, pa.scalar(None, pa.string()))
+    return normalised, parts.century_where(valid), parts.birth_date(valid), parts.sex(valid)
 
 
 def normalise_rrn(
@@ -90,12 +131,8 @@ def normalise_rrn(
     ['2011013123457']
     """
     parts = _Parts(values)
-    not_future = pc.less_equal(parts.born, today_number(today))
-    valid = pc.and_(parts.valid_birth, not_future)
-    if strict_check_digit:
-        checked = pc.less(parts.born, RANDOM_SINCE)
-        valid = pc.and_(valid, pc.or_(pc.invert(checked), parts.check_digit_holds()))
-    return pc.if_else(pc.fill_null(valid, False), parts.text, pa.scalar(None, pa.string()))
+    valid = parts.valid(strict_check_digit, today)
+    return pc.if_else(valid, parts.text, pa.scalar(None, pa.string()))
 
 
 def rrn_birth_date(rrns: pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -106,7 +143,7 @@ def rrn_birth_date(rrns: pa.Array | pa.ChunkedArray) -> pa.Array:
     ['1956-01-08', '2001-02-03', '1899-12-31', None]
     """
     parts = _Parts(rrns)
-    return iso_date(parts.year, parts.month, parts.day, parts.valid_birth)
+    return parts.birth_date(parts.valid_birth)
 
 
 def rrn_sex(rrns: pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -116,9 +153,7 @@ def rrn_sex(rrns: pa.Array | pa.ChunkedArray) -> pa.Array:
     ['M', 'F', 'F', None]
     """
     parts = _Parts(rrns)
-    odd = pc.equal(pc.modulo(parts.sex_digit, 2), 1)
-    sex = pc.if_else(odd, "M", "F")
-    return pc.if_else(parts.valid_birth, sex, pa.scalar(None, pa.string()))
+    return parts.sex(parts.valid_birth)
 
 
 def rrn_century(rrns: pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -128,4 +163,4 @@ def rrn_century(rrns: pa.Array | pa.ChunkedArray) -> pa.Array:
     [1900, 2000, None]
     """
     parts = _Parts(rrns)
-    return pc.if_else(parts.valid_birth, parts.century, pa.scalar(None, pa.int32()))
+    return parts.century_where(parts.valid_birth)

@@ -7,6 +7,8 @@ definition of whitespace is used everywhere so that idempotence holds across kin
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -86,3 +88,27 @@ def normalise_ci(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     ['abc+/De==', None]
     """
     return empty_to_null(pc.replace_substring_regex(as_text(values), WHITESPACE + "+", ""))
+
+
+def split_paths(
+    text: pa.Array, fast_pattern: str, fast: Callable[[pa.Array], pa.Array],
+    slow: Callable[[pa.Array, pa.Array], pa.Array],
+) -> pa.Array:
+    """``fast(text)`` where a value matches ``fast_pattern``, ``slow`` on the other rows only.
+
+    Most values in a real file are already written the usual way; one anchored regex match
+    picks those out for a cheap route, and only the rest pay for the full cleaning. ``fast``
+    must give, on matching values, exactly what ``slow`` would, and null for null. ``slow``
+    receives the rows it works on and the mask that chose them (to select row-aligned side
+    inputs).
+    """
+    is_fast = pc.fill_null(pc.match_substring_regex(text, fast_pattern), False)
+    fast_rows = pc.sum(is_fast).as_py() or 0
+    if fast_rows == 0:
+        return slow(text, pc.invert(is_fast))
+    if fast_rows == len(text):
+        return fast(text)
+    # ``fast`` sees nulls in place of the other rows (and must pass nulls through).
+    quick = fast(pc.if_else(is_fast, text, pa.scalar(None, text.type)))
+    is_slow = pc.invert(is_fast)
+    return pc.replace_with_mask(quick, is_slow, slow(pc.filter(text, is_slow), is_slow))

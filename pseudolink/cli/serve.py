@@ -66,8 +66,10 @@ def console_app(
 
 @group.command("hub")
 def hub(
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int | None, typer.Option(help="TCP port (default [room] port or 8000).",
+    host: Annotated[str | None, typer.Option(
+        help="Address to listen on (default: the room's ip setting, or 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="TCP port (default: the room's port "
+                                                  "setting, or 8000).",
                                              min=1, max=65535)] = None,
     seats: Annotated[int | None, typer.Option(help="Servers at once (default 19).",
                                               min=1)] = None,

@@ -16,10 +16,14 @@ PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture
-def cat(tmp_path: Path) -> Iterator[catalog.Catalog]:
-    url = f"sqlite:///{tmp_path / 'catalog.db'}"
-    catalog.init_catalog(url)
-    with catalog.Catalog.connect(url) as connected:
+def catalog_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'catalog.db'}"
+
+
+@pytest.fixture
+def cat(catalog_url: str) -> Iterator[catalog.Catalog]:
+    catalog.init_catalog(catalog_url)
+    with catalog.Catalog.connect(catalog_url) as connected:
         for user, role in (("root", "admin"), ("kim", "researcher"), ("lee", "researcher"),
                            ("po1", "privacy_officer"), ("po2", "privacy_officer")):
             connected.record_user(user, role=role, actor="root")

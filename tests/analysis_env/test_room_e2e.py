@@ -159,13 +159,16 @@ class Room:
 @pytest.fixture
 def room() -> Iterator[Room]:
     _requirements()
+    # Not pytest's tmp_path: its 0700 parents would keep the researcher's uid out of the room.
     root = Path(tempfile.mkdtemp(prefix="pl-room-", dir="/tmp"))
-    room = Room(root)
-    room.start()
     try:
-        yield room
+        room = Room(root)
+        room.start()
+        try:
+            yield room
+        finally:
+            room.stop()
     finally:
-        room.stop()
         shutil.rmtree(root, ignore_errors=True)
 
 
@@ -257,7 +260,6 @@ def test_researcher_reads_only_the_approved_extract_and_leaves_only_by_revocatio
             + PROBE)
     output = _run_in_kernel(room.base, token, code)
     result = json.loads(output.strip().splitlines()[-1])
-    print("PROBE", result)
     listener.close()
     assert result["columns"] == ["ssis__income", "ssis__sido"]
     assert result["read_source"] == "PermissionError"
@@ -271,8 +273,10 @@ def test_researcher_reads_only_the_approved_extract_and_leaves_only_by_revocatio
 
     with catalog.Catalog.connect(room.url_db) as cat:
         cat.revoke_request("r1", reason="end of project", actor="po1")
+    revoked = time.monotonic()
     room.wait(lambda: not room.admin("/users/kim").json().get("servers"), 60,
               "the revoked researcher's server to stop")
+    assert time.monotonic() - revoked < 60
     assert room.login() is None
     with catalog.Catalog.connect(room.url_db) as cat:
         actions = [(e["actor"], e["action"]) for e in cat.audit_entries() if e["target"] == "kim"]

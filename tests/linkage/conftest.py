@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 import linkage
+from linkage.keys.party import secret_path
 
 PASSPHRASE = "test passphrase"
 PARTIES = (("ssis", "holder"), ("building", "holder"), ("keymanager", "key_manager"),
@@ -121,7 +122,7 @@ def party_workspace(party_keys: Path, dest: Path, *party_ids: str) -> Path:
     for public in party_keys.glob("parties/*.public.json"):
         shutil.copy(public, parties)
     for party_id in party_ids:
-        shutil.copy(party_keys / "parties" / f"{party_id}.secret.age", parties)
+        shutil.copy(secret_path(party_keys, party_id), parties)
     return dest
 
 

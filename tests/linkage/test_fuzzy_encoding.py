@@ -20,9 +20,10 @@ KEY = bytes(range(32))
 NAME = ENCODINGS["name"]
 
 
-def _filters(values, key=KEY, hardening="balance", salts=None, encoding=NAME) -> Filters:
-    salts = pa.array(salts or ["1980"] * len(values))
-    packed, valid = encode(pa.array(values), encoding, key, hardening, salts)
+def _filters(values, key=KEY, hardening="balance", salts=None, encoding=NAME,
+             salt_name="dob~year") -> Filters:
+    salts = None if salts is False else pa.array(salts or ["1980"] * len(values))
+    packed, valid = encode(pa.array(values), encoding, key, hardening, salts, salt_name)
     return from_arrow(to_arrow(packed, valid))
 
 
@@ -90,20 +91,58 @@ def people(tmp_path_factory):
     linkage.generate_synthetic_data(out, 100_000, areas=anonymize.load_admin_areas(), seed=5)
     import pyarrow.parquet as pq
 
-    table = pq.read_table(out / "ssis.parquet", columns=["name", "dob"])
-    return table.column("name").to_pylist(), [d[:4] for d in table.column("dob").to_pylist()]
+    table = pq.read_table(out / "ssis.parquet", columns=["name", "dob", "postcode"])
+    return (table.column("name").to_pylist(), [d[:4] for d in table.column("dob").to_pylist()],
+            table.column("postcode").to_pylist())
 
 
 def test_frequency_attack_without_the_key_recovers_under_one_percent_of_names(people):
-    names, years = people
+    names, years, _ = people
     population = Counter(names)  # the attacker's best case: the true name frequencies
     salted = _filters(names, salts=years)
     assert _frequency_attack(salted, names, population) < 0.01
 
 
 def test_unsalted_encodings_would_fall_to_the_same_attack(people):
-    names, years = people
+    names, years, _ = people
     population = Counter(names)
-    unsalted = _filters(names, encoding=replace(NAME, salt=None), salts=years)
+    unsalted = _filters(names, encoding=replace(NAME, salts=()), salts=False)
     assert _frequency_attack(unsalted, names, population) > \
         _frequency_attack(_filters(names, salts=years), names, population)
+
+
+def _component_attack(columns: list[Filters], names: list[str], population: Counter) -> float:
+    """With one filter per salt, records sharing any filter likely share a name: the attacker
+    joins them into groups and aligns the largest groups with the most frequent names."""
+    parent = list(range(len(names)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for filters in columns:
+        first: dict[bytes, int] = {}
+        for i, row in enumerate(filters.words.view(np.uint8).reshape(len(names), -1)):
+            j = first.setdefault(bytes(row), i)
+            if j != i:
+                parent[root(i)] = root(j)
+    groups = Counter(root(i) for i in range(len(names)))
+    ranked = [name for name, _ in population.most_common()]
+    guess = {group: ranked[rank] for rank, (group, _) in enumerate(groups.most_common())
+             if rank < len(ranked)}
+    return sum(guess.get(root(i)) == name for i, name in enumerate(names)) / len(names)
+
+
+def test_two_salts_resist_frequency_and_grouping_attacks(people):
+    # Names salted by birth year and, separately, by postcode: the attacker sees both
+    # filters of every record and may join records through either of them.
+    names, years, postcodes = people
+    population = Counter(names)
+    by_year = _filters(names, salts=years)
+    by_postcode = _filters(names, salts=postcodes, salt_name="postcode")
+    both = Filters(np.hstack([by_year.words, by_postcode.words]),
+                   by_year.counts + by_postcode.counts, by_year.valid)
+    assert _frequency_attack(both, names, population) < 0.01
+    assert _component_attack([by_year, by_postcode], names, population) < 0.01

@@ -67,8 +67,8 @@ def test_link_report_shows_model_and_weights(fuzzy_run):
     assert saved["fuzzy"]["threshold"]["estimated_precision"] >= 0.995
 
 
-def test_fuzzy_link_refuses_other_engines(fuzzy_run):
+def test_fuzzy_link_refuses_unknown_engines(fuzzy_run):
     root, _, keys, manifest, out, _ = fuzzy_run
-    with pytest.raises(linkage.LinkageError, match="duckdb only"):
+    with pytest.raises(linkage.LinkageError, match="duckdb or spark, not 'polars'"):
         linkage.link(manifest, [out / "ssis.keys.age", out / "building.keys.age"],
-                     root / "km2", keys, PASSPHRASE, engine="spark")
+                     root / "km2", keys, PASSPHRASE, engine="polars")

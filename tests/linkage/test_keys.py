@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import shutil
+import time
 
 import duckdb
 import pyarrow as pa
@@ -14,17 +16,62 @@ from hypothesis import strategies as st
 
 import linkage
 from linkage.engines import get_engine
+from linkage.keys import secret_file
 from linkage.keys.linkage_key import hmac_pads, hmac_sql
+from linkage.keys.party import secret_path
 from linkage.spec import Recipe
 from tests.linkage.conftest import PASSPHRASE
 
 
 def test_party_secret_is_not_plaintext_on_disk(party_keys):
-    sealed = (party_keys / "parties" / "ssis.secret.age").read_bytes()
-    assert sealed.startswith(b"age-encryption.org/v1")
+    sealed = secret_path(party_keys, "ssis").read_bytes()
+    assert sealed.startswith(secret_file.MAGIC)
     secret = linkage.load_party_secret(party_keys, "ssis", PASSPHRASE)
     assert str(secret.identity).encode() not in sealed
+    assert b"AGE-SECRET-KEY" not in sealed and b"ed25519" not in sealed
     assert "AGE-SECRET-KEY" not in repr(secret)
+
+
+def test_party_secret_uses_the_documented_fixed_scrypt_cost(party_keys):
+    sealed = secret_path(party_keys, "ssis").read_bytes()
+    version, log2_n, r, p = sealed[len(secret_file.MAGIC):len(secret_file.MAGIC) + 4]
+    assert (version, 2**log2_n, r, p) == (1, 2**17, 8, 1)
+
+
+def test_unlocking_keys_is_cheap_enough_for_every_command(party_keys):
+    secret_file_bytes = secret_path(party_keys, "agency").read_bytes()
+    start = time.perf_counter()
+    secret_file.open_secret(secret_file_bytes, PASSPHRASE)
+    assert time.perf_counter() - start < 3  # generous: the machine is shared
+
+
+def test_an_altered_key_file_does_not_open(party_keys, tmp_path):
+    keys = tmp_path / "keys"
+    shutil.copytree(party_keys, keys)
+    path = secret_path(keys, "ssis")
+    data = bytearray(path.read_bytes())
+    data[len(secret_file.MAGIC) + 1] -= 1  # a cheaper scrypt cost, as an attacker would like
+    path.write_bytes(bytes(data))
+    with pytest.raises(linkage.LinkageError, match="wrong passphrase"):
+        linkage.load_party_secret(keys, "ssis", PASSPHRASE)
+
+
+def test_old_age_key_files_open_and_are_rewritten(party_keys, tmp_path):
+    keys = tmp_path / "keys"
+    shutil.copytree(party_keys, keys)
+    current = secret_path(keys, "ssis")
+    before = linkage.load_party_secret(keys, "ssis", PASSPHRASE)
+    plain = secret_file.open_secret(current.read_bytes(), PASSPHRASE)
+    legacy = current.with_name("ssis.secret.age")
+    legacy.write_bytes(pyrage.passphrase.encrypt(plain, PASSPHRASE))
+    current.unlink()
+    with pytest.raises(linkage.LinkageError, match="wrong passphrase"):
+        linkage.load_party_secret(keys, "ssis", "not the passphrase")
+    assert legacy.exists() and not current.exists()
+    after = linkage.load_party_secret(keys, "ssis", PASSPHRASE)
+    assert after.public == before.public
+    assert current.read_bytes().startswith(secret_file.MAGIC) and not legacy.exists()
+    assert linkage.load_party_secret(keys, "ssis", PASSPHRASE).public == before.public
 
 
 def test_wrong_passphrase_is_a_clear_error(party_keys):
