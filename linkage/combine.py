@@ -6,15 +6,16 @@ serials); it never receives an identifier or a linkage key.
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.compute as pc
+import duckdb
 import pyarrow.parquet as pq
 
 from linkage.engines import get_engine
-from linkage.envelope import open_envelope
+from linkage.envelope import open_envelope_to
 from linkage.errors import LinkageError
 from linkage.files import write_with
 from linkage.keys.party import load_party_secret
@@ -42,48 +43,88 @@ def combine(project: ProjectManifest | str | Path, linkmap_path: str | Path,
     me = load_party_secret(keys_dir, party_id, passphrase)
     out_path = Path(out_path)
     total = len(payload_paths) + 2
+    compute = get_engine(engine)
 
-    linkmap = open_envelope(linkmap_path, me, "linkmap", manifest, [spec.key_manager]).table
-    _tick(progress, total, 1)
-    payloads: dict[str, pa.Table] = {}
-    for done, path in enumerate(payload_paths, start=2):
-        envelope = open_envelope(path, me, "payload", manifest, spec.holder_ids)
-        holder = spec.holder(envelope.sender)
-        if holder.id in payloads:
-            raise LinkageError(f"{path}: a second payload from holder '{holder.id}'")
-        missing = [c for c in ["serial", *holder.attributes]
-                   if c not in envelope.table.column_names]
-        if missing:
-            raise LinkageError(f"{path}: lacks attribute columns {missing} of holder "
-                               f"'{holder.id}'")
-        payloads[holder.id] = envelope.table.select(["serial", *holder.attributes])
-        _tick(progress, total, done)
+    # Decrypted inputs stay on disk in a private scratch directory: the join streams from
+    # there, so memory does not grow with tens of millions of records.
+    with tempfile.TemporaryDirectory(prefix="pseudolink-combine-") as scratch:
+        scratch_dir = Path(scratch)
+        _, linkmap = open_envelope_to(linkmap_path, me, "linkmap", manifest,
+                                      [spec.key_manager], scratch_dir / "linkmap.parquet")
+        _tick(progress, total, 1)
+        payloads: dict[str, Path] = {}
+        for done, path in enumerate(payload_paths, start=2):
+            sealed, data = open_envelope_to(path, me, "payload", manifest, spec.holder_ids,
+                                            scratch_dir / f"payload-{done}.parquet")
+            holder = spec.holder(sealed["sender"])
+            if holder.id in payloads:
+                raise LinkageError(f"{path}: a second payload from holder '{holder.id}'")
+            names = pq.read_schema(data).names
+            missing = [c for c in ["serial", *holder.attributes] if c not in names]
+            if missing:
+                raise LinkageError(f"{path}: lacks attribute columns {missing} of holder "
+                                   f"'{holder.id}'")
+            payloads[holder.id] = data
+            _tick(progress, total, done)
+        payloads = {h: payloads[h] for h in spec.holder_ids if h in payloads}
+        records = _check(linkmap, payloads, spec.holder_ids, scratch_dir)
 
-    linked_holders = set(linkmap.column("holder").unique().to_pylist())
-    absent = [h for h in spec.holder_ids if h in linked_holders and h not in payloads]
-    if absent:
-        raise LinkageError(f"the link map links records of {', '.join(absent)} but no payload "
-                           "of theirs was given")
-    payloads = {h: payloads[h] for h in spec.holder_ids if h in payloads}
-    records = {}
-    for holder, payload in payloads.items():
-        serials = pc.filter(linkmap.column("serial"),
-                            pc.equal(linkmap.column("holder"), holder))
-        unknown = len(serials) - pc.sum(pc.is_in(serials, payload.column("serial"))).as_py() \
-            if len(serials) else 0
-        if unknown:
-            raise LinkageError(f"the link map names {unknown} serials of holder '{holder}' "
-                               "that its payload lacks: a payload of another prepare run?")
-        if pc.count_distinct(payload.column("serial")).as_py() != payload.num_rows:
-            raise LinkageError(f"the payload of holder '{holder}' repeats a serial")
-        records[holder] = len(serials)
-
-    combined = get_engine(engine).combine(linkmap, payloads)
-    write_with(out_path, lambda tmp: pq.write_table(combined, tmp))
+        sources = {h: (p, list(spec.holder(h).attributes)) for h, p in payloads.items()}
+        if hasattr(compute, "combine_files"):
+            rows, columns = compute.combine_files(linkmap, sources, out_path)
+        else:
+            tables = {h: pq.read_table(p, columns=["serial", *attrs])
+                      for h, (p, attrs) in sources.items()}
+            combined = compute.combine(pq.read_table(linkmap), tables)
+            write_with(out_path, lambda tmp: pq.write_table(combined, tmp))
+            rows, columns = combined.num_rows, combined.column_names
     _tick(progress, total, total)
-    return CombineReport(project=manifest.id, rows=combined.num_rows,
-                         columns=combined.column_names, records_per_holder=records,
-                         path=str(out_path))
+    return CombineReport(project=manifest.id, rows=rows, columns=columns,
+                         records_per_holder=records, path=str(out_path))
+
+
+def _check(linkmap: Path, payloads: dict[str, Path], holders: Sequence[str],
+           scratch: Path) -> dict[str, int]:
+    """Refuse a link map and payloads that do not belong together; linked records per holder.
+
+    Set-wise in DuckDB over the files, within a memory limit.
+    """
+    con = duckdb.connect(config={
+        "memory_limit": os.environ.get("PSEUDOLINK_DUCKDB_MEMORY", "512MB"),
+        "temp_directory": str(scratch / "spill"),
+    })
+    try:
+        con.execute("create view linkmap as select * from "
+                    f"read_parquet({_literal(str(linkmap))})")
+        per_holder = dict(con.execute(
+            "select holder, count(*) from linkmap group by holder").fetchall())
+        absent = [h for h in holders if h in per_holder and h not in payloads]
+        if absent:
+            raise LinkageError(f"the link map links records of {', '.join(absent)} but no "
+                               "payload of theirs was given")
+        records = {}
+        for holder, path in payloads.items():
+            payload = f"read_parquet({_literal(str(path))})"
+            unknown = con.execute(
+                f"select count(*) from linkmap m where m.holder = ? "
+                f"and not exists (select 1 from {payload} p where p.serial = m.serial)",
+                [holder]).fetchone()[0]
+            if unknown:
+                raise LinkageError(f"the link map names {unknown} serials of holder "
+                                   f"'{holder}' that its payload lacks: a payload of another "
+                                   "prepare run?")
+            repeated = con.execute(
+                f"select count(*) - count(distinct serial) from {payload}").fetchone()[0]
+            if repeated:
+                raise LinkageError(f"the payload of holder '{holder}' repeats a serial")
+            records[holder] = int(per_holder.get(holder, 0))
+        return records
+    finally:
+        con.close()
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 def _tick(progress: Progress | None, total: int, done: int) -> None:

@@ -18,7 +18,6 @@ from linkage.keys.batch_hmac import hmac_sha256_column
 from linkage.keys.linkage_key import SEPARATOR, quote
 from linkage.spec import Recipe
 
-
 #: Rows per batch when streaming a result to Parquet.
 _WRITE_ROWS = 256 * 1024
 
@@ -43,7 +42,9 @@ class DuckDBEngine(Engine):
             fields = [pc.cast(values.column(f), pa.binary()) for f in recipe.fields]
             tag = pa.scalar(recipe.tag, pa.binary())
             messages = pc.binary_join_element_wise(tag, *fields, separator)
-            out[recipe.name] = hmac_sha256_column(project_key, messages, self.threads)
+            # Plain binary, as every engine gives: keys files must not depend on the engine.
+            out[recipe.name] = hmac_sha256_column(project_key, messages,
+                                                  self.threads).cast(pa.binary())
         return pa.table(out)
 
     def match(self, keys: Mapping[str, pa.Table], recipes: Sequence[str]) -> MatchResult:

@@ -77,20 +77,26 @@ def encode(values: pa.Array, encoding: FieldEncoding, project_key: bytes, harden
     packed = np.zeros((n, width // 8), dtype=np.uint8)
     perm = permutation(project_key, encoding, 2 * encoding.bits) if hardening == "balance" \
         else None
-    cache: dict[int, np.ndarray] = {}
+    cache: dict[tuple[int, ...], np.ndarray] = {}
+    salt_shift = 2 * 21 + 6
     for start in range(0, n, CHUNK):
         stop = min(start + CHUNK, n)
         grams = bigram_codes(codepoints(values[start:stop]), positional=encoding.positional,
-                             salts=None if salt_ids is None else salt_ids[start:stop])
-        distinct, inverse = np.unique(grams.codes, return_inverse=True)
-        new = [int(c) for c in distinct if int(c) not in cache]
+                             salts=None if salt_ids is None else salt_ids[start:stop],
+                             q=encoding.q)
+        keys = grams.keys()
+        distinct, inverse = np.unique(keys, axis=0 if keys.ndim == 2 else None,
+                                      return_inverse=True)
+        inverse = inverse.reshape(-1)
+        found = [tuple(int(x) for x in np.atleast_1d(d)) for d in distinct]
+        new = [g for g in found if g not in cache]
         if new:
-            salt_shift = 2 * 21 + 6
-            messages = [gram_message(c, salt_names[c >> salt_shift]) for c in new]
-            for code, row in zip(new, gram_positions(project_key, encoding, messages),
+            messages = [gram_message(g[0], salt_names[g[0] >> salt_shift], *g[1:])
+                        for g in new]
+            for gram, row in zip(new, gram_positions(project_key, encoding, messages),
                                  strict=True):
-                cache[code] = row
-        table = np.stack([cache[int(c)] for c in distinct]) if len(distinct) else \
+                cache[gram] = row
+        table = np.stack([cache[g] for g in found]) if found else \
             np.zeros((0, encoding.hashes), dtype=np.int64)
         bits = np.zeros((stop - start, encoding.bits), dtype=bool)
         positions = table[inverse]

@@ -47,15 +47,24 @@ def codepoints(values: list[str | None]) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Grams:
-    """The grams of a column: ``rows[i]`` holds gram ``codes[i]``."""
+    """The grams of a column: ``rows[i]`` holds gram ``codes[i]``; for trigrams ``extra[i]``
+    is the third character (the first two and the place and salt are in ``codes``)."""
 
     rows: np.ndarray
     codes: np.ndarray
+    extra: np.ndarray | None = None
+
+    def keys(self) -> np.ndarray:
+        """One row per gram, for ``np.unique``: the code, and the third character if any."""
+        if self.extra is None:
+            return self.codes
+        return np.stack([self.codes, self.extra], axis=1)
 
 
 def bigram_codes(points: np.ndarray, *, positional: bool = False,
-                 salts: np.ndarray | None = None) -> Grams:
-    """Padded bigrams of each row as codes; ``positional`` keeps each gram's place.
+                 salts: np.ndarray | None = None, q: int = 2) -> Grams:
+    """Padded q-grams (q = 2 or 3) of each row as codes; ``positional`` keeps each gram's
+    place.
 
     Digit strings (RRNs, phone numbers, dates) are positional: as a set of bigrams,
     "1234" and "3412" would look alike. Positions beyond 63 share the last position.
@@ -71,8 +80,14 @@ def bigram_codes(points: np.ndarray, *, positional: bool = False,
     present = lengths > 0
     padded[present, 0] = START
     padded[np.flatnonzero(present), lengths[present] + 1] = END
-    left, right = padded[:, :-1], padded[:, 1:]
+    if q not in (2, 3):
+        raise ValueError(f"q-grams of size {q}: use 2 or 3")
+    stop = width + 3 - q
+    left, right = padded[:, :stop], padded[:, 1:stop + 1]
     valid = (left != 0) & (right != 0)
+    third = padded[:, 2:] if q == 3 else None
+    if third is not None:
+        valid &= third != 0
     rows, cols = np.nonzero(valid)
     codes = (left[rows, cols] << np.uint64(CHAR_BITS)) | right[rows, cols]
     if positional:
@@ -80,15 +95,17 @@ def bigram_codes(points: np.ndarray, *, positional: bool = False,
         codes |= place << np.uint64(2 * CHAR_BITS)
     if salts is not None:
         codes |= salts[rows].astype(np.uint64) << np.uint64(2 * CHAR_BITS + POSITION_BITS)
-    return Grams(rows.astype(np.int64), codes)
+    extra = None if third is None else third[rows, cols]
+    return Grams(rows.astype(np.int64), codes, extra)
 
 
-def gram_message(code: int, salt: str) -> bytes:
+def gram_message(code: int, salt: str, extra: int | None = None) -> bytes:
     """The bytes hashed for one gram: the same gram and salt give the same bytes at every
     holder, whatever local salt numbering each used."""
     mask = (1 << CHAR_BITS) - 1
     right = code & mask
     left = (code >> CHAR_BITS) & mask
     place = (code >> (2 * CHAR_BITS)) & MAX_POSITION
+    tail = b"" if extra is None else extra.to_bytes(3, "big")
     return (salt.encode("utf-8") + b"\x1f" + place.to_bytes(1, "big")
-            + left.to_bytes(3, "big") + right.to_bytes(3, "big"))
+            + left.to_bytes(3, "big") + right.to_bytes(3, "big") + tail)

@@ -9,6 +9,8 @@ candidates' order and equal the DuckDB/numpy path's byte for byte (a test holds 
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
@@ -29,6 +31,10 @@ def spark_levels(left: pa.Table, right: pa.Table, fields: Mapping[str, Sequence[
     from linkage.engines.spark import spark_session
 
     spark = spark_session()
+    if "PYSPARK_PYTHON" not in os.environ:
+        # Python workers must import this package: run them on this interpreter unless the
+        # deployment names its own. Read per function shipped, so a running session works.
+        spark.sparkContext.pythonExec = sys.executable
     columns = [c for cs in fields.values() for c in cs]
     widths = {c: left.schema.field(c).type.byte_width for c in columns}
     # Spark column names must not carry the ':' and '|' of keys-file columns.

@@ -6,7 +6,6 @@ so the demo exercises the same trust boundaries a real deployment has.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import socket
@@ -14,13 +13,13 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from pseudolink.cli.app import WorkdirOption, app, console, ws
+from pseudolink.cli.artifacts import publish_parquet, sha256_file
 from pseudolink.cli.progress import progress_bars
 from pseudolink.settings import Workspace
 
@@ -139,7 +138,7 @@ def demo(
     cat.register_dataset(
         f"{DEMO_PROJECT}-combined", title="Combined social-security and building data (demo)",
         path=str(combined_path), columns=columns, project_id=DEMO_PROJECT,
-        lineage={"linkmap_sha256": _sha256(exchange / "linkmap.age"),
+        lineage={"linkmap_sha256": sha256_file(exchange / "linkmap.age"),
                  "holders": [h.id for h in spec.holders]},
         actor=COMBINER,
     )
@@ -160,12 +159,11 @@ def demo(
             "ssis__benefit_type": list(BENEFIT_TYPES)}
     table = anonymize.dp_count_by(frame, list(keys), epsilon=DP_EPSILON, keys=keys,
                                   privacy_unit="link_id", max_contributions=1)
-    dp_path = space.releases / f"{DP_RELEASE}.parquet"
-    _write_parquet(table.table, dp_path)
+    dp_path, dp_checksum = publish_parquet(table.table, space.releases, DP_RELEASE)
     cat.record_release(
         DP_RELEASE, dataset_id=f"{DEMO_PROJECT}-combined", form="dp_aggregate",
         title="Recipients by 시도 and benefit type (differentially private)",
-        artifact=str(dp_path), checksum=_sha256(dp_path),
+        artifact=str(dp_path), checksum=dp_checksum,
         parameters={"epsilon": table.epsilon, "mechanism": table.mechanism,
                     "accuracy_95": table.accuracy_95},
         actor="privacy_officer",
@@ -179,13 +177,12 @@ def demo(
             frame, synthetic_rows, synthesizer="gaussian_copula", columns=columns, seed=seed,
             progress=progress,
         )
-    synth_path = space.releases / f"{SYNTH_RELEASE}.parquet"
-    _write_parquet(synthetic.data, synth_path)
+    synth_path, synth_checksum = publish_parquet(synthetic.data, space.releases, SYNTH_RELEASE)
     synth_report = synthetic.report()
     cat.record_release(
         SYNTH_RELEASE, dataset_id=f"{DEMO_PROJECT}-combined", form="synthetic",
         title="Synthetic combined data (demo)", artifact=str(synth_path),
-        checksum=_sha256(synth_path), parameters=synth_report, actor="privacy_officer",
+        checksum=synth_checksum, parameters=synth_report, actor="privacy_officer",
     )
     gate = synth_report["privacy_gate"]
     console.print(f"{len(synthetic.data):,} rows, SDMetrics quality "
@@ -230,18 +227,6 @@ def _classify(columns: list[str]) -> dict[str, str]:
     return classes
 
 
-def _write_parquet(frame, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    frame.to_parquet(tmp, index=False)
-    tmp.replace(path)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _free_port() -> int:

@@ -16,6 +16,7 @@ import typer
 from rich.table import Table
 
 from pseudolink.cli.app import WorkdirOption, app, console, fail, ws
+from pseudolink.cli.artifacts import publish_parquet, sha256_file
 
 group = typer.Typer(help="Differentially private statistics, metered by a privacy budget.",
                     no_args_is_help=True)
@@ -35,7 +36,7 @@ def enable(
     import pyarrow.parquet as pq
 
     import catalog
-    from anonymize.dp import QuerySpec, sha256_file
+    from anonymize.dp import QuerySpec
 
     declared = QuerySpec.load(spec)
     space = ws(workdir)
@@ -54,11 +55,7 @@ def enable(
         if missing:
             raise fail(f"{spec}: columns not in {data}: {', '.join(missing)}")
         release_id = release_id or declared.id or f"{dataset}-dp"
-        space.releases.mkdir(parents=True, exist_ok=True)
-        out = space.releases / f"{release_id}.parquet"
-        tmp = out.with_name(out.name + ".tmp")
-        declared.manifest().to_parquet(tmp, index=False)
-        tmp.replace(out)
+        out, checksum = publish_parquet(declared.manifest(), space.releases, release_id)
         for column, (lower, upper) in declared.schema.bounds.items():
             cat.set_column_bounds(dataset, column, lower, upper, actor=actor)
         for consumer, total in declared.budgets.items():
@@ -66,7 +63,7 @@ def enable(
         cat.record_release(
             release_id, dataset_id=dataset, form="dp_aggregate",
             title=declared.title or f"{info.title}: differentially private queries",
-            artifact=str(out), checksum=sha256_file(out), actor=actor,
+            artifact=str(out), checksum=checksum, actor=actor,
             description="Ask differentially private statistics with POST /api/v1/dp/query.",
             parameters={"dp_query": True, "privacy_unit": unit,
                         "max_contributions": declared.schema.max_contributions,

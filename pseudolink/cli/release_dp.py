@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 
 from pseudolink.cli.app import WorkdirOption, console, fail, ws
+from pseudolink.cli.artifacts import publish_parquet
 from pseudolink.cli.release import release_app
 
 
@@ -30,7 +31,7 @@ def release_dp(
     import pandas as pd
 
     import catalog
-    from anonymize.dp import TableSpec, plan_table, release_table, sha256_file
+    from anonymize.dp import TableSpec, plan_table, release_table
 
     table_spec = TableSpec.load(spec)
     space = ws(workdir)
@@ -54,17 +55,13 @@ def release_dp(
                                      "dimensions": [d.name for d in table_spec.dimensions],
                                      "epsilon_map": planned.epsilon})
         released = release_table(planned, schema, table_spec)
-        space.releases.mkdir(parents=True, exist_ok=True)
-        out = space.releases / f"{release_id}.parquet"
-        tmp = out.with_name(out.name + ".tmp")
-        released.table.to_parquet(tmp, index=False)
-        tmp.replace(out)
+        out, checksum = publish_parquet(released.table, space.releases, release_id)
         parameters = released.parameters(table_spec)
         title = table_spec.title or (f"{table_spec.value_column} by "
                                      f"{' x '.join(d.name for d in table_spec.dimensions)}")
         cat.record_release(release_id, dataset_id=dataset, form="dp_aggregate", title=title,
                            description=table_spec.description, artifact=str(out),
-                           checksum=sha256_file(out), parameters=parameters, actor=actor)
+                           checksum=checksum, parameters=parameters, actor=actor)
     console.print(f"{len(released.table):,} cells -> {out}")
     console.print(f"epsilon {parameters['epsilon']:g} ({parameters['mechanism']}) charged to "
                   f"{dataset}/{table_spec.consumer}; {remaining:g} left; each cell within "

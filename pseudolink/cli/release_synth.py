@@ -7,7 +7,6 @@ and recorded with its quality report and privacy-gate numbers, so the open API s
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Annotated
 
@@ -15,6 +14,7 @@ import typer
 from rich.table import Table
 
 from pseudolink.cli.app import WorkdirOption, console, fail, ws
+from pseudolink.cli.artifacts import publish_parquet
 from pseudolink.cli.progress import progress_bars
 from pseudolink.cli.release import release_app
 
@@ -71,18 +71,14 @@ def release_synth(
             result = anonymize.synthetic_release(
                 frame, rows, synthesizer=synthesizer, columns=columns, epsilon=epsilon,
                 epochs=epochs, seed=seed, thresholds=thresholds, progress=progress)
-        space.releases.mkdir(parents=True, exist_ok=True)
-        out = space.releases / f"{release_id}.parquet"
-        tmp = out.with_name(out.name + ".tmp")
-        result.data.to_parquet(tmp, index=False)
-        tmp.replace(out)
+        out, checksum = publish_parquet(result.data, space.releases, release_id)
         parameters = result.report()
         chart = anonymize.write_chart(parameters, out.with_suffix(".quality.png"))
         parameters["chart"] = str(chart)
         cat.record_release(
             release_id, dataset_id=dataset, form="synthetic",
             title=f"Synthetic {dataset} ({result.synthesizer})", artifact=str(out),
-            checksum=_sha256(out), parameters=parameters, actor=actor)
+            checksum=checksum, parameters=parameters, actor=actor)
     _print_report(result, out)
 
 
@@ -110,10 +106,3 @@ def _print_report(result: object, out: Path) -> None:
         console.print(coef)
     console.print(f"{len(result.data):,} rows -> {out}")
 
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
