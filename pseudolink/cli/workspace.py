@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from pseudolink.cli.app import WorkdirOption, app, console, ws
+from pseudolink.cli.app import WorkdirOption, app, console, fail, ws
 
 
 @app.command()
@@ -18,12 +18,17 @@ def init(
     ] = None,
 ) -> None:
     """Create the workspace directories and bring the catalog schema up to date."""
+    from sqlalchemy.engine import make_url
+
     import catalog
 
     space = ws(workdir)
+    if database_url and make_url(database_url).password:
+        # settings.toml is plain text: a password there would sit on disk in the clear.
+        raise fail("--database-url must not carry a password: keep it in PGPASSFILE, or give "
+                   "the whole URL in PSEUDOLINK_DATABASE_URL instead")
     space.create_dirs()
     if database_url:
-        # Only the URL is kept; a password belongs in PGPASSFILE or the environment, not here.
         space.settings_file.write_text(f'database_url = "{database_url}"\n', encoding="utf-8")
     catalog.init_catalog(space.database_url)
     url = _redacted(space.database_url)
