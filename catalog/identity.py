@@ -8,17 +8,26 @@ would protect nothing and would cost milliseconds on every API call: a plain SHA
 of the token is stored, and the token itself is shown once, when it is issued.
 The key id (``plk_<12 hex>``) prefixes the token; it names the key in logs and
 listings and lets the lookup go by primary key, then compare hashes in constant time.
+
+``PSEUDOLINK_PASSWORD_HASHING`` chooses the argon2 cost. Unset or ``strong``: RFC 9106's
+low-memory profile (argon2-cffi's default: 64 MiB, 3 passes, 4 lanes), wherever real
+passwords live. ``test-only-insecure``: argon2's cheapest parameters, so that test suites
+which set and check passwords hundreds of times do not spend a minute hashing. A hash
+carries its own parameters, so either setting verifies either kind, and a login under
+the strong setting rehashes a cheap hash (see ``needs_rehash``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from catalog.errors import CatalogError
@@ -27,10 +36,9 @@ KEY_PREFIX = "plk_"
 MIN_PASSWORD_LENGTH = 12
 API_KEY_STATUSES = ("valid", "unknown", "expired", "revoked")
 
-_hasher = PasswordHasher()
-# Verified against when the user is unknown, so that a miss takes as long as a hit
-# and response times do not reveal which user names exist.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+HASHING_SETTING = "PSEUDOLINK_PASSWORD_HASHING"
+_HASHING_PROFILES = {"strong": profiles.RFC_9106_LOW_MEMORY,
+                     "test-only-insecure": profiles.CHEAPEST}
 
 
 @dataclass(frozen=True)
@@ -71,6 +79,34 @@ class ApiKeyInfo:
     revoked_at: datetime | None
 
 
+def hashing_profile() -> str:
+    """The argon2 cost named by ``PSEUDOLINK_PASSWORD_HASHING`` (``strong`` when unset).
+
+    >>> hashing_profile() in ("strong", "test-only-insecure")
+    True
+    """
+    name = os.environ.get(HASHING_SETTING, "").strip() or "strong"
+    if name not in _HASHING_PROFILES:
+        raise CatalogError(f"{HASHING_SETTING}={name!r} is not one of "
+                           f"{', '.join(_HASHING_PROFILES)}")
+    return name
+
+
+@cache
+def _hasher_for(profile: str) -> tuple[PasswordHasher, str]:
+    """The hasher for a profile, and a hash of a random secret made with it.
+
+    The dummy hash is verified against when the user is unknown, so that a miss takes
+    as long as a hit and response times do not reveal which user names exist.
+    """
+    hasher = PasswordHasher.from_parameters(_HASHING_PROFILES[profile])
+    return hasher, hasher.hash(secrets.token_urlsafe(16))
+
+
+def _hasher() -> PasswordHasher:
+    return _hasher_for(hashing_profile())[0]
+
+
 def hash_password(user_id: str, password: str) -> str:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise CatalogError(f"password for user {user_id!r} is too short: at least "
@@ -78,19 +114,20 @@ def hash_password(user_id: str, password: str) -> str:
     if password.strip() != password or password.lower() == user_id.lower():
         raise CatalogError(f"password for user {user_id!r} must not be the user name "
                            "or start or end with spaces")
-    return _hasher.hash(password)
+    return _hasher().hash(password)
 
 
 def verify_password(stored_hash: str | None, password: str) -> bool:
     """True when ``password`` matches; unknown users cost as much as known ones."""
     try:
-        return _hasher.verify(stored_hash or _DUMMY_HASH, password) and stored_hash is not None
+        hasher, dummy = _hasher_for(hashing_profile())
+        return hasher.verify(stored_hash or dummy, password) and stored_hash is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 
 
 def needs_rehash(stored_hash: str) -> bool:
-    return _hasher.check_needs_rehash(stored_hash)
+    return _hasher().check_needs_rehash(stored_hash)
 
 
 def new_api_key() -> tuple[str, str, str]:

@@ -12,6 +12,7 @@ import os
 import streamlit as st
 
 import catalog
+from catalog.coltypes import utcnow
 from catalog.console import views
 
 
@@ -55,11 +56,12 @@ def _decision_form(cat: catalog.Catalog, request: catalog.RequestInfo, user: str
         return
     reason = st.text_area("Reason for the decision", key="decision_reason")
     approve, reject = st.columns(2)
-    for column, decision, label in ((approve, "approve", "Approve"), (reject, "reject", "Reject")):
+    for column, decision, label, done in ((approve, "approve", "Approve", "approved"),
+                                          (reject, "reject", "Reject", "rejected")):
         if column.button(label, key=decision, type="primary" if decision == "approve"
                          else "secondary"):
             cat.decide_request(request.id, decision, reason=reason, actor=user)
-            st.session_state["flash"] = f"Request {request.id} {decision}d."
+            st.session_state["flash"] = f"Request {request.id} {done}."
             st.rerun()
 
 
@@ -74,19 +76,27 @@ def _committee(cat: catalog.Catalog, request: catalog.RequestInfo, user: str) ->
                                      officers, key="committee_members")
             if st.button("Appoint committee", key="appoint"):
                 cat.appoint_committee(request.id, members, actor=user)
+                st.session_state["flash"] = (f"Committee of {len(members)} appointed for "
+                                             f"request {request.id}.")
                 st.rerun()
+        else:
+            st.info("No committee yet: an officer appoints one.")
         return
     st.write(f"Members: {', '.join(request.committee)}; quorum {request.committee_quorum}")
-    st.dataframe(request.votes, hide_index=True)
+    st.dataframe(views.votes_table(request.votes), hide_index=True)
     if user in request.committee and all(v["reviewer"] != user for v in request.votes):
         vote = st.radio("Your vote", ["approve", "reject", "abstain"], key="vote",
                         horizontal=True)
         reason = st.text_area("Reason for your vote", key="vote_reason")
         if st.button("Cast vote", key="cast_vote"):
-            cat.vote(request.id, vote, reason=reason, actor=user)
+            counted = cat.vote(request.id, vote, reason=reason, actor=user)
+            st.session_state["flash"] = (counted.summary(counted.verdict)
+                                         if counted.verdict is not None
+                                         else f"Vote recorded: {vote}.")
             st.rerun()
     if cat.authorize(user, "committee.decide") and st.button("Close the vote", key="close"):
-        cat.close_committee(request.id, actor=user)
+        counted = cat.close_committee(request.id, actor=user)
+        st.session_state["flash"] = counted.summary()
         st.rerun()
 
 
@@ -126,15 +136,46 @@ def _queue(cat: catalog.Catalog, user: str) -> None:
     _decision_form(cat, request, user)
 
 
-def _decided(cat: catalog.Catalog) -> None:
+def _decided(cat: catalog.Catalog, user: str) -> None:
     st.header("Decisions, releases and expiry")
     decided = cat.list_requests(states=["approved", "rejected", "active", "expired",
                                         "revoked"])
     st.dataframe(views.queue_table(decided).assign(
         reason=[r.state_reason or "" for r in decided]), hide_index=True)
+    _manage_access(cat, [r for r in decided if r.state in ("approved", "active")], user)
     st.subheader("Open releases")
-    st.dataframe([{"release": r.id, "form": r.form, "dataset": r.dataset_id,
-                   "expires": r.expires_at} for r in cat.open_releases()], hide_index=True)
+    releases = cat.open_releases()
+    st.dataframe(views.release_table(releases, utcnow()), hide_index=True)
+    if releases and cat.authorize(user, "release.revoke"):
+        chosen = st.selectbox("Release", [r.id for r in releases], key="release_id")
+        reason = st.text_input("Reason for revoking the release", key="revoke_release_reason")
+        if st.button("Revoke release", key="revoke_release"):
+            cat.revoke_release(chosen, reason=reason, actor=user)
+            st.session_state["flash"] = f"Release {chosen} revoked."
+            st.rerun()
+
+
+def _manage_access(cat: catalog.Catalog, requests: list[catalog.RequestInfo],
+                   user: str) -> None:
+    """Activate an approved request, or revoke an active one before its end date."""
+    may_activate = cat.authorize(user, "request.activate")
+    may_revoke = cat.authorize(user, "request.revoke")
+    if not requests or not (may_activate or may_revoke):
+        return
+    st.subheader("Activate or revoke access")
+    chosen = st.selectbox("Request", [r.id for r in requests], key="manage_request")
+    request = next(r for r in requests if r.id == chosen)
+    if request.state == "approved" and may_activate \
+            and st.button("Activate access", key="activate"):
+        cat.activate_request(chosen, actor=user)
+        st.session_state["flash"] = f"Request {chosen} is active."
+        st.rerun()
+    if request.state == "active" and may_revoke:
+        reason = st.text_input("Reason for revoking access", key="revoke_request_reason")
+        if st.button("Revoke access", key="revoke_request"):
+            cat.revoke_request(chosen, reason=reason, actor=user)
+            st.session_state["flash"] = f"Request {chosen} revoked."
+            st.rerun()
 
 
 def _budgets(cat: catalog.Catalog) -> None:
@@ -189,7 +230,7 @@ def main() -> None:
         st.success(flash)
     try:
         {"Review queue": lambda: _queue(cat, user),
-         "Decisions and releases": lambda: _decided(cat),
+         "Decisions and releases": lambda: _decided(cat, user),
          "Budgets": lambda: _budgets(cat),
          "Audit trail": lambda: _audit(cat)}[page]()
     except catalog.CatalogError as exc:

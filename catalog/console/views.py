@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
 
+from catalog.releases import ReleaseInfo
 from catalog.requests import RequestInfo
 
 
@@ -67,3 +69,28 @@ def spend_over_time(ledger: list[dict[str, Any]], total: float) -> pd.DataFrame:
     frame["spent"] = frame["epsilon"].cumsum()
     frame["remaining"] = total - frame["spent"]
     return frame.rename(columns={"created_at": "time"})[["time", "epsilon", "spent", "remaining"]]
+
+
+def votes_table(votes: list[dict[str, Any]]) -> pd.DataFrame:
+    return pd.DataFrame(votes, columns=["reviewer", "vote", "reason", "at"])
+
+
+def release_table(releases: Iterable[ReleaseInfo], now: datetime) -> pd.DataFrame:
+    """Open releases with the whole days left before they close (<NA>: no end date).
+
+    >>> from datetime import UTC, timedelta
+    >>> from types import SimpleNamespace as Release
+    >>> now = datetime(2026, 1, 1, tzinfo=UTC)
+    >>> rows = [Release(id=i, form="dp_aggregate", dataset_id="d", title="", expires_at=end)
+    ...         for i, end in (("a", None), ("b", now + timedelta(days=3, hours=1)))]
+    >>> release_table(rows, now)["days left"].tolist()
+    [<NA>, 3]
+    """
+    table = pd.DataFrame([{"release": r.id, "form": r.form, "dataset": r.dataset_id,
+                           "title": r.title, "expires": r.expires_at,
+                           "days left": None if r.expires_at is None
+                           else (r.expires_at - now).days}
+                          for r in releases],
+                         columns=["release", "form", "dataset", "title", "expires",
+                                  "days left"])
+    return table.astype({"days left": "Int64"})

@@ -164,7 +164,7 @@ class _Matcher:
     def _shared(self) -> None:
         rows = self.con.execute("""
             with shared as (select recipe, key from keys_long group by recipe, key
-                            having count(distinct holder) > 1)
+                            having min(holder) <> max(holder))
             select k.holder, k.recipe, count(*) from keys_long k
             semi join shared s on s.recipe = k.recipe and s.key = k.key
             group by all""").fetchall()
@@ -189,9 +189,14 @@ class _Matcher:
             create or replace temp table uniq as
             select c.* from cand c anti join dup d on d.holder = c.holder and d.key = c.key""")
         # Keys shared across holders that would link at least one record not yet linked.
+        # Distinct counts would be exact too, but DuckDB cannot spill them to disk: at
+        # national scale min/max keep the aggregate within the memory limit.
         con.execute("""
             create or replace temp table grp as
-            select key, count(distinct cluster) as n_clusters, min(cluster) as cluster
+            select key,
+                   case when min(cluster) is null then 0
+                        when min(cluster) = max(cluster) then 1 else 2 end as n_clusters,
+                   min(cluster) as cluster
             from uniq group by key
             having count(*) >= 2 and count(*) filter (where cluster is null) >= 1""")
         con.execute("""

@@ -15,11 +15,24 @@ from sqlalchemy.exc import OperationalError
 
 import catalog
 from catalog.database import current_revision, head_revision
+from catalog.identity import HASHING_SETTING
 from catalog.models import Base
 from tests.conftest import skip_unless_ci
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "PSEUDOLINK_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture(scope="package", autouse=True)
+def cheap_password_hashing() -> Iterator[None]:
+    """Argon2's cheapest parameters for the catalog tests (production keeps the strong ones).
+
+    The suite sets and checks passwords a few hundred times; at the strong cost that is
+    most of its run time. test_identity checks that, unset, the strong cost applies.
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(HASHING_SETTING, "test-only-insecure")
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -217,3 +230,27 @@ def make_request(cat: catalog.Catalog, request_id: str, *, state: str = "draft",
         cat.expire_due(now=utcnow() + timedelta(days=days + 1))
     assert cat.get_request(request_id).state == state
     return request_id
+
+
+# -- the console, driven by Streamlit's AppTest -------------------------------------------
+
+CONSOLE_PASSWORD = "officer password 1"
+
+
+def open_console(database_url: str, monkeypatch: pytest.MonkeyPatch):
+    """The console app, run once (showing the login form), against ``database_url``."""
+    from streamlit.testing.v1 import AppTest
+
+    from catalog.console import APP
+
+    monkeypatch.setenv("PSEUDOLINK_DATABASE_URL", database_url)
+    app = AppTest.from_file(str(APP), default_timeout=30)
+    return app.run()
+
+
+def console_login(app, user: str, password: str = CONSOLE_PASSWORD):
+    """Log in through the form, as a person would."""
+    app.text_input(key="login_user").input(user)
+    app.text_input(key="login_password").input(password)
+    app.button[0].click()
+    return app.run()

@@ -30,9 +30,17 @@ def _free_port() -> int:
 
 
 @pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    """SQLite only, overriding the SQLite/PostgreSQL parametrisation of tests/catalog.
+
+    The browser drives the console, not the database: the AppTest tests already run
+    every console action on both backends, and one Chromium run costs ten seconds.
+    """
+    return f"sqlite:///{tmp_path / 'workspace' / 'catalog.db'}"
+
+
+@pytest.fixture
 def served(cat: catalog.Catalog, people: dict, database_url: str, tmp_path: Path):
-    if not database_url.startswith("sqlite"):
-        pytest.skip("one backend is enough for the browser test")
     if not Path(CHROMIUM).exists():
         skip_unless_ci(f"chromium missing at {CHROMIUM} (apt-get install -y chromium)")
     pytest.importorskip("playwright")
@@ -98,6 +106,7 @@ def test_officer_logs_in_and_approves_in_a_real_browser(served: str, cat: catalo
         page.screenshot(path=images / "console-approved.png", full_page=True)
         page.get_by_text("Decisions and releases").click()
         page.get_by_role("heading", name="Decisions, releases and expiry").wait_for()
+        page.get_by_role("button", name="Activate access").wait_for()
         time.sleep(1)
         page.screenshot(path=images / "console-decisions.png", full_page=True)
         browser.close()

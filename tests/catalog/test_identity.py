@@ -11,6 +11,26 @@ import catalog
 from catalog.coltypes import utcnow
 
 
+def test_passwords_are_hashed_at_the_strong_cost_unless_tests_say_otherwise(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from catalog import identity
+
+    monkeypatch.delenv(identity.HASHING_SETTING)
+    strong = identity.hash_password("po1", "correct horse battery")
+    assert "$m=65536,t=3,p=4$" in strong
+    monkeypatch.setenv(identity.HASHING_SETTING, "test-only-insecure")
+    cheap = identity.hash_password("po1", "correct horse battery")
+    assert "$m=8,t=1,p=1$" in cheap
+    # Each verifies under either setting; the strong setting asks to rehash the cheap one.
+    assert identity.verify_password(strong, "correct horse battery")
+    monkeypatch.setenv(identity.HASHING_SETTING, "strong")
+    assert identity.verify_password(cheap, "correct horse battery")
+    assert identity.needs_rehash(cheap) and not identity.needs_rehash(strong)
+    monkeypatch.setenv(identity.HASHING_SETTING, "fast")
+    with pytest.raises(catalog.CatalogError, match="PSEUDOLINK_PASSWORD_HASHING='fast'"):
+        identity.hash_password("po1", "correct horse battery")
+
+
 def test_password_is_stored_as_argon2_and_checked(cat: catalog.Catalog, people: dict,
                                                   database_url: str) -> None:
     cat.set_password("po1", "correct horse battery", actor="root")
