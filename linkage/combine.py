@@ -6,15 +6,14 @@ serials); it never receives an identifier or a linkage key.
 
 from __future__ import annotations
 
-import os
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import duckdb
 import pyarrow.parquet as pq
 
 from linkage.engines import get_engine
+from linkage.engines.duckdb import file_connection
 from linkage.envelope import open_envelope_to
 from linkage.errors import LinkageError
 from linkage.files import write_with
@@ -89,10 +88,7 @@ def _check(linkmap: Path, payloads: dict[str, Path], holders: Sequence[str],
 
     Set-wise in DuckDB over the files, within a memory limit.
     """
-    con = duckdb.connect(config={
-        "memory_limit": os.environ.get("PSEUDOLINK_DUCKDB_MEMORY", "512MB"),
-        "temp_directory": str(scratch / "spill"),
-    })
+    con = file_connection(scratch / "spill")
     try:
         con.execute("create view linkmap as select * from "
                     f"read_parquet({_literal(str(linkmap))})")

@@ -27,11 +27,12 @@ POSTGRES_ADMIN_URL = os.environ.get(
 def cheap_password_hashing() -> Iterator[None]:
     """Argon2's cheapest parameters for the catalog tests (production keeps the strong ones).
 
-    The suite sets and checks passwords a few hundred times; at the strong cost that is
-    most of its run time. test_identity checks that, unset, the strong cost applies.
+    The suite sets and checks passwords a few hundred times. test_identity checks that,
+    unset, the strong cost applies; ``PSEUDOLINK_PASSWORD_HASHING=strong pytest ...``
+    runs the whole suite at the production cost.
     """
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(HASHING_SETTING, "test-only-insecure")
+        patch.setenv(HASHING_SETTING, os.environ.get(HASHING_SETTING) or "test-only-insecure")
         yield
 
 
