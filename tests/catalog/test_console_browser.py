@@ -97,7 +97,12 @@ def test_officer_logs_in_and_approves_in_a_real_browser(served: str, cat: catalo
         page.get_by_text("Request housing-2026-secure-01 — under_review").wait_for(
             timeout=60_000)
         page.get_by_text("Equivalence-class sizes").wait_for()
-        time.sleep(1.5)  # let the charts draw
+        # The run finished and no chart is a loading skeleton: the screenshot shows them drawn.
+        page.wait_for_function(
+            "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+            " && !document.querySelector('[data-testid=\"stSkeleton\"]')"
+            " && document.querySelectorAll('canvas').length >= 2", timeout=60_000)
+        time.sleep(1)
         page.screenshot(path=images / "console-review.png", full_page=True)
         page.get_by_role("textbox", name="Reason for the decision").fill(
             "k = 5 over sido; outputs are aggregates checked in the room")
