@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -14,3 +17,35 @@ def skip_unless_ci(reason: str) -> None:
     if IN_CI:
         pytest.fail(f"required component missing under CI=true: {reason}")
     pytest.skip(reason)
+
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "PSEUDOLINK_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+@contextmanager
+def fresh_postgres_database(prefix: str = "pseudolink_test") -> Iterator[str]:
+    """A new PostgreSQL database with a random name, dropped on exit; its URL is yielded.
+
+    Outside CI an unreachable server skips the test; under CI=true it fails it.
+    """
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import OperationalError
+
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT",
+                          connect_args={"connect_timeout": 3})
+    name = f"{prefix}_{secrets.token_hex(6)}"
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except OperationalError as exc:
+        admin.dispose()
+        skip_unless_ci(f"PostgreSQL unreachable at {POSTGRES_ADMIN_URL}: {exc.orig}")
+    try:
+        yield make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(
+            hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

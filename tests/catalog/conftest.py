@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,16 +10,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
 
 import catalog
 from catalog.database import current_revision, head_revision
 from catalog.identity import HASHING_SETTING
 from catalog.models import Base
-from tests.conftest import skip_unless_ci
-
-POSTGRES_ADMIN_URL = os.environ.get(
-    "PSEUDOLINK_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+from tests.conftest import fresh_postgres_database
 
 
 @pytest.fixture(scope="package", autouse=True)
@@ -39,22 +34,8 @@ def cheap_password_hashing() -> Iterator[None]:
 @pytest.fixture(scope="session")
 def postgres_database() -> Iterator[str]:
     """A fresh database with a random name for this test session, dropped at the end."""
-    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT",
-                          connect_args={"connect_timeout": 3})
-    name = f"pseudolink_test_{secrets.token_hex(6)}"
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-    except OperationalError as exc:
-        admin.dispose()
-        skip_unless_ci(f"PostgreSQL unreachable at {POSTGRES_ADMIN_URL}: {exc.orig}")
-    try:
-        yield make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(
-            hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with fresh_postgres_database() as url:
+        yield url
 
 
 def _empty_postgres(url: str) -> None:
