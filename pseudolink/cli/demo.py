@@ -12,7 +12,6 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
 from typing import Annotated
 
 import typer
@@ -36,15 +35,8 @@ DP_EPSILON = 1.0
 BENEFIT_TYPES = ("기초연금", "기초생활보장", "장애인복지", "아동수당", "none")
 
 
-@dataclass
-class DemoRun:
-    """What the demo did, for the closing summary and for tests."""
-
-    space: Workspace
-    facts: dict[str, object] = field(default_factory=dict)
-
-    def step(self, title: str) -> None:
-        console.rule(f"[bold]{title}")
+def _step(title: str) -> None:
+    console.rule(f"[bold]{title}")
 
 
 @app.command()
@@ -63,16 +55,15 @@ def demo(
     import linkage
 
     passphrase = os.environ.get("PSEUDOLINK_PASSPHRASE") or DEMO_PASSPHRASE
-    run = DemoRun(ws(workdir))
-    space = run.space
+    space = ws(workdir)
 
-    run.step("1. workspace")
+    _step("1. workspace")
     space.create_dirs()
     catalog.init_catalog(space.database_url)
     cat = catalog.Catalog.connect(space.database_url)
     console.print(f"workspace: {space.root.resolve()}")
 
-    run.step("2. synthetic Korean holder files")
+    _step("2. synthetic Korean holder files")
     source = space.data / "demo-source"
     with progress_bars() as progress:
         synth = linkage.generate_synthetic_data(
@@ -82,7 +73,7 @@ def demo(
     console.print(f"{synth.people:,} people -> ssis {synth.rows['ssis']:,} rows, "
                   f"building {synth.rows['building']:,} rows, {synth.true_pairs:,} true pairs")
 
-    run.step("3. parties and project")
+    _step("3. parties and project")
     for party, role in (("ssis", "holder"), ("building", "holder"),
                         (KEY_MANAGER, "key_manager"), (COMBINER, "combiner")):
         linkage.create_party(space.keys, party, role, passphrase)
@@ -95,7 +86,7 @@ def demo(
     console.print(f"project {DEMO_PROJECT}: key wrapped to holders "
                   f"{', '.join(h.id for h in spec.holders)} only")
 
-    run.step("4. holders prepare (keyed hashing on their own premises)")
+    _step("4. holders prepare (keyed hashing on their own premises)")
     exchange = project_dir / "exchange"
     prepared = {}
     with progress_bars() as progress:
@@ -108,7 +99,7 @@ def demo(
         console.print(f"{holder_id}: {report.records:,} records, keys per recipe "
                       f"{report.keys_per_recipe}, invalid identifiers {report.invalid}")
 
-    run.step("5. key manager links (sees keys and serials only)")
+    _step("5. key manager links (sees keys and serials only)")
     with progress_bars() as progress:
         link_report = linkage.link(
             manifest, [exchange / f"{h.id}.keys.age" for h in spec.holders], exchange,
@@ -117,7 +108,7 @@ def demo(
     console.print(f"{link_report.links:,} links; per recipe {link_report.links_per_recipe}; "
                   f"duplicates {link_report.duplicates}, conflicts {link_report.conflicts}")
 
-    run.step("6. combination agency combines (sees serials and attributes only)")
+    _step("6. combination agency combines (sees serials and attributes only)")
     combined_path = project_dir / "combined.parquet"
     with progress_bars() as progress:
         combined = linkage.combine(
@@ -143,7 +134,7 @@ def demo(
         actor=COMBINER,
     )
 
-    run.step("7. privacy officer measures re-identification risk")
+    _step("7. privacy officer measures re-identification risk")
     import pandas as pd
 
     frame = pd.read_parquet(combined_path)
@@ -153,7 +144,7 @@ def demo(
         json.dumps(risk_doc, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
     console.print(anonymize.summary(risk))
 
-    run.step("8. differentially private aggregate (OpenDP)")
+    _step("8. differentially private aggregate (OpenDP)")
     areas = anonymize.load_admin_areas()
     keys = {"ssis__sido": sorted(areas["sido"].unique()),
             "ssis__benefit_type": list(BENEFIT_TYPES)}
@@ -171,7 +162,7 @@ def demo(
     console.print(f"{len(table.table):,} cells, epsilon {table.epsilon} spent, 95% of counts "
                   f"within +/-{table.accuracy_95:.1f} of the truth -> {dp_path}")
 
-    run.step("9. synthetic microdata (SDV GaussianCopula, behind the privacy gate)")
+    _step("9. synthetic microdata (SDV GaussianCopula, behind the privacy gate)")
     with progress_bars() as progress:
         synthetic = anonymize.synthetic_release(
             frame, synthetic_rows, synthesizer="gaussian_copula", columns=columns, seed=seed,
@@ -189,11 +180,11 @@ def demo(
                   f"{synth_report['quality_score']:.1%}, privacy gate "
                   f"{'passed' if gate.get('passed') else 'FAILED'} -> {synth_path}")
 
-    run.step("10. open-data API")
+    _step("10. open-data API")
     answer = _query_api_once(space, DP_RELEASE)
     console.print(f"GET /api/v1/datasets/{DP_RELEASE}/rows -> {answer['total']} rows served")
 
-    run.step("11. audit trail")
+    _step("11. audit trail")
     verdict = cat.verify_audit()
     console.print(f"audit log: {verdict.entries} entries, "
                   f"{'intact' if verdict.ok else 'BROKEN: ' + '; '.join(verdict.problems)}")
