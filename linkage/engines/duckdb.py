@@ -13,6 +13,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from linkage.engines.base import Engine, MatchResult
+from linkage.errors import LinkageError
 from linkage.files import atomic_path
 from linkage.keys.batch_hmac import hmac_sha256_column
 from linkage.keys.linkage_key import SEPARATOR, quote
@@ -136,63 +137,101 @@ def _combine_sql(linkmap: str, payloads: Mapping[str, tuple[str, Sequence[str]]]
 
 
 class _Matcher:
-    """Recipe-by-recipe exact matching, set-wise in SQL (see :meth:`Engine.match`)."""
+    """Recipe-by-recipe exact matching, set-wise in SQL (see :meth:`Engine.match`).
+
+    Inside the matcher a holder is its index (UTINYINT), a serial its 128 bits (UHUGEINT)
+    and a key its first 128 bits (UHUGEINT): fixed-width columns hash, join and spill far
+    faster and smaller than 32- and 64-character strings. Serials turn back into their
+    hex text only in the result.
+
+    Truncating keys cannot create links by accident: the keys are HMAC-SHA256 outputs
+    under a project key the key manager never holds, so two distinct keys agree on their
+    first 128 bits with probability 2^-128. Over n keys of one recipe that bounds
+    a spurious match by n^2 / 2^129: about 10^-24 for 20 million records, far below the
+    chance of a hardware fault corrupting the comparison.
+    """
 
     def __init__(self, con: duckdb.DuckDBPyConnection, sources: Mapping[str, str],
                  recipes: Sequence[str]) -> None:
         """``sources`` maps each holder to a table expression: a view or ``read_parquet``."""
         self.con = con
         self.recipes = list(recipes)
-        con.execute("create temp table keys_long (holder varchar, serial varchar, "
-                    "recipe integer, key blob)")
-        con.execute("create temp table members (cluster bigint, holder varchar, "
-                    "serial varchar, recipe integer)")
-        for holder, source in sources.items():
-            for index, recipe in enumerate(self.recipes):
-                con.execute(
-                    f"insert into keys_long select ?, serial, ?, {quote(recipe)} "
-                    f"from {source} where {quote(recipe)} is not null", [holder, index])
+        # Numbered in name order, so that ordering by number orders as the names would.
+        self.holders = sorted(sources)
+        if len(self.holders) > 255:
+            raise LinkageError("the DuckDB engine links at most 255 holders at once")
+        con.execute("create temp table members (cluster bigint, holder utinyint, "
+                    "sid uhugeint, recipe utinyint)")
+        for index in range(len(self.recipes)):
+            # One table per recipe, made once: each step reads only its own keys.
+            con.execute(f"create temp table r{index} (holder utinyint, sid uhugeint, "
+                        "key uhugeint)")
+        for h, holder in enumerate(self.holders):
+            # One pass over the holder's file (its serials are the costly column to decode),
+            # then a cheap split of the fixed-width columns by recipe.
+            keys = ", ".join(f"('0x' || left(hex({quote(r)}), 32))::uhugeint as k{i}"
+                             for i, r in enumerate(self.recipes))
+            try:
+                con.execute(f"create or replace temp table wide as select "
+                            f"{_serial_bits('serial')} as sid, {keys} "
+                            f"from {sources[holder]}")
+            except duckdb.InvalidInputException as exc:
+                if _BAD_SERIAL not in str(exc):
+                    raise
+                raise LinkageError(f"keys file of holder '{holder}': {_BAD_SERIAL}") from None
+            for index in range(len(self.recipes)):
+                con.execute(f"insert into r{index} select {h}, sid, k{index} from wide "
+                            f"where k{index} is not null")
+        con.execute("drop table if exists wide")
         self.result = MatchResult(members=pa.table({}))
 
     def run(self) -> MatchResult:
         self._shared()
         for index, recipe in enumerate(self.recipes):
             self._step(index, recipe)
+        # Free the steps' tables before the result is materialised beside them.
+        for table in ("dup", "uniq", "grp", "attach", "crowded"):
+            self.con.execute(f"drop table if exists {table}")
         members = self.con.sql(
-            "select cluster, holder, serial, recipe from members order by cluster, holder"
-        ).to_arrow_table()
+            "select cluster, holder, lpad(lower(to_hex(sid)), 32, '0') as serial, recipe "
+            "from members order by cluster, holder").to_arrow_table()
+        holders = pa.array(self.holders, pa.string())
         names = pa.array(self.recipes, pa.string())
+        members = members.set_column(
+            1, "holder", holders.take(members.column("holder").cast(pa.int64())))
         self.result.members = members.set_column(
             3, "recipe", names.take(members.column("recipe").cast(pa.int64())))
         return self.result
 
     def _shared(self) -> None:
-        rows = self.con.execute("""
-            with shared as (select recipe, key from keys_long group by recipe, key
-                            having min(holder) <> max(holder))
-            select k.holder, k.recipe, count(*) from keys_long k
-            semi join shared s on s.recipe = k.recipe and s.key = k.key
-            group by all""").fetchall()
-        for holder, recipe, count in rows:
-            self.result.shared.setdefault(holder, {})[self.recipes[recipe]] = count
+        for index, recipe in enumerate(self.recipes):
+            rows = self.con.execute(f"""
+                with shared as (select key from r{index} group by key
+                                having min(holder) <> max(holder))
+                select holder, count(*) from r{index} semi join shared using (key)
+                group by holder""").fetchall()
+            for holder, count in rows:
+                self.result.shared.setdefault(self.holders[holder], {})[recipe] = count
 
     def _step(self, index: int, recipe: str) -> None:
         con = self.con
-        con.execute("""
+        con.execute(f"""
             create or replace temp table cand as
-            select k.holder, k.serial, k.key, m.cluster
-            from keys_long k left join members m on m.holder = k.holder and m.serial = k.serial
-            where k.recipe = ?""", [index])
+            select k.holder, k.sid, k.key, m.cluster
+            from r{index} k left join members m on m.holder = k.holder and m.sid = k.sid""")
+        con.execute(f"drop table r{index}")
         con.execute("""
             create or replace temp table dup as
             select holder, key, count(*) as n from cand group by holder, key
             having count(*) > 1""")
         for holder, records, distinct in con.execute(
                 "select holder, sum(n), count(*) from dup group by holder").fetchall():
-            self.result.duplicates.setdefault(holder, {})[recipe] = (int(records), distinct)
+            self.result.duplicates.setdefault(self.holders[holder], {})[recipe] = (
+                int(records), distinct)
         con.execute("""
             create or replace temp table uniq as
             select c.* from cand c anti join dup d on d.holder = c.holder and d.key = c.key""")
+        con.execute("drop table cand")
         # Keys shared across holders that would link at least one record not yet linked.
         # Distinct counts would be exact too, but DuckDB cannot spill them to disk: at
         # national scale min/max keep the aggregate within the memory limit.
@@ -206,7 +245,7 @@ class _Matcher:
             having count(*) >= 2 and count(*) filter (where cluster is null) >= 1""")
         con.execute("""
             create or replace temp table attach as
-            select u.holder, u.serial, g.cluster from uniq u join grp g using (key)
+            select u.holder, u.sid, g.cluster from uniq u join grp g using (key)
             where g.n_clusters = 1 and u.cluster is null""")
         # Joining a record to a cluster that already has one of its holder's records
         # would make the link many-to-one: refuse it.
@@ -234,10 +273,21 @@ class _Matcher:
         offset = con.execute("select coalesce(max(cluster), 0) from members").fetchone()[0]
         con.execute("""
             insert into members
-            select cluster, holder, serial, ? from attach
+            select cluster, holder, sid, ? from attach
             anti join crowded using (cluster, holder)""", [index])
         con.execute("""
             insert into members
-            select n.cluster, u.holder, u.serial, ? from uniq u join (
+            select n.cluster, u.holder, u.sid, ? from uniq u join (
                 select key, ? + row_number() over (order by key) as cluster
                 from grp where n_clusters = 0) n using (key)""", [index, offset])
+
+
+_BAD_SERIAL = "column serial holds a value that is not 32 lower-case hex digits"
+
+
+def _serial_bits(column: str) -> str:
+    """SQL for a serial's 128 bits, refusing any serial that is not 32 lower-case hex
+    digits: only those come back from the bits unchanged."""
+    bits = f"try_cast('0x' || {column} as uhugeint)"
+    return (f"(case when lpad(lower(to_hex({bits})), 32, '0') = {column} then {bits} "
+            f"else error({_literal(_BAD_SERIAL)}) end)")
