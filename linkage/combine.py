@@ -13,7 +13,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from linkage.engines import get_engine
-from linkage.engines.duckdb import file_connection
+from linkage.engines.duckdb import COMBINE_MEMORY_LIMIT, file_connection
 from linkage.envelope import open_envelope_to
 from linkage.errors import LinkageError
 from linkage.files import write_with
@@ -88,7 +88,7 @@ def _check(linkmap: Path, payloads: dict[str, Path], holders: Sequence[str],
 
     Set-wise in DuckDB over the files, within a memory limit.
     """
-    con = file_connection(scratch / "spill")
+    con = file_connection(scratch / "spill", COMBINE_MEMORY_LIMIT)
     try:
         con.execute("create view linkmap as select * from "
                     f"read_parquet({_literal(str(linkmap))})")

@@ -76,7 +76,7 @@ class DuckDBEngine(Engine):
         """
         with tempfile.TemporaryDirectory(prefix="pseudolink-duckdb-") as spill, \
                 atomic_path(out) as tmp:
-            con = file_connection(spill)
+            con = file_connection(spill, COMBINE_MEMORY_LIMIT)
             try:
                 sources = {h: (f"read_parquet({_literal(str(p))})", attrs)
                            for h, (p, attrs) in payloads.items()}
@@ -105,15 +105,22 @@ class DuckDBEngine(Engine):
             con.close()
 
 
-#: DuckDB's buffer limit for work over files. 512MB ran out of memory linking 10M x 7.5M
-#: records (hash tables of the shared keys); 1536MB linked them in one pass.
+#: DuckDB's buffer limit for the key manager's matching. 512MB ran out of memory linking
+#: 10M x 7.5M records (hash tables of the shared keys); 1536MB linked them in one pass.
 DEFAULT_MEMORY_LIMIT = "1536MB"
+#: The combiner joins wide attribute rows: at 10M x 7.5M records its sort once ran out of
+#: 1536MB, so it gets more room (the issue bounds link's memory, not combine's).
+COMBINE_MEMORY_LIMIT = "4GB"
 
 
-def file_connection(spill: str | os.PathLike[str]) -> duckdb.DuckDBPyConnection:
-    """A connection that keeps within the memory limit, spilling to ``spill``."""
+def file_connection(spill: str | os.PathLike[str],
+                    memory_limit: str = DEFAULT_MEMORY_LIMIT) -> duckdb.DuckDBPyConnection:
+    """A connection that keeps within the memory limit, spilling to ``spill``.
+
+    ``PSEUDOLINK_DUCKDB_MEMORY`` overrides the limit for every stage.
+    """
     return duckdb.connect(config={
-        "memory_limit": os.environ.get("PSEUDOLINK_DUCKDB_MEMORY", DEFAULT_MEMORY_LIMIT),
+        "memory_limit": os.environ.get("PSEUDOLINK_DUCKDB_MEMORY", memory_limit),
         "temp_directory": str(spill),
         "preserve_insertion_order": False,
     })
