@@ -17,7 +17,6 @@ from linkage.engines.duckdb import COMBINE_MEMORY_LIMIT, file_connection
 from linkage.envelope import open_envelope_to
 from linkage.errors import LinkageError
 from linkage.files import write_with
-from linkage.keys.party import load_party_secret
 from linkage.keys.project import ProjectManifest, as_manifest
 from linkage.reports import CombineReport
 
@@ -35,11 +34,7 @@ def combine(project: ProjectManifest | str | Path, linkmap_path: str | Path,
     manifest = as_manifest(project)
     manifest.require_open()
     spec = manifest.spec
-    party_id = as_party or spec.combiner
-    if party_id != spec.combiner:
-        raise LinkageError(f"party '{party_id}' is not the combiner of project {manifest.id} "
-                           f"({spec.combiner} is)")
-    me = load_party_secret(keys_dir, party_id, passphrase)
+    me = manifest.unlock_as("combiner", as_party, keys_dir, passphrase)
     out_path = Path(out_path)
     total = len(payload_paths) + 2
     compute = get_engine(engine)

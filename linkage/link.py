@@ -18,7 +18,6 @@ from linkage.engines import get_engine
 from linkage.envelope import open_envelope_to, seal
 from linkage.errors import LinkageError
 from linkage.extract import check_key_version, seal_matched
-from linkage.keys.party import load_party_secret
 from linkage.keys.project import ProjectManifest, as_manifest
 from linkage.reports import HolderRecipeStats, LinkReport, write_report
 from linkage.serials import random_hex
@@ -45,11 +44,7 @@ def link(project: ProjectManifest | str | Path, keys_files: Sequence[str | Path]
                           progress=progress)
     manifest.require_open()
     spec = manifest.spec
-    party_id = as_party or spec.key_manager
-    if party_id != spec.key_manager:
-        raise LinkageError(f"party '{party_id}' is not the key manager of project "
-                           f"{manifest.id} ({spec.key_manager} is)")
-    me = load_party_secret(keys_dir, party_id, passphrase)
+    me = manifest.unlock_as("key_manager", as_party, keys_dir, passphrase)
     out_dir = Path(out_dir)
     recipes = [r.name for r in spec.recipes]
     total = len(keys_files) + 2

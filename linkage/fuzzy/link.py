@@ -30,7 +30,6 @@ from linkage.fuzzy.scoring import (
     random_baselines,
     weight_histogram,
 )
-from linkage.keys.party import load_party_secret
 from linkage.keys.project import ProjectManifest, as_manifest
 from linkage.link import LINKMAP_NAME, REPORT_NAME
 from linkage.prepare import Progress
@@ -169,13 +168,9 @@ def link(project: ProjectManifest | str | Path, keys_files: Sequence[str | Path]
     manifest = as_manifest(project)
     manifest.require_open()
     spec = manifest.spec
-    party_id = as_party or spec.key_manager
-    if party_id != spec.key_manager:
-        raise LinkageError(f"party '{party_id}' is not the key manager of project "
-                           f"{manifest.id} ({spec.key_manager} is)")
     if engine not in ENGINES:
         raise LinkageError(f"fuzzy mode runs on {' or '.join(ENGINES)}, not '{engine}'")
-    me = load_party_secret(keys_dir, party_id, passphrase)
+    me = manifest.unlock_as("key_manager", as_party, keys_dir, passphrase)
     params = params_for(spec)
     tick = _ticker(progress, 4)
     tables = read_keys(manifest, keys_files, me, params)

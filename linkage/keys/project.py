@@ -19,7 +19,7 @@ import pyrage
 
 from linkage.errors import LinkageError
 from linkage.files import write_atomic
-from linkage.keys.party import PartyPublic, PartySecret, load_party_public
+from linkage.keys.party import PartyPublic, PartySecret, load_party_public, load_party_secret
 from linkage.spec import ProjectSpec
 
 MANIFEST_NAME = "project.json"
@@ -55,6 +55,20 @@ class ProjectManifest:
         if not self.is_open:
             raise LinkageError(f"project {self.id} is closed (at {self.closed_at}); its key "
                                "is destroyed and it accepts no more work")
+
+    def unlock_as(self, role: str, as_party: str | None, keys_dir: str | Path,
+                  passphrase: str) -> PartySecret:
+        """The keys of the party acting as ``role`` ("key_manager" or "combiner").
+
+        A party may only act in the role the project gave it: a holder cannot link, and the
+        key manager cannot combine.
+        """
+        expected = getattr(self.spec, role)
+        party_id = as_party or expected
+        if party_id != expected:
+            raise LinkageError(f"party '{party_id}' is not the {role.replace('_', ' ')} of "
+                               f"project {self.id} ({expected} is)")
+        return load_party_secret(keys_dir, party_id, passphrase)
 
     def to_dict(self) -> dict[str, Any]:
         return {
