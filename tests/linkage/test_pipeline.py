@@ -191,3 +191,16 @@ def test_prepare_in_small_batches_gives_the_same_links(world, monkeypatch):
     linkmap = linkage.read_envelope(world.exchange / "linkmap.age", world.keys, "agency",
                                     PASSPHRASE)
     assert report.links == 3 and _pairs(world, linkmap) == EXPECTED_PAIRS
+
+
+def test_only_the_key_manager_links_and_only_the_combiner_combines(world, tmp_path):
+    world.prepare_all()
+    with pytest.raises(linkage.LinkageError, match="is not the key manager of project"):
+        linkage.link(world.manifest, world.keys_files(), tmp_path / "a", world.keys,
+                     PASSPHRASE, as_party="ssis")
+    linkage.link(world.manifest, world.keys_files(), world.exchange, world.keys, PASSPHRASE)
+    with pytest.raises(linkage.LinkageError, match="is not the combiner of project"):
+        linkage.combine(world.manifest, world.exchange / "linkmap.age", world.payload_files(),
+                        tmp_path / "combined.parquet", world.keys, PASSPHRASE,
+                        as_party=world.manifest.spec.key_manager)
+    assert not (tmp_path / "combined.parquet").exists()
