@@ -39,19 +39,7 @@ def combined_table(out: Path) -> Path:
     # About half of the social-security people own a building in the generator.
     linkage.generate_synthetic_data(source, ROWS * 2, areas=anonymize.load_admin_areas(),
                                     seed=11)
-    ssis = pd.read_parquet(source / "ssis.parquet")
-    building = pd.read_parquet(source / "building.parquet")
-    truth = pd.read_parquet(source / "truth.parquet")
-    s_cols = ["birth_year", "sex", "sido", "sigungu", "household_size", "income",
-              "benefit_type", "benefit_amount"]
-    b_cols = ["building_use", "structure", "built_year", "floor_area", "sido", "sigungu"]
-    joined = (truth.merge(ssis[["record_id", *s_cols]].add_prefix("ssis__"),
-                          left_on="ssis_record_id", right_on="ssis__record_id")
-              .merge(building[["record_id", *b_cols]].add_prefix("building__"),
-                     left_on="building_record_id", right_on="building__record_id"))
-    frame = joined[[f"ssis__{c}" for c in s_cols] + [f"building__{c}" for c in b_cols]]
-    frame = frame.head(ROWS).reset_index(drop=True)
-    frame.insert(0, "link_id", [f"L{i:08d}" for i in range(len(frame))])
+    frame = linkage.combined_by_truth(source).head(ROWS)
     frame.to_parquet(path, index=False)
     return path
 

@@ -33,7 +33,7 @@ from linkage.reports import (
     PrepareReport,
 )
 from linkage.spec import HolderSpec, ProjectSpec, Recipe
-from linkage.synthdata import SynthDataReport
+from linkage.synthdata import SynthDataReport, combined_by_truth
 from linkage.synthdata import generate as generate_synthetic_data
 
 __all__ = [
@@ -56,6 +56,7 @@ __all__ = [
     "SynthDataReport",
     "close_project",
     "combine",
+    "combined_by_truth",
     "create_party",
     "create_project",
     "detect_encoding",

@@ -7,8 +7,9 @@ and streamed in chunks, seeded per chunk, so ten million people fit in flat memo
 always gives the same bytes.
 """
 
+from linkage.synthdata.combined import combined_by_truth
 from linkage.synthdata.generate import SynthDataReport, generate
 from linkage.synthdata.mistakes import ERROR_KINDS
 from linkage.synthdata.welfare import BENEFIT_TYPES
 
-__all__ = ["BENEFIT_TYPES", "ERROR_KINDS", "SynthDataReport", "generate"]
+__all__ = ["BENEFIT_TYPES", "ERROR_KINDS", "SynthDataReport", "combined_by_truth", "generate"]

@@ -21,18 +21,7 @@ def demo_combined(out_dir, people: int = PEOPLE, seed: int = 3) -> pd.DataFrame:
     """The demo's combined table, joined on the generator's ground truth instead of linkage."""
     linkage.generate_synthetic_data(out_dir, people, areas=anonymize.load_admin_areas(),
                                     seed=seed)
-    ssis = pd.read_parquet(out_dir / "ssis.parquet")
-    building = pd.read_parquet(out_dir / "building.parquet")
-    truth = pd.read_parquet(out_dir / "truth.parquet")
-    s_cols = ["birth_year", "sex", "sido", "sigungu", "household_size", "income",
-              "benefit_type", "benefit_amount"]
-    b_cols = ["building_use", "structure", "built_year", "floor_area", "sido", "sigungu"]
-    joined = (truth.merge(ssis[["record_id", *s_cols]].add_prefix("ssis__"),
-                          left_on="ssis_record_id", right_on="ssis__record_id")
-              .merge(building[["record_id", *b_cols]].add_prefix("building__"),
-                     left_on="building_record_id", right_on="building__record_id"))
-    out = joined[[f"ssis__{c}" for c in s_cols] + [f"building__{c}" for c in b_cols]]
-    return out.assign(link_id=[f"L{i:07d}" for i in range(len(out))])[["link_id", *out.columns]]
+    return linkage.combined_by_truth(out_dir)
 
 
 @pytest.fixture(scope="module")
