@@ -1,8 +1,9 @@
 """Stage 2 in fuzzy mode, at the key manager: block, compare, score, resolve, emit.
 
 The key manager holds only serials, keyed Bloom filters and keyed blocking keys. It fits the
-Fellegi-Sunter model on the candidates themselves (no labels exist), links the pairs above
-the threshold one-to-one, and writes the same link map and report files as exact mode.
+Fellegi-Sunter model on the candidates themselves (no labels exist), keeps each record's
+mutual best pair, links those above the threshold, and writes the same link map and report
+files as exact mode.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from linkage.fuzzy.scoring import (
     comparison_levels,
     fit_em,
     level_frequencies,
+    mutual_best_probability,
     random_baselines,
     weight_histogram,
 )
@@ -123,17 +125,25 @@ def score_candidates(left: pa.Table, right: pa.Table, params: FuzzyParams,
     model = fit_em(levels, n_levels, list(fields), expected_matches=expected,
                    u_start=level_frequencies(random_levels, n_levels),
                    iterations=params.em_iterations)
-    weight, probability = model.score(levels)
+    weight, candidate_probability = model.score(levels)
     timings["em"] = time.perf_counter() - start
     start = time.perf_counter()
-    plausible = np.flatnonzero(probability >= params.min_probability)
-    resolved = plausible[greedy_one_to_one(candidates.left[plausible],
-                                           candidates.right[plausible], weight[plausible])]
-    threshold = choose_threshold(weight[resolved], probability[resolved],
+    # One-to-one first, over every candidate: a pair kept is the best for both its records.
+    # Nearly every true match is such a pair and most candidates are not, so the prior odds
+    # of a match among kept pairs are far higher than among all candidates (lambda): the
+    # model's probability is re-based on that share before the threshold is chosen.
+    resolved = greedy_one_to_one(candidates.left, candidates.right, weight)
+    expected_matches = model.lam * len(candidates)
+    probability, share = mutual_best_probability(weight, expected_matches, len(resolved))
+    plausible = resolved[probability[resolved] >= params.min_probability]
+    # Pairs the candidate-level model found likely but that lost to a better pair.
+    conflicts = len(np.setdiff1d(np.flatnonzero(candidate_probability >= params.min_probability),
+                                 resolved, assume_unique=True))
+    threshold = choose_threshold(weight[plausible], probability[plausible],
                                  target_precision=params.target_precision,
                                  min_probability=params.min_probability,
-                                 expected_total=model.lam * len(candidates))
-    kept = resolved[weight[resolved] >= threshold.weight]
+                                 expected_total=expected_matches)
+    kept = plausible[weight[plausible] >= threshold.weight]
     timings["resolve"] = time.perf_counter() - start
     details = {
         "fields": list(fields),
@@ -152,8 +162,10 @@ def score_candidates(left: pa.Table, right: pa.Table, params: FuzzyParams,
                       "estimated_precision": round(threshold.estimated_precision, 6),
                       "estimated_recall": round(threshold.estimated_recall, 6),
                       "target_precision": params.target_precision},
+        "mutual_best_pairs": len(resolved),
+        "match_share_among_mutual_best": round(share, 6),
         "plausible_pairs": len(plausible),
-        "one_to_one_conflicts": len(plausible) - len(resolved),
+        "one_to_one_conflicts": conflicts,
         "weight_histogram": weight_histogram(weight),
         "seconds": {k: round(v, 3) for k, v in timings.items()},
     }

@@ -177,6 +177,25 @@ def fit_em(levels: np.ndarray, n_levels: int, fields: list[str], *, expected_mat
     return Model(list(fields), m, u, lam, iteration, converged)
 
 
+def mutual_best_probability(weight: np.ndarray, expected_matches: float, mutual_best: int
+                            ) -> tuple[np.ndarray, float]:
+    """Match probability of pairs kept one-to-one, and the match share behind it.
+
+    Among candidates the prior odds are lambda's; among the ``mutual_best`` pairs left after
+    one-to-one resolution, which hold nearly every true match and few non-matches, they are
+    ``expected_matches`` out of ``mutual_best``. The weight (the evidence) is the same.
+
+    >>> p, share = mutual_best_probability(np.array([-1.0, 10.0]), 990, 1000)
+    >>> share, bool(p[0] > 0.97), bool(p[1] > 0.999)
+    (0.99, True, True)
+    >>> p, _ = mutual_best_probability(np.array([-1.0]), 100, 1000)
+    >>> bool(p[0] < 0.06)
+    True
+    """
+    share = float(np.clip(expected_matches / max(mutual_best, 1), 1e-9, 1 - 1e-6))
+    return 1.0 / (1.0 + np.exp2(-(weight + np.log2(share / (1 - share))))), share
+
+
 @dataclass(frozen=True)
 class Threshold:
     weight: float
