@@ -79,8 +79,9 @@ class Constraints:
         """The frame a synthesizer should model."""
         out = df.drop(columns=[age for age, _, _ in self.ages])
         if self.area_columns:
-            joint = out[self.area_columns].astype("string").fillna("").agg(_SEPARATOR.join,
-                                                                           axis=1)
+            # Vectorised concatenation: a row-wise join takes seconds on 100,000 rows.
+            parts = [out[col].astype("string").fillna("") for col in self.area_columns]
+            joint = parts[0].str.cat(parts[1:], sep=_SEPARATOR)
             position = list(out.columns).index(self.area_columns[0])
             out = out.drop(columns=self.area_columns)
             out.insert(position, AREA, joint.astype(object))

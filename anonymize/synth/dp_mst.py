@@ -159,7 +159,7 @@ def dp_mst(df: pd.DataFrame, rows: int, *, epsilon: float, seed: int = 0,
         noisy, used = _noisy_counts(codes[:, i] * sizes[j] + codes[:, j], cells, eps_two / (k - 1))
         spent += used
         tables[(i, j)] = np.maximum(noisy, 0.0).reshape(sizes[i], sizes[j])
-        report("DP synthesis: measure", 2 * k - 1 + step, k + 2 * (k - 1))
+        report("DP synthesis: measure", 2 * k + step, k + 2 * (k - 1))
     if spent > epsilon * (1 + 1e-9):
         raise AnonymizeError(f"DP synthesis would spend epsilon {spent} > {epsilon}")
 
@@ -196,7 +196,9 @@ def _attribute(series: pd.Series, declared: list | None) -> _Attribute:
 
 def _noisy_counts(codes: np.ndarray, cells: int, epsilon: float) -> tuple[np.ndarray, float]:
     measurement, _ = count_measurement(cells, 1, epsilon)
-    noisy = np.asarray(measurement(codes.astype(np.int64).tolist()), dtype=float)
+    # A contiguous int64 array crosses into OpenDP as one buffer; a Python list is checked
+    # element by element (seconds per margin at 100,000 rows). Same measurement either way.
+    noisy = np.asarray(measurement(np.ascontiguousarray(codes, dtype=np.int64)), dtype=float)
     return noisy, float(measurement.map(1))
 
 

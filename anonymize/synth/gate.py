@@ -16,7 +16,8 @@ numbers a reviewer reads:
 
 Distances are Euclidean over numbers turned into their rank among train values (0..1) and
 categories one-hot encoded with weight 1/sqrt(2), so a differing category counts like the
-largest possible difference of one number.
+largest possible difference of one number. Categories with many levels (시군구) enter by level
+code instead of one-hot, which gives the same distances with a far smaller matrix product.
 """
 
 from __future__ import annotations
@@ -128,8 +129,28 @@ def _rows(df: pd.DataFrame, n: int, rng: np.random.Generator) -> pd.DataFrame:
     return df.iloc[np.sort(rng.choice(len(df), n, replace=False))]
 
 
+#: Categories with more levels than this are compared by level code rather than one-hot in
+#: the matrix product: two 228-level 시군구 columns would make the product eight times wider.
+ONE_HOT_LEVELS = 16
+
+
+@dataclass(frozen=True)
+class _Encoded:
+    """Rows ready for distances: a dense part and the codes of the large categories."""
+
+    dense: np.ndarray  # float64: number ranks, one-hot (weight 1/sqrt(2)) of small categories
+    codes: np.ndarray  # int32, one column per large category; -1 = a level train never had
+
+    def __len__(self) -> int:
+        return len(self.dense)
+
+
 class _Encoder:
-    """Ranks for numbers (against train), weighted one-hot for categories."""
+    """Ranks for numbers (against train), weighted one-hot for categories.
+
+    A large category is kept as its level code: a differing level adds (1/sqrt(2))^2 twice
+    = 1 to the squared distance either way, so the distances are the same as with one-hot.
+    """
 
     def __init__(self, train: pd.DataFrame) -> None:
         self.numeric = {col: np.sort(train[col].dropna().to_numpy(dtype=float))
@@ -139,28 +160,50 @@ class _Encoder:
         self.levels = {col: pd.Index(train[col].astype(str).unique())
                        for col in train.columns if col not in self.numeric}
 
-    def __call__(self, df: pd.DataFrame) -> np.ndarray:
-        parts = []
+    def __call__(self, df: pd.DataFrame) -> _Encoded:
+        dense, codes = [], []
         for col, ref in self.numeric.items():
             values = df[col].to_numpy(dtype=float)
             ranks = np.searchsorted(ref, values, side="left") / max(len(ref), 1)
-            parts.append(np.nan_to_num(ranks, nan=0.5)[:, None])
+            dense.append(np.nan_to_num(ranks, nan=0.5)[:, None])
         for col, levels in self.levels.items():
-            codes = levels.get_indexer(df[col].astype(str))
+            index = levels.get_indexer(df[col].astype(str))  # unseen level -> -1
+            if len(levels) > ONE_HOT_LEVELS:
+                codes.append(index.astype(np.int32))
+                continue
             onehot = np.zeros((len(df), len(levels) + 1))
-            onehot[np.arange(len(df)), codes] = 1.0  # unseen level -> the last column (-1)
-            parts.append(onehot / np.sqrt(2))
-        return (np.hstack(parts) if parts else np.zeros((len(df), 0))).astype(np.float32)
+            onehot[np.arange(len(df)), index] = 1.0  # unseen level -> the last column (-1)
+            dense.append(onehot / np.sqrt(2))
+        return _Encoded(
+            dense=np.hstack(dense) if dense else np.zeros((len(df), 0)),
+            codes=np.column_stack(codes) if codes else np.zeros((len(df), 0), dtype=np.int32),
+        )
 
 
-def _nearest(queries: np.ndarray, reference: np.ndarray, block: int = 256) -> np.ndarray:
-    """Euclidean distance from each query row to its nearest reference row."""
-    ref_sq = (reference**2).sum(axis=1)
+def _nearest(queries: _Encoded, reference: _Encoded, block: int = 256) -> np.ndarray:
+    """Euclidean distance from each query row to its nearest reference row.
+
+    Squared distance = |q|^2 + |r|^2 - 2 q.r over the dense parts (one matrix product per
+    block of queries) + the number of large categories whose levels differ.
+    """
+    ref_sq = (reference.dense**2).sum(axis=1)
+    ref_minus_2 = np.ascontiguousarray(-2.0 * reference.dense.T)
+    ref_codes = [np.ascontiguousarray(reference.codes[:, j])
+                 for j in range(reference.codes.shape[1])]
+    count_type = np.min_scalar_type(len(ref_codes))
     out = np.empty(len(queries))
     for start in range(0, len(queries), block):
-        q = queries[start:start + block]
-        d2 = (q**2).sum(axis=1)[:, None] + ref_sq[None, :] - 2 * q @ reference.T
-        out[start:start + block] = np.sqrt(np.maximum(d2.min(axis=1), 0.0))
+        q = queries.dense[start:start + block]
+        d2 = q @ ref_minus_2
+        d2 += ref_sq
+        if ref_codes:
+            same = np.zeros(d2.shape, dtype=count_type)
+            for j, codes in enumerate(ref_codes):
+                same += queries.codes[start:start + block, j, None] == codes
+            d2 += len(ref_codes)
+            d2 -= same
+        out[start:start + block] = d2.min(axis=1) + (q**2).sum(axis=1)
+    out = np.sqrt(np.maximum(out, 0.0))
     # Rounding in the expansion leaves ~1e-8 for identical rows: those are exact matches.
     out[out < 1e-6] = 0.0
     return out

@@ -18,12 +18,16 @@ import numpy as np
 import pandas as pd
 
 from anonymize.errors import AnonymizeError
+from anonymize.synth.epochs import reporting_epochs
 from anonymize.synth.privacy import exact_copies
 
 Progress = Callable[[str, int, int | None], None]
 
 TABLE = "data"
 SYNTHESIZERS = ("gaussian_copula", "ctgan", "tvae")
+NEURAL = ("ctgan", "tvae")
+#: Rows per ``sample`` call, so that sampling reports progress as it goes.
+SAMPLE_BATCH = 10_000
 
 
 @dataclass(frozen=True)
@@ -77,21 +81,10 @@ def synthesize(df: pd.DataFrame, rows: int, *, synthesizer: str = "gaussian_copu
     report("detect metadata", 1, 1)
 
     _seed_everything(seed)
-    report("fit " + synthesizer, 0, 1)
     started = time.perf_counter()
-    with warnings.catch_warnings():
-        # SDV warns about detected types and unsaved metadata: nothing a caller can act on.
-        warnings.simplefilter("ignore")
-        model = _make(synthesizer, metadata, epochs)
-        model.fit({TABLE: real})
+    model = _fit(synthesizer, metadata, real, epochs, report)
     fit_seconds = time.perf_counter() - started
-    report("fit " + synthesizer, 1, 1)
-
-    report("sample", 0, rows)
-    # Private API, but the only way SDV 2 offers to seed sampling after fit.
-    model._set_random_state(seed)
-    synthetic = model.sample(rows)[TABLE].reset_index(drop=True)
-    report("sample", rows, rows)
+    synthetic = _sample(model, rows, seed, "sample", report)
 
     report("quality report", 0, 1)
     quality = _quality(real, synthetic, metadata)
@@ -152,6 +145,33 @@ def _make(name: str, metadata: Any, epochs: int) -> Any:
     return TVAESynthesizer(metadata, epochs=epochs, enable_gpu=False)
 
 
+def _fit(name: str, metadata: Any, real: pd.DataFrame, epochs: int, report: Progress) -> Any:
+    """Build and fit the model; stage ``fit <name>`` counts epochs (CTGAN, TVAE) or 0..1."""
+    if name in NEURAL and epochs < 1:
+        raise AnonymizeError(f"epochs must be at least 1 for {name}, got {epochs}")
+    stage, steps = f"fit {name}", epochs if name in NEURAL else 1
+    report(stage, 0, steps)
+    with warnings.catch_warnings():
+        # SDV warns about detected types and unsaved metadata: nothing a caller can act on.
+        warnings.simplefilter("ignore")
+        model = _make(name, metadata, epochs)
+        with reporting_epochs(steps, lambda done: report(stage, done, steps)):
+            model.fit({TABLE: real})
+    return model
+
+
+def _sample(model: Any, rows: int, seed: int, stage: str, report: Progress) -> pd.DataFrame:
+    """``rows`` rows in batches of :data:`SAMPLE_BATCH`, each batch reported."""
+    # Private API, but the only way SDV 2 offers to seed sampling after fit.
+    model._set_random_state(seed)
+    report(stage, 0, rows)
+    batches = []
+    for start in range(0, rows, SAMPLE_BATCH):
+        batches.append(model.sample(min(SAMPLE_BATCH, rows - start))[TABLE])
+        report(stage, min(start + SAMPLE_BATCH, rows), rows)
+    return pd.concat(batches, ignore_index=True)
+
+
 def _quality(real: pd.DataFrame, synthetic: pd.DataFrame, metadata: Any) -> Any:
     from sdmetrics.reports import QualityReport
 
@@ -178,18 +198,9 @@ def fit_sdv(name: str, real: pd.DataFrame, *, seed: int = 0, epochs: int = 300,
                              f"choose one of {', '.join(SYNTHESIZERS)}")
     real, metadata, _ = _modelled_table(real, ())
     _seed_everything(seed)
-    report(f"fit {name}", 0, 1)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model = _make(name, metadata, epochs)
-        model.fit({TABLE: real})
-    report(f"fit {name}", 1, 1)
+    model = _fit(name, metadata, real, epochs, report)
 
     def sample(rows: int, sample_seed: int) -> pd.DataFrame:
-        report(f"sample {name}", 0, rows)
-        model._set_random_state(sample_seed)
-        out = model.sample(rows)[TABLE].reset_index(drop=True)
-        report(f"sample {name}", rows, rows)
-        return out
+        return _sample(model, rows, sample_seed, f"sample {name}", report)
 
     return sample

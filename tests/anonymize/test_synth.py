@@ -80,3 +80,25 @@ def test_bad_requests_are_refused(real):
         synthesize(real, 10, synthesizer="gan")
     with pytest.raises(AnonymizeError, match="rows"):
         synthesize(real, 0)
+
+
+def test_neural_fit_reports_each_epoch_and_sampling_each_batch(real, monkeypatch):
+    from anonymize.synth import synthesizers
+
+    monkeypatch.setattr(synthesizers, "SAMPLE_BATCH", 100)
+    events = []
+    out = synthesize(real.head(300), 250, synthesizer="tvae", epochs=3,
+                     progress=lambda stage, done, total: events.append((stage, done, total)))
+    assert [e for e in events if e[0] == "fit tvae"] == [("fit tvae", i, 3) for i in range(4)]
+    assert [(done, total) for stage, done, total in events if stage == "sample"] == [
+        (0, 250), (100, 250), (200, 250), (250, 250)]
+    assert len(out.data) == 250
+
+
+def test_epoch_hook_leaves_other_users_of_ctgan_alone(real):
+    import ctgan.synthesizers.ctgan as epoch_loop
+    from tqdm import tqdm
+
+    synthesize(real.head(300), 10, synthesizer="tvae", epochs=1)  # the hook is in place now
+    bar = epoch_loop.tqdm(range(3), disable=True)
+    assert isinstance(bar, tqdm) and list(bar) == [0, 1, 2]
