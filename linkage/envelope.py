@@ -38,6 +38,8 @@ MANIFEST_MEMBER = "manifest.json"
 DATA_MEMBER = "data.parquet"
 KINDS = ("keys", "payload", "linkmap", "matched")
 _CHUNK = 1 << 20
+#: Reads of the decrypted scratch file: large enough that Python's overhead disappears.
+_BIG_CHUNK = 8 << 20
 
 
 @dataclass(frozen=True)
@@ -146,9 +148,62 @@ class _TarStream(io.RawIOBase):
         return count
 
 
+@dataclass(frozen=True)
+class _Member:
+    """The data member of a decrypted envelope: a byte range of the scratch tar file.
+
+    Read straight from the file with large reads (and copied by the kernel): a tar member
+    object would move the data through Python a few kilobytes at a time.
+    """
+
+    path: Path
+    offset: int
+    size: int
+
+    def chunks(self) -> Iterator[memoryview]:
+        buffer = bytearray(_BIG_CHUNK)
+        view = memoryview(buffer)
+        with open(self.path, "rb", buffering=0) as fh:
+            fh.seek(self.offset)
+            left = self.size
+            while left:
+                count = fh.readinto(view[:min(left, _BIG_CHUNK)])
+                if not count:
+                    raise LinkageError(f"{self.path}: truncated envelope")
+                left -= count
+                yield view[:count]
+
+    def sha256(self) -> str:
+        digest = hashlib.sha256()
+        for chunk in self.chunks():
+            digest.update(chunk)
+        return digest.hexdigest()
+
+    def copy_to(self, dest: Path) -> None:
+        with open(self.path, "rb") as src, open(dest, "wb") as out:
+            offset, left = self.offset, self.size
+            try:
+                while left:
+                    copied = os.copy_file_range(src.fileno(), out.fileno(), left, offset)
+                    if not copied:
+                        raise LinkageError(f"{self.path}: truncated envelope")
+                    offset, left = offset + copied, left - copied
+            except OSError:  # a file system without copy_file_range
+                out.seek(0)
+                out.truncate()
+                for chunk in self.chunks():
+                    out.write(chunk)
+
+    def table(self) -> pa.Table:
+        with open(self.path, "rb") as fh:
+            fh.seek(self.offset)
+            data = fh.read(self.size)
+        return pq.read_table(pa.BufferReader(data))
+
+
 @contextmanager
-def _decrypted(path: Path, reader: PartySecret) -> Iterator[tuple[dict[str, Any], BinaryIO, str]]:
-    """Decrypt to a private scratch file and unpack: (manifest, data file, its SHA-256).
+def _decrypted(path: Path, reader: PartySecret) -> Iterator[tuple[dict[str, Any], _Member, str]]:
+    """Decrypt to a private scratch file and unpack: (manifest, data member, its SHA-256).
 
     The manifest is parsed but not yet trusted. Decrypting to disk rather than memory keeps
     a receiver's memory flat for files of tens of millions of records.
@@ -158,7 +213,8 @@ def _decrypted(path: Path, reader: PartySecret) -> Iterator[tuple[dict[str, Any]
     with tempfile.TemporaryDirectory(prefix="pseudolink-open-") as scratch:
         plain_path = Path(scratch) / "plain.tar"
         try:
-            with open(path, "rb") as fh, open(plain_path, "wb") as plain:
+            with open(path, "rb", buffering=_BIG_CHUNK) as fh, \
+                    open(plain_path, "wb", buffering=_BIG_CHUNK) as plain:
                 pyrage.decrypt_io(fh, plain, [reader.identity])
         except (pyrage.DecryptError, OSError):
             # pyrage reports a damaged stream as OSError, a foreign recipient as DecryptError.
@@ -167,21 +223,20 @@ def _decrypted(path: Path, reader: PartySecret) -> Iterator[tuple[dict[str, Any]
         try:
             with tarfile.open(plain_path, mode="r:") as tar:
                 members = {m.name: m for m in tar.getmembers()}
-                if set(members) != {MANIFEST_MEMBER, DATA_MEMBER}:
+                if set(members) != {MANIFEST_MEMBER, DATA_MEMBER} or not all(
+                        m.isfile() for m in members.values()):
                     raise LinkageError(f"{path}: not a pseudolink envelope (holds "
                                        f"{sorted(members)})")
                 manifest = json.loads(tar.extractfile(members[MANIFEST_MEMBER]).read())
-                data = tar.extractfile(members[DATA_MEMBER])
-                digest = hashlib.sha256()
-                while chunk := data.read(_CHUNK):
-                    digest.update(chunk)
-                data.seek(0)
-                if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-                    raise LinkageError(f"{path}: not a pseudolink envelope (unknown manifest "
-                                       "format)")
-                yield manifest, data, digest.hexdigest()
+            data = _Member(plain_path, members[DATA_MEMBER].offset_data,
+                           members[DATA_MEMBER].size)
+            if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+                raise LinkageError(f"{path}: not a pseudolink envelope (unknown manifest "
+                                   "format)")
+            digest = data.sha256()
         except (tarfile.TarError, ValueError, AttributeError):
             raise LinkageError(f"{path}: not a pseudolink envelope") from None
+        yield manifest, data, digest
 
 
 def _verify(path: Path, manifest: dict[str, Any], digest: str, signer: PartyPublic) -> None:
@@ -198,8 +253,8 @@ def _verify(path: Path, manifest: dict[str, Any], digest: str, signer: PartyPubl
         raise LinkageError(f"{path}: data does not match its signed digest: altered")
 
 
-def _table(path: Path, manifest: dict[str, Any], data: BinaryIO) -> pa.Table:
-    table = pq.read_table(data)
+def _table(path: Path, manifest: dict[str, Any], data: _Member) -> pa.Table:
+    table = data.table()
     if table.num_rows != manifest.get("rows"):
         raise LinkageError(f"{path}: holds {table.num_rows} rows, its manifest says "
                            f"{manifest.get('rows')}")
@@ -227,9 +282,7 @@ def open_envelope_to(path: str | Path, reader: PartySecret, expected_kind: str,
     with _decrypted(path, reader) as (manifest, data, digest):
         _check_address(path, manifest, reader, expected_kind, project, allowed_senders)
         _verify(path, manifest, digest, project.party(manifest["sender"]))
-        with open(dest, "wb") as out:
-            while chunk := data.read(_CHUNK):
-                out.write(chunk)
+        data.copy_to(dest)
     rows = pq.read_metadata(dest).num_rows
     if rows != manifest.get("rows"):
         raise LinkageError(f"{path}: holds {rows} rows, its manifest says "
