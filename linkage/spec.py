@@ -239,7 +239,7 @@ def _parse(data: dict[str, Any], source: str) -> ProjectSpec:
 
 FUZZY_HARDENINGS = ("balance", "xor_fold", "none")
 #: Derived parts of a blocking rule or salt: ``dob~year``, ``name~initial``.
-FUZZY_DERIVED = ("year", "initial")
+FUZZY_DERIVED = ("year", "initial", "first")
 
 
 def _parse_fuzzy(raw: Any, bad, kinds: tuple[str, ...]) -> dict[str, Any]:

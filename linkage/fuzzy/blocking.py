@@ -41,6 +41,8 @@ def part_values(values: pa.Table, part: str) -> pa.Array:
         return pc.utf8_slice_codeunits(column, 0, 4)
     if derived == "initial":
         return pc.utf8_slice_codeunits(as_jamo(column), 0, 1)
+    if derived == "first":
+        return pc.utf8_slice_codeunits(column, 0, 1)
     if derived:
         raise ValueError(f"unknown blocking part '{part}'")
     return column

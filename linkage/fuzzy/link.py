@@ -124,6 +124,7 @@ def score_candidates(left: pa.Table, right: pa.Table, params: FuzzyParams,
                                       params.levels, baselines)
     model = fit_em(levels, n_levels, list(fields), expected_matches=expected,
                    u_start=level_frequencies(random_levels, n_levels),
+                   max_matches=min(left.num_rows, right.num_rows),
                    iterations=params.em_iterations)
     weight, candidate_probability = model.score(levels)
     timings["em"] = time.perf_counter() - start

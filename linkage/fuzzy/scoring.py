@@ -134,14 +134,16 @@ def level_frequencies(levels: np.ndarray, n_levels: int) -> np.ndarray:
 
 
 def fit_em(levels: np.ndarray, n_levels: int, fields: list[str], *, expected_matches: float,
-           u_start: np.ndarray | None = None, iterations: int = 200,
-           tolerance: float = 1e-7) -> Model:
+           u_start: np.ndarray | None = None, max_matches: float | None = None,
+           iterations: int = 200, tolerance: float = 1e-7) -> Model:
     """Fit m, u and lambda by EM on unlabelled comparison levels.
 
     Starts from matches that mostly agree exactly and from ``u_start``, the level shares
     among random pairs (nearly all non-matches): that anchor keeps EM from swapping the two
     classes when, after blocking, most candidates are matches. ``expected_matches`` seeds
-    lambda.
+    lambda. ``max_matches`` caps it: linking one-to-one, two files cannot share more matches
+    than the smaller has records, and without the cap EM can settle on "agrees on the
+    blocking key" (every candidate of a large block) as the match class.
     """
     patterns, counts = np.unique(levels, axis=0, return_counts=True)
     counts = counts.astype(np.float64)
@@ -156,7 +158,9 @@ def fit_em(levels: np.ndarray, n_levels: int, fields: list[str], *, expected_mat
     u = u_start / u_start.sum(axis=1, keepdims=True)
     m = np.tile(np.geomspace(0.01, 1.0, n_levels), (n_fields, 1))
     m /= m.sum(axis=1, keepdims=True)
-    lam = float(np.clip(expected_matches / counts.sum(), 1e-6, 0.9))
+    lam_max = 1 - 1e-9 if max_matches is None else float(
+        np.clip(max_matches / counts.sum(), 1e-9, 1 - 1e-9))
+    lam = float(np.clip(expected_matches / counts.sum(), 1e-6, min(0.9, lam_max)))
     converged = False
     iteration = 0
     for iteration in range(1, iterations + 1):  # noqa: B007
@@ -168,7 +172,7 @@ def fit_em(levels: np.ndarray, n_levels: int, fields: list[str], *, expected_mat
         new_u = np.einsum("p,pfl->fl", wu, onehot) + 1e-3
         new_m /= new_m.sum(axis=1, keepdims=True)
         new_u /= new_u.sum(axis=1, keepdims=True)
-        new_lam = float(np.clip(wm.sum() / counts.sum(), 1e-9, 1 - 1e-9))
+        new_lam = float(np.clip(wm.sum() / counts.sum(), 1e-9, lam_max))
         change = max(np.abs(new_m - m).max(), np.abs(new_u - u).max(), abs(new_lam - lam))
         m, u, lam = new_m, new_u, new_lam
         if change < tolerance:

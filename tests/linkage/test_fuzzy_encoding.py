@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections import Counter
 from dataclasses import replace
+from functools import partial
 
 import numpy as np
 import pyarrow as pa
@@ -14,7 +15,7 @@ import anonymize
 import linkage
 from linkage.fuzzy.bloom import Filters, dice, encode, from_arrow, to_arrow
 from linkage.fuzzy.params import ENCODINGS
-from linkage.fuzzy.scoring import fit_em
+from linkage.fuzzy.scoring import fit_em, level_frequencies
 
 KEY = bytes(range(32))
 NAME = ENCODINGS["name"]
@@ -69,6 +70,35 @@ def test_em_recovers_m_above_u_without_labels():
     assert model.lam == pytest.approx(0.2, abs=0.03)
     assert (model.m[:, 3] > 0.8).all() and (model.u[:, 3] < 0.1).all()
     assert (model.weights()[:, 3] > 3).all() and (model.weights()[:, 0] < 0).all()
+
+
+def test_em_is_not_captured_by_a_large_blocking_key():
+    # At national scale the "same birth date + same name initial" rule brings in far more
+    # non-matches than matches; they agree exactly on the date and half-way on the names
+    # and on the RRN (whose first six digits are the date). Unbounded, EM takes "shares the
+    # block" for the match class (lambda near 1, a differing name counted as evidence for a
+    # match); capped at the smaller file's size, it finds the real matches.
+    rng = np.random.default_rng(3)
+
+    def pairs(n, fields):
+        return np.column_stack([rng.choice(levels, n, p=p) for levels, p in fields])
+
+    matches = pairs(20_000, [([5, 4, 3], [.85, .1, .05]), ([5, -1, 4], [.85, .1, .05]),
+                             ([5, 4], [.95, .05]), ([5, -1, 0], [.7, .2, .1])])
+    same_block = pairs(75_000, [([0, 1, 2, 3], [.3, .3, .3, .1]), ([2, 3, -1], [.5, .4, .1]),
+                                ([5], [1.0]), ([0, -1], [.8, .2])])
+    other = pairs(5_000, [([0, 1], [.9, .1]), ([0, 1], [.9, .1]), ([0, 1, 2], [.6, .3, .1]),
+                          ([0, -1], [.8, .2])])
+    random = pairs(200_000, [([0, 1, 2, 5], [.9, .08, .019, .001]), ([0, 1, -1], [.85, .1, .05]),
+                             ([0, 1, 2, 5], [.7, .2, .0999, .0001]), ([0, 1, -1], [.7, .1, .2])])
+    levels = np.vstack([matches, same_block, other]).astype(np.int8)
+    fit = partial(fit_em, levels, 6, ["name", "rrn", "dob", "phone"], expected_matches=12_000,
+                  u_start=level_frequencies(random.astype(np.int8), 6))
+    assert fit().lam > 0.5  # what the cap prevents
+    model = fit(max_matches=24_000)
+    assert model.lam == pytest.approx(0.2, abs=0.01)
+    name = model.weights()[0]
+    assert name[5] > 10 and name[0] < -10
 
 
 def _frequency_attack(encodings: Filters, names: list[str], population: Counter) -> float:
