@@ -54,12 +54,12 @@ sysdeps:
 # The analysis room (issue 9): configurable-http-proxy from npm, and a Python of the room's own
 # outside /root (researchers' uids cannot read the project's venv), with the hub's version.
 ROOM ?= /opt/pseudolink-room
-ROOM_PACKAGES := jupyter_server ipykernel pandas pyarrow duckdb statsmodels matplotlib
+ROOM_PACKAGES := jupyter_server jupyterlab ipykernel pandas pyarrow duckdb statsmodels matplotlib
 room: $(VENV)/.installed
 	@if [ "$$(id -u)" != 0 ]; then echo "room: not root; the analysis-room tests will skip"; exit 0; fi; \
 	command -v configurable-http-proxy >/dev/null 2>&1 || npm install -g --silent configurable-http-proxy@5; \
 	hub=$$($(PY) -c "import jupyterhub; print(jupyterhub.__version__)"); \
-	if ! $(ROOM)/bin/python -c "import jupyterhub, sys; sys.exit(jupyterhub.__version__ != '$$hub')" 2>/dev/null; then \
+	if ! $(ROOM)/bin/python -c "import jupyterhub, jupyterlab, sys; sys.exit(jupyterhub.__version__ != '$$hub')" 2>/dev/null; then \
 	  /usr/bin/python3 -m venv $(ROOM) 2>/dev/null || \
 	    { apt-get install -y -qq python3-venv >/dev/null && /usr/bin/python3 -m venv $(ROOM); }; \
 	  $(ROOM)/bin/pip install -q --disable-pip-version-check "jupyterhub==$$hub" $(ROOM_PACKAGES); \

@@ -1,4 +1,6 @@
-"""The room's JupyterHub: config, catalog authenticator, isolating spawner, revoker.
+"""The room's JupyterHub: config, catalog authenticator, isolating spawner (with the
+per-room limits of ``limits`` and the room-side tools of ``tools``), the revoker, and
+the airlock's intake of requests filed inside the rooms (``intake``).
 
 Importing this package needs only the standard library and the catalog; the
 JupyterHub classes live in ``authenticator`` and ``spawner``, which JupyterHub loads

@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import logging
 import os
+import signal
 import sys
 
 import httpx
@@ -56,6 +57,10 @@ def main(argv: list[str] | None = None) -> int:
     if not 0 < args.interval <= 30:
         parser.error("--interval must be in (0, 30] seconds")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s revoker %(message)s")
+    # The hub stops a service with SIGINT, then SIGTERM; either ends it at once, even when
+    # SIGINT was ignored by whoever started the hub.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: sys.exit(0))
     asyncio.run(run(os.environ["JUPYTERHUB_API_URL"], os.environ["JUPYTERHUB_API_TOKEN"],
                     os.environ["PSEUDOLINK_DATABASE_URL"], args.interval))
     return 0

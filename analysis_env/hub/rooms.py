@@ -4,9 +4,12 @@ Layout under ``room_root/<user>/`` (owner:group, mode):
 
     .            root:<uid>  0750   nobody else may enter
     data/        root:<uid>  0550   approved extracts, only the approved columns, 0440
-    outputs/     <uid>:<uid> 0700   what the researcher may ask the airlock to release
+    outputs/     <uid>:<uid> 0700   what the researcher may ask the airlock to release;
+                                    outputs/.airlock/ holds requests for the intake
+                                    (see ``intake`` and ``analysis_env.room_side``)
     home/        <uid>:<uid> 0700   HOME, Jupyter's runtime files
     .run/        root:<uid>  1770   the sockets of the bridge (see ``bridge``)
+    .lab/        root:<uid>  0550   JupyterLab settings overrides: the Airlock menu (``tools``)
 
 The researcher's process runs as ``<uid>``, never root, so file modes hold against it.
 """

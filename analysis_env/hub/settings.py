@@ -5,6 +5,7 @@ Kept apart from JupyterHub so the CLI and tests can read them without importing 
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -14,6 +15,21 @@ from analysis_env.errors import AnalysisEnvError
 
 #: The agency the project was built for has 19 seats in its secure room.
 DEFAULT_SEATS = 19
+
+_UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+
+
+def memory_bytes(value: int | str) -> int:
+    """Bytes of a memory size written as JupyterHub writes them (``8G``, ``512M``, bytes).
+
+    >>> memory_bytes("8G"), memory_bytes("1.5G"), memory_bytes(1024), memory_bytes("0")
+    (8589934592, 1610612736, 1024, 0)
+    """
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)i?B?\s*", str(value), re.IGNORECASE)
+    if match is None:
+        raise AnalysisEnvError(f"room.mem_limit {value!r} is not a size such as 8G, 512M "
+                               "or a number of bytes (0 for no limit)")
+    return int(float(match.group(1)) * _UNITS[match.group(2).upper()])
 
 
 @dataclass(frozen=True)
@@ -34,6 +50,12 @@ class RoomSettings:
     room_python: Path = Path("/opt/pseudolink-room/bin/python")
     #: Researchers run under uids from here upwards, one per researcher, never root.
     uid_base: int = 20000
+    #: Memory of one room (server and kernels together where cgroups apply); 0: no limit.
+    mem_limit: int | str = "8G"
+    #: CPUs one room may use at once (may be fractional); 0: no limit.
+    cpu_limit: float = 2.0
+    #: Seconds between looks at the rooms' airlock inboxes (see ``intake``).
+    intake_interval: float = 2.0
 
     def __post_init__(self) -> None:
         if self.room_root == Path():
@@ -43,6 +65,20 @@ class RoomSettings:
         if not 0 < self.revocation_interval <= 30:
             raise AnalysisEnvError("room.revocation_interval must be in (0, 30] seconds so a "
                                    "revoked approval stops its server within a minute")
+        memory = memory_bytes(self.mem_limit)
+        if 0 < memory < 256 * 2**20:
+            raise AnalysisEnvError(f"room.mem_limit {self.mem_limit!r} is under 256M, too "
+                                   "little for a Jupyter server and a kernel")
+        if not isinstance(self.cpu_limit, int | float) or self.cpu_limit < 0:
+            raise AnalysisEnvError(f"room.cpu_limit must be a number of CPUs (0 for no limit), "
+                                   f"not {self.cpu_limit!r}")
+        if not 0 < self.intake_interval <= 60:
+            raise AnalysisEnvError("room.intake_interval must be in (0, 60] seconds")
+
+    @property
+    def mem_bytes(self) -> int:
+        """``mem_limit`` in bytes; 0 means no limit."""
+        return memory_bytes(self.mem_limit)
 
     @property
     def hub_dir(self) -> Path:

@@ -1,8 +1,11 @@
 """A LocalProcessSpawner that gives each researcher a room and no network.
 
 The server runs as the researcher's own uid (never root), in a network namespace
-with only loopback (``unshare --net``), with all capabilities dropped. The hub talks
-to it, and it to the hub's API, only through the Unix sockets of ``bridge``.
+with only loopback (``unshare --net``), with all capabilities dropped, within the
+memory and CPU limits of ``limits`` (``mem_limit``, ``cpu_limit``). The hub talks
+to it, and it to the hub's API, only through the Unix sockets of ``bridge``. The
+room-side tools (``tools``) are on its PATH: ``pseudolink airlock request`` and the
+Airlock page with its JupyterLab menu.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from jupyterhub.utils import random_port
 from tornado import web
 from traitlets import Float, Integer, Unicode
 
-from analysis_env.hub import access, bridge, rooms
+from analysis_env.hub import access, bridge, limits, rooms, tools
 
 BRIDGE = Path(bridge.__file__).resolve()
 
@@ -33,6 +36,7 @@ class RoomSpawner(LocalProcessSpawner):
     uid_base = Integer(20000, config=True)
     seats = Integer(19, config=True, help="Servers that may run at once.")
     seat_wait = Float(0.0, config=True)
+    tools_dir = Unicode("", config=True, help="The room-side tools (see ``tools``).")
 
     #: Users with a running room in this hub process, for the seat count.
     _taken: ClassVar[set[str]] = set()
@@ -49,12 +53,19 @@ class RoomSpawner(LocalProcessSpawner):
 
     def user_env(self, env):
         home = Path(self.room_root) / self.user.name
+        for leak in ("VIRTUAL_ENV", "PYTHONPATH", "PSEUDOLINK_DATABASE_URL",
+                     "PSEUDOLINK_PASSPHRASE", "CONFIGPROXY_AUTH_TOKEN", "JUPYTER_PATH",
+                     "JUPYTER_CONFIG_DIR", "JUPYTER_CONFIG_PATH"):
+            env.pop(leak, None)
+        path = f"{Path(self.room_python).parent}:/usr/local/bin:/usr/bin:/bin"
         env.update(USER=self.user.name, HOME=str(home / "home"),
                    JUPYTER_RUNTIME_DIR=str(home / "home" / ".runtime"),
-                   PATH=f"{Path(self.room_python).parent}:/usr/local/bin:/usr/bin:/bin")
-        for leak in ("VIRTUAL_ENV", "PYTHONPATH", "PSEUDOLINK_DATABASE_URL",
-                     "PSEUDOLINK_PASSPHRASE", "CONFIGPROXY_AUTH_TOKEN"):
-            env.pop(leak, None)
+                   PSEUDOLINK_OUTPUTS=str(home / "outputs"), PATH=path)
+        if self.tools_dir:
+            toolbox = Path(self.tools_dir)
+            env.update(PATH=f"{toolbox / 'bin'}:{path}", PYTHONPATH=str(toolbox / "lib"),
+                       JUPYTER_CONFIG_PATH=f"{home / '.lab'}:{toolbox / 'etc' / 'jupyter'}")
+        env.update(getattr(self, "_limit_env", {}))
         return env
 
     async def start(self):
@@ -70,6 +81,13 @@ class RoomSpawner(LocalProcessSpawner):
         home = await asyncio.to_thread(rooms.prepare_room, Path(self.room_root), name, uid,
                                        extracts)
         self.notebook_dir = str(home)
+        await asyncio.to_thread(tools.write_lab_menu, home, uid, f"{self.user.url}airlock")
+        wanted = limits.Limits(memory=int(self.mem_limit or 0) or None,
+                               cpus=float(self.cpu_limit or 0) or None)
+        self._limits = await asyncio.to_thread(
+            limits.apply, limits.scope_of(self.room_root), name, wanted)
+        self._limit_env = self._limits.environment(wanted)
+        self.log.info("limits of %s's room: %s", name, self._limit_env["PSEUDOLINK_LIMITS"])
         self.port = self.port or random_port()
         run = home / ".run"
         hub_sock, server_sock = str(run / "hub.sock"), str(run / "server.sock")
@@ -79,13 +97,17 @@ class RoomSpawner(LocalProcessSpawner):
             await bridge.tcp_to_unix("127.0.0.1", self.port, server_sock),
         ]
         os.chown(hub_sock, 0, uid)
-        inner = [self.room_python, str(BRIDGE), "--hub-sock", hub_sock, "--hub-port",
+        relay = Path(self.tools_dir) / "bin" / tools.BRIDGE if self.tools_dir else BRIDGE
+        inner = [self.room_python, str(relay), "--hub-sock", hub_sock, "--hub-port",
                  str(api.port), "--server-sock", server_sock, "--server-port", str(self.port),
                  "--", *self.cmd, *self.get_args()]
         drop = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
                 "--no-new-privs", "--inh-caps=-all", "--bounding-set=-all", "--"]
-        script = "ip link set lo up && exec " + shlex.join([*drop, *inner])
+        script = (f"{self._limits.enter()} && ip link set lo up && exec "
+                  + shlex.join([*self._limits.prefix, *drop, *inner]))
         self._taken.add(name)
+        # Start in the room, not in the hub's own (closed) folder.
+        self.popen_kwargs = {**self.popen_kwargs, "cwd": str(home)}
         saved, self.cmd = self.cmd, ["unshare", "--net", "--", "/bin/sh", "-c", script]
         self._wrapped = True
         try:
@@ -118,4 +140,8 @@ class RoomSpawner(LocalProcessSpawner):
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(server.wait_closed(), 1)
         self._bridges = []
+        applied = getattr(self, "_limits", None)
+        if applied is not None:
+            self._limits = None
+            await asyncio.to_thread(applied.release)
 

@@ -1,8 +1,13 @@
-"""A catalog with a researcher, two output checkers and an approved secure-room grant."""
+"""A catalog with a researcher, two output checkers and an approved secure-room grant;
+a researcher's room on disk."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,6 +16,8 @@ import pyarrow.parquet as pq
 import pytest
 
 import catalog
+from analysis_env.hub import rooms
+from tests.conftest import skip_unless_ci
 
 PASSWORD = "correct horse battery staple"
 
@@ -60,3 +67,56 @@ def grant(cat: catalog.Catalog, request_id: str, user: str, columns: list[str],
     cat.compute_risk_report(request_id, actor="po1")
     cat.decide_request(request_id, "approve", reason="fine", actor="po1")
     cat.activate_request(request_id, actor="po1")
+
+
+@dataclass
+class ResearcherRoom:
+    """A researcher's room on disk as the hub makes it, outside any hub."""
+
+    workspace: Path
+    user: str
+    uid: int
+
+    @property
+    def room_root(self) -> Path:
+        return self.workspace / "room"
+
+    @property
+    def hub_dir(self) -> Path:
+        return self.workspace / "hub"
+
+    @property
+    def outputs(self) -> Path:
+        return self.room_root / self.user / "outputs"
+
+    def save(self, name: str, data: bytes | str, owner: int | None = None) -> Path:
+        """Write ``outputs/name`` as the researcher would (owned by their uid)."""
+        path = self.outputs / name
+        for parent in reversed(path.relative_to(self.outputs).parents[:-1]):
+            (self.outputs / parent).mkdir(exist_ok=True)
+            os.chown(self.outputs / parent, self.uid, self.uid)
+        path.write_bytes(data.encode() if isinstance(data, str) else data)
+        os.chown(path, self.uid if owner is None else owner, self.uid)
+        return path
+
+    def other(self, user: str) -> ResearcherRoom:
+        """Another researcher's room beside this one."""
+        uid = rooms.uid_for(self.hub_dir, self.uid - 1000, user)
+        rooms.prepare_room(self.room_root, user, uid, {})
+        return ResearcherRoom(self.workspace, user, uid)
+
+
+@pytest.fixture
+def researcher_room(cat: catalog.Catalog) -> Iterator[ResearcherRoom]:
+    """kim's room in a fresh workspace under /tmp (traversable, unlike pytest's tmp_path)."""
+    if os.geteuid() != 0:
+        skip_unless_ci("rooms belong to researchers' own uids; making them needs root")
+    workspace = Path(tempfile.mkdtemp(prefix="pl-room-", dir="/tmp"))
+    os.chmod(workspace, 0o711)
+    try:
+        uid = rooms.uid_for(workspace / "hub", 31000 + os.getpid() % 4000 * 2, "kim")
+        rooms.prepare_room(workspace / "room", "kim", uid, {})
+        os.chmod(workspace / "room", 0o711)
+        yield ResearcherRoom(workspace, "kim", uid)
+    finally:
+        shutil.rmtree(workspace, ignore_errors=True)

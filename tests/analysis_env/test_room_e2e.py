@@ -1,168 +1,45 @@
 """The secure room end to end: a real JupyterHub and proxy on loopback, a researcher's
-server in its own network namespace, a kernel that can read the approved extract and
-nothing else, and a revocation that stops it all."""
+server in its own network namespace within memory and CPU limits, a kernel that can read
+the approved extract and nothing else, airlock requests filed from inside the room (a
+terminal, the Airlock page, a browser through the JupyterLab menu), and a revocation
+that stops it all.
+
+One hub serves the whole module (starting one costs seconds); the revocation, which
+ends the researcher's session, runs last.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
 import socket
-import subprocess
-import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 import catalog
+from tests.analysis_env.roomhub import PASSWORD, Kernel, Room, Terminal, requirements
 from tests.conftest import skip_unless_ci
 
-PASSWORD = "correct horse battery staple"
-ROOM_PYTHON = Path(os.environ.get("PSEUDOLINK_ROOM_PYTHON", "/opt/pseudolink-room/bin/python"))
+MEM_LIMIT = 2**30
+CPU_LIMIT = 1.5
+TABLE = ("district,owner,tenant,Total\nJongno,25,12,37\nJung,40,31,71\n"
+         "Total,65,43,108\n")
+CHROMIUM = "/usr/bin/chromium"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _requirements() -> None:
-    missing = [tool for tool in ("configurable-http-proxy", "unshare", "setpriv", "ip")
-               if shutil.which(tool) is None]
-    try:
-        import jupyterhub  # noqa: F401
-        import websocket  # noqa: F401
-    except ImportError as exc:
-        missing.append(str(exc.name))
-    if not ROOM_PYTHON.exists():
-        missing.append(str(ROOM_PYTHON))
-    if os.geteuid() != 0:
-        missing.append("root (network namespaces)")
-    if missing:
-        skip_unless_ci(f"the secure room needs {', '.join(missing)}")
-
-
-class Room:
-    """A running hub over a fresh workspace with one approved researcher."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.url_db = f"sqlite:///{root / 'catalog.db'}"
-        self.port, self.hub_port, self.proxy_port = _free_port(), _free_port(), _free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.admin_token = uuid.uuid4().hex
-        self.secret = root / "data" / "combined.parquet"
-        self.secret.parent.mkdir(parents=True)
-        pq.write_table(pa.table({"link_id": ["a", "b", "c"], "ssis__rrn_hash": ["x", "y", "z"],
-                                 "ssis__sido": ["서울", "서울", "부산"],
-                                 "ssis__income": [100, 200, 300]}), self.secret)
-        catalog.init_catalog(self.url_db)
-        with catalog.Catalog.connect(self.url_db) as cat:
-            for user, role in (("root", "admin"), ("kim", "researcher"),
-                               ("po1", "privacy_officer")):
-                cat.record_user(user, role=role, actor="root")
-            cat.set_password("kim", PASSWORD, actor="root")
-            cat.register_dataset("housing", title="Combined", path=str(self.secret),
-                                 columns={"link_id": "other", "ssis__rrn_hash": "other",
-                                          "ssis__sido": "quasi_identifier",
-                                          "ssis__income": "sensitive"},
-                                 project_id=None, lineage={}, actor="root")
-            cat.create_request("r1", dataset_id="housing", columns=["ssis__sido", "ssis__income"],
-                               release_form="secure_room", purpose="scientific_research",
-                               lawful_basis="PIPA 28-2", researchers=["kim"],
-                               setting="secure room", outputs="airlock",
-                               ends_at=datetime.now(UTC) + timedelta(days=1), actor="kim")
-            cat.submit_request("r1", actor="kim")
-            cat.start_review("r1", actor="po1")
-            cat.compute_risk_report("r1", actor="po1")
-            cat.decide_request("r1", "approve", reason="ok", actor="po1")
-            cat.activate_request("r1", actor="po1")
-
-    def start(self) -> None:
-        from analysis_env.hub import RoomSettings, write_config
-
-        settings = RoomSettings.load(self.root, self.url_db, port=self.port,
-                                     hub_port=self.hub_port, proxy_api_port=self.proxy_port,
-                                     revocation_interval=2.0, room_python=ROOM_PYTHON,
-                                     uid_base=40000 + os.getpid() % 10000)
-        config = write_config(settings)
-        with open(config, "a", encoding="utf-8") as handle:
-            handle.write(
-                f"c.JupyterHub.services.append({{'name': 'e2e', 'api_token': "
-                f"{self.admin_token!r}}})\n"
-                "c.JupyterHub.load_roles.append({'name': 'e2e', 'services': ['e2e'], "
-                "'scopes': ['list:users', 'read:users', 'read:servers']})\n")
-        env = {**os.environ, "PSEUDOLINK_DATABASE_URL": self.url_db,
-               "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-        self.log = open(self.root / "hub.log", "wb")  # noqa: SIM115
-        self.process = subprocess.Popen([sys.executable, "-m", "jupyterhub", "-f", str(config)],
-                                        cwd=settings.hub_dir, env=env, stdout=self.log,
-                                        stderr=subprocess.STDOUT)
-        self.wait(lambda: self.get("/hub/api/").status_code == 200, 60, "the hub to start")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-        self.log.close()
-
-    def get(self, path: str, **kw):
-        import httpx
-
-        try:
-            return httpx.get(self.base + path, timeout=10, **kw)
-        except httpx.HTTPError:
-            return httpx.Response(599)
-
-    def wait(self, ok, timeout: float, what: str) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                break
-            if ok():
-                return
-            time.sleep(0.5)
-        tail = (self.root / "hub.log").read_text(errors="replace")[-4000:]
-        pytest.fail(f"timed out waiting for {what}; hub log:\n{tail}")
-
-    def admin(self, path: str):
-        return self.get(f"/hub/api{path}", headers={"Authorization": f"token {self.admin_token}"})
-
-    def login(self) -> str | None:
-        """Log in with the form (which creates the hub user), then get a token by REST."""
-        import httpx
-
-        with httpx.Client(base_url=self.base, timeout=20) as client:
-            client.get("/hub/login")
-            xsrf = client.cookies.get("_xsrf", "")
-            client.post("/hub/login", data={"username": "kim", "password": PASSWORD,
-                                            "_xsrf": xsrf})
-        response = httpx.post(f"{self.base}/hub/api/users/kim/tokens", timeout=20,
-                              json={"auth": {"username": "kim", "password": PASSWORD},
-                                    "note": "e2e"})
-        if response.status_code == 403:
-            return None
-        response.raise_for_status()
-        return response.json()["token"]
-
-
-@pytest.fixture
+@pytest.fixture(scope="module")
 def room() -> Iterator[Room]:
-    _requirements()
+    requirements()
     # Not pytest's tmp_path: its 0700 parents would keep the researcher's uid out of the room.
     root = Path(tempfile.mkdtemp(prefix="pl-room-", dir="/tmp"))
     try:
-        room = Room(root)
+        room = Room(root, mem_limit="1G", cpu_limit=CPU_LIMIT, intake_interval=1.0)
         room.start()
         try:
             yield room
@@ -172,37 +49,22 @@ def room() -> Iterator[Room]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def _run_in_kernel(base: str, token: str, code: str) -> str:
-    import httpx
-    import websocket
+@pytest.fixture
+def kernel(room: Room) -> Iterator[Kernel]:
+    room.server()
+    started = Kernel(room)
+    try:
+        yield started
+    finally:
+        started.close()
 
-    headers = {"Authorization": f"token {token}"}
-    kernel = httpx.post(f"{base}/user/kim/api/kernels", headers=headers, json={}, timeout=60)
-    kernel.raise_for_status()
-    ws = websocket.create_connection(
-        f"{base.replace('http', 'ws')}/user/kim/api/kernels/{kernel.json()['id']}/channels",
-        header=[f"Authorization: token {token}"], timeout=60)
-    msg_id = uuid.uuid4().hex
-    ws.send(json.dumps({
-        "header": {"msg_id": msg_id, "username": "kim", "session": uuid.uuid4().hex,
-                   "msg_type": "execute_request", "version": "5.3"},
-        "parent_header": {}, "metadata": {}, "channel": "shell",
-        "content": {"code": code, "silent": False, "store_history": False,
-                    "user_expressions": {}, "allow_stdin": False}}))
-    output = []
-    while True:
-        message = json.loads(ws.recv())
-        if message.get("parent_header", {}).get("msg_id") != msg_id:
-            continue
-        kind = message["msg_type"]
-        if kind == "stream":
-            output.append(message["content"]["text"])
-        elif kind == "error":
-            output.append("\n".join(message["content"]["traceback"]))
-        elif kind == "status" and message["content"]["execution_state"] == "idle":
-            break
-    ws.close()
-    return "".join(output)
+
+def _save_table(room: Room, name: str = "tenure.csv", text: str = TABLE) -> str:
+    """Save a file in kim's outputs/ through the server, as the researcher would."""
+    saved = room.user_api("PUT", f"api/contents/outputs/{name}",
+                          json={"type": "file", "format": "text", "content": text})
+    assert saved.status_code in (200, 201), saved.text
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 PROBE = """
@@ -238,29 +100,19 @@ def _host_ip() -> str:
             return "127.0.0.1"
 
 
-def test_researcher_reads_only_the_approved_extract_and_leaves_only_by_revocation(room):
+def test_researcher_reads_only_the_approved_extract_and_reaches_nothing_else(room, kernel):
     listener = socket.socket()
     listener.bind(("0.0.0.0", 0))
     listener.listen()
     port = listener.getsockname()[1]
-
-    token = room.login()
-    assert token, "an approved researcher must be able to log in"
-    headers = {"Authorization": f"token {token}"}
-    import httpx
-
-    started = httpx.post(f"{room.base}/hub/api/users/kim/server", headers=headers, timeout=60)
-    assert started.status_code in (201, 202), started.text
-    room.wait(lambda: room.admin("/users/kim").json().get("servers", {}).get("", {})
-              .get("ready"), 90, "kim's server")
-
-    code = (f"ROOM = {str(room.root / 'room' / 'kim')!r}\n"
+    code = (f"ROOM = {str(room.home)!r}\n"
             f"SOURCE = {str(room.secret)!r}\nCATALOG = {str(room.root / 'catalog.db')!r}\n"
             f"WORKSPACE = {str(room.root)!r}\nPORT = {port}\nHOST_IP = {_host_ip()!r}\n"
             + PROBE)
-    output = _run_in_kernel(room.base, token, code)
-    result = json.loads(output.strip().splitlines()[-1])
+    output, outcome = kernel.run(code)
     listener.close()
+    assert outcome == "ok", output
+    result = json.loads(output.strip().splitlines()[-1])
     assert result["columns"] == ["ssis__income", "ssis__sido"]
     assert result["read_source"] == "PermissionError"
     assert result["read_catalog"] == "PermissionError"
@@ -271,6 +123,211 @@ def test_researcher_reads_only_the_approved_extract_and_leaves_only_by_revocatio
     assert result["connect_listener"] in ("ConnectionRefusedError", "TimeoutError")
     assert result["connect_outside"] in ("OSError", "ConnectionRefusedError", "TimeoutError")
 
+
+def test_a_request_typed_in_a_room_terminal_is_filed_with_the_room_owner_as_author(room):
+    room.server()
+    digest = _save_table(room)
+    terminal = Terminal(room)
+    try:
+        terminal.type('pseudolink airlock request tenure.csv --as kim --context "Tenure by '
+                      'district, table 3" --controls "counts of 10 or more; margins checked"')
+        request_id = terminal.expect(r"(out-[0-9a-f]{8}): submitted").group(1)
+        terminal.expect("ok   every published cell counts at least 10 units")
+        terminal.screen = ""
+        terminal.type("pseudolink airlock status")
+        terminal.expect(rf"{request_id}: submitted")
+    finally:
+        terminal.close()
+    request = {r.id: r for r in room.airlock_requests()}[request_id]
+    assert request.author == "kim"
+    assert request.context == "Tenure by district, table 3"
+    assert [(f.name, f.sha256, f.held) for f in request.files] == [("tenure.csv", digest,
+                                                                     False)]
+    # The answer in the room belongs to the researcher, not root.
+    uid = (room.home / "outputs").stat().st_uid
+    answers = list((room.home / "outputs" / ".airlock" / "status").glob("*.json"))
+    assert answers and all(p.stat().st_uid == uid for p in answers)
+    assert request_id in (room.home / "outputs" / ".airlock" / "requests.json").read_text()
+
+
+HOSTILE = """
+import json, os, subprocess, time
+out = OUTPUTS
+os.symlink(CATALOG, out + "/leak.csv")
+inbox = out + "/.airlock/inbox"
+os.makedirs(inbox, exist_ok=True)
+def drop(ticket, doc):
+    with open(inbox + "/." + ticket, "w") as handle:
+        json.dump(doc, handle)
+    os.rename(inbox + "/." + ticket, inbox + "/" + ticket + ".json")
+base = {"version": 1, "context": "c", "controls": "c"}
+drop("t-link", {**base, "files": ["leak.csv"]})
+drop("t-escape", {**base, "files": ["../data/housing.parquet"]})
+drop("t-author", {**base, "files": ["tenure.csv"], "author": "po1"})
+with open(inbox + "/t-broken.json", "w") as handle:
+    handle.write("{not json")
+client = subprocess.run(["pseudolink", "airlock", "request", "leak.csv", "--context", "c",
+                         "--controls", "c"], capture_output=True, text=True)
+answers = {}
+deadline = time.time() + 30
+while time.time() < deadline and len(answers) < 4:
+    for ticket in ("t-link", "t-escape", "t-author", "t-broken"):
+        try:
+            answers[ticket] = json.load(open(out + "/.airlock/status/" + ticket + ".json"))
+        except (FileNotFoundError, ValueError):
+            pass
+    time.sleep(0.3)
+print(json.dumps({"client": [client.returncode, client.stderr], "answers": answers}))
+"""
+
+
+def test_the_intake_refuses_links_escapes_and_claimed_authors_from_a_room(room, kernel):
+    _save_table(room)
+    before = len(room.airlock_requests())
+    code = (f"OUTPUTS = {str(room.home / 'outputs')!r}\n"
+            f"CATALOG = {str(room.root / 'catalog.db')!r}\n" + HOSTILE)
+    output, outcome = kernel.run(code)
+    assert outcome == "ok", output
+    result = json.loads(output.strip().splitlines()[-1])
+    code_, stderr = result["client"]
+    assert code_ == 2 and "links are refused" in stderr
+    answers = result["answers"]
+    assert set(answers) == {"t-link", "t-escape", "t-author", "t-broken"}, result
+    assert not any(a["ok"] for a in answers.values())
+    assert "symbolic link" in answers["t-link"]["error"]
+    assert "relative to outputs/" in answers["t-escape"]["error"]
+    assert "never the manifest" in answers["t-author"]["error"]
+    assert "not JSON" in answers["t-broken"]["error"]
+    assert len(room.airlock_requests()) == before
+    refused = {e["target"] for e in room.audit("airlock.intake_refused") if e["actor"] == "kim"}
+    assert {"t-link", "t-escape", "t-author", "t-broken"} <= refused
+    # The service is still there: a good request after the bad ones is filed.
+    output, _ = kernel.run("import subprocess\nprint(subprocess.run(['pseudolink', 'airlock', "
+                           "'request', 'tenure.csv', '--context', 'again', '--controls', "
+                           "'rounded'], capture_output=True, text=True).stdout)")
+    assert ": submitted" in output
+
+
+def test_the_lab_menu_opens_the_airlock_page_whose_form_files_a_request(room):
+    room.server()
+    digest = _save_table(room, "by-sido.csv")
+    plugin = room.user_api("GET", "lab/api/settings/@jupyterlab/mainmenu-extension:plugin")
+    assert plugin.status_code == 200, plugin.text
+    menus = plugin.json()["schema"]["properties"]["menus"]["default"]
+    (airlock,) = [m for m in menus if m["id"] == "jp-mainmenu-airlock"]
+    (item,) = airlock["items"]
+    assert item["command"] == "help:open"
+    assert item["args"]["url"] == "/user/kim/airlock"
+    page = room.user_api("GET", "airlock")
+    assert page.status_code == 200
+    assert 'value="by-sido.csv"' in page.text and 'value="tenure.csv"' in page.text
+    json_accept = {"Accept": "application/json"}
+    escape = room.user_api("POST", "airlock", headers=json_accept,
+                           data={"files": ["../data/housing.parquet"], "context": "c",
+                                 "controls": "c"})
+    assert escape.status_code == 400 and "relative to outputs/" in escape.json()["error"]
+    sent = room.user_api("POST", "airlock", headers=json_accept,
+                         data={"files": ["by-sido.csv"], "context": "Counts by sido",
+                               "controls": "minimum 10 per cell"})
+    assert sent.status_code == 202, sent.text
+    ticket = sent.json()["ticket"]
+    answer: dict = {}
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not answer:
+        status = room.user_api("GET", "airlock/api/status").json()
+        answer = next((t for t in status["tickets"] if t["ticket"] == ticket), {})
+        time.sleep(0.5)
+    assert answer.get("ok"), answer
+    request = {r.id: r for r in room.airlock_requests()}[answer["request"]["id"]]
+    assert (request.author, request.context) == ("kim", "Counts by sido")
+    assert [f.sha256 for f in request.files] == [digest]
+    shown = room.user_api("GET", "airlock").text
+    assert f"{request.id}: <span class=state>submitted</span>" in shown
+
+
+def test_a_researcher_files_a_request_through_the_lab_menu_in_a_browser(room, tmp_path):
+    if not Path(CHROMIUM).exists():
+        skip_unless_ci(f"chromium missing at {CHROMIUM} (apt-get install -y chromium)")
+    pytest.importorskip("playwright")
+    from playwright.sync_api import sync_playwright
+
+    room.server()
+    _save_table(room, "browser.csv")
+    images = Path(os.environ.get("PSEUDOLINK_SCREENSHOTS") or tmp_path)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        context = browser.new_context(viewport={"width": 1400, "height": 900})
+        page = context.new_page()
+        page.goto(f"{room.base}/hub/login")
+        page.fill("#username_input", "kim")
+        page.fill("#password_input", PASSWORD)
+        page.click("#login_submit")
+        menu = page.get_by_role("menuitem", name="Airlock", exact=True)
+        menu.wait_for(timeout=90_000)
+        menu.click()
+        item = page.get_by_role("menuitem", name="Release outputs (airlock)")
+        item.wait_for()
+        page.screenshot(path=images / "room-lab-airlock-menu.png")
+        with context.expect_page() as opened:
+            item.click()
+        airlock = opened.value
+        airlock.wait_for_load_state()
+        assert airlock.url.startswith(f"{room.base}/user/kim/airlock")
+        airlock.get_by_label("browser.csv").check()
+        airlock.get_by_label("What the outputs show").fill("Browser click-through table")
+        airlock.get_by_label("Disclosure controls applied").fill("counts of 10 or more")
+        airlock.get_by_role("button", name="Ask for release").click()
+        airlock.get_by_text("Browser click-through table").wait_for(timeout=30_000)
+        airlock.screenshot(path=images / "room-airlock-page.png", full_page=True)
+        browser.close()
+    (request,) = [r for r in room.airlock_requests() if r.context ==
+                  "Browser click-through table"]
+    assert request.author == "kim"
+    assert [f.name for f in request.files] == ["browser.csv"]
+
+
+LIMITS_PROBE = """
+import json, os, resource
+found = {"env": {k: os.environ.get(k) for k in ("MEM_LIMIT", "CPU_LIMIT", "PSEUDOLINK_LIMITS",
+                                                 "OMP_NUM_THREADS")},
+         "rlimit_as": resource.getrlimit(resource.RLIMIT_AS)[0]}
+for line in open("/proc/self/cgroup"):
+    _, controllers, path = line.strip().split(":", 2)
+    for controller, name in (("memory", "memory.limit_in_bytes"), ("cpu", "cpu.cfs_quota_us")):
+        if controller in controllers.split(","):
+            with open(f"/sys/fs/cgroup/{controller}{path}/{name}") as handle:
+                found[name] = int(handle.read())
+print(json.dumps(found))
+"""
+
+
+def test_a_kernel_beyond_the_memory_limit_fails_and_the_limits_are_visible(room, kernel):
+    output, outcome = kernel.run(LIMITS_PROBE)
+    assert outcome == "ok", output
+    seen = json.loads(output.strip().splitlines()[-1])
+    assert seen["env"]["MEM_LIMIT"] == str(MEM_LIMIT)
+    assert float(seen["env"]["CPU_LIMIT"]) == CPU_LIMIT
+    assert seen["env"]["OMP_NUM_THREADS"] == "2"
+    by_cgroup = "memory=cgroup" in seen["env"]["PSEUDOLINK_LIMITS"]
+    if by_cgroup:
+        assert seen["memory.limit_in_bytes"] == MEM_LIMIT
+        assert seen["cpu.cfs_quota_us"] == int(CPU_LIMIT * 100_000)
+    else:
+        assert seen["rlimit_as"] == MEM_LIMIT
+    output, outcome = kernel.run("block = bytearray(2 * 2**30)\nprint('allocated')")
+    assert "allocated" not in output
+    if by_cgroup:
+        assert outcome == "died", output
+    else:
+        assert "MemoryError" in output
+    # The room's server outlives its kernel.
+    assert room.user_api("GET", "api/status").status_code == 200
+
+
+def test_revocation_stops_the_server_within_a_minute_and_refuses_the_next_login(room):
+    room.server()
     with catalog.Catalog.connect(room.url_db) as cat:
         cat.revoke_request("r1", reason="end of project", actor="po1")
     revoked = time.monotonic()
@@ -284,3 +341,9 @@ def test_researcher_reads_only_the_approved_extract_and_leaves_only_by_revocatio
     assert ("system:room", "room.start") in actions
     assert ("system:room", "room.stop") in actions
     assert ("kim", "room.login_refused") in actions
+    # The room's limits went with its server: no group of kim's is left behind.
+    from analysis_env.hub import limits
+
+    for controller in ("memory", "cpu", "pids"):
+        path = limits.group_dir(controller, limits.scope_of(room.root / "room"), "kim")
+        assert path is None or not path.exists(), path
