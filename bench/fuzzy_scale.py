@@ -59,13 +59,17 @@ def main() -> None:
         source / "truth.parquet", keys, PASSPHRASE, manifest)
     shutil.rmtree(work, ignore_errors=True)
 
-    passed = seconds < 15 * 60 and peak < 8 * 1024
+    # Speed and memory are the scale targets; the accuracy of the 10%-error test must hold
+    # at scale too (EM once lost it at 500k people while the small test passed).
+    passed = (seconds < 15 * 60 and peak < 8 * 1024 and quality.recall >= 0.99
+              and quality.precision >= 0.995)
     write_result(
         "fuzzy_scale",
         summary=(f"fuzzy linkage {records['ssis']:,} x {records['building']:,} records: "
                  f"{seconds:.1f} s, peak {peak:,.0f} MiB, {report.fuzzy['candidates']:,} "
                  f"candidates, recall {quality.recall:.4f}, precision {quality.precision:.4f}"),
-        target="1M x 1M fuzzy linkage < 15 min and < 8 GiB peak on 2 cores (issue 4)",
+        target=("1M x 1M fuzzy linkage < 15 min and < 8 GiB peak on 2 cores, with recall >= "
+                "0.99 and precision >= 0.995 on 10% identifier errors (issue 4)"),
         passed=passed and PEOPLE >= 1_000_000,
         figures={"people": PEOPLE, "records": records, "seconds": round(seconds, 2),
                  "stages": timings, "link_stages": report.fuzzy["seconds"],
