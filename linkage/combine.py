@@ -96,16 +96,16 @@ def _check(linkmap: Path, payloads: dict[str, Path], holders: Sequence[str],
         records = {}
         for holder, path in payloads.items():
             payload = f"read_parquet({_literal(str(path))})"
-            unknown = con.execute(
-                f"select count(*) from linkmap m where m.holder = ? "
-                f"and not exists (select 1 from {payload} p where p.serial = m.serial)",
-                [holder]).fetchone()[0]
+            # One grouping of the payload's serials answers both questions.
+            repeated, unknown = con.execute(
+                f"with p as (select serial, count(*) as n from {payload} group by serial) "
+                "select (select count(*) from p where n > 1), "
+                "(select count(*) from linkmap m anti join p using (serial) "
+                "where m.holder = ?)", [holder]).fetchone()
             if unknown:
                 raise LinkageError(f"the link map names {unknown} serials of holder "
                                    f"'{holder}' that its payload lacks: a payload of another "
                                    "prepare run?")
-            repeated = con.execute(
-                f"select count(*) - count(distinct serial) from {payload}").fetchone()[0]
             if repeated:
                 raise LinkageError(f"the payload of holder '{holder}' repeats a serial")
             records[holder] = int(per_holder.get(holder, 0))

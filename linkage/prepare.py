@@ -109,7 +109,7 @@ def prepare(project: ProjectManifest | str | Path, holder_id: str, input_path: s
                 if name not in sinks:
                     # Serials and keys are random: a dictionary would only be built and dropped.
                     sinks[name] = writers.enter_context(pq.ParquetWriter(
-                        target, table.schema, compression="zstd",
+                        target, table.schema, compression="none" if name == "keys" else "zstd",
                         use_dictionary=name == "payload"))
                 sinks[name].write_table(table)
             step(2)

@@ -7,6 +7,7 @@ import json
 import sys
 import tarfile
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pyrage
 import pytest
@@ -204,3 +205,37 @@ def test_only_the_key_manager_links_and_only_the_combiner_combines(world, tmp_pa
                         tmp_path / "combined.parquet", world.keys, PASSPHRASE,
                         as_party=world.manifest.spec.key_manager)
     assert not (tmp_path / "combined.parquet").exists()
+
+
+def test_combine_refuses_a_payload_of_another_prepare_run(world, tmp_path):
+    # Serials are fresh at every prepare: a payload from a rerun cannot join the link map.
+    world.prepare_all()
+    linkage.link(world.manifest, world.keys_files(), world.exchange, world.keys, PASSPHRASE)
+    rerun = tmp_path / "rerun"
+    linkage.prepare(world.manifest, "ssis", world.root / "ssis.csv", rerun, world.keys,
+                    PASSPHRASE)
+    out = tmp_path / "combined.parquet"
+    with pytest.raises(linkage.LinkageError, match="serials of holder 'ssis' that its payload "
+                                                   "lacks"):
+        linkage.combine(world.manifest, world.exchange / "linkmap.age",
+                        [rerun / "ssis.payload.age", world.exchange / "building.payload.age"],
+                        out, world.keys, PASSPHRASE)
+    assert not out.exists()
+
+
+def test_combine_refuses_a_payload_that_repeats_a_serial(world, tmp_path):
+    world.prepare_all()
+    linkage.link(world.manifest, world.keys_files(), world.exchange, world.keys, PASSPHRASE)
+    path = world.exchange / "ssis.payload.age"
+    table = linkage.read_envelope(path, world.keys, "agency", PASSPHRASE)
+    doubled = tmp_path / "ssis.payload.age"
+    linkage.seal(doubled, pa.concat_tables([table, table.slice(0, 1)]), kind="payload",
+                 project_id=world.manifest.id,
+                 sender=linkage.load_party_secret(world.keys, "ssis", PASSPHRASE),
+                 recipient=world.manifest.party(world.manifest.spec.combiner))
+    out = tmp_path / "combined.parquet"
+    with pytest.raises(linkage.LinkageError, match="payload of holder 'ssis' repeats a serial"):
+        linkage.combine(world.manifest, world.exchange / "linkmap.age",
+                        [doubled, world.exchange / "building.payload.age"], out, world.keys,
+                        PASSPHRASE)
+    assert not out.exists()
