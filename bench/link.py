@@ -114,6 +114,35 @@ def stage(name: str, work: Path, engine: str) -> None:
     print(json.dumps({"seconds": round(time.perf_counter() - start, 2), "extra": extra}))
 
 
+def accuracy(work: Path, engine: str) -> dict:
+    """Precision and recall of the link map against the generator's truth (not timed)."""
+    import duckdb
+
+    import linkage
+
+    manifest = linkage.ProjectManifest.load(work / "project")
+    out = work / engine
+    linkmap = linkage.read_envelope(out / "linkmap.age", work / "keys", "agency", PASSPHRASE,
+                                    manifest)
+    con = duckdb.connect()
+    con.register("linkmap", linkmap)
+    side = ("select m.link_id, c.record_id from linkmap m join read_parquet('{path}') c "
+            "using (serial) where m.holder = '{holder}'")
+    found, correct, true_pairs = con.execute(f"""
+        with a as ({side.format(path=out / "ssis.crosswalk.parquet", holder="ssis")}),
+             b as ({side.format(path=out / "building.crosswalk.parquet", holder="building")}),
+             found as (select a.record_id as s, b.record_id as r from a join b using (link_id)),
+             truth as (select ssis_record_id as s, building_record_id as r
+                       from read_parquet('{work / "truth.parquet"}'))
+        select (select count(*) from found),
+               (select count(*) from found semi join truth using (s, r)),
+               (select count(*) from truth)""").fetchone()
+    con.close()
+    return {"links": found, "correct": correct, "true_pairs": true_pairs,
+            "precision": round(correct / max(found, 1), 5),
+            "recall": round(correct / max(true_pairs, 1), 5)}
+
+
 def main() -> None:
     import anonymize
     import linkage
@@ -129,7 +158,7 @@ def main() -> None:
         linkage.generate_synthetic_data(source, PEOPLE, areas=anonymize.load_admin_areas(),
                                         seed=11, overlap=0.5)
     synth_seconds = time.perf_counter() - started
-    for name in ("ssis.parquet", "building.parquet", "project.toml"):
+    for name in ("ssis.parquet", "building.parquet", "project.toml", "truth.parquet"):
         os.symlink(source / name, work / name)
     true_pairs = json.loads((source / "synth-data.json").read_text())["true_pairs"]
     for party, role in (("ssis", "holder"), ("building", "holder"),
@@ -151,13 +180,16 @@ def main() -> None:
                            "prepare_side_by_side_seconds": prepare_seconds,
                            "sum_of_stage_seconds": round(
                                sum(s["seconds"] for s in stages.values()), 1),
-                           "link_peak_rss_mib": stages["link"]["peak_rss_mib"]}
+                           "link_peak_rss_mib": stages["link"]["peak_rss_mib"],
+                           "accuracy": accuracy(work, engine)}
         if engine == "duckdb":
             passed = total < TARGET_SECONDS and stages["link"]["peak_rss_mib"] < LINK_PEAK_MIB
     shutil.rmtree(work, ignore_errors=True)
 
     parts = [f"{e}: {figures[e]['end_to_end_seconds']} s end to end, link peak "
-             f"{figures[e]['link_peak_rss_mib']} MiB" for e in ENGINES]
+             f"{figures[e]['link_peak_rss_mib']} MiB, precision "
+             f"{figures[e]['accuracy']['precision']:.4f}, recall "
+             f"{figures[e]['accuracy']['recall']:.4f}" for e in ENGINES]
     write_result(
         "link",
         summary=f"link pipeline on {PEOPLE:,} people (50% overlap): " + "; ".join(parts),
