@@ -127,24 +127,28 @@ class _TarStream(io.RawIOBase):
                             b"\0" * (-size % tarfile.BLOCKSIZE)]
         # End of archive: two zero blocks, padded to a whole record as tarfile writes it.
         self._parts.append(b"\0" * tarfile.RECORDSIZE)
-        self._buffer = b""
+        # The current chunk and how much of it was handed out: slicing the rest off at every
+        # call would copy the chunk again and again (pyrage reads 64 KiB at a time).
+        self._buffer = memoryview(b"")
+        self._used = 0
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, target) -> int:
-        while not self._buffer and self._parts:
+        while self._used == len(self._buffer) and self._parts:
             part = self._parts[0]
             if isinstance(part, bytes):
-                self._buffer = part
+                self._buffer = memoryview(part)
                 self._parts.pop(0)
             else:
-                self._buffer = part.read(_CHUNK)
+                self._buffer = memoryview(part.read(_BIG_CHUNK))
                 if not self._buffer:
                     self._parts.pop(0)
-        count = min(len(target), len(self._buffer))
-        target[:count] = self._buffer[:count]
-        self._buffer = self._buffer[count:]
+            self._used = 0
+        count = min(len(target), len(self._buffer) - self._used)
+        target[:count] = self._buffer[self._used:self._used + count]
+        self._used += count
         return count
 
 
