@@ -61,12 +61,22 @@ def combine(project: ProjectManifest | str | Path, linkmap_path: str | Path,
             payloads[holder.id] = data
             _tick(progress, total, done)
         payloads = {h: payloads[h] for h in spec.holder_ids if h in payloads}
-        records = _check(linkmap, payloads, spec.holder_ids, scratch_dir)
+        records = _linked_records(linkmap, payloads, spec.holder_ids, scratch_dir)
 
         sources = {h: (p, list(spec.holder(h).attributes)) for h, p in payloads.items()}
         if hasattr(compute, "combine_files"):
-            rows, columns = compute.combine_files(linkmap, sources, out_path)
+            # The engine checks the serials on the stream it writes, and publishes nothing
+            # when they do not fit; the slower check runs only to name the culprit.
+            rows, columns, problems = compute.combine_files(linkmap, sources, out_path)
+            for holder, missing in problems.items():
+                if holder and missing:
+                    raise _lacks(holder, missing)
+            if problems.get(""):
+                _check_serials(linkmap, payloads, scratch_dir)
+                raise LinkageError(f"{problems['']} link ids would get two rows: a payload "
+                                   "repeats a linked serial")
         else:
+            _check_serials(linkmap, payloads, scratch_dir)
             tables = {h: pq.read_table(p, columns=["serial", *attrs])
                       for h, (p, attrs) in sources.items()}
             combined = compute.combine(pq.read_table(linkmap), tables)
@@ -77,9 +87,30 @@ def combine(project: ProjectManifest | str | Path, linkmap_path: str | Path,
                          records_per_holder=records, path=str(out_path))
 
 
-def _check(linkmap: Path, payloads: dict[str, Path], holders: Sequence[str],
-           scratch: Path) -> dict[str, int]:
-    """Refuse a link map and payloads that do not belong together; linked records per holder.
+def _linked_records(linkmap: Path, payloads: dict[str, Path], holders: Sequence[str],
+                    scratch: Path) -> dict[str, int]:
+    """Linked records per holder; refuse a link map naming a holder without a payload."""
+    con = file_connection(scratch / "spill", COMBINE_MEMORY_LIMIT)
+    try:
+        per_holder = dict(con.execute(
+            f"select holder, count(*) from read_parquet({_literal(str(linkmap))}) "
+            "group by holder").fetchall())
+    finally:
+        con.close()
+    absent = [h for h in holders if h in per_holder and h not in payloads]
+    if absent:
+        raise LinkageError(f"the link map links records of {', '.join(absent)} but no "
+                           "payload of theirs was given")
+    return {holder: int(per_holder.get(holder, 0)) for holder in payloads}
+
+
+def _lacks(holder: str, missing: int) -> LinkageError:
+    return LinkageError(f"the link map names {missing} serials of holder '{holder}' that its "
+                        "payload lacks: a payload of another prepare run?")
+
+
+def _check_serials(linkmap: Path, payloads: dict[str, Path], scratch: Path) -> None:
+    """Refuse payloads that lack a linked serial or repeat a serial, naming the holder.
 
     Set-wise in DuckDB over the files, within a memory limit.
     """
@@ -87,13 +118,6 @@ def _check(linkmap: Path, payloads: dict[str, Path], holders: Sequence[str],
     try:
         con.execute("create view linkmap as select * from "
                     f"read_parquet({_literal(str(linkmap))})")
-        per_holder = dict(con.execute(
-            "select holder, count(*) from linkmap group by holder").fetchall())
-        absent = [h for h in holders if h in per_holder and h not in payloads]
-        if absent:
-            raise LinkageError(f"the link map links records of {', '.join(absent)} but no "
-                               "payload of theirs was given")
-        records = {}
         for holder, path in payloads.items():
             payload = f"read_parquet({_literal(str(path))})"
             # One grouping of the payload's serials answers both questions.
@@ -103,13 +127,9 @@ def _check(linkmap: Path, payloads: dict[str, Path], holders: Sequence[str],
                 "(select count(*) from linkmap m anti join p using (serial) "
                 "where m.holder = ?)", [holder]).fetchone()
             if unknown:
-                raise LinkageError(f"the link map names {unknown} serials of holder "
-                                   f"'{holder}' that its payload lacks: a payload of another "
-                                   "prepare run?")
+                raise _lacks(holder, unknown)
             if repeated:
                 raise LinkageError(f"the payload of holder '{holder}' repeats a serial")
-            records[holder] = int(per_holder.get(holder, 0))
-        return records
     finally:
         con.close()
 

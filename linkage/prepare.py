@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from linkage.engines import Engine, get_engine
-from linkage.envelope import seal_file
+from linkage.envelope import COMPRESSION, seal_file
 from linkage.errors import InputError, LinkageError
 from linkage.extract import held_path
 from linkage.files import atomic_path
@@ -109,7 +109,7 @@ def prepare(project: ProjectManifest | str | Path, holder_id: str, input_path: s
                 if name not in sinks:
                     # Serials and keys are random: a dictionary would only be built and dropped.
                     sinks[name] = writers.enter_context(pq.ParquetWriter(
-                        target, table.schema, compression="none" if name == "keys" else "zstd",
+                        target, table.schema, compression=COMPRESSION.get(name, "zstd"),
                         use_dictionary=name == "payload"))
                 sinks[name].write_table(table)
             step(2)

@@ -67,27 +67,52 @@ class DuckDBEngine(Engine):
                 con.close()
 
     def combine_files(self, linkmap: Path, payloads: Mapping[str, tuple[Path, Sequence[str]]],
-                      out: Path) -> tuple[int, list[str]]:
+                      out: Path) -> tuple[int, list[str], dict[str, int]]:
         """:meth:`combine` over Parquet files on disk, written to ``out`` batch by batch.
 
         ``payloads`` maps each holder to its file and attribute columns. DuckDB joins and
         sorts within a memory limit (spilling to a private scratch directory), so the
-        combiner's memory does not grow with the data. Returns (rows, column names).
+        combiner's memory does not grow with the data. Returns (rows, column names, problems)
+        where problems counts, per holder, linked serials its payload lacks, and under
+        ``""`` the link ids that came out more than once (a payload repeating a linked
+        serial); both are checked on the stream itself, with no extra pass. The caller
+        refuses the result if any is non-zero: ``out`` then stays unwritten.
         """
+        try:
+            return self._combine_to(linkmap, payloads, out)
+        except _Refused as refused:  # raised inside atomic_path: nothing was published
+            return refused.rows, refused.names, refused.problems
+
+    def _combine_to(self, linkmap: Path, payloads: Mapping[str, tuple[Path, Sequence[str]]],
+                    out: Path) -> tuple[int, list[str], dict[str, int]]:
         with tempfile.TemporaryDirectory(prefix="pseudolink-duckdb-") as spill, \
                 atomic_path(out) as tmp:
             con = file_connection(spill, COMBINE_MEMORY_LIMIT)
             try:
                 sources = {h: (f"read_parquet({_literal(str(p))})", attrs)
                            for h, (p, attrs) in payloads.items()}
-                sql = _combine_sql(f"read_parquet({_literal(str(linkmap))})", sources)
+                sql = _combine_sql(f"read_parquet({_literal(str(linkmap))})", sources,
+                                   flag_missing=True)
                 reader = con.sql(sql).to_arrow_reader(_WRITE_ROWS)
-                rows = 0
-                with pq.ParquetWriter(tmp, reader.schema) as writer:
+                flags = {h: f"{_MISSING_FLAG}{i}" for i, h in enumerate(payloads)}
+                names = [n for n in reader.schema.names if n not in flags.values()]
+                problems = dict.fromkeys([*payloads, ""], 0)
+                rows, last_id = 0, None
+                with pq.ParquetWriter(tmp, _schema_of(reader.schema, names)) as writer:
                     for batch in reader:
-                        writer.write_batch(batch)
+                        for holder, flag in flags.items():
+                            problems[holder] += pc.sum(batch.column(flag)).as_py() or 0
+                        ids = batch.column("link_id")
+                        if len(ids):
+                            # Sorted by link id: a repeat sits next to its twin.
+                            problems[""] += int(ids[0].as_py() == last_id) + (pc.sum(pc.equal(
+                                ids.slice(1), ids.slice(0, len(ids) - 1))).as_py() or 0)
+                            last_id = ids[-1].as_py()
+                        writer.write_batch(batch.select(names))
                         rows += batch.num_rows
-                return rows, reader.schema.names
+                if any(problems.values()):
+                    raise _Refused(rows, names, problems)
+                return rows, names, problems
             finally:
                 con.close()
 
@@ -126,14 +151,35 @@ def file_connection(spill: str | os.PathLike[str],
     })
 
 
-def _combine_sql(linkmap: str, payloads: Mapping[str, tuple[str, Sequence[str]]]) -> str:
+#: Prefix of the hidden per-holder columns that flag a linked serial missing from a payload.
+_MISSING_FLAG = "__pseudolink_missing_"
+
+
+class _Refused(Exception):
+    """Leaves ``atomic_path`` without renaming the temporary output into place."""
+
+    def __init__(self, rows: int, names: list[str], problems: dict[str, int]) -> None:
+        super().__init__("combine refused")
+        self.rows, self.names, self.problems = rows, names, problems
+
+
+def _schema_of(schema: pa.Schema, names: Sequence[str]) -> pa.Schema:
+    return pa.schema([schema.field(n) for n in names])
+
+
+def _combine_sql(linkmap: str, payloads: Mapping[str, tuple[str, Sequence[str]]],
+                 flag_missing: bool = False) -> str:
     """One row per link id, then each holder's attributes; ``payloads``: holder -> (table
-    expression, attribute columns)."""
+    expression, attribute columns). ``flag_missing`` adds, per holder, a boolean column
+    true where the link map names a serial its payload lacks."""
     columns = ["ids.link_id"]
     joins = []
     for index, (holder, (source, attrs)) in enumerate(payloads.items()):
         view = f"p{index}"
         columns += [f"{view}.{quote(a)} as {quote(f'{holder}__{a}')}" for a in attrs]
+        if flag_missing:
+            columns.append(f"(m{index}.serial is not null and {view}.serial is null) "
+                           f"as {_MISSING_FLAG}{index}")
         joins.append(
             f"left join (select * from {linkmap} where holder = {_literal(holder)}) m{index} "
             f"on m{index}.link_id = ids.link_id "
@@ -193,7 +239,6 @@ class _Matcher:
         self.result = MatchResult(members=pa.table({}))
 
     def run(self) -> MatchResult:
-        self._shared()
         for index, recipe in enumerate(self.recipes):
             self._step(index, recipe)
         # Free the steps' tables before the result is materialised beside them.
@@ -210,16 +255,6 @@ class _Matcher:
             3, "recipe", names.take(members.column("recipe").cast(pa.int64())))
         return self.result
 
-    def _shared(self) -> None:
-        for index, recipe in enumerate(self.recipes):
-            rows = self.con.execute(f"""
-                with shared as (select key from r{index} group by key
-                                having min(holder) <> max(holder))
-                select holder, count(*) from r{index} semi join shared using (key)
-                group by holder""").fetchall()
-            for holder, count in rows:
-                self.result.shared.setdefault(self.holders[holder], {})[recipe] = count
-
     def _step(self, index: int, recipe: str) -> None:
         con = self.con
         con.execute(f"""
@@ -227,10 +262,7 @@ class _Matcher:
             select k.holder, k.sid, k.key, m.cluster
             from r{index} k left join members m on m.holder = k.holder and m.sid = k.sid""")
         con.execute(f"drop table r{index}")
-        con.execute("""
-            create or replace temp table dup as
-            select holder, key, count(*) as n from cand group by holder, key
-            having count(*) > 1""")
+        self._tally(recipe)
         for holder, records, distinct in con.execute(
                 "select holder, sum(n), count(*) from dup group by holder").fetchall():
             self.result.duplicates.setdefault(self.holders[holder], {})[recipe] = (
@@ -287,6 +319,28 @@ class _Matcher:
             select n.cluster, u.holder, u.sid, ? from uniq u join (
                 select key, ? + row_number() over (order by key) as cluster
                 from grp where n_clusters = 0) n using (key)""", [index, offset])
+
+
+    def _tally(self, recipe: str) -> None:
+        """One grouping of the recipe's keys, counting each holder's records per key, gives
+        both the records whose key another holder has too (the match rate, "shared") and
+        the keys a holder repeats (``dup``, kept out of links)."""
+        con = self.con
+        holders = range(len(self.holders))
+        counts = ", ".join(f"count(*) filter (where holder = {h}) as n{h}" for h in holders)
+        total = " + ".join(f"n{h}" for h in holders)
+        con.execute(f"create or replace temp table tally as select key, {counts} "
+                    "from cand group by key")
+        shared = con.execute("select " + ", ".join(
+            f"coalesce(sum(n{h}) filter (where n{h} > 0 and {total} > n{h}), 0)"
+            for h in holders) + " from tally").fetchone()
+        for h, count in enumerate(shared):
+            if count:
+                self.result.shared.setdefault(self.holders[h], {})[recipe] = int(count)
+        con.execute("create or replace temp table dup as " + " union all ".join(
+            f"select {h}::utinyint as holder, key, n{h} as n from tally where n{h} > 1"
+            for h in holders))
+        con.execute("drop table tally")
 
 
 _BAD_SERIAL = "column serial holds a value that is not 32 lower-case hex digits"

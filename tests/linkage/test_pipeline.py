@@ -228,8 +228,14 @@ def test_combine_refuses_a_payload_that_repeats_a_serial(world, tmp_path):
     linkage.link(world.manifest, world.keys_files(), world.exchange, world.keys, PASSPHRASE)
     path = world.exchange / "ssis.payload.age"
     table = linkage.read_envelope(path, world.keys, "agency", PASSPHRASE)
+    linkmap = linkage.read_envelope(world.exchange / "linkmap.age", world.keys, "agency",
+                                    PASSPHRASE)
+    linked = {s for h, s in zip(linkmap.column("holder").to_pylist(),
+                                linkmap.column("serial").to_pylist(), strict=True) if h == "ssis"}
+    # A linked record twice: its link would come out as two rows.
+    twin = next(i for i, s in enumerate(table.column("serial").to_pylist()) if s in linked)
     doubled = tmp_path / "ssis.payload.age"
-    linkage.seal(doubled, pa.concat_tables([table, table.slice(0, 1)]), kind="payload",
+    linkage.seal(doubled, pa.concat_tables([table, table.slice(twin, 1)]), kind="payload",
                  project_id=world.manifest.id,
                  sender=linkage.load_party_secret(world.keys, "ssis", PASSPHRASE),
                  recipient=world.manifest.party(world.manifest.spec.combiner))
