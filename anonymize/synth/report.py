@@ -17,14 +17,48 @@ import pandas as pd
 TABLE = "data"
 
 
+#: An integer column with at most this many distinct values is scored as ordinal categories
+#: (household size), as SDV's detection would; more (birth year, income) are numbers.
+ORDINAL_LEVELS = 20
+
+
+def sdmetrics_metadata(real: pd.DataFrame) -> dict[str, Any]:
+    """SDMetrics' metadata for ``real``: each column's sdtype, decided here.
+
+    SDMetrics is MIT-licensed; SDV, whose detection this replaces, is under the Business
+    Source License. Deciding here means the default and dp-mst releases never import SDV
+    (SDMetrics still imports DataCebo's ``copulas``, see docs/synthetic-data.md).
+
+    >>> meta = sdmetrics_metadata(pd.DataFrame({"n": [1.5, 2.0, 2.5], "k": [1, 2, 2],
+    ...                                         "c": ["a", "b", "a"], "i": ["x", "y", "z"]}))
+    >>> {c: v["sdtype"] for c, v in meta["tables"]["data"]["columns"].items()}
+    {'n': 'numerical', 'k': 'ordinal', 'c': 'categorical', 'i': 'id'}
+    """
+    columns = {}
+    for name, column in real.items():
+        if pd.api.types.is_bool_dtype(column):
+            sdtype = "boolean"
+        elif pd.api.types.is_datetime64_any_dtype(column):
+            sdtype = "datetime"
+        elif pd.api.types.is_integer_dtype(column):
+            sdtype = "ordinal" if column.nunique() <= ORDINAL_LEVELS else "numerical"
+        elif pd.api.types.is_numeric_dtype(column):
+            sdtype = "numerical"
+        elif len(column) > 1 and column.nunique() == len(column):
+            sdtype = "id"  # a value per row (a key): no distribution to compare
+        else:
+            sdtype = "categorical"
+        columns[name] = {"sdtype": sdtype}
+    return {"tables": {TABLE: {"columns": columns}}}
+
+
 def sdmetrics_reports(real: pd.DataFrame, synthetic: pd.DataFrame) -> dict[str, Any]:
     """Quality (column shapes, pair trends) and diagnostic (validity, structure) scores."""
     from sdmetrics.reports import DiagnosticReport, QualityReport
-    from sdv.metadata import Metadata
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        metadata = Metadata.detect_from_dataframes({TABLE: real}).to_dict()
+        metadata = sdmetrics_metadata(real)
         quality, diagnostic = QualityReport(), DiagnosticReport()
         for report in (quality, diagnostic):
             report.generate({TABLE: real}, {TABLE: synthetic[real.columns]}, metadata,

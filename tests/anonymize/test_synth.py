@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -102,3 +105,28 @@ def test_epoch_hook_leaves_other_users_of_ctgan_alone(real):
     synthesize(real.head(300), 10, synthesizer="tvae", epochs=1)  # the hook is in place now
     bar = epoch_loop.tqdm(range(3), disable=True)
     assert isinstance(bar, tqdm) and list(bar) == [0, 1, 2]
+
+
+def test_column_types_for_the_quality_report_match_sdvs_detection(real):
+    # The report decides column types itself so that default releases never import SDV;
+    # SDMetrics must still score the same columns the same way SDV's detection would.
+    from sdv.metadata import Metadata
+
+    from anonymize.synth.report import sdmetrics_metadata
+
+    ours = sdmetrics_metadata(real)["tables"]["data"]["columns"]
+    theirs = Metadata.detect_from_dataframes({"data": real}).to_dict()["tables"]["data"]
+    assert {c: v["sdtype"] for c, v in ours.items()} == \
+        {c: v["sdtype"] for c, v in theirs["columns"].items()}
+
+
+def test_default_release_never_imports_sdv():
+    code = ("import sys, numpy as np, pandas as pd, anonymize\n"
+            "rng = np.random.default_rng(0)\n"
+            "df = pd.DataFrame({'k': rng.integers(0, 5, 2000), 'x': rng.normal(size=2000),\n"
+            "                   'c': rng.choice(['a', 'b', 'c'], 2000)})\n"
+            "anonymize.synthetic_release(df, 500, seed=1)\n"
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'sdv', 'ctgan', 'rdt'}))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.strip().splitlines()[-1] == "[]"
