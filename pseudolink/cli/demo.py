@@ -162,10 +162,10 @@ def demo(
     console.print(f"{len(table.table):,} cells, epsilon {table.epsilon} spent, 95% of counts "
                   f"within +/-{table.accuracy_95:.1f} of the truth -> {dp_path}")
 
-    _step("9. synthetic microdata (pseudolink's sequential trees, behind the privacy gate)")
+    _step("9. synthetic microdata (SDV GaussianCopula, behind the privacy gate)")
     with progress_bars() as progress:
         synthetic = anonymize.synthetic_release(
-            frame, synthetic_rows, synthesizer="default", columns=columns, seed=seed,
+            frame, synthetic_rows, synthesizer="gaussian_copula", columns=columns, seed=seed,
             progress=progress,
         )
     synth_path, synth_checksum = publish_parquet(synthetic.data, space.releases, SYNTH_RELEASE)
