@@ -119,31 +119,15 @@ def stage(name: str, work: Path, engine: str) -> None:
 
 def accuracy(work: Path, engine: str) -> dict:
     """Precision and recall of the link map against the generator's truth (not timed)."""
-    import duckdb
-
     import linkage
 
-    manifest = linkage.ProjectManifest.load(work / "project")
     out = work / engine
-    linkmap = linkage.read_envelope(out / "linkmap.age", work / "keys", "agency", PASSPHRASE,
-                                    manifest)
-    con = duckdb.connect()
-    con.register("linkmap", linkmap)
-    side = ("select m.link_id, c.record_id from linkmap m join read_parquet('{path}') c "
-            "using (serial) where m.holder = '{holder}'")
-    found, correct, true_pairs = con.execute(f"""
-        with a as ({side.format(path=out / "ssis.crosswalk.parquet", holder="ssis")}),
-             b as ({side.format(path=out / "building.crosswalk.parquet", holder="building")}),
-             found as (select a.record_id as s, b.record_id as r from a join b using (link_id)),
-             truth as (select ssis_record_id as s, building_record_id as r
-                       from read_parquet('{work / "truth.parquet"}'))
-        select (select count(*) from found),
-               (select count(*) from found semi join truth using (s, r)),
-               (select count(*) from truth)""").fetchone()
-    con.close()
-    return {"links": found, "correct": correct, "true_pairs": true_pairs,
-            "precision": round(correct / max(found, 1), 5),
-            "recall": round(correct / max(true_pairs, 1), 5)}
+    quality = linkage.evaluate_linkage(
+        out / "linkmap.age", {h: out / f"{h}.crosswalk.parquet" for h in ("ssis", "building")},
+        work / "truth.parquet", work / "keys", PASSPHRASE, work / "project")
+    return {"links": quality.found_pairs, "correct": quality.correct_pairs,
+            "true_pairs": quality.true_pairs, "precision": round(quality.precision, 5),
+            "recall": round(quality.recall, 5)}
 
 
 def _earlier_engines() -> dict[str, dict]:
