@@ -40,9 +40,9 @@ KINDS = ("keys", "payload", "linkmap", "matched")
 #: Keys, serials and link ids are random: compressing them costs CPU at both ends and saves
 #: little (hex text halves at best). Attributes compress well.
 COMPRESSION = {"keys": "none", "linkmap": "none", "matched": "none", "payload": "zstd"}
-_CHUNK = 1 << 20
-#: Reads of the decrypted scratch file: large enough that Python's overhead disappears.
-_BIG_CHUNK = 8 << 20
+#: Reads of Parquet data being hashed or sealed: large enough that Python's overhead
+#: disappears.
+_CHUNK = 8 << 20
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,7 @@ def seal_file(path: str | Path, data_path: str | Path, *, kind: str, project_id:
         "project": project_id,
         "sender": sender.id,
         "recipient": recipient.id,
-        "data_sha256": _file_sha256(data_path),
+        "data_sha256": _Member(data_path, 0, data_path.stat().st_size).sha256(),
         "rows": metadata.num_rows,
         "columns": metadata.schema.to_arrow_schema().names,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -104,14 +104,6 @@ def seal_file(path: str | Path, data_path: str | Path, *, kind: str, project_id:
                              (DATA_MEMBER, data)])
         pyrage.encrypt_io(stream, out, [recipient.recipient()])
     return manifest
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 class _TarStream(io.RawIOBase):
@@ -145,7 +137,7 @@ class _TarStream(io.RawIOBase):
                 self._buffer = memoryview(part)
                 self._parts.pop(0)
             else:
-                self._buffer = memoryview(part.read(_BIG_CHUNK))
+                self._buffer = memoryview(part.read(_CHUNK))
                 if not self._buffer:
                     self._parts.pop(0)
             self._used = 0
@@ -157,7 +149,8 @@ class _TarStream(io.RawIOBase):
 
 @dataclass(frozen=True)
 class _Member:
-    """The data member of a decrypted envelope: a byte range of the scratch tar file.
+    """A byte range of a file: the data member of a decrypted envelope's scratch tar file, or
+    a whole Parquet file being sealed.
 
     Read straight from the file with large reads (and copied by the kernel): a tar member
     object would move the data through Python a few kilobytes at a time.
@@ -168,13 +161,13 @@ class _Member:
     size: int
 
     def chunks(self) -> Iterator[memoryview]:
-        buffer = bytearray(_BIG_CHUNK)
+        buffer = bytearray(_CHUNK)
         view = memoryview(buffer)
         with open(self.path, "rb", buffering=0) as fh:
             fh.seek(self.offset)
             left = self.size
             while left:
-                count = fh.readinto(view[:min(left, _BIG_CHUNK)])
+                count = fh.readinto(view[:min(left, _CHUNK)])
                 if not count:
                     raise LinkageError(f"{self.path}: truncated envelope")
                 left -= count
