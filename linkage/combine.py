@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 from linkage.engines import get_engine
 from linkage.engines.duckdb import COMBINE_MEMORY_LIMIT, file_connection
 from linkage.envelope import open_envelope_to
-from linkage.errors import LinkageError
+from linkage.errors import LinkageError, SerialMismatch
 from linkage.files import write_with
 from linkage.keys.project import ProjectManifest, as_manifest
 from linkage.reports import CombineReport
@@ -67,14 +67,12 @@ def combine(project: ProjectManifest | str | Path, linkmap_path: str | Path,
         if hasattr(compute, "combine_files"):
             # The engine checks the serials on the stream it writes, and publishes nothing
             # when they do not fit; the slower check runs only to name the culprit.
-            rows, columns, problems = compute.combine_files(linkmap, sources, out_path)
-            for holder, missing in problems.items():
-                if holder and missing:
-                    raise _lacks(holder, missing)
-            if problems.get(""):
-                _check_serials(linkmap, payloads, scratch_dir)
-                raise LinkageError(f"{problems['']} link ids would get two rows: a payload "
-                                   "repeats a linked serial")
+            try:
+                rows, columns = compute.combine_files(linkmap, sources, out_path)
+            except SerialMismatch as mismatch:
+                if not any(mismatch.missing.values()):
+                    _check_serials(linkmap, payloads, scratch_dir)
+                raise
         else:
             _check_serials(linkmap, payloads, scratch_dir)
             tables = {h: pq.read_table(p, columns=["serial", *attrs])
@@ -104,11 +102,6 @@ def _linked_records(linkmap: Path, payloads: dict[str, Path], holders: Sequence[
     return {holder: int(per_holder.get(holder, 0)) for holder in payloads}
 
 
-def _lacks(holder: str, missing: int) -> LinkageError:
-    return LinkageError(f"the link map names {missing} serials of holder '{holder}' that its "
-                        "payload lacks: a payload of another prepare run?")
-
-
 def _check_serials(linkmap: Path, payloads: dict[str, Path], scratch: Path) -> None:
     """Refuse payloads that lack a linked serial or repeat a serial, naming the holder.
 
@@ -127,7 +120,7 @@ def _check_serials(linkmap: Path, payloads: dict[str, Path], scratch: Path) -> N
                 "(select count(*) from linkmap m anti join p using (serial) "
                 "where m.holder = ?)", [holder]).fetchone()
             if unknown:
-                raise _lacks(holder, unknown)
+                raise SerialMismatch({holder: unknown})
             if repeated:
                 raise LinkageError(f"the payload of holder '{holder}' repeats a serial")
     finally:

@@ -13,7 +13,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from linkage.engines.base import Engine, MatchResult
-from linkage.errors import LinkageError
+from linkage.errors import LinkageError, SerialMismatch
 from linkage.files import atomic_path
 from linkage.keys.batch_hmac import hmac_sha256_column
 from linkage.keys.linkage_key import SEPARATOR, quote
@@ -67,24 +67,17 @@ class DuckDBEngine(Engine):
                 con.close()
 
     def combine_files(self, linkmap: Path, payloads: Mapping[str, tuple[Path, Sequence[str]]],
-                      out: Path) -> tuple[int, list[str], dict[str, int]]:
+                      out: Path) -> tuple[int, list[str]]:
         """:meth:`combine` over Parquet files on disk, written to ``out`` batch by batch.
 
         ``payloads`` maps each holder to its file and attribute columns. DuckDB joins and
         sorts within a memory limit (spilling to a private scratch directory), so the
-        combiner's memory does not grow with the data. Returns (rows, column names, problems)
-        where problems counts, per holder, linked serials its payload lacks, and under
-        ``""`` the link ids that came out more than once (a payload repeating a linked
-        serial); both are checked on the stream itself, with no extra pass. The caller
-        refuses the result if any is non-zero: ``out`` then stays unwritten.
-        """
-        try:
-            return self._combine_to(linkmap, payloads, out)
-        except _Refused as refused:  # raised inside atomic_path: nothing was published
-            return refused.rows, refused.names, refused.problems
+        combiner's memory does not grow with the data. Returns (rows, column names).
 
-    def _combine_to(self, linkmap: Path, payloads: Mapping[str, tuple[Path, Sequence[str]]],
-                    out: Path) -> tuple[int, list[str], dict[str, int]]:
+        The serials are checked on the stream itself, with no extra pass: linked serials a
+        payload lacks, and link ids that come out twice. Either raises
+        :class:`SerialMismatch` before ``out`` is published.
+        """
         with tempfile.TemporaryDirectory(prefix="pseudolink-duckdb-") as spill, \
                 atomic_path(out) as tmp:
             con = file_connection(spill, COMBINE_MEMORY_LIMIT)
@@ -96,23 +89,23 @@ class DuckDBEngine(Engine):
                 reader = con.sql(sql).to_arrow_reader(_WRITE_ROWS)
                 flags = {h: f"{_MISSING_FLAG}{i}" for i, h in enumerate(payloads)}
                 names = [n for n in reader.schema.names if n not in flags.values()]
-                problems = dict.fromkeys([*payloads, ""], 0)
-                rows, last_id = 0, None
+                missing = dict.fromkeys(payloads, 0)
+                rows, repeated, last_id = 0, 0, None
                 with pq.ParquetWriter(tmp, _schema_of(reader.schema, names)) as writer:
                     for batch in reader:
                         for holder, flag in flags.items():
-                            problems[holder] += pc.sum(batch.column(flag)).as_py() or 0
+                            missing[holder] += pc.sum(batch.column(flag)).as_py() or 0
                         ids = batch.column("link_id")
                         if len(ids):
                             # Sorted by link id: a repeat sits next to its twin.
-                            problems[""] += int(ids[0].as_py() == last_id) + (pc.sum(pc.equal(
+                            repeated += int(ids[0].as_py() == last_id) + (pc.sum(pc.equal(
                                 ids.slice(1), ids.slice(0, len(ids) - 1))).as_py() or 0)
                             last_id = ids[-1].as_py()
                         writer.write_batch(batch.select(names))
                         rows += batch.num_rows
-                if any(problems.values()):
-                    raise _Refused(rows, names, problems)
-                return rows, names, problems
+                if repeated or any(missing.values()):
+                    raise SerialMismatch(missing, repeated)  # atomic_path publishes nothing
+                return rows, names
             finally:
                 con.close()
 
@@ -153,14 +146,6 @@ def file_connection(spill: str | os.PathLike[str],
 
 #: Prefix of the hidden per-holder columns that flag a linked serial missing from a payload.
 _MISSING_FLAG = "__pseudolink_missing_"
-
-
-class _Refused(Exception):
-    """Leaves ``atomic_path`` without renaming the temporary output into place."""
-
-    def __init__(self, rows: int, names: list[str], problems: dict[str, int]) -> None:
-        super().__init__("combine refused")
-        self.rows, self.names, self.problems = rows, names, problems
 
 
 def _schema_of(schema: pa.Schema, names: Sequence[str]) -> pa.Schema:
@@ -319,7 +304,6 @@ class _Matcher:
             select n.cluster, u.holder, u.sid, ? from uniq u join (
                 select key, ? + row_number() over (order by key) as cluster
                 from grp where n_clusters = 0) n using (key)""", [index, offset])
-
 
     def _tally(self, recipe: str) -> None:
         """One grouping of the recipe's keys, counting each holder's records per key, gives
