@@ -40,7 +40,8 @@ def uid_for(hub_dir: Path, uid_base: int, user: str) -> int:
     return int(table[user])
 
 
-def _own(path: Path, uid: int, gid: int, mode: int) -> None:
+def own(path: Path, uid: int, gid: int, mode: int) -> None:
+    """Owner, group and mode together: in a room they are the access control."""
     os.chown(path, uid, gid)
     os.chmod(path, mode)
 
@@ -73,10 +74,10 @@ def prepare_room(room_root: Path, user: str, uid: int,
     run = home / ".run"
     for path in (home, home / "data", home / "outputs", home / "home", run):
         path.mkdir(parents=True, exist_ok=True)
-    _own(home, 0, uid, 0o750)
-    _own(home / "outputs", uid, uid, 0o700)
-    _own(home / "home", uid, uid, 0o700)
-    _own(run, 0, uid, 0o1770)
+    own(home, 0, uid, 0o750)
+    own(home / "outputs", uid, uid, 0o700)
+    own(home / "home", uid, uid, 0o700)
+    own(run, 0, uid, 0o1770)
     data = home / "data"
     os.chmod(data, 0o750)
     for old in data.iterdir():
@@ -91,13 +92,13 @@ def prepare_room(room_root: Path, user: str, uid: int,
         target = data / f"{dataset_id}.parquet"
         temporary = data / f".{dataset_id}.parquet.tmp"
         pq.write_table(table, temporary)
-        _own(temporary, 0, uid, 0o440)
+        own(temporary, 0, uid, 0o440)
         os.replace(temporary, target)
         manifest[target.name] = {"dataset": dataset_id, "columns": list(columns),
                                  "rows": table.num_rows,
                                  "sha256": hashlib.sha256(target.read_bytes()).hexdigest()}
     (data / "MANIFEST.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False),
                                         encoding="utf-8")
-    _own(data / "MANIFEST.json", 0, uid, 0o440)
-    _own(data, 0, uid, 0o550)
+    own(data / "MANIFEST.json", 0, uid, 0o440)
+    own(data, 0, uid, 0o550)
     return home

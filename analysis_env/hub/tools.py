@@ -25,6 +25,7 @@ from pathlib import Path
 
 from analysis_env import room_side
 from analysis_env.hub import bridge
+from analysis_env.hub.rooms import own
 
 TOOLS_DIR = ".pseudolink"
 PACKAGE = "pseudolink_room"
@@ -120,10 +121,8 @@ def write_lab_menu(home: Path, uid: int, page_url: str) -> Path:
     path = labconfig / "default_setting_overrides.json"
     temporary = labconfig / ".default_setting_overrides.json.tmp"
     temporary.write_text(json.dumps(lab_menu(page_url), indent=1), encoding="utf-8")
-    os.chown(temporary, 0, uid)
-    os.chmod(temporary, 0o440)
+    own(temporary, 0, uid, 0o440)
     os.replace(temporary, path)
     for folder in (labconfig, config):
-        os.chown(folder, 0, uid)
-        os.chmod(folder, 0o550)
+        own(folder, 0, uid, 0o550)
     return config
