@@ -8,6 +8,7 @@ checks files against: the spec, each party's public keys, and whether the projec
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 from dataclasses import dataclass, field, replace
@@ -25,6 +26,7 @@ from linkage.spec import ProjectSpec
 MANIFEST_NAME = "project.json"
 MANIFEST_FORMAT = "pseudolink-project/1"
 PROJECT_KEY_BYTES = 32
+NONCE_BYTES = 16
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,10 @@ class ProjectManifest:
     created_at: str = ""
     closed_at: str | None = None
     path: Path | None = field(default=None, compare=False)
+    #: Random at ``project create``, so a project re-created under the same id and key
+    #: version is still a different project (its files do not verify here). Empty only in
+    #: manifests written before nonces existed.
+    nonce: str = ""
 
     @property
     def id(self) -> str:
@@ -44,6 +50,24 @@ class ProjectManifest:
     @property
     def is_open(self) -> bool:
         return self.status == "open"
+
+    @property
+    def binding(self) -> str:
+        """SHA-256 (hex) of the project's immutable public facts, bound into every envelope.
+
+        Id, nonce, key version and every party's public keys: a file made for another
+        project, an earlier incarnation of this one, or under another key version carries
+        a different binding and is refused.
+        """
+        facts = {
+            "id": self.id, "nonce": self.nonce, "key_version": self.key_version,
+            "parties": {pid: {"role": p.role, "age_recipient": p.age_recipient,
+                              "ed25519_public": p.ed25519_public}
+                        for pid, p in sorted(self.parties.items())},
+        }
+        canonical = json.dumps(facts, sort_keys=True, separators=(",", ":"),
+                               ensure_ascii=False)
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
     def party(self, party_id: str) -> PartyPublic:
         try:
@@ -79,6 +103,7 @@ class ProjectManifest:
             "key_version": self.key_version,
             "created_at": self.created_at,
             "closed_at": self.closed_at,
+            "nonce": self.nonce,
         }
 
     def save(self, project_dir: str | Path) -> ProjectManifest:
@@ -105,7 +130,7 @@ class ProjectManifest:
         except (ValueError, KeyError, TypeError) as exc:
             raise LinkageError(f"{path}: not a project manifest ({exc})") from None
         return cls(spec, parties, data["status"], data["key_version"], data["created_at"],
-                   data.get("closed_at"), path)
+                   data.get("closed_at"), path, data.get("nonce", ""))
 
 
 def as_manifest(project: ProjectManifest | str | Path) -> ProjectManifest:
@@ -184,7 +209,8 @@ def create_project(spec: ProjectSpec, keys_dir: str | Path, project_dir: str | P
 
     _wrap_new_key(spec, parties, keys_dir, 1)
     now = datetime.now(UTC).isoformat(timespec="seconds")
-    return ProjectManifest(spec, parties, "open", 1, now).save(project_dir)
+    return ProjectManifest(spec, parties, "open", 1, now,
+                           nonce=secrets.token_hex(NONCE_BYTES)).save(project_dir)
 
 
 def load_project_key(keys_dir: str | Path, manifest: ProjectManifest,
