@@ -13,7 +13,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from linkage.engines import get_engine
-from linkage.engines.duckdb import COMBINE_MEMORY_LIMIT, file_connection
+from linkage.engines.duckdb import file_connection
 from linkage.envelope import open_envelope_to
 from linkage.errors import LinkageError, SerialMismatch
 from linkage.files import write_with
@@ -88,7 +88,7 @@ def combine(project: ProjectManifest | str | Path, linkmap_path: str | Path,
 def _linked_records(linkmap: Path, payloads: dict[str, Path], holders: Sequence[str],
                     scratch: Path) -> dict[str, int]:
     """Linked records per holder; refuse a link map naming a holder without a payload."""
-    con = file_connection(scratch / "spill", COMBINE_MEMORY_LIMIT)
+    con = file_connection(scratch / "spill", "combine")
     try:
         per_holder = dict(con.execute(
             f"select holder, count(*) from read_parquet({_literal(str(linkmap))}) "
@@ -107,7 +107,7 @@ def _check_serials(linkmap: Path, payloads: dict[str, Path], scratch: Path) -> N
 
     Set-wise in DuckDB over the files, within a memory limit.
     """
-    con = file_connection(scratch / "spill", COMBINE_MEMORY_LIMIT)
+    con = file_connection(scratch / "spill", "combine")
     try:
         con.execute("create view linkmap as select * from "
                     f"read_parquet({_literal(str(linkmap))})")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -13,6 +14,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from linkage.engines.base import Engine, MatchResult
+from linkage.engines.resources import out_of_memory, stage_budget, threads
 from linkage.errors import LinkageError, SerialMismatch
 from linkage.files import atomic_path
 from linkage.keys.batch_hmac import hmac_sha256_column
@@ -30,7 +32,7 @@ def _literal(text: str) -> str:
 class DuckDBEngine(Engine):
     name = "duckdb"
 
-    #: Threads for the keyed hashing (None: every core).
+    #: Threads for the keyed hashing (None: ``PSEUDOLINK_THREADS``, else every usable core).
     threads: int | None = None
 
     def linkage_keys(self, values: pa.Table, project_key: bytes,
@@ -45,7 +47,7 @@ class DuckDBEngine(Engine):
             messages = pc.binary_join_element_wise(tag, *fields, separator)
             # Plain binary, as every engine gives: keys files must not depend on the engine.
             out[recipe.name] = hmac_sha256_column(project_key, messages,
-                                                  self.threads).cast(pa.binary())
+                                                  self.threads or threads()).cast(pa.binary())
         return pa.table(out)
 
     def match(self, keys: Mapping[str, pa.Table], recipes: Sequence[str]) -> MatchResult:
@@ -59,10 +61,11 @@ class DuckDBEngine(Engine):
 
     def match_files(self, keys: Mapping[str, Path], recipes: Sequence[str]) -> MatchResult:
         with tempfile.TemporaryDirectory(prefix="pseudolink-duckdb-") as spill:
-            con = file_connection(spill)
+            con = file_connection(spill, "link")
             try:
                 sources = {h: f"read_parquet({_literal(str(p))})" for h, p in keys.items()}
-                return _Matcher(con, sources, recipes).run()
+                with sized("link"):
+                    return _Matcher(con, sources, recipes).run()
             finally:
                 con.close()
 
@@ -79,8 +82,8 @@ class DuckDBEngine(Engine):
         :class:`SerialMismatch` before ``out`` is published.
         """
         with tempfile.TemporaryDirectory(prefix="pseudolink-duckdb-") as spill, \
-                atomic_path(out) as tmp:
-            con = file_connection(spill, COMBINE_MEMORY_LIMIT)
+                atomic_path(out) as tmp, sized("combine"):
+            con = file_connection(spill, "combine")
             try:
                 sources = {h: (f"read_parquet({_literal(str(p))})", attrs)
                            for h, (p, attrs) in payloads.items()}
@@ -123,25 +126,30 @@ class DuckDBEngine(Engine):
             con.close()
 
 
-#: DuckDB's buffer limit for the key manager's matching. 512MB ran out of memory linking
-#: 10M x 7.5M records (hash tables of the shared keys); 1536MB linked them in one pass.
-DEFAULT_MEMORY_LIMIT = "1536MB"
-#: The combiner joins wide attribute rows: at 10M x 7.5M records its sort once ran out of
-#: 1536MB, so it gets more room (the issue bounds link's memory, not combine's).
-COMBINE_MEMORY_LIMIT = "4GB"
-
-
 def file_connection(spill: str | os.PathLike[str],
-                    memory_limit: str = DEFAULT_MEMORY_LIMIT) -> duckdb.DuckDBPyConnection:
-    """A connection that keeps within the memory limit, spilling to ``spill``.
+                    stage: str = "default") -> duckdb.DuckDBPyConnection:
+    """A connection sized for ``stage`` on this machine, spilling to ``spill`` beyond it.
 
-    ``PSEUDOLINK_DUCKDB_MEMORY`` overrides the limit for every stage.
+    Threads and memory limit come from :func:`linkage.engines.resources.stage_budget`
+    (the machine's cores and memory, cgroups included, under the operator's
+    ``PSEUDOLINK_THREADS`` and ``PSEUDOLINK_DUCKDB_MEMORY``).
     """
+    budget = stage_budget(stage)
     return duckdb.connect(config={
-        "memory_limit": os.environ.get("PSEUDOLINK_DUCKDB_MEMORY", memory_limit),
+        "memory_limit": budget.duckdb_memory,
+        "threads": budget.threads,
         "temp_directory": str(spill),
         "preserve_insertion_order": False,
     })
+
+
+@contextmanager
+def sized(stage: str) -> Iterator[None]:
+    """Turn DuckDB's out-of-memory into a :class:`LinkageError` that says what to set."""
+    try:
+        yield
+    except duckdb.OutOfMemoryException:
+        raise out_of_memory(stage, stage_budget(stage)) from None
 
 
 #: Prefix of the hidden per-holder columns that flag a linked serial missing from a payload.
