@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.serialization import (
 
 from linkage.errors import LinkageError
 from linkage.files import write_atomic
+from linkage.keys.passphrase import check_passphrase
 from linkage.keys.secret_file import WrongPassphrase, open_secret, seal_secret
 
 ROLES = ("holder", "key_manager", "combiner")
@@ -104,8 +105,6 @@ def create_party(keys_dir: str | Path, party_id: str, role: str, passphrase: str
     _check_id(party_id)
     if role not in ROLES:
         raise LinkageError(f"role '{role}' is not one of {', '.join(ROLES)}")
-    if not passphrase:
-        raise LinkageError("an empty passphrase would leave the party's keys unprotected")
     directory = _parties_dir(Path(keys_dir))
     public_path = directory / f"{party_id}.public.json"
     secret = secret_path(keys_dir, party_id)
@@ -115,6 +114,9 @@ def create_party(keys_dir: str | Path, party_id: str, role: str, passphrase: str
             raise LinkageError(f"party '{party_id}' already exists with role {existing.role}, "
                                f"not {role}")
         return existing
+    # Only new keys meet the floor: refusing to open keys made before it would lock a party
+    # out of its own files.
+    check_passphrase(passphrase)
     directory.mkdir(parents=True, exist_ok=True)
     identity = pyrage.x25519.Identity.generate()
     signer = Ed25519PrivateKey.generate()

@@ -45,8 +45,20 @@ def ws(workdir: Path | None) -> Workspace:
 def passphrase(confirm: bool = False) -> str:
     """The passphrase that unlocks this party's keys: from the environment, else a prompt.
 
-    It is never written anywhere; keys are stored scrypt-encrypted under it.
+    ``PSEUDOLINK_PASSPHRASE_FILE`` names a 0600 file (automated deployments: a secret
+    manager or systemd credential writes it); ``PSEUDOLINK_PASSPHRASE`` is read next. It is
+    never written anywhere by pseudolink; keys are stored scrypt-encrypted under it.
     """
+    from linkage.keys.passphrase import read_passphrase_file
+
+    from_file = os.environ.get("PSEUDOLINK_PASSPHRASE_FILE")
+    if from_file:
+        from linkage import LinkageError
+
+        try:
+            return read_passphrase_file(from_file)
+        except LinkageError as exc:
+            raise fail(str(exc)) from None
     value = os.environ.get("PSEUDOLINK_PASSPHRASE")
     if value:
         return value
