@@ -19,6 +19,7 @@ Errors: ``unauthorized`` 401 (no key), ``invalid_api_key`` 401 (unknown, expired
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any, Literal, Protocol
 
@@ -30,6 +31,8 @@ from anonymize import AnonymizeError
 from anonymize.dp import BoundedDataCache, DPQuery, DPSchema, metered_query
 from open_api.errors import OpenApiError, error_body
 from open_api.keys import KeyRegistry, check_secret
+
+log = logging.getLogger(__name__)
 
 #: The scope an API key needs to spend privacy budget.
 DP_SCOPE = "dp_query"
@@ -154,8 +157,11 @@ def answer(backend: DPBackend, cache: BoundedDataCache, release_id: str, query: 
     try:
         data = cache.get(params["data"], schema, params.get("data_sha256"))
     except (AnonymizeError, KeyError) as exc:
-        raise Refused("dp_unavailable", f"dataset {release_id!r} cannot be queried now: "
-                                        f"{exc}") from None
+        # The reason names the microdata's file, which a consumer must never learn: it goes
+        # to the operator's log, the consumer reads only that the dataset is unavailable.
+        log.error("DP data of release %s unavailable: %s", release.id, exc)
+        raise Refused("dp_unavailable", f"dataset {release_id!r} cannot be queried now; "
+                                        "the operator has been told") from None
 
     def charge(epsilon: float, described: Mapping[str, Any]) -> float:
         try:

@@ -9,6 +9,7 @@ every query on the cached frame keeps the same ``d_in``.
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 from pathlib import Path
 
@@ -17,6 +18,8 @@ import pyarrow.parquet as pq
 from anonymize.dp.bounding import BoundedData, bound_contributions
 from anonymize.dp.schema import DPSchema
 from anonymize.errors import AnonymizeError
+
+log = logging.getLogger(__name__)
 
 
 def sha256_file(path: Path) -> str:
@@ -56,6 +59,8 @@ class BoundedDataCache:
             except Exception as exc:
                 raise AnonymizeError(f"{path}: cannot read as Parquet: {exc}") from None
             bounded = bound_contributions(frame, schema.privacy_unit, schema.max_contributions)
+            # Exact, so for the operator only: answers never carry it.
+            log.info("%s: the contribution bound dropped %d rows", path, bounded.rows_dropped)
             self._frames = {k: v for k, v in self._frames.items() if k[0] != str(path)}
             self._frames[key] = bounded
             return bounded

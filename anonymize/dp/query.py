@@ -98,8 +98,8 @@ def run_plan(planned: PlannedQuery, schema: DPSchema) -> DPAnswer:
     accuracy = {k: v for k, v in plan.notes.items() if k != "bounds"}
     if "bounds" in plan.notes:
         accuracy["clamping_bounds"] = plan.notes["bounds"]
-    if planned.data.rows_dropped:
-        accuracy["rows_dropped_by_contribution_bound"] = planned.data.rows_dropped
+    # How many rows the contribution bound dropped is exact and changes when one person is
+    # added: it is never part of an answer (the operator's load log has it).
     common = dict(query=planned.query, epsilon=planned.epsilon, mechanism=plan.mechanism,
                   scales=plan.scales, d_in=schema.d_in, privacy_unit=schema.privacy_unit,
                   max_contributions=schema.max_contributions, accuracy=accuracy)
