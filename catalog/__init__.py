@@ -16,6 +16,7 @@ from catalog.identity import ApiKeyCheck, ApiKeyInfo, UserInfo
 from catalog.releases import ReleaseInfo
 from catalog.requests import AccessInfo, RequestInfo
 from catalog.roles import PERMISSIONS, PermissionRefused, permits
+from catalog.sessions import LoginRefused, ThrottlePolicy
 from catalog.workflow import TRANSITIONS, IllegalTransition
 
 __all__ = [
@@ -31,10 +32,12 @@ __all__ = [
     "CommitteeRules",
     "DatasetInfo",
     "IllegalTransition",
+    "LoginRefused",
     "PermissionRefused",
     "ReleaseInfo",
     "RequestInfo",
     "Tally",
+    "ThrottlePolicy",
     "UserInfo",
     "init_catalog",
     "permits",

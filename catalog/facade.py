@@ -43,6 +43,7 @@ from catalog.models import (
 )
 from catalog.releases import ReleaseInfo, open_releases_query, release_info
 from catalog.requests import RequestMethods
+from catalog.sessions import SessionMethods
 
 
 @dataclass
@@ -69,7 +70,7 @@ def _json_doc(value: Mapping[str, Any], what: str) -> dict[str, Any]:
         raise CatalogError(f"{what}: {exc}") from None
 
 
-class Catalog(AccountMethods, RequestMethods):
+class Catalog(AccountMethods, SessionMethods, RequestMethods):
     """Projects, datasets, requests, releases, budgets and the audit log of one deployment.
 
     ``committee_rules`` sets the size bounds and quorum of take-out committees.

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import tomllib
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 DEFAULT_WORKDIR = ".pseudolink"
@@ -55,6 +56,18 @@ class Workspace:
         """PostgreSQL in production (``PSEUDOLINK_DATABASE_URL`` or settings), else SQLite."""
         url = os.environ.get("PSEUDOLINK_DATABASE_URL") or self.settings().get("database_url")
         return url or f"sqlite:///{(self.root / 'catalog.db').resolve()}"
+
+    @property
+    def session_lifetime(self) -> timedelta:
+        """How long a login lasts: ``PSEUDOLINK_SESSION_HOURS`` or ``session_hours`` (8 h)."""
+        raw = os.environ.get("PSEUDOLINK_SESSION_HOURS") or self.settings().get("session_hours")
+        try:
+            hours = float(raw) if raw not in (None, "") else 8.0
+        except (TypeError, ValueError):
+            raise ValueError(f"session_hours must be a number of hours, got {raw!r}") from None
+        if not 0 < hours <= 24 * 7:
+            raise ValueError(f"session_hours must be above 0 and at most a week, got {hours:g}")
+        return timedelta(hours=hours)
 
     def project_dir(self, project_id: str) -> Path:
         return self.data / project_id

@@ -13,6 +13,7 @@ from pseudolink.cli.app import EXIT_USER_ERROR, app, err_console
 
 COMMAND_MODULES = (
     "workspace",
+    "login",
     "party",
     "synth_data",
     "project",

@@ -16,6 +16,14 @@ def init(
         str | None,
         typer.Option(help="PostgreSQL URL for the catalog (default: SQLite in the workspace)."),
     ] = None,
+    admin: Annotated[
+        str | None,
+        typer.Option("--admin", help="Create the first administrator (only while the catalog "
+                                     "has no user); the password is prompted for."),
+    ] = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the admin's password from stdin.")
+    ] = False,
 ) -> None:
     """Create the workspace directories and bring the catalog schema up to date."""
     from sqlalchemy.engine import make_url
@@ -33,6 +41,14 @@ def init(
     catalog.init_catalog(space.database_url)
     url = _redacted(space.database_url)
     console.print(f"workspace ready at [bold]{space.root}[/] (catalog: {url})")
+    if admin is not None:
+        from pseudolink.cli.login import read_password
+
+        password = read_password(password_stdin, f"Password for {admin}", confirm=True)
+        with catalog.Catalog.connect(space.database_url) as cat:
+            cat.bootstrap_admin(admin, password)
+        console.print(f"first administrator {admin} created; run `pseudolink login --user "
+                      f"{admin}`", highlight=False)
 
 
 def _redacted(url: str) -> str:
