@@ -9,6 +9,7 @@ from anonymize.synth.constraints import Constraints
 from anonymize.synth.dp_mst import DPSynthesis, dp_mst
 from anonymize.synth.gate import GateResult, GateThresholds, privacy_gate
 from anonymize.synth.privacy import exact_copies
+from anonymize.synth.published import published_report
 from anonymize.synth.release import (
     RELEASE_SYNTHESIZERS,
     SyntheticRelease,
@@ -32,6 +33,7 @@ __all__ = [
     "exact_copies",
     "modelled_columns",
     "privacy_gate",
+    "published_report",
     "synthesize",
     "synthetic_release",
     "write_chart",
