@@ -237,7 +237,7 @@ def _parse(data: dict[str, Any], source: str) -> ProjectSpec:
                        source, fuzzy)
 
 
-FUZZY_HARDENINGS = ("balance", "xor_fold", "none")
+FUZZY_HARDENINGS = ("fixed_weight", "xor_fold", "none")
 #: Derived parts of a blocking rule or salt: ``dob~year``, ``name~initial``.
 FUZZY_DERIVED = ("year", "initial", "first")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pyarrow as pa
@@ -37,14 +37,18 @@ def gram_positions(project_key: bytes, encoding: FieldEncoding, messages: list[b
     return (out[:, :encoding.hashes] % encoding.bits).astype(np.int64)
 
 
-def permutation(project_key: bytes, encoding: FieldEncoding, size: int) -> np.ndarray:
-    """A bit order known only to the holders, so balancing's complement bits are hidden."""
-    seed = hmac.digest(project_key, encoding.tag + b"\x1fpermutation", hashlib.sha256)
-    return np.random.default_rng(np.frombuffer(seed, dtype=np.uint32)).permutation(size)
+#: Positions hashed per gram under ``fixed_weight``: a value of one gram takes them all.
+MAX_GRAM_POSITIONS = 32
+
+
+def value_positions(encoding: FieldEncoding) -> int:
+    """Hash positions each value sets under ``fixed_weight``, whatever its length: a
+    quarter of the filter, so that after collisions about a fifth of the bits are set."""
+    return encoding.bits // 4
 
 
 def output_bits(encoding: FieldEncoding, hardening: str) -> int:
-    return {"balance": 2 * encoding.bits, "xor_fold": encoding.bits // 2,
+    return {"fixed_weight": encoding.bits, "xor_fold": encoding.bits // 2,
             "none": encoding.bits}[hardening]
 
 
@@ -75,12 +79,13 @@ def encode(values: pa.Array, encoding: FieldEncoding, project_key: bytes, harden
     n = len(values)
     width = output_bits(encoding, hardening)
     packed = np.zeros((n, width // 8), dtype=np.uint8)
-    perm = permutation(project_key, encoding, 2 * encoding.bits) if hardening == "balance" \
-        else None
+    fixed = hardening == "fixed_weight"
+    per_gram = replace(encoding, hashes=MAX_GRAM_POSITIONS) if fixed else encoding
+    chunk = CHUNK // 4 if fixed else CHUNK
     cache: dict[tuple[int, ...], np.ndarray] = {}
     salt_shift = 2 * 21 + 6
-    for start in range(0, n, CHUNK):
-        stop = min(start + CHUNK, n)
+    for start in range(0, n, chunk):
+        stop = min(start + chunk, n)
         grams = bigram_codes(codepoints(values[start:stop]), positional=encoding.positional,
                              salts=None if salt_ids is None else salt_ids[start:stop],
                              q=encoding.q)
@@ -93,25 +98,52 @@ def encode(values: pa.Array, encoding: FieldEncoding, project_key: bytes, harden
         if new:
             messages = [gram_message(g[0], salt_names[g[0] >> salt_shift], *g[1:])
                         for g in new]
-            for gram, row in zip(new, gram_positions(project_key, encoding, messages),
+            for gram, row in zip(new, gram_positions(project_key, per_gram, messages),
                                  strict=True):
                 cache[gram] = row
         table = np.stack([cache[g] for g in found]) if found else \
-            np.zeros((0, encoding.hashes), dtype=np.int64)
+            np.zeros((0, per_gram.hashes), dtype=np.int64)
         bits = np.zeros((stop - start, encoding.bits), dtype=bool)
-        positions = table[inverse]
-        bits[np.repeat(grams.rows, encoding.hashes), positions.ravel()] = True
-        packed[start:stop] = np.packbits(_harden(bits, hardening, perm), axis=1,
+        if fixed:
+            _set_fixed_weight(bits, grams.rows, inverse, table, value_positions(encoding))
+        else:
+            positions = table[inverse]
+            bits[np.repeat(grams.rows, encoding.hashes), positions.ravel()] = True
+        packed[start:stop] = np.packbits(_harden(bits, hardening), axis=1,
                                          bitorder="little")
     packed[~valid_np] = 0
     return packed, valid_np
 
 
-def _harden(bits: np.ndarray, hardening: str, perm: np.ndarray | None) -> np.ndarray:
-    if hardening == "balance":
-        # Every filter then sets exactly half its bits: its weight no longer tells the
-        # length of the name, and a frequent gram's bits are mixed with complement bits.
-        return np.concatenate([bits, ~bits], axis=1)[:, perm]
+def _set_fixed_weight(bits: np.ndarray, rows: np.ndarray, grams: np.ndarray,
+                      table: np.ndarray, total: int) -> None:
+    """Set ``total`` hash positions per value, shared out among its distinct grams.
+
+    Each of a value's n grams takes ``total // n`` of its positions, and the first
+    ``total % n`` grams in a keyed order (their own first positions) take one more: a short
+    and a long name then set the same number of bits, so a filter's weight says nothing of
+    the length, and the key manager has no added structure (such as balancing's complement
+    bits) to peel off. A gram keeps the prefix of its positions whatever the value's length,
+    so a name and its typo still share most of their bits.
+    """
+    pairs = np.unique(np.stack([rows, grams], axis=1), axis=0)
+    if not len(pairs):
+        return
+    rows, grams = pairs[:, 0], pairs[:, 1]
+    # Order each value's grams by a keyed value (two of the gram's positions), not by the
+    # gram itself, so which grams get the extra position reveals nothing.
+    order = np.lexsort((grams, table[grams, -1] * 1024 + table[grams, -2], rows))
+    rows, grams = rows[order], grams[order]
+    starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+    counts = np.diff(np.r_[starts, len(rows)])
+    per_value = np.repeat(counts, counts)
+    rank = np.arange(len(rows)) - np.repeat(starts, counts)
+    take = np.minimum(total // per_value + (rank < total % per_value), table.shape[1])
+    mask = np.arange(table.shape[1])[None, :] < take[:, None]
+    bits[np.broadcast_to(rows[:, None], mask.shape)[mask], table[grams][mask]] = True
+
+
+def _harden(bits: np.ndarray, hardening: str) -> np.ndarray:
     if hardening == "xor_fold":
         half = bits.shape[1] // 2
         return bits[:, :half] ^ bits[:, half:]

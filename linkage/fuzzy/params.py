@@ -102,7 +102,7 @@ class FuzzyParams:
 
     fields: dict[str, FieldEncoding] = field(default_factory=dict)
     blocking: tuple[tuple[str, ...], ...] = ()
-    hardening: str = "balance"
+    hardening: str = "fixed_weight"
     salts: tuple[str, ...] = ()
     levels: tuple[float, ...] = LEVELS
     target_precision: float = 0.995

@@ -39,7 +39,7 @@ def test_defaults_salt_names_by_birth_year_when_every_holder_has_one(tmp_path):
 @pytest.mark.parametrize(("table", "message"), [
     ('salts = "dob~year"', r"fuzzy.salts: must be a list"),
     ('salts = ["dob~month"]', r"fuzzy.salts: 'dob~month': unknown derived part"),
-    ('hardening = "rot13"', r"fuzzy.hardening: 'rot13' is not one of balance"),
+    ('hardening = "rot13"', r"fuzzy.hardening: 'rot13' is not one of fixed_weight"),
     ("q = 5", r"fuzzy.q: q-grams of size 5"),
     ("levels = [0.5, 0.9]", r"fuzzy.levels: must be Dice cut points"),
     ("target_precision = 1.5", r"fuzzy.target_precision: 1.5 is not a probability"),
