@@ -10,12 +10,14 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from catalog.checkpoints import CheckpointFile, read_checkpoints
 from catalog.coltypes import utcnow
 from catalog.errors import CatalogError
 from catalog.hashchain import (
@@ -29,6 +31,8 @@ from catalog.hashchain import (
 from catalog.models import AuditChainHead, AuditEntry
 
 _BATCH = 1000
+#: Key in ``Session.info``: the (seq, hash) a writing transaction will commit as the head.
+HEAD_AFTER_COMMIT = "pseudolink_audit_head"
 
 
 def append_entry(session: Session, actor: str, action: str, target: str,
@@ -54,6 +58,8 @@ def append_entry(session: Session, actor: str, action: str, target: str,
                            details=clean, prev_hash=head.hash, hash=digest))
     head.seq, head.hash = seq, digest
     session.flush()
+    # The head this transaction leaves behind, for a checkpoint once it commits.
+    session.info[HEAD_AFTER_COMMIT] = (seq, digest)
     return seq
 
 
@@ -65,12 +71,34 @@ def iter_entries(session: Session) -> Iterator[ChainEntry]:
                          prev_hash=row.prev_hash, hash=row.hash)
 
 
-def verify(session: Session) -> AuditVerification:
+def current_head(session: Session) -> tuple[int, str]:
+    head = session.get(AuditChainHead, 1)
+    if head is None:
+        raise CatalogError("the audit chain head is missing: the catalog is damaged "
+                           "or was not created by `pseudolink init`")
+    return head.seq, head.hash
+
+
+def verify(session: Session, checkpoints: CheckpointFile | None = None) -> AuditVerification:
+    """The chain's own links, and with ``checkpoints`` every signed checkpoint as well."""
     head = session.get(AuditChainHead, 1)
     if head is None:
         return AuditVerification(ok=False, entries=0,
                                  problems=["the audit chain head row is missing"])
-    return verify_chain(iter_entries(session), head.seq, head.hash)
+    if checkpoints is None:
+        return verify_chain(iter_entries(session), head.seq, head.hash)
+    signed, problems = read_checkpoints(checkpoints)
+    anchors: dict[int, tuple[str, str]] = {}
+    for point in signed:
+        where = f"checkpoint line {point.line} of {checkpoints.path.name} ({point.at})"
+        if point.seq in anchors and anchors[point.seq][0] != point.head:
+            problems.append(f"{where} and {anchors[point.seq][1]} sign different heads for "
+                            f"seq {point.seq}: the chain was forked")
+        anchors.setdefault(point.seq, (point.head, where))
+    verdict = verify_chain(iter_entries(session), head.seq, head.hash, anchors)
+    if not problems:
+        return verdict
+    return replace(verdict, ok=False, problems=problems + verdict.problems)
 
 
 def export(session: Session, out: Path) -> int:

@@ -6,6 +6,7 @@ so the log can never claim a change that did not happen, or miss one that did.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -13,19 +14,21 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, event, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from catalog import audit as audit_log
 from catalog import budgets
 from catalog.accounts import AccountMethods
+from catalog.checkpoints import Anchor, CheckpointFile, append_checkpoint
 from catalog.coltypes import utcnow
-from catalog.committee import CommitteeRules
+from catalog.committee import CommitteeRules, RiskThresholds
 from catalog.database import make_engine, redacted, require_head
 from catalog.datasets import DatasetInfo, dataset_info
 from catalog.errors import CatalogError
 from catalog.hashchain import AuditVerification, jsonable
+from catalog.identity import UserInfo
 from catalog.models import (
     CLASSIFICATIONS,
     LINKAGE_MODES,
@@ -42,8 +45,13 @@ from catalog.models import (
     User,
 )
 from catalog.releases import ReleaseInfo, open_releases_query, release_info
+from catalog.projects import ProjectMethods
 from catalog.requests import RequestMethods
+from catalog.roles import PermissionRefused, refuse_self, require
 from catalog.sessions import SessionMethods
+from catalog.sweep import SweepMethods
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -53,6 +61,10 @@ class _Pending:
     session: Session
     action: str
     details: dict[str, Any] = field(default_factory=dict)
+
+
+def _forget_head(session: Session) -> None:
+    session.info.pop(audit_log.HEAD_AFTER_COMMIT, None)
 
 
 def _one_of(value: str, allowed: tuple[str, ...], what: str) -> str:
@@ -70,22 +82,33 @@ def _json_doc(value: Mapping[str, Any], what: str) -> dict[str, Any]:
         raise CatalogError(f"{what}: {exc}") from None
 
 
-class Catalog(AccountMethods, SessionMethods, RequestMethods):
+class Catalog(AccountMethods, SessionMethods, RequestMethods, ProjectMethods, SweepMethods):
     """Projects, datasets, requests, releases, budgets and the audit log of one deployment.
 
-    ``committee_rules`` sets the size bounds and quorum of take-out committees.
+    ``committee_rules`` sets the size bounds and quorum of take-out committees;
+    ``risk_thresholds`` the least a take-out's risk report must meet to be approved.
+    With an ``anchor`` (the audit signing key and the checkpoint file) every committed
+    audited write appends a signed checkpoint of the chain head it left.
     """
 
-    def __init__(self, engine: Engine, committee_rules: CommitteeRules | None = None) -> None:
+    def __init__(self, engine: Engine, committee_rules: CommitteeRules | None = None, *,
+                 risk_thresholds: RiskThresholds | None = None,
+                 anchor: Anchor | None = None) -> None:
         self._engine = engine
         self.committee_rules = committee_rules or CommitteeRules()
+        self.risk_thresholds = risk_thresholds or RiskThresholds()
+        self.anchor = anchor
         self._writer = sessionmaker(engine, expire_on_commit=False)
+        event.listen(self._writer, "after_commit", self._checkpoint_committed)
+        event.listen(self._writer, "after_rollback", _forget_head)
         # Readers need no write lock on SQLite (see catalog.database).
         self._reader = sessionmaker(engine.execution_options(catalog_readonly=True),
                                     expire_on_commit=False)
 
     @classmethod
-    def connect(cls, url: str, *, committee_rules: CommitteeRules | None = None) -> Catalog:
+    def connect(cls, url: str, *, committee_rules: CommitteeRules | None = None,
+                risk_thresholds: RiskThresholds | None = None,
+                anchor: Anchor | None = None) -> Catalog:
         """Open an initialised catalog; does not migrate (that is `pseudolink init`)."""
         engine = make_engine(url)
         try:
@@ -93,7 +116,7 @@ class Catalog(AccountMethods, SessionMethods, RequestMethods):
         except BaseException:
             engine.dispose()
             raise
-        return cls(engine, committee_rules)
+        return cls(engine, committee_rules, risk_thresholds=risk_thresholds, anchor=anchor)
 
     def close(self) -> None:
         self._engine.dispose()
@@ -110,19 +133,51 @@ class Catalog(AccountMethods, SessionMethods, RequestMethods):
     # -- transactions ---------------------------------------------------------------
 
     @contextmanager
-    def _change(self, actor: str, action: str, target: str) -> Iterator[_Pending]:
+    def _change(self, actor: str, action: str, target: str, *,
+                permission: str | None = None) -> Iterator[_Pending]:
+        """A writing transaction that appends its audit entry when it commits.
+
+        With ``permission``, the actor is first checked against the role matrix
+        (``catalog.roles.require``) in the same transaction; a refusal is audited.
+        """
         try:
             with self._writer() as session, session.begin():
+                if permission is not None:
+                    require(session, actor, permission)
                 pending = _Pending(session, action)
                 yield pending
                 session.flush()
                 audit_log.append_entry(session, actor, pending.action, target,
                                        pending.details)
+        except PermissionRefused as refused:
+            self._audit_refusal(actor, target, refused)
+            raise
         except IntegrityError as exc:
             raise CatalogError(f"{action} on {target!r} refused by the database: "
                                f"{exc.orig}") from None
         except OperationalError as exc:
             raise CatalogError(f"{action} on {target!r} failed: {exc.orig}") from None
+
+    def _audit_refusal(self, actor: str, target: str, refused: PermissionRefused) -> None:
+        with self._writer() as session, session.begin():
+            audit_log.append_entry(session, actor or "<empty>", "access.refused", target,
+                                   {"action": refused.action, "reason": str(refused)})
+
+    def require(self, actor: str, action: str) -> UserInfo:
+        """The active user ``actor`` if the role matrix lets them ``action``; else refused.
+
+        For entry points that only read (audit export, listings): mutating methods check
+        their own permission inside their transaction.
+        """
+        try:
+            with self._read() as session:
+                user = require(session, actor, action)
+                return UserInfo(id=user.id, role=user.role,
+                                organisation_id=user.organisation_id,
+                                display_name=user.display_name, active=user.active)
+        except PermissionRefused as refused:
+            self._audit_refusal(actor, action, refused)
+            raise
 
     @contextmanager
     def _write(self) -> Iterator[Session]:
@@ -142,7 +197,8 @@ class Catalog(AccountMethods, SessionMethods, RequestMethods):
 
     def record_organisation(self, organisation_id: str, *, name: str, actor: str) -> None:
         """Create or rename an organisation (a holder, the key manager, the agency...)."""
-        with self._change(actor, "organisation.record", organisation_id) as change:
+        with self._change(actor, "organisation.record", organisation_id,
+                          permission="organisation.manage") as change:
             organisation = change.session.get(Organisation, organisation_id)
             if organisation is None:
                 change.session.add(Organisation(id=organisation_id, name=name))
@@ -155,8 +211,9 @@ class Catalog(AccountMethods, SessionMethods, RequestMethods):
                     organisation_id: str | None = None, display_name: str = "") -> None:
         """Create a user or change their role; the role decides what they may do."""
         _one_of(role, ROLES, f"user {user_id!r}: role")
-        with self._change(actor, "user.record", user_id) as change:
+        with self._change(actor, "user.record", user_id, permission="user.manage") as change:
             session = change.session
+            refuse_self(actor, user_id, "user.manage", "change their own role or record")
             if organisation_id is not None and session.get(Organisation, organisation_id) is None:
                 raise CatalogError(f"user {user_id!r}: no organisation {organisation_id!r} "
                                    "in the catalog")
@@ -250,7 +307,8 @@ class Catalog(AccountMethods, SessionMethods, RequestMethods):
         if expires_at is not None and expires_at.tzinfo is None:
             raise CatalogError(f"release {release_id!r}: expires_at needs a time zone")
         parameters_doc = _json_doc(parameters, f"parameters of release {release_id!r}")
-        with self._change(actor, "release.record", release_id) as change:
+        with self._change(actor, "release.record", release_id,
+                          permission="release.record") as change:
             session = change.session
             if session.get(Dataset, dataset_id) is None:
                 raise CatalogError(f"release {release_id!r}: no dataset {dataset_id!r} "
@@ -278,7 +336,8 @@ class Catalog(AccountMethods, SessionMethods, RequestMethods):
     def revoke_release(self, release_id: str, *, actor: str, reason: str) -> None:
         if not reason.strip():
             raise CatalogError(f"revoking release {release_id!r} needs a reason")
-        with self._change(actor, "release.revoke", release_id) as change:
+        with self._change(actor, "release.revoke", release_id,
+                          permission="release.revoke") as change:
             release = change.session.get(Release, release_id)
             if release is None:
                 raise CatalogError(f"no release {release_id!r} in the catalog")
@@ -321,7 +380,8 @@ class Catalog(AccountMethods, SessionMethods, RequestMethods):
 
     def set_budget(self, dataset_id: str, consumer: str, epsilon_total: float,
                    actor: str) -> None:
-        with self._change(actor, "budget.set", f"{dataset_id}/{consumer}") as change:
+        with self._change(actor, "budget.set", f"{dataset_id}/{consumer}",
+                          permission="budget.set") as change:
             change.details = budgets.set_budget(change.session, dataset_id, consumer,
                                                 epsilon_total)
 
@@ -377,9 +437,35 @@ class Catalog(AccountMethods, SessionMethods, RequestMethods):
         with self._change(actor, action, target) as change:
             change.details = _json_doc(details, f"details of {action}")
 
-    def verify_audit(self) -> AuditVerification:
+    def verify_audit(self, checkpoints: CheckpointFile | None = None) -> AuditVerification:
+        """Check the hash chain; with ``checkpoints``, also against every signed checkpoint.
+
+        Without checkpoints a rewritten chain whose hashes were recomputed passes: only
+        a key the database does not hold can tell (see ``catalog.checkpoints``).
+        """
         with self._read() as session:
-            return audit_log.verify(session)
+            return audit_log.verify(session, checkpoints)
+
+    def checkpoint_audit(self, anchor: Anchor | None = None) -> tuple[int, str]:
+        """Sign the current chain head into the checkpoint file; returns (seq, head)."""
+        anchor = anchor or self.anchor
+        if anchor is None:
+            raise CatalogError("no audit signing key to checkpoint with")
+        with self._read() as session:
+            seq, head = audit_log.current_head(session)
+        append_checkpoint(anchor.path, anchor.signer, seq, head)
+        return seq, head
+
+    def _checkpoint_committed(self, session: Session) -> None:
+        committed = session.info.pop(audit_log.HEAD_AFTER_COMMIT, None)
+        if committed is None or self.anchor is None:
+            return
+        try:
+            append_checkpoint(self.anchor.path, self.anchor.signer, *committed)
+        except (OSError, CatalogError) as exc:
+            # The change is committed and cannot be undone here; the entry stays
+            # unanchored, which `audit verify` reports, until the next checkpoint.
+            _log.error("audit checkpoint for seq %s not written: %s", committed[0], exc)
 
     def export_audit(self, out: Path) -> int:
         """Write the log as JSON lines (complete file or none); returns the entry count."""

@@ -115,16 +115,32 @@ class AuditVerification:
     ok: bool
     entries: int
     problems: list[str] = field(default_factory=list)
+    #: The last seq a valid signed checkpoint covers; None when no checkpoints were read.
+    anchored_seq: int | None = None
+    #: Entries after the last checkpoint: consistent, but nothing outside the database vouches
+    #: for them, so they are not "intact" (a forged tail would look exactly like this).
+    unanchored: int = 0
+
+    @property
+    def intact(self) -> bool:
+        return self.ok and self.unanchored == 0
 
 
-def verify_chain(entries: Iterable[ChainEntry], head_seq: int, head_hash: str
-                 ) -> AuditVerification:
+def verify_chain(entries: Iterable[ChainEntry], head_seq: int, head_hash: str,
+                 anchors: Mapping[int, tuple[str, str]] | None = None) -> AuditVerification:
     """Walk the entries in seq order and report every broken link, first one first.
 
     A link failure right after an entry already reported as changed is a consequence of
     that change, not news, so it is not reported again; gaps in seq always are.
+    ``anchors`` maps a seq to the head hash a signed checkpoint recorded for it and where
+    that checkpoint is; a chain that was rewritten and recomputed passes every link but
+    not these, so the first entry whose hash differs from its checkpoint is named.
     """
     problems: list[str] = []
+    checked = anchors is not None
+    anchors = anchors or {}
+    agreed = 0
+    disagreeing = 0
     count = 0
     last_seq = 0
     last_hash = GENESIS_HASH
@@ -149,7 +165,27 @@ def verify_chain(entries: Iterable[ChainEntry], head_seq: int, head_hash: str
         changed = entry.recomputed() != entry.hash
         if changed:
             problems.append(f"{name}: content does not match its hash (entry changed)")
+        if entry.seq in anchors:
+            signed_head, where = anchors[entry.seq]
+            if signed_head == entry.hash:
+                agreed = entry.seq
+            elif not disagreeing:
+                disagreeing += 1
+                problems.append(
+                    f"{name}: its hash differs from the one signed in {where}: the log was "
+                    f"rewritten after seq {agreed} (the last checkpoint that agrees) and "
+                    "its hashes recomputed")
+            else:
+                disagreeing += 1
         last_seq, last_hash, last_changed, last_id = entry.seq, entry.hash, changed, entry.id
+    if disagreeing > 1:
+        problems.append(f"{disagreeing - 1} later checkpoints disagree with the log too")
+    signed_last = max(anchors, default=0)
+    if signed_last > last_seq:
+        where = anchors[signed_last][1]
+        problems.append(f"{where} signs seq {signed_last} but the log ends at seq {last_seq}: "
+                        f"seq {last_seq + 1}..{signed_last} missing (entries deleted from "
+                        "the end, chain head rewound)")
     if head_seq > last_seq:
         missing = f"seq {last_seq + 1}" if head_seq == last_seq + 1 else \
             f"seq {last_seq + 1}..{head_seq}"
@@ -160,4 +196,9 @@ def verify_chain(entries: Iterable[ChainEntry], head_seq: int, head_hash: str
     elif head_seq < last_seq:
         problems.append(f"the log runs to seq {last_seq} past the chain head at seq {head_seq}: "
                         "entries were added outside the catalog")
-    return AuditVerification(ok=not problems, entries=count, problems=problems)
+    if not checked:
+        return AuditVerification(ok=not problems, entries=count, problems=problems)
+    return AuditVerification(ok=not problems, entries=count, problems=problems,
+                             anchored_seq=min(signed_last, last_seq),
+                             unanchored=max(0, last_seq - signed_last))
+

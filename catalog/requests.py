@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from catalog import audit as audit_log
 from catalog.coltypes import utcnow
-from catalog.committee import CommitteeRules, Tally, tally
+from catalog.committee import CommitteeRules, RiskThresholds, Tally, check_no_tie, tally
 from catalog.errors import CatalogError
 from catalog.hashchain import jsonable
 from catalog.models import (
@@ -133,6 +133,7 @@ class RequestMethods:
     """The workflow half of ``catalog.Catalog`` (mixed in; uses its sessions)."""
 
     committee_rules: CommitteeRules
+    risk_thresholds: RiskThresholds
 
     def _write(self) -> Any:  # provided by Catalog
         raise NotImplementedError
@@ -180,6 +181,12 @@ class RequestMethods:
             user = None
         else:
             user = require(session, actor, step.action)
+            if not step.requester_only and (actor == request.requester_id
+                                            or actor in request.researchers):
+                raise PermissionRefused(
+                    f"{step.action} refused: {actor!r} is a researcher on request "
+                    f"{request.id!r}; nobody acts on their own request", actor=actor,
+                    action=step.action)
             if step.requester_only and actor != request.requester_id:
                 raise PermissionRefused(
                     f"{step.action} refused: request {request.id!r} belongs to "
@@ -344,17 +351,14 @@ class RequestMethods:
                                    "is appointed while it is under_review")
             if request.committee:
                 raise CatalogError(f"request {request_id!r} already has a committee")
-            requester = session.get(User, request.requester_id)
+            people = {}
+            for person_id in dict.fromkeys([request.requester_id, *request.researchers]):
+                person = session.get(User, person_id)
+                people[person_id] = person.organisation_id if person is not None else None
             for member_id in chosen:
                 member = require(session, member_id, "committee.serve")
-                if member_id in request.researchers or member_id == request.requester_id:
-                    raise CatalogError(f"request {request_id!r}: {member_id!r} is one of its "
-                                       "researchers and cannot review it")
-                if member.organisation_id is not None and requester is not None \
-                        and member.organisation_id == requester.organisation_id:
-                    raise CatalogError(
-                        f"request {request_id!r}: {member_id!r} belongs to the requester's "
-                        f"organisation {member.organisation_id!r} (conflict of interest)")
+                check_no_tie(member_id, member.organisation_id, request_id, people,
+                             request.requester_id)
                 request.committee.append(CommitteeMember(reviewer_id=member_id,
                                                          appointed_by=actor))
             request.committee_quorum = quorum
@@ -405,6 +409,16 @@ class RequestMethods:
         if passes and request.risk_report is None:
             raise CatalogError(f"request {request.id!r}: the committee approves, but no risk "
                                "report is attached; attach it before the deciding vote")
+        if passes:
+            project = session.get(Project, request.project_id) if request.project_id else None
+            limits = self.risk_thresholds.stricter(
+                (project.spec or {}).get("risk_thresholds") if project else None)
+            failures = limits.failures(request.risk_report)
+            if failures:
+                raise CatalogError(
+                    f"request {request.id!r}: the committee approves, but the attached risk "
+                    f"report fails the take-out thresholds: {', '.join(failures)}; anonymise "
+                    "further and attach the new report before the deciding vote")
         target = "approved" if passes else "rejected"
         step = transition(request.state, target, request.id)
         summary = counted.summary(passes)

@@ -131,3 +131,93 @@ def test_no_tally_passes_without_quorum_majority_and_two_approvals(case) -> None
         assert final == {result.verdict}
     else:
         assert final == {True, False}
+
+
+# -- issue 15 item 6: every tie, officers with an organisation, and the risk gate ---------
+
+FAILING_RISK = {**RISK, "k": 1, "prosecutor_risk_max": 1.0, "sample_uniques": 3,
+                "records_at_risk": 3, "class_sizes": {"1": 3, "7": 1}}
+
+
+def _take_out_with_co_researcher(cat: catalog.Catalog) -> str:
+    from datetime import timedelta
+
+    from catalog.coltypes import utcnow
+
+    cat.record_organisation("uni-c", name="UNI-C", actor="root")
+    cat.record_user("carol", role="researcher", organisation_id="uni-c", actor="root")
+    for officer in ("po-c1", "po-c2"):
+        cat.record_user(officer, role="privacy_officer", organisation_id="uni-c", actor="root")
+    cat.create_request(
+        "export-co", dataset_id="housing-combined", columns=["ssis__sido"],
+        release_form="take_out", purpose="scientific_research", lawful_basis="PIPA 28-2",
+        researchers=["alice", "carol"], setting="take-out", outputs="anonymised extract",
+        ends_at=utcnow() + timedelta(days=30), actor="alice", project_id="housing-2026")
+    cat.submit_request("export-co", actor="alice")
+    cat.start_review("export-co", actor="po1")
+    cat.attach_risk_report("export-co", RISK, actor="po1")
+    return "export-co"
+
+
+def test_officers_from_a_co_researchers_organisation_cannot_sit(
+        cat: catalog.Catalog, people: dict) -> None:
+    request_id = _take_out_with_co_researcher(cat)
+    with pytest.raises(catalog.CatalogError,
+                       match="'po-c1' belongs to 'uni-c', the organisation of researcher "
+                             "'carol' \\(conflict of interest\\)"):
+        cat.appoint_committee(request_id, ["po2", "po-c1", "po-c2"], actor="po1")
+    assert cat.get_request(request_id).committee == []
+
+
+def test_an_officer_without_an_organisation_cannot_sit(cat: catalog.Catalog,
+                                                       take_out: str) -> None:
+    cat.record_user("po-nowhere", role="privacy_officer", actor="root")
+    with pytest.raises(catalog.CatalogError,
+                       match="'po-nowhere' has no organisation, so their ties"):
+        cat.appoint_committee(take_out, ["po2", "po3", "po-nowhere"], actor="po1")
+    assert cat.get_request(take_out).committee == []
+
+
+def test_take_out_approval_is_refused_while_the_risk_report_fails_the_thresholds(
+        cat: catalog.Catalog, take_out: str) -> None:
+    cat.attach_risk_report(take_out, FAILING_RISK, actor="po1")
+    cat.appoint_committee(take_out, ["po2", "po3", "po4"], actor="po1")
+    cat.vote(take_out, "approve", reason="fine", actor="po2")
+    with pytest.raises(catalog.CatalogError,
+                       match=r"fails the take-out thresholds: k = 1 < 5, prosecutor risk 1 > 0\.2"):
+        cat.vote(take_out, "approve", reason="fine", actor="po3")
+    assert cat.get_request(take_out).state == "under_review"
+    # Anonymise further, attach the new measurement, and the same vote carries.
+    cat.attach_risk_report(take_out, RISK, actor="po1")
+    assert cat.vote(take_out, "approve", reason="k = 5 now", actor="po3").passes
+    assert cat.get_request(take_out).state == "approved"
+
+
+def test_a_failing_risk_report_cannot_be_approved_by_closing_the_vote(
+        cat: catalog.Catalog, take_out: str) -> None:
+    cat.appoint_committee(take_out, ["po2", "po3", "po4", "po5", "po6"], actor="po1")
+    for member in ("po2", "po3", "po4"):
+        cat.vote(take_out, "approve", reason="fine", actor=member)
+    assert cat.get_request(take_out).state == "approved"  # a passing report: the control
+
+    request_id = make_request(cat, "export-3", state="under_review", form="take_out")
+    cat.attach_risk_report(request_id, FAILING_RISK, actor="po1")
+    cat.appoint_committee(request_id, ["po2", "po3", "po4", "po5", "po6"], actor="po1")
+    cat.vote(request_id, "approve", reason="fine", actor="po2")
+    cat.vote(request_id, "approve", reason="fine", actor="po3")
+    cat.vote(request_id, "reject", reason="k = 1", actor="po4")
+    with pytest.raises(catalog.CatalogError, match="fails the take-out thresholds"):
+        cat.close_committee(request_id, actor="po1")
+    assert cat.get_request(request_id).state == "under_review"
+
+
+def test_a_project_can_only_tighten_the_take_out_thresholds(cat: catalog.Catalog,
+                                                            take_out: str) -> None:
+    cat.record_project("housing-2026", purpose="scientific_research", mode="exact",
+                       spec={"project": {"id": "housing-2026"},
+                             "risk_thresholds": {"k": 10, "prosecutor_risk_max": 0.5}},
+                       actor="agency")
+    cat.appoint_committee(take_out, ["po2", "po3", "po4"], actor="po1")
+    cat.vote(take_out, "approve", reason="fine", actor="po2")
+    with pytest.raises(catalog.CatalogError, match=r"k = 5 < 10\b"):
+        cat.vote(take_out, "approve", reason="fine", actor="po3")
