@@ -18,8 +18,8 @@ from catalog import identity
 from catalog.coltypes import utcnow
 from catalog.errors import CatalogError
 from catalog.identity import ApiKeyCheck, ApiKeyInfo, UserInfo
-from catalog.models import ApiKey, ColumnBound, Dataset, User
-from catalog.roles import permits
+from catalog.models import ApiKey, ColumnBound, Dataset, LoginSession, User
+from catalog.roles import PermissionRefused, permits, refuse_self
 
 
 def _user_info(user: User) -> UserInfo:
@@ -30,7 +30,8 @@ def _user_info(user: User) -> UserInfo:
 class AccountMethods:
     """Mixed into ``catalog.Catalog``; uses its ``_change`` and ``_read`` sessions."""
 
-    def _change(self, actor: str, action: str, target: str) -> Any:  # provided by Catalog
+    def _change(self, actor: str, action: str, target: str, *,  # provided by Catalog
+                permission: str | None = None) -> Any:
         raise NotImplementedError
 
     def _read(self) -> Any:  # provided by Catalog
@@ -39,9 +40,20 @@ class AccountMethods:
     # -- users ------------------------------------------------------------------------
 
     def set_password(self, user_id: str, password: str, *, actor: str) -> None:
-        """Store an argon2id hash of a new password (at least 12 characters)."""
+        """Store an argon2id hash of a new password (at least 12 characters).
+
+        An administrator sets anyone's; any active user may change their own.
+        """
         digest = identity.hash_password(user_id, password)
-        with self._change(actor, "user.set_password", user_id) as change:
+        own = actor == user_id
+        with self._change(actor, "user.set_password", user_id,
+                          permission=None if own else "user.manage") as change:
+            if own:
+                acting = change.session.get(User, actor)
+                if acting is None or not acting.active:
+                    raise PermissionRefused(f"user.set_password refused: {actor!r} is not an "
+                                            "active user of the catalog", actor=actor,
+                                            action="user.manage")
             user = change.session.get(User, user_id)
             if user is None:
                 raise CatalogError(f"no user {user_id!r} in the catalog")
@@ -67,12 +79,19 @@ class AccountMethods:
                                                     "known_user": stored is not None}
 
     def deactivate_user(self, user_id: str, *, actor: str) -> None:
-        """Stop a user from logging in or acting; their history stays."""
-        with self._change(actor, "user.deactivate", user_id) as change:
+        """Stop a user from logging in or acting (their sessions end); their history stays."""
+        with self._change(actor, "user.deactivate", user_id, permission="user.manage") as change:
+            refuse_self(actor, user_id, "user.manage", "deactivate themselves")
             user = change.session.get(User, user_id)
             if user is None:
                 raise CatalogError(f"no user {user_id!r} in the catalog")
             user.active = False
+            ended = 0
+            for row in change.session.scalars(select(LoginSession).where(
+                    LoginSession.user_id == user_id, LoginSession.revoked_at.is_(None))):
+                row.revoked_at = utcnow()
+                ended += 1
+            change.details = {"sessions_ended": ended}
 
     def get_user(self, user_id: str) -> UserInfo | None:
         with self._read() as session:
@@ -105,7 +124,7 @@ class AccountMethods:
         if not scope_list or not all(isinstance(s, str) and s for s in scope_list):
             raise CatalogError(f"API key for {owner!r}: give at least one scope")
         key_id, secret, digest = identity.new_api_key()
-        with self._change(actor, "apikey.issue", key_id) as change:
+        with self._change(actor, "apikey.issue", key_id, permission="apikey.issue") as change:
             change.session.add(ApiKey(id=key_id, owner=owner, secret_hash=digest,
                                       scopes=scope_list, daily_quota=daily_quota,
                                       expires_at=expires_at, created_by=actor))
@@ -133,7 +152,7 @@ class AccountMethods:
                                expires_at=key.expires_at)
 
     def revoke_api_key(self, key_id: str, *, actor: str) -> None:
-        with self._change(actor, "apikey.revoke", key_id) as change:
+        with self._change(actor, "apikey.revoke", key_id, permission="apikey.revoke") as change:
             key = change.session.get(ApiKey, key_id)
             if key is None:
                 raise CatalogError(f"no API key {key_id!r} in the catalog")
@@ -170,7 +189,8 @@ class AccountMethods:
         if not lower < upper:
             raise CatalogError(f"dataset {dataset_id!r}, column {column!r}: lower bound "
                                f"{lower:g} must be below upper bound {upper:g}")
-        with self._change(actor, "bounds.set", f"{dataset_id}/{column}") as change:
+        with self._change(actor, "bounds.set", f"{dataset_id}/{column}",
+                          permission="bounds.set") as change:
             dataset = change.session.get(Dataset, dataset_id)
             if dataset is None:
                 raise CatalogError(f"no dataset {dataset_id!r} in the catalog")

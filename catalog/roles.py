@@ -41,6 +41,25 @@ PERMISSIONS: MappingProxyType[str, frozenset[str]] = MappingProxyType({
     "release.revoke": _OFFICER,
     "budget.set": _OFFICER,
     "bounds.set": _OFFICER,
+    # Linkage projects: each stage by the party that runs it (catalog.projects.STAGES).
+    "project.record": frozenset({"holder", "key_manager", "combiner", "admin"}),
+    "stage.create": frozenset({"holder", "key_manager", "combiner", "admin"}),
+    "stage.accept": frozenset({"holder"}),
+    "stage.prepare": frozenset({"holder"}),
+    "stage.precheck": frozenset({"key_manager"}),
+    "stage.link": frozenset({"key_manager"}),
+    "stage.extract": frozenset({"holder"}),
+    "stage.combine": frozenset({"combiner"}),
+    "stage.release": _OFFICER,
+    "stage.room_start": _OFFICER_OR_ADMIN,
+    "stage.room_stop": _OFFICER_OR_ADMIN,
+    "stage.airlock_decision": _OFFICER,
+    # Closing destroys this workspace's files of the project; any of its parties may.
+    "project.close": frozenset({"holder", "key_manager", "combiner", "privacy_officer",
+                                "admin"}),
+    "project.retention": _OFFICER_OR_ADMIN,
+    "dataset.register": frozenset({"combiner", "privacy_officer", "admin"}),
+    "sweep.run": _OFFICER_OR_ADMIN,
     # Identity administration.
     "user.manage": frozenset({"admin"}),
     "organisation.manage": frozenset({"admin"}),
@@ -79,6 +98,13 @@ def require(session: Session, actor: str, action: str) -> User:
         raise PermissionRefused(f"{action} refused: user {actor!r} has role {user.role!r}; "
                                 f"only {allowed} may do this", actor=actor, action=action)
     return user
+
+
+def refuse_self(actor: str, target_user: str, action: str, what: str) -> None:
+    """Nobody administers their own account: no self-promotion, no self-deactivation."""
+    if actor == target_user:
+        raise PermissionRefused(f"{action} refused: nobody may {what}; ask another "
+                                "administrator", actor=actor, action=action)
 
 
 def matrix_markdown() -> str:

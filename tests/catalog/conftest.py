@@ -155,10 +155,19 @@ REQUESTER_ORG = "uni-a"
 
 @pytest.fixture
 def people(cat: catalog.Catalog, dataset: str) -> dict[str, str]:
-    """Organisations and users: one per role, seven officers, one conflicted officer."""
+    """Organisations and users: one per role, seven officers, one conflicted officer.
+
+    ``root`` is the bootstrap administrator (``pseudolink init --admin``), who records
+    everyone else: the catalog refuses administration by anyone who is not an admin.
+    """
+    from tests.accounts import admin
+
+    admin(cat)
     for org in (REQUESTER_ORG, "agency", "uni-b"):
         cat.record_organisation(org, name=org.upper(), actor="root")
     for role, user in ROLE_USERS.items():
+        if user == "root":
+            continue
         org = REQUESTER_ORG if role == "researcher" else "agency"
         cat.record_user(user, role=role, organisation_id=org, actor="root")
     for n in range(2, 8):
