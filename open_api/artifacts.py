@@ -16,8 +16,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
-
+from open_api.connections import cursor
 from open_api.errors import ApiError
 from open_api.source import Release
 
@@ -120,7 +119,7 @@ class Artifacts:
                 "artifact_unavailable",
                 f"the data of dataset {release.id!r} failed its integrity check and is withheld",
             )
-        with duckdb.connect() as con:
+        with cursor() as con:
             described = con.execute(
                 "DESCRIBE SELECT * FROM read_parquet(?)", [version.path]
             ).fetchall()
@@ -150,10 +149,10 @@ def _first_unencodable(facts: ArtifactFacts, encoding: str) -> ApiError | None:
     from open_api.queries import quote_identifier  # here: queries itself imports this module
 
     select = ", ".join(quote_identifier(name) for name in text_columns)
-    with duckdb.connect() as con:
-        cursor = con.execute(f"SELECT {select} FROM read_parquet(?)", [facts.path])
+    with cursor() as con:
+        result = con.execute(f"SELECT {select} FROM read_parquet(?)", [facts.path])
         row_number = 0
-        while batch := cursor.fetchmany(10_000):
+        while batch := result.fetchmany(10_000):
             for row in batch:
                 row_number += 1
                 for name, value in zip(text_columns, row, strict=True):

@@ -26,6 +26,7 @@ from open_api.ckan_packages import datastore_type, package_dict, resource_dict
 from open_api.csv_export import content_disposition, csv_chunks
 from open_api.errors import ApiError
 from open_api.native import published_releases, visible_release
+from open_api.outages import is_outage, outage_error
 from open_api.queries import build_query
 from open_api.rows import fetch_page
 from open_api.values import csv_cell, json_value
@@ -114,7 +115,7 @@ class Params:
         if isinstance(value, str):
             try:
                 return json.loads(value)
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: nested too deep
                 raise _invalid(name, "is not valid JSON") from None
         return value
 
@@ -198,7 +199,11 @@ def _fq_terms(fq: str) -> list[tuple[str, str]]:
         if field not in _FQ_FIELDS:
             raise CkanError("Search Query Error", f"fq: unknown field {field!r}")
         if value.startswith('"'):
-            value = json.loads(value)
+            try:
+                value = json.loads(value)
+            except ValueError:
+                raise CkanError("Search Query Error", f"fq: unterminated or malformed quoted "
+                                f"value for {field!r}: close it with a double quote") from None
         terms.append((field, value))
         position = match.end()
     return terms
@@ -436,7 +441,7 @@ async def _read_params(request: Request) -> dict[str, Any]:
         return {key: value for key, value in form.items() if isinstance(value, str)}
     try:
         body = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deep to be a request
         raise CkanError("Bad Request", "JSON Error: the request body is not JSON") from None
     if not isinstance(body, dict):
         raise CkanError("Bad Request", "JSON Error: the request body must be a JSON object")
@@ -460,7 +465,12 @@ async def _run(request: Request, action: str) -> JSONResponse:
         kind = {"not_found": "Not Found Error", "artifact_unavailable": "Service Unavailable",
                 "unavailable": "Service Unavailable"}.get(exc.code, "Validation Error")
         return _failure(request, action, CkanError(kind, exc.message))
-    except Exception:
+    except Exception as exc:
+        if is_outage(exc):
+            error = outage_error(exc, f"CKAN {action}")
+            response = _failure(request, action, CkanError("Service Unavailable", error.message))
+            response.headers.update(error.headers or {})
+            return response
         log.exception("CKAN action %s failed", action)
         return _failure(request, action,
                         CkanError("Internal Server Error", "internal error; it has been logged"))

@@ -15,6 +15,7 @@ import io
 from collections.abc import Iterator
 from urllib.parse import quote
 
+from open_api.heavy import bounded
 from open_api.queries import RowQuery
 from open_api.rows import iter_rows
 from open_api.values import csv_cell
@@ -28,7 +29,16 @@ def csv_chunks(
     """The CSV bytes of the query's rows: a header, then one chunk per batch of rows.
 
     ``row_id`` starts each row with ``_id``, its position in the file (CKAN's dumps do).
+    A download slot is taken at once (429 beyond the bound, before any byte is sent) and
+    given back when the stream ends or is dropped.
     """
+    return bounded(_csv_chunks(query, encoding=encoding, bom=bom, row_id=row_id,
+                               delimiter=delimiter))
+
+
+def _csv_chunks(
+    query: RowQuery, *, encoding: str, bom: bool, row_id: bool, delimiter: str
+) -> Iterator[bytes]:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n", delimiter=delimiter)
 

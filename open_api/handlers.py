@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from open_api.access_log import redact_target
 from open_api.errors import ApiError, error_body
+from open_api.outages import is_outage, outage_error
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,9 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    if is_outage(exc):
+        error = outage_error(exc, redacted_target(request))
+        return JSONResponse(error.body(), status_code=error.status, headers=error.headers)
     # The traceback stays in the server's log; the client learns only that it was not its fault.
     log.error("unexpected error on %s", redacted_target(request), exc_info=exc)
     return JSONResponse(

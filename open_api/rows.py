@@ -63,11 +63,14 @@ def fetch_page(
 
 def iter_rows(query: RowQuery, *, row_id: bool = False) -> Iterator[list[tuple[Any, ...]]]:
     """All the query's rows, in batches; for streamed downloads of any size."""
-    import duckdb
+    from open_api.connections import cursor
 
     sql, parameters = query.select_sql(paged=False, row_id=row_id)
-    # A connection of its own: the stream outlives the request thread's turn with it.
-    with duckdb.connect() as con:
-        cursor = con.execute(sql, parameters)
-        while batch := cursor.fetchmany(BATCH_ROWS):
+    # A cursor of its own: the stream outlives the request thread's turn with its cursor.
+    con = cursor()
+    try:
+        result = con.execute(sql, parameters)
+        while batch := result.fetchmany(BATCH_ROWS):
             yield batch
+    finally:
+        con.close()
