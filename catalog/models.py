@@ -94,6 +94,8 @@ class Project(Base):
     status: Mapped[str] = mapped_column(String(16), default="open")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     closed_at: Mapped[datetime | None]
+    # After this date `pseudolink catalog sweep` destroys the project's artefacts (0004).
+    retain_until: Mapped[datetime | None]
 
 
 class Dataset(Base):
@@ -264,8 +266,36 @@ class Release(Base):
     revoked_at: Mapped[datetime | None]
     revoked_by: Mapped[str | None] = mapped_column(String(64))
     revoked_reason: Mapped[str | None] = mapped_column(Text)
+    # When the sweep shredded the artifact of an expired or revoked release (0004).
+    destroyed_at: Mapped[datetime | None]
 
     dataset: Mapped[Dataset] = relationship()
+
+
+class Artefact(Base):
+    """A file a project's stage wrote, wherever it was written, until it is destroyed.
+
+    ``path`` is relative to the workspace root for files inside it (so a workspace can
+    move), absolute otherwise; ``holder`` is the party whose copy this is.
+    """
+
+    __tablename__ = "artefacts"
+    __table_args__ = (
+        UniqueConstraint("project_id", "path", name="uq_artefacts_project_path"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"), index=True)
+    stage: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(32))
+    path: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
+    holder: Mapped[str] = mapped_column(String(64))
+    recorded_by: Mapped[str] = mapped_column(String(64))
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    destroyed_at: Mapped[datetime | None]
+    destroyed_by: Mapped[str | None] = mapped_column(String(64))
 
 
 class PrivacyBudget(Base):

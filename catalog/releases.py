@@ -45,11 +45,16 @@ def release_info(release: Release) -> ReleaseInfo:
     )
 
 
+#: Release forms that are open data (DESIGN 10); a take-out or room extract never is.
+OPEN_FORMS = ("dp_aggregate", "synthetic")
+
+
 def open_releases_query(now: datetime) -> Select[tuple[Release]]:
-    """Releases a consumer may see now: open, not revoked, not expired; newest first."""
+    """Releases a consumer may see now: open data, open, not revoked, not expired; newest first."""
     return (
         select(Release)
-        .where(Release.is_open.is_(True), Release.revoked_at.is_(None),
+        .where(Release.form.in_(OPEN_FORMS), Release.is_open.is_(True),
+               Release.revoked_at.is_(None),
                or_(Release.expires_at.is_(None), Release.expires_at > now))
         .options(selectinload(Release.dataset).selectinload(Dataset.columns))
         .order_by(Release.created_at.desc(), Release.id)

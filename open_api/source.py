@@ -49,9 +49,11 @@ class ReleaseSource(Protocol):
     def get_release(self, release_id: str) -> Release | None: ...
 
 
-#: Forms never published, whatever a source says: a secure-room extract is still pseudonymised
-#: data, for named researchers inside the analysis room only (DESIGN 1).
-UNPUBLISHABLE_FORMS = frozenset({"secure_room"})
+#: The only forms ever published, whatever a source says (DESIGN 10): differentially private
+#: aggregates and synthetic data. A secure-room extract is still pseudonymised data for named
+#: researchers inside the room; a take-out is an anonymised extract for one approved
+#: requester. An allow-list, so that a form added later stays unpublished until named here.
+PUBLISHABLE_FORMS = frozenset({"dp_aggregate", "synthetic"})
 
 
 def publishable(release: Release | None, now: datetime | None = None) -> bool:
@@ -60,7 +62,7 @@ def publishable(release: Release | None, now: datetime | None = None) -> bool:
     The catalog already lists only visible releases; checking again here means a source
     that lags (a cached list, a release expiring mid-session) still cannot leak one.
     """
-    if release is None or release.form in UNPUBLISHABLE_FORMS:
+    if release is None or release.form not in PUBLISHABLE_FORMS:
         return False
     if not getattr(release, "is_open", True):
         return False

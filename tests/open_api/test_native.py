@@ -56,7 +56,7 @@ def test_metadata_gives_schema_parameters_provenance_and_default_licence(client,
 
 def test_release_may_override_the_licence(client, source, tmp_path):
     source.add(write_release(tmp_path / "cc.parquet", DISTRICTS,
-                             parameters={"k": 5, "licence": "CC-BY-4.0"}, form="take_out"))
+                             parameters={"k": 5, "licence": "CC-BY-4.0"}, form="synthetic"))
     meta = client.get("/api/v1/datasets/cc").json()
     assert meta["licence"]["id"] == "CC-BY-4.0"
     assert meta["parameters"]["k"] == 5

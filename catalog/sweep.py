@@ -1,0 +1,76 @@
+"""The scheduled sweep: destroy what is past its expiry, revocation or retention.
+
+Run daily by ``pseudolink catalog sweep`` (cron or a systemd timer, docs/operator-guide.md).
+It expires lapsed accesses, shreds the artifact of every release that expired or was
+revoked (room extracts and take-outs included), and destroys every file of a project
+whose retention date has passed, each with its audit entry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import or_, select
+
+from catalog import artefacts as files
+from catalog import audit as audit_log
+from catalog.coltypes import utcnow
+from catalog.models import Artefact, Project, Release
+from catalog.roles import require
+
+
+@dataclass
+class SweepReport:
+    expired_requests: list[str] = field(default_factory=list)
+    destroyed_releases: list[str] = field(default_factory=list)
+    retention_certificates: list[dict[str, Any]] = field(default_factory=list)
+
+
+class SweepMethods:
+    """``Catalog.sweep``, mixed into ``catalog.Catalog``."""
+
+    def _write(self) -> Any:  # provided by Catalog
+        raise NotImplementedError
+
+    def _read(self) -> Any:  # provided by Catalog
+        raise NotImplementedError
+
+    def sweep(self, *, actor: str, root: str | Path,
+              now: datetime | None = None) -> SweepReport:
+        """Destroy everything past expiry, revocation or retention; ``actor`` runs it."""
+        now = now or utcnow()
+        with self._read() as session:
+            require(session, actor, "sweep.run")
+        # expire_due and destroy_project come from the other halves of Catalog.
+        report = SweepReport(expired_requests=self.expire_due(now=now))  # type: ignore[attr-defined]
+        with self._read() as session:
+            due = list(session.scalars(select(Release).where(
+                Release.destroyed_at.is_(None),
+                or_(Release.revoked_at.is_not(None), Release.expires_at <= now))
+                .order_by(Release.id)))
+        for release in due:
+            path = files.local_path(release.artifact, root)
+            found = path.is_file()
+            if found:
+                files.shred(path)
+            with self._write() as session:
+                row = session.get(Release, release.id)
+                row.destroyed_at = now
+                session.flush()
+                audit_log.append_entry(session, actor, "release.destroy", release.id, {
+                    "form": release.form, "artifact": release.artifact,
+                    "checksum": release.checksum, "found": found,
+                    "why": "revoked" if release.revoked_at is not None else "expired"})
+            report.destroyed_releases.append(release.id)
+        with self._read() as session:
+            lapsed = list(session.scalars(select(Project.id).where(
+                Project.retain_until <= now,
+                Project.id.in_(select(Artefact.project_id).where(
+                    Artefact.destroyed_at.is_(None)))).order_by(Project.id)))
+        for project_id in lapsed:
+            report.retention_certificates.append(self.destroy_project(  # type: ignore[attr-defined]
+                project_id, actor=actor, root=root, reason="retention period ended"))
+        return report
