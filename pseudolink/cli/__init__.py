@@ -6,6 +6,7 @@ Domain errors from any subsystem become a one-line message and exit code 2.
 
 from __future__ import annotations
 
+import errno
 import importlib
 import sys
 
@@ -17,6 +18,7 @@ COMMAND_MODULES = (
     "party",
     "synth_data",
     "project",
+    "project_accept",
     "holder",
     "link",
     "combine",
@@ -57,11 +59,59 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     return tuple(errors)
 
 
+#: What a person can do about each operating-system error, by errno.
+_OS_ADVICE = {
+    errno.ENOSPC: "no space left on the device: free some space, or give a folder on a "
+                  "larger disk",
+    errno.EDQUOT: "disk quota exceeded: free some space, or give a folder on another disk",
+    errno.EACCES: "permission denied: check the owner and mode of the file and its folder",
+    errno.EPERM: "operation not permitted: check the owner and mode of the file",
+    errno.ENOENT: "no such file or folder: check the path",
+    errno.EROFS: "the file system is read-only: give a writable folder",
+    errno.EISDIR: "a folder was given where a file is needed",
+    errno.ENOTDIR: "a file was given where a folder is needed",
+}
+
+
+def _os_error_line(exc: OSError) -> str:
+    """One line naming the file and what to do, never a traceback."""
+    advice = _OS_ADVICE.get(exc.errno or 0, exc.strerror or type(exc).__name__)
+    where = exc.filename if exc.filename is not None else None
+    return f"{where}: {advice}" if where else advice
+
+
+def _outage(exc: BaseException) -> bool:
+    """The catalog database cannot be reached (SQLAlchemy wraps the driver's error)."""
+    try:
+        from sqlalchemy.exc import InterfaceError, OperationalError
+    except ImportError:  # pragma: no cover - sqlalchemy is a dependency
+        return False
+    return isinstance(exc, OperationalError | InterfaceError)
+
+
 def main() -> None:
+    """Run the CLI: a domain error, an OS error or an unreachable catalog is one ``error:``
+    line and exit 2; ``--debug`` (anywhere on the line) shows the traceback instead."""
+    debug = "--debug" in sys.argv[1:]
+    if debug:
+        sys.argv = [arg for arg in sys.argv if arg != "--debug"]
     try:
         app()
     except _user_errors() as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        sys.exit(EXIT_USER_ERROR)
+    except OSError as exc:
+        if debug:
+            raise
+        err_console.print(f"[bold red]error:[/] {_os_error_line(exc)}", highlight=False)
+        sys.exit(EXIT_USER_ERROR)
+    except Exception as exc:
+        if debug or not _outage(exc):
+            raise
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        err_console.print(f"[bold red]error:[/] the catalog database cannot be reached "
+                          f"({reason}); check that it is running and that database_url is "
+                          "right, or rerun with --debug", highlight=False)
         sys.exit(EXIT_USER_ERROR)
 
 
