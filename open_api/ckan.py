@@ -22,7 +22,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from open_api.ckan_packages import datastore_type, package_dict, resource_dict
+from open_api.ckan_packages import (
+    datastore_type,
+    organization_dict,
+    package_dict,
+    resource_dict,
+)
 from open_api.csv_export import content_disposition, csv_chunks
 from open_api.errors import ApiError
 from open_api.native import published_releases, visible_release
@@ -119,6 +124,10 @@ class Params:
                 raise _invalid(name, "is not valid JSON") from None
         return value
 
+    def given(self) -> dict[str, Any]:
+        """Every parameter as the client sent it (for links that repeat the query)."""
+        return dict(self._values)
+
     def finish(self) -> None:
         extra = sorted(set(self._values) - self._used)
         if extra:
@@ -129,6 +138,17 @@ class Params:
 
 def _site(request: Request) -> str:
     return str(request.base_url).rstrip("/")
+
+
+def _organization(request: Request, package_count: int | None = None) -> dict[str, Any]:
+    config = request.app.state.config
+    return organization_dict(config.organization_name, config.organization_title,
+                             package_count=package_count)
+
+
+def _packages(request: Request) -> list[dict[str, Any]]:
+    site, organization = _site(request), _organization(request)
+    return [package_dict(r, site, organization) for r in published_releases(request)]
 
 
 def _release(request: Request, identifier: str, field: str):
@@ -160,7 +180,8 @@ def package_list(request: Request, p: Params) -> list[str]:
 def package_show(request: Request, p: Params) -> dict[str, Any]:
     identifier = p.text("id", required=True)
     p.finish()
-    return package_dict(_release(request, identifier, "dataset"), _site(request))
+    return package_dict(_release(request, identifier, "dataset"), _site(request),
+                        _organization(request))
 
 
 def resource_show(request: Request, p: Params) -> dict[str, Any]:
@@ -227,8 +248,7 @@ def package_search(request: Request, p: Params) -> dict[str, Any]:
     sort = p.text("sort") or "score desc, metadata_modified desc"
     p.finish()
     field, descending = _sort_key(sort)
-    site = _site(request)
-    packages = [package_dict(r, site) for r in published_releases(request)]
+    packages = _packages(request)
     terms = _fq_terms(fq)
     words: list[str] = []
     if q.strip() not in {"", "*:*"}:
@@ -350,7 +370,6 @@ def datastore_search(request: Request, p: Params) -> dict[str, Any]:
                             delimiter="," if records_format == "csv" else "\t")
         writer.writerows([csv_cell(v) for v in row] for row in page.rows)
         records = buffer.getvalue()
-    base = "/api/3/action/datastore_search?" + urlencode({"resource_id": release.id})
     result: dict[str, Any] = {
         "include_total": include_total,
         "resource_id": release.id,
@@ -359,12 +378,100 @@ def datastore_search(request: Request, p: Params) -> dict[str, Any]:
         "records": records,
         "limit": limit,
         "offset": offset,
-        "_links": {"start": base, "next": f"{base}&offset={offset + limit}"},
+        "_links": _links(request.url.path, p.given(), offset, limit),
     }
     if include_total:
         result["total"] = page.total
         result["total_was_estimated"] = False
     return result
+
+
+def _query_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return str(value)
+
+
+def _links(path: str, given: dict[str, Any], offset: int, limit: int) -> dict[str, str]:
+    """CKAN's ``_links``: the same query (filters, sort, limit, fields... all of it) at the
+    first, next and previous offsets, whether the client sent it as GET or as a JSON POST."""
+    query = {name: _query_text(value) for name, value in given.items() if name != "offset"}
+
+    def at(position: int | None) -> str:
+        params = dict(query) if position is None else {**query, "offset": str(position)}
+        return f"{path}?{urlencode(params)}"
+
+    links = {"start": at(None), "next": at(offset + limit)}
+    if offset - limit > 0:
+        links["prev"] = at(offset - limit)
+    return links
+
+
+def organization_list(request: Request, p: Params) -> list[Any]:
+    all_fields = p.boolean("all_fields", False)
+    limit = p.integer("limit", 1000, 0, 1000)
+    offset = p.integer("offset", 0, 0, 10**9)
+    p.text("sort")
+    p.boolean("include_dataset_count", True)
+    p.finish()
+    if not all_fields:
+        return [request.app.state.config.organization_name][offset:offset + limit]
+    count = len(published_releases(request))
+    return [_organization(request, count)][offset:offset + limit]
+
+
+def organization_show(request: Request, p: Params) -> dict[str, Any]:
+    identifier = p.text("id", required=True)
+    include_datasets = p.boolean("include_datasets", False)
+    p.finish()
+    if identifier != request.app.state.config.organization_name:
+        raise CkanError("Not Found Error", f"Not found: no organization {identifier!r}")
+    packages = _packages(request)
+    organization = _organization(request, len(packages))
+    if include_datasets:
+        organization["packages"] = packages
+    return organization
+
+
+def group_list(request: Request, p: Params) -> list[Any]:
+    p.boolean("all_fields", False)
+    p.finish()
+    return []  # releases are grouped by their organisation only
+
+
+def tag_list(request: Request, p: Params) -> list[Any]:
+    query = (p.text("query") or "").casefold()
+    all_fields = p.boolean("all_fields", False)
+    p.finish()
+    names = sorted({t["name"] for pkg in _packages(request) for t in pkg["tags"]
+                    if query in t["name"].casefold()})
+    if all_fields:
+        return [{"id": name, "name": name, "display_name": name, "vocabulary_id": None}
+                for name in names]
+    return names
+
+
+def current_package_list_with_resources(request: Request, p: Params) -> list[dict[str, Any]]:
+    limit = p.integer("limit", MAX_SEARCH_ROWS, 1, MAX_SEARCH_ROWS)
+    offset = p.integer("offset", 0, 0, 10**9)
+    page = p.integer("page", 0, 0, 10**6)
+    p.finish()
+    if page:
+        offset = (page - 1) * limit
+    packages = sorted(_packages(request), key=lambda pkg: (pkg["metadata_modified"],
+                                                           pkg["name"]), reverse=True)
+    return packages[offset:offset + limit]
+
+
+def help_show(request: Request, p: Params) -> str:
+    name = p.text("name", required=True)
+    p.finish()
+    entry = ACTIONS.get(name)
+    if entry is None:
+        raise CkanError("Not Found Error", f"Not found: Action function not found: {name}")
+    return entry[2]
 
 
 def status_show(request: Request, p: Params) -> dict[str, Any]:
@@ -385,6 +492,18 @@ ACTIONS: dict[str, tuple[Callable[[Request, Params], Any], frozenset[str], str]]
                          "Rows of a resource: filters (JSON object), q, limit, offset, sort, "
                          "fields, include_total, records_format (objects, lists, csv, tsv)."),
     "status_show": (status_show, frozenset(), "What this site is."),
+    "organization_list": (organization_list, frozenset(),
+                          "The publishing organisation's name (all_fields: its details)."),
+    "organization_show": (organization_show, _SHOW_FLAGS - {"include_datasets"},
+                          "The publishing organisation (include_datasets: with its "
+                          "packages)."),
+    "group_list": (group_list, _LIST_FLAGS, "Groups: none; releases belong to the agency."),
+    "tag_list": (tag_list, frozenset({"vocabulary_id"}),
+                 "Tags of the published datasets (their release forms)."),
+    "current_package_list_with_resources": (
+        current_package_list_with_resources, frozenset(),
+        "Every published dataset with its resources, most recently modified first."),
+    "help_show": (help_show, frozenset(), "What an action does (name: the action)."),
 }
 
 #: Actions that change things, or that a read-only open-data server does not offer.
@@ -407,6 +526,14 @@ _PARAMETERS = {
                          ("fields", "string"), ("include_total", "boolean"),
                          ("records_format", "string")],
     "status_show": [],
+    "organization_list": [("all_fields", "boolean"), ("limit", "integer"),
+                          ("offset", "integer")],
+    "organization_show": [("id", "string"), ("include_datasets", "boolean")],
+    "group_list": [("all_fields", "boolean")],
+    "tag_list": [("query", "string"), ("all_fields", "boolean")],
+    "current_package_list_with_resources": [("limit", "integer"), ("offset", "integer"),
+                                            ("page", "integer")],
+    "help_show": [("name", "string")],
 }
 _ENVELOPE = {
     "type": "object",

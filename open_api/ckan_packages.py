@@ -62,11 +62,31 @@ def resource_dict(release: Release, site: str) -> dict[str, Any]:
         "position": 0,
         "created": ckan_time(release.created_at),
         "last_modified": ckan_time(release.created_at),
-        "hash": "",
+        # The SHA-256 the catalog recorded and the API checks before serving a byte.
+        "hash": release.checksum.lower(),
     }
 
 
-def package_dict(release: Release, site: str) -> dict[str, Any]:
+def organization_dict(name: str, title: str, *, package_count: int | None = None
+                      ) -> dict[str, Any]:
+    """The publishing organisation in CKAN's shape (one per site: the agency).
+
+    >>> organization_dict("agency", "Agency")["is_organization"]
+    True
+    """
+    organization: dict[str, Any] = {
+        "id": name, "name": name, "title": title, "display_name": title,
+        "description": "", "type": "organization", "is_organization": True,
+        "state": "active", "approval_status": "approved", "image_url": "",
+        "created": "2026-01-01T00:00:00",
+    }
+    if package_count is not None:
+        organization["package_count"] = package_count
+    return organization
+
+
+def package_dict(release: Release, site: str,
+                 organization: dict[str, Any] | None = None) -> dict[str, Any]:
     licence = licence_for(release.parameters)
     created = ckan_time(release.created_at)
     extras = [
@@ -93,8 +113,8 @@ def package_dict(release: Release, site: str) -> dict[str, Any]:
         "metadata_created": created,
         "metadata_modified": created,
         "url": f"{site}/api/v1/datasets/{quote(release.id, safe='')}",
-        "organization": None,
-        "owner_org": None,
+        "organization": organization,
+        "owner_org": organization["id"] if organization else None,
         "groups": [],
         "tags": [{"name": release.form, "display_name": release.form}],
         "num_tags": 1,

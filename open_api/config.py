@@ -29,3 +29,7 @@ class ApiConfig:
     table_cache_bytes: int = 1 << 30
     #: The publisher named in DCAT descriptions.
     publisher: str = "pseudolink open-data service"
+    #: The publishing organisation as CKAN clients see it (``organization_list``/``_show``
+    #: and every package's ``organization``): its CKAN name and its title.
+    organization_name: str = "combination-agency"
+    organization_title: str = "가명정보 결합전문기관 (pseudonymised-data combination agency)"
