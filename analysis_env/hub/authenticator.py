@@ -26,6 +26,11 @@ class CatalogAuthenticator(Authenticator):
             return None
         return {"name": user}
 
+    def normalize_username(self, username):
+        # The catalog's ids are case-sensitive and are the room's identity: JupyterHub's
+        # default lowercasing (and ``username_map``) gave ``ResA`` the room of ``resa``.
+        return username
+
     async def refresh_user(self, user, handler=None):
         # False makes JupyterHub ask for a new login, which ``authenticate`` then refuses.
         return await asyncio.to_thread(access.has_access, self.database_url, user.name)

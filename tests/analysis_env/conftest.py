@@ -17,6 +17,7 @@ import pytest
 
 import catalog
 from analysis_env.hub import rooms
+from tests.accounts import admin
 from tests.conftest import skip_unless_ci
 
 PASSWORD = "correct horse battery staple"
@@ -31,7 +32,8 @@ def catalog_url(tmp_path: Path) -> str:
 def cat(catalog_url: str) -> Iterator[catalog.Catalog]:
     catalog.init_catalog(catalog_url)
     with catalog.Catalog.connect(catalog_url) as connected:
-        for user, role in (("root", "admin"), ("kim", "researcher"), ("lee", "researcher"),
+        admin(connected)  # the bootstrap administrator records everyone else
+        for user, role in (("kim", "researcher"), ("lee", "researcher"),
                            ("po1", "privacy_officer"), ("po2", "privacy_officer")):
             connected.record_user(user, role=role, actor="root")
         yield connected
