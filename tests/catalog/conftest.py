@@ -121,6 +121,10 @@ def dataset(cat: catalog.Catalog) -> str:
         columns={"link_id": "other", "ssis__sido": "quasi_identifier",
                  "ssis__benefit_type": "sensitive"},
         project_id="housing-2026", lineage={"holders": ["ssis", "building"]}, actor="agency")
+    # The officer who records releases, budgets and bounds on it (a real, checked user).
+    from tests.accounts import officer
+
+    officer(cat, "officer")
     return "housing-combined"
 
 

@@ -33,8 +33,8 @@ def test_budget_can_be_spent_to_the_last_tenth(cat: catalog.Catalog, dataset: st
     (lambda c, d: c.spend(d, "nobody", 0.1, query={}, actor="api"), "has no privacy budget"),
     (lambda c, d: c.spend(d, "c", -1.0, query={}, actor="api"), "positive finite"),
     (lambda c, d: c.spend(d, "c", float("inf"), query={}, actor="api"), "positive finite"),
-    (lambda c, d: c.set_budget("no-such", "c", 1.0, actor="o"), "no dataset 'no-such'"),
-    (lambda c, d: c.set_budget(d, "c", 0.1, actor="o"), "already spent"),
+    (lambda c, d: c.set_budget("no-such", "c", 1.0, actor="officer"), "no dataset 'no-such'"),
+    (lambda c, d: c.set_budget(d, "c", 0.1, actor="officer"), "already spent"),
 ])
 def test_bad_budget_requests_are_refused(cat: catalog.Catalog, dataset: str, call,
                                          message: str) -> None:

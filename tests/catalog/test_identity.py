@@ -9,6 +9,7 @@ from sqlalchemy import create_engine, text
 
 import catalog
 from catalog.coltypes import utcnow
+from tests.accounts import admin, person
 
 
 def test_passwords_are_hashed_at_the_strong_cost_unless_tests_say_otherwise(
@@ -68,6 +69,7 @@ def test_weak_passwords_are_refused(cat: catalog.Catalog, people: dict, password
 
 def test_api_key_is_shown_once_and_stored_only_as_a_hash(cat: catalog.Catalog,
                                                          database_url: str) -> None:
+    admin(cat)
     secret = cat.issue_api_key("city-dashboard", actor="root", daily_quota=1000,
                                scopes=["open_data", "dp"])
     check = cat.check_api_key(secret)
@@ -88,18 +90,21 @@ def test_api_key_is_shown_once_and_stored_only_as_a_hash(cat: catalog.Catalog,
 @pytest.mark.parametrize("presented", ["", "nonsense", "plk_000000000000.guess",
                                        "Bearer plk_x"])
 def test_unknown_api_keys_grant_nothing(cat: catalog.Catalog, presented: str) -> None:
+    admin(cat)
     cat.issue_api_key("someone", actor="root")
     check = cat.check_api_key(presented)
     assert check.status == "unknown" and check.owner is None and not check.valid
 
 
 def test_a_forged_token_under_a_real_key_id_is_unknown(cat: catalog.Catalog) -> None:
+    admin(cat)
     secret = cat.issue_api_key("someone", actor="root")
     assert cat.check_api_key(secret[:-1] + ("A" if secret[-1] != "A" else "B")).status == \
         "unknown"
 
 
 def test_api_keys_expire_and_are_revoked(cat: catalog.Catalog) -> None:
+    admin(cat)
     old = cat.issue_api_key("a", actor="root", expires_at=utcnow() - timedelta(seconds=1))
     assert cat.check_api_key(old).status == "expired"
     live = cat.issue_api_key("b", actor="root", expires_at=utcnow() + timedelta(days=1))
@@ -112,6 +117,7 @@ def test_api_keys_expire_and_are_revoked(cat: catalog.Catalog) -> None:
 
 
 def test_column_bounds_are_recorded_and_checked(cat: catalog.Catalog, dataset: str) -> None:
+    person(cat, "po1", "privacy_officer")
     cat.register_dataset(dataset, title="t", path="/p",
                          columns={"link_id": "other", "ssis__income": "sensitive"},
                          project_id=None, lineage={}, actor="agency")

@@ -94,7 +94,7 @@ def test_dataset_reregistration_replaces_its_columns(cat: catalog.Catalog, datas
     (lambda c, d: _release(c, "r", d, expires_at=datetime(2030, 1, 1)), "needs a time zone"),
     (lambda c, d: c.record_project("p", purpose="marketing", mode="exact", spec={}, actor="a"),
      "purpose 'marketing'"),
-    (lambda c, d: c.revoke_release("missing", actor="a", reason="r"), "no release 'missing'"),
+    (lambda c, d: c.revoke_release("missing", actor="officer", reason="r"), "no release 'missing'"),
     (lambda c, d: _release(c, "r", d, parameters={"epsilon": float("nan")}), "nan"),
 ])
 def test_bad_input_is_refused_with_a_clear_error(cat: catalog.Catalog, dataset: str, call,
