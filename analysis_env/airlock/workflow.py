@@ -24,7 +24,8 @@ from typing import Any, Protocol
 from analysis_env.airlock.states import transition
 from analysis_env.airlock.store import AirlockStore, copy_atomically, sha256_of
 from analysis_env.errors import AnalysisEnvError
-from anonymize import AnonymizeError, OutputThresholds, check_output_file, default_kind
+from anonymize import AnonymizeError, OutputThresholds, check_output_file
+from anonymize.outputs import infer_kind, without_evidence
 
 DECISIONS = ("approve", "reject", "return")
 CHECKER_ROLES = frozenset({"privacy_officer"})
@@ -220,7 +221,11 @@ class Airlock:
                 raise AnalysisEnvError(f"{file.name}: the stored copy no longer matches its "
                                        "SHA-256; nothing released")
             target = self.outbox_root / request.author / file.sha256 / file.name
-            if not target.exists():
+            if not target.exists() and file.kind == "magnitude_table":
+                # The checkers saw the largest contributions; they are single people's
+                # values, so what leaves is the table without them.
+                without_evidence(source, target)
+            elif not target.exists():
                 copy_atomically(source, target)
             released.append(target)
         self._move(request_id, "released")
@@ -245,7 +250,7 @@ class Airlock:
         except AnonymizeError as exc:
             raise AnalysisEnvError(str(exc)) from None
         digest = self.store.keep(path)
-        return (str(Path(name)), digest, kind or default_kind(path),
+        return (str(Path(name)), digest, kind or infer_kind(path),
                 json.dumps([v.to_dict() for v in verdicts]), path.stat().st_size)
 
     def _checker(self, actor: str) -> None:

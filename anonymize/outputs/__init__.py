@@ -8,14 +8,21 @@ come from :class:`OutputThresholds`, which each data custodian may set.
 False
 """
 
+from anonymize.outputs.content import KINDS, check_declared_kind, infer_kind, table_kind
 from anonymize.outputs.files import (
-    KINDS,
     check_file_size,
     check_file_type,
     check_output_file,
     check_row_count,
     default_kind,
 )
+from anonymize.outputs.magnitude import (
+    check_magnitude_table,
+    evidence_columns,
+    magnitude_table,
+    without_evidence,
+)
+from anonymize.outputs.microdata import check_microdata
 from anonymize.outputs.models import check_residual_df, residual_df
 from anonymize.outputs.tables import (
     check_dominance,
@@ -34,11 +41,14 @@ __all__ = [
     "KINDS",
     "OutputThresholds",
     "Verdict",
+    "check_declared_kind",
     "check_dominance",
     "check_file_size",
     "check_file_type",
     "check_magnitude_counts",
+    "check_magnitude_table",
     "check_margins",
+    "check_microdata",
     "check_min_cell_count",
     "check_output_file",
     "check_p_percent",
@@ -47,6 +57,11 @@ __all__ = [
     "check_zeros",
     "contributions",
     "default_kind",
+    "evidence_columns",
+    "infer_kind",
+    "magnitude_table",
     "residual_df",
     "split_margins",
+    "table_kind",
+    "without_evidence",
 ]

@@ -1,5 +1,7 @@
 """Checks on an output file as the airlock receives it: type, size, rows, and the kinds
-that only a person can judge. ``check_output_file`` runs every check a file's kind needs.
+that only a person can judge. ``check_output_file`` runs every check a file's kind needs;
+the kind is read from the content (``content.infer_kind``), and a declaration that
+contradicts it is refused.
 """
 
 from __future__ import annotations
@@ -10,6 +12,9 @@ from pathlib import Path
 import pandas as pd
 
 from anonymize.errors import AnonymizeError
+from anonymize.outputs.content import KINDS, check_declared_kind
+from anonymize.outputs.magnitude import check_magnitude_table
+from anonymize.outputs.microdata import check_microdata
 from anonymize.outputs.models import check_residual_df
 from anonymize.outputs.tables import check_margins, check_min_cell_count, check_zeros
 from anonymize.outputs.thresholds import (
@@ -20,12 +25,12 @@ from anonymize.outputs.thresholds import (
 )
 from anonymize.outputs.verdict import Verdict
 
-#: What a researcher may declare a file to be; the kind picks the checks.
-KINDS = ("frequency_table", "model", "figure", "text")
+__all__ = ["KINDS", "check_file_size", "check_file_type", "check_output_file",
+           "check_row_count", "default_kind", "read_table"]
 
 
 def default_kind(path: Path) -> str:
-    """The kind a file's suffix suggests when the researcher does not say."""
+    """The kind a file's suffix suggests; only a hint, the checks follow the content."""
     suffix = path.suffix.lower()
     if suffix in TABLE_SUFFIXES:
         return "frequency_table"
@@ -77,22 +82,29 @@ def check_output_file(path: Path, thresholds: OutputThresholds | None = None,
     """Every check the file's kind needs; an output leaves only if all are ``ok``."""
     limits = thresholds or OutputThresholds()
     path = Path(path)
-    kind = kind or default_kind(path)
-    if kind not in KINDS:
+    if kind is not None and kind not in KINDS:
         raise AnonymizeError(f"{path.name}: kind {kind!r} is not one of {', '.join(KINDS)}")
     verdicts = [check_file_type(path, limits.allowed_suffixes),
                 check_file_size(path, limits.max_file_bytes)]
     if not all(v.ok for v in verdicts):
         return verdicts
-    if kind == "frequency_table":
+    kind, mislabelled = check_declared_kind(path, kind)
+    if mislabelled is not None:
+        verdicts.append(mislabelled)
+    if kind in ("frequency_table", "magnitude_table"):
         if path.suffix.lower() not in TABLE_SUFFIXES:
             return [*verdicts, Verdict.held("file_type", f"{path.name}: a table must be CSV "
                                                          "or Parquet")]
         table = read_table(path)
-        verdicts += [check_row_count(table, limits.max_rows),
-                     check_min_cell_count(table, limits.min_cell_count),
-                     check_zeros(table, limits.zeros_allowed),
-                     check_margins(table)]
+        verdicts += [check_row_count(table, limits.max_rows), check_microdata(table)]
+        if kind == "frequency_table":
+            verdicts += [check_min_cell_count(table, limits.min_cell_count),
+                         check_zeros(table, limits.zeros_allowed),
+                         check_margins(table)]
+        else:
+            verdicts += check_magnitude_table(table, limits.min_cell_count,
+                                              limits.dominance_n, limits.dominance_k,
+                                              limits.p_percent)
     elif kind == "model":
         try:
             summary = json.loads(path.read_text(encoding="utf-8"))

@@ -182,8 +182,9 @@ def contributions(df: pd.DataFrame, by: Sequence[str], value: str) -> dict[Any, 
             for key, series in grouped}
 
 
-def check_dominance(cells: Contributions, n: int = 2, k: float = 85.0) -> Verdict:
-    """(n, k) rule: hold a cell whose ``n`` largest contributors make over ``k`` % of it.
+def check_dominance(cells: Contributions, n: int = 2, k: float = 90.0) -> Verdict:
+    """(n, k) rule: hold a cell whose ``n`` largest contributors make ``k`` % of it or more
+    (ACRO's comparison and default).
 
     >>> check_dominance({"a": [90.0, 5.0, 5.0], "b": [10.0] * 10}, n=1, k=50).reason
     'cell a: the 1 largest contributors hold 90.0% of the total (limit 50%)'
@@ -194,10 +195,10 @@ def check_dominance(cells: Contributions, n: int = 2, k: float = 85.0) -> Verdic
         if total <= 0:
             continue
         share = 100.0 * ordered[:n].sum() / total
-        if share > k:
+        if share >= k:
             return Verdict.held("dominance", f"cell {cell}: the {n} largest contributors hold "
                                              f"{share:.1f}% of the total (limit {k:g}%)")
-    return Verdict.passed("dominance", f"no cell dominated by {n} contributors over {k:g}%")
+    return Verdict.passed("dominance", f"no cell where {n} contributors hold {k:g}% or more")
 
 
 def check_p_percent(cells: Contributions, p: float = 10.0) -> Verdict:

@@ -1,8 +1,9 @@
 """The airlock's thresholds, which each data custodian may set for its own data.
 
 Defaults follow the common SDC guidance for research outputs (the SDAP/ONS handbook and
-ACRO): a minimum of 10 units per cell and 10 residual degrees of freedom, the (2, 85)
-dominance rule and a 10 % p-rule for magnitude tables.
+ACRO): a minimum of 10 units per cell and 10 residual degrees of freedom, the (2, 90 %)
+dominance rule and a 10 % p-rule for magnitude tables (ACRO's ``safe_nk_n``, ``safe_nk_k``
+and ``safe_pratio_p``).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ class OutputThresholds:
     min_cell_count: int = 10
     #: Dominance (n, k): the n largest contributors may hold at most k % of a cell's total.
     dominance_n: int = 2
-    dominance_k: float = 85.0
+    dominance_k: float = 90.0
     #: p % rule: the second largest contributor must not estimate the largest within p %.
     p_percent: float = 10.0
     #: Zero cells can disclose that nobody in a group has an attribute (attribute disclosure).

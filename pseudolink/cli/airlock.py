@@ -53,8 +53,9 @@ def request(
                                                 "suppression, minimum counts).")],
     outputs: Annotated[Path | None, typer.Option(help="The outputs folder (default: the "
                                                       "user's room outputs/).")] = None,
-    kind: Annotated[list[str] | None, typer.Option(help="FILE=frequency_table|model|figure|"
-                                                        "text, when the suffix misleads.")] = None,
+    kind: Annotated[list[str] | None, typer.Option(
+        help="FILE=frequency_table|magnitude_table|model|figure|text; the content is "
+             "checked, and a kind it contradicts is refused.")] = None,
     workdir: WorkdirOption = None,
 ) -> None:
     """Ask for files to leave the room; the automatic checks run now."""

@@ -129,3 +129,36 @@ def test_docs_show_the_transition_table_the_code_uses():
     doc = (Path(__file__).parents[2] / "docs" / "analysis-room.md").read_text(encoding="utf-8")
     assert diagram() in doc
     assert len(TRANSITIONS) == diagram().count("\n") - 1
+
+
+def test_a_table_declared_as_free_text_is_refused_at_the_door(airlock, outputs):
+    (outputs / "notes.txt").write_text(SAFE.to_csv(), encoding="utf-8")
+    with pytest.raises(AnalysisEnvError, match=r"notes\.txt: declared text"):
+        _request(airlock, outputs, files=("notes.txt",), kinds={"notes.txt": "text"})
+
+
+def test_microdata_saved_as_a_table_is_held_and_cannot_be_approved(airlock, outputs):
+    rows = pd.DataFrame({"sex": ["F", "M"] * 40, "birth_year": range(1940, 2020),
+                         "district": ["Jongno", "Jung", "Mapo", "Guro"] * 20})
+    rows.to_csv(outputs / "extract.csv", index=False)
+    request = _request(airlock, outputs, files=("extract.csv",), request_id="out-m",
+                       kinds={"extract.csv": "frequency_table"})
+    assert request.files[0].held
+    assert "microdata" in [c["check"] for c in request.files[0].checks if not c["ok"]]
+    with pytest.raises(AnalysisEnvError, match="held by the automatic checks"):
+        airlock.vote("out-m", "approve", actor="po1", reason="")
+
+
+def test_a_magnitude_table_leaves_without_the_largest_contributions(airlock, outputs):
+    from anonymize.outputs import magnitude_table
+
+    incomes = pd.DataFrame({"district": ["Jongno", "Jung"] * 30,
+                            "income": [3000 + 10 * i for i in range(60)]})
+    magnitude_table(incomes, ["district"], "income").to_csv(outputs / "income.csv",
+                                                            index=False)
+    request = _request(airlock, outputs, files=("income.csv",), request_id="out-g")
+    assert request.files[0].kind == "magnitude_table" and not request.files[0].held
+    airlock.vote("out-g", "approve", actor="po1", reason="")
+    airlock.vote("out-g", "approve", actor="po2", reason="")
+    (released,) = airlock.release("out-g", actor="po2")
+    assert list(pd.read_csv(released).columns) == ["district", "total", "contributors"]

@@ -79,7 +79,7 @@ def test_safe_table_passes_every_check(tmp_path):
                  index=["Jongno", "Jung", "Total"]).to_csv(path)
     verdicts = check_output_file(path)
     assert all(v.ok and not v.review for v in verdicts), verdicts
-    assert {v.check for v in verdicts} == {"file_type", "file_size", "row_count",
+    assert {v.check for v in verdicts} == {"file_type", "file_size", "row_count", "microdata",
                                            "min_cell_count", "zeros", "margins"}
 
 
