@@ -6,15 +6,22 @@ shipped in ``catalog/migrations``. ``init_catalog`` creates or upgrades a databa
 """
 
 from catalog.artefacts import ArtefactInfo
+from catalog.audit_key import (
+    AuditSigner,
+    create_audit_key,
+    load_audit_public,
+    load_audit_signer,
+)
 from catalog.budgets import BudgetInfo
-from catalog.committee import CommitteeRules, Tally
+from catalog.checkpoints import Anchor, CheckpointFile
+from catalog.committee import CommitteeRules, RiskThresholds, Tally
 from catalog.database import init_catalog
 from catalog.datasets import DatasetInfo
 from catalog.errors import CatalogError
 from catalog.facade import Catalog
 from catalog.hashchain import AuditVerification
 from catalog.identity import ApiKeyCheck, ApiKeyInfo, UserInfo
-from catalog.projects import STAGES, ProjectInfo
+from catalog.projects import PARTY_ACTOR, STAGES, ProjectInfo
 from catalog.releases import OPEN_FORMS, ReleaseInfo
 from catalog.requests import AccessInfo, RequestInfo
 from catalog.roles import PERMISSIONS, PermissionRefused, permits
@@ -24,17 +31,21 @@ from catalog.workflow import TRANSITIONS, IllegalTransition
 
 __all__ = [
     "OPEN_FORMS",
+    "PARTY_ACTOR",
     "PERMISSIONS",
     "STAGES",
     "TRANSITIONS",
     "AccessInfo",
-    "ArtefactInfo",
+    "Anchor",
     "ApiKeyCheck",
     "ApiKeyInfo",
+    "ArtefactInfo",
+    "AuditSigner",
     "AuditVerification",
     "BudgetInfo",
     "Catalog",
     "CatalogError",
+    "CheckpointFile",
     "CommitteeRules",
     "DatasetInfo",
     "IllegalTransition",
@@ -43,10 +54,14 @@ __all__ = [
     "ProjectInfo",
     "ReleaseInfo",
     "RequestInfo",
+    "RiskThresholds",
     "SweepReport",
     "Tally",
     "ThrottlePolicy",
     "UserInfo",
+    "create_audit_key",
     "init_catalog",
+    "load_audit_public",
+    "load_audit_signer",
     "permits",
 ]

@@ -59,6 +59,10 @@ class CheckpointFile:
     path: Path
     public: Ed25519PublicKey
 
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint(self.public)
+
 
 def _signed_part(seq: int, head: str, at: str, key: str) -> bytes:
     return canonical_json({"at": at, "head": head, "key": key, "seq": seq,

@@ -171,10 +171,11 @@ def verify_chain(entries: Iterable[ChainEntry], head_seq: int, head_hash: str,
                 agreed = entry.seq
             elif not disagreeing:
                 disagreeing += 1
-                problems.append(
-                    f"{name}: its hash differs from the one signed in {where}: the log was "
-                    f"rewritten after seq {agreed} (the last checkpoint that agrees) and "
-                    "its hashes recomputed")
+                span = ("this entry was rewritten or inserted" if agreed == entry.seq - 1
+                        else f"an entry in seq {agreed + 1}..{entry.seq} was rewritten, "
+                        f"inserted or deleted (seq {agreed} is the last checkpoint that agrees)")
+                problems.append(f"{name}: its hash differs from the one signed in {where}: "
+                                f"{span}, and the hashes after it recomputed")
             else:
                 disagreeing += 1
         last_seq, last_hash, last_changed, last_id = entry.seq, entry.hash, changed, entry.id

@@ -1,4 +1,11 @@
-"""``pseudolink audit``: check and export the catalog's hash-chained audit log."""
+"""``pseudolink audit``: check, anchor and export the catalog's hash-chained audit log.
+
+The chain alone cannot survive the database's owner, who can recompute every hash;
+``audit key create`` makes the signing key the database never holds, ``audit
+checkpoint`` (cron, and every catalog process that holds the key, after each write)
+signs the chain head into ``logs/audit-checkpoints.jsonl``, and ``audit verify``
+checks the chain against every signed line.
+"""
 
 from __future__ import annotations
 
@@ -7,31 +14,121 @@ from typing import Annotated
 
 import typer
 
-from pseudolink.cli.app import WorkdirOption, app, console, err_console, ws
+from pseudolink.cli.app import WorkdirOption, app, console, err_console, fail, passphrase, ws
+from pseudolink.settings import Workspace
 
 #: Exit code when the log is readable but broken: not a usage error, a finding.
 EXIT_TAMPERED = 1
+#: Exit code when the chain is consistent but entries lack a signed checkpoint: nothing
+#: outside the database vouches for them, so they are not called intact.
+EXIT_UNANCHORED = 3
+CHECKPOINT_FILE = "audit-checkpoints.jsonl"
 
 group = typer.Typer(help="The catalog's append-only, hash-chained audit log.",
                     no_args_is_help=True)
 app.add_typer(group, name="audit")
+key_group = typer.Typer(help="The audit signing key (Ed25519, kept out of the database).",
+                        no_args_is_help=True)
+group.add_typer(key_group, name="key")
+
+
+def _checkpoint_path(space: Workspace) -> Path:
+    return space.logs / CHECKPOINT_FILE
+
+
+@key_group.command("create")
+def key_create(workdir: WorkdirOption = None) -> None:
+    """Make the workspace's audit signing key and sign the current chain head with it."""
+    import catalog
+
+    space = ws(workdir)
+    with catalog.Catalog.connect(space.database_url) as cat:
+        try:
+            space.keys.mkdir(parents=True, exist_ok=True)
+            space.keys.chmod(0o700)
+            signer = catalog.create_audit_key(space.keys, passphrase(confirm=True))
+        except catalog.CatalogError as exc:
+            raise fail(str(exc)) from None
+        seq, _ = cat.checkpoint_audit(catalog.Anchor(signer, _checkpoint_path(space)))
+    console.print(f"audit signing key {signer.fingerprint} created in {space.keys}; chain "
+                  f"head at seq {seq} signed into {_checkpoint_path(space)}. Keep a copy of "
+                  "audit-signing.pub (and of the checkpoint file, e.g. on WORM storage) "
+                  "away from this host.")
+
+
+@group.command("checkpoint")
+def checkpoint(workdir: WorkdirOption = None) -> None:
+    """Sign the current chain head into the append-only checkpoint file (run it from cron)."""
+    import catalog
+
+    space = ws(workdir)
+    try:
+        signer = catalog.load_audit_signer(space.keys, passphrase())
+    except catalog.CatalogError as exc:
+        raise fail(str(exc)) from None
+    with catalog.Catalog.connect(space.database_url) as cat:
+        seq, _ = cat.checkpoint_audit(catalog.Anchor(signer, _checkpoint_path(space)))
+    console.print(f"chain head at seq {seq} signed (key {signer.fingerprint})")
 
 
 @group.command("verify")
-def verify(workdir: WorkdirOption = None) -> None:
-    """Recompute the hash chain; name every changed, deleted or reordered entry."""
+def verify(
+    workdir: WorkdirOption = None,
+    checkpoints: Annotated[Path | None, typer.Option(
+        "--checkpoints", help="Checkpoint file to check against, e.g. a WORM or witness copy "
+        "(default: the workspace's logs/audit-checkpoints.jsonl).")] = None,
+    public_key: Annotated[Path | None, typer.Option(
+        "--public-key", help="The audit public key, e.g. an auditor's own copy "
+        "(default: the workspace's keys/audit-signing.pub).")] = None,
+) -> None:
+    """Recompute the hash chain and check it against every signed checkpoint.
+
+    Exit 0 when intact; 1 naming the first changed, deleted, inserted or rewritten
+    entry (or the missing tail); 3 when entries come after the last signed checkpoint.
+    """
     import catalog
 
-    with catalog.Catalog.connect(ws(workdir).database_url) as cat:
-        verdict = cat.verify_audit()
-    if verdict.ok:
-        console.print(f"audit log intact: {verdict.entries} entries")
-        return
-    err_console.print(f"[bold red]audit log BROKEN[/] ({verdict.entries} entries, "
-                      f"{len(verdict.problems)} problems):", highlight=False)
-    for problem in verdict.problems:
-        err_console.print(f"  - {problem}", highlight=False, soft_wrap=True)
-    raise typer.Exit(EXIT_TAMPERED)
+    space = ws(workdir)
+    public_path = public_key or space.keys / "audit-signing.pub"
+    source = None
+    if public_key is not None or public_path.exists():
+        try:
+            source = catalog.CheckpointFile(checkpoints or _checkpoint_path(space),
+                                            catalog.load_audit_public(public_path))
+        except catalog.CatalogError as exc:
+            raise fail(str(exc)) from None
+        if not source.path.exists():
+            raise fail(f"no checkpoint file at {source.path}: give the right one with "
+                       "--checkpoints (its absence is itself a finding if one was written)")
+    with catalog.Catalog.connect(space.database_url) as cat:
+        verdict = cat.verify_audit(source)
+    if not verdict.ok:
+        err_console.print(f"[bold red]audit log BROKEN[/] ({verdict.entries} entries, "
+                          f"{len(verdict.problems)} problems):", highlight=False)
+        for problem in verdict.problems:
+            err_console.print(f"  - {problem}", highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_TAMPERED)
+    if source is None:
+        err_console.print(
+            f"[bold yellow]audit log NOT ANCHORED[/]: the chain of {verdict.entries} entries "
+            "is consistent, but this workspace has no audit signing key, so nothing outside "
+            "the database vouches for it (an operator could have rewritten it and recomputed "
+            "every hash); create one with `pseudolink audit key create`", highlight=False,
+            soft_wrap=True)
+        raise typer.Exit(EXIT_UNANCHORED)
+    if verdict.unanchored:
+        first = (verdict.anchored_seq or 0) + 1
+        span = f"seq {first}" if verdict.unanchored == 1 else \
+            f"seq {first}..{first + verdict.unanchored - 1}"
+        err_console.print(
+            f"[bold yellow]audit log NOT ANCHORED[/]: {span} ({verdict.unanchored} of "
+            f"{verdict.entries} entries) come after the last signed checkpoint (seq "
+            f"{verdict.anchored_seq}); nothing outside the database vouches for them. "
+            "Entries up to that checkpoint match it. Once you trust the rest, run "
+            "`pseudolink audit checkpoint`.", highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_UNANCHORED)
+    console.print(f"audit log intact: {verdict.entries} entries, every one covered by a "
+                  f"checkpoint signed with key {source.fingerprint}")
 
 
 @group.command("export")
