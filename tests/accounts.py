@@ -46,3 +46,18 @@ def _organisations(cat: catalog.Catalog) -> set[str]:
         from catalog.models import Organisation
 
         return set(session.scalars(select(Organisation.id)))
+
+
+def log_in(cat: catalog.Catalog, monkeypatch, user_id: str,  # type: ignore[no-untyped-def]
+           role: str | None = None) -> str:
+    """Log ``user_id`` in (creating them with ``role`` if given) for CLI commands.
+
+    The session token goes into ``PSEUDOLINK_SESSION``, as automation passes it.
+    """
+    if user_id == ADMIN:
+        admin(cat)
+    else:
+        person(cat, user_id, role or cat.get_user(user_id).role, password=PASSWORD)
+    token = cat.login(user_id, PASSWORD)
+    monkeypatch.setenv("PSEUDOLINK_SESSION", token)
+    return token

@@ -1,13 +1,12 @@
 """``pseudolink catalog``: users, organisations, API keys, access requests and expiry.
 
-Administration here is done by whoever holds the workspace's database URL and is
-recorded as ``cli:<login>``; workflow actions are taken ``--as`` a catalog user, whose
-role the catalog checks against its role matrix.
+Every action is taken as the person logged in with ``pseudolink login`` (no free-text
+``--as``): the catalog checks their role against its role matrix and audits it under
+their id. Reading lists needs a login with the matching right too.
 """
 
 from __future__ import annotations
 
-import getpass
 import os
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
@@ -16,6 +15,7 @@ import typer
 from rich.table import Table
 
 from pseudolink.cli.app import WorkdirOption, app, console, ws
+from pseudolink.cli.session import acting_user
 
 group = typer.Typer(help="The catalog: people, keys, access requests, expiry.",
                     no_args_is_help=True)
@@ -29,12 +29,12 @@ group.add_typer(orgs, name="org")
 group.add_typer(keys, name="apikey")
 group.add_typer(requests, name="request")
 
-AsOption = Annotated[str, typer.Option("--as", help="The catalog user taking the action.")]
 ReasonOption = Annotated[str, typer.Option(help="Why (recorded in the audit log).")]
 
 
-def _operator() -> str:
-    return f"cli:{getpass.getuser()}"
+def _me(workdir) -> str:  # type: ignore[no-untyped-def]
+    """The logged-in person (exit 2 when nobody is)."""
+    return acting_user(ws(workdir))
 
 
 def _open(workdir):  # type: ignore[no-untyped-def]
@@ -58,8 +58,9 @@ def expire(workdir: WorkdirOption = None) -> None:
 def org_add(organisation_id: str, name: Annotated[str, typer.Option()],
             workdir: WorkdirOption = None) -> None:
     """Create or rename an organisation."""
+    me = _me(workdir)
     with _open(workdir) as cat:
-        cat.record_organisation(organisation_id, name=name, actor=_operator())
+        cat.record_organisation(organisation_id, name=name, actor=me)
     console.print(f"organisation {organisation_id} recorded", highlight=False)
 
 
@@ -73,33 +74,38 @@ def user_add(
     workdir: WorkdirOption = None,
 ) -> None:
     """Create a user or change their role."""
+    me = _me(workdir)
     with _open(workdir) as cat:
         cat.record_user(user_id, role=role, organisation_id=org, display_name=name,
-                        actor=_operator())
+                        actor=me)
     console.print(f"user {user_id} recorded with role {role}", highlight=False)
 
 
 @users.command("password")
 def user_password(user_id: str, workdir: WorkdirOption = None) -> None:
     """Set a user's password (PSEUDOLINK_USER_PASSWORD, else a hidden prompt)."""
+    me = _me(workdir)
     password = os.environ.get("PSEUDOLINK_USER_PASSWORD") or typer.prompt(
         f"New password for {user_id}", hide_input=True, confirmation_prompt=True)
     with _open(workdir) as cat:
-        cat.set_password(user_id, password, actor=_operator())
+        cat.set_password(user_id, password, actor=me)
     console.print(f"password of {user_id} set (stored as an argon2id hash)", highlight=False)
 
 
 @users.command("deactivate")
 def user_deactivate(user_id: str, workdir: WorkdirOption = None) -> None:
     """Stop a user from logging in or acting."""
+    me = _me(workdir)
     with _open(workdir) as cat:
-        cat.deactivate_user(user_id, actor=_operator())
+        cat.deactivate_user(user_id, actor=me)
     console.print(f"user {user_id} deactivated", highlight=False)
 
 
 @users.command("list")
 def user_list(workdir: WorkdirOption = None) -> None:
+    me = _me(workdir)
     with _open(workdir) as cat:
+        cat.require(me, "user.manage")
         found = cat.list_users()
     table = Table("user", "role", "organisation", "active")
     for user in found:
@@ -119,8 +125,9 @@ def key_issue(
 ) -> None:
     """Issue a key; the secret is printed this once and is not stored."""
     expires = datetime.now(UTC) + timedelta(days=days) if days else None
+    me = _me(workdir)
     with _open(workdir) as cat:
-        secret = cat.issue_api_key(owner, actor=_operator(), expires_at=expires,
+        secret = cat.issue_api_key(owner, actor=me, expires_at=expires,
                                    daily_quota=quota, scopes=scope or ["open_data"])
     console.print("API key (shown once; store it now):", highlight=False)
     typer.echo(secret)
@@ -128,14 +135,17 @@ def key_issue(
 
 @keys.command("revoke")
 def key_revoke(key_id: str, workdir: WorkdirOption = None) -> None:
+    me = _me(workdir)
     with _open(workdir) as cat:
-        cat.revoke_api_key(key_id, actor=_operator())
+        cat.revoke_api_key(key_id, actor=me)
     console.print(f"API key {key_id} revoked", highlight=False)
 
 
 @keys.command("list")
 def key_list(workdir: WorkdirOption = None) -> None:
+    me = _me(workdir)
     with _open(workdir) as cat:
+        cat.require(me, "apikey.issue")
         found = cat.list_api_keys()
     table = Table("key id", "owner", "scopes", "quota/day", "expires", "revoked")
     for key in found:
@@ -152,6 +162,7 @@ def request_list(
     state: Annotated[list[str] | None, typer.Option(help="Only these states.")] = None,
     workdir: WorkdirOption = None,
 ) -> None:
+    _me(workdir)
     with _open(workdir) as cat:
         found = cat.list_requests(states=state)
     table = Table("request", "state", "form", "dataset", "requester", "ends")
@@ -162,47 +173,53 @@ def request_list(
 
 
 @requests.command("submit")
-def request_submit(request_id: str, actor: AsOption, workdir: WorkdirOption = None) -> None:
+def request_submit(request_id: str, workdir: WorkdirOption = None) -> None:
+    actor = _me(workdir)
     with _open(workdir) as cat:
         cat.submit_request(request_id, actor=actor)
     console.print(f"request {request_id} submitted", highlight=False)
 
 
 @requests.command("review")
-def request_review(request_id: str, actor: AsOption, workdir: WorkdirOption = None) -> None:
+def request_review(request_id: str, workdir: WorkdirOption = None) -> None:
     """Take a submitted request under review."""
+    actor = _me(workdir)
     with _open(workdir) as cat:
         cat.start_review(request_id, actor=actor)
     console.print(f"request {request_id} under review", highlight=False)
 
 
 @requests.command("approve")
-def request_approve(request_id: str, actor: AsOption, reason: ReasonOption,
+def request_approve(request_id: str, reason: ReasonOption,
                     workdir: WorkdirOption = None) -> None:
     """Approve (the risk report must already be attached)."""
+    actor = _me(workdir)
     with _open(workdir) as cat:
         cat.decide_request(request_id, "approve", reason=reason, actor=actor)
     console.print(f"request {request_id} approved", highlight=False)
 
 
 @requests.command("reject")
-def request_reject(request_id: str, actor: AsOption, reason: ReasonOption,
+def request_reject(request_id: str, reason: ReasonOption,
                    workdir: WorkdirOption = None) -> None:
+    actor = _me(workdir)
     with _open(workdir) as cat:
         cat.decide_request(request_id, "reject", reason=reason, actor=actor)
     console.print(f"request {request_id} rejected", highlight=False)
 
 
 @requests.command("activate")
-def request_activate(request_id: str, actor: AsOption, workdir: WorkdirOption = None) -> None:
+def request_activate(request_id: str, workdir: WorkdirOption = None) -> None:
+    actor = _me(workdir)
     with _open(workdir) as cat:
         cat.activate_request(request_id, actor=actor)
     console.print(f"request {request_id} active", highlight=False)
 
 
 @requests.command("revoke")
-def request_revoke(request_id: str, actor: AsOption, reason: ReasonOption,
+def request_revoke(request_id: str, reason: ReasonOption,
                    workdir: WorkdirOption = None) -> None:
+    actor = _me(workdir)
     with _open(workdir) as cat:
         cat.revoke_request(request_id, reason=reason, actor=actor)
     console.print(f"request {request_id} revoked", highlight=False)

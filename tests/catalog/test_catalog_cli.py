@@ -14,6 +14,7 @@ import pseudolink.cli.catalog  # noqa: F401  (registers the `catalog` commands)
 from catalog.coltypes import utcnow
 from catalog.models import AccessRequest
 from pseudolink.cli.app import app
+from tests.accounts import log_in
 from tests.catalog.conftest import make_request
 
 runner = CliRunner()
@@ -39,7 +40,9 @@ def test_expire_sweeps_lapsed_access(cat: catalog.Catalog, people: dict, workdir
     assert "0 access request(s) expired" in _run(workdir, "expire")
 
 
-def test_apikey_issue_prints_the_secret_once(cat: catalog.Catalog, workdir: Path) -> None:
+def test_apikey_issue_prints_the_secret_once(cat: catalog.Catalog, workdir: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    log_in(cat, monkeypatch, "root")
     output = _run(workdir, "apikey", "issue", "dashboard", "--quota", "50", "--days", "30")
     secret = output.strip().splitlines()[-1]
     check = cat.check_api_key(secret)
@@ -51,15 +54,39 @@ def test_apikey_issue_prints_the_secret_once(cat: catalog.Catalog, workdir: Path
 
 def test_user_admin_and_request_actions(cat: catalog.Catalog, people: dict, workdir: Path,
                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    log_in(cat, monkeypatch, "root")
     _run(workdir, "org", "add", "lab", "--name", "Lab")
     _run(workdir, "user", "add", "po9", "--role", "privacy_officer", "--org", "lab")
     monkeypatch.setenv("PSEUDOLINK_USER_PASSWORD", "a long enough secret")
     _run(workdir, "user", "password", "po9")
     assert cat.authenticate("po9", "a long enough secret").role == "privacy_officer"
     make_request(cat, "r1", state="submitted")
-    _run(workdir, "request", "review", "r1", "--as", "po9")
-    result = runner.invoke(app, ["catalog", "request", "review", "r1", "--as", "po9",
+    log_in(cat, monkeypatch, "po9")
+    _run(workdir, "request", "review", "r1")
+    result = runner.invoke(app, ["catalog", "request", "review", "r1",
                                  "--workdir", str(workdir)])
     assert isinstance(result.exception, catalog.IllegalTransition)
-    _run(workdir, "request", "reject", "r1", "--as", "po9", "--reason", "purpose unclear")
+    _run(workdir, "request", "reject", "r1", "--reason", "purpose unclear")
     assert "rejected" in _run(workdir, "request", "list")
+
+
+def test_catalog_commands_refuse_anyone_not_logged_in(cat: catalog.Catalog, people: dict,
+                                                     workdir: Path) -> None:
+    for args in (["org", "add", "lab", "--name", "Lab"],
+                 ["user", "add", "eve", "--role", "privacy_officer"],
+                 ["apikey", "issue", "dashboard"],
+                 ["request", "review", "r1"]):
+        result = runner.invoke(app, ["catalog", *args, "--workdir", str(workdir)])
+        assert result.exit_code == 2, (args, result.output)
+        assert "not logged in: run `pseudolink login`" in result.output
+    assert cat.get_user("eve") is None
+
+
+def test_a_logged_in_researcher_cannot_promote_herself_from_the_cli(
+        cat: catalog.Catalog, people: dict, workdir: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    log_in(cat, monkeypatch, "alice")
+    result = runner.invoke(app, ["catalog", "user", "add", "alice", "--role",
+                                 "privacy_officer", "--workdir", str(workdir)])
+    assert isinstance(result.exception, catalog.PermissionRefused)
+    assert cat.get_user("alice").role == "researcher"
