@@ -17,6 +17,7 @@ from rich.table import Table
 
 from pseudolink.cli.app import WorkdirOption, app, console, fail, ws
 from pseudolink.cli.artifacts import publish_parquet, sha256_file
+from pseudolink.cli.session import acting_user
 
 group = typer.Typer(help="Differentially private statistics, metered by a privacy budget.",
                     no_args_is_help=True)
@@ -28,18 +29,20 @@ def enable(
     dataset: Annotated[str, typer.Option("--dataset", help="Catalog dataset id.")],
     spec: Annotated[Path, typer.Option("--spec", help="dp.toml: keys, bounds, budgets.")],
     release_id: Annotated[str | None, typer.Option("--id", help="Release id.")] = None,
-    actor: Annotated[str, typer.Option(help="The privacy officer declaring it.")
-                     ] = "privacy_officer",
     workdir: WorkdirOption = None,
 ) -> None:
-    """Open a catalogued dataset to DP queries: manifest release, bounds and budgets."""
+    """Open a catalogued dataset to DP queries: manifest release, bounds and budgets.
+
+    Taken as the logged-in privacy officer (`pseudolink login`).
+    """
     import pyarrow.parquet as pq
 
     import catalog
     from anonymize.dp import QuerySpec
 
-    declared = QuerySpec.load(spec)
     space = ws(workdir)
+    actor = acting_user(space)
+    declared = QuerySpec.load(spec)
     with catalog.Catalog.connect(space.database_url) as cat:
         info = cat.dataset(dataset)
         if info is None:
@@ -83,15 +86,14 @@ def budget(
     consumer: Annotated[str, typer.Option(help="API key owner, or 'public'.")] = "public",
     epsilon: Annotated[float | None, typer.Option(
         help="Set the total budget to this epsilon (never below what is spent).")] = None,
-    actor: Annotated[str, typer.Option(help="The privacy officer setting it.")
-                     ] = "privacy_officer",
     workdir: WorkdirOption = None,
 ) -> None:
-    """Show a consumer's budget on a dataset, or set its total with --epsilon."""
+    """Show a consumer's budget on a dataset, or set its total with --epsilon (officers)."""
     import catalog
 
+    actor = acting_user(ws(workdir)) if epsilon is not None else None
     with catalog.Catalog.connect(ws(workdir).database_url) as cat:
-        if epsilon is not None:
+        if actor is not None:
             cat.set_budget(dataset, consumer, epsilon, actor=actor)
         found = cat.budget(dataset, consumer)
     if found is None:
@@ -113,20 +115,21 @@ def query(
     quantile: Annotated[float, typer.Option(help="Which quantile (0.5 = median).")] = 0.5,
     consumer: Annotated[str, typer.Option(help="Whose budget is charged.")] = "public",
     as_json: Annotated[bool, typer.Option("--json", help="Print the answer as JSON.")] = False,
-    actor: Annotated[str | None, typer.Option(help="Who asks (default: the consumer).")
-                     ] = None,
     workdir: WorkdirOption = None,
 ) -> None:
-    """Answer one DP statistic, charged to the consumer's budget before it is computed."""
+    """Answer one DP statistic, charged to the consumer's budget before it is computed.
+
+    Asked, and audited, as the logged-in person.
+    """
     import catalog
     import open_api
     from anonymize.dp import DPQuery
 
     asked = DPQuery(statistic, epsilon=epsilon, column=column, by=tuple(by or ()),
                     quantile=quantile)
+    actor = acting_user(ws(workdir))
     with catalog.Catalog.connect(ws(workdir).database_url) as cat:
-        answer = open_api.dp_answer(cat, dataset, asked, consumer,
-                                    actor=actor or f"cli:{consumer}")
+        answer = open_api.dp_answer(cat, dataset, asked, consumer, actor=actor)
     if as_json:
         console.print_json(json.dumps(answer, ensure_ascii=False, default=str))
         return

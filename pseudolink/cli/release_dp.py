@@ -17,6 +17,7 @@ import typer
 from pseudolink.cli.app import WorkdirOption, console, fail, ws
 from pseudolink.cli.artifacts import publish_parquet
 from pseudolink.cli.release import release_app
+from pseudolink.cli.session import acting_user
 
 
 @release_app.command("dp")
@@ -24,7 +25,6 @@ def release_dp(
     dataset: Annotated[str, typer.Option("--dataset", help="Catalog dataset id.")],
     spec: Annotated[Path, typer.Option("--spec", help="table.toml: dimensions, epsilon.")],
     release_id: Annotated[str | None, typer.Option("--id", help="Release id.")] = None,
-    actor: Annotated[str, typer.Option(help="Who approves this release.")] = "privacy_officer",
     workdir: WorkdirOption = None,
 ) -> None:
     """Release a DP table over a catalogued dataset, charged to the consumer's budget."""
@@ -35,8 +35,11 @@ def release_dp(
 
     table_spec = TableSpec.load(spec)
     space = ws(workdir)
+    # The logged-in officer approves the release; checked before any budget is spent.
+    actor = acting_user(space)
     release_id = release_id or table_spec.id or f"{dataset}-dp-table"
     with catalog.Catalog.connect(space.database_url) as cat:
+        cat.require(actor, "release.record")
         info = cat.dataset(dataset)
         if info is None:
             raise fail(f"no dataset {dataset!r} in the catalog")

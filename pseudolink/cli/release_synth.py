@@ -17,6 +17,7 @@ from pseudolink.cli.app import WorkdirOption, console, fail, ws
 from pseudolink.cli.artifacts import publish_parquet
 from pseudolink.cli.progress import progress_bars
 from pseudolink.cli.release import release_app
+from pseudolink.cli.session import acting_user
 
 
 @release_app.command("synth")
@@ -33,7 +34,6 @@ def release_synth(
         help="Read the dataset from this file instead of the one the catalog records.")
     ] = None,
     consumer: Annotated[str, typer.Option(help="Budget consumer charged for dp-mst.")] = "public",
-    actor: Annotated[str, typer.Option(help="Who approves this release.")] = "privacy_officer",
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     max_dcr_share: Annotated[float, typer.Option(help="Gate: DCR share limit.")] = 0.6,
     max_mia_auc: Annotated[float, typer.Option(help="Gate: membership AUC limit.")] = 0.6,
@@ -46,8 +46,11 @@ def release_synth(
     import catalog
 
     space = ws(workdir)
+    # The logged-in officer approves the release; checked before any budget is spent.
+    actor = acting_user(space)
     release_id = release_id or f"{dataset}-synthetic-{synthesizer}"
     with catalog.Catalog.connect(space.database_url) as cat:
+        cat.require(actor, "release.record")
         info = cat.dataset(dataset)
         if info is None:
             raise fail(f"no dataset {dataset!r} in the catalog")
