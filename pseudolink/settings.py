@@ -43,6 +43,11 @@ class Workspace:
         return self.root / "logs"
 
     @property
+    def audit_checkpoints(self) -> Path:
+        """Signed audit-chain checkpoints, appended only (catalog.checkpoints)."""
+        return self.logs / "audit-checkpoints.jsonl"
+
+    @property
     def settings_file(self) -> Path:
         return self.root / SETTINGS_FILE
 

@@ -15,14 +15,12 @@ from typing import Annotated
 import typer
 
 from pseudolink.cli.app import WorkdirOption, app, console, err_console, fail, passphrase, ws
-from pseudolink.settings import Workspace
 
 #: Exit code when the log is readable but broken: not a usage error, a finding.
 EXIT_TAMPERED = 1
 #: Exit code when the chain is consistent but entries lack a signed checkpoint: nothing
 #: outside the database vouches for them, so they are not called intact.
 EXIT_UNANCHORED = 3
-CHECKPOINT_FILE = "audit-checkpoints.jsonl"
 
 group = typer.Typer(help="The catalog's append-only, hash-chained audit log.",
                     no_args_is_help=True)
@@ -30,10 +28,6 @@ app.add_typer(group, name="audit")
 key_group = typer.Typer(help="The audit signing key (Ed25519, kept out of the database).",
                         no_args_is_help=True)
 group.add_typer(key_group, name="key")
-
-
-def _checkpoint_path(space: Workspace) -> Path:
-    return space.logs / CHECKPOINT_FILE
 
 
 @key_group.command("create")
@@ -49,9 +43,9 @@ def key_create(workdir: WorkdirOption = None) -> None:
             signer = catalog.create_audit_key(space.keys, passphrase(confirm=True))
         except catalog.CatalogError as exc:
             raise fail(str(exc)) from None
-        seq, _ = cat.checkpoint_audit(catalog.Anchor(signer, _checkpoint_path(space)))
+        seq, _ = cat.checkpoint_audit(catalog.Anchor(signer, space.audit_checkpoints))
     console.print(f"audit signing key {signer.fingerprint} created in {space.keys}; chain "
-                  f"head at seq {seq} signed into {_checkpoint_path(space)}. Keep a copy of "
+                  f"head at seq {seq} signed into {space.audit_checkpoints}. Keep a copy of "
                   "audit-signing.pub (and of the checkpoint file, e.g. on WORM storage) "
                   "away from this host.")
 
@@ -67,7 +61,7 @@ def checkpoint(workdir: WorkdirOption = None) -> None:
     except catalog.CatalogError as exc:
         raise fail(str(exc)) from None
     with catalog.Catalog.connect(space.database_url) as cat:
-        seq, _ = cat.checkpoint_audit(catalog.Anchor(signer, _checkpoint_path(space)))
+        seq, _ = cat.checkpoint_audit(catalog.Anchor(signer, space.audit_checkpoints))
     console.print(f"chain head at seq {seq} signed (key {signer.fingerprint})")
 
 
@@ -93,7 +87,7 @@ def verify(
     source = None
     if public_key is not None or public_path.exists():
         try:
-            source = catalog.CheckpointFile(checkpoints or _checkpoint_path(space),
+            source = catalog.CheckpointFile(checkpoints or space.audit_checkpoints,
                                             catalog.load_audit_public(public_path))
         except catalog.CatalogError as exc:
             raise fail(str(exc)) from None

@@ -12,7 +12,7 @@ import socket
 import subprocess
 import sys
 import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -21,6 +21,9 @@ from pseudolink.cli.app import WorkdirOption, app, console, ws
 from pseudolink.cli.artifacts import publish_parquet, sha256_file
 from pseudolink.cli.progress import progress_bars
 from pseudolink.settings import Workspace
+
+if TYPE_CHECKING:
+    import catalog
 
 DEMO_PROJECT = "demo-housing"
 DEMO_PASSPHRASE = "pseudolink demo only - set PSEUDOLINK_PASSPHRASE for real keys"
@@ -33,6 +36,15 @@ SENSITIVE = "ssis__benefit_type"
 DP_EPSILON = 1.0
 #: Declared in advance, never read from the data: the set of cells must not leak anything.
 BENEFIT_TYPES = ("기초연금", "기초생활보장", "장애인복지", "아동수당", "none")
+
+
+def _audit_signer(space: Workspace, passphrase: str) -> catalog.AuditSigner:
+    """The workspace's audit signing key, made on the first run."""
+    import catalog
+
+    if (space.keys / "audit-signing.key").exists():
+        return catalog.load_audit_signer(space.keys, passphrase)
+    return catalog.create_audit_key(space.keys, passphrase)
 
 
 def _step(title: str) -> None:
@@ -60,7 +72,9 @@ def demo(
     _step("1. workspace")
     space.create_dirs()
     catalog.init_catalog(space.database_url)
-    cat = catalog.Catalog.connect(space.database_url)
+    # The demo's catalog holds the audit signing key: each write signs a checkpoint.
+    anchor = catalog.Anchor(_audit_signer(space, passphrase), space.audit_checkpoints)
+    cat = catalog.Catalog.connect(space.database_url, anchor=anchor)
     console.print(f"workspace: {space.root.resolve()}")
 
     _step("2. synthetic Korean holder files")
@@ -185,9 +199,12 @@ def demo(
     console.print(f"GET /api/v1/datasets/{DP_RELEASE}/rows -> {answer['total']} rows served")
 
     _step("11. audit trail")
-    verdict = cat.verify_audit()
+    # Other processes (the API) wrote too, without the key: sign the head they left.
+    cat.checkpoint_audit()
+    verdict = cat.verify_audit(catalog.CheckpointFile(anchor.path, anchor.signer.public))
     console.print(f"audit log: {verdict.entries} entries, "
-                  f"{'intact' if verdict.ok else 'BROKEN: ' + '; '.join(verdict.problems)}")
+                  f"{'intact' if verdict.intact else 'BROKEN: ' + '; '.join(verdict.problems)}"
+                  f" (signed checkpoints in {anchor.path})")
 
     summary = Table(title="pseudolink demo", show_header=False)
     for label, value in (

@@ -202,7 +202,8 @@ def test_audit_page_verifies_the_chain(console: AppTest) -> None:
     _page(console, "Audit trail")
     console.button(key="verify").click()
     console.run()
-    assert console.success[0].value.startswith("Audit log intact:")
+    # Not "intact": links alone cannot show a rewrite with every hash recomputed (issue 15).
+    assert console.success[0].value.startswith("Hash chain consistent:")
     assert console.dataframe[0].value["action"].iloc[0] == "auth.login"
 
 
