@@ -1,4 +1,8 @@
-"""``pseudolink airlock``: results out of the secure room, through checks and two checkers."""
+"""``pseudolink airlock``: results out of the secure room, through checks and two checkers.
+
+Every command acts as the person logged in with ``pseudolink login``: a checker's vote is
+theirs alone, so one operator cannot cast both votes by naming two users.
+"""
 
 from __future__ import annotations
 
@@ -9,14 +13,11 @@ import typer
 from rich.table import Table
 
 from pseudolink.cli.app import WorkdirOption, app, console, ws
+from pseudolink.cli.session import acting_user
 
 group = typer.Typer(help="Release requests for outputs of the secure analysis room.",
                     no_args_is_help=True)
 app.add_typer(group, name="airlock")
-
-AsOption = Annotated[str, typer.Option("--as", help="The catalog user taking the action.",
-                                       envvar="JUPYTERHUB_USER")]
-
 
 def _airlock(workdir: Path | None):
     import catalog
@@ -24,10 +25,11 @@ def _airlock(workdir: Path | None):
     from anonymize import OutputThresholds
 
     space = ws(workdir)
+    user = acting_user(space)
     thresholds = (OutputThresholds.load(space.settings_file)
                   if "outputs" in space.settings() else OutputThresholds())
     cat = catalog.Catalog.connect(space.database_url)
-    return Airlock(space.root / "airlock", cat, thresholds), cat, space
+    return Airlock(space.root / "airlock", cat, thresholds), cat, space, user
 
 
 def _show(request) -> None:
@@ -47,7 +49,6 @@ def _show(request) -> None:
 @group.command("request")
 def request(
     files: Annotated[list[str], typer.Argument(help="Files in outputs/ to release.")],
-    user: AsOption,
     context: Annotated[str, typer.Option(help="What the outputs show and why they are needed.")],
     controls: Annotated[str, typer.Option(help="Disclosure controls applied (rounding, "
                                                 "suppression, minimum counts).")],
@@ -59,7 +60,7 @@ def request(
     workdir: WorkdirOption = None,
 ) -> None:
     """Ask for files to leave the room; the automatic checks run now."""
-    airlock, cat, space = _airlock(workdir)
+    airlock, cat, space, user = _airlock(workdir)
     with cat:
         kinds = dict(item.split("=", 1) for item in kind or [])
         folder = outputs or space.root / "room" / user / "outputs"
@@ -68,10 +69,10 @@ def request(
 
 
 @group.command("list")
-def list_requests(user: AsOption, state: Annotated[list[str] | None, typer.Option(
+def list_requests(state: Annotated[list[str] | None, typer.Option(
         help="Only these states.")] = None, workdir: WorkdirOption = None) -> None:
     """Requests you may see: a checker sees all, a researcher their own."""
-    airlock, cat, _ = _airlock(workdir)
+    airlock, cat, _, user = _airlock(workdir)
     with cat:
         table = Table("id", "author", "state", "files", "held", "updated")
         for item in airlock.list(actor=user, states=state):
@@ -81,9 +82,9 @@ def list_requests(user: AsOption, state: Annotated[list[str] | None, typer.Optio
 
 
 @group.command("review")
-def review(request_id: str, user: AsOption, workdir: WorkdirOption = None) -> None:
+def review(request_id: str, workdir: WorkdirOption = None) -> None:
     """Show a request with its files, checks and the votes you may see (audit-logged)."""
-    airlock, cat, _ = _airlock(workdir)
+    airlock, cat, _, user = _airlock(workdir)
     with cat:
         _show(airlock.view(request_id, actor=user))
 
@@ -92,26 +93,25 @@ def review(request_id: str, user: AsOption, workdir: WorkdirOption = None) -> No
 def vote(
     request_id: str,
     decision: Annotated[str, typer.Argument(help="approve, reject or return")],
-    user: AsOption,
     reason: Annotated[str, typer.Option(help="Why (required to reject or return).")] = "",
     file: Annotated[list[str] | None, typer.Option(help="Only these files.")] = None,
     workdir: WorkdirOption = None,
 ) -> None:
     """Record your independent decision; the request moves when both votes are in."""
-    airlock, cat, _ = _airlock(workdir)
+    airlock, cat, _, user = _airlock(workdir)
     with cat:
         result = airlock.vote(request_id, decision, actor=user, reason=reason, files=file)
         console.print(f"{request_id}: {result.state}", highlight=False)
 
 
 @group.command("resubmit")
-def resubmit(request_id: str, user: AsOption,
+def resubmit(request_id: str,
              file: Annotated[list[str] | None, typer.Option(
                  help="Edited files to take again from outputs/.")] = None,
              outputs: Annotated[Path | None, typer.Option()] = None,
              workdir: WorkdirOption = None) -> None:
     """Send a returned request back, with its edited files (their votes restart)."""
-    airlock, cat, space = _airlock(workdir)
+    airlock, cat, space, user = _airlock(workdir)
     with cat:
         folder = outputs or space.root / "room" / user / "outputs"
         for name in file or []:
@@ -120,9 +120,9 @@ def resubmit(request_id: str, user: AsOption,
 
 
 @group.command("release")
-def release(request_id: str, user: AsOption, workdir: WorkdirOption = None) -> None:
+def release(request_id: str, workdir: WorkdirOption = None) -> None:
     """Copy an approved request's files to the researcher's outbox, by SHA-256."""
-    airlock, cat, _ = _airlock(workdir)
+    airlock, cat, _, user = _airlock(workdir)
     with cat:
         for path in airlock.release(request_id, actor=user):
             console.print(f"released {path}", highlight=False)
