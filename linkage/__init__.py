@@ -14,6 +14,8 @@ from linkage.keys import (
     PartyPublic,
     PartySecret,
     ProjectManifest,
+    accept_project,
+    check_accepted,
     close_project,
     create_party,
     create_project,
@@ -23,7 +25,7 @@ from linkage.keys import (
     rotate_project_key,
 )
 from linkage.link import link
-from linkage.prepare import prepare
+from linkage.prepare import crosswalk_path, prepare
 from linkage.quality import LinkageQuality, evaluate_linkage
 from linkage.reports import (
     CombineReport,
@@ -65,11 +67,14 @@ __all__ = [
     "ProjectSpec",
     "Recipe",
     "SynthDataReport",
+    "accept_project",
+    "check_accepted",
     "close_project",
     "combine",
     "combined_by_truth",
     "create_party",
     "create_project",
+    "crosswalk_path",
     "detect_encoding",
     "evaluate_linkage",
     "extract",

@@ -1,7 +1,9 @@
 """Stage 3, at the combination agency: join the attribute halves through the link map.
 
 The combiner opens payloads (serials and attributes) and the link map (link ids and
-serials); it never receives an identifier or a linkage key.
+serials); it never receives an identifier or a linkage key. Holders send every record, so
+that no file a holder receives tells it which of its records matched (DESIGN 10); the
+combiner keeps the linked ones and drops the rest unread, reporting only how many.
 """
 
 from __future__ import annotations
@@ -62,6 +64,8 @@ def combine(project: ProjectManifest | str | Path, linkmap_path: str | Path,
             _tick(progress, total, done)
         payloads = {h: payloads[h] for h in spec.holder_ids if h in payloads}
         records = _linked_records(linkmap, payloads, spec.holder_ids, scratch_dir)
+        discarded = {h: pq.ParquetFile(p).metadata.num_rows - records[h]
+                     for h, p in payloads.items()}
 
         sources = {h: (p, list(spec.holder(h).attributes)) for h, p in payloads.items()}
         if hasattr(compute, "combine_files"):
@@ -82,7 +86,8 @@ def combine(project: ProjectManifest | str | Path, linkmap_path: str | Path,
             rows, columns = combined.num_rows, combined.column_names
     _tick(progress, total, total)
     return CombineReport(project=manifest.id, rows=rows, columns=columns,
-                         records_per_holder=records, path=str(out_path))
+                         records_per_holder=records, path=str(out_path),
+                         discarded_per_holder=discarded)
 
 
 def _linked_records(linkmap: Path, payloads: dict[str, Path], holders: Sequence[str],

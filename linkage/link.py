@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 from linkage.engines import get_engine
 from linkage.envelope import open_envelope_to, seal
 from linkage.errors import LinkageError
-from linkage.extract import check_key_version, seal_matched
+from linkage.extract import check_key_version
 from linkage.keys.project import ProjectManifest, as_manifest
 from linkage.reports import HolderRecipeStats, LinkReport, write_report
 from linkage.serials import random_hex
@@ -92,8 +92,9 @@ def link(project: ProjectManifest | str | Path, keys_files: Sequence[str | Path]
         seal(linkmap_path, linkmap, kind="linkmap", project_id=manifest.id, sender=me,
              recipient=manifest.party(spec.combiner),
              extra={"key_version": manifest.key_version})
+        # Nothing goes back to the holders: telling one which of its records matched would
+        # tell it who is in the other holders' registers (DESIGN 10).
         report.outputs["linkmap"] = str(linkmap_path)
-        report.outputs.update(seal_matched(out_dir, manifest, me, linkmap))
     report.outputs["report"] = str(report_path)
     write_report(report_path, report.to_dict())
     _tick(progress, total, total)

@@ -2,7 +2,8 @@
 
 The keys half (serial + one linkage key per recipe) goes to the key manager, the attributes
 half (serial + attributes) to the combiner, each sealed to its recipient. Only the holder
-keeps the crosswalk from its own records to the serials.
+keeps the crosswalk from its own records to the serials: it is written 0600 to the holder's
+private folder in its workspace, never to the output folder whose files are sent away.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ import pyarrow.parquet as pq
 from linkage.engines import Engine, get_engine
 from linkage.envelope import COMPRESSION, seal_file
 from linkage.errors import InputError, LinkageError
-from linkage.extract import held_path
 from linkage.files import atomic_path
 from linkage.inputs import as_text, detect_encoding, open_input, require_columns
 from linkage.keys.party import load_party_secret
@@ -41,13 +41,36 @@ BATCH_ROWS = 500_000
 LOOKAHEAD = 2
 
 
-def output_paths(out_dir: Path, holder_id: str) -> dict[str, Path]:
+def private_dir(keys_dir: str | Path, project_id: str) -> Path:
+    """The holder's own folder for a project, beside its keys: nothing here is ever sent.
+
+    >>> private_dir("ws/keys", "p").as_posix()
+    'ws/private/p'
+    """
+    return Path(keys_dir).parent / "private" / project_id
+
+
+def crosswalk_path(keys_dir: str | Path, project_id: str, holder_id: str) -> Path:
+    """Where ``prepare`` keeps a holder's crosswalk (record id -> serial), 0600."""
+    return private_dir(keys_dir, project_id) / f"{holder_id}.crosswalk.parquet"
+
+
+def output_paths(out_dir: Path, holder_id: str, private: Path | None = None
+                 ) -> dict[str, Path]:
+    """What prepare writes: the sealed halves to ``out_dir``, the crosswalk to ``private``."""
     return {
         "keys": out_dir / f"{holder_id}.keys.age",
         "payload": out_dir / f"{holder_id}.payload.age",
-        "crosswalk": out_dir / f"{holder_id}.crosswalk.parquet",
+        "crosswalk": (private or out_dir) / f"{holder_id}.crosswalk.parquet",
         "report": out_dir / f"{holder_id}.prepare.json",
     }
+
+
+def make_private(path: Path) -> Path:
+    """Create ``path`` (and its parents) readable by this user only."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path.chmod(0o700)
+    return path
 
 
 def prepare(project: ProjectManifest | str | Path, holder_id: str, input_path: str | Path,
@@ -86,14 +109,14 @@ def prepare(project: ProjectManifest | str | Path, holder_id: str, input_path: s
     require_columns(input_path, source, needed, holder_id)
     step(1)
 
-    paths = output_paths(out_dir, holder_id)
-    paths["held"] = held_path(out_dir, holder_id)
+    paths = output_paths(out_dir, holder_id,
+                         make_private(private_dir(keys_dir, manifest.id)))
     out_dir.mkdir(parents=True, exist_ok=True)
     totals = _Totals()
     # Batch by batch, so memory stays flat however large the file: plaintext halves go to a
     # private scratch directory (removed on exit) and are sealed, streaming, at the end.
     with tempfile.TemporaryDirectory(prefix=".prepare-", dir=out_dir) as scratch, \
-            atomic_path(paths["crosswalk"]) as crosswalk_tmp, ExitStack() as writers:
+            atomic_path(paths["crosswalk"], mode=0o600) as crosswalk_tmp, ExitStack() as writers:
         scratch_dir = Path(scratch)
         sinks: dict[str, pq.ParquetWriter] = {}
 
@@ -126,9 +149,6 @@ def prepare(project: ProjectManifest | str | Path, holder_id: str, input_path: s
         seal_file(paths["payload"], scratch_dir / "payload.parquet", kind="payload",
                   project_id=manifest.id, sender=holder_keys,
                   recipient=manifest.party(spec.combiner))
-        # The holder's own sealed copy of the attributes, for `holder extract` after linking.
-        seal_file(paths["held"], scratch_dir / "payload.parquet", kind="payload",
-                  project_id=manifest.id, sender=holder_keys, recipient=holder_keys.public)
     step(4)
 
     report = PrepareReport(
@@ -244,4 +264,4 @@ def _stepper(progress: Progress | None, stage: str, total: int) -> Callable[[int
     return step
 
 
-__all__ = ["output_paths", "prepare"]
+__all__ = ["crosswalk_path", "make_private", "output_paths", "prepare", "private_dir"]

@@ -87,6 +87,8 @@ class CombineReport:
     columns: list[str]
     records_per_holder: dict[str, int]
     path: str
+    #: Payload rows per holder that linked to nothing: counted, dropped, never written.
+    discarded_per_holder: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

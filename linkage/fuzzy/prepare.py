@@ -14,14 +14,21 @@ import pyarrow.parquet as pq
 
 from linkage.envelope import seal
 from linkage.errors import LinkageError
-from linkage.files import write_with
+from linkage.files import atomic_path
 from linkage.fuzzy.blocking import blocking_keys, part_values
 from linkage.fuzzy.bloom import encode, to_arrow
 from linkage.fuzzy.params import FuzzyParams, params_for
 from linkage.inputs import as_text, detect_encoding, read_input, require_columns
 from linkage.keys.party import load_party_secret
 from linkage.keys.project import ProjectManifest, as_manifest, load_project_key
-from linkage.prepare import RECORD_ID_COLUMN, Progress, _stepper, output_paths
+from linkage.prepare import (
+    RECORD_ID_COLUMN,
+    Progress,
+    _stepper,
+    make_private,
+    output_paths,
+    private_dir,
+)
 from linkage.reports import PrepareReport, write_report
 from linkage.serials import random_hex
 
@@ -103,7 +110,7 @@ def prepare(project: ProjectManifest | str | Path, holder_id: str, input_path: s
                       else row_numbers.cast(pa.string())),
         "serial": serials,
     })
-    paths = output_paths(out_dir, holder_id)
+    paths = output_paths(out_dir, holder_id, make_private(private_dir(keys_dir, manifest.id)))
     out_dir.mkdir(parents=True, exist_ok=True)
     seal(paths["keys"], keys_table, kind="keys", project_id=manifest.id, sender=holder_keys,
          recipient=manifest.party(spec.key_manager),
@@ -111,7 +118,8 @@ def prepare(project: ProjectManifest | str | Path, holder_id: str, input_path: s
                 "recipes": encoded.column_names})
     seal(paths["payload"], payload, kind="payload", project_id=manifest.id,
          sender=holder_keys, recipient=manifest.party(spec.combiner))
-    write_with(paths["crosswalk"], lambda tmp: pq.write_table(crosswalk, tmp))
+    with atomic_path(paths["crosswalk"], mode=0o600) as tmp:  # holder-only (see prepare)
+        pq.write_table(crosswalk, tmp)
     step(4)
 
     with_key = {name: encoded.num_rows - encoded.column(name).null_count

@@ -1,5 +1,6 @@
 """Party keys, the project key and linkage keys (DESIGN 2)."""
 
+from linkage.keys.acceptance import accept_project, accepted_facts, check_accepted
 from linkage.keys.linkage_key import hmac_pads, linkage_key
 from linkage.keys.party import (
     ROLES,
@@ -15,7 +16,6 @@ from linkage.keys.project import (
     close_project,
     create_project,
     load_project_key,
-    project_key_path,
     rotate_project_key,
 )
 
@@ -24,7 +24,10 @@ __all__ = [
     "PartyPublic",
     "PartySecret",
     "ProjectManifest",
+    "accept_project",
+    "accepted_facts",
     "as_manifest",
+    "check_accepted",
     "close_project",
     "create_party",
     "create_project",
@@ -33,6 +36,5 @@ __all__ = [
     "load_party_public",
     "load_party_secret",
     "load_project_key",
-    "project_key_path",
     "rotate_project_key",
 ]

@@ -1,9 +1,11 @@
-"""The project key and the project manifest.
+"""The project manifest, and the project key the holders make from it.
 
-The project key is generated here and wrapped to each holder's age recipient only: the key
-manager and the combiner receive nothing they can open (DESIGN 2), so neither can test a
-guessed identifier against a linkage key. The manifest is the public record every party
-checks files against: the spec, each party's public keys, and whether the project is open.
+The manifest is the public record every party checks files against: the spec, each
+party's public keys, a nonce, and whether the project is open. Whoever writes it (in
+practice the agency) never holds the project key: the holders accept the manifest and
+draw the key's shares themselves (:mod:`linkage.keys.acceptance`), so neither the key
+manager, nor the combiner, nor an operator can test a guessed identifier against a
+linkage key (DESIGN 2).
 """
 
 from __future__ import annotations
@@ -15,8 +17,6 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-
-import pyrage
 
 from linkage.errors import LinkageError
 from linkage.files import write_atomic
@@ -57,7 +57,9 @@ class ProjectManifest:
 
         Id, nonce, key version and every party's public keys: a file made for another
         project, an earlier incarnation of this one, or under another key version carries
-        a different binding and is refused.
+        a different binding and is refused. Holders sign these facts and the spec when they
+        accept the project (:func:`linkage.keys.acceptance.acceptance_digest`), so none of
+        them may change after ``project create`` without every holder accepting again.
         """
         facts = {
             "id": self.id, "nonce": self.nonce, "key_version": self.key_version,
@@ -144,35 +146,13 @@ def _key_dir(keys_dir: Path, project_id: str) -> Path:
     return Path(keys_dir) / "projects" / project_id
 
 
-def project_key_path(keys_dir: str | Path, project_id: str, holder_id: str,
-                     version: int = 1) -> Path:
-    """Where a holder's wrapped project key of one key version lives.
-
-    >>> project_key_path("k", "p", "ssis", 2).name
-    'ssis.v2.projectkey.age'
-    """
-    # Version 1 keeps the name projects were created with before rotation existed.
-    name = f"{holder_id}.projectkey.age" if version == 1 else \
-        f"{holder_id}.v{version}.projectkey.age"
-    return _key_dir(Path(keys_dir), project_id) / name
-
-
-def _wrap_new_key(spec: ProjectSpec, parties: dict[str, PartyPublic], keys_dir: Path,
-                  version: int) -> None:
-    project_key = secrets.token_bytes(PROJECT_KEY_BYTES)
-    for holder in spec.holders:
-        wrapped = pyrage.encrypt(project_key, [parties[holder.id].recipient()])
-        write_atomic(project_key_path(keys_dir, spec.id, holder.id, version), wrapped,
-                     mode=0o600)
-    del project_key
-
-
 def create_project(spec: ProjectSpec, keys_dir: str | Path, project_dir: str | Path
                    ) -> ProjectManifest:
-    """Generate the project key, wrap it to each holder, and write the public manifest.
+    """Write the public manifest: spec, parties' public keys, a nonce. No key is made here.
 
-    Creating an open project again with the same spec returns it unchanged; a different
-    spec under the same id is refused rather than silently re-keyed.
+    Each holder then accepts it (``project accept``), which is where the project key's
+    shares are drawn. Creating an open project again with the same spec returns it
+    unchanged; a different spec under the same id is refused rather than silently replaced.
     """
     keys_dir, project_dir = Path(keys_dir), Path(project_dir)
     parties: dict[str, PartyPublic] = {}
@@ -200,14 +180,8 @@ def create_project(spec: ProjectSpec, keys_dir: str | Path, project_dir: str | P
         if existing.spec.to_dict() != spec.to_dict() or existing.parties != parties:
             raise LinkageError(f"project {spec.id} already exists in {project_dir} with a "
                                "different spec or parties; use a new project id")
-        missing = [h for h in spec.holder_ids if not project_key_path(
-            keys_dir, spec.id, h, existing.key_version).exists()]
-        if missing:
-            raise LinkageError(f"project {spec.id} exists but this workspace lacks the wrapped "
-                               f"project key for {', '.join(missing)}")
         return existing
 
-    _wrap_new_key(spec, parties, keys_dir, 1)
     now = datetime.now(UTC).isoformat(timespec="seconds")
     return ProjectManifest(spec, parties, "open", 1, now,
                            nonce=secrets.token_hex(NONCE_BYTES)).save(project_dir)
@@ -215,41 +189,42 @@ def create_project(spec: ProjectSpec, keys_dir: str | Path, project_dir: str | P
 
 def load_project_key(keys_dir: str | Path, manifest: ProjectManifest,
                      holder: PartySecret) -> bytes:
-    """Unwrap the project key with a holder's identity; only holders can."""
+    """The project key, derived in a holder's memory from every holder's accepted share.
+
+    Refused unless the manifest is exactly what this holder accepted and every holder's
+    signed acceptance and share lie next to it; only holders can open the shares.
+    """
+    from linkage.keys.acceptance import derive_project_key
+
     manifest.require_open()
-    path = project_key_path(keys_dir, manifest.id, holder.id, manifest.key_version)
-    if not path.exists():
-        raise LinkageError(f"{path}: this workspace holds no project key of {manifest.id} "
-                           f"(key version {manifest.key_version}) for holder '{holder.id}'")
-    try:
-        key = pyrage.decrypt(path.read_bytes(), [holder.identity])
-    except pyrage.DecryptError:
-        raise LinkageError(f"{path}: cannot be opened with the keys of party "
-                           f"'{holder.id}'") from None
-    if len(key) != PROJECT_KEY_BYTES:
-        raise LinkageError(f"{path}: not a project key")
-    return key
+    if manifest.path is None:
+        raise LinkageError(f"project {manifest.id}: load the manifest from its project "
+                           "directory, where the holders' acceptances lie")
+    return derive_project_key(manifest, holder, keys_dir)
 
 
 def rotate_project_key(project_dir: str | Path, keys_dir: str | Path) -> ProjectManifest:
-    """Replace the project key with a new version, wrapped to the holders; shred the old one.
+    """Start a new key version: every holder accepts again, drawing new shares.
 
-    Link ids are random and serials are drawn afresh at each prepare, so nothing already
-    linked depends on the old key: link maps and combined data made before stay valid.
-    Keys files prepared under the old key are refused by ``link`` from now on, because
-    keys of two versions can never agree; holders prepare again under the new key.
+    Nothing secret is made here, so any party may start a rotation; the key itself changes
+    only when every holder has accepted the new version. This workspace's shares of the old
+    version are shredded. Link ids are random and serials are drawn afresh at each prepare,
+    so link maps and combined data made before stay valid; keys files prepared under the
+    old key are refused by ``link`` from now on, because keys of two versions never agree.
     """
-    keys_dir = Path(keys_dir)
+    from linkage.keys.acceptance import accept_path, own_record_path, share_path
+
+    keys_dir, project_dir = Path(keys_dir), Path(project_dir)
     manifest = ProjectManifest.load(project_dir)
     manifest.require_open()
-    old = [project_key_path(keys_dir, manifest.id, h, manifest.key_version)
-           for h in manifest.spec.holder_ids]
-    version = manifest.key_version + 1
-    _wrap_new_key(manifest.spec, manifest.parties, keys_dir, version)
-    rotated = replace(manifest, key_version=version).save(project_dir)
-    for path in old:
-        if path.exists():
-            _shred(path)
+    old = manifest.key_version
+    rotated = replace(manifest, key_version=old + 1).save(project_dir)
+    for holder_id in manifest.spec.holder_ids:
+        for path in (share_path(project_dir, holder_id, old),
+                     accept_path(project_dir, holder_id, old),
+                     own_record_path(keys_dir, manifest.id, holder_id, old)):
+            if path.exists():
+                _shred(path)
     return rotated
 
 
@@ -261,9 +236,13 @@ def close_project(project_dir: str | Path, keys_dir: str | Path) -> ProjectManif
     """
     manifest = ProjectManifest.load(project_dir)
     key_dir = _key_dir(Path(keys_dir), manifest.id)
+    # The key lives only in holders' memory; its shares are what must go.
+    for path in Path(project_dir).glob("*.share.age"):
+        _shred(path)
     if key_dir.exists():
-        for path in key_dir.glob("*projectkey.age"):
-            _shred(path)
+        for pattern in ("*projectkey.age", "*.accepted.json"):
+            for path in key_dir.glob(pattern):
+                _shred(path)
         if not any(key_dir.iterdir()):
             key_dir.rmdir()
     for path in Path(project_dir).rglob("linkmap.age"):

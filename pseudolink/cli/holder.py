@@ -24,13 +24,25 @@ def prepare(
     encoding: Annotated[str | None, typer.Option(
         help="CSV encoding (default: detect UTF-8, UTF-8 with BOM or CP949/EUC-KR).")] = None,
     engine: Annotated[str, typer.Option(help="duckdb | spark")] = "duckdb",
+    spec: Annotated[Path | None, typer.Option(
+        help="This holder's own copy of the project spec (TOML); refuse if project.json "
+             "differs from it.")] = None,
     workdir: WorkdirOption = None,
 ) -> None:
-    """Split a holder file into linkage keys (key manager) and attributes (combiner)."""
+    """Split a holder file into linkage keys (key manager) and attributes (combiner).
+
+    Refused unless project.json is exactly what this holder accepted (`project accept`).
+    """
     import linkage
+    from pseudolink.cli.project_accept import check_spec_file, outgoing_files
 
     space = ws(workdir)
     try:
+        manifest = linkage.ProjectManifest.load(space.project_dir(project))
+        if spec is not None:
+            check_spec_file(manifest, spec)
+        linkage.check_accepted(manifest, holder, space.keys)
+        console.print(outgoing_files(manifest, holder, out, space.keys))
         with progress_bars(transient=True) as progress:
             report = linkage.prepare(space.project_dir(project), holder, input, out,
                                      space.keys, passphrase(), encoding=encoding,
@@ -54,22 +66,12 @@ def prepare(
 def extract(
     project: Annotated[str, typer.Option(help="Project id.")],
     holder: Annotated[str, typer.Option(help="This holder's party id.")],
-    matched: Annotated[Path, typer.Option(help="H.matched.age from the key manager.")],
-    out: Annotated[Path, typer.Option(
-        help="The prepare output directory (holds H.held.age); H.payload.age is rewritten.")],
-    held: Annotated[Path | None, typer.Option(
-        help="This holder's sealed attributes (default: OUT/H.held.age).")] = None,
+    matched: Annotated[Path | None, typer.Option(help="No longer used.")] = None,
+    out: Annotated[Path | None, typer.Option(help="No longer used.")] = None,
+    held: Annotated[Path | None, typer.Option(help="No longer used.")] = None,
     workdir: WorkdirOption = None,
 ) -> None:
-    """Re-seal to the combiner a payload holding only the records that linked."""
-    import linkage
+    """Withdrawn: holders send full payloads and combine keeps only linked records."""
+    from linkage.extract import WITHDRAWN
 
-    space = ws(workdir)
-    try:
-        with progress_bars(transient=True) as progress:
-            report = linkage.extract(space.project_dir(project), holder, matched, out,
-                                     space.keys, passphrase(), held=held, progress=progress)
-    except linkage.LinkageError as exc:
-        raise fail(str(exc)) from None
-    console.print(f"{holder}: {report.extracted:,} of {report.records:,} records linked; "
-                  f"only those go to the combiner\n  payload: {report.path}")
+    raise fail(WITHDRAWN)

@@ -1,4 +1,7 @@
-"""``pseudolink project create|rotate-key|close``: the project key, wrapped to the holders only."""
+"""``pseudolink project create|rotate-key|close``: the public manifest; holders make the key.
+
+``project accept`` (the holders' side) is in :mod:`pseudolink.cli.project_accept`.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ def create(
     spec: Annotated[Path, typer.Option(help="Project spec (TOML, DESIGN 5).")],
     workdir: WorkdirOption = None,
 ) -> None:
-    """Generate the project key, wrap it to each holder, write the public manifest."""
+    """Write the public manifest (spec, parties' keys, nonce); each holder then accepts it."""
     import linkage
 
     space = ws(workdir)
@@ -28,8 +31,9 @@ def create(
     except linkage.LinkageError as exc:
         raise fail(str(exc)) from None
     console.print(f"project [bold]{manifest.id}[/] ({parsed.purpose}, {parsed.mode}): key "
-                  f"wrapped to holders {', '.join(parsed.holder_ids)} only; key manager "
-                  f"{parsed.key_manager}, combiner {parsed.combiner}\n"
+                  f"manager {parsed.key_manager}, combiner {parsed.combiner}; no key yet: "
+                  f"send project.json to holders {', '.join(parsed.holder_ids)}, each runs "
+                  f"`pseudolink project accept --project {manifest.id} --holder H`\n"
                   f"  manifest: {manifest.path}")
 
 
@@ -38,7 +42,7 @@ def rotate_key(
     project: Annotated[str, typer.Option(help="Project id.")],
     workdir: WorkdirOption = None,
 ) -> None:
-    """Replace the project key with a new version; holders then prepare again."""
+    """Start a new key version: holders accept again (new shares), then prepare again."""
     import linkage
 
     space = ws(workdir)
@@ -46,10 +50,11 @@ def rotate_key(
         manifest = linkage.rotate_project_key(space.project_dir(project), space.keys)
     except linkage.LinkageError as exc:
         raise fail(str(exc)) from None
-    console.print(f"project [bold]{manifest.id}[/] now at key version {manifest.key_version}, "
-                  f"wrapped to {', '.join(manifest.spec.holder_ids)}; the old key is destroyed. "
-                  "Send each holder its wrapped key and project.json; holders prepare again. "
-                  "Link maps and combined data made before stay valid.")
+    console.print(f"project [bold]{manifest.id}[/] now at key version {manifest.key_version}; "
+                  "this workspace's shares of the old key are destroyed. Send project.json to "
+                  f"holders {', '.join(manifest.spec.holder_ids)}: each accepts again (`pseudolink "
+                  "project accept`), drawing a new share, then prepares again. Link maps and "
+                  "combined data made before stay valid.")
 
 
 @group.command("close")

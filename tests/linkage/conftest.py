@@ -108,6 +108,10 @@ class World:
             for holder in ("ssis", "building")
         }
 
+    def crosswalk(self, holder: str) -> Path:
+        """The holder's private crosswalk (in its workspace, never in the exchange)."""
+        return linkage.crosswalk_path(self.keys, self.manifest.id, holder)
+
     def keys_files(self) -> list[Path]:
         return [self.exchange / f"{h}.keys.age" for h in ("ssis", "building")]
 
@@ -126,6 +130,14 @@ def party_workspace(party_keys: Path, dest: Path, *party_ids: str) -> Path:
     return dest
 
 
+def accept_all(manifest: linkage.ProjectManifest, keys: Path) -> linkage.ProjectManifest:
+    """Every holder accepts the project (all in one workspace, as in the demo)."""
+    for holder_id in manifest.spec.holder_ids:
+        linkage.accept_project(manifest, linkage.load_party_secret(keys, holder_id, PASSPHRASE),
+                               keys)
+    return manifest
+
+
 @pytest.fixture
 def world(tmp_path, party_keys) -> World:
     keys = tmp_path / "keys"
@@ -135,7 +147,7 @@ def world(tmp_path, party_keys) -> World:
     (tmp_path / "building.csv").write_text(BUILDING_CSV, encoding="utf-8")
     spec = linkage.ProjectSpec.load(tmp_path / "project.toml")
     project_dir = tmp_path / "data" / spec.id
-    manifest = linkage.create_project(spec, keys, project_dir)
+    manifest = accept_all(linkage.create_project(spec, keys, project_dir), keys)
     return World(tmp_path, keys, project_dir, manifest, project_dir / "exchange")
 
 

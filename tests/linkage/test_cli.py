@@ -31,6 +31,8 @@ def test_cli_runs_prepare_link_combine_and_close(tmp_path, party_keys, monkeypat
     run("party", "create", "--id", "agency", "--role", "combiner")
     run("project", "create", "--spec", str(tmp_path / "project.toml"))
     for holder_id in ("ssis", "building"):
+        run("project", "accept", "--project", "housing-test", "--holder", holder_id, "--yes")
+    for holder_id in ("ssis", "building"):
         printed = run("holder", "prepare", "--project", "housing-test", "--holder", holder_id,
                       "--input", str(tmp_path / f"{holder_id}.csv"), "--out", str(out))
         assert "홍길동" not in printed

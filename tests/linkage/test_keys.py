@@ -86,14 +86,19 @@ def test_creating_a_party_again_returns_the_same_keys(party_keys):
         linkage.create_party(party_keys, "agency", "holder", PASSPHRASE)
 
 
-def test_only_holders_can_open_the_project_key(world):
-    wrapped = sorted(p.name for p in world.keys.rglob("*.projectkey.age"))
-    assert wrapped == ["building.projectkey.age", "ssis.projectkey.age"]
-    for party_id in ("keymanager", "agency"):
+def test_only_holders_can_open_the_project_key_shares(world):
+    shares = sorted(p.name for p in world.project_dir.glob("*.share.age"))
+    assert shares == ["building.share.age", "ssis.share.age"]
+    assert not list(world.keys.rglob("*.projectkey.age"))  # the key itself is never stored
+    for party_id in ("keymanager", "agency", "intruder"):
         secret = linkage.load_party_secret(world.keys, party_id, PASSPHRASE)
-        for path in world.keys.rglob("*.projectkey.age"):
+        for path in world.project_dir.glob("*.share.age"):
             with pytest.raises(pyrage.DecryptError):
                 pyrage.decrypt(path.read_bytes(), [secret.identity])
+    for holder_id in ("ssis", "building"):
+        secret = linkage.load_party_secret(world.keys, holder_id, PASSPHRASE)
+        for path in world.project_dir.glob("*.share.age"):
+            assert len(pyrage.decrypt(path.read_bytes(), [secret.identity])) == 32
     manifest_text = (world.project_dir / "project.json").read_text()
     assert "AGE-SECRET-KEY" not in manifest_text
 

@@ -19,7 +19,7 @@ from tests.linkage.conftest import EXPECTED_PAIRS, PASSPHRASE, party_workspace
 def _pairs(world, linkmap) -> set[tuple[str, str]]:
     record = {}
     for holder in ("ssis", "building"):
-        crosswalk = pq.read_table(world.exchange / f"{holder}.crosswalk.parquet").to_pylist()
+        crosswalk = pq.read_table(world.crosswalk(holder)).to_pylist()
         record[holder] = {row["serial"]: row["record_id"] for row in crosswalk}
     clusters: dict[str, dict[str, str]] = {}
     for row in linkmap.to_pylist():
@@ -48,7 +48,6 @@ def test_pipeline_recovers_expected_pairs_in_separate_workspaces(world, party_ke
 
     linkmap = linkage.read_envelope(tmp_path / "km-out" / "linkmap.age", agency_keys,
                                     "agency", PASSPHRASE, world.manifest)
-    world.exchange = world.exchange  # crosswalks stay with the holders, in their exchange dir
     assert _pairs(world, linkmap) == EXPECTED_PAIRS
     table = pq.read_table(out)
     assert table.column_names == ["link_id", "ssis__age", "ssis__sigungu",
@@ -184,7 +183,7 @@ def test_prepare_in_small_batches_gives_the_same_links(world, monkeypatch):
     reports = world.prepare_all()
     assert reports["ssis"].records == 5
     assert reports["ssis"].keys_per_recipe == {"rrn": 3, "name+dob+sex": 4}
-    crosswalk = pq.read_table(world.exchange / "ssis.crosswalk.parquet")
+    crosswalk = pq.read_table(world.crosswalk("ssis"))
     assert crosswalk.column("row_number").to_pylist() == [1, 2, 3, 4, 5]
     assert len(set(crosswalk.column("serial").to_pylist())) == 5
     report = linkage.link(world.manifest, world.keys_files(), world.exchange, world.keys,

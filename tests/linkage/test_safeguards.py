@@ -1,5 +1,6 @@
-"""The official process's safeguards: extraction of linked records only, key rotation,
-and closing recorded in the audit log."""
+"""The official process's safeguards, and where pseudolink goes further: linked records only
+reach the combined data (without telling holders which matched), key rotation as a new
+round of holders' shares, and closing recorded in the audit log."""
 
 from __future__ import annotations
 
@@ -12,41 +13,27 @@ from typer.testing import CliRunner
 import linkage
 from pseudolink.cli import combine, holder, link, party, project  # noqa: F401
 from pseudolink.cli.app import app
-from tests.linkage.conftest import PASSPHRASE, SPEC, party_workspace
+from tests.linkage.conftest import PASSPHRASE, SPEC, accept_all
 
 
-def test_extracted_payload_holds_only_linked_serials(world, party_keys, tmp_path):
-    world.prepare_all()
-    km_keys = party_workspace(party_keys, tmp_path / "km", "keymanager")
-    km_out = tmp_path / "km-out"
-    report = linkage.link(world.project_dir, world.keys_files(), km_out, km_keys, PASSPHRASE)
-    assert report.links == 3
-    linkmap = linkage.read_envelope(km_out / "linkmap.age", world.keys, "agency", PASSPHRASE)
-    for holder_id, prepared in (("ssis", 5), ("building", 4)):
-        matched = km_out / f"{holder_id}.matched.age"
-        # Only that holder can open its matched file, and it is signed by the key manager.
-        with pytest.raises(linkage.LinkageError, match="cannot be decrypted"):
-            linkage.read_envelope(matched, world.keys, "agency", PASSPHRASE)
-        holder_keys = party_workspace(party_keys, tmp_path / f"h-{holder_id}", holder_id)
-        shutil.copytree(world.keys / "projects", holder_keys / "projects")
-        extracted = linkage.extract(world.project_dir, holder_id, matched, world.exchange,
-                                    holder_keys, PASSPHRASE)
-        assert (extracted.records, extracted.extracted) == (prepared, 3)
-        payload = linkage.read_envelope(world.exchange / f"{holder_id}.payload.age",
-                                        world.keys, "agency", PASSPHRASE, world.manifest)
-        linked = {r["serial"] for r in linkmap.to_pylist() if r["holder"] == holder_id}
-        assert set(payload.column("serial").to_pylist()) == linked
-    out = tmp_path / "combined.parquet"
-    assert linkage.combine(world.project_dir, km_out / "linkmap.age", world.payload_files(),
-                           out, world.keys, PASSPHRASE).rows == 3
-
-
-def test_matched_file_from_another_sender_is_refused(world, tmp_path):
+def test_combine_keeps_only_linked_records_and_counts_the_rest(world, tmp_path):
+    # Holders send every record; the combined data holds the linked ones only, and the
+    # report says how many were dropped without naming them.
     world.prepare_all()
     linkage.link(world.manifest, world.keys_files(), world.exchange, world.keys, PASSPHRASE)
-    # A holder's own keys file is not a matched file signed by the key manager.
-    with pytest.raises(linkage.LinkageError, match=r"expected matched|cannot be decrypted"):
-        linkage.extract(world.manifest, "ssis", world.exchange / "ssis.keys.age",
+    report = linkage.combine(world.project_dir, world.exchange / "linkmap.age",
+                             world.payload_files(), tmp_path / "c.parquet", world.keys,
+                             PASSPHRASE)
+    assert report.rows == 3
+    assert report.records_per_holder == {"ssis": 3, "building": 3}
+    assert report.discarded_per_holder == {"ssis": 2, "building": 1}
+    ages = set(pq.read_table(tmp_path / "c.parquet").column("ssis__age").to_pylist())
+    assert ages == {"45", "50", "35"}  # 박민수 (40) and 최없음 (60) linked to nothing
+
+
+def test_holder_extract_is_withdrawn_with_the_new_flow_explained(world):
+    with pytest.raises(linkage.LinkageError, match=r"withdrawn.*full payload"):
+        linkage.extract(world.manifest, "ssis", world.exchange / "ssis.matched.age",
                         world.exchange, world.keys, PASSPHRASE)
 
 
@@ -61,8 +48,15 @@ def test_rotation_keeps_old_links_and_refuses_stale_keys(world, tmp_path):
 
     rotated = linkage.rotate_project_key(world.project_dir, world.keys)
     assert rotated.key_version == 2
-    assert [p.name for p in (world.keys / "projects" / "housing-test").iterdir()
-            if p.name.startswith("ssis")] == ["ssis.v2.projectkey.age"]
+    # Rotation is a new round of holders' shares: the old ones are destroyed, and no key
+    # exists until every holder accepts the new version.
+    assert not list(world.project_dir.glob("*.share.age"))
+    with pytest.raises(linkage.LinkageError, match="has not accepted"):
+        linkage.prepare(world.project_dir, "ssis", world.root / "ssis.csv", tmp_path / "x",
+                        world.keys, PASSPHRASE)
+    accept_all(rotated, world.keys)
+    assert sorted(p.name for p in world.project_dir.glob("*.share.age")) == [
+        "building.v2.share.age", "ssis.v2.share.age"]
     # Keys prepared under version 1 can no longer be linked with new ones.
     with pytest.raises(linkage.LinkageError, match=r"key version 1.*prepare.*again"):
         linkage.link(world.project_dir, world.keys_files(), tmp_path / "stale", world.keys,
@@ -110,6 +104,7 @@ def test_close_is_recorded_in_the_audit_log(tmp_path, party_keys, monkeypatch):
     (tmp_path / "project.toml").write_text(SPEC, encoding="utf-8")
     run = _cli(work)
     run("project", "create", "--spec", str(tmp_path / "project.toml"))
+    run("project", "accept", "--project", "housing-test", "--holder", "ssis", "--yes")
     run("project", "rotate-key", "--project", "housing-test")
     run("project", "close", "--project", "housing-test", "--actor", "officer")
     url = f"sqlite:///{(work / 'catalog.db').resolve()}"
@@ -119,6 +114,7 @@ def test_close_is_recorded_in_the_audit_log(tmp_path, party_keys, monkeypatch):
         assert entries[0]["actor"] == "officer"
         assert cat.verify_audit().ok
     assert not list((work / "keys").rglob("*projectkey.age"))
+    assert not list(work.rglob("*.share.age")) and not list(work.rglob("*.accepted.json"))
 
 
 def test_parties_on_separate_machines_swap_public_keys_only(tmp_path, monkeypatch):
@@ -140,27 +136,10 @@ def test_parties_on_separate_machines_swap_public_keys_only(tmp_path, monkeypatc
     assert "different keys" in " ".join(out.split())
 
 
-def test_extract_via_cli(tmp_path, party_keys, monkeypatch):
+def test_extract_via_cli_is_refused_with_the_new_flow(tmp_path, monkeypatch):
     monkeypatch.setenv("PSEUDOLINK_PASSPHRASE", PASSPHRASE)
-    from tests.linkage.conftest import BUILDING_CSV, SSIS_CSV
-
-    work = tmp_path / "ws"
-    shutil.copytree(party_keys, work / "keys")
-    (tmp_path / "project.toml").write_text(SPEC, encoding="utf-8")
-    (tmp_path / "ssis.csv").write_text(SSIS_CSV, encoding="utf-8")
-    (tmp_path / "building.csv").write_text(BUILDING_CSV, encoding="utf-8")
-    run = _cli(work)
-    out = tmp_path / "out"
-    run("project", "create", "--spec", str(tmp_path / "project.toml"))
-    for h in ("ssis", "building"):
-        run("holder", "prepare", "--project", "housing-test", "--holder", h, "--input",
-            str(tmp_path / f"{h}.csv"), "--out", str(out))
-    run("link", "--project", "housing-test", "--keys", str(out / "ssis.keys.age"),
-        str(out / "building.keys.age"), "--out", str(out))
-    printed = run("holder", "extract", "--project", "housing-test", "--holder", "ssis",
-                  "--matched", str(out / "ssis.matched.age"), "--out", str(out))
-    assert "3 of 5 records linked" in printed
-    run("combine", "--project", "housing-test", "--linkmap", str(out / "linkmap.age"),
-        "--payloads", str(out / "ssis.payload.age"), str(out / "building.payload.age"),
-        "--out", str(tmp_path / "c.parquet"))
-    assert pq.read_table(tmp_path / "c.parquet").num_rows == 3
+    printed = _cli(tmp_path / "ws")("holder", "extract", "--project", "housing-test",
+                                    "--holder", "ssis", "--matched", "ssis.matched.age",
+                                    "--out", str(tmp_path), code=2)
+    assert printed.startswith("error: `holder extract` is withdrawn")
+    assert "Traceback" not in printed
