@@ -99,10 +99,15 @@ def shred(path: Path) -> None:
 
 
 def describe(files: Mapping[str, str | Path], root: str | Path) -> list[dict[str, Any]]:
-    """Kind, stored path, digest and size of each file; read before any lock is taken."""
+    """Kind, stored path, digest and size of each file; read before any lock is taken.
+
+    ``files`` maps a label to a path; the kind is the label's first word, so that
+    ``"payload 1"`` and ``"payload 2"`` are both payloads.
+    """
     described = []
-    for kind, path in files.items():
+    for label, path in files.items():
         local = Path(path)
+        kind = (label.split() or ["file"])[0][:32]
         described.append({"kind": kind, "path": stored_path(local, root),
                           "sha256": sha256_file(local), "size": local.stat().st_size})
     return described

@@ -44,8 +44,8 @@ from catalog.models import (
     Release,
     User,
 )
-from catalog.releases import ReleaseInfo, open_releases_query, release_info
 from catalog.projects import ProjectMethods
+from catalog.releases import ReleaseInfo, open_releases_query, release_info
 from catalog.requests import RequestMethods
 from catalog.roles import PermissionRefused, refuse_self, require
 from catalog.sessions import SessionMethods

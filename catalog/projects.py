@@ -25,8 +25,12 @@ from catalog.artefacts import ArtefactInfo, artefact_info
 from catalog.coltypes import utcnow
 from catalog.errors import CatalogError
 from catalog.hashchain import jsonable
-from catalog.models import Artefact, AuditEntry, Project
+from catalog.models import LINKAGE_MODES, PURPOSES, Artefact, AuditEntry, Project, User
 from catalog.roles import PermissionRefused, require
+
+#: The actor of a stage in a workspace whose catalog has no users: the party whose secret
+#: key (unlocked by its passphrase) the stage used. Refused once the catalog has users.
+PARTY_ACTOR = "party:"
 
 #: Stages the catalog records, each an action ``stage.<name>`` of the role matrix.
 STAGES = ("create", "accept", "prepare", "precheck", "link", "extract", "combine",
@@ -56,6 +60,22 @@ def _project(session: Session, project_id: str) -> Project:
     return project
 
 
+def check_actor(session: Session, actor: str, action: str) -> None:
+    """A user the role matrix lets take ``action``, or a party key where nobody can log in.
+
+    A party's own workspace may hold no users at all (its catalog records only its own
+    files); there the party that unlocked its key is the actor. Once a catalog has an
+    active user, a person must be logged in and hold the right role.
+    """
+    if not actor.startswith(PARTY_ACTOR):
+        require(session, actor, action)
+        return
+    if session.scalar(select(User.id).where(User.active.is_(True)).limit(1)) is not None:
+        raise PermissionRefused(f"{action} refused: this catalog has users, so a person must "
+                                f"be logged in (`pseudolink login`); {actor!r} is a party key, "
+                                "not a user", actor=actor, action=action)
+
+
 def _holders(spec: Mapping[str, Any]) -> list[str]:
     return [h.get("id", "?") for h in spec.get("holders", []) if isinstance(h, Mapping)]
 
@@ -80,6 +100,26 @@ class ProjectMethods:
             self._audit_refusal(refused.actor, target, refused)  # type: ignore[attr-defined]
             raise
 
+    def ensure_project(self, project_id: str, *, purpose: str, mode: str,
+                       spec: Mapping[str, Any], actor: str) -> bool:
+        """Record a project this workspace has not seen (a holder's, from its manifest).
+
+        Returns whether it was recorded now; a known project is left as it is.
+        """
+        if purpose not in PURPOSES or mode not in LINKAGE_MODES:
+            raise CatalogError(f"project {project_id!r}: purpose {purpose!r} or mode "
+                               f"{mode!r} unknown")
+        with self._guarded(project_id) as session:
+            if session.get(Project, project_id) is not None:
+                return False
+            check_actor(session, actor, "project.record")
+            session.add(Project(id=project_id, purpose=purpose, mode=mode,
+                                spec=jsonable(dict(spec))))
+            session.flush()
+            audit_log.append_entry(session, actor, "project.record", project_id,
+                                   {"purpose": purpose, "mode": mode})
+            return True
+
     def record_stage(self, project_id: str, stage: str, *, actor: str, root: str | Path,
                      holder: str, outputs: Mapping[str, str | Path] | None = None,
                      details: Mapping[str, Any] | None = None) -> list[ArtefactInfo]:
@@ -94,7 +134,7 @@ class ProjectMethods:
         extra = jsonable(dict(details or {}))
         action = f"stage.{stage}"
         with self._guarded(project_id) as session:
-            require(session, actor, action)
+            check_actor(session, actor, action)
             project = _project(session, project_id)
             if project.status == "closed":
                 raise CatalogError(f"project {project_id!r} is closed: no stage may be "
@@ -136,7 +176,7 @@ class ProjectMethods:
         Returns the certificate: what was destroyed (kinds, paths, digests), when, by whom.
         """
         with self._guarded(project_id) as session:
-            require(session, actor, "project.close")
+            check_actor(session, actor, "project.close")
             _project(session, project_id)
         with self._read() as session:
             pending = list(session.scalars(select(Artefact).where(
@@ -146,7 +186,7 @@ class ProjectMethods:
         lines = files.destroy_files(pending, root)
         now = utcnow()
         with self._guarded(project_id) as session:
-            require(session, actor, "project.close")
+            check_actor(session, actor, "project.close")
             project = _project(session, project_id)
             for row in session.scalars(select(Artefact).where(
                     Artefact.id.in_([r.id for r in pending]))):

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from pseudolink.cli import governance
 from pseudolink.cli.app import WorkdirOption, app, console, fail, passphrase, ws
 from pseudolink.cli.link import MANY_FILES, files_after_option
 from pseudolink.cli.progress import progress_bars
@@ -30,11 +31,18 @@ def combine(
     payloads = files_after_option(payloads, ctx, "--payloads")
     space = ws(workdir)
     try:
+        manifest = linkage.ProjectManifest.load(space.project_dir(project))
+        party = as_party or manifest.spec.combiner
+        actor = governance.stage_actor(space, "combine", party)
         with progress_bars(transient=True) as progress:
             report = linkage.combine(space.project_dir(project), linkmap, payloads, out,
                                      space.keys, passphrase(), as_party=as_party,
                                      engine=engine, progress=progress)
     except linkage.LinkageError as exc:
         raise fail(str(exc)) from None
+    # The inputs are this workspace's copies too: the link map and payloads it received.
+    received = {"linkmap": linkmap, **{f"payload {i}": p for i, p in enumerate(payloads, 1)}}
+    governance.record(space, manifest, "combine", actor, party,
+                      {**received, "combined": report.path}, {"rows": report.rows})
     console.print(f"{report.rows:,} combined rows, {len(report.columns)} columns "
                   f"(records per holder {report.records_per_holder}) -> {report.path}")

@@ -8,7 +8,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from pseudolink.cli import governance
 from pseudolink.cli.app import WorkdirOption, app, console, fail, passphrase, ws
+from pseudolink.cli.artifacts import sha256_file
 from pseudolink.cli.progress import progress_bars
 
 group = typer.Typer(help="Work done at a data holder.", no_args_is_help=True)
@@ -42,6 +44,7 @@ def prepare(
         if spec is not None:
             check_spec_file(manifest, spec)
         linkage.check_accepted(manifest, holder, space.keys)
+        actor = governance.stage_actor(space, "prepare", holder)
         console.print(outgoing_files(manifest, holder, out, space.keys))
         with progress_bars(transient=True) as progress:
             report = linkage.prepare(space.project_dir(project), holder, input, out,
@@ -49,6 +52,8 @@ def prepare(
                                      engine=engine, progress=progress)
     except linkage.LinkageError as exc:
         raise fail(str(exc)) from None
+    governance.record(space, manifest, "prepare", actor, holder, report.outputs,
+                      {"records": report.records, "input_sha256": sha256_file(input)})
     table = Table(title=f"{holder}: {report.records:,} records", show_lines=False)
     for column in ("recipe", "keys", "share"):
         table.add_column(column, justify="right" if column != "recipe" else "left")

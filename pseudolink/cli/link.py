@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from pseudolink.cli import governance
 from pseudolink.cli.app import WorkdirOption, app, console, fail, passphrase, ws
 from pseudolink.cli.progress import progress_bars
 
@@ -44,13 +45,19 @@ def link(
 
     keys = files_after_option(keys, ctx, "--keys")
     space = ws(workdir)
+    stage = "precheck" if precheck else "link"
     try:
+        manifest = linkage.ProjectManifest.load(space.project_dir(project))
+        party = as_party or manifest.spec.key_manager
+        actor = governance.stage_actor(space, stage, party)
         with progress_bars(transient=True) as progress:
             report = linkage.link(space.project_dir(project), keys, out, space.keys,
                                   passphrase(), as_party=as_party, engine=engine,
                                   precheck=precheck, progress=progress)
     except linkage.LinkageError as exc:
         raise fail(str(exc)) from None
+    governance.record(space, manifest, stage, actor, party, report.outputs,
+                      {"links": report.links, "inputs": [str(k) for k in keys]})
     table = Table(title="match rates per holder and recipe" if precheck else
                   f"{report.links:,} links")
     for column in ("holder", "recipe", "records", "keys", "shared", "rate", "linked", "dups"):

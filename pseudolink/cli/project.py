@@ -1,4 +1,5 @@
-"""``pseudolink project create|rotate-key|close``: the public manifest; holders make the key.
+"""``pseudolink project create|rotate-key|close|list|status``: the public manifest; holders make
+the key; close destroys every file the project left in this workspace's catalog.
 
 ``project accept`` (the holders' side) is in :mod:`pseudolink.cli.project_accept`.
 """
@@ -9,7 +10,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.table import Table
 
+from pseudolink.cli import governance
 from pseudolink.cli.app import WorkdirOption, app, console, fail, ws
 
 group = typer.Typer(help="Linkage projects.", no_args_is_help=True)
@@ -27,9 +30,11 @@ def create(
     space = ws(workdir)
     try:
         parsed = linkage.ProjectSpec.load(spec)
+        actor = governance.stage_actor(space, "create", "workspace")
         manifest = linkage.create_project(parsed, space.keys, space.project_dir(parsed.id))
     except linkage.LinkageError as exc:
         raise fail(str(exc)) from None
+    governance.record(space, manifest, "create", actor, "workspace")
     console.print(f"project [bold]{manifest.id}[/] ({parsed.purpose}, {parsed.mode}): key "
                   f"manager {parsed.key_manager}, combiner {parsed.combiner}; no key yet: "
                   f"send project.json to holders {', '.join(parsed.holder_ids)}, each runs "
@@ -60,41 +65,98 @@ def rotate_key(
 @group.command("close")
 def close(
     project: Annotated[str, typer.Option(help="Project id.")],
-    actor: Annotated[str, typer.Option(help="Who closes it, for the audit log.")] = "cli",
     workdir: WorkdirOption = None,
 ) -> None:
-    """Destroy the project key and link map in this workspace; the project accepts no work."""
+    """Destroy every file of the project this workspace recorded, wherever it was written.
+
+    Keys, link maps, payloads, crosswalks, combined data: each is shredded at the path the
+    catalog recorded, and a destruction certificate (files, digests, when, by whom) goes
+    to the audit log. The manifest stays, marked closed, so that no stage runs again.
+    """
     import linkage
 
     space = ws(workdir)
     try:
+        manifest = linkage.ProjectManifest.load(space.project_dir(project))
+    except linkage.LinkageError as exc:
+        raise fail(str(exc)) from None
+    actor = governance.stage_actor(space, "project.close", "workspace")
+    # The catalog's files first: a failure after this leaves nothing it listed behind,
+    # and a second close finds them absent and says so.
+    certificate = governance.destroy(space, manifest, actor)
+    try:
         manifest = linkage.close_project(space.project_dir(project), space.keys)
     except linkage.LinkageError as exc:
         raise fail(str(exc)) from None
-    _record_close(space.database_url, manifest, actor)
-    console.print(f"project [bold]{manifest.id}[/] closed at {manifest.closed_at}: project "
-                  "key and link map destroyed in this workspace; recorded in the audit log")
+    files = certificate["files"]
+    absent = [f["path"] for f in files if f["state"] == "absent"]
+    console.print(f"project [bold]{manifest.id}[/] closed at {manifest.closed_at}: project key "
+                  f"and {len(files) - len(absent)} recorded file(s) destroyed; destruction "
+                  "certificate recorded in the audit log", highlight=False)
+    if absent:
+        console.print(f"  not found at the recorded path (already gone, or moved): "
+                      f"{', '.join(absent)}", highlight=False)
 
 
-def _record_close(url: str, manifest, actor: str) -> None:
-    """Mark the project closed in the catalog, or at least write the audit entry.
+@group.command("list")
+def list_projects(workdir: WorkdirOption = None) -> None:
+    """The projects this workspace's catalog knows: status, last stage, files held, retention."""
+    with governance.open_catalog(ws(workdir)) as cat:
+        found = cat.list_projects()
+    table = Table("project", "status", "purpose", "last stage", "files held", "retain until")
+    for p in found:
+        held = sum(1 for a in p.artefacts if a.destroyed_at is None)
+        table.add_row(p.id, p.status, p.purpose,
+                      p.stages[-1]["stage"] if p.stages else "-", str(held),
+                      f"{p.retain_until:%Y-%m-%d}" if p.retain_until else "-")
+    console.print(table)
 
-    linkage knows nothing of the catalog, so the CLI joins the two here.
-    """
-    import catalog
 
-    details = {"closed_at": manifest.closed_at, "key_version": manifest.key_version,
-               "destroyed": ["project key", "link map"]}
+@group.command("status")
+def status(
+    project: Annotated[str, typer.Option(help="Project id.")],
+    workdir: WorkdirOption = None,
+) -> None:
+    """Parties and acceptance, stages run, files held (digests) and retention."""
+    import linkage
+
+    space = ws(workdir)
+    with governance.open_catalog(space) as cat:
+        info = cat.project_status(project)
+    console.print(f"project [bold]{info.id}[/] ({info.purpose}, {info.mode}): {info.status}"
+                  + (f" since {info.closed_at:%Y-%m-%d %H:%M}" if info.closed_at else "")
+                  + "; retain until "
+                  + (f"{info.retain_until:%Y-%m-%d}" if info.retain_until else "not set"),
+                  highlight=False)
     try:
-        catalog.init_catalog(url)
-        with catalog.Catalog.connect(url) as cat:
-            actions = {e.get("action") for e in cat.audit_entries()
-                       if e.get("target") == manifest.id}
-            recorded, closed = "project.record" in actions, "project.close" in actions
-            if recorded and not closed:
-                cat.close_project(manifest.id, actor=actor)
-            elif not closed:
-                cat.audit(actor, "project.close", manifest.id, details)
-    except catalog.CatalogError as exc:
-        raise fail(f"project {manifest.id} is closed, but the audit log could not record it: "
-                   f"{exc}") from None
+        manifest = linkage.ProjectManifest.load(space.project_dir(project))
+    except linkage.LinkageError:
+        manifest = None
+    parties = Table("party", "role", "accepted")
+    if manifest is not None:
+        spec = manifest.spec
+        accepted = getattr(manifest, "accepted_by", None)
+        for holder_id in spec.holder_ids:
+            parties.add_row(holder_id, "holder", _accepted(manifest, holder_id, accepted))
+        parties.add_row(spec.key_manager, "key manager", "-")
+        parties.add_row(spec.combiner, "combiner", "-")
+    else:
+        for holder_id in info.holders:
+            parties.add_row(holder_id, "holder", "unknown (no manifest here)")
+    console.print(parties)
+    stages = Table("stage", "party", "actor", "at", "files")
+    for stage in info.stages:
+        stages.add_row(stage["stage"], stage["party"] or "-", stage["actor"],
+                       f"{stage['at']:%Y-%m-%d %H:%M:%S}", str(stage["files"]))
+    console.print(stages)
+    files = Table("kind", "party", "path", "sha256", "size", "state")
+    for a in info.artefacts:
+        files.add_row(a.kind, a.holder, a.path, a.sha256[:16], f"{a.size:,}",
+                      f"destroyed {a.destroyed_at:%Y-%m-%d}" if a.destroyed_at else "held")
+    console.print(files)
+
+
+def _accepted(manifest, holder_id: str, accepted) -> str:  # type: ignore[no-untyped-def]
+    if accepted is None:
+        return "unknown"
+    return "yes" if holder_id in accepted else "no"
