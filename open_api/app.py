@@ -5,18 +5,21 @@ from __future__ import annotations
 import logging
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from uvicorn import Config, Server
 
 from open_api import ckan, dp, landing, native, portal
 from open_api.access_log import RedactSecrets
 from open_api.artifacts import Artifacts
 from open_api.config import ApiConfig
+from open_api.docs_pages import install_redoc
 from open_api.handlers import install_error_handlers, install_openapi
 from open_api.keys import KeyRegistry, resolve_keys
 from open_api.limits import Limiter, limiter_for
 from open_api.source import ReleaseSource, resolve_source
 from open_api.table_cache import TableCache
 
+DOCS_STATIC = "/static/docs"
 DESCRIPTION = (
     "Datasets released by a pseudonymised-data combination agency: differentially private "
     "aggregates and synthetic microdata. Errors are JSON `{\"error\": {\"code\", \"message\"}}` "
@@ -38,7 +41,11 @@ def create_app(
     """
     releases = resolve_source(source)
     settings = config or ApiConfig()
-    app = FastAPI(title="pseudolink open data", version="1", description=DESCRIPTION)
+    # Swagger UI and ReDoc from the assets fastapi-offline ships, never from a CDN: the
+    # agencies' networks are separated from the internet (망분리), where /docs was blank.
+    app = FastAPIOffline(title="pseudolink open data", version="1", description=DESCRIPTION,
+                         static_url=DOCS_STATIC, redoc_url=None)
+    install_redoc(app, DOCS_STATIC)
     app.state.source = releases
     app.state.artifacts = Artifacts()
     app.state.config = settings
@@ -52,7 +59,22 @@ def create_app(
     app.include_router(dp.router)
     install_error_handlers(app)
     install_openapi(app)
+
+    @app.middleware("http")
+    async def same_origin_pages(request, call_next):  # type: ignore[no-untyped-def]
+        response = await call_next(request)
+        if response.headers.get("content-type", "").startswith("text/html"):
+            response.headers.setdefault("Content-Security-Policy", PAGE_POLICY)
+        return response
+
     return app
+
+
+#: Pages may load only what this server serves: on a separated network an outside request
+#: can only fail, and ReDoc's bundled footer still points at its maker's CDN for a logo.
+PAGE_POLICY = ("default-src 'self'; img-src 'self' data:; font-src 'self' data:; "
+               "style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline' blob:; "
+               "worker-src 'self' blob:; connect-src 'self'; frame-ancestors 'none'")
 
 
 def server(
