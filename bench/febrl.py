@@ -67,20 +67,26 @@ def run_pseudolink(a: pd.DataFrame, b: pd.DataFrame, truth: set, work: Path) -> 
         linkage.create_party(keys, party, role, PASSPHRASE)
     project = spec("febrl4")
     manifest = linkage.create_project(project, keys, work / "project")
+    for holder in ("a", "b"):  # each holder checks and signs the project before preparing
+        linkage.accept_project(manifest, linkage.load_party_secret(keys, holder, PASSPHRASE),
+                               keys)
     for name, frame in (("a", a), ("b", b)):
         holder_file(frame, work / f"{name}.parquet")
     out = work / "exchange"
 
     start = time.perf_counter()
+    crosswalks = {}
     for holder in ("a", "b"):
-        linkage.prepare(manifest, holder, work / f"{holder}.parquet", out, keys, PASSPHRASE)
+        report = linkage.prepare(manifest, holder, work / f"{holder}.parquet", out, keys,
+                                 PASSPHRASE)
+        crosswalks[holder] = Path(report.outputs["crosswalk"])
     prepared = time.perf_counter()
     report = linkage.link(manifest, [out / "a.keys.age", out / "b.keys.age"], out / "km",
                           keys, PASSPHRASE)
     seconds = time.perf_counter() - start
     link_seconds = time.perf_counter() - prepared
 
-    record = {h: dict(zip(*pq.read_table(out / f"{h}.crosswalk.parquet",
+    record = {h: dict(zip(*pq.read_table(crosswalks[h],
                                          columns=["serial", "record_id"]).to_pydict().values(),
                           strict=True)) for h in ("a", "b")}
     linkmap = linkage.read_envelope(out / "km" / "linkmap.age", keys, "agency", PASSPHRASE,

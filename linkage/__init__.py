@@ -6,7 +6,14 @@ combine at the combination agency (DESIGN 2 and 5).
 
 from linkage.combine import combine
 from linkage.engines import Engine, get_engine
-from linkage.envelope import Envelope, open_envelope, read_envelope, seal
+from linkage.envelope import (
+    Envelope,
+    EnvelopeHeader,
+    open_envelope,
+    read_envelope,
+    seal,
+    verify_envelope,
+)
 from linkage.errors import InputError, LinkageError
 from linkage.extract import extract
 from linkage.inputs import detect_encoding, read_input
@@ -53,6 +60,7 @@ __all__ = [
     "CombineReport",
     "Engine",
     "Envelope",
+    "EnvelopeHeader",
     "ExtractReport",
     "HolderRecipeStats",
     "HolderSpec",
@@ -90,4 +98,5 @@ __all__ = [
     "read_input",
     "rotate_project_key",
     "seal",
+    "verify_envelope",
 ]

@@ -1,11 +1,17 @@
 """Envelopes: how a table crosses a trust boundary.
 
-An envelope is an age file (any ``age`` tool decrypts it) whose plaintext is an
-uncompressed tar of ``manifest.json`` and ``data.parquet``. The manifest names the kind,
-project, sender and recipient, and the SHA-256 of the data; the sender's Ed25519 signature
-over the canonical JSON of the manifest therefore covers the data too. A receiver accepts
-a file only if it was encrypted to it, signed by a party allowed to send that kind in that
-project, and unaltered.
+An envelope is two files. ``X.age`` is a plain age file (any ``age`` tool decrypts it)
+whose plaintext is an uncompressed tar of ``manifest.json`` and ``data.parquet``; the
+manifest names the kind, project, sender and recipient and the SHA-256 of the data, and is
+signed by the sender. ``X.age.sig`` is a small signed header over the ciphertext: kind,
+project id and binding (:attr:`ProjectManifest.binding`), sender, recipient, a per-file
+nonce, and the ciphertext's SHA-256 and size.
+
+Encrypt-then-sign: a receiver reads the header with a hard size cap and verifies it against
+the sender's key in the project manifest, then hashes the ciphertext, and only then
+decrypts, with a cap on every tar member. Anyone can encrypt to a recipient's public key,
+so nothing of an unverified file is parsed; and a party without any secret key (an
+exchange) can check who sent a file for which project (:func:`verify_envelope`).
 """
 
 from __future__ import annotations
@@ -14,11 +20,12 @@ import hashlib
 import io
 import json
 import os
+import secrets
 import tarfile
 import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -29,11 +36,18 @@ import pyrage
 from cryptography.exceptions import InvalidSignature
 
 from linkage.errors import LinkageError
-from linkage.files import atomic_path
+from linkage.files import atomic_path, write_atomic
 from linkage.keys.party import PartyPublic, PartySecret, load_party_public, load_party_secret
 from linkage.keys.project import ProjectManifest
 
-FORMAT = "pseudolink-envelope/1"
+FORMAT = "pseudolink-envelope/2"
+HEADER_FORMAT = "pseudolink-envelope-header/1"
+HEADER_SUFFIX = ".sig"
+#: A header is a few hundred bytes; anything much larger is refused before it is parsed.
+MAX_HEADER_BYTES = 16 << 10
+#: The manifest lists the data's columns; a megabyte is far beyond any real one.
+MAX_MANIFEST_BYTES = 1 << 20
+NONCE_BYTES = 16
 MANIFEST_MEMBER = "manifest.json"
 DATA_MEMBER = "data.parquet"
 KINDS = ("keys", "payload", "linkmap", "matched")
@@ -43,6 +57,49 @@ COMPRESSION = {"keys": "none", "linkmap": "none", "matched": "none", "payload": 
 #: Reads of Parquet data being hashed or sealed: large enough that Python's overhead
 #: disappears.
 _CHUNK = 8 << 20
+
+
+@dataclass(frozen=True)
+class EnvelopeHeader:
+    """The verified outer header of an envelope: who sent what, for which project."""
+
+    kind: str
+    project: str
+    binding: str
+    key_version: int
+    sender: str
+    recipient: str
+    nonce: str
+    ciphertext_sha256: str
+    ciphertext_size: int
+    created_at: str
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EnvelopeHeader:
+        types = {"kind": str, "project": str, "binding": str, "key_version": int,
+                 "sender": str, "recipient": str, "nonce": str, "ciphertext_sha256": str,
+                 "ciphertext_size": int, "created_at": str}
+        for name, kind in types.items():
+            if not isinstance(data.get(name), kind) or isinstance(data.get(name), bool):
+                raise ValueError(f"field '{name}' missing or not a {kind.__name__}")
+        return cls(**{name: data[name] for name in types})
+
+
+def header_path(path: str | Path) -> Path:
+    """Where the signed header of envelope ``path`` lives: ``X.age`` -> ``X.age.sig``."""
+    path = Path(path)
+    return path.with_name(path.name + HEADER_SUFFIX)
+
+
+def valid_party_id(party_id: object) -> bool:
+    """Whether ``party_id`` is a party id as ``party create`` allows it: never a path.
+
+    >>> [valid_party_id(x) for x in ("ssis", "키관리", "../../x", ".hidden", "")]
+    [True, True, False, False, False]
+    """
+    return (isinstance(party_id, str) and 0 < len(party_id) <= 64
+            and not party_id.startswith(".")
+            and all(ch.isalnum() or ch in "-_." for ch in party_id))
 
 
 @dataclass(frozen=True)
@@ -67,42 +124,60 @@ def canonical_json(data: dict[str, Any]) -> bytes:
                       ensure_ascii=False).encode("utf-8")
 
 
-def seal(path: str | Path, table: pa.Table, *, kind: str, project_id: str,
+def seal(path: str | Path, table: pa.Table, *, kind: str, project: ProjectManifest,
          sender: PartySecret, recipient: PartyPublic,
          extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Sign ``table`` as ``sender`` and encrypt it to ``recipient`` at ``path``."""
+    """Sign ``table`` as ``sender`` and encrypt it to ``recipient`` at ``path`` (and its
+    signed header at ``path.sig``)."""
     with tempfile.TemporaryDirectory(prefix="pseudolink-seal-") as scratch:
         data_path = Path(scratch) / DATA_MEMBER
         pq.write_table(table, data_path, compression=COMPRESSION.get(kind, "zstd"))
-        return seal_file(path, data_path, kind=kind, project_id=project_id, sender=sender,
+        return seal_file(path, data_path, kind=kind, project=project, sender=sender,
                          recipient=recipient, extra=extra)
 
 
-def seal_file(path: str | Path, data_path: str | Path, *, kind: str, project_id: str,
-              sender: PartySecret, recipient: PartyPublic,
+def seal_file(path: str | Path, data_path: str | Path, *, kind: str,
+              project: ProjectManifest, sender: PartySecret, recipient: PartyPublic,
               extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """Seal a Parquet file already on disk, streaming: memory stays flat whatever its size."""
     if kind not in KINDS:
         raise ValueError(f"unknown envelope kind {kind!r}")
     data_path = Path(data_path)
     metadata = pq.read_metadata(data_path)
+    nonce = secrets.token_hex(NONCE_BYTES)
+    created_at = datetime.now(UTC).isoformat(timespec="seconds")
     manifest: dict[str, Any] = {
         "format": FORMAT,
         "kind": kind,
-        "project": project_id,
+        "project": project.id,
+        "binding": project.binding,
+        "nonce": nonce,
         "sender": sender.id,
         "recipient": recipient.id,
         "data_sha256": _Member(data_path, 0, data_path.stat().st_size).sha256(),
         "rows": metadata.num_rows,
         "columns": metadata.schema.to_arrow_schema().names,
-        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "created_at": created_at,
         **(extra or {}),
     }
     manifest["signature"] = sender.signer.sign(canonical_json(manifest)).hex()
-    with open(data_path, "rb") as data, atomic_path(path) as tmp, open(tmp, "wb") as out:
-        stream = _TarStream([(MANIFEST_MEMBER, canonical_json(manifest)),
-                             (DATA_MEMBER, data)])
-        pyrage.encrypt_io(stream, out, [recipient.recipient()])
+    with atomic_path(path) as tmp:
+        with open(data_path, "rb") as data, open(tmp, "wb") as out:
+            stream = _TarStream([(MANIFEST_MEMBER, canonical_json(manifest)),
+                                 (DATA_MEMBER, data)])
+            pyrage.encrypt_io(stream, out, [recipient.recipient()])
+        size = tmp.stat().st_size
+        header = {
+            "format": HEADER_FORMAT, "kind": kind, "project": project.id,
+            "binding": project.binding, "key_version": project.key_version,
+            "sender": sender.id, "recipient": recipient.id, "nonce": nonce,
+            "ciphertext_sha256": _Member(tmp, 0, size).sha256(), "ciphertext_size": size,
+            "created_at": created_at,
+        }
+        header["signature"] = sender.signer.sign(canonical_json(header)).hex()
+        # The header lands first: until the ciphertext is renamed over an older one, a
+        # reader sees a mismatch and refuses, never an old file under a new header.
+        write_atomic(header_path(path), canonical_json(header))
     return manifest
 
 
@@ -118,7 +193,9 @@ class _TarStream(io.RawIOBase):
                 size = os.fstat(content.fileno()).st_size
             info = tarfile.TarInfo(name)
             info.size, info.mode = size, 0o600
-            self._parts += [info.tobuf(tarfile.PAX_FORMAT), content,
+            # GNU headers write sizes past 8 GiB in base-256 in the one 512-byte header
+            # block, so the receiver's bounded parser never meets a pax extension.
+            self._parts += [info.tobuf(tarfile.GNU_FORMAT), content,
                             b"\0" * (-size % tarfile.BLOCKSIZE)]
         # End of archive: two zero blocks, padded to a whole record as tarfile writes it.
         self._parts.append(b"\0" * tarfile.RECORDSIZE)
@@ -201,44 +278,201 @@ class _Member:
         return pq.read_table(pa.BufferReader(data))
 
 
-@contextmanager
-def _decrypted(path: Path, reader: PartySecret) -> Iterator[tuple[dict[str, Any], _Member, str]]:
-    """Decrypt to a private scratch file and unpack: (manifest, data member, its SHA-256).
-
-    The manifest is parsed but not yet trusted. Decrypting to disk rather than memory keeps
-    a receiver's memory flat for files of tens of millions of records.
-    """
+def _read_header(path: Path) -> tuple[dict[str, Any], EnvelopeHeader]:
+    """The header beside ``path``, read with a hard cap and parsed, not yet trusted."""
+    sig = header_path(path)
     if not path.exists():
         raise LinkageError(f"{path}: file not found")
+    if not sig.exists():
+        raise LinkageError(f"{path}: unsigned envelope refused (no signed header {sig.name} "
+                           "beside it; move both files together)")
+    with open(sig, "rb") as fh:
+        raw = fh.read(MAX_HEADER_BYTES + 1)
+    if len(raw) > MAX_HEADER_BYTES:
+        raise LinkageError(f"{sig}: header is larger than {MAX_HEADER_BYTES} bytes; refused "
+                           "unread")
+    try:
+        data = json.loads(raw)
+        if not isinstance(data, dict) or data.get("format") != HEADER_FORMAT:
+            raise ValueError("unknown header format")
+        header = EnvelopeHeader.from_dict(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise LinkageError(f"{sig}: not an envelope header ({exc})") from None
+    if not valid_party_id(header.sender):
+        raise LinkageError(f"{sig}: sender id {header.sender[:70]!r} is not a party id")
+    return data, header
+
+
+def _check_header_signature(path: Path, data: dict[str, Any], signer: PartyPublic) -> None:
+    signature = data.get("signature")
+    unsigned = {k: v for k, v in data.items() if k != "signature"}
+    try:
+        if not isinstance(signature, str):
+            raise ValueError("no signature")
+        signer.verifier().verify(bytes.fromhex(signature), canonical_json(unsigned))
+    except (InvalidSignature, ValueError):
+        raise LinkageError(f"{header_path(path)}: header signature does not verify against "
+                           f"the keys of '{signer.id}': altered, or not sent by it") from None
+
+
+def _check_ciphertext(path: Path, header: EnvelopeHeader) -> None:
+    size = path.stat().st_size
+    if size != header.ciphertext_size or \
+            _Member(path, 0, size).sha256() != header.ciphertext_sha256:
+        raise LinkageError(f"{path}: does not match its signed header (altered, truncated "
+                           "or replaced)")
+
+
+def _check_binding(path: Path, header: EnvelopeHeader, project: ProjectManifest) -> None:
+    if header.project != project.id:
+        raise LinkageError(f"{path}: belongs to project '{header.project}', not {project.id}")
+    # Link maps and payloads made before a key rotation stay valid (link ids and serials
+    # do not depend on the key), so any version up to the current one may be bound;
+    # keys files must be current, which ``link`` checks with its own message.
+    if header.kind == "keys" and header.key_version != project.key_version:
+        raise LinkageError(f"{path}: keys file of key version {header.key_version}, made for "
+                           f"another project key (project {project.id} is at key version "
+                           f"{project.key_version}); the holder must prepare again")
+    if not 1 <= header.key_version <= project.key_version or \
+            header.binding != replace(project, key_version=header.key_version).binding:
+        raise LinkageError(f"{path}: made for another project with id {project.id} (an "
+                           "earlier or later creation of it, other parties' keys, or another "
+                           "key version); refused")
+
+
+def verify_envelope(path: str | Path, project: ProjectManifest, *,
+                    expected_kind: str | None = None,
+                    allowed_senders: Iterable[str] | None = None) -> EnvelopeHeader:
+    """Check an envelope's signed header and ciphertext without decrypting it.
+
+    Needs no secret key: the sender's public key comes from ``project``. Refuses a file
+    signed by anyone else, made for another project (or another creation of this one), or
+    altered after signing.
+    """
+    path = Path(path)
+    data, header = _read_header(path)
+    allowed_set = set(project.parties if allowed_senders is None else allowed_senders)
+    if header.sender not in project.parties:
+        raise _not_allowed(path, header, project, expected_kind, allowed_set)
+    _check_header_signature(path, data, project.party(header.sender))
+    _check_binding(path, header, project)
+    if expected_kind is not None and header.kind != expected_kind:
+        raise LinkageError(f"{path}: is a {header.kind} file, expected {expected_kind}")
+    if header.sender not in allowed_set:
+        raise _not_allowed(path, header, project, expected_kind, allowed_set)
+    _check_ciphertext(path, header)
+    return header
+
+
+def _not_allowed(path: Path, header: EnvelopeHeader, project: ProjectManifest,
+                 kind: str | None, allowed: set[str]) -> LinkageError:
+    return LinkageError(f"{path}: sender '{header.sender}' may not send {kind or header.kind} "
+                        f"files in project {project.id} (allowed: {', '.join(sorted(allowed))})")
+
+
+class _BoundedTar(io.RawIOBase):
+    """Where decryption writes: checks the tar's two member headers as they stream past,
+    and stops the decryption at the first byte beyond what a sound envelope can hold."""
+
+    def __init__(self, out: BinaryIO, path: Path, limit: int) -> None:
+        self._out, self._path, self._limit = out, path, limit
+        self._head = bytearray()
+        self._written = 0
+        self.members: list[tuple[str, int, int]] = []  # name, offset of data, size
+        self._end = limit
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        count = len(data)
+        self._written += count
+        if self._written > min(self._limit, self._end):
+            raise _Refused(f"{self._path}: holds more than its {MANIFEST_MEMBER} and "
+                           f"{DATA_MEMBER} members")
+        if len(self.members) < 2:
+            self._head += data
+            self._parse()
+        self._out.write(data)
+        return count
+
+    def _parse(self) -> None:
+        while len(self.members) < 2:
+            offset = 0 if not self.members else \
+                self.members[-1][1] + _padded(self.members[-1][2])
+            if len(self._head) < offset + tarfile.BLOCKSIZE:
+                return
+            block = bytes(self._head[offset:offset + tarfile.BLOCKSIZE])
+            try:
+                info = tarfile.TarInfo.frombuf(block, "utf-8", "strict")
+            except (tarfile.TarError, UnicodeDecodeError):
+                raise _Refused(f"{self._path}: not a pseudolink envelope") from None
+            name, cap = ((MANIFEST_MEMBER, MAX_MANIFEST_BYTES) if not self.members
+                         else (DATA_MEMBER, self._limit))
+            if info.name != name or not info.isfile():
+                raise _Refused(f"{self._path}: not a pseudolink envelope (member "
+                               f"{info.name[:40]!r} where {name} belongs)")
+            if info.size > cap:
+                raise _Refused(f"{self._path}: {name} is larger than the {cap} bytes allowed; "
+                               "refused before decrypting the rest")
+            self.members.append((name, offset + tarfile.BLOCKSIZE, info.size))
+            if len(self.members) == 2:
+                self._head = bytearray()
+                # The end-of-archive blocks pad the tar to a whole record at most.
+                data_end = offset + tarfile.BLOCKSIZE + _padded(info.size)
+                self._end = data_end + 2 * tarfile.BLOCKSIZE + tarfile.RECORDSIZE
+
+
+class _Refused(Exception):
+    """Raised inside pyrage's decryption loop to stop it; turned into a LinkageError."""
+
+
+def _padded(size: int) -> int:
+    return size + (-size % tarfile.BLOCKSIZE)
+
+
+@contextmanager
+def _decrypted(path: Path, reader: PartySecret, header: EnvelopeHeader
+               ) -> Iterator[tuple[dict[str, Any], _Member, str]]:
+    """Decrypt a verified envelope to a private scratch file with a cap on every member:
+    (manifest, data member, its SHA-256).
+
+    Decrypting to disk rather than memory keeps a receiver's memory flat for files of tens
+    of millions of records; the plaintext is never larger than the signed ciphertext size.
+    """
     with tempfile.TemporaryDirectory(prefix="pseudolink-open-") as scratch:
         plain_path = Path(scratch) / "plain.tar"
+        with open(path, "rb") as source, open(plain_path, "wb") as out:
+            sink = _BoundedTar(out, path, header.ciphertext_size)
+            try:
+                pyrage.decrypt_io(source, sink, [reader.identity])
+            except _Refused as exc:
+                raise LinkageError(str(exc)) from None
+            except (pyrage.DecryptError, OSError):
+                # pyrage reports a damaged stream as OSError, a foreign recipient as
+                # DecryptError.
+                raise LinkageError(f"{path}: cannot be decrypted by party '{reader.id}' (not "
+                                   "encrypted to it, altered, or not an age file)") from None
+        if len(sink.members) != 2:
+            raise LinkageError(f"{path}: not a pseudolink envelope (truncated archive)")
+        (_, m_offset, m_size), (_, d_offset, d_size) = sink.members
         try:
-            # File to file inside pyrage: a fifth faster than through Python file objects.
-            pyrage.decrypt_file(str(path), str(plain_path), [reader.identity])
-        except (pyrage.DecryptError, OSError):
-            # pyrage reports a damaged stream as OSError, a foreign recipient as DecryptError.
-            raise LinkageError(f"{path}: cannot be decrypted by party '{reader.id}' (not "
-                               "encrypted to it, altered, or not an age file)") from None
-        try:
-            with tarfile.open(plain_path, mode="r:") as tar:
-                members = {m.name: m for m in tar.getmembers()}
-                if set(members) != {MANIFEST_MEMBER, DATA_MEMBER} or not all(
-                        m.isfile() for m in members.values()):
-                    raise LinkageError(f"{path}: not a pseudolink envelope (holds "
-                                       f"{sorted(members)})")
-                manifest = json.loads(tar.extractfile(members[MANIFEST_MEMBER]).read())
-            data = _Member(plain_path, members[DATA_MEMBER].offset_data,
-                           members[DATA_MEMBER].size)
-            if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-                raise LinkageError(f"{path}: not a pseudolink envelope (unknown manifest "
-                                   "format)")
-            digest = data.sha256()
-        except (tarfile.TarError, ValueError, AttributeError):
-            raise LinkageError(f"{path}: not a pseudolink envelope") from None
-        yield manifest, data, digest
+            with open(plain_path, "rb") as fh:
+                fh.seek(m_offset)
+                manifest = json.loads(fh.read(m_size))
+        except (ValueError, UnicodeDecodeError):
+            raise LinkageError(f"{path}: not a pseudolink envelope (unreadable manifest)"
+                               ) from None
+        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+            raise LinkageError(f"{path}: not a pseudolink envelope (unknown manifest format)")
+        data = _Member(plain_path, d_offset, d_size)
+        yield manifest, data, data.sha256()
 
 
-def _verify(path: Path, manifest: dict[str, Any], digest: str, signer: PartyPublic) -> None:
+def _verify(path: Path, manifest: dict[str, Any], digest: str, signer: PartyPublic,
+            header: EnvelopeHeader) -> None:
+    """The inner manifest: signed by the header's sender, and saying what the header says
+    (so a party cannot wrap someone else's plaintext under its own header)."""
     signature = manifest.get("signature")
     if not isinstance(signature, str):
         raise LinkageError(f"{path}: unsigned envelope refused")
@@ -248,6 +482,10 @@ def _verify(path: Path, manifest: dict[str, Any], digest: str, signer: PartyPubl
     except (InvalidSignature, ValueError):
         raise LinkageError(f"{path}: signature does not verify against the keys of "
                            f"'{signer.id}': the file was altered or not sent by it") from None
+    for name in ("kind", "project", "binding", "nonce", "sender", "recipient"):
+        if manifest.get(name) != getattr(header, name):
+            raise LinkageError(f"{path}: its manifest's {name} differs from its signed "
+                               "header's; refused")
     if digest != manifest.get("data_sha256"):
         raise LinkageError(f"{path}: data does not match its signed digest: altered")
 
@@ -260,13 +498,23 @@ def _table(path: Path, manifest: dict[str, Any], data: _Member) -> pa.Table:
     return table
 
 
+def _verified(path: Path, reader: PartySecret, expected_kind: str, project: ProjectManifest,
+              allowed_senders: Iterable[str]) -> EnvelopeHeader:
+    header = verify_envelope(path, project, expected_kind=expected_kind,
+                             allowed_senders=allowed_senders)
+    if header.recipient != reader.id:
+        raise LinkageError(f"{path}: addressed to '{header.recipient}', not '{reader.id}'")
+    return header
+
+
 def open_envelope(path: str | Path, reader: PartySecret, expected_kind: str,
                   project: ProjectManifest, allowed_senders: Iterable[str]) -> Envelope:
-    """Decrypt and verify an envelope, or refuse it with a :class:`LinkageError`."""
+    """Verify an envelope's header, then decrypt it; or refuse it with a
+    :class:`LinkageError`."""
     path = Path(path)
-    with _decrypted(path, reader) as (manifest, data, digest):
-        _check_address(path, manifest, reader, expected_kind, project, allowed_senders)
-        _verify(path, manifest, digest, project.party(manifest["sender"]))
+    header = _verified(path, reader, expected_kind, project, allowed_senders)
+    with _decrypted(path, reader, header) as (manifest, data, digest):
+        _verify(path, manifest, digest, project.party(header.sender), header)
         return Envelope(manifest, _table(path, manifest, data))
 
 
@@ -278,9 +526,9 @@ def open_envelope_to(path: str | Path, reader: PartySecret, expected_kind: str,
     For inputs too large to hold in memory: an engine then scans the file from disk.
     """
     path, dest = Path(path), Path(dest)
-    with _decrypted(path, reader) as (manifest, data, digest):
-        _check_address(path, manifest, reader, expected_kind, project, allowed_senders)
-        _verify(path, manifest, digest, project.party(manifest["sender"]))
+    header = _verified(path, reader, expected_kind, project, allowed_senders)
+    with _decrypted(path, reader, header) as (manifest, data, digest):
+        _verify(path, manifest, digest, project.party(header.sender), header)
         data.copy_to(dest)
     rows = pq.read_metadata(dest).num_rows
     if rows != manifest.get("rows"):
@@ -289,36 +537,26 @@ def open_envelope_to(path: str | Path, reader: PartySecret, expected_kind: str,
     return manifest, dest
 
 
-def _check_address(path: Path, manifest: dict[str, Any], reader: PartySecret,
-                   expected_kind: str, project: ProjectManifest,
-                   allowed_senders: Iterable[str]) -> None:
-    if manifest.get("project") != project.id:
-        raise LinkageError(f"{path}: belongs to project '{manifest.get('project')}', "
-                           f"not {project.id}")
-    if manifest.get("kind") != expected_kind:
-        raise LinkageError(f"{path}: is a {manifest.get('kind')} file, expected "
-                           f"{expected_kind}")
-    if manifest.get("recipient") != reader.id:
-        raise LinkageError(f"{path}: addressed to '{manifest.get('recipient')}', "
-                           f"not '{reader.id}'")
-    sender = manifest.get("sender")
-    allowed = set(allowed_senders)
-    if sender not in allowed or sender not in project.parties:
-        raise LinkageError(f"{path}: sender '{sender}' may not send {expected_kind} files in "
-                           f"project {project.id} (allowed: {', '.join(sorted(allowed))})")
-
-
 def read_envelope(path: str | Path, keys_dir: str | Path, party_id: str, passphrase: str,
                   project: ProjectManifest | None = None) -> pa.Table:
     """Decrypt an envelope addressed to ``party_id`` and return its table, verified.
 
-    The signature is checked against the sender's keys in ``project`` when given, else
-    against the sender's public key file in ``keys_dir``.
+    With ``project``, the header is checked as :func:`verify_envelope` does. Without it,
+    against the sender's public key file in ``keys_dir`` (the sender id is checked to be a
+    party id first, never a path), and the project binding cannot be checked.
     """
     path = Path(path)
     reader = load_party_secret(keys_dir, party_id, passphrase)
-    with _decrypted(path, reader) as (manifest, data, digest):
-        sender = str(manifest.get("sender"))
-        signer = project.party(sender) if project else load_party_public(keys_dir, sender)
-        _verify(path, manifest, digest, signer)
-        return _table(path, manifest, data)
+    if project is not None:
+        header = verify_envelope(path, project)
+        signer = project.party(header.sender)
+    else:
+        data, header = _read_header(path)
+        signer = load_party_public(keys_dir, header.sender)
+        _check_header_signature(path, data, signer)
+        _check_ciphertext(path, header)
+    if header.recipient != reader.id:
+        raise LinkageError(f"{path}: addressed to '{header.recipient}', not '{reader.id}'")
+    with _decrypted(path, reader, header) as (manifest, data_member, digest):
+        _verify(path, manifest, digest, signer, header)
+        return _table(path, manifest, data_member)

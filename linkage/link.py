@@ -89,7 +89,7 @@ def link(project: ProjectManifest | str | Path, keys_files: Sequence[str | Path]
             "serial": members.column("serial"),
         })
         linkmap_path = out_dir / LINKMAP_NAME
-        seal(linkmap_path, linkmap, kind="linkmap", project_id=manifest.id, sender=me,
+        seal(linkmap_path, linkmap, kind="linkmap", project=manifest, sender=me,
              recipient=manifest.party(spec.combiner),
              extra={"key_version": manifest.key_version})
         # Nothing goes back to the holders: telling one which of its records matched would

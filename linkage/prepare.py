@@ -142,12 +142,12 @@ def prepare(project: ProjectManifest | str | Path, holder_id: str, input_path: s
         writers.close()
         step(3)
         seal_file(paths["keys"], scratch_dir / "keys.parquet", kind="keys",
-                  project_id=manifest.id, sender=holder_keys,
+                  project=manifest, sender=holder_keys,
                   recipient=manifest.party(spec.key_manager),
                   extra={"recipes": [r.name for r in spec.recipes],
                          "key_version": manifest.key_version})
         seal_file(paths["payload"], scratch_dir / "payload.parquet", kind="payload",
-                  project_id=manifest.id, sender=holder_keys,
+                  project=manifest, sender=holder_keys,
                   recipient=manifest.party(spec.combiner))
     step(4)
 

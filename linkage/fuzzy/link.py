@@ -230,7 +230,7 @@ def link(project: ProjectManifest | str | Path, keys_files: Sequence[str | Path]
                                         .combine_chunks()]),
         })
         linkmap_path = out_dir / LINKMAP_NAME
-        seal(linkmap_path, linkmap, kind="linkmap", project_id=manifest.id, sender=me,
+        seal(linkmap_path, linkmap, kind="linkmap", project=manifest, sender=me,
              recipient=manifest.party(spec.combiner))
         report.outputs["linkmap"] = str(linkmap_path)
     report.outputs["report"] = str(out_dir / REPORT_NAME)

@@ -112,11 +112,11 @@ def prepare(project: ProjectManifest | str | Path, holder_id: str, input_path: s
     })
     paths = output_paths(out_dir, holder_id, make_private(private_dir(keys_dir, manifest.id)))
     out_dir.mkdir(parents=True, exist_ok=True)
-    seal(paths["keys"], keys_table, kind="keys", project_id=manifest.id, sender=holder_keys,
+    seal(paths["keys"], keys_table, kind="keys", project=manifest, sender=holder_keys,
          recipient=manifest.party(spec.key_manager),
          extra={"mode": "fuzzy", "fuzzy_params": params.digest,
                 "recipes": encoded.column_names})
-    seal(paths["payload"], payload, kind="payload", project_id=manifest.id,
+    seal(paths["payload"], payload, kind="payload", project=manifest,
          sender=holder_keys, recipient=manifest.party(spec.combiner))
     with atomic_path(paths["crosswalk"], mode=0o600) as tmp:  # holder-only (see prepare)
         pq.write_table(crosswalk, tmp)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
+import secrets
 import shutil
 import subprocess
 import tarfile
+from dataclasses import replace
 
 import pyarrow.parquet as pq
 import pyrage
@@ -27,8 +30,23 @@ def _open_keys(world, path):
                                  world.manifest.spec.holder_ids)
 
 
-def _rewrite(world, path, edit) -> None:
-    """Decrypt, let ``edit(manifest, data) -> (manifest, data)`` change it, re-encrypt."""
+def _sign_header(path, signer, **changes) -> None:
+    """Write ``path``'s signed header anew over its current ciphertext, as ``signer``,
+    with ``changes`` to the fields: what a party holding that signing key could send."""
+    sig = path.with_name(path.name + ".sig")
+    header = {k: v for k, v in json.loads(sig.read_bytes()).items() if k != "signature"}
+    ciphertext = path.read_bytes()
+    header.update(ciphertext_sha256=hashlib.sha256(ciphertext).hexdigest(),
+                  ciphertext_size=len(ciphertext), **changes)
+    header["signature"] = signer.signer.sign(canonical_json(header)).hex()
+    sig.write_bytes(canonical_json(header))
+
+
+def _rewrite(world, path, edit, resign: bool = True) -> None:
+    """Decrypt, let ``edit(manifest, data) -> (manifest, data)`` change it, re-encrypt.
+
+    With ``resign`` the outer header is signed anew with the sender's key, so that the
+    checks of the inner, signed manifest are what is tested."""
     plain = pyrage.decrypt(path.read_bytes(), [_secret(world, "keymanager").identity])
     with tarfile.open(fileobj=io.BytesIO(plain)) as tar:
         manifest = json.loads(tar.extractfile("manifest.json").read())
@@ -43,6 +61,8 @@ def _rewrite(world, path, edit) -> None:
             tar.addfile(info, io.BytesIO(payload))
     recipient = world.manifest.party("keymanager").recipient()
     path.write_bytes(pyrage.encrypt(out.getvalue(), [recipient]))
+    if resign:
+        _sign_header(path, _secret(world, "ssis"))
 
 
 def test_genuine_keys_file_is_accepted(world):
@@ -54,7 +74,7 @@ def test_genuine_keys_file_is_accepted(world):
 def test_altered_data_is_refused(world):
     world.prepare_all()
     path = world.exchange / "ssis.keys.age"
-    table = pq.read_table(world.exchange / "ssis.crosswalk.parquet")  # any other parquet
+    table = pq.read_table(world.crosswalk("ssis"))  # any other parquet
 
     def swap_data(manifest, data):
         out = io.BytesIO()
@@ -97,7 +117,7 @@ def test_keys_file_from_a_party_outside_the_project_is_refused(world):
     table = _open_keys(world, world.exchange / "ssis.keys.age").table
     forged = world.exchange / "forged.keys.age"
     for sender in ("intruder", "agency"):
-        linkage.seal(forged, table, kind="keys", project_id=world.manifest.id,
+        linkage.seal(forged, table, kind="keys", project=world.manifest,
                      sender=_secret(world, sender),
                      recipient=world.manifest.party("keymanager"))
         with pytest.raises(linkage.LinkageError, match=f"sender '{sender}' may not send"):
@@ -108,7 +128,7 @@ def test_holder_signed_link_map_is_refused_by_the_combiner(world):
     world.prepare_all()
     table = _open_keys(world, world.exchange / "ssis.keys.age").table
     forged = world.exchange / "linkmap.age"
-    linkage.seal(forged, table, kind="linkmap", project_id=world.manifest.id,
+    linkage.seal(forged, table, kind="linkmap", project=world.manifest,
                  sender=_secret(world, "ssis"), recipient=world.manifest.party("agency"))
     with pytest.raises(linkage.LinkageError, match="may not send linkmap"):
         linkage.combine(world.manifest, forged, world.payload_files(),
@@ -143,3 +163,93 @@ def test_age_tool_decrypts_a_payload(world, tmp_path):
     with tarfile.open(fileobj=io.BytesIO(result.stdout)) as tar:
         table = pq.read_table(io.BytesIO(tar.extractfile("data.parquet").read()))
     assert table.column_names == ["serial", "age", "sigungu", "benefit_type"]
+
+
+def _keys_path(world):
+    world.prepare_all()
+    return world.exchange / "ssis.keys.age"
+
+
+def test_rewritten_ciphertext_is_refused_by_its_signed_header(world):
+    path = _keys_path(world)
+    _rewrite(world, path, lambda m, d: (m, d), resign=False)
+    with pytest.raises(linkage.LinkageError, match="does not match its signed header"):
+        _open_keys(world, path)
+
+
+def test_envelope_from_another_project_with_same_id_is_refused(world):
+    # The same spec created again (a new nonce), or the same project under another key
+    # version: same id, same parties, and yet not the project the file was made for.
+    path = _keys_path(world)
+    again = replace(world.manifest, nonce=secrets.token_hex(16))
+    for project in (again, replace(world.manifest, key_version=2)):
+        with pytest.raises(linkage.LinkageError, match="made for another project"):
+            linkage.open_envelope(path, _secret(world, "keymanager"), "keys", project,
+                                  project.spec.holder_ids)
+
+
+def test_verify_envelope_needs_no_secret_key(world):
+    path = _keys_path(world)
+    header = linkage.verify_envelope(path, world.manifest)
+    assert (header.sender, header.kind, header.recipient) == ("ssis", "keys", "keymanager")
+    assert header.binding == world.manifest.binding and len(header.nonce) == 32
+    other = replace(world.manifest, nonce=secrets.token_hex(16))
+    with pytest.raises(linkage.LinkageError, match="made for another project"):
+        linkage.verify_envelope(path, other)
+
+
+def test_unsigned_or_resigned_envelope_is_refused_before_parsing(world):
+    path = _keys_path(world)
+    sig = path.with_name(path.name + ".sig")
+    # Anyone holding the key manager's public key can encrypt garbage to it and sign a
+    # header with a key of their own: the header's signature fails before the garbage is
+    # decrypted or parsed (the garbage would fail as "not a pseudolink envelope").
+    recipient = world.manifest.party("keymanager").recipient()
+    path.write_bytes(pyrage.encrypt(b"not a tar file" * 100, [recipient]))
+    _sign_header(path, _secret(world, "intruder"))
+    with pytest.raises(linkage.LinkageError, match="header signature does not verify"):
+        _open_keys(world, path)
+    sig.unlink()
+    with pytest.raises(linkage.LinkageError, match="unsigned"):
+        _open_keys(world, path)
+
+
+def test_oversized_header_is_refused_unread(world):
+    path = _keys_path(world)
+    path.with_name(path.name + ".sig").write_bytes(b"{" + b" " * (8 << 20) + b"}")
+    with pytest.raises(linkage.LinkageError, match="header is larger than"):
+        _open_keys(world, path)
+
+
+def test_oversized_member_is_refused_before_decrypting_it_all(world, monkeypatch):
+    # A party of the project (its header verifies) sends a 40 MiB manifest member: the
+    # receiver stops at the member's tar header instead of reading it into memory.
+    path = _keys_path(world)
+    written = []
+    _rewrite(world, path, lambda m, d: ({**m, "padding": "x" * (40 << 20)}, d))
+    real = linkage.envelope._BoundedTar.write
+    monkeypatch.setattr(linkage.envelope._BoundedTar, "write",
+                        lambda self, b: written.append(len(b)) or real(self, b))
+    with pytest.raises(linkage.LinkageError, match=r"manifest\.json is larger than"):
+        _open_keys(world, path)
+    assert sum(written) < 1 << 20
+
+
+def test_sender_id_cannot_traverse_paths(world):
+    # read_envelope without a project looks the sender's key up in the workspace: a sender
+    # of "../../evil" must not reach a public key file planted outside keys/parties.
+    path = _keys_path(world)
+    intruder = _secret(world, "intruder")
+    planted = world.keys.parent / "evil.public.json"
+    planted.write_text(json.dumps({**intruder.public.to_dict(), "id": "../../evil"}))
+
+    def forge(manifest, data):
+        manifest = {**manifest, "sender": "../../evil"}
+        manifest.pop("signature")
+        manifest["signature"] = intruder.signer.sign(canonical_json(manifest)).hex()
+        return manifest, data
+
+    _rewrite(world, path, forge, resign=False)
+    _sign_header(path, intruder, sender="../../evil")
+    with pytest.raises(linkage.LinkageError, match="sender id"):
+        linkage.read_envelope(path, world.keys, "keymanager", PASSPHRASE)

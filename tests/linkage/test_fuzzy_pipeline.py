@@ -10,7 +10,7 @@ import pytest
 
 import anonymize
 import linkage
-from tests.linkage.conftest import PASSPHRASE
+from tests.linkage.conftest import PASSPHRASE, accept_all
 
 
 @pytest.fixture(scope="module")
@@ -24,27 +24,29 @@ def fuzzy_run(tmp_path_factory, party_keys):
     data = tomllib.loads((source / "project.toml").read_text(encoding="utf-8"))
     data["project"]["mode"] = "fuzzy"
     spec = linkage.ProjectSpec.from_dict(data)
-    manifest = linkage.create_project(spec, keys, root / "project")
+    manifest = accept_all(linkage.create_project(spec, keys, root / "project"), keys)
     out = root / "exchange"
+    crosswalks = {}
     for holder in ("ssis", "building"):
-        linkage.prepare(manifest, holder, source / f"{holder}.parquet", out, keys, PASSPHRASE)
+        prepared = linkage.prepare(manifest, holder, source / f"{holder}.parquet", out, keys,
+                                   PASSPHRASE)
+        crosswalks[holder] = prepared.outputs["crosswalk"]
     report = linkage.link(manifest, [out / "ssis.keys.age", out / "building.keys.age"],
                           root / "km", keys, PASSPHRASE)
-    return root, source, keys, manifest, out, report
+    return root, source, keys, manifest, out, report, crosswalks
 
 
 def test_fuzzy_mode_finds_typo_pairs_at_high_precision(fuzzy_run):
-    root, source, keys, manifest, out, _ = fuzzy_run
+    root, source, keys, manifest, _, _, crosswalks = fuzzy_run
     quality = linkage.evaluate_linkage(
-        root / "km" / "linkmap.age",
-        {h: out / f"{h}.crosswalk.parquet" for h in ("ssis", "building")},
+        root / "km" / "linkmap.age", crosswalks,
         source / "truth.parquet", keys, PASSPHRASE, manifest)
     assert quality.recall >= 0.99
     assert quality.precision >= 0.995
 
 
 def test_fuzzy_keys_file_holds_no_plaintext_identifier(fuzzy_run):
-    _, source, keys, _, out, _ = fuzzy_run
+    _, source, keys, _, out, *_ = fuzzy_run
     table = linkage.read_envelope(out / "ssis.keys.age", keys, "keymanager", PASSPHRASE)
     assert all(c == "serial" or c.startswith(("bloom:", "block:")) for c in table.column_names)
     import pyarrow.parquet as pq
@@ -56,7 +58,7 @@ def test_fuzzy_keys_file_holds_no_plaintext_identifier(fuzzy_run):
 
 
 def test_link_report_shows_model_and_weights(fuzzy_run):
-    root, *_, report = fuzzy_run
+    root, *_, report, _ = fuzzy_run
     saved = json.loads((root / "km" / "link-report.json").read_text(encoding="utf-8"))
     model = saved["fuzzy"]["model"]["fields"]
     assert set(model) == {"name", "rrn", "dob", "phone"}
@@ -68,7 +70,7 @@ def test_link_report_shows_model_and_weights(fuzzy_run):
 
 
 def test_fuzzy_link_refuses_unknown_engines(fuzzy_run):
-    root, _, keys, manifest, out, _ = fuzzy_run
+    root, _, keys, manifest, out, *_ = fuzzy_run
     with pytest.raises(linkage.LinkageError, match="duckdb or spark, not 'polars'"):
         linkage.link(manifest, [out / "ssis.keys.age", out / "building.keys.age"],
                      root / "km2", keys, PASSPHRASE, engine="polars")

@@ -71,9 +71,12 @@ def test_key_manager_never_sees_attributes(world):
         plain = _plaintext(path, world.keys, "keymanager")
         for value in ("종로구", "livelihood", "apartment", "1988", "홍길동", "8001011234"):
             assert value.encode() not in plain
-        # and the combiner cannot open it at all
-        with pytest.raises(linkage.LinkageError, match="cannot be decrypted"):
+        # and the combiner cannot open it at all: refused by its signed header, and not
+        # decryptable with the combiner's identity even by hand
+        with pytest.raises(linkage.LinkageError, match="addressed to 'keymanager'"):
             linkage.read_envelope(path, world.keys, "agency", PASSPHRASE)
+        with pytest.raises(pyrage.DecryptError):
+            _plaintext(path, world.keys, "agency")
 
 
 def test_combiner_never_sees_identifiers_or_keys(world):
@@ -235,7 +238,7 @@ def test_combine_refuses_a_payload_that_repeats_a_serial(world, tmp_path):
     twin = next(i for i, s in enumerate(table.column("serial").to_pylist()) if s in linked)
     doubled = tmp_path / "ssis.payload.age"
     linkage.seal(doubled, pa.concat_tables([table, table.slice(twin, 1)]), kind="payload",
-                 project_id=world.manifest.id,
+                 project=world.manifest,
                  sender=linkage.load_party_secret(world.keys, "ssis", PASSPHRASE),
                  recipient=world.manifest.party(world.manifest.spec.combiner))
     out = tmp_path / "combined.parquet"
