@@ -132,3 +132,28 @@ def test_a_catalog_without_the_key_leaves_its_writes_unanchored(
     assert verdict.ok and verdict.unanchored == 1 and not verdict.intact
     cat.checkpoint_audit(Anchor(signer, checkpoints.path))
     assert cat.verify_audit(checkpoints).intact
+
+
+def test_concurrent_writers_each_append_one_whole_signed_line(
+        anchored: catalog.Catalog, checkpoints: CheckpointFile) -> None:
+    import threading
+
+    errors: list[BaseException] = []
+
+    def writer(n: int) -> None:
+        try:
+            for i in range(5):
+                anchored.audit(f"worker-{n}", "download", f"release-{i}", {"n": n})
+        except BaseException as exc:  # collected, the assertion below reports it
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    lines = checkpoints.path.read_text(encoding="utf-8").splitlines()
+    assert sorted(json.loads(line)["seq"] for line in lines) == list(range(1, 47))
+    verdict = anchored.verify_audit(checkpoints)
+    assert verdict.intact and verdict.entries == 46
