@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip -q --disable-pip-version-check
 PEOPLE ?= 20000
 
-.PHONY: demo test bench lint install install-test sysdeps bench-sysdeps room clean
+.PHONY: demo test test-min bench lint install install-test sysdeps bench-sysdeps room clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,7 +33,9 @@ install-test: $(VENV)/.installed-test
 # System packages the tests drive for real: the Debian `age` tool (decrypts our envelopes) and
 # Chromium (the console's browser test; Playwright drives it, never downloads its own).
 # Java 17 for Spark is part of the machine image. `make bench` also needs wrk.
-TEST_DEBS := age:age chromium:chromium
+# The room's walls (issue 15): bubblewrap makes each room's mount, pid and network namespaces.
+ROOM_DEBS := bwrap:bubblewrap
+TEST_DEBS := age:age chromium:chromium $(ROOM_DEBS)
 BENCH_DEBS := wrk:wrk
 define install_debs
 	@missing=""; for pair in $(1); do \
@@ -56,6 +58,7 @@ sysdeps:
 ROOM ?= /opt/pseudolink-room
 ROOM_PACKAGES := jupyter_server jupyterlab ipykernel pandas pyarrow duckdb statsmodels matplotlib
 room: $(VENV)/.installed
+	$(call install_debs,$(ROOM_DEBS))
 	@if [ "$$(id -u)" != 0 ]; then echo "room: not root; the analysis-room tests will skip"; exit 0; fi; \
 	command -v configurable-http-proxy >/dev/null 2>&1 || npm install -g --silent configurable-http-proxy@5; \
 	hub=$$($(PY) -c "import jupyterhub; print(jupyterhub.__version__)"); \
@@ -85,9 +88,19 @@ bench: $(VENV)/.installed-bench sysdeps bench-sysdeps room
 	  echo "== $$f"; $(PY) $$f || exit 1; \
 	done
 
+# The suite on the lowest versions pyproject.toml admits (ci/minimum-versions.txt), in a
+# venv of its own, so that the floors stay honest as `make test` moves to newer releases.
+MIN_VENV ?= .venv-min
+test-min: sysdeps room
+	@test -x $(MIN_VENV)/bin/python || $(PYTHON) -m venv $(MIN_VENV)
+	$(MIN_VENV)/bin/pip -q --disable-pip-version-check install torch==2.13.0
+	$(MIN_VENV)/bin/pip -q --disable-pip-version-check install -c ci/minimum-versions.txt -e '.[test]'
+	$(MIN_VENV)/bin/pip -q --disable-pip-version-check install --no-deps 'pycanon>=1.3.6'
+	PATH=$(CURDIR)/$(MIN_VENV)/bin:$$PATH $(MIN_VENV)/bin/pytest
+
 lint: install-test
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check . || true
 
 clean:
-	rm -rf $(VENV) .pseudolink bench/work .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(MIN_VENV) .pseudolink bench/work .pytest_cache .ruff_cache

@@ -66,7 +66,21 @@ async def unix_to_tcp(path: str, host: str, port: int, mode: int = 0o660) -> asy
     return server
 
 
+def _undumpable() -> None:
+    """Keep the room's own processes out of this one (ptrace, /proc/<pid>/fd, pidfd_getfd).
+
+    The bridge runs as the researcher's uid and holds the room's only Unix sockets; the
+    server and kernels cannot open one (``seccomp``), and must not borrow the bridge's.
+    """
+    import ctypes
+
+    pr_set_dumpable = 4
+    if ctypes.CDLL(None, use_errno=True).prctl(pr_set_dumpable, 0, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "cannot make the room's bridge undumpable")
+
+
 async def _run_room(args: argparse.Namespace) -> int:
+    _undumpable()
     hub = await tcp_to_unix("127.0.0.1", args.hub_port, args.hub_sock)
     server = await unix_to_tcp(args.server_sock, "127.0.0.1", args.server_port, mode=0o600)
     child = await asyncio.create_subprocess_exec(*args.command, start_new_session=True)

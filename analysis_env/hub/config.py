@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from analysis_env.errors import AnalysisEnvError
+from analysis_env.hub import sandbox
 from analysis_env.hub.rooms import harden_workspace
 from analysis_env.hub.settings import RoomSettings
 from analysis_env.hub.tools import install_room_tools
@@ -51,9 +52,13 @@ def check_prerequisites(settings: RoomSettings) -> None:
         raise AnalysisEnvError("the secure room needs root to give each researcher a network "
                                "namespace and a uid of their own; run the hub as root "
                                "(or use KubeSpawner in production, see docs/analysis-room.md)")
-    for tool in ("configurable-http-proxy", "unshare", "setpriv", "ip", "prlimit"):
+    for tool in ("configurable-http-proxy", "bwrap", "setpriv", "prlimit"):
         if shutil.which(tool) is None:
             raise AnalysisEnvError(f"{tool} is not on PATH (see docs/analysis-room.md)")
+    walls = sandbox.unavailable()
+    if walls is not None:
+        raise AnalysisEnvError(f"the secure room cannot isolate its researchers: {walls} "
+                               "(see docs/analysis-room.md)")
     if not Path(settings.room_python).exists():
         raise AnalysisEnvError(f"the room's Python {settings.room_python} is missing; "
                                "make it with `make room-python` (docs/analysis-room.md)")

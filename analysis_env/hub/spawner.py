@@ -1,11 +1,14 @@
 """A LocalProcessSpawner that gives each researcher a room and no network.
 
-The server runs as the researcher's own uid (never root), in a network namespace
-with only loopback (``unshare --net``), with all capabilities dropped, within the
-memory and CPU limits of ``limits`` (``mem_limit``, ``cpu_limit``). The hub talks
-to it, and it to the hub's API, only through the Unix sockets of ``bridge``. The
-room-side tools (``tools``) are on its PATH: ``pseudolink airlock request`` and the
-Airlock page with its JupyterLab menu.
+The server runs as the researcher's own uid (never root), in namespaces of its own
+made by bubblewrap (``sandbox``: a mount namespace that holds only the system, the
+room's Python and tools and this researcher's room, with private ``/tmp`` and
+``/dev/shm``; pid, ipc, uts, and a network namespace with only loopback), under the
+seccomp filter of ``seccomp`` (no Unix sockets), with all capabilities dropped,
+within the memory and CPU limits of ``limits`` (``mem_limit``, ``cpu_limit``). The
+hub talks to it, and it to the hub's API, only through the Unix sockets of
+``bridge``. The room-side tools (``tools``) are on its PATH: ``pseudolink airlock
+request`` and the Airlock page with its JupyterLab menu.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import asyncio
 import contextlib
 import os
 import shlex
+import sys
 from pathlib import Path
 from typing import ClassVar
 from urllib.parse import urlparse
@@ -23,9 +27,10 @@ from jupyterhub.utils import random_port
 from tornado import web
 from traitlets import Float, Integer, Unicode
 
-from analysis_env.hub import access, bridge, limits, rooms, tools
+from analysis_env.hub import access, bridge, limits, rooms, sandbox, seccomp, tools
 
 BRIDGE = Path(bridge.__file__).resolve()
+SECCOMP = Path(seccomp.__file__).resolve()
 
 
 class RoomSpawner(LocalProcessSpawner):
@@ -66,6 +71,7 @@ class RoomSpawner(LocalProcessSpawner):
             env.update(PATH=f"{toolbox / 'bin'}:{path}", PYTHONPATH=str(toolbox / "lib"),
                        JUPYTER_CONFIG_PATH=f"{home / '.lab'}:{toolbox / 'etc' / 'jupyter'}")
         env.update(getattr(self, "_limit_env", {}))
+        env.update(getattr(self, "_controls_env", {}))
         return env
 
     async def start(self):
@@ -97,18 +103,38 @@ class RoomSpawner(LocalProcessSpawner):
             await bridge.tcp_to_unix("127.0.0.1", self.port, server_sock),
         ]
         os.chown(hub_sock, 0, uid)
-        relay = Path(self.tools_dir) / "bin" / tools.BRIDGE if self.tools_dir else BRIDGE
+        toolbox = Path(self.tools_dir) / "bin" if self.tools_dir else BRIDGE.parent
+        relay = toolbox / tools.BRIDGE if self.tools_dir else BRIDGE
+        server = [*self.cmd, *self.get_args()]
+        unfiltered = seccomp.unavailable()
+        if unfiltered is None:
+            guard = toolbox / tools.SECCOMP if self.tools_dir else SECCOMP
+            server = [self.room_python, "-I", str(guard), "--", *server]
+        else:
+            self.log.warning("%s's room starts without its seccomp filter (%s): only its "
+                             "mount namespace keeps the host's Unix sockets out", name,
+                             unfiltered)
+        self._controls_env = {"PSEUDOLINK_ROOM_CONTROLS": " ".join(
+            ["mount", "pid", "ipc", "uts", "net",
+             "seccomp" if unfiltered is None else "no-seccomp"])}
         inner = [self.room_python, str(relay), "--hub-sock", hub_sock, "--hub-port",
                  str(api.port), "--server-sock", server_sock, "--server-port", str(self.port),
-                 "--", *self.cmd, *self.get_args()]
+                 "--", *server]
         drop = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
                 "--no-new-privs", "--inh-caps=-all", "--bounding-set=-all", "--"]
-        script = (f"{self._limits.enter()} && ip link set lo up && exec "
-                  + shlex.join([*self._limits.prefix, *drop, *inner]))
+        # Hidden even where they lie under an allowed folder: the workspace (keys, the
+        # catalog, other rooms) and the hub's own environment.
+        walls = sandbox.command(home, toolbox.parent if self.tools_dir else toolbox,
+                                Path(self.room_python),
+                                hide=(Path(self.hub_dir).parent, Path(sys.prefix)),
+                                tmp_size=wanted.memory)
+        # cgroups are entered outside the sandbox, whose /sys is read-only.
+        script = (f"{self._limits.enter()} && exec "
+                  + shlex.join([*walls, *self._limits.prefix, *drop, *inner]))
         self._taken.add(name)
         # Start in the room, not in the hub's own (closed) folder.
         self.popen_kwargs = {**self.popen_kwargs, "cwd": str(home)}
-        saved, self.cmd = self.cmd, ["unshare", "--net", "--", "/bin/sh", "-c", script]
+        saved, self.cmd = self.cmd, ["/bin/sh", "-c", script]
         self._wrapped = True
         try:
             ip, port = await super().start()

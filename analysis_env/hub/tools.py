@@ -7,6 +7,7 @@ root-owned, world-readable folder under the room root, as ``pseudolink_room``:
     <room_root>/.pseudolink/                    root 0755
         bin/pseudolink                          the room's `pseudolink airlock request|status`
         bin/room-bridge.py                      the room's end of the socket relays (``bridge``)
+        bin/room-seccomp.py                     the server's seccomp launcher (``seccomp``)
         lib/pseudolink_room/                    the package (PYTHONPATH of the room)
         etc/jupyter/jupyter_server_config.json  enables the Airlock page (JUPYTER_CONFIG_PATH)
 
@@ -24,12 +25,13 @@ import tempfile
 from pathlib import Path
 
 from analysis_env import room_side
-from analysis_env.hub import bridge
+from analysis_env.hub import bridge, seccomp
 from analysis_env.hub.rooms import own
 
 TOOLS_DIR = ".pseudolink"
 PACKAGE = "pseudolink_room"
 BRIDGE = "room-bridge.py"
+SECCOMP = "room-seccomp.py"
 MENU_PLUGIN = "@jupyterlab/mainmenu-extension:plugin"
 MENU_ID = "jp-mainmenu-airlock"
 NOTIFICATIONS = "@jupyterlab/apputils-extension:notification"
@@ -69,6 +71,7 @@ def install_room_tools(room_root: Path, room_python: Path) -> Path:
         # The bridge runs in the room before the server: it must not depend on the room
         # being able to read the project's checkout.
         _write(build / "bin" / BRIDGE, Path(bridge.__file__).read_text(encoding="utf-8"))
+        _write(build / "bin" / SECCOMP, Path(seccomp.__file__).read_text(encoding="utf-8"))
         # A terminal's shell is not a login shell: /etc/profile would reset PATH and lose
         # the room's tools and Python.
         shell = "/bin/bash" if Path("/bin/bash").exists() else "/bin/sh"

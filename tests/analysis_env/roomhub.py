@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import catalog
+from tests.accounts import admin
 from tests.conftest import skip_unless_ci
 
 PASSWORD = "correct horse battery staple"
@@ -41,8 +42,8 @@ def free_port() -> int:
 
 def requirements() -> None:
     """Skip (or, under CI=true, fail) when the host cannot run a real room."""
-    missing = [tool for tool in ("configurable-http-proxy", "unshare", "setpriv", "ip",
-                                 "prlimit") if shutil.which(tool) is None]
+    missing = [tool for tool in ("configurable-http-proxy", "bwrap", "setpriv", "prlimit")
+               if shutil.which(tool) is None]
     try:
         import jupyterhub  # noqa: F401
         import websocket  # noqa: F401
@@ -71,14 +72,14 @@ class Room:
         self.admin_token = uuid.uuid4().hex
         self.secret = root / "data" / "combined.parquet"
         self.secret.parent.mkdir(parents=True)
-        self._token: str | None = None
+        self._tokens: dict[str, str] = {}
         pq.write_table(pa.table({"link_id": ["a", "b", "c"], "ssis__rrn_hash": ["x", "y", "z"],
                                  "ssis__sido": ["서울", "서울", "부산"],
                                  "ssis__income": [100, 200, 300]}), self.secret)
         catalog.init_catalog(self.url_db)
         with catalog.Catalog.connect(self.url_db) as cat:
-            for user, role in (("root", "admin"), ("kim", "researcher"),
-                               ("po1", "privacy_officer")):
+            admin(cat)  # the bootstrap administrator records everyone else
+            for user, role in (("kim", "researcher"), ("po1", "privacy_officer")):
                 cat.record_user(user, role=role, actor="root")
             cat.set_password("kim", PASSWORD, actor="root")
             cat.register_dataset("housing", title="Combined", path=str(self.secret),
@@ -100,6 +101,27 @@ class Room:
     @property
     def home(self) -> Path:
         return self.root / "room" / "kim"
+
+    @property
+    def _token(self) -> str | None:
+        return self._tokens.get("kim")
+
+    def add_researcher(self, user: str, columns: list[str]) -> None:
+        """Another researcher with a password and an active approval for ``columns``."""
+        with catalog.Catalog.connect(self.url_db) as cat:
+            cat.record_user(user, role="researcher", actor="root")
+            cat.set_password(user, PASSWORD, actor="root")
+            request = f"r-{user}-{uuid.uuid4().hex[:6]}"
+            cat.create_request(request, dataset_id="housing", columns=columns,
+                               release_form="secure_room", purpose="scientific_research",
+                               lawful_basis="PIPA 28-2", researchers=[user],
+                               setting="secure room", outputs="airlock",
+                               ends_at=datetime.now(UTC) + timedelta(days=1), actor=user)
+            cat.submit_request(request, actor=user)
+            cat.start_review(request, actor="po1")
+            cat.compute_risk_report(request, actor="po1")
+            cat.decide_request(request, "approve", reason="ok", actor="po1")
+            cat.activate_request(request, actor="po1")
 
     def start(self) -> None:
         from analysis_env.hub import RoomSettings, write_config
@@ -155,47 +177,52 @@ class Room:
     def admin(self, path: str):
         return self.get(f"/hub/api{path}", headers={"Authorization": f"token {self.admin_token}"})
 
-    def login(self) -> str | None:
+    def login(self, user: str = "kim") -> str | None:
         """Log in with the form (which creates the hub user), then get a token by REST."""
         import httpx
 
         with httpx.Client(base_url=self.base, timeout=20) as client:
             client.get("/hub/login")
             xsrf = client.cookies.get("_xsrf", "")
-            client.post("/hub/login", data={"username": "kim", "password": PASSWORD,
+            client.post("/hub/login", data={"username": user, "password": PASSWORD,
                                             "_xsrf": xsrf})
-        response = httpx.post(f"{self.base}/hub/api/users/kim/tokens", timeout=20,
-                              json={"auth": {"username": "kim", "password": PASSWORD},
+        response = httpx.post(f"{self.base}/hub/api/users/{user}/tokens", timeout=20,
+                              json={"auth": {"username": user, "password": PASSWORD},
                                     "note": "e2e"})
         if response.status_code == 403:
             return None
         response.raise_for_status()
         return response.json()["token"]
 
-    def server(self) -> str:
-        """kim's token, with kim's server running (logged in and started once)."""
+    def server(self, user: str = "kim") -> str:
+        """``user``'s token, with their server running (logged in and started once)."""
         import httpx
 
-        if self._token is None:
-            self._token = self.login()
-            assert self._token, "an approved researcher must be able to log in"
-        if not self.admin("/users/kim").json().get("servers", {}).get("", {}).get("ready"):
-            started = httpx.post(f"{self.base}/hub/api/users/kim/server", timeout=60,
-                                 headers=self.headers)
+        if user not in self._tokens:
+            token = self.login(user)
+            assert token, "an approved researcher must be able to log in"
+            self._tokens[user] = token
+        if not self.admin(f"/users/{user}").json().get("servers", {}).get("", {}).get("ready"):
+            started = httpx.post(f"{self.base}/hub/api/users/{user}/server", timeout=60,
+                                 headers=self.auth(user))
             assert started.status_code in (201, 202, 400), started.text
-            self.wait(lambda: self.admin("/users/kim").json().get("servers", {}).get("", {})
-                      .get("ready"), 90, "kim's server")
-        return self._token
+            self.wait(lambda: self.admin(f"/users/{user}").json().get("servers", {})
+                      .get("", {}).get("ready"), 90, f"{user}'s server")
+        return self._tokens[user]
+
+    def auth(self, user: str = "kim") -> dict[str, str]:
+        return {"Authorization": f"token {self._tokens[user]}"}
 
     @property
     def headers(self) -> dict[str, str]:
-        return {"Authorization": f"token {self._token}"}
+        return self.auth("kim")
 
-    def user_api(self, method: str, path: str, headers: dict | None = None, **kw):
+    def user_api(self, method: str, path: str, headers: dict | None = None,
+                 user: str = "kim", **kw):
         import httpx
 
-        return httpx.request(method, f"{self.base}/user/kim/{path.lstrip('/')}",
-                             headers={**self.headers, **(headers or {})}, timeout=60, **kw)
+        return httpx.request(method, f"{self.base}/user/{user}/{path.lstrip('/')}",
+                             headers={**self.auth(user), **(headers or {})}, timeout=60, **kw)
 
     def airlock_requests(self) -> list:
         """Every airlock request, as an output checker sees them outside the room."""
@@ -212,22 +239,22 @@ class Room:
 class Kernel:
     """A kernel of kim's server, run over its websocket as JupyterLab runs one."""
 
-    def __init__(self, room: Room) -> None:
+    def __init__(self, room: Room, user: str = "kim") -> None:
         import websocket
 
-        self.room = room
-        created = room.user_api("POST", "api/kernels", json={})
+        self.room, self.user = room, user
+        created = room.user_api("POST", "api/kernels", json={}, user=user)
         created.raise_for_status()
         self.id = created.json()["id"]
         self.ws = websocket.create_connection(
-            f"{room.base.replace('http', 'ws')}/user/kim/api/kernels/{self.id}/channels",
-            header=[f"Authorization: token {room._token}"], timeout=120)
+            f"{room.base.replace('http', 'ws')}/user/{user}/api/kernels/{self.id}/channels",
+            header=[f"Authorization: token {room._tokens[user]}"], timeout=120)
 
     def run(self, code: str, timeout: float = 120) -> tuple[str, str]:
         """Execute ``code``: (output, "ok" | "error" | "died")."""
         msg_id = uuid.uuid4().hex
         self.ws.send(json.dumps({
-            "header": {"msg_id": msg_id, "username": "kim", "session": uuid.uuid4().hex,
+            "header": {"msg_id": msg_id, "username": self.user, "session": uuid.uuid4().hex,
                        "msg_type": "execute_request", "version": "5.3"},
             "parent_header": {}, "metadata": {}, "channel": "shell",
             "content": {"code": code, "silent": False, "store_history": False,
@@ -253,7 +280,7 @@ class Kernel:
 
     def close(self) -> None:
         self.ws.close()
-        self.room.user_api("DELETE", f"api/kernels/{self.id}")
+        self.room.user_api("DELETE", f"api/kernels/{self.id}", user=self.user)
 
 
 class Terminal:

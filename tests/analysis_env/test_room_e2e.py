@@ -114,14 +114,169 @@ def test_researcher_reads_only_the_approved_extract_and_reaches_nothing_else(roo
     assert outcome == "ok", output
     result = json.loads(output.strip().splitlines()[-1])
     assert result["columns"] == ["ssis__income", "ssis__sido"]
-    assert result["read_source"] == "PermissionError"
-    assert result["read_catalog"] == "PermissionError"
+    # Not only denied: outside the room's mount namespace, so not there at all.
+    assert result["read_source"] == "FileNotFoundError"
+    assert result["read_catalog"] == "FileNotFoundError"
     assert result["list_workspace"] == "PermissionError"
     assert result["write_extract"] == "PermissionError"
     assert result["new_file_in_data"] == "PermissionError"
     assert result["write_outputs"] == "ok"
     assert result["connect_listener"] in ("ConnectionRefusedError", "TimeoutError")
     assert result["connect_outside"] in ("OSError", "ConnectionRefusedError", "TimeoutError")
+
+
+@pytest.fixture(scope="module")
+def twins(room: Room) -> str:
+    """``resa`` approved for every column and ``ResA`` for two; ResA's server running."""
+    room.add_researcher("resa", ["link_id", "ssis__rrn_hash", "ssis__sido", "ssis__income"])
+    room.add_researcher("ResA", ["ssis__sido", "ssis__income"])
+    room.server("ResA")
+    return "ResA"
+
+
+def test_a_researcher_whose_id_differs_only_in_case_gets_their_own_room(room, twins):
+    users = {u["name"] for u in room.admin("/users").json()}
+    assert "ResA" in users and "resa" not in users
+    manifest = json.loads((room.root / "room" / "ResA" / "data" / "MANIFEST.json").read_text())
+    assert manifest["housing.parquet"]["columns"] == ["ssis__sido", "ssis__income"]
+    assert not (room.root / "room" / "resa").exists()
+    kernel = Kernel(room, "ResA")
+    try:
+        output, outcome = kernel.run("import pandas as pd, os\nprint(sorted(pd.read_parquet("
+                                     "'data/housing.parquet').columns), os.getcwd())")
+    finally:
+        kernel.close()
+    assert outcome == "ok", output
+    assert "['ssis__income', 'ssis__sido']" in output and output.strip().endswith("/ResA")
+
+
+WALLS_PROBE = """
+import json, os, socket
+result = {"controls": os.environ.get("PSEUDOLINK_ROOM_CONTROLS")}
+def attempt(label, action):
+    try:
+        action()
+        result[label] = "ok"
+    except Exception as exc:
+        result[label] = type(exc).__name__
+def unix(path):
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(3)
+        s.connect(path)
+def tcp(host, port):
+    socket.create_connection((host, port), timeout=3).close()
+def udp(host, port):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.sendto(b"room", (host, port))
+def shared(path):
+    with open(path, "w") as handle:
+        handle.write("from kim's room")
+    os.chmod(path, 0o666)
+attempt("write_tmp", lambda: shared("/tmp/" + NAME))
+attempt("write_shm", lambda: shared("/dev/shm/" + NAME))
+attempt("tcp_host", lambda: tcp(HOST_IP, TCP_PORT))
+attempt("tcp_loopback", lambda: tcp("127.0.0.1", TCP_PORT))
+attempt("udp_host", lambda: udp(HOST_IP, UDP_PORT))
+attempt("redis_tcp", lambda: tcp("127.0.0.1", 6379))
+attempt("postgres_sock", lambda: unix("/var/run/postgresql/.s.PGSQL.5432"))
+attempt("redis_sock", lambda: unix("/run/redis/redis-server.sock"))
+attempt("host_sock", lambda: unix(HOST_SOCK))
+attempt("visible_sock", lambda: unix(VISIBLE_SOCK))
+attempt("vsock", lambda: socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM).close())
+result["postgres_sock_visible"] = os.path.exists("/var/run/postgresql/.s.PGSQL.5432")
+result["run"] = sorted(os.listdir("/run"))
+attempt("read_keys", lambda: open(KEYS, "rb").read(1))
+attempt("list_venv", lambda: os.listdir(VENV))
+attempt("list_checkout", lambda: os.listdir(CHECKOUT))
+attempt("list_rooms", lambda: os.listdir(ROOMS))
+attempt("list_other_room", lambda: os.listdir(OTHER))
+result["hub_visible"] = any(b"jupyterhub_config" in open(f"/proc/{p}/cmdline", "rb").read()
+                            for p in os.listdir("/proc") if p.isdigit())
+print(json.dumps(result))
+"""
+
+OTHER_ROOM_PROBE = """
+import json, os
+result = {"tmp": sorted(os.listdir("/tmp")), "shm": sorted(os.listdir("/dev/shm"))}
+for label, path in (("read_tmp", "/tmp/" + NAME), ("read_shm", "/dev/shm/" + NAME)):
+    try:
+        result[label] = open(path).read()
+    except Exception as exc:
+        result[label] = type(exc).__name__
+print(json.dumps(result))
+"""
+
+
+def test_a_room_reaches_no_socket_no_other_room_and_no_project_file(room, kernel, twins):
+    import sys
+
+    keys = room.root / "keys"
+    keys.mkdir(exist_ok=True)
+    (keys / "holder.age").write_text("secret")
+    tcp, udp = socket.socket(), socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    tcp.bind(("0.0.0.0", 0))
+    tcp.listen()
+    udp.bind(("0.0.0.0", 0))
+    udp.settimeout(2)
+    socks = []
+    host_dir = Path(tempfile.mkdtemp(prefix="pl-h6-"))
+    os.chmod(host_dir, 0o777)  # any uid may reach it, as a service's socket folder
+    for path in (host_dir / "host.sock",
+                 room.home / "outputs" / "visible.sock"):
+        listener = socket.socket(socket.AF_UNIX)
+        listener.bind(str(path))
+        os.chmod(path, 0o777)
+        listener.listen()
+        listener.settimeout(0.5)
+        socks.append((listener, path))
+    name = f"pl-room-probe-{os.getpid()}"
+    code = (f"NAME = {name!r}\nHOST_IP = {_host_ip()!r}\nTCP_PORT = {tcp.getsockname()[1]}\n"
+            f"UDP_PORT = {udp.getsockname()[1]}\nHOST_SOCK = {str(socks[0][1])!r}\n"
+            f"VISIBLE_SOCK = {str(socks[1][1])!r}\nKEYS = {str(keys / 'holder.age')!r}\n"
+            f"VENV = {sys.prefix!r}\nCHECKOUT = {str(Path(__file__).parents[2])!r}\n"
+            f"ROOMS = {str(room.root / 'room')!r}\n"
+            f"OTHER = {str(room.root / 'room' / twins)!r}\n" + WALLS_PROBE)
+    try:
+        output, outcome = kernel.run(code)
+        with pytest.raises(OSError):
+            udp.recv(16)
+        for listener, _ in socks:
+            with pytest.raises(OSError):
+                listener.accept()
+    finally:
+        tcp.close()
+        udp.close()
+        for listener, path in socks:
+            listener.close()
+            path.unlink(missing_ok=True)
+        shutil.rmtree(host_dir, ignore_errors=True)
+    assert outcome == "ok", output
+    seen = json.loads(output.strip().splitlines()[-1])
+    assert seen["controls"].split() == ["mount", "pid", "ipc", "uts", "net", "seccomp"]
+    assert (seen["write_tmp"], seen["write_shm"]) == ("ok", "ok")
+    refused = {"ConnectionRefusedError", "TimeoutError", "OSError", "PermissionError",
+               "FileNotFoundError"}
+    for probe in ("tcp_host", "tcp_loopback", "udp_host", "redis_tcp", "postgres_sock",
+                  "redis_sock", "host_sock", "visible_sock", "vsock"):
+        assert seen[probe] in refused, (probe, seen)
+    # The second wall: a socket the room can see is still refused by the seccomp filter.
+    assert seen["visible_sock"] == seen["vsock"] == "PermissionError"
+    assert seen["postgres_sock_visible"] is False and seen["run"] == []
+    for probe in ("read_keys", "list_venv", "list_checkout", "list_other_room"):
+        assert seen[probe] == "FileNotFoundError", (probe, seen)
+    assert seen["list_rooms"] == "PermissionError"
+    assert seen["hub_visible"] is False
+    # What one room writes to /tmp or /dev/shm is neither on the host nor in another room.
+    assert not Path("/tmp", name).exists() and not Path("/dev/shm", name).exists()
+    other = Kernel(room, twins)
+    try:
+        output, outcome = other.run(f"NAME = {name!r}\n" + OTHER_ROOM_PROBE)
+    finally:
+        other.close()
+    assert outcome == "ok", output
+    theirs = json.loads(output.strip().splitlines()[-1])
+    assert theirs["read_tmp"] == theirs["read_shm"] == "FileNotFoundError", theirs
+    assert name not in theirs["tmp"] + theirs["shm"]
 
 
 def test_a_request_typed_in_a_room_terminal_is_filed_with_the_room_owner_as_author(room):
