@@ -21,6 +21,7 @@ from catalog.errors import CatalogError
 from catalog.facade import Catalog
 from catalog.hashchain import AuditVerification
 from catalog.identity import ApiKeyCheck, ApiKeyInfo, UserInfo
+from catalog.models import CLASSIFICATIONS
 from catalog.projects import PARTY_ACTOR, STAGES, ProjectInfo
 from catalog.releases import OPEN_FORMS, ReleaseInfo
 from catalog.requests import AccessInfo, RequestInfo
@@ -30,6 +31,7 @@ from catalog.sweep import SweepReport
 from catalog.workflow import TRANSITIONS, IllegalTransition
 
 __all__ = [
+    "CLASSIFICATIONS",
     "OPEN_FORMS",
     "PARTY_ACTOR",
     "PERMISSIONS",

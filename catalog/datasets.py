@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from catalog.models import Dataset
+from sqlalchemy import Select, or_, select
+from sqlalchemy.orm import selectinload
+
+from catalog.models import Dataset, DatasetColumn
 
 
 @dataclass(frozen=True)
@@ -34,3 +37,15 @@ def dataset_info(dataset: Dataset) -> DatasetInfo:
         columns={column.name: column.classification for column in dataset.columns},
         lineage=dict(dataset.lineage),
     )
+
+
+def search_query(text: str) -> Select[tuple[Dataset]]:
+    """Datasets whose id, title, description or a column name contains ``text`` (any case)."""
+    pattern = f"%{text.strip().lower()}%"
+    in_columns = select(DatasetColumn.dataset_id).where(
+        DatasetColumn.name.ilike(pattern))
+    return (select(Dataset)
+            .where(or_(Dataset.id.ilike(pattern), Dataset.title.ilike(pattern),
+                       Dataset.description.ilike(pattern), Dataset.id.in_(in_columns)))
+            .options(selectinload(Dataset.columns))
+            .order_by(Dataset.id))

@@ -25,7 +25,7 @@ from catalog.checkpoints import Anchor, CheckpointFile, append_checkpoint
 from catalog.coltypes import utcnow
 from catalog.committee import CommitteeRules, RiskThresholds
 from catalog.database import make_engine, redacted, require_head
-from catalog.datasets import DatasetInfo, dataset_info
+from catalog.datasets import DatasetInfo, dataset_info, search_query
 from catalog.errors import CatalogError
 from catalog.hashchain import AuditVerification, jsonable
 from catalog.identity import UserInfo
@@ -366,6 +366,11 @@ class Catalog(AccountMethods, SessionMethods, RequestMethods, ProjectMethods, Sw
             found = session.scalars(select(Dataset).where(Dataset.id == dataset_id)
                                     .options(selectinload(Dataset.columns))).one_or_none()
             return None if found is None else dataset_info(found)
+
+    def search_datasets(self, text: str) -> list[DatasetInfo]:
+        """Registered datasets matching ``text`` in their id, title, description or columns."""
+        with self._read() as session:
+            return [dataset_info(d) for d in session.scalars(search_query(text))]
 
     def dataset_columns(self, dataset_id: str) -> dict[str, str]:
         """A dataset's columns and their classification, in registration order."""

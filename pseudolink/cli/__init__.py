@@ -29,6 +29,7 @@ COMMAND_MODULES = (
     "release_synth",
     "anonymize",
     "catalog",
+    "catalog_governance",
     "audit",
     "airlock",
     "serve",

@@ -98,6 +98,36 @@ def close(
                       f"{', '.join(absent)}", highlight=False)
 
 
+@group.command("retain")
+def retain(
+    project: Annotated[str, typer.Option(help="Project id.")],
+    until: Annotated[str, typer.Option(help="Last day the project's files may be kept "
+                                            "(YYYY-MM-DD, UTC).")],
+    workdir: WorkdirOption = None,
+) -> None:
+    """Set the retention date: after it, `pseudolink catalog sweep` destroys the files."""
+    from datetime import UTC, datetime, time, timedelta
+
+    import catalog
+    from pseudolink.cli.session import acting_user
+
+    space = ws(workdir)
+    try:
+        day = datetime.strptime(until, "%Y-%m-%d").date()
+    except ValueError:
+        raise fail(f"--until {until!r}: write a date as YYYY-MM-DD") from None
+    actor = acting_user(space)
+    # Kept through the whole of that day: destruction is due from the next midnight.
+    due = datetime.combine(day + timedelta(days=1), time(), tzinfo=UTC)
+    try:
+        with governance.open_catalog(space) as cat:
+            cat.set_retention(project, due, actor=actor)
+    except catalog.CatalogError as exc:
+        raise fail(str(exc)) from None
+    console.print(f"project {project}: files kept until {day:%Y-%m-%d}; the sweep destroys "
+                  "them after that", highlight=False)
+
+
 @group.command("list")
 def list_projects(workdir: WorkdirOption = None) -> None:
     """The projects this workspace's catalog knows: status, last stage, files held, retention."""
@@ -118,11 +148,15 @@ def status(
     workdir: WorkdirOption = None,
 ) -> None:
     """Parties and acceptance, stages run, files held (digests) and retention."""
+    import catalog
     import linkage
 
     space = ws(workdir)
-    with governance.open_catalog(space) as cat:
-        info = cat.project_status(project)
+    try:
+        with governance.open_catalog(space) as cat:
+            info = cat.project_status(project)
+    except catalog.CatalogError as exc:
+        raise fail(str(exc)) from None
     console.print(f"project [bold]{info.id}[/] ({info.purpose}, {info.mode}): {info.status}"
                   + (f" since {info.closed_at:%Y-%m-%d %H:%M}" if info.closed_at else "")
                   + "; retain until "
