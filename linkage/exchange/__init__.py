@@ -1,0 +1,48 @@
+"""The parties' file exchange: an HTTP service holding sealed envelopes it cannot open,
+and the client each party uses to push and pull them (DESIGN 10, issue 17).
+
+>>> from linkage.exchange import ExchangeClient, create_app, ROUTES
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from linkage.exchange.client import ExchangeClient, ExchangeError, Pushed
+from linkage.exchange.routes import ROUTES, Route, file_name, route_error
+from linkage.exchange.server import DEFAULT_MAX_FILE, Audit, create_app
+from linkage.exchange.state import ExchangeState
+from linkage.exchange.store import LocalStorage, Staging, Storage
+
+DEFAULT_PORT = 8700
+
+
+def open_exchange(database_url: str, files_dir: str | Path, audit: Audit, *,
+                  max_file_bytes: int = DEFAULT_MAX_FILE):
+    """The app over a database and a files directory (``objects/`` and ``staging/``).
+
+    Staging and storage share one file system, so publishing is a rename.
+    """
+    files_dir = Path(files_dir)
+    return create_app(ExchangeState(database_url), LocalStorage(files_dir / "objects"),
+                      Staging(files_dir / "staging"), audit, max_file_bytes=max_file_bytes)
+
+
+__all__ = [
+    "DEFAULT_MAX_FILE",
+    "DEFAULT_PORT",
+    "ROUTES",
+    "Audit",
+    "ExchangeClient",
+    "ExchangeError",
+    "ExchangeState",
+    "LocalStorage",
+    "Pushed",
+    "Route",
+    "Staging",
+    "Storage",
+    "create_app",
+    "file_name",
+    "open_exchange",
+    "route_error",
+]

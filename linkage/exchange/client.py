@@ -1,0 +1,217 @@
+"""A party's side of the exchange: push envelopes, pull those addressed to it, read status.
+
+Every request is signed with the party's Ed25519 key. Pushes go in chunks and resume
+where the exchange's copy ends after a dropped connection; pulls are written to a
+temporary name, checked against the project manifest *this party* holds (a dishonest
+exchange cannot hand it a file the manifest's parties did not sign), and renamed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from linkage.envelope import EnvelopeHeader, header_path, verify_envelope
+from linkage.errors import LinkageError
+from linkage.exchange.checks import decode_header, encode_header
+from linkage.exchange.routes import file_name
+from linkage.exchange.signing import sign_request
+from linkage.files import atomic_path, write_atomic
+from linkage.keys.party import PartySecret
+from linkage.keys.project import ProjectManifest
+
+DEFAULT_CHUNK = 64 << 20
+_READ = 1 << 20
+#: (bytes sent or received so far, total) after every block.
+Progress = Callable[[int, int], None]
+
+
+class ExchangeError(LinkageError):
+    """The exchange refused a request or could not be reached; ``status`` is the HTTP code."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Pushed:
+    path: Path
+    sha256: str
+    kind: str
+    recipient: str
+    created: bool  # False: the exchange already held it
+
+
+class ExchangeClient:
+    """Signed requests to one exchange as one party."""
+
+    def __init__(self, url: str, party: PartySecret, *, chunk_size: int = DEFAULT_CHUNK,
+                 retries: int = 5, http: httpx.Client | None = None,
+                 timeout: float = 120.0) -> None:
+        self.url = url.rstrip("/")
+        self.party = party
+        self.chunk_size = chunk_size
+        self.retries = retries
+        self._http = http or httpx.Client(timeout=timeout)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> ExchangeClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def request(self, method: str, path: str, *, headers: dict[str, str] | None = None,
+                content: bytes | Iterator[bytes] | None = None, stream: bool = False
+                ) -> httpx.Response:
+        """Send one signed request (a fresh signature and nonce every time)."""
+        url = self.url + path
+        signed = sign_request(method, url, headers or {}, party_id=self.party.id,
+                              key=self.party.signer)
+        try:
+            req = self._http.build_request(method, url, headers=signed, content=content)
+            return self._http.send(req, stream=stream, follow_redirects=False)
+        except httpx.TransportError as exc:
+            raise ExchangeError(f"exchange {self.url} unreachable: {exc}") from None
+
+    def status(self, project: str) -> dict[str, Any]:
+        return _json(self.request("GET", f"/v1/projects/{project}"))
+
+    def push(self, project: str, path: str | Path, progress: Progress | None = None
+             ) -> Pushed:
+        """Upload envelope ``path`` (with its ``.sig`` header); resumes after a break."""
+        path = Path(path)
+        sig = header_path(path)
+        if not path.exists() or not sig.exists():
+            raise ExchangeError(f"{path}: an envelope travels with its signed header "
+                                f"{sig.name}; both must exist")
+        raw = sig.read_bytes()
+        _, header = decode_header(encode_header(raw))
+        if path.stat().st_size != header.ciphertext_size:
+            raise ExchangeError(f"{path}: does not match its signed header (altered or "
+                                "truncated); seal it again")
+        base = f"/v1/projects/{project}"
+        field = encode_header(raw)
+        for attempt in range(self.retries + 1):
+            try:
+                state = _json(self.request("GET", f"{base}/uploads/{header.ciphertext_sha256}"))
+                if state["published"]:
+                    return Pushed(path, header.ciphertext_sha256, header.kind,
+                                  header.recipient, created=False)
+                return self._send(base, path, header, field, int(state["offset"]), progress)
+            except ExchangeError as exc:
+                # Refusals are final; a dropped connection or a server restart is retried
+                # from wherever the exchange's copy ends.
+                if exc.status is not None and exc.status < 500 and exc.status != 409:
+                    raise
+                if attempt == self.retries:
+                    raise
+                time.sleep(min(2 ** attempt, 30) * 0.5)
+        raise AssertionError("unreachable")
+
+    def _send(self, base: str, path: Path, header: EnvelopeHeader, field: str, offset: int,
+              progress: Progress | None) -> Pushed:
+        size, digest = header.ciphertext_size, header.ciphertext_sha256
+        while True:
+            end = min(offset + self.chunk_size, size) - 1
+            headers = {"Envelope-Header": field, "Content-Length": str(end - offset + 1),
+                       "Content-Type": "application/octet-stream"}
+            if offset or end < size - 1:
+                headers["Content-Range"] = f"bytes {offset}-{end}/{size}"
+            response = self.request("PUT", f"{base}/files/{digest}", headers=headers,
+                                    content=_slice(path, offset, end - offset + 1))
+            if response.status_code in (201, 303):
+                if progress:
+                    progress(size, size)
+                return Pushed(path, digest, header.kind, header.recipient,
+                              created=response.status_code == 201)
+            offset = int(_json(response)["offset"])
+            if progress:
+                progress(offset, size)
+
+    def pull(self, project: str, manifest: ProjectManifest, out_dir: str | Path,
+             kinds: tuple[str, ...] | None = None, progress: Progress | None = None
+             ) -> list[Path]:
+        """Download every file addressed to this party (of ``kinds``) not yet in
+        ``out_dir``; each is verified against ``manifest`` before it takes its name."""
+        out_dir = Path(out_dir)
+        pulled = []
+        for row in self.status(project)["files"]:
+            if row["recipient"] != self.party.id or (kinds and row["kind"] not in kinds):
+                continue
+            target = out_dir / file_name(row["kind"], row["sender"])
+            if target.exists() and header_path(target).exists() and \
+                    _digest_of(header_path(target)) == row["sha256"]:
+                continue
+            self._download(project, manifest, row, target, progress)
+            pulled.append(target)
+        return pulled
+
+    def _download(self, project: str, manifest: ProjectManifest, row: dict[str, Any],
+                  target: Path, progress: Progress | None) -> None:
+        response = self.request("GET", f"/v1/projects/{project}/files/{row['sha256']}",
+                                stream=True)
+        try:
+            if response.status_code != 200:
+                response.read()
+                _json(response)
+            raw, _ = decode_header(response.headers["envelope-header"])
+            with atomic_path(target) as tmp:
+                done = 0
+                with open(tmp, "wb") as out:
+                    for chunk in response.iter_bytes(_READ):
+                        out.write(chunk)
+                        done += len(chunk)
+                        if progress:
+                            progress(done, int(row["size"]))
+                # Checked under the temporary name, with its header beside it: a file the
+                # parties did not sign never takes the name a stage reads.
+                header_path(tmp).write_bytes(raw)
+                try:
+                    verify_envelope(tmp, manifest)
+                except LinkageError as exc:
+                    raise ExchangeError(f"file {row['sha256'][:12]} from the exchange refused: "
+                                        f"{str(exc).replace(str(tmp), target.name)}") from None
+                finally:
+                    header_path(tmp).unlink(missing_ok=True)
+                write_atomic(header_path(target), raw)
+        finally:
+            response.close()
+
+
+def _slice(path: Path, offset: int, count: int) -> Iterator[bytes]:
+    with open(path, "rb") as fh:
+        fh.seek(offset)
+        while count:
+            block = fh.read(min(_READ, count))
+            if not block:
+                raise ExchangeError(f"{path}: shorter than its signed header says")
+            count -= len(block)
+            yield block
+
+
+def _digest_of(sig: Path) -> str | None:
+    try:
+        return decode_header(encode_header(sig.read_bytes()))[1].ciphertext_sha256
+    except (ValueError, OSError):
+        return None
+
+
+def _json(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    if response.status_code >= 400:
+        message = body.get("message") if isinstance(body, dict) else None
+        raise ExchangeError(f"exchange refused ({response.status_code}): "
+                            f"{message or response.reason_phrase}", response.status_code)
+    return body

@@ -1,0 +1,70 @@
+"""Which party may send which kind of envelope to whom: the exchange's one routing table.
+
+It follows the files ``linkage`` produces (DESIGN 5): holders send keys files to the key
+manager and payloads to the combination agency; the key manager sends the link map to the
+agency. Nothing flows back to a holder: telling one which of its records matched would
+tell it who is in the other holders' registers (DESIGN 10).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from linkage.keys.project import ProjectManifest
+
+
+@dataclass(frozen=True)
+class Route:
+    """One allowed flow: a sender of ``sender_role`` sends ``kind`` to ``recipient_role``."""
+
+    kind: str
+    sender_role: str
+    recipient_role: str
+    #: The file name a receiver stores it under (``{sender}`` is the sender's party id).
+    name: str
+
+
+ROUTES: dict[str, Route] = {r.kind: r for r in (
+    Route("keys", "holder", "key_manager", "{sender}.keys.age"),
+    Route("payload", "holder", "combiner", "{sender}.payload.age"),
+    Route("linkmap", "key_manager", "combiner", "linkmap.age"),
+)}
+
+
+def route_error(kind: str, sender: str, recipient: str, project: ProjectManifest) -> str | None:
+    """Why ``sender`` may not send a ``kind`` file to ``recipient`` in ``project``; None if
+    it may.
+
+    Roles are read from the project manifest, never from the request, so a holder cannot
+    present itself as the key manager.
+    """
+    route = ROUTES.get(kind)
+    if route is None:
+        return f"files of kind {kind!r} do not travel through the exchange"
+    if sender not in project.parties:
+        return f"'{sender}' is not a party of project {project.id}"
+    if project.parties[sender].role != route.sender_role:
+        return (f"'{sender}' is the {project.parties[sender].role} of project {project.id}; "
+                f"only the {route.sender_role.replace('_', ' ')} sends {kind} files")
+    expected = _party_of_role(project, route.recipient_role)
+    if recipient not in expected:
+        return (f"{kind} files go to the {route.recipient_role.replace('_', ' ')} "
+                f"({', '.join(expected)}), not to '{recipient}'")
+    return None
+
+
+def file_name(kind: str, sender: str) -> str:
+    """The name a pulled envelope is stored under, as ``linkage`` writes it.
+
+    >>> file_name("keys", "ssis"), file_name("linkmap", "km")
+    ('ssis.keys.age', 'linkmap.age')
+    """
+    return ROUTES[kind].name.format(sender=sender)
+
+
+def _party_of_role(project: ProjectManifest, role: str) -> list[str]:
+    if role == "key_manager":
+        return [project.spec.key_manager]
+    if role == "combiner":
+        return [project.spec.combiner]
+    return list(project.spec.holder_ids)
