@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -62,6 +63,26 @@ def console_app(
         [sys.executable, "-m", "streamlit", "run", str(APP), "--server.address", host,
          "--server.port", str(port), "--server.headless", "true",
          "--browser.gatherUsageStats", "false"], env=env))
+
+
+@group.command("exchange")
+def exchange(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port to listen on.", min=1, max=65535)] = 8700,
+    database_url: Annotated[str | None, typer.Option(
+        envvar="PSEUDOLINK_EXCHANGE_DATABASE_URL",
+        help="The exchange's own database (PostgreSQL in production; default SQLite under "
+             "WORKDIR/exchange).")] = None,
+    files: Annotated[Path | None, typer.Option(
+        help="Directory for the envelopes (default WORKDIR/exchange/files).")] = None,
+    max_file_size: Annotated[int, typer.Option(
+        help="Largest envelope accepted, in bytes.", min=1)] = 64 << 30,
+    workdir: WorkdirOption = None,
+) -> None:
+    """Run the parties' file exchange: sealed envelopes in, to their recipients only."""
+    from pseudolink.cli.exchange import serve_exchange
+
+    serve_exchange(ws(workdir), host, port, database_url, files, max_file_size)
 
 
 @group.command("hub")
