@@ -1,19 +1,24 @@
 """The privacy officers' console: log in, review requests, decide, watch budgets and audit.
 
 Run by ``pseudolink serve console`` (``streamlit run`` on this file). The catalog URL comes
-from ``PSEUDOLINK_DATABASE_URL``. Every page checks the logged-in user against the role
-matrix; every decision goes through the catalog, which checks it again and audits it.
+from ``PSEUDOLINK_DATABASE_URL``. The same accounts as the CLI: a login is a catalog
+session (hashed token, expiry, revocation), throttled per account and per client address.
+Every run re-checks the session, so an expired, revoked or deactivated login is sent back
+to the form. Every page checks the user against the role matrix; every decision goes
+through the catalog, which checks it again and audits it.
 """
 
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 
 import streamlit as st
 
 import catalog
 from catalog.coltypes import utcnow
 from catalog.console import views
+from catalog.sessions import DEFAULT_SESSION_LIFETIME
 
 
 @st.cache_resource
@@ -21,21 +26,61 @@ def _catalog(url: str) -> catalog.Catalog:
     return catalog.Catalog.connect(url)
 
 
+def _client_address() -> str | None:
+    """The browser's address as Streamlit saw it (behind a proxy: the proxy's)."""
+    try:
+        address = st.context.ip_address
+    except Exception:  # bare mode (AppTest) has no request context
+        return None
+    return address if isinstance(address, str) and address else None
+
+
+def _session_lifetime() -> timedelta:
+    hours = os.environ.get("PSEUDOLINK_SESSION_HOURS", "").strip()
+    return timedelta(hours=float(hours)) if hours else DEFAULT_SESSION_LIFETIME
+
+
 def _login(cat: catalog.Catalog) -> None:
     st.title("Privacy officers' console")
+    if notice := st.session_state.pop("login_notice", None):
+        st.warning(notice)
     with st.form("login"):
         user_id = st.text_input("User", key="login_user")
         password = st.text_input("Password", type="password", key="login_password")
         submitted = st.form_submit_button("Log in")
     if submitted:
-        user = cat.authenticate(user_id.strip(), password)
-        if user is None:
-            st.error("Unknown user or wrong password.")
-        elif not catalog.permits(user.role, "console.login"):
+        try:
+            token = cat.login(user_id.strip(), password, client="console",
+                              address=_client_address(), lifetime=_session_lifetime())
+        except catalog.LoginRefused as refused:
+            st.error("Unknown user or wrong password." if refused.reason == "bad_credentials"
+                     else str(refused))
+            return
+        user = cat.session_user(token)
+        if not catalog.permits(user.role, "console.login"):
+            cat.logout(token)
             st.error(f"Role {user.role} may not use the console.")
-        else:
-            st.session_state["user"] = user.id
-            st.rerun()
+            return
+        st.session_state["session"] = token
+        st.session_state["user"] = user.id
+        st.rerun()
+
+
+def _current_user(cat: catalog.Catalog) -> str | None:
+    """The user of this browser session's catalog session, if still valid and allowed."""
+    token = st.session_state.get("session")
+    if token is None:
+        return None
+    try:
+        user = cat.session_user(token)
+    except catalog.LoginRefused as refused:
+        st.session_state.clear()
+        st.session_state["login_notice"] = f"Logged out: {refused}"
+        return None
+    if not cat.authorize(user.id, "console.login"):
+        st.session_state.clear()
+        return None
+    return user.id
 
 
 def _decision_form(cat: catalog.Catalog, request: catalog.RequestInfo, user: str) -> None:
@@ -197,9 +242,10 @@ def _budgets(cat: catalog.Catalog) -> None:
                           y=["spent", "remaining"])
 
 
-def _audit(cat: catalog.Catalog) -> None:
+def _audit(cat: catalog.Catalog, user: str) -> None:
     st.header("Audit trail")
     if st.button("Verify the hash chain", key="verify"):
+        cat.require(user, "audit.verify")
         verdict = cat.verify_audit()
         if verdict.ok:
             # Links only: a rewrite with every hash recomputed passes this; the signed
@@ -211,6 +257,7 @@ def _audit(cat: catalog.Catalog) -> None:
             st.error(f"Audit log BROKEN: {len(verdict.problems)} problem(s).")
             for problem in verdict.problems:
                 st.write(f"- {problem}")
+    cat.require(user, "audit.read")
     entries = cat.audit_entries()[-200:][::-1]
     st.dataframe([{k: e[k] for k in ("seq", "ts", "actor", "action", "target")}
                   for e in entries], hide_index=True)
@@ -223,13 +270,15 @@ def main() -> None:
         st.error("Set PSEUDOLINK_DATABASE_URL (pseudolink serve console does).")
         return
     cat = _catalog(url)
-    user = st.session_state.get("user")
-    if user is None or not cat.authorize(user, "console.login"):
+    user = _current_user(cat)
+    if user is None:
         st.session_state.pop("user", None)
+        st.session_state.pop("session", None)
         _login(cat)
         return
     st.sidebar.write(f"Logged in as **{user}**")
     if st.sidebar.button("Log out", key="logout"):
+        cat.logout(st.session_state["session"])
         st.session_state.clear()
         st.rerun()
     page = st.sidebar.radio("Page", ["Review queue", "Decisions and releases", "Budgets",
@@ -240,7 +289,7 @@ def main() -> None:
         {"Review queue": lambda: _queue(cat, user),
          "Decisions and releases": lambda: _decided(cat, user),
          "Budgets": lambda: _budgets(cat),
-         "Audit trail": lambda: _audit(cat)}[page]()
+         "Audit trail": lambda: _audit(cat, user)}[page]()
     except catalog.CatalogError as exc:
         st.error(str(exc))
 

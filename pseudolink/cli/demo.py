@@ -19,6 +19,7 @@ from rich.table import Table
 
 from pseudolink.cli.app import WorkdirOption, app, console, ws
 from pseudolink.cli.artifacts import publish_parquet, sha256_file
+from pseudolink.cli.governance import with_headers
 from pseudolink.cli.progress import progress_bars
 from pseudolink.settings import Workspace
 
@@ -29,6 +30,8 @@ DEMO_PROJECT = "demo-housing"
 DEMO_PASSPHRASE = "pseudolink demo only - set PSEUDOLINK_PASSPHRASE for real keys"
 KEY_MANAGER = "keymanager"
 COMBINER = "agency"
+DEMO_ADMIN = "demo-admin"
+DEMO_OFFICER = "demo-officer"
 DP_RELEASE = "dp-recipients-by-sido-benefit"
 SYNTH_RELEASE = "synthetic-combined"
 QUASI_IDENTIFIERS = ["ssis__sido", "ssis__sex", "ssis__birth_year"]
@@ -76,6 +79,8 @@ def demo(
     anchor = catalog.Anchor(_audit_signer(space, passphrase), space.audit_checkpoints)
     cat = catalog.Catalog.connect(space.database_url, anchor=anchor)
     console.print(f"workspace: {space.root.resolve()}")
+    officer = _demo_people(cat)
+    _demo_parties(cat)
 
     _step("2. synthetic Korean holder files")
     source = space.data / "demo-source"
@@ -96,9 +101,18 @@ def demo(
     project_dir = space.project_dir(DEMO_PROJECT)
     manifest = linkage.create_project(spec, space.keys, project_dir)
     cat.record_project(DEMO_PROJECT, purpose=spec.purpose, mode=spec.mode,
-                       spec=spec.to_dict(), actor="demo")
-    console.print(f"project {DEMO_PROJECT}: key wrapped to holders "
-                  f"{', '.join(h.id for h in spec.holders)} only")
+                       spec=spec.to_dict(), actor=DEMO_ADMIN)
+    cat.record_stage(DEMO_PROJECT, "create", actor=DEMO_ADMIN, root=space.root,
+                     holder=COMBINER)
+    console.print(f"project {DEMO_PROJECT}: public manifest written; no key exists yet")
+    # Each holder checks the spec and every party's keys, signs them and draws its share of
+    # the project key (`pseudolink project accept`); only holders can open the shares.
+    for holder in spec.holders:
+        linkage.accept_project(manifest, linkage.load_party_secret(space.keys, holder.id,
+                                                                   passphrase), space.keys)
+        console.print(f"{holder.id} accepts: identifiers {', '.join(holder.identifiers)} "
+                      f"stay on its premises; attributes {', '.join(holder.attributes)} go "
+                      f"to {COMBINER}; key share sealed to the holders only")
 
     _step("4. holders prepare (keyed hashing on their own premises)")
     exchange = project_dir / "exchange"
@@ -110,6 +124,11 @@ def demo(
                 space.keys, passphrase, progress=progress,
             )
     for holder_id, report in prepared.items():
+        # Each stage and the files it wrote (digests only) go to the catalog, so that
+        # `pseudolink project close` can destroy every one of them (issue 16).
+        cat.record_stage(DEMO_PROJECT, "prepare", actor=holder_id, root=space.root,
+                         holder=holder_id, outputs=with_headers(report.outputs),
+                         details={"records": report.records})
         console.print(f"{holder_id}: {report.records:,} records, keys per recipe "
                       f"{report.keys_per_recipe}, invalid identifiers {report.invalid}")
 
@@ -119,6 +138,9 @@ def demo(
             manifest, [exchange / f"{h.id}.keys.age" for h in spec.holders], exchange,
             space.keys, passphrase, as_party=KEY_MANAGER, progress=progress,
         )
+    cat.record_stage(DEMO_PROJECT, "link", actor=KEY_MANAGER, root=space.root,
+                     holder=KEY_MANAGER, outputs=with_headers(link_report.outputs),
+                     details={"links": link_report.links})
     console.print(f"{link_report.links:,} links; per recipe {link_report.links_per_recipe}; "
                   f"duplicates {link_report.duplicates}, conflicts {link_report.conflicts}")
 
@@ -130,10 +152,14 @@ def demo(
             [exchange / f"{h.id}.payload.age" for h in spec.holders], combined_path,
             space.keys, passphrase, as_party=COMBINER, progress=progress,
         )
+    cat.record_stage(DEMO_PROJECT, "combine", actor=COMBINER, root=space.root,
+                     holder=COMBINER, outputs={"combined": combined_path},
+                     details={"rows": combined.rows})
     console.print(f"{combined.rows:,} combined rows, {len(combined.columns)} columns -> "
-                  f"{combined_path}")
+                  f"{combined_path}; unlinked rows discarded unread "
+                  f"{combined.discarded_per_holder}")
     quality = linkage.evaluate_linkage(
-        exchange / "linkmap.age", {h.id: exchange / f"{h.id}.crosswalk.parquet"
+        exchange / "linkmap.age", {h.id: linkage.crosswalk_path(space.keys, DEMO_PROJECT, h.id)
                                    for h in spec.holders},
         source / "truth.parquet", space.keys, passphrase, manifest, as_party=COMBINER,
     )
@@ -171,7 +197,7 @@ def demo(
         artifact=str(dp_path), checksum=dp_checksum,
         parameters={"epsilon": table.epsilon, "mechanism": table.mechanism,
                     "accuracy_95": table.accuracy_95},
-        actor="privacy_officer",
+        actor=officer,
     )
     console.print(f"{len(table.table):,} cells, epsilon {table.epsilon} spent, 95% of counts "
                   f"within +/-{table.accuracy_95:.1f} of the truth -> {dp_path}")
@@ -187,7 +213,7 @@ def demo(
     cat.record_release(
         SYNTH_RELEASE, dataset_id=f"{DEMO_PROJECT}-combined", form="synthetic",
         title="Synthetic combined data (demo)", artifact=str(synth_path),
-        checksum=synth_checksum, parameters=synth_report, actor="privacy_officer",
+        checksum=synth_checksum, parameters=synth_report, actor=officer,
     )
     gate = synth_report["privacy_gate"]
     console.print(f"{len(synthetic.data):,} rows, SDMetrics quality "
@@ -235,6 +261,43 @@ def _classify(columns: list[str]) -> dict[str, str]:
     return classes
 
 
+
+
+def _demo_parties(cat: catalog.Catalog) -> None:
+    """One person per party (user id = party id), so each stage is recorded under its party.
+
+    No passwords: in the demo the stages run in-process, not through `pseudolink login`.
+    """
+    for user, role in (("ssis", "holder"), ("building", "holder"),
+                       (KEY_MANAGER, "key_manager"), (COMBINER, "combiner")):
+        if cat.user_role(user) != role:
+            cat.record_user(user, role=role, actor=DEMO_ADMIN,
+                            display_name=f"{user} operator (demo)")
+
+
+def _demo_people(cat: catalog.Catalog) -> str:
+    """The demo's administrator and privacy officer, logged in like real people.
+
+    Their passwords are random and discarded: nobody can log in as them afterwards
+    (an administrator can set one with `pseudolink catalog user password`). Returns
+    the officer's id, taken from their session, as every release is recorded under it.
+    """
+    import secrets
+
+    passwords = {DEMO_ADMIN: secrets.token_urlsafe(24), DEMO_OFFICER: secrets.token_urlsafe(24)}
+    if cat.get_user(DEMO_ADMIN) is None:
+        cat.bootstrap_admin(DEMO_ADMIN, passwords[DEMO_ADMIN], display_name="Demo administrator")
+    else:
+        # A rerun on the same workspace: the old random passwords are gone; reset them.
+        cat.set_password(DEMO_ADMIN, passwords[DEMO_ADMIN], actor=DEMO_ADMIN)
+    admin = cat.session_user(cat.login(DEMO_ADMIN, passwords[DEMO_ADMIN])).id
+    cat.record_user(DEMO_OFFICER, role="privacy_officer", actor=admin,
+                    display_name="Demo privacy officer")
+    cat.set_password(DEMO_OFFICER, passwords[DEMO_OFFICER], actor=admin)
+    officer = cat.session_user(cat.login(DEMO_OFFICER, passwords[DEMO_OFFICER])).id
+    console.print(f"people: administrator {admin}, privacy officer {officer} "
+                  "(logged in; random passwords, discarded)")
+    return officer
 
 
 def _free_port() -> int:

@@ -204,7 +204,8 @@ def test_audit_page_verifies_the_chain(console: AppTest) -> None:
     console.run()
     # Not "intact": links alone cannot show a rewrite with every hash recomputed (issue 15).
     assert console.success[0].value.startswith("Hash chain consistent:")
-    assert console.dataframe[0].value["action"].iloc[0] == "auth.login"
+    # Newest first: the login, then the session it opened (a console login is a session).
+    assert list(console.dataframe[0].value["action"].iloc[:2]) == ["session.open", "auth.login"]
 
 
 def test_audit_page_names_a_changed_entry(console: AppTest, cat: catalog.Catalog,
@@ -219,3 +220,52 @@ def test_audit_page_names_a_changed_entry(console: AppTest, cat: catalog.Catalog
     assert _errors(console)[0].startswith("Audit log BROKEN")
     assert any(f"entry seq {changed} " in m.value and "(entry changed)" in m.value
                for m in console.markdown)
+
+
+# -- sessions and throttling --------------------------------------------------------------
+
+
+def test_a_console_session_ends_when_it_expires(console: AppTest, cat: catalog.Catalog,
+                                                database_url: str) -> None:
+    from sqlalchemy import update
+
+    from catalog.models import LoginSession
+
+    console_login(console, "po1")
+    assert console.session_state["user"] == "po1"
+    with cat._write() as session:
+        session.execute(update(LoginSession).values(expires_at=utcnow() - timedelta(seconds=1)))
+    console.run()
+    assert "user" not in console.session_state
+    assert console.text_input(key="login_user").value == ""
+    assert any("session expired" in w.value for w in console.warning)
+
+
+def test_a_deactivated_officer_is_logged_out_of_the_console(
+        console: AppTest, cat: catalog.Catalog) -> None:
+    console_login(console, "po1")
+    cat.deactivate_user("po1", actor="root")
+    console.run()
+    assert "user" not in console.session_state
+
+
+def test_console_locks_an_account_after_repeated_wrong_passwords(console: AppTest,
+                                                                 cat: catalog.Catalog) -> None:
+    for _ in range(cat.throttle_policy.account_failures):
+        assert "Unknown user or wrong password." in _errors(console_login(console, "po1",
+                                                                          "wrong guess"))
+    # Locked: even the right password is refused now, with the time it ends.
+    errors = _errors(console_login(console, "po1"))
+    assert any("too many failed logins for account 'po1': locked out until" in e
+               for e in errors), errors
+    assert "user" not in console.session_state
+
+
+def test_logging_out_of_the_console_ends_the_catalog_session(console: AppTest,
+                                                             cat: catalog.Catalog) -> None:
+    console_login(console, "po1")
+    token = console.session_state["session"]
+    console.sidebar.button(key="logout").click()
+    console.run()
+    with pytest.raises(catalog.LoginRefused, match="session ended"):
+        cat.session_user(token)
