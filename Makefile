@@ -52,6 +52,11 @@ endef
 
 sysdeps:
 	$(call install_debs,$(TEST_DEBS))
+	@# Korean glyphs for the browser tests' screenshots (pages name no web font: offline).
+	@fc-list :lang=ko 2>/dev/null | grep -q . || { [ "$$(id -u)" = 0 ] && \
+	  (apt-get install -y -qq fonts-noto-cjk >/dev/null 2>&1 || (apt-get update -qq && \
+	   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk >/dev/null)) \
+	  || echo "no Korean font: screenshots will show boxes for Hangul"; }
 
 # The analysis room (issue 9): configurable-http-proxy from npm, and a Python of the room's own
 # outside /root (researchers' uids cannot read the project's venv), with the hub's version.

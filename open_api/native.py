@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 
 from open_api.artifacts import Artifacts
 from open_api.csv_export import content_disposition, csv_chunks
@@ -338,6 +338,20 @@ def catalog_jsonld(request: Request) -> Response:
 )
 def catalog_turtle(request: Request) -> Response:
     return Response(to_turtle(_catalog_graph(request)), media_type=_TURTLE)
+
+
+@router.get(
+    "/datasets/{release_id}.parquet",
+    response_class=FileResponse,
+    responses={200: {"content": {"application/vnd.apache.parquet": {}},
+                     "description": "The released file itself"}, **_ERRORS},
+    summary="Download a dataset as the released Parquet file (checked against its SHA-256)",
+)
+def dataset_parquet(release_id: str, request: Request) -> FileResponse:
+    release = visible_release(request, release_id)
+    facts = _artifacts(request).facts(release)  # refuses a file that fails its checksum
+    return FileResponse(facts.path, media_type="application/vnd.apache.parquet",
+                        filename=f"{release.id}.parquet")
 
 
 # Last: its path would also match the suffixed paths above (x.csv, x.ttl, ...).

@@ -24,5 +24,6 @@ def test_landing_page_escapes_titles_descriptions_and_ids(client, source, tmp_pa
     assert "%22%3E%3Cscript%3E1%3C%2Fscript%3E.csv" in page
 
 
-def test_empty_landing_page_says_so(client):
-    assert "No datasets are published yet." in client.get("/").text
+def test_empty_landing_page_says_so_in_korean_by_default_and_in_english(client):
+    assert "아직 공개된 데이터가 없습니다." in client.get("/").text
+    assert "No datasets are published yet." in client.get("/", params={"lang": "en"}).text

@@ -7,6 +7,7 @@ must also have drawn their content.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -22,7 +23,10 @@ CHROMIUM = "/usr/bin/chromium"
 PAGES = {
     "/docs": ".swagger-ui .opblock",
     "/redoc": "redoc .api-content, [class*='api-content']",
-    "/": "body",
+    "/": ".card",
+    "/?lang=en": ".card",
+    "/datasets/by-district": "td.num",
+    "/datasets/by-district?lang=en": "td.num",
 }
 
 
@@ -31,7 +35,9 @@ def live(source, tmp_path):
     if not Path(CHROMIUM).exists():
         skip_unless_ci(f"chromium missing at {CHROMIUM} (apt-get install -y chromium)")
     pytest.importorskip("playwright")
-    source.add(write_release(tmp_path / "by-district.parquet", DISTRICTS))
+    source.add(write_release(tmp_path / "by-district.parquet", DISTRICTS,
+                             title="구별 노후 주택 가구 수", parameters={"epsilon": 0.5},
+                             description="차분 프라이버시(ε 0.5)로 보호된 시군구별 집계"))
     with LiveServer(create_app(source)) as server:
         yield server.url
 
@@ -57,11 +63,16 @@ def test_page_loads_with_the_outside_network_blocked(live, path):
             "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
             "--disable-component-update", "--disable-sync", "--no-first-run"])
         try:
-            page = browser.new_page()
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.route("**/*", only_loopback)
             page.on("requestfailed", lambda request: failed.append(request.url))
             page.goto(live + path, wait_until="networkidle")
             page.wait_for_selector(PAGES[path], timeout=30_000)
+            shots = os.environ.get("PSEUDOLINK_SCREENSHOTS")
+            if shots and not path.startswith(("/docs", "/redoc")):
+                slug = path.split("?")[0].strip("/").replace("/", "-") or "home"
+                name = f"portal-{slug}{'-en' if 'lang=en' in path else ''}.png"
+                page.screenshot(path=Path(shots) / name, full_page=True)
         finally:
             browser.close()
     assert outside == [], f"{path} reached outside loopback: {outside}"
