@@ -144,6 +144,22 @@ class SessionMethods:
                 row.locked_until = now + policy.lockout
                 row.failures, row.window_start = 0, now
 
+    def throttled_authenticate(self, user_id: str, password: str,
+                               address: str | None = None) -> UserInfo:
+        """Check a password under the login throttle (every login form goes through here).
+
+        Raises ``LoginRefused``: ``locked`` while the account or the client address is
+        locked out (even for the right password), ``bad_credentials`` otherwise.
+        """
+        self.check_throttle(user_id, address)
+        user = self.authenticate(user_id, password)  # type: ignore[attr-defined]
+        if user is None:
+            self.record_login_failure(user_id, address)
+            raise LoginRefused(f"login refused for {user_id!r}: wrong user name or password, "
+                               "or the account is deactivated", reason="bad_credentials")
+        self._clear_account_throttle(user_id)
+        return user
+
     # -- sessions -------------------------------------------------------------------
 
     def login(self, user_id: str, password: str, *, client: str = "cli",
@@ -156,13 +172,7 @@ class SessionMethods:
         if client not in SESSION_CLIENTS:
             raise CatalogError(f"session client {client!r} is not one of "
                                f"{', '.join(SESSION_CLIENTS)}")
-        self.check_throttle(user_id, address)
-        user = self.authenticate(user_id, password)  # type: ignore[attr-defined]
-        if user is None:
-            self.record_login_failure(user_id, address)
-            raise LoginRefused(f"login refused for {user_id!r}: wrong user name or password, "
-                               "or the account is deactivated", reason="bad_credentials")
-        self._clear_account_throttle(user_id)
+        self.throttled_authenticate(user_id, password, address)
         token = secrets.token_urlsafe(32)
         now = utcnow()
         with self._change(user_id, "session.open", user_id) as change:

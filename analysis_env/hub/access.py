@@ -9,11 +9,15 @@ import catalog
 RESEARCHER = "researcher"
 
 
-def login(database_url: str, user: str, password: str) -> tuple[bool, str]:
-    """Check a password and an active secure-room approval; audit either way."""
+def login(database_url: str, user: str, password: str,
+          address: str | None = None) -> tuple[bool, str]:
+    """Check a password (throttled per account and address) and an active approval."""
     with catalog.Catalog.connect(database_url) as cat:
-        info = cat.authenticate(user, password)
-        if info is None:
+        try:
+            info = cat.throttled_authenticate(user, password, address)
+        except catalog.LoginRefused as refused:
+            if refused.reason == "locked":
+                return False, str(refused)
             return False, "wrong user name or password"
         if info.role != RESEARCHER:
             reason = f"role {info.role} does not work in the secure room"

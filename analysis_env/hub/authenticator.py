@@ -20,7 +20,9 @@ class CatalogAuthenticator(Authenticator):
 
     async def authenticate(self, handler, data):
         user, password = data.get("username", ""), data.get("password", "")
-        ok, reason = await asyncio.to_thread(access.login, self.database_url, user, password)
+        address = getattr(getattr(handler, "request", None), "remote_ip", None)
+        ok, reason = await asyncio.to_thread(access.login, self.database_url, user, password,
+                                             address)
         if not ok:
             self.log.warning("secure room login refused for %s: %s", user, reason)
             return None
