@@ -50,6 +50,22 @@ def stage_actor(space: Workspace, stage: str, party: str) -> str:
     return f"{catalog.PARTY_ACTOR}{party}"
 
 
+def with_headers(outputs: Mapping[str, str | Path]) -> dict[str, Path]:
+    """The files a stage wrote that exist, each sealed one with its signed header.
+
+    A sealed file's header lies beside it (linkage's envelopes); it names the project
+    and its parties, so it lives and dies with its file.
+    """
+    files = {}
+    for label, path in outputs.items():
+        if Path(path).is_file():
+            files[label] = Path(path)
+        header = Path(f"{path}{ENVELOPE_HEADER_SUFFIX}")
+        if header.is_file():
+            files[f"header {label}"] = header
+    return files
+
+
 def record(space: Workspace, manifest: Any, stage: str, actor: str, party: str,
            outputs: Mapping[str, str | Path] | None = None,
            details: Mapping[str, Any] | None = None) -> None:
@@ -57,15 +73,7 @@ def record(space: Workspace, manifest: Any, stage: str, actor: str, party: str,
     import catalog
 
     spec = manifest.spec
-    written = {}
-    for label, path in (outputs or {}).items():
-        if Path(path).is_file():
-            written[label] = Path(path)
-        # A sealed file's signed header lies beside it (linkage's envelopes); it names
-        # the project and its parties, so it lives and dies with its file.
-        header = Path(f"{path}{ENVELOPE_HEADER_SUFFIX}")
-        if header.is_file():
-            written[f"header {label}"] = header
+    written = with_headers(outputs or {})
     try:
         with open_catalog(space) as cat:
             cat.ensure_project(manifest.id, purpose=spec.purpose, mode=spec.mode,

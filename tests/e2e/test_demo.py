@@ -60,7 +60,7 @@ def test_demo_links_true_pairs_without_false_ones(demo_run):
     linkmap = _linkmap(workdir)
     serial_to_record = {}
     for holder in ("ssis", "building"):
-        crosswalk = pd.read_parquet(_exchange(workdir) / f"{holder}.crosswalk.parquet")
+        crosswalk = pd.read_parquet(linkage.crosswalk_path(workdir / "keys", PROJECT, holder))
         serial_to_record[holder] = dict(zip(crosswalk["serial"], crosswalk["record_id"],
                                             strict=True))
     pairs = linkmap.pivot(index="link_id", columns="holder", values="serial").dropna()
@@ -120,8 +120,10 @@ def test_outputs_hold_no_identifier_or_linkage_key(demo_run):
     identifiers = _identifier_values(workdir)
     keys = _linkage_keys(workdir)
     assert identifiers and keys
-    # Raw inputs, and the crosswalks that by design stay with each holder, are not outputs.
-    skip = {_source(workdir)} | set(_exchange(workdir).glob("*.crosswalk.parquet"))
+    # Raw inputs, and the crosswalks that by design stay with each holder (in its private
+    # folder, never in the exchange), are not outputs.
+    assert not list(_exchange(workdir).glob("*crosswalk*"))
+    skip = {_source(workdir), workdir / "private"}
     scanned = 0
     for path in sorted(workdir.rglob("*")):
         if not path.is_file() or any(s == path or s in path.parents for s in skip):
@@ -168,3 +170,46 @@ def test_demo_runs_again_on_the_same_workspace(demo_run):
         capture_output=True, text=True,
     )
     assert audit.returncode == 0, audit.stdout + audit.stderr
+
+
+def test_demo_holders_accept_before_preparing_and_receive_nothing_back(demo_run):
+    workdir, result = demo_run
+    printed = " ".join(result.stdout.split())
+    assert printed.index("ssis accepts:") < printed.index("4. holders prepare")
+    project_dir = workdir / "data" / PROJECT
+    assert sorted(p.name for p in project_dir.glob("*.share.age")) == [
+        "building.share.age", "ssis.share.age"]
+    assert not list(workdir.rglob("*.projectkey.age")) and not list(workdir.rglob("*matched*"))
+
+
+def test_demo_project_close_destroys_every_recorded_file(demo_run, tmp_path):
+    # On a copy, so that the tests above keep their files: the catalog keeps paths inside
+    # the workspace relative to it, so a copied (or moved) workspace closes just the same.
+    import shutil
+
+    import catalog
+
+    workdir, _ = demo_run
+    copy = tmp_path / "moved"
+    shutil.copytree(workdir, copy)
+    url = f"sqlite:///{(copy / 'catalog.db').resolve()}"
+    password = "a long e2e test password"
+    with catalog.Catalog.connect(url) as cat:
+        recorded = cat.artefacts(PROJECT)
+        assert {a.kind for a in recorded} >= {"keys", "payload", "crosswalk", "linkmap",
+                                             "combined"}
+        assert not any(Path(a.path).is_absolute() for a in recorded)
+        cat.set_password("agency", password, actor="demo-admin")
+        token = cat.login("agency", password)
+    env = dict(os.environ, PSEUDOLINK_SESSION=token, COLUMNS="200")
+    closed = subprocess.run(
+        [sys.executable, "-m", "pseudolink", "project", "close", "--project", PROJECT,
+         "--workdir", str(copy)], capture_output=True, text=True, env=env, timeout=300)
+    assert closed.returncode == 0, closed.stdout + closed.stderr
+    assert not any((copy / a.path).exists() for a in recorded)
+    assert all((workdir / a.path).exists() for a in recorded)  # the original is untouched
+    with catalog.Catalog.connect(url) as cat:
+        assert cat.artefacts(PROJECT) == []
+        last = cat.audit_entries()[-1]
+    assert (last["action"], last["actor"]) == ("project.destruction_certificate", "agency")
+    assert {f["state"] for f in last["details"]["files"]} == {"destroyed"}
