@@ -126,21 +126,24 @@ def _set_fixed_weight(bits: np.ndarray, rows: np.ndarray, grams: np.ndarray,
     bits) to peel off. A gram keeps the prefix of its positions whatever the value's length,
     so a name and its typo still share most of their bits.
     """
-    pairs = np.unique(np.stack([rows, grams], axis=1), axis=0)
-    if not len(pairs):
+    if not len(rows):
         return
-    rows, grams = pairs[:, 0], pairs[:, 1]
-    # Order each value's grams by a keyed value (two of the gram's positions), not by the
-    # gram itself, so which grams get the extra position reveals nothing.
-    order = np.lexsort((grams, table[grams, -1] * 1024 + table[grams, -2], rows))
-    rows, grams = rows[order], grams[order]
+    # Order each value's grams by a keyed value (two of the gram's positions, < 2**20), not
+    # by the gram itself, so which grams get the extra position reveals nothing. One int64
+    # sort key (row, keyed value, gram) also drops a gram repeated within a value.
+    distinct = np.int64(len(table))
+    keyed = (table[:, -1] * 1024 + table[:, -2]).astype(np.int64)
+    order = np.sort((rows.astype(np.int64) << 20 | keyed[grams]) * distinct + grams)
+    order = order[np.r_[True, order[1:] != order[:-1]]]
+    rows, grams = order // distinct >> 20, order % distinct
     starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
     counts = np.diff(np.r_[starts, len(rows)])
     per_value = np.repeat(counts, counts)
     rank = np.arange(len(rows)) - np.repeat(starts, counts)
     take = np.minimum(total // per_value + (rank < total % per_value), table.shape[1])
-    mask = np.arange(table.shape[1])[None, :] < take[:, None]
-    bits[np.broadcast_to(rows[:, None], mask.shape)[mask], table[grams][mask]] = True
+    for j in range(int(take.max())):
+        chosen = take > j
+        bits[rows[chosen], table[grams[chosen], j]] = True
 
 
 def _harden(bits: np.ndarray, hardening: str) -> np.ndarray:

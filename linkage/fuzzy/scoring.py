@@ -25,8 +25,8 @@ def similarity_levels(sims: np.ndarray, cuts: Sequence[float], baseline: float =
     """Level of each similarity: ``len(cuts)`` for >= cuts[0] ... 0 below all; -1 for NaN.
 
     Cuts apply to the similarity rescaled so that ``baseline`` (the mean Dice of random
-    pairs) is 0 and identity 1: balanced filters of short values share most bits even when
-    unrelated (two random balanced 7-digit ids: Dice ~0.86), so raw cuts would crowd every
+    pairs) is 0 and identity 1: filters of unrelated values still share bits (two random
+    7-digit ids: Dice ~0.26), more so for short values, so raw cuts would crowd every
     pair into the top levels.
 
     >>> similarity_levels(np.array([1.0, 0.93, 0.1, np.nan]), (1.0, 0.9)).tolist()

@@ -253,3 +253,22 @@ def test_sender_id_cannot_traverse_paths(world):
     _sign_header(path, intruder, sender="../../evil")
     with pytest.raises(linkage.LinkageError, match="sender id"):
         linkage.read_envelope(path, world.keys, "keymanager", PASSPHRASE)
+
+
+def test_a_third_member_smuggled_after_the_data_is_refused(world):
+    # A signed header does not make any tar acceptable: past the two members only the
+    # end-of-archive padding may follow.
+    path = _keys_path(world)
+    plain = pyrage.decrypt(path.read_bytes(), [_secret(world, "keymanager").identity])
+    extra = io.BytesIO()
+    with tarfile.open(fileobj=extra, mode="w") as tar:
+        info = tarfile.TarInfo("extra.bin")
+        info.size = 1 << 20
+        tar.addfile(info, io.BytesIO(b"\0" * info.size))
+    end = plain.rstrip(b"\0")
+    end += b"\0" * (-len(end) % tarfile.BLOCKSIZE)
+    recipient = world.manifest.party("keymanager").recipient()
+    path.write_bytes(pyrage.encrypt(end + extra.getvalue(), [recipient]))
+    _sign_header(path, _secret(world, "ssis"))
+    with pytest.raises(linkage.LinkageError, match="holds more than"):
+        _open_keys(world, path)
