@@ -39,7 +39,7 @@ class RoomSettings:
     #: Where each researcher's room (data/, outputs/, home/) is made.
     room_root: Path = field(default=Path())
     ip: str = "127.0.0.1"
-    port: int = 8000
+    port: int = 8100
     hub_port: int = 8081
     proxy_api_port: int = 8001
     seats: int = DEFAULT_SEATS

@@ -25,6 +25,28 @@ app = typer.Typer(
 console = Console()
 err_console = Console(stderr=True)
 
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            number = version("pseudolink")
+        except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+            number = "unknown (not installed)"
+        console.print(f"pseudolink {number}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    show_version: Annotated[bool, typer.Option(
+        "--version", callback=_print_version, is_eager=True,
+        help="Print pseudolink's version and exit.")] = False,
+) -> None:
+    """Privacy-preserving pseudonymised data linkage and analytics. Add --debug anywhere to
+    see a traceback instead of a one-line error."""
+
 WorkdirOption = Annotated[
     Path | None,
     typer.Option(

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from pseudolink.cli.app import WorkdirOption, app, console, ws
+from pseudolink.cli.servers import DEFAULT_PORTS, require_free_port, run_child
 
 group = typer.Typer(help="Run the servers: the open-data API, the officers' console.",
                     no_args_is_help=True)
@@ -17,7 +18,8 @@ app.add_typer(group, name="serve")
 @group.command("api")
 def api(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port to listen on.", min=1, max=65535)] = 8000,
+    port: Annotated[int, typer.Option(help="TCP port to listen on.", min=1,
+                                      max=65535)] = DEFAULT_PORTS["api"],
     daily_quota: Annotated[int, typer.Option(
         help="Portal calls per key per KST day, for keys without their own quota.", min=1,
     )] = 10_000,
@@ -38,6 +40,7 @@ def api(
 
     config = open_api.ApiConfig(daily_quota=daily_quota, key_per_minute=rate_limit,
                                 anonymous_per_minute=anonymous_rate_limit, redis_url=redis_url)
+    require_free_port(host, port, "the open-data API")
     console.print(f"open-data API on http://{host}:{port}/ (Ctrl+C to stop)", highlight=False)
     open_api.serve(ws(workdir).database_url, host=host, port=port, config=config)
 
@@ -45,30 +48,33 @@ def api(
 @group.command("console")
 def console_app(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port to listen on.", min=1, max=65535)] = 8501,
+    port: Annotated[int, typer.Option(help="TCP port to listen on.", min=1,
+                                      max=65535)] = DEFAULT_PORTS["console"],
     workdir: WorkdirOption = None,
 ) -> None:
     """Run the privacy officers' console (Streamlit) over this workspace's catalog."""
     import os
-    import subprocess
     import sys
 
     from catalog.console import APP
 
     env = {**os.environ, "PSEUDOLINK_DATABASE_URL": ws(workdir).database_url}
+    require_free_port(host, port, "the console")
     console.print(f"privacy officers' console on http://{host}:{port}/ (Ctrl+C to stop)",
                   highlight=False)
     # The URL travels in the environment, not argv, so `ps` never shows a password.
-    raise typer.Exit(subprocess.call(
+    # toolbarMode=viewer hides Streamlit's developer menu (Deploy, Rerun settings).
+    raise typer.Exit(run_child(
         [sys.executable, "-m", "streamlit", "run", str(APP), "--server.address", host,
          "--server.port", str(port), "--server.headless", "true",
-         "--browser.gatherUsageStats", "false"], env=env))
+         "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer"], env=env))
 
 
 @group.command("exchange")
 def exchange(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port to listen on.", min=1, max=65535)] = 8700,
+    port: Annotated[int, typer.Option(help="TCP port to listen on.", min=1,
+                                      max=65535)] = DEFAULT_PORTS["exchange"],
     database_url: Annotated[str | None, typer.Option(
         envvar="PSEUDOLINK_EXCHANGE_DATABASE_URL",
         help="The exchange's own database (PostgreSQL in production; default SQLite under "
@@ -77,12 +83,16 @@ def exchange(
         help="Directory for the envelopes (default WORKDIR/exchange/files).")] = None,
     max_file_size: Annotated[int, typer.Option(
         help="Largest envelope accepted, in bytes.", min=1)] = 64 << 30,
+    stalled_after: Annotated[float, typer.Option(
+        help="Seconds without a heartbeat after which a worker's job is put back.",
+        min=1)] = 30.0,
     workdir: WorkdirOption = None,
 ) -> None:
     """Run the parties' file exchange: sealed envelopes in, to their recipients only."""
     from pseudolink.cli.exchange import serve_exchange
 
-    serve_exchange(ws(workdir), host, port, database_url, files, max_file_size)
+    serve_exchange(ws(workdir), host, port, database_url, files, max_file_size,
+                   stalled_after)
 
 
 @group.command("hub")
@@ -90,7 +100,7 @@ def hub(
     host: Annotated[str | None, typer.Option(
         help="Address to listen on (default: the room's ip setting, or 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="TCP port (default: the room's port "
-                                                  "setting, or 8000).",
+                                                  "setting, or 8100).",
                                              min=1, max=65535)] = None,
     seats: Annotated[int | None, typer.Option(help="Servers at once (default 19).",
                                               min=1)] = None,
@@ -98,7 +108,6 @@ def hub(
 ) -> None:
     """Run the secure analysis room (JupyterHub) for researchers with an active approval."""
     import os
-    import subprocess
     import sys
 
     from analysis_env.hub import RoomSettings, check_prerequisites, write_config
@@ -109,7 +118,8 @@ def hub(
     check_prerequisites(settings)
     config = write_config(settings)
     env = {**os.environ, "PSEUDOLINK_DATABASE_URL": space.database_url}
+    require_free_port(settings.ip, settings.port, "the analysis room")
     console.print(f"secure analysis room on http://{settings.ip}:{settings.port}/ "
                   f"({settings.seats} seats; Ctrl+C to stop)", highlight=False)
-    raise typer.Exit(subprocess.call([sys.executable, "-m", "jupyterhub", "-f", str(config)],
-                                     cwd=settings.hub_dir, env=env))
+    raise typer.Exit(run_child([sys.executable, "-m", "jupyterhub", "-f", str(config)],
+                               cwd=settings.hub_dir, env=env))
