@@ -15,7 +15,7 @@ from typing import Any
 
 from analysis_env.errors import AnalysisEnvError
 from analysis_env.hub import sandbox
-from analysis_env.hub.rooms import harden_workspace
+from analysis_env.hub.rooms import USERNAME_PATTERN, harden_workspace
 from analysis_env.hub.settings import RoomSettings
 from analysis_env.hub.tools import install_room_tools
 
@@ -87,8 +87,8 @@ def configure(c: Any, workspace: str, database_url: str, overrides: dict[str, An
     c.CatalogAuthenticator.database_url = database_url
     # Who may log in is the catalog's decision, made in ``authenticate``.
     c.Authenticator.allow_all = True
-    # Names starting with a dot would collide with the room root's own folders.
-    c.Authenticator.username_pattern = r"^[^.]"
+    # A name is one folder of the room root (``rooms.USERNAME_PATTERN``), never lowercased.
+    c.Authenticator.username_pattern = USERNAME_PATTERN
     c.Authenticator.auth_refresh_age = 30
     c.Authenticator.refresh_pre_spawn = True
 

@@ -19,12 +19,18 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
 import pyarrow.parquet as pq
 
 from analysis_env.errors import AnalysisEnvError
+
+#: A researcher's name is one folder under the room root, kept exactly as the catalog
+#: has it (case and all): no slash or control character, no leading dot (the room
+#: root's own folders start with one).
+USERNAME_PATTERN = r"^[^./\x00-\x1f\x7f][^/\x00-\x1f\x7f]*\Z"
 
 
 def uid_for(hub_dir: Path, uid_base: int, user: str) -> int:
@@ -70,6 +76,9 @@ def prepare_room(room_root: Path, user: str, uid: int,
     ``extracts`` maps a dataset id to its file and approved columns. Earlier extracts
     are removed first, so a narrowed approval never leaves old columns behind.
     """
+    if not re.match(USERNAME_PATTERN, user):
+        raise AnalysisEnvError(f"the user name {user!r} cannot name a room (one folder, no "
+                               "leading dot)")
     home = Path(room_root) / user
     run = home / ".run"
     for path in (home, home / "data", home / "outputs", home / "home", run):

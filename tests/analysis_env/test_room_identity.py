@@ -7,6 +7,7 @@ Catalog ids are case-sensitive; JupyterHub lowercases names by default, which ha
 from __future__ import annotations
 
 import asyncio
+import re
 
 import pytest
 
@@ -43,3 +44,21 @@ def test_twins_by_case_get_their_own_extracts(twins, catalog_url, extract):
     assert access.approved_extracts(catalog_url, "ResA") == {
         "housing-combined": (extract, ["ssis__sido", "ssis__income"])}
     assert len(access.approved_extracts(catalog_url, "resa")["housing-combined"][1]) == 4
+
+
+@pytest.mark.parametrize("name", ["a/../../etc", "../root", ".pseudolink", "kim/", "ki\nm", ""])
+def test_a_name_that_is_not_one_folder_gets_no_room(tmp_path, name):
+    from analysis_env import AnalysisEnvError
+    from analysis_env.hub import rooms
+
+    assert not re.match(rooms.USERNAME_PATTERN, name)
+    with pytest.raises(AnalysisEnvError, match="cannot name a room"):
+        rooms.prepare_room(tmp_path / "room", name, 40123, {})
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_case_and_non_ascii_names_are_kept_as_they_are():
+    from analysis_env.hub import rooms
+
+    for name in ("ResA", "resa", "kim.lee", "김연구"):
+        assert re.match(rooms.USERNAME_PATTERN, name)
