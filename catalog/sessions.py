@@ -126,6 +126,17 @@ class SessionMethods:
                 raise LoginRefused(_locked_message("this client address", row.locked_until),
                                    reason="locked")
 
+    def address_locked_until(self, address: str | None) -> datetime | None:
+        """When a client address's lockout ends, or None if it is not locked out."""
+        if not address:
+            return None
+        with self._read() as session:
+            row = session.get(LoginThrottle, ("address", address))
+            if row is not None and row.locked_until is not None and \
+                    row.locked_until > utcnow():
+                return row.locked_until
+        return None
+
     def record_address_failure(self, address: str | None) -> None:
         """Count one bad credential (an unknown API key, say) against a client address."""
         if not address:

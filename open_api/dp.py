@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from anonymize import AnonymizeError
 from anonymize.dp import BoundedDataCache, DPQuery, DPSchema, metered_query
 from open_api.errors import OpenApiError, error_body
-from open_api.keys import KeyRegistry, check_secret
+from open_api.keys import KeyRegistry, LockedOut, check_secret
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,7 @@ STATUS = {
     "no_budget": 403,
     "budget_exceeded": 403,
     "dp_unavailable": 503,
+    "rate_limited": 429,
 }
 
 
@@ -102,8 +103,10 @@ def api_key(request: Request) -> str:
     return key
 
 
-def consumer_of(keys: KeyRegistry, key: str) -> str:
-    check = check_secret(keys, key)
+def consumer_of(keys: KeyRegistry, key: str, address: str | None = None) -> str:
+    check = check_secret(keys, key, address)
+    if isinstance(check, LockedOut):
+        raise Refused("rate_limited", check.message)
     status = getattr(check, "status", "unknown")
     if status != "valid":
         raise Refused("invalid_api_key", f"API key refused: {status}")
@@ -189,7 +192,8 @@ def dp_query_endpoint(body: DPQueryRequest, request: Request) -> JSONResponse:
     if cache is None:
         cache = request.app.state.dp_cache = BoundedDataCache()
     try:
-        consumer = consumer_of(request.app.state.keys, api_key(request))
+        consumer = consumer_of(request.app.state.keys, api_key(request),
+                               request.client.host if request.client else None)
         if not all(hasattr(backend, m) for m in ("column_bounds", "spend")):
             raise Refused("dp_unavailable", "this server has no catalog to meter DP queries")
         try:

@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from open_api.config import ApiConfig
 from open_api.errors import ApiError
-from open_api.keys import OPEN_DATA_SCOPE, KeyRegistry, check_secret
+from open_api.keys import OPEN_DATA_SCOPE, KeyRegistry, LockedOut, check_secret
 from open_api.limits import Limiter, LimiterUnavailable, minute
 
 log = logging.getLogger(__name__)
@@ -42,8 +42,10 @@ def count(limiter: Limiter, bucket: str, limit: int) -> None:
         )
 
 
-def _check_key(keys: KeyRegistry, secret: str) -> str:
-    verdict = check_secret(keys, secret)
+def _check_key(keys: KeyRegistry, secret: str, address: str | None = None) -> str:
+    verdict = check_secret(keys, secret, address)
+    if isinstance(verdict, LockedOut):
+        raise ApiError("rate_limited", verdict.message)
     if verdict.status != "valid":
         raise ApiError("invalid_key", _KEY_PROBLEMS.get(verdict.status, "invalid API key"))
     if OPEN_DATA_SCOPE not in verdict.scopes:
@@ -63,7 +65,8 @@ async def native_limits(
     limiter: Limiter = request.app.state.limiter
     secret = x_api_key if x_api_key is not None else api_key
     if secret is not None:
-        key_id = await run_in_threadpool(_check_key, request.app.state.keys, secret)
+        address = request.client.host if request.client else None
+        key_id = await run_in_threadpool(_check_key, request.app.state.keys, secret, address)
         if config.key_per_minute is not None:
             await run_in_threadpool(count, limiter, f"native:key:{key_id}", config.key_per_minute)
     elif config.anonymous_per_minute is not None:

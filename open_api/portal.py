@@ -23,7 +23,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from open_api.errors import ApiError
-from open_api.keys import OPEN_DATA_SCOPE, check_secret
+from open_api.keys import OPEN_DATA_SCOPE, LockedOut, check_secret
 from open_api.limits import LimiterUnavailable, kst_day
 from open_api.native import visible_release
 from open_api.queries import filter_pairs, row_query
@@ -120,7 +120,10 @@ def _admit(request: Request) -> None:
     secret = request.query_params.get("serviceKey", "")
     if not secret.strip():
         raise PortalRefusal("11", "serviceKey is required")
-    verdict = check_secret(request.app.state.keys, secret)
+    verdict = check_secret(request.app.state.keys, secret,
+                           request.client.host if request.client else None)
+    if isinstance(verdict, LockedOut):
+        raise PortalRefusal("22", verdict.message)
     if verdict.status != "valid":
         code = _KEY_STATUS_CODES.get(verdict.status, "30")
         raise PortalRefusal(code, f"the service key is {verdict.status}")

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 import catalog
 from open_api import create_app
+from tests.accounts import officer
 from tests.open_api.conftest import DISTRICTS, sha256
 
 
@@ -19,6 +20,7 @@ def catalog_url(tmp_path: Path) -> str:
     url = f"sqlite:///{tmp_path / 'catalog.db'}"
     catalog.init_catalog(url)
     with catalog.Catalog.connect(url) as cat:
+        officer(cat, "officer")
         cat.register_dataset(
             "housing-combined", title="Combined housing data", path=str(tmp_path / "c.parquet"),
             columns={"sigungu": "quasi_identifier", "households": "other"}, project_id=None,

@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 import catalog
 from anonymize.dp import QuerySpec, sha256_file
 from open_api import create_app
+from tests.accounts import admin, officer
 from tests.conftest import fresh_postgres_database
 
 
@@ -38,6 +39,7 @@ def open_dataset(url: str, tmp_path, budget: float) -> str:
     manifest = tmp_path / "housing-dp.parquet"
     spec.manifest().to_parquet(manifest)
     with catalog.Catalog.connect(url) as cat:
+        officer(cat, "po")
         cat.register_dataset("housing", title="Housing", path=str(data), project_id=None,
                              columns={"link_id": "other", "ssis__sido": "quasi_identifier",
                                       "ssis__income": "sensitive"}, lineage={}, actor="agency")
@@ -50,7 +52,7 @@ def open_dataset(url: str, tmp_path, budget: float) -> str:
                                        "max_contributions": 1, "keys": spec.schema.keys,
                                        "columns": spec.columns, "data": str(data),
                                        "data_sha256": sha256_file(data)})
-        return cat.issue_api_key("alice", actor="root", scopes=("open_data", "dp_query"))
+        return cat.issue_api_key("alice", actor=admin(cat), scopes=("open_data", "dp_query"))
 
 
 def test_sqlite_catalog_answers_sums_by_region_and_records_the_spend(tmp_path):

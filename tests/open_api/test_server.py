@@ -17,6 +17,7 @@ import pytest
 
 import catalog
 import open_api
+from tests.accounts import officer
 from tests.open_api.conftest import DISTRICTS, sha256
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -81,6 +82,7 @@ def test_cli_serve_api_serves_the_workspace_catalog(tmp_path):
     artifact = tmp_path / "by-district.parquet"
     pq.write_table(DISTRICTS, artifact)
     with catalog.Catalog.connect(url) as cat:
+        officer(cat, "officer")
         cat.register_dataset("combined", title="Combined", path=str(artifact),
                              columns={"sigungu": "quasi_identifier"}, project_id=None,
                              lineage={}, actor="officer")
