@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from catalog.checkpoints import CheckpointFile, read_checkpoints
+from catalog.checkpoints import Checkpoint, CheckpointFile, read_checkpoints
 from catalog.coltypes import utcnow
 from catalog.errors import CatalogError
 from catalog.hashchain import (
@@ -87,18 +87,18 @@ def verify(session: Session, checkpoints: CheckpointFile | None = None) -> Audit
                                  problems=["the audit chain head row is missing"])
     if checkpoints is None:
         return verify_chain(iter_entries(session), head.seq, head.hash)
-    signed, problems = read_checkpoints(checkpoints)
-    anchors: dict[int, tuple[str, str]] = {}
-    for point in signed:
-        where = f"checkpoint line {point.line} of {checkpoints.path.name} ({point.at})"
-        if point.seq in anchors and anchors[point.seq][0] != point.head:
-            problems.append(f"{where} and {anchors[point.seq][1]} sign different heads for "
-                            f"seq {point.seq}: the chain was forked")
-        anchors.setdefault(point.seq, (point.head, where))
+    points, problems = read_checkpoints(checkpoints)
+    anchors: dict[int, list[Checkpoint]] = {}
+    for point in points:
+        anchors.setdefault(point.seq, []).append(point)
     verdict = verify_chain(iter_entries(session), head.seq, head.hash, anchors)
     if not problems:
         return verdict
-    return replace(verdict, ok=False, problems=problems + verdict.problems)
+    # Line problems first, in file order, then what the chain walk found.
+    lines = [p for p in verdict.problems if p.startswith("checkpoint line ")]
+    rest = [p for p in verdict.problems if not p.startswith("checkpoint line ")]
+    ordered = sorted(problems + lines, key=lambda p: int(p.split()[2]))
+    return replace(verdict, ok=False, problems=ordered + rest)
 
 
 def export(session: Session, out: Path) -> int:

@@ -11,11 +11,11 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import PurePath
-from typing import Any
+from typing import Any, Protocol
 
 GENESIS_HASH = "0" * 64
 
@@ -126,20 +126,50 @@ class AuditVerification:
         return self.ok and self.unanchored == 0
 
 
+class SignedHead(Protocol):
+    """A checkpoint's claim (``catalog.checkpoints.Checkpoint``); ``valid`` checks its signature."""
+
+    seq: int
+    head: str
+    line: int
+    where: str
+
+    @property
+    def valid(self) -> bool: ...
+
+
+def _forged(point: SignedHead) -> str:
+    return f"{point.where}: signature does not verify (line forged or altered)"
+
+
+def _top_signed(agreeing: list[SignedHead], forged: dict[int, str]) -> int:
+    """The highest seq an agreeing, validly signed checkpoint covers; drops forged ones."""
+    while agreeing and not agreeing[-1].valid:
+        point = agreeing.pop()
+        forged[point.line] = _forged(point)
+    return agreeing[-1].seq if agreeing else 0
+
+
 def verify_chain(entries: Iterable[ChainEntry], head_seq: int, head_hash: str,
-                 anchors: Mapping[int, tuple[str, str]] | None = None) -> AuditVerification:
+                 anchors: Mapping[int, Sequence[SignedHead]] | None = None
+                 ) -> AuditVerification:
     """Walk the entries in seq order and report every broken link, first one first.
 
     A link failure right after an entry already reported as changed is a consequence of
     that change, not news, so it is not reported again; gaps in seq always are.
-    ``anchors`` maps a seq to the head hash a signed checkpoint recorded for it and where
-    that checkpoint is; a chain that was rewritten and recomputed passes every link but
-    not these, so the first entry whose hash differs from its checkpoint is named.
+    ``anchors`` maps a seq to the checkpoints that claim a head hash for it. A chain that
+    was rewritten and recomputed passes every link but not these: the first entry whose
+    hash differs from a validly signed checkpoint is named, a signed seq past the end
+    means a cut tail, and entries past the highest agreeing signed checkpoint are
+    ``unanchored``. Since each hash covers every entry before it, that one checkpoint
+    vouches for the whole chain up to it; only it and the disagreeing lines need their
+    signatures checked.
     """
     problems: list[str] = []
     checked = anchors is not None
     anchors = anchors or {}
-    agreed = 0
+    agreeing: list[SignedHead] = []
+    forged: dict[int, str] = {}
     disagreeing = 0
     count = 0
     last_seq = 0
@@ -165,28 +195,35 @@ def verify_chain(entries: Iterable[ChainEntry], head_seq: int, head_hash: str,
         changed = entry.recomputed() != entry.hash
         if changed:
             problems.append(f"{name}: content does not match its hash (entry changed)")
-        if entry.seq in anchors:
-            signed_head, where = anchors[entry.seq]
-            if signed_head == entry.hash:
-                agreed = entry.seq
-            elif not disagreeing:
+        for point in anchors.get(entry.seq, ()):
+            if point.head == entry.hash:
+                agreeing.append(point)
+            elif not point.valid:
+                forged[point.line] = _forged(point)
+            else:
                 disagreeing += 1
+                if disagreeing > 1:
+                    continue
+                agreed = _top_signed(agreeing, forged)
                 span = ("this entry was rewritten or inserted" if agreed == entry.seq - 1
                         else f"an entry in seq {agreed + 1}..{entry.seq} was rewritten, "
                         f"inserted or deleted (seq {agreed} is the last checkpoint that agrees)")
-                problems.append(f"{name}: its hash differs from the one signed in {where}: "
-                                f"{span}, and the hashes after it recomputed")
-            else:
-                disagreeing += 1
+                problems.append(f"{name}: its hash differs from the one signed in "
+                                f"{point.where}: {span}, and the hashes after it recomputed")
         last_seq, last_hash, last_changed, last_id = entry.seq, entry.hash, changed, entry.id
     if disagreeing > 1:
         problems.append(f"{disagreeing - 1} later checkpoints disagree with the log too")
-    signed_last = max(anchors, default=0)
-    if signed_last > last_seq:
-        where = anchors[signed_last][1]
-        problems.append(f"{where} signs seq {signed_last} but the log ends at seq {last_seq}: "
-                        f"seq {last_seq + 1}..{signed_last} missing (entries deleted from "
-                        "the end, chain head rewound)")
+    beyond = sorted((p for seq, points in anchors.items() if seq > last_seq for p in points),
+                    key=lambda p: p.seq, reverse=True)
+    for point in beyond:
+        if point.valid:
+            problems.append(f"{point.where} signs seq {point.seq} but the log ends at seq "
+                            f"{last_seq}: seq {last_seq + 1}..{point.seq} missing (entries "
+                            "deleted from the end, chain head rewound)")
+            break
+        forged[point.line] = _forged(point)
+    signed_last = _top_signed(agreeing, forged)
+    problems = [forged[line] for line in sorted(forged)] + problems
     if head_seq > last_seq:
         missing = f"seq {last_seq + 1}" if head_seq == last_seq + 1 else \
             f"seq {last_seq + 1}..{head_seq}"
@@ -200,6 +237,4 @@ def verify_chain(entries: Iterable[ChainEntry], head_seq: int, head_hash: str,
     if not checked:
         return AuditVerification(ok=not problems, entries=count, problems=problems)
     return AuditVerification(ok=not problems, entries=count, problems=problems,
-                             anchored_seq=min(signed_last, last_seq),
-                             unanchored=max(0, last_seq - signed_last))
-
+                             anchored_seq=signed_last, unanchored=last_seq - signed_last)

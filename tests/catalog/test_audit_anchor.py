@@ -111,7 +111,7 @@ def test_a_checkpoint_line_altered_or_signed_by_another_key_is_refused(
         anchored: catalog.Catalog, database_url: str, checkpoints: CheckpointFile) -> None:
     rewrite_log(database_url, lambda entries: entries[:5])
     lines = checkpoints.path.read_text(encoding="utf-8").splitlines()
-    # The operator drops the last line and re-signs nothing: they cannot; they edit instead.
+    # The operator cannot re-sign the last line for the shorter log, so edits it instead.
     doc = json.loads(lines[-1])
     doc["seq"] = 5
     lines[-1] = json.dumps(doc)
@@ -119,8 +119,8 @@ def test_a_checkpoint_line_altered_or_signed_by_another_key_is_refused(
     append_checkpoint(checkpoints.path, AuditSigner(Ed25519PrivateKey.generate()), 5, "0" * 64)
     verdict = anchored.verify_audit(checkpoints)
     assert not verdict.ok
-    assert verdict.problems[0] == (f"checkpoint line 6 of {FILE_NAME}: signature does not "
-                                   "verify (line forged or altered)")
+    assert verdict.problems[0].startswith(f"checkpoint line 6 of {FILE_NAME} (")
+    assert verdict.problems[0].endswith("signature does not verify (line forged or altered)")
     assert "checkpoint line 7" in verdict.problems[1] and "signed by key" in verdict.problems[1]
 
 
@@ -157,3 +157,20 @@ def test_concurrent_writers_each_append_one_whole_signed_line(
     assert sorted(json.loads(line)["seq"] for line in lines) == list(range(1, 47))
     verdict = anchored.verify_audit(checkpoints)
     assert verdict.intact and verdict.entries == 46
+
+
+def test_a_forged_line_claiming_a_forged_tail_does_not_anchor_it(
+        anchored: catalog.Catalog, database_url: str, checkpoints: CheckpointFile) -> None:
+    def append(entries):
+        return [*entries, {**entries[-1], "action": "request.approve", "target": "export-1"}]
+
+    rewrite_log(database_url, append)
+    head = anchored.audit_entries()[-1]["hash"]
+    with checkpoints.path.open("a", encoding="utf-8") as stream:
+        stream.write(json.dumps({"at": "2026-12-04T00:00:00+00:00", "head": head,
+                                 "key": checkpoints.fingerprint, "seq": 7,
+                                 "sig": "00" * 64, "v": 1}) + "\n")
+    verdict = anchored.verify_audit(checkpoints)
+    assert not verdict.ok and verdict.unanchored == 1
+    assert verdict.problems == [verdict.problems[0]]
+    assert "checkpoint line 7" in verdict.problems[0] and "forged" in verdict.problems[0]
