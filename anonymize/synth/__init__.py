@@ -6,6 +6,7 @@
 
 from anonymize.synth.cart import SequentialTreeSynthesizer
 from anonymize.synth.constraints import Constraints
+from anonymize.synth.domains import NumericRange, load_domains, undeclared_categories
 from anonymize.synth.dp_mst import DPSynthesis, dp_mst
 from anonymize.synth.gate import GateResult, GateThresholds, privacy_gate
 from anonymize.synth.privacy import exact_copies
@@ -26,15 +27,18 @@ __all__ = [
     "DPSynthesis",
     "GateResult",
     "GateThresholds",
+    "NumericRange",
     "SequentialTreeSynthesizer",
     "SynthResult",
     "SyntheticRelease",
     "dp_mst",
     "exact_copies",
+    "load_domains",
     "modelled_columns",
     "privacy_gate",
     "published_report",
     "synthesize",
     "synthetic_release",
+    "undeclared_categories",
     "write_chart",
 ]

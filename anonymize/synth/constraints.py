@@ -75,6 +75,21 @@ class Constraints:
                 found.ages.append((col, birth, ref))
         return found
 
+    def area_domain(self) -> list[str]:
+        """Every joint area label the public hierarchy allows, in :meth:`fold`'s spelling.
+
+        Declared knowledge, not the data's: a DP synthesizer models the joint column over
+        it (the combinations seen in the data would disclose where people live).
+        """
+        from anonymize.hierarchies import load_admin_areas
+        from anonymize.synth.domains import area_candidates
+
+        areas = load_admin_areas()
+        units = list(zip(areas["sido"], areas["sigungu"], strict=True))
+        return [_SEPARATOR.join(label) for label in
+                area_candidates(self.area_columns, [_stem(c) for c in self.area_columns],
+                                units)]
+
     def fold(self, df: pd.DataFrame) -> pd.DataFrame:
         """The frame a synthesizer should model."""
         out = df.drop(columns=[age for age, _, _ in self.ages])

@@ -14,14 +14,14 @@ conditional given the parent. Steps after measurement are post-processing: no pr
 
 Privacy: pure epsilon-DP under adding or removing one row (one person in combined data, where
 ``link_id`` is unique), by sequential composition of the measurements; ``epsilon_spent`` is
-the sum of their OpenDP privacy maps. The column domains (category lists, numeric ranges and
-point masses) are taken as public knowledge, as in MST: pass them in ``domains`` when they
-must not come from the data; the result lists the columns whose domain came from the data.
+the sum of their OpenDP privacy maps. No domain is read from the data (see ``domains.py``):
+categories and ranges are declared, or discovered with a share of epsilon (``DISCOVERY``)
+spent before the three steps; ``DPSynthesis.domains`` says which, column by column.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations, pairwise
 
@@ -35,13 +35,23 @@ import pandas as pd
 
 from anonymize.dp import count_measurement
 from anonymize.errors import AnonymizeError
-from anonymize.synth.cart import _decimals, _is_categorical
+from anonymize.synth.domains import (
+    MAX_DIRECT_LEVELS,
+    RANGE_QUANTILES,
+    NumericRange,
+    range_grid,
+)
 
 Progress = Callable[[str, int, int | None], None]
 
 SPLIT = (0.1, 0.1, 0.8)  # one-way, selection, two-way
+#: Share of epsilon spent discovering domains, when any column needs it; a candidate list
+#: (thousands of cells, each needing a count above the noise) weighs more than a range.
+DISCOVERY = 0.15
+DISCOVERY_WEIGHTS = {"candidates": 4.0, "range": 1.0}
 NUMERIC_BINS = 16
-POINT_MASS_SHARE = 0.05
+#: An integer range this narrow is modelled as one level per value (household size).
+MAX_INTEGER_LEVELS = 32
 
 
 @dataclass
@@ -51,12 +61,18 @@ class _Attribute:
     numeric: bool
     decimals: int = 0
     dtype: object = None
+    #: Declared or discovered bounds: values beyond are clamped to them, not dropped.
+    clip: tuple[float, float] | None = None
 
     def encode(self, series: pd.Series) -> np.ndarray:
         if not self.numeric:
+            if self.clip is not None:
+                series = series.clip(*self.clip)
             lookup = {label: i for i, label in enumerate(self.labels)}
             return np.array([lookup.get(v, -1) for v in series.astype(object)], dtype=np.int64)
         values = series.to_numpy(dtype=float)
+        if self.clip is not None:
+            values = np.where(self._is_mass(values), values, np.clip(values, *self.clip))
         codes = np.full(len(values), -1, dtype=np.int64)
         for i, label in enumerate(self.labels):
             if isinstance(label, tuple):
@@ -93,28 +109,61 @@ class DPSynthesis:
     epsilon: float
     epsilon_spent: float
     tree: list[tuple[str, str]]
-    domain_from_data: list[str] = field(default_factory=list)
+    #: Where each column's domain came from: "declared" or "discovered with DP".
+    domains: dict[str, str] = field(default_factory=dict)
+    epsilon_discovery: float = 0.0
     mechanism: str = "MST (pure epsilon-DP: Laplace counts, report-noisy-max selection)"
+
+    @property
+    def domain_from_data(self) -> list[str]:
+        """Columns whose domain was read from the data without DP: none, ever."""
+        return []
 
 
 def dp_mst(df: pd.DataFrame, rows: int, *, epsilon: float, seed: int = 0,
-           domains: dict[str, list] | None = None,
+           domains: dict[str, Sequence | NumericRange] | None = None,
            progress: Progress | None = None) -> DPSynthesis:
-    """Fit MST on ``df`` with privacy loss ``epsilon`` and sample ``rows`` rows."""
+    """Fit MST on ``df`` with privacy loss ``epsilon`` and sample ``rows`` rows.
+
+    ``domains`` declares columns' categories (a list) or ranges (:class:`NumericRange`);
+    an undeclared numeric column's range, and a declared list longer than
+    ``MAX_DIRECT_LEVELS``, are discovered with ``DISCOVERY`` of epsilon; an undeclared
+    text column is refused.
+    """
     report = progress or (lambda stage, done, total: None)
     if not epsilon > 0:
         raise AnonymizeError(f"epsilon must be positive, got {epsilon}")
     if df.shape[1] < 2:
         raise AnonymizeError("DP synthesis needs at least two columns")
     rng = np.random.default_rng(seed)
-    attrs = [_attribute(df[col], (domains or {}).get(col)) for col in df.columns]
+    declared = dict(domains or {})
+    undeclared_text = [c for c in df.columns if c not in declared
+                       and not _is_number(df[c])]
+    if undeclared_text:
+        raise AnonymizeError(
+            f"DP synthesis needs the categories of {', '.join(map(str, undeclared_text))} "
+            "declared: pure epsilon-DP cannot discover unknown labels, and reading them "
+            "from the data would disclose them")
+    discover = [c for c in df.columns if c not in declared
+                or (not isinstance(declared[c], NumericRange)
+                    and len(declared[c]) > MAX_DIRECT_LEVELS)]
+    eps_discovery = epsilon * DISCOVERY if discover else 0.0
+    weights = {c: DISCOVERY_WEIGHTS["range" if c not in declared else "candidates"]
+               for c in discover}
+    spent = 0.0
+    attrs, sources = [], {}
+    for col in df.columns:
+        share = eps_discovery * weights[col] / sum(weights.values()) if col in discover else 0.0
+        attr, used, source = _attribute(df[col], declared.get(col), share)
+        attrs.append(attr)
+        sources[str(col)] = source
+        spent += used
     codes = np.column_stack([a.encode(df[a.name]) for a in attrs])
     keep = (codes >= 0).all(axis=1)  # rows outside the declared domain are not counted
     codes = codes[keep]
     sizes = [len(a.labels) for a in attrs]
     k = len(attrs)
-    eps_one, eps_select, eps_two = (epsilon * share for share in SPLIT)
-    spent = 0.0
+    eps_one, eps_select, eps_two = ((epsilon - eps_discovery) * share for share in SPLIT)
     two_way_scale = (k - 1) / eps_two
 
     # 1. one-way margins
@@ -172,26 +221,84 @@ def dp_mst(df: pd.DataFrame, rows: int, *, epsilon: float, seed: int = 0,
     return DPSynthesis(
         data=data, epsilon=epsilon, epsilon_spent=spent,
         tree=[(names[i], names[j]) for i, j in edges],
-        domain_from_data=[a.name for a in attrs if a.name not in (domains or {})],
+        domains=sources, epsilon_discovery=eps_discovery,
     )
 
 
-def _attribute(series: pd.Series, declared: list | None) -> _Attribute:
-    if declared is not None:
-        return _Attribute(series.name, list(declared), numeric=False, dtype=series.dtype)
-    if _is_categorical(series):
-        levels = sorted(series.dropna().unique().tolist(), key=str)
-        return _Attribute(series.name, levels, numeric=False, dtype=series.dtype)
-    values = series.dropna().to_numpy(dtype=float)
-    shares = series.value_counts(normalize=True)
-    masses = sorted(float(v) for v in shares[shares >= POINT_MASS_SHARE].index)
-    rest = values[~np.isin(values, masses)]
-    low, high = (float(rest.min()), float(rest.max())) if len(rest) else (0.0, 0.0)
+def _is_number(series: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
+
+
+def _attribute(series: pd.Series, declared: Sequence | NumericRange | None,
+               epsilon: float) -> tuple[_Attribute, float, str]:
+    """The column's levels, the epsilon spent finding them, and where they came from."""
+    if declared is None:
+        low, high, used = _discover_range(series, epsilon)
+        return _numeric(series, NumericRange(low, high)), used, "range discovered with DP"
+    if isinstance(declared, NumericRange):
+        return _numeric(series, declared), 0.0, "declared range"
+    levels = list(declared)
+    if len(levels) <= MAX_DIRECT_LEVELS:
+        return (_Attribute(series.name, levels, numeric=False, dtype=series.dtype), 0.0,
+                "declared categories")
+    kept, used = _discover_levels(series, levels, epsilon)
+    return (_Attribute(series.name, kept, numeric=False, dtype=series.dtype), used,
+            f"declared candidates ({len(levels)}), kept by DP counts ({len(kept)})")
+
+
+def _numeric(series: pd.Series, domain: NumericRange) -> _Attribute:
+    integer = pd.api.types.is_integer_dtype(series)
+    low, high = float(domain.low), float(domain.high)
+    if integer:
+        low, high = float(np.ceil(low)), float(np.floor(high))
+        if high - low + 1 <= MAX_INTEGER_LEVELS:
+            levels = list(range(int(low), int(high) + 1))
+            return _Attribute(series.name, levels, numeric=False, dtype=series.dtype,
+                              clip=(low, high))
+    masses = sorted(float(m) for m in domain.masses)
     edges = np.linspace(low, high, NUMERIC_BINS + 1)
-    bins = [(float(a), float(b)) for a, b in pairwise(edges)] if len(
-        rest) else []
-    return _Attribute(series.name, masses + bins, numeric=True, decimals=_decimals(series),
-                      dtype=series.dtype)
+    bins = [(float(a), float(b)) for a, b in pairwise(edges)] if high > low else [(low, high)]
+    return _Attribute(series.name, masses + bins, numeric=True,
+                      decimals=0 if integer else domain.decimals, dtype=series.dtype,
+                      clip=(low, high))
+
+
+def _discover_range(series: pd.Series, epsilon: float) -> tuple[float, float, float]:
+    """Two quantiles chosen by report-noisy-max over the fixed :func:`range_grid`.
+
+    A candidate's score ``-|(1-q) * below - q * above|`` moves by at most 1 when one row is
+    added or removed, the sensitivity ``_noisy_max`` is calibrated for.
+    """
+    grid = range_grid()
+    values = np.sort(series.dropna().to_numpy(dtype=float))
+    below = np.searchsorted(values, grid, side="left").astype(float)
+    above = len(values) - np.searchsorted(values, grid, side="right").astype(float)
+    ends, used = [], 0.0
+    for q in RANGE_QUANTILES:
+        scores = -np.abs((1 - q) * below - q * above)
+        choice, spent = _noisy_max(scores.tolist(), epsilon / len(RANGE_QUANTILES), None)
+        ends.append(float(grid[choice]))
+        used += spent
+    low, high = sorted(ends)
+    if high == low:
+        high = float(grid[min(np.searchsorted(grid, low) + 1, len(grid) - 1)])
+    return low, high, used
+
+
+def _discover_levels(series: pd.Series, candidates: list, epsilon: float) -> tuple[list, float]:
+    """The candidates whose Laplace-noised count clears a data-independent threshold.
+
+    The threshold, ln(|C| / 0.5) noise scales, lets about half a candidate nobody holds
+    through on average; post-processing of the noisy counts, so it costs nothing more.
+    """
+    lookup = {label: i for i, label in enumerate(candidates)}
+    codes = np.array([lookup.get(v, -1) for v in series.astype(object)], dtype=np.int64)
+    noisy, used = _noisy_counts(codes[codes >= 0], len(candidates), epsilon)
+    threshold = np.log(len(candidates) / 0.5) / epsilon
+    kept = np.flatnonzero(noisy >= threshold)
+    if len(kept) == 0:
+        kept = np.array([int(np.argmax(noisy))])
+    return [candidates[i] for i in kept], used
 
 
 def _noisy_counts(codes: np.ndarray, cells: int, epsilon: float) -> tuple[np.ndarray, float]:

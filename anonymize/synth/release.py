@@ -17,7 +17,7 @@ import pandas as pd
 
 from anonymize.errors import AnonymizeError
 from anonymize.synth.cart import SequentialTreeSynthesizer
-from anonymize.synth.constraints import Constraints
+from anonymize.synth.constraints import AREA, Constraints
 from anonymize.synth.dp_mst import dp_mst
 from anonymize.synth.gate import GateResult, GateThresholds, privacy_gate
 from anonymize.synth.privacy import exact_copies
@@ -80,11 +80,14 @@ def synthetic_release(df: pd.DataFrame, rows: int, *, synthesizer: str | Fitter 
                       columns: Mapping[str, str] | None = None, epsilon: float | None = None,
                       epochs: int = 300, seed: int = 0, holdout: float = 0.1,
                       thresholds: GateThresholds | None = None, enforce: bool = True,
-                      progress: Progress | None = None) -> SyntheticRelease:
+                      progress: Progress | None = None,
+                      domains: Mapping[str, Any] | None = None) -> SyntheticRelease:
     """Synthesise ``rows`` rows from ``df``; refuse (AnonymizeError) if the gate fails.
 
     ``columns`` is the catalog's classification; ``epsilon`` is required for ``dp-mst`` and
-    ignored otherwise. For the built-in non-DP synthesizers, exact copies of real rows are
+    ignored otherwise; ``domains`` declares dp-mst's categories and ranges (see
+    ``anonymize.synth.domains``; area columns take the public administrative hierarchy).
+    For the built-in non-DP synthesizers, exact copies of real rows are
     redrawn: the row is sampled afresh, up to 10 rounds, and a copy is never kept.
     """
     report = progress or (lambda stage, done, total: None)
@@ -110,7 +113,7 @@ def synthetic_release(df: pd.DataFrame, rows: int, *, synthesizer: str | Fitter 
 
     started = time.perf_counter()
     draw, dp_facts = _fitted(synthesizer, train, rules, epsilon=epsilon, epochs=epochs,
-                             seed=seed, progress=report)
+                             seed=seed, progress=report, domains=domains)
     fit_seconds = time.perf_counter() - started
 
     started = time.perf_counter()
@@ -144,8 +147,9 @@ def synthetic_release(df: pd.DataFrame, rows: int, *, synthesizer: str | Fitter 
 
 
 def _fitted(synthesizer: str | Fitter, train: pd.DataFrame, rules: Constraints, *,
-            epsilon: float | None, epochs: int, seed: int,
-            progress: Progress) -> tuple[Callable[[int, int], pd.DataFrame], dict]:
+            epsilon: float | None, epochs: int, seed: int, progress: Progress,
+            domains: Mapping[str, Any] | None = None
+            ) -> tuple[Callable[[int, int], pd.DataFrame], dict]:
     """Fit once; return a sampler ``(rows, seed) -> frame`` in train's columns."""
     folded = rules.fold(train)
     if callable(synthesizer):
@@ -157,13 +161,20 @@ def _fitted(synthesizer: str | Fitter, train: pd.DataFrame, rules: Constraints, 
     if synthesizer == "dp-mst":
         assert epsilon is not None
         facts: dict[str, Any] = {}
+        declared = {col: dom for col, dom in (domains or {}).items() if col in folded.columns}
+        if rules.area_columns and AREA in folded.columns and AREA not in declared:
+            declared[AREA] = rules.area_domain()
 
         def draw_dp(n: int, s: int) -> pd.DataFrame:
             # MST measures once; sampling more rows is post-processing of the same tables.
-            out = dp_mst(folded, n, epsilon=epsilon, seed=seed, progress=progress)
+            out = dp_mst(folded, n, epsilon=epsilon, seed=seed, progress=progress,
+                         domains=declared)
+            sources = dict(out.domains)
+            if AREA in sources and AREA not in (domains or {}):
+                sources[AREA] = "public administrative hierarchy: " + sources[AREA]
             facts.update(epsilon_spent=out.epsilon_spent, mechanism=out.mechanism,
-                         tree=[list(edge) for edge in out.tree],
-                         domain_from_data=out.domain_from_data)
+                         tree=[list(edge) for edge in out.tree], domains=sources,
+                         epsilon_discovery=out.epsilon_discovery, domain_from_data=[])
             return rules.unfold(out.data, train)
 
         return draw_dp, facts

@@ -34,6 +34,9 @@ def release_synth(
         help="Read the dataset from this file instead of the one the catalog records.")
     ] = None,
     consumer: Annotated[str, typer.Option(help="Budget consumer charged for dp-mst.")] = "public",
+    domains: Annotated[Path | None, typer.Option(
+        help="dp-mst: TOML of declared [categories] and [ranges]; undeclared numeric ranges "
+             "are discovered with part of epsilon, undeclared text columns refused.")] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     max_dcr_share: Annotated[float, typer.Option(help="Gate: DCR share limit.")] = 0.6,
     max_mia_auc: Annotated[float, typer.Option(help="Gate: membership AUC limit.")] = 0.6,
@@ -59,9 +62,20 @@ def release_synth(
         if not Path(path).exists():
             raise fail(f"{path}: dataset file of {dataset!r} not found")
         frame = pd.read_parquet(path)
+        declared = None
+        if domains is not None:
+            try:
+                declared = anonymize.load_domains(domains)
+            except anonymize.AnonymizeError as exc:
+                raise fail(str(exc)) from None
         if synthesizer == "dp-mst":
             if epsilon is None:
                 raise fail("--synthesizer dp-mst needs --epsilon")
+            missing = anonymize.undeclared_categories(
+                anonymize.modelled_columns(frame, columns)[0], declared)
+            if missing:
+                raise fail(f"dp-mst needs the categories of {', '.join(missing)} declared "
+                           "(--domains): they are never read from the data")
             # Charged before any measurement: a refused spend leaves the data untouched.
             remaining = cat.spend(dataset, consumer, epsilon, actor=actor,
                                   query={"kind": "synthetic", "synthesizer": "dp-mst",
@@ -73,7 +87,8 @@ def release_synth(
         with progress_bars() as progress:
             result = anonymize.synthetic_release(
                 frame, rows, synthesizer=synthesizer, columns=columns, epsilon=epsilon,
-                epochs=epochs, seed=seed, thresholds=thresholds, progress=progress)
+                epochs=epochs, seed=seed, thresholds=thresholds, progress=progress,
+                domains=declared)
         out, checksum = publish_parquet(result.data, space.releases, release_id)
         parameters = result.report()
         chart = anonymize.write_chart(parameters, out.with_suffix(".quality.png"))
