@@ -50,10 +50,11 @@ class NumericRange:
 
 
 def range_grid() -> np.ndarray:
-    """Candidate range ends, fixed before any data is read: 0 and +-{1..9.5} x 10^-2..10^10.
+    """Candidate range ends, fixed before any data is read: 0 and +-{1, 1.05, ..., 9.95}
+    x 10^-2..10^10 (steps of at most 5 %).
 
     >>> grid = range_grid()
-    >>> bool(0.0 in grid and 1990.0 in grid and -250.0 in grid)
+    >>> bool(0.0 in grid and 1950.0 in grid and -250.0 in grid)
     True
     """
     mantissas = np.arange(1.0, 10.0, 0.05)
