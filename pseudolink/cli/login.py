@@ -52,9 +52,12 @@ def login(
         raise fail(f"{space.settings_file}: {exc}") from None
     user_id = user or getpass.getuser()
     password = read_password(password_stdin)
-    with catalog.Catalog.connect(space.database_url) as cat:
-        token = cat.login(user_id, password, client="cli", lifetime=lifetime)
-        info = cat.session_user(token)
+    try:
+        with catalog.Catalog.connect(space.database_url) as cat:
+            token = cat.login(user_id, password, client="cli", lifetime=lifetime)
+            info = cat.session_user(token)
+    except catalog.CatalogError as exc:
+        raise fail(str(exc)) from None
     store_token(space, token)
     console.print(f"logged in as [bold]{info.id}[/] ({info.role}); the session lasts "
                   f"{lifetime.total_seconds() / 3600:g} h", highlight=False)

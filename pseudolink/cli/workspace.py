@@ -45,8 +45,11 @@ def init(
         from pseudolink.cli.login import read_password
 
         password = read_password(password_stdin, f"Password for {admin}", confirm=True)
-        with catalog.Catalog.connect(space.database_url) as cat:
-            cat.bootstrap_admin(admin, password)
+        try:
+            with catalog.Catalog.connect(space.database_url) as cat:
+                cat.bootstrap_admin(admin, password)
+        except catalog.CatalogError as exc:
+            raise fail(str(exc)) from None
         console.print(f"first administrator {admin} created; run `pseudolink login --user "
                       f"{admin}`", highlight=False)
 
