@@ -130,9 +130,15 @@ def export(
     out: Annotated[Path, typer.Option("--out", help="JSON-lines file to write.")],
     workdir: WorkdirOption = None,
 ) -> None:
-    """Write every entry as one JSON line, for archiving or an outside auditor."""
-    import catalog
+    """Write every entry as one JSON line, for archiving or an outside auditor.
 
+    Needs a login with the audit.read right (an officer or an administrator).
+    """
+    import catalog
+    from pseudolink.cli.session import acting_user
+
+    reader = acting_user(ws(workdir))
     with catalog.Catalog.connect(ws(workdir).database_url) as cat:
+        cat.require(reader, "audit.read")
         count = cat.export_audit(out)
     console.print(f"{count} audit entries written to {out}")

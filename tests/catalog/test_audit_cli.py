@@ -12,6 +12,7 @@ import catalog
 import pseudolink.cli.audit  # noqa: F401  (registers the `audit` commands)
 from pseudolink.cli.app import app
 from pseudolink.cli.audit import EXIT_UNANCHORED
+from tests.accounts import log_in
 from tests.catalog.conftest import tamper
 from tests.catalog.db_owner import rewrite_log
 
@@ -54,13 +55,30 @@ def test_audit_verify_exits_1_and_names_the_changed_entry(workdir: Path,
     assert "entry changed" in result.output
 
 
-def test_audit_export_writes_one_line_per_entry(workdir: Path, tmp_path: Path) -> None:
+def test_audit_export_writes_one_line_per_entry(workdir: Path, tmp_path: Path,
+                                                cat: catalog.Catalog,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "audit.jsonl"
+    # Contract change (issue 16): export needs a login with audit.read; the officer's
+    # login and session are themselves audited, so the downloads are picked out below.
+    log_in(cat, monkeypatch, "officer", "privacy_officer")
     result = runner.invoke(app, ["audit", "export", "--out", str(out), "--workdir",
                                  str(workdir)])
     assert result.exit_code == 0, result.output
     lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
-    assert [entry["target"] for entry in lines] == ["release-0", "release-1", "release-2"]
+    assert [e["target"] for e in lines if e["action"] == "download"] == [
+        "release-0", "release-1", "release-2"]
+    assert [e["seq"] for e in lines] == list(range(1, len(lines) + 1))
+
+
+def test_audit_export_is_refused_to_a_researcher(workdir: Path, tmp_path: Path,
+                                                 cat: catalog.Catalog,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    log_in(cat, monkeypatch, "alice", "researcher")
+    result = runner.invoke(app, ["audit", "export", "--out", str(tmp_path / "a.jsonl"),
+                                 "--workdir", str(workdir)])
+    assert isinstance(result.exception, catalog.PermissionRefused)
+    assert not (tmp_path / "a.jsonl").exists()
 
 
 def test_audit_verify_on_a_missing_catalog_says_run_init(tmp_path: Path,
