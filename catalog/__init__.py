@@ -28,6 +28,7 @@ from catalog.requests import AccessInfo, RequestInfo
 from catalog.roles import PERMISSIONS, PermissionRefused, permits
 from catalog.sessions import LoginRefused, ThrottlePolicy
 from catalog.sweep import SweepReport
+from catalog.takeout import TakeoutOrder
 from catalog.workflow import TRANSITIONS, IllegalTransition
 
 __all__ = [
@@ -58,6 +59,7 @@ __all__ = [
     "RequestInfo",
     "RiskThresholds",
     "SweepReport",
+    "TakeoutOrder",
     "Tally",
     "ThrottlePolicy",
     "UserInfo",

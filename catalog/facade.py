@@ -50,6 +50,7 @@ from catalog.requests import RequestMethods
 from catalog.roles import PermissionRefused, refuse_self, require
 from catalog.sessions import SessionMethods
 from catalog.sweep import SweepMethods
+from catalog.takeout import TakeoutMethods
 
 _log = logging.getLogger(__name__)
 
@@ -82,7 +83,8 @@ def _json_doc(value: Mapping[str, Any], what: str) -> dict[str, Any]:
         raise CatalogError(f"{what}: {exc}") from None
 
 
-class Catalog(AccountMethods, SessionMethods, RequestMethods, ProjectMethods, SweepMethods):
+class Catalog(AccountMethods, SessionMethods, RequestMethods, ProjectMethods, SweepMethods,
+              TakeoutMethods):
     """Projects, datasets, requests, releases, budgets and the audit log of one deployment.
 
     ``committee_rules`` sets the size bounds and quorum of take-out committees;

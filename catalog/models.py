@@ -77,6 +77,8 @@ class User(Base):
     password_hash: Mapped[str | None] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The age X25519 recipient a take-out is encrypted to (public; 0004).
+    age_recipient: Mapped[str | None] = mapped_column(String(128))
 
 
 class Project(Base):

@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "release",
     "release_dp",
     "release_synth",
+    "release_takeout",
     "anonymize",
     "catalog",
     "catalog_governance",

@@ -17,7 +17,7 @@ from rich.table import Table
 from pseudolink.cli import governance
 from pseudolink.cli.app import WorkdirOption, console, fail, ws
 from pseudolink.cli.artifacts import sha256_file
-from pseudolink.cli.catalog import group
+from pseudolink.cli.catalog import group, users
 from pseudolink.cli.session import acting_user
 
 datasets = typer.Typer(help="Registered datasets: files, column classes, lineage.",
@@ -144,4 +144,20 @@ def sweep(workdir: WorkdirOption = None) -> None:
                   f"{len(report.destroyed_releases)} release artifact(s) destroyed, "
                   f"{destroyed} file(s) of {len(report.retention_certificates)} project(s) "
                   "past retention destroyed; each recorded in the audit log",
+                  highlight=False)
+
+
+@users.command("recipient")
+def user_recipient(user_id: str, recipient: str, workdir: WorkdirOption = None) -> None:
+    """Record USER's age public key (age1...), to which their take-outs are encrypted."""
+    import catalog
+
+    space = ws(workdir)
+    actor = acting_user(space)
+    try:
+        with governance.open_catalog(space) as cat:
+            cat.set_age_recipient(user_id, recipient, actor=actor)
+    except catalog.CatalogError as exc:
+        raise fail(str(exc)) from None
+    console.print(f"take-outs for {user_id} will be encrypted to {recipient[:12]}…",
                   highlight=False)

@@ -1,4 +1,5 @@
-"""Governance: every artefact a project writes, project retention, destroyed releases.
+"""Governance: every artefact a project writes, project retention, destroyed releases,
+and the age recipient a user's take-outs are encrypted to.
 
 Revision ID: 0004
 Revises: 0003
@@ -21,6 +22,8 @@ def _ts(name: str, nullable: bool = False) -> sa.Column:
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("users") as batch:
+        batch.add_column(sa.Column("age_recipient", sa.String(128), nullable=True))
     with op.batch_alter_table("projects") as batch:
         batch.add_column(_ts("retain_until", nullable=True))
     with op.batch_alter_table("releases") as batch:
@@ -54,3 +57,5 @@ def downgrade() -> None:
         batch.drop_column("destroyed_at")
     with op.batch_alter_table("projects") as batch:
         batch.drop_column("retain_until")
+    with op.batch_alter_table("users") as batch:
+        batch.drop_column("age_recipient")
