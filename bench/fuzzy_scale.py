@@ -37,6 +37,9 @@ def main() -> None:
     data["project"]["mode"] = "fuzzy"
     manifest = linkage.create_project(linkage.ProjectSpec.from_dict(data), keys,
                                       work / "project")
+    for holder in manifest.spec.holder_ids:  # each holder signs and adds its key share
+        linkage.accept_project(manifest, linkage.load_party_secret(keys, holder, PASSPHRASE),
+                               keys)
     setup_rss = peak_rss_mib()
 
     timings = {}
@@ -55,7 +58,7 @@ def main() -> None:
     peak = peak_rss_mib()
     quality = linkage.evaluate_linkage(
         work / "km" / "linkmap.age",
-        {h: out / f"{h}.crosswalk.parquet" for h in ("ssis", "building")},
+        {h: linkage.crosswalk_path(keys, manifest.id, h) for h in ("ssis", "building")},
         source / "truth.parquet", keys, PASSPHRASE, manifest)
     shutil.rmtree(work, ignore_errors=True)
 

@@ -123,7 +123,9 @@ def accuracy(work: Path, engine: str) -> dict:
 
     out = work / engine
     quality = linkage.evaluate_linkage(
-        out / "linkmap.age", {h: out / f"{h}.crosswalk.parquet" for h in ("ssis", "building")},
+        out / "linkmap.age",
+        {h: linkage.crosswalk_path(work / "keys", linkage.ProjectManifest.load(
+            work / "project").id, h) for h in ("ssis", "building")},
         work / "truth.parquet", work / "keys", PASSPHRASE, work / "project")
     return {"links": quality.found_pairs, "correct": quality.correct_pairs,
             "true_pairs": quality.true_pairs, "precision": round(quality.precision, 5),
@@ -167,7 +169,10 @@ def main() -> None:
                         ("keymanager", "key_manager"), ("agency", "combiner")):
         linkage.create_party(work / "keys", party, role, PASSPHRASE)
     spec = linkage.ProjectSpec.load(work / "project.toml")
-    linkage.create_project(spec, work / "keys", work / "project")
+    manifest = linkage.create_project(spec, work / "keys", work / "project")
+    for holder in spec.holder_ids:  # each holder checks, signs and adds its key share
+        linkage.accept_project(manifest, linkage.load_party_secret(
+            work / "keys", holder, PASSPHRASE), work / "keys")
 
     figures: dict = {"people": PEOPLE, "synth_seconds": round(synth_seconds, 1),
                      "true_pairs": true_pairs}

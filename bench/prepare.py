@@ -69,6 +69,9 @@ def main() -> None:
         linkage.create_party(keys_dir, party, role, PASSPHRASE)
     spec = linkage.ProjectSpec.load(source / "project.toml")
     manifest = linkage.create_project(spec, keys_dir, work / "project")
+    for holder in spec.holder_ids:  # each holder checks, signs and adds its key share
+        linkage.accept_project(manifest, linkage.load_party_secret(keys_dir, holder, PASSPHRASE),
+                               keys_dir)
 
     start = time.perf_counter()
     report = linkage.prepare(manifest, "ssis", source / "ssis.parquet", out, keys_dir, PASSPHRASE)

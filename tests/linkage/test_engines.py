@@ -13,7 +13,7 @@ import pytest
 import anonymize
 import linkage
 from linkage.engines.duckdb import DuckDBEngine
-from tests.linkage.conftest import PASSPHRASE
+from tests.linkage.conftest import PASSPHRASE, accept_all
 
 pytestmark = pytest.mark.spark
 
@@ -28,7 +28,7 @@ def synth_world(tmp_path_factory, party_keys):
     keys = root / "keys"
     shutil.copytree(party_keys, keys)
     spec = linkage.ProjectSpec.load(source / "project.toml")
-    manifest = linkage.create_project(spec, keys, root / "project")
+    manifest = accept_all(linkage.create_project(spec, keys, root / "project"), keys)
     out = root / "exchange"
     for holder in ("ssis", "building"):
         linkage.prepare(manifest, holder, source / f"{holder}.parquet", out, keys, PASSPHRASE)
