@@ -15,8 +15,9 @@ itself, the strongest way the host allows, chosen per resource:
   ``--nproc`` caps tasks per uid, and ``nice`` lowers the room's CPU priority below
   the hub's (no hard CPU cap: rlimits have none).
 
-The server enters its groups from the shell that ``unshare`` starts, before it drops
-to the researcher's uid; the group files are root's, so the room cannot lift them.
+The server enters its groups from the shell that starts its sandbox (``sandbox``),
+before bwrap and before it drops to the researcher's uid; the group files are root's
+(and ``/sys`` is read-only in the room), so the room cannot lift them.
 Numeric libraries are told the CPU count through the usual thread variables.
 """
 

@@ -11,6 +11,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import pytest
+
 from analysis_env.hub import sandbox, seccomp
 from tests.conftest import skip_unless_ci
 
@@ -105,3 +107,17 @@ def test_a_sandboxed_process_has_private_tmp_and_shm_and_no_host_socket():
         assert not Path("/tmp/x").exists()
     finally:
         shutil.rmtree(workspace, ignore_errors=True)
+
+
+def test_the_hub_refuses_to_start_where_bwrap_cannot_make_the_namespaces(tmp_path,
+                                                                          monkeypatch):
+    from analysis_env import AnalysisEnvError
+    from analysis_env.hub import check_prerequisites, config
+    from analysis_env.hub.settings import RoomSettings
+
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    monkeypatch.setattr(config.shutil, "which", lambda tool: f"/usr/bin/{tool}")
+    monkeypatch.setattr(config.sandbox, "unavailable",
+                        lambda: "bwrap cannot make the room's namespaces here: denied")
+    with pytest.raises(AnalysisEnvError, match="cannot isolate its researchers: bwrap"):
+        check_prerequisites(RoomSettings.load(tmp_path, "sqlite://"))
