@@ -104,3 +104,12 @@ def test_a_settled_vote_decides_the_request_at_once(console: AppTest,
     summary = "committee rejected: 0 approve, 2 reject, 0 abstain of 3 members (quorum 2)"
     assert _flash(_vote(console, "po3", "reject", "same as po2")) == [summary]
     assert cat.get_request("export-1").state == "rejected"
+
+
+def test_an_officer_without_an_organisation_is_not_offered(console: AppTest,
+                                                           cat: catalog.Catalog) -> None:
+    cat.record_user("po-nowhere", role="privacy_officer", actor="root")
+    _as(console, "po1")
+    offered = console.multiselect(key="committee_members").options
+    assert "po-nowhere" not in offered and "po-conflict" not in offered
+    assert {"po2", "po3", "po4"} <= set(offered)
