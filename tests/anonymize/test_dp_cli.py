@@ -13,13 +13,14 @@ import catalog
 from open_api import create_app
 from pseudolink.cli import app
 from pseudolink.settings import workspace
+from tests.accounts import log_in
 
 SIDO = ["서울특별시", "부산광역시", "경기도"]
 BENEFITS = ["기초생활보장", "기초연금", "장애인복지"]
 
 
 @pytest.fixture
-def space(tmp_path):
+def space(tmp_path, monkeypatch):
     space = workspace(tmp_path / "w")
     space.create_dirs()
     catalog.init_catalog(space.database_url)
@@ -38,6 +39,8 @@ def space(tmp_path):
         cat.register_dataset("housing", title="Combined housing", path=str(data),
                              columns={c: "other" for c in frame.columns}, project_id=None,
                              lineage={}, actor="agency")
+        # The CLI commands below act as this logged-in privacy officer.
+        log_in(cat, monkeypatch, "po", "privacy_officer")
     return space
 
 

@@ -202,10 +202,11 @@ def test_progress_of_the_100k_releases_runs_every_stage_to_its_end(
     assert fitting == list(range(len(fitting))) and len(fitting) > 2
 
 
-def test_cli_releases_charges_and_records(tmp_path, small):
+def test_cli_releases_charges_and_records(tmp_path, small, monkeypatch):
     import catalog
     from pseudolink.cli.app import app
     from pseudolink.settings import workspace
+    from tests.accounts import log_in
 
     space = workspace(tmp_path / "w")
     space.create_dirs()
@@ -216,7 +217,8 @@ def test_cli_releases_charges_and_records(tmp_path, small):
         cat.register_dataset("d", title="t", path=str(data),
                              columns={c: "other" for c in small.columns}, project_id=None,
                              lineage={}, actor="test")
-        cat.set_budget("d", "public", 2.0, actor="test")
+        log_in(cat, monkeypatch, "po", "privacy_officer")  # the CLI acts as this officer
+        cat.set_budget("d", "public", 2.0, actor="po")
     domains = tmp_path / "domains.toml"
     domains.write_text("[categories]\n" + "".join(
         f"{col} = {json.dumps(levels, ensure_ascii=False)}\n"
