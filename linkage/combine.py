@@ -8,7 +8,6 @@ combiner keeps the linked ones and drops the rest unread, reporting only how man
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from linkage.errors import LinkageError, SerialMismatch
 from linkage.files import write_with
 from linkage.keys.project import ProjectManifest, as_manifest
 from linkage.reports import CombineReport
+from linkage.scratch import private_dir
 
 Progress = Callable[[str, int, int | None], None]
 
@@ -43,7 +43,7 @@ def combine(project: ProjectManifest | str | Path, linkmap_path: str | Path,
 
     # Decrypted inputs stay on disk in a private scratch directory: the join streams from
     # there, so memory does not grow with tens of millions of records.
-    with tempfile.TemporaryDirectory(prefix="pseudolink-combine-") as scratch:
+    with private_dir("combine") as scratch:
         scratch_dir = Path(scratch)
         _, linkmap = open_envelope_to(linkmap_path, me, "linkmap", manifest,
                                       [spec.key_manager], scratch_dir / "linkmap.parquet")

@@ -22,7 +22,6 @@ import json
 import os
 import secrets
 import tarfile
-import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -39,6 +38,7 @@ from linkage.errors import LinkageError
 from linkage.files import atomic_path, write_atomic
 from linkage.keys.party import PartyPublic, PartySecret, load_party_public, load_party_secret
 from linkage.keys.project import ProjectManifest
+from linkage.scratch import private_dir
 
 FORMAT = "pseudolink-envelope/2"
 HEADER_FORMAT = "pseudolink-envelope-header/1"
@@ -129,7 +129,7 @@ def seal(path: str | Path, table: pa.Table, *, kind: str, project: ProjectManife
          extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """Sign ``table`` as ``sender`` and encrypt it to ``recipient`` at ``path`` (and its
     signed header at ``path.sig``)."""
-    with tempfile.TemporaryDirectory(prefix="pseudolink-seal-") as scratch:
+    with private_dir("seal") as scratch:
         data_path = Path(scratch) / DATA_MEMBER
         pq.write_table(table, data_path, compression=COMPRESSION.get(kind, "zstd"))
         return seal_file(path, data_path, kind=kind, project=project, sender=sender,
@@ -440,7 +440,7 @@ def _decrypted(path: Path, reader: PartySecret, header: EnvelopeHeader
     Decrypting to disk rather than memory keeps a receiver's memory flat for files of tens
     of millions of records; the plaintext is never larger than the signed ciphertext size.
     """
-    with tempfile.TemporaryDirectory(prefix="pseudolink-open-") as scratch:
+    with private_dir("open") as scratch:
         plain_path = Path(scratch) / "plain.tar"
         with open(path, "rb") as source, open(plain_path, "wb") as out:
             sink = _BoundedTar(out, path, header.ciphertext_size)

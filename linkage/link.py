@@ -6,7 +6,6 @@ cannot open the project key, so it cannot test a guessed identifier against a ke
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from linkage.errors import LinkageError
 from linkage.extract import check_key_version
 from linkage.keys.project import ProjectManifest, as_manifest
 from linkage.reports import HolderRecipeStats, LinkReport, write_report
+from linkage.scratch import private_dir
 from linkage.serials import random_hex
 
 Progress = Callable[[str, int, int | None], None]
@@ -49,7 +49,7 @@ def link(project: ProjectManifest | str | Path, keys_files: Sequence[str | Path]
     recipes = [r.name for r in spec.recipes]
     total = len(keys_files) + 2
 
-    with tempfile.TemporaryDirectory(prefix="pseudolink-link-") as scratch:
+    with private_dir("link") as scratch:
         files: dict[str, Path] = {}
         for done, path in enumerate(keys_files, start=1):
             sealed, data = open_envelope_to(path, me, "keys", manifest, spec.holder_ids,

@@ -8,7 +8,6 @@ private folder in its workspace, never to the output folder whose files are sent
 
 from __future__ import annotations
 
-import tempfile
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -29,6 +28,7 @@ from linkage.inputs import as_text, detect_encoding, open_input, require_columns
 from linkage.keys.party import load_party_secret
 from linkage.keys.project import ProjectManifest, as_manifest, load_project_key
 from linkage.reports import PrepareReport, write_report
+from linkage.scratch import private_dir as private_scratch
 from linkage.serials import random_hex
 from linkage.spec import HolderSpec, Recipe
 
@@ -115,7 +115,7 @@ def prepare(project: ProjectManifest | str | Path, holder_id: str, input_path: s
     totals = _Totals()
     # Batch by batch, so memory stays flat however large the file: plaintext halves go to a
     # private scratch directory (removed on exit) and are sealed, streaming, at the end.
-    with tempfile.TemporaryDirectory(prefix=".prepare-", dir=out_dir) as scratch, \
+    with private_scratch("prepare") as scratch, \
             atomic_path(paths["crosswalk"], mode=0o600) as crosswalk_tmp, ExitStack() as writers:
         scratch_dir = Path(scratch)
         sinks: dict[str, pq.ParquetWriter] = {}

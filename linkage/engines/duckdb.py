@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +18,7 @@ from linkage.errors import LinkageError, SerialMismatch
 from linkage.files import atomic_path
 from linkage.keys.batch_hmac import hmac_sha256_column
 from linkage.keys.linkage_key import SEPARATOR, quote
+from linkage.scratch import private_dir
 from linkage.spec import Recipe
 
 #: Rows per batch when streaming a result to Parquet.
@@ -60,7 +60,7 @@ class DuckDBEngine(Engine):
             con.close()
 
     def match_files(self, keys: Mapping[str, Path], recipes: Sequence[str]) -> MatchResult:
-        with tempfile.TemporaryDirectory(prefix="pseudolink-duckdb-") as spill:
+        with private_dir("duckdb") as spill:
             con = file_connection(spill, "link")
             try:
                 sources = {h: f"read_parquet({_literal(str(p))})" for h, p in keys.items()}
@@ -81,7 +81,7 @@ class DuckDBEngine(Engine):
         payload lacks, and link ids that come out twice. Either raises
         :class:`SerialMismatch` before ``out`` is published.
         """
-        with tempfile.TemporaryDirectory(prefix="pseudolink-duckdb-") as spill, \
+        with private_dir("duckdb") as spill, \
                 atomic_path(out) as tmp, sized("combine"):
             con = file_connection(spill, "combine")
             try:

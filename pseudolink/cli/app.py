@@ -61,7 +61,18 @@ EXIT_USER_ERROR = 2
 
 
 def ws(workdir: Path | None) -> Workspace:
-    return workspace(workdir)
+    """The workspace a command works in; its plaintext scratch lives inside it (0700), and
+    scratch left by runs that were killed is removed first, and said."""
+    space = workspace(workdir)
+    if space.root.is_dir():
+        from linkage import scratch
+
+        scratch.set_root(space.root / "scratch")
+        removed = scratch.sweep()
+        if removed:
+            err_console.print(f"removed {len(removed)} scratch folder(s) left by interrupted "
+                              f"runs in {space.root / 'scratch'}", highlight=False)
+    return space
 
 
 def passphrase(confirm: bool = False) -> str:

@@ -1,0 +1,130 @@
+"""Private scratch for plaintext that must not outlive the process that made it.
+
+Preparing, linking and combining decrypt or write plaintext halves to disk so that memory
+stays flat at tens of millions of records. A process killed mid-stage (kill -9, an OOM
+kill) used to leave those files behind, readable, in the folder whose files are sent to
+other parties or in a shared ``/tmp``. Now:
+
+- scratch lives under one root per party: ``<workspace>/scratch`` once the CLI has chosen
+  the workspace (:func:`set_root`), else a per-user 0700 folder in the system temp dir;
+  each stage's folder is 0700 and named ``<purpose>-<pid>-<random>``;
+- the folder is removed on every exit path (``finally``);
+- a small reaper process, started with the first scratch folder of a process, waits on a
+  pipe from it and removes that process's folders the moment it dies, however it dies
+  (the pipe closes when the kernel reaps the process, so kill -9 is covered);
+- :func:`sweep` removes folders of processes that no longer exist (a power cut, a reaper
+  killed with its whole process group), and the CLI runs it at every start.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+_root: Path | None = None
+_reaper: subprocess.Popen[bytes] | None = None
+_reaped_roots: set[Path] = set()
+_lock = threading.Lock()
+
+#: The reaper: block until the parent's pipe closes, then remove the parent's folders.
+_REAPER = """
+import os, shutil, sys
+root, pid = sys.argv[1], sys.argv[2]
+try:
+    os.setsid()  # not killed with the parent's process group
+except OSError:
+    pass
+sys.stdin.buffer.read()
+for name in os.listdir(root) if os.path.isdir(root) else ():
+    if f"-{pid}-" in name:
+        shutil.rmtree(os.path.join(root, name), ignore_errors=True)
+"""
+
+
+def default_root() -> Path:
+    """Scratch root before a workspace is chosen: a per-user 0700 folder in the temp dir."""
+    return Path(tempfile.gettempdir()) / f"pseudolink-scratch-{os.getuid()}"
+
+
+def set_root(path: str | Path) -> Path:
+    """Put this process's scratch under ``path`` (the party's workspace); returns it."""
+    global _root
+    _root = Path(path)
+    return _make_private(_root)
+
+
+def root() -> Path:
+    return _make_private(_root or default_root())
+
+
+def _make_private(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if path.stat().st_uid == os.getuid():
+        path.chmod(0o700)
+    return path
+
+
+def _watch(base: Path) -> None:
+    """Start (once per root) the reaper that removes this process's folders when it dies."""
+    global _reaper
+    with _lock:
+        if base in _reaped_roots:
+            return
+        reaper = subprocess.Popen(
+            [sys.executable, "-c", _REAPER, str(base), str(os.getpid())],
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            close_fds=True)
+        # Only this process holds the write end: a child it forks must not keep it open.
+        os.set_inheritable(reaper.stdin.fileno(), False)  # type: ignore[union-attr]
+        _reaped_roots.add(base)
+        _reaper = reaper
+
+
+@contextmanager
+def private_dir(purpose: str) -> Iterator[Path]:
+    """A 0700 folder for one stage's plaintext, removed on exit or when the process dies."""
+    base = root()
+    _watch(base)
+    path = base / f"{purpose}-{os.getpid()}-{secrets.token_hex(6)}"
+    path.mkdir(mode=0o700)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep(base: str | Path | None = None) -> list[Path]:
+    """Remove scratch folders left by processes that no longer exist; returns them."""
+    base = Path(base) if base is not None else root()
+    removed: list[Path] = []
+    if not base.is_dir():
+        return removed
+    for entry in base.iterdir():
+        parts = entry.name.rsplit("-", 2)
+        if len(parts) != 3 or not parts[1].isdigit():
+            continue
+        if int(parts[1]) != os.getpid() and not _alive(int(parts[1])):
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry)
+    return removed
+
+
+__all__ = ["default_root", "private_dir", "root", "set_root", "sweep"]
