@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import secrets
 import shutil
 import socket
 import sqlite3
@@ -139,12 +140,16 @@ def main() -> None:
     url = f"sqlite:///{work / 'catalog.db'}"
     catalog.init_catalog(url)
     with catalog.Catalog.connect(url) as cat:
+        # Releases are recorded by a privacy officer, whom an administrator registers.
+        password = secrets.token_urlsafe(24)
+        cat.bootstrap_admin("bench-admin", password)
+        cat.record_user("bench-officer", role="privacy_officer", actor="bench-admin")
         cat.register_dataset("bench", title="Bench", path=str(parquet), columns={},
                              project_id=None, lineage={}, actor="bench")
         cat.record_release("bench-rows", dataset_id="bench", form="synthetic",
                            title="Synthetic rows", artifact=str(parquet),
                            checksum=hashlib.sha256(parquet.read_bytes()).hexdigest(),
-                           parameters={}, actor="bench")
+                           parameters={}, actor="bench-officer")
 
     port = free_port()
     ours = serve_and_measure(
