@@ -169,3 +169,18 @@ def test_the_signing_key_never_sits_on_disk_in_plaintext(keyed: Path) -> None:
         catalog.load_audit_signer(keyed / "keys", "not the passphrase")
     again = runner.invoke(app, ["audit", "key", "create", "--workdir", str(keyed)])
     assert again.exit_code == 2 and "already holds an audit signing key" in again.output
+
+
+def test_checkpoint_without_a_key_and_verify_with_a_missing_file_are_clear_errors(
+        workdir: Path, keyed: Path, tmp_path: Path) -> None:
+    bare = tmp_path / "bare"
+    result = runner.invoke(app, ["audit", "checkpoint", "--workdir", str(bare)])
+    assert result.exit_code == 2
+    assert result.output.startswith("error: no audit signing key at ")
+    assert "pseudolink audit key create" in result.output
+    result = runner.invoke(app, ["audit", "verify", "--workdir", str(keyed), "--checkpoints",
+                                 str(tmp_path / "nowhere.jsonl")])
+    assert result.exit_code == 2 and result.output.startswith("error: no checkpoint file at ")
+    result = runner.invoke(app, ["audit", "verify", "--workdir", str(keyed), "--public-key",
+                                 str(tmp_path / "nowhere.pub")])
+    assert result.exit_code == 2 and result.output.startswith("error: no audit public key at ")
