@@ -6,7 +6,7 @@ import shutil
 
 from typer.testing import CliRunner
 
-from pseudolink.cli import holder, project  # noqa: F401
+from pseudolink.cli import holder, project, project_accept  # noqa: F401
 from pseudolink.cli.app import app
 from tests.linkage.conftest import PASSPHRASE, SPEC, SSIS_CSV
 
@@ -37,6 +37,9 @@ def test_nul_byte_via_cli_exits_2_and_writes_nothing(tmp_path, party_keys, monke
     (tmp_path / "project.toml").write_text(SPEC, encoding="utf-8")
     assert _run(work, "project", "create", "--spec", str(tmp_path / "project.toml")
                 ).exit_code == 0
+    for holder_id in ("ssis", "building"):
+        assert _run(work, "project", "accept", "--project", "housing-test", "--holder",
+                    holder_id, "--yes").exit_code == 0
     bad = tmp_path / "ssis.csv"
     bad.write_bytes(SSIS_CSV.replace("용산구", "용산\x00구").encode("utf-8"))
     out = tmp_path / "out"
