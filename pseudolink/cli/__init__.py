@@ -100,6 +100,8 @@ def main() -> None:
         sys.argv = [arg for arg in sys.argv if arg != "--debug"]
     try:
         app()
+    except SystemExit:
+        raise  # first: the clauses below import every subsystem to name their errors
     except _user_errors() as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
         sys.exit(EXIT_USER_ERROR)

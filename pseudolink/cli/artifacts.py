@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas costs most of a second to import: not for `pseudolink --help`
+    import pandas as pd
 
 
 def publish_parquet(frame: pd.DataFrame, releases: Path, release_id: str) -> tuple[Path, str]:
