@@ -88,11 +88,16 @@ def command(home: Path, tools: Path | None, room_python: Path, *,
             read_only(path)
     # The room's Python: its venv, and the installation the venv points into.
     python = Path(room_python)
-    read_only(python.parent.parent)
-    read_only(Path(os.path.realpath(python)).parent.parent)
+    needed = [Path(os.path.abspath(python.parent.parent)),
+              Path(os.path.realpath(python)).parent.parent]
+    for path in needed:
+        read_only(path)
     for path in hide:
         path = Path(os.path.abspath(path))
-        if _within(path, roots):
+        # Only strictly inside an allowed folder, and never over the room's own Python
+        # (a hub installed into /usr or /usr/local must not hide the system).
+        if (_within(path, roots) and path not in roots
+                and not any(_within(need, [path]) for need in needed)):
             hidden.append(path)
             words.extend(["--tmpfs", str(path)])
     # Sticky and world-writable as on the host; --perms and --size apply to the next tmpfs.

@@ -52,6 +52,16 @@ def test_a_hidden_path_under_an_allowed_folder_is_covered(tmp_path):
     assert "/nowhere" not in words
 
 
+def test_a_hub_on_the_system_python_does_not_hide_the_system_from_the_room(tmp_path):
+    # A hub installed into /usr (or /usr/local) must not cover the folders the room's
+    # Python lives in: only paths strictly inside an allowed folder are covered.
+    real = Path(os.path.realpath(ROOM_PYTHON)).parent.parent
+    words = sandbox.command(tmp_path / "room" / "kim", None, ROOM_PYTHON,
+                            hide=(Path("/usr"), Path("/etc"), real, ROOM_PYTHON.parent.parent))
+    assert not {"/usr", "/etc", str(real), str(ROOM_PYTHON.parent.parent)} & set(
+        _pairs(words, "--tmpfs"))
+
+
 def test_the_filter_refuses_unix_and_vsock_sockets_and_keeps_ip_and_socketpair():
     if seccomp.unavailable():
         skip_unless_ci(f"seccomp: {seccomp.unavailable()}")
