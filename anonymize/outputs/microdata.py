@@ -9,7 +9,6 @@ labelled, or a column identifies people. Any of these holds the output, with the
 from __future__ import annotations
 
 import re
-from math import prod
 
 import numpy as np
 import pandas as pd
@@ -26,9 +25,10 @@ IDENTIFIER_NAMES = frozenset({
 IDENTIFIER_VALUES = re.compile(
     r"^(\d{6}-?[1-8]\d{6}|01[016789]-?\d{3,4}-?\d{4}|[^@\s]+@[^@\s]+\.\w+|[0-9a-f]{16,})$",
     re.IGNORECASE)
-#: From this many rows on, a table that covers under half its label grid is a list of records.
+#: From this many rows on, a table that fills under three quarters of its label grid (along
+#: its best column) is a list of records: rows of people fill at most half.
 SPARSE_MIN_ROWS = 50
-SPARSE_SHARE = 0.5
+SPARSE_SHARE = 0.75
 
 
 def _stem(column: object) -> str:
@@ -61,6 +61,24 @@ def _row_numbers(table: pd.DataFrame) -> bool:
     return bool((values == np.arange(len(values)) + values[0]).all() and values[0] in (0, 1))
 
 
+def grid_coverage(labels: pd.DataFrame) -> float:
+    """How completely the rows fill the grid their labels span, at best over the columns.
+
+    For each label column c: rows / (distinct combinations of the others x levels of c). A
+    table by (시도, 시군구, sex) fills 1.0 along sex, although 시군구 names repeat across
+    시도; rows of people with labels unique per row fill at most 1/levels of any column.
+
+    >>> grid_coverage(pd.DataFrame({"a": ["x", "x", "y", "y"], "b": ["F", "M", "F", "M"]}))
+    1.0
+    """
+    best = 0.0
+    for column in labels.columns:
+        others = [c for c in labels.columns if c != column]
+        spanned = labels[others].drop_duplicates().shape[0] * labels[column].nunique()
+        best = max(best, len(labels) / max(spanned, 1))
+    return best
+
+
 def check_microdata(table: pd.DataFrame) -> Verdict:
     """Hold a table that looks like one row per person rather than one row per cell.
 
@@ -88,10 +106,10 @@ def check_microdata(table: pd.DataFrame) -> Verdict:
                                          f"labels ({shown}): a result has one row per cell, "
                                          "this looks like one row per person")
     if labels.shape[1] >= 2 and len(labels) >= SPARSE_MIN_ROWS:
-        grid = prod(int(labels[c].nunique()) for c in labels.columns)
-        if len(labels) < SPARSE_SHARE * grid:
-            return Verdict.held("microdata", f"{len(labels)} rows fill {len(labels) / grid:.1%} "
-                                             f"of the {grid} combinations of "
-                                             f"{', '.join(map(str, labels.columns))}: "
+        coverage = grid_coverage(labels)
+        if coverage < SPARSE_SHARE:
+            return Verdict.held("microdata", f"{len(labels)} rows fill at most {coverage:.0%} "
+                                             "of the grid their labels "
+                                             f"({', '.join(map(str, labels.columns))}) span: "
                                              "a list of records, not a table of cells")
     return Verdict.passed("microdata", "one row per cell, no identifier-like column")

@@ -66,6 +66,16 @@ def test_a_crosstab_is_not_mistaken_for_microdata(tmp_path):
         assert infer_kind(path) == "frequency_table"
 
 
+def test_a_long_table_with_nested_areas_is_not_mistaken_for_microdata(tmp_path):
+    from anonymize import load_admin_areas
+
+    areas = load_admin_areas()[["sido", "sigungu"]].drop_duplicates()
+    counts = areas.merge(pd.DataFrame({"sex": ["F", "M"]}), how="cross").assign(count=25)
+    path = tmp_path / "by_area.csv"
+    counts.to_csv(path, index=False)
+    assert not _held(check_output_file(path, OutputThresholds(max_rows=5000)))
+
+
 @pytest.mark.parametrize("declared", ["text", "figure", "model"])
 def test_a_table_declared_as_something_else_is_refused(tmp_path, declared):
     path = tmp_path / "results.txt"
