@@ -9,7 +9,8 @@ slower holder's prepare, then link, then combine. The generated registers are ke
 ``bench/work/link-source-N`` and reused: they are the input, not the work.
 
 Run alone with ``python bench/link.py``; BENCH_PEOPLE (default 10_000_000) sets the scale,
-BENCH_ENGINES (default ``duckdb,spark``) the engines.
+BENCH_ENGINES (default ``duckdb,spark``) the engines. Unless BENCH_SCALING=0, each DuckDB
+stage also runs alone on one core and on every core (issue 21's speed-up per stage).
 """
 
 from __future__ import annotations
@@ -57,15 +58,22 @@ def _tree_rss_kib(pid: int) -> int:
     return total
 
 
-def run_stages(work: Path, engine: str, names: list[str]) -> dict[str, dict]:
+def run_stages(work: Path, engine: str, names: list[str],
+               cores: int | None = None) -> dict[str, dict]:
     """Run stages at once, each in a fresh interpreter; each one's wall time and peak tree
     RSS. The two holders prepare on their own premises, so they run side by side here too
-    (sharing this machine's two cores, which is the harder case)."""
+    (sharing this machine's two cores, which is the harder case). ``cores`` pins the stages
+    to that many CPUs (taskset) with as many threads, for the scaling figures."""
     # Spark's default 2g driver runs out of heap preparing 10M records in local mode.
     env = {"PSEUDOLINK_SPARK_MEMORY": SPARK_MEMORY, **os.environ, "PYTHONPATH": str(ROOT)}
+    pin: list[str] = []
+    if cores is not None:
+        env["PSEUDOLINK_THREADS"] = str(cores)
+        pin = ["taskset", "-c", ",".join(str(c) for c in range(cores))]
     start = time.perf_counter()
-    procs = {name: subprocess.Popen([sys.executable, __file__, "--stage", name, str(work),
-                                     engine], env=env, stdout=subprocess.PIPE, text=True)
+    procs = {name: subprocess.Popen([*pin, sys.executable, __file__, "--stage", name,
+                                     str(work), engine], env=env, stdout=subprocess.PIPE,
+                                    text=True)
              for name in names}
     peaks = dict.fromkeys(names, 0)
     ended: dict[str, float] = {}
@@ -132,6 +140,26 @@ def accuracy(work: Path, engine: str) -> dict:
             "recall": round(quality.recall, 5)}
 
 
+SCALING = os.environ.get("BENCH_SCALING", "1") != "0"
+SPEEDUP_TARGET = 1.8
+
+
+def core_scaling(work: Path) -> dict:
+    """Each DuckDB stage alone on one core and on every core of this machine, one after the
+    other (prepare of each holder too): the speed-up per stage that issue 21 asks for."""
+    cores = os.cpu_count() or 1
+    figures: dict = {"cores": cores, "stages": {}}
+    for name in ("ssis", "building", "link", "combine"):
+        one = run_stages(work, "duckdb", [name], cores=1)[name]["seconds"]
+        every = run_stages(work, "duckdb", [name], cores=cores)[name]["seconds"]
+        figures["stages"][name] = {"seconds_1_core": one, f"seconds_{cores}_cores": every,
+                                   "speedup": round(one / every, 2) if every else None}
+    figures["speedup_target"] = SPEEDUP_TARGET
+    figures["all_stages_meet_target"] = all(
+        (v["speedup"] or 0) >= SPEEDUP_TARGET for v in figures["stages"].values())
+    return figures
+
+
 def _earlier_engines() -> dict[str, dict]:
     """Figures of engines not run now, kept from the last result at this scale and marked
     with when they were recorded (``BENCH_ENGINES=spark`` then ``=duckdb`` fills both)."""
@@ -191,6 +219,8 @@ def main() -> None:
                                sum(s["seconds"] for s in stages.values()), 1),
                            "link_peak_rss_mib": stages["link"]["peak_rss_mib"],
                            "accuracy": accuracy(work, engine)}
+    if SCALING and "duckdb" in ENGINES:
+        figures["duckdb"]["core_scaling"] = core_scaling(work)
     shutil.rmtree(work, ignore_errors=True)
     figures.update(_earlier_engines())
     duck = figures.get("duckdb")
