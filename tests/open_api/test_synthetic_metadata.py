@@ -107,3 +107,45 @@ def test_served_synthetic_metadata_keeps_the_synthetic_side_and_the_verdict(serv
     gate = served_parameters["privacy_gate"]
     assert gate["passed"] == parameters["privacy_gate"]["passed"]
     assert gate["thresholds"] == parameters["privacy_gate"]["thresholds"]
+
+
+def _noise_blanked(doc, path=()):
+    """The served metadata with what the synthetic rows or DP noise decide blanked out: the
+    synthetic side's numbers, the tree MST chose by noisy max, the file's checksum."""
+    if isinstance(doc, dict):
+        return {k: ("<noisy>" if k in ("synthetic", "synthetic_percent", "tree", "checksum")
+                    else _noise_blanked(v, (*path, k))) for k, v in doc.items()}
+    if isinstance(doc, list):
+        return [_noise_blanked(v, path) for v in doc]
+    return doc
+
+
+def test_dp_mst_metadata_of_neighbouring_datasets_differs_only_where_noise_decides(tmp_path):
+    from anonymize.synth import NumericRange
+
+    domains = {"ssis__sido": ["서울", "부산", "대구", "세종"],
+               "ssis__benefit_type": ["none", "basic_livelihood", "basic_pension", "disability"],
+               "ssis__household_size": NumericRange(1, 5),
+               "ssis__birth_year": NumericRange(1900, 2025)}
+    real = _real()
+    target = real.iloc[[0]].assign(link_id="TARGET", ssis__income=9_990_000.0,
+                                   ssis__benefit_type="disability", ssis__sido="세종")
+    served = []
+    for name, frame in (("without", real), ("with", pd.concat([real, target]))):
+        result = synthetic_release(frame, 400, synthesizer="dp-mst", epsilon=1.0, seed=1,
+                                   enforce=False, domains=domains)
+        folder = tmp_path / name
+        folder.mkdir()
+        source = MemorySource()
+        source.add(write_release(folder / "housing-dp-mst.parquet",
+                                 pa.Table.from_pandas(result.data, preserve_index=False),
+                                 id="housing-dp-mst", dataset_id="housing", form="synthetic",
+                                 title="Synthetic housing (dp-mst)",
+                                 # Only a release that passed its gate is ever recorded.
+                                 parameters={**result.report(), "privacy_gate":
+                                             {**result.gate.to_dict(), "passed": True}}))
+        client = TestClient(create_app(source), raise_server_exceptions=False)
+        served.append(client.get("/api/v1/datasets/housing-dp-mst").json())
+    assert served[0]["parameters"]["dp"]["domains"]["ssis__income"] == "range discovered with DP"
+    assert json.dumps(_noise_blanked(served[0]), sort_keys=True, ensure_ascii=False) == \
+        json.dumps(_noise_blanked(served[1]), sort_keys=True, ensure_ascii=False)
