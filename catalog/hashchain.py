@@ -217,9 +217,11 @@ def verify_chain(entries: Iterable[ChainEntry], head_seq: int, head_hash: str,
                     key=lambda p: p.seq, reverse=True)
     for point in beyond:
         if point.valid:
+            cut = f"seq {point.seq}" if point.seq == last_seq + 1 else \
+                f"seq {last_seq + 1}..{point.seq}"
             problems.append(f"{point.where} signs seq {point.seq} but the log ends at seq "
-                            f"{last_seq}: seq {last_seq + 1}..{point.seq} missing (entries "
-                            "deleted from the end, chain head rewound)")
+                            f"{last_seq}: {cut} missing (entries deleted from the end, "
+                            "chain head rewound)")
             break
         forged[point.line] = _forged(point)
     signed_last = _top_signed(agreeing, forged)

@@ -95,12 +95,37 @@ def _spend_cheaper(entries):
     return entries
 
 
+def _forge_approval(entries):
+    fake = {**entries[0], "action": "request.approve", "target": "export-1",
+            "details": {"from": "under_review", "to": "approved"}}
+    return [entries[0], fake, *entries[1:]]
+
+
+#: The operator's rewrites of issue 15: each recomputes every hash and the head.
+REWRITES = {"edited": _spend_cheaper, "tail cut": lambda entries: entries[:2],
+            "approval forged": _forge_approval}
+
+
+@pytest.mark.parametrize("rewrite", REWRITES.values(), ids=REWRITES.keys())
 def test_audit_verify_does_not_call_a_rewritten_and_recomputed_log_intact(
-        workdir: Path, database_url: str) -> None:
-    rewrite_log(database_url, _spend_cheaper)
+        workdir: Path, database_url: str, rewrite) -> None:
+    rewrite_log(database_url, rewrite)
     result = runner.invoke(app, ["audit", "verify", "--workdir", str(workdir)])
     assert result.exit_code != 0, result.output
     assert "intact" not in result.output
+
+
+@pytest.mark.parametrize(("rewrite", "finding"), [
+    (_spend_cheaper, "entry seq 3 (id"),
+    (REWRITES["tail cut"], "signs seq 3 but the log ends at seq 2: seq 3 missing"),
+    (_forge_approval, "entry seq 3 (id"),
+], ids=REWRITES.keys())
+def test_audit_verify_exits_1_for_each_rewrite_once_the_head_is_signed(
+        keyed: Path, database_url: str, rewrite, finding: str) -> None:
+    rewrite_log(database_url, rewrite)
+    result = runner.invoke(app, ["audit", "verify", "--workdir", str(keyed)])
+    assert result.exit_code == 1, result.output
+    assert finding in result.output
 
 
 def test_audit_verify_names_the_rewritten_entry_against_the_signed_checkpoint(
