@@ -149,7 +149,9 @@ def test_closed_project_refuses_work_and_loses_its_key_and_link_map(world):
     closed = linkage.close_project(world.project_dir, world.keys)
     assert closed.status == "closed"
     assert not (world.exchange / "linkmap.age").exists()
-    assert not list(world.keys.rglob("*.projectkey.age"))
+    # The key was only ever in memory; its shares and the holders' records of acceptance go.
+    assert not list(world.project_dir.glob("*.share.age"))
+    assert not list(world.keys.rglob("*.accepted.json"))
     with pytest.raises(linkage.LinkageError, match="closed"):
         linkage.prepare(world.project_dir, "ssis", world.root / "ssis.csv", world.exchange,
                         world.keys, PASSPHRASE)
