@@ -28,11 +28,24 @@ DELIMITERS = (",", "\t", ";")
 #: Lines (header included) from which delimited text counts as a table.
 MIN_TABLE_LINES = 3
 
-#: Column names that say a table's values are quantities, not counts of units.
-QUANTITY_WORDS = re.compile(
-    r"(income|amount|salary|wage|earning|pay|price|cost|spend|revenue|asset|debt|sum|mean|"
-    r"avg|average|median|value|weight|height|금액|소득|급여|임금|평균|합계금액|자산|부채|지출)",
-    re.IGNORECASE)
+#: Words of a column name that say its values are quantities, not counts of units (whole
+#: words: ``sum`` names a sum, not ``consumer``); Korean ones match inside a name (지원금액).
+QUANTITY_WORDS = frozenset({
+    "income", "amount", "salary", "wage", "wages", "earnings", "pay", "price", "cost", "spend",
+    "spending", "revenue", "asset", "assets", "debt", "sum", "mean", "avg", "average",
+    "median", "weight", "height", "area"})
+QUANTITY_KOREAN = ("금액", "소득", "급여", "임금", "평균", "자산", "부채", "지출", "면적")
+
+
+def names_quantity(column: object) -> bool:
+    """Whether a column's name says it holds a quantity.
+
+    >>> [names_quantity(c) for c in ("ssis__benefit_amount", "consumers", "지원금액")]
+    [True, False, True]
+    """
+    name = str(column).lower()
+    return (any(word in QUANTITY_WORDS for word in re.split(r"[^0-9a-z]+", name))
+            or any(word in name for word in QUANTITY_KOREAN))
 
 
 def read_text(path: Path, limit: int = 5_000_000) -> str | None:
@@ -83,7 +96,7 @@ def table_kind(table: pd.DataFrame) -> str:
         return "magnitude_table"
     values = [c for c in table.columns
               if not _is_margin(c) and pd.api.types.is_numeric_dtype(table[c])]
-    if any(QUANTITY_WORDS.search(str(c)) for c in values):
+    if any(names_quantity(c) for c in values):
         return "magnitude_table"
     for column in values:
         numbers = table[column].dropna().to_numpy(dtype=float)
