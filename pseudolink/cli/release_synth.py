@@ -71,6 +71,10 @@ def release_synth(
         if synthesizer == "dp-mst":
             if epsilon is None:
                 raise fail("--synthesizer dp-mst needs --epsilon")
+            # The officer's clamping bounds for DP queries are declared ranges too.
+            bounds = {col: anonymize.NumericRange(float(lo), float(hi))
+                      for col, (lo, hi) in cat.column_bounds(dataset).items()}
+            declared = {**bounds, **(declared or {})}
             missing = anonymize.undeclared_categories(
                 anonymize.modelled_columns(frame, columns)[0], declared)
             if missing:
