@@ -18,14 +18,23 @@ DEFAULT_PORT = 8700
 
 
 def open_exchange(database_url: str, files_dir: str | Path, audit: Audit, *,
-                  max_file_bytes: int = DEFAULT_MAX_FILE):
+                  max_file_bytes: int = DEFAULT_MAX_FILE, stalled_after: float | None = None):
     """The app over a database and a files directory (``objects/`` and ``staging/``).
 
-    Staging and storage share one file system, so publishing is a rename.
+    Staging and storage share one file system, so publishing is a rename. On PostgreSQL
+    the app also runs the job queue (procrastinate needs PostgreSQL); on SQLite it only
+    moves files.
     """
     files_dir = Path(files_dir)
-    return create_app(ExchangeState(database_url), LocalStorage(files_dir / "objects"),
-                      Staging(files_dir / "staging"), audit, max_file_bytes=max_file_bytes)
+    state = ExchangeState(database_url)
+    jobs = None
+    if database_url.startswith("postgresql"):
+        from linkage.exchange.jobs import STALLED_AFTER, JobQueue
+
+        jobs = JobQueue(database_url, state, stalled_after or STALLED_AFTER)
+    return create_app(state, LocalStorage(files_dir / "objects"),
+                      Staging(files_dir / "staging"), audit, max_file_bytes=max_file_bytes,
+                      jobs=jobs)
 
 
 __all__ = [

@@ -74,7 +74,11 @@ class ExchangeClient:
                 ) -> httpx.Response:
         """Send one signed request (a fresh signature and nonce every time)."""
         url = self.url + path
-        signed = sign_request(method, url, headers or {}, party_id=self.party.id,
+        headers = dict(headers or {})
+        if content is None and method in ("POST", "PUT", "PATCH"):
+            # httpx sends this for a bodiless POST; it must be in what is signed.
+            headers.setdefault("Content-Length", "0")
+        signed = sign_request(method, url, headers, party_id=self.party.id,
                               key=self.party.signer)
         try:
             req = self._http.build_request(method, url, headers=signed, content=content)
@@ -84,6 +88,27 @@ class ExchangeClient:
 
     def status(self, project: str) -> dict[str, Any]:
         return _json(self.request("GET", f"/v1/projects/{project}"))
+
+    def register_worker(self, role: str) -> int:
+        return int(_json(self.request("POST", f"/v1/workers?role={role}"))["worker_id"])
+
+    def heartbeat(self, worker_id: int) -> None:
+        _json(self.request("POST", f"/v1/workers/{worker_id}/heartbeat"))
+
+    def unregister_worker(self, worker_id: int) -> None:
+        _json(self.request("DELETE", f"/v1/workers/{worker_id}"))
+
+    def claim(self, worker_id: int) -> dict[str, Any] | None:
+        """The next job of this party's queue, now running on ``worker_id``; None if idle."""
+        response = self.request("POST", f"/v1/workers/{worker_id}/claim")
+        return None if response.status_code == 204 else _json(response)
+
+    def finish(self, job_id: int, worker_id: int, error: str | None = None) -> str:
+        from urllib.parse import urlencode
+
+        query = {"worker": worker_id, **({"error": error[:1500]} if error else {})}
+        return _json(self.request("POST", f"/v1/jobs/{job_id}/finish?{urlencode(query)}")
+                     )["status"]
 
     def push(self, project: str, path: str | Path, progress: Progress | None = None
              ) -> Pushed:
@@ -206,6 +231,8 @@ def _digest_of(sig: Path) -> str | None:
 
 
 def _json(response: httpx.Response) -> dict[str, Any]:
+    if response.status_code == 204:
+        return {}
     try:
         body = response.json()
     except ValueError:

@@ -10,10 +10,12 @@ upload and every download is reported to ``audit`` under the party's id.
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
@@ -27,6 +29,9 @@ from linkage.exchange.signing import MAX_AGE, Message, SignatureRefused, verify_
 from linkage.exchange.state import ExchangeState, FileRow
 from linkage.exchange.store import Staging, Storage
 from linkage.keys.project import ProjectManifest
+
+if TYPE_CHECKING:
+    from linkage.exchange.jobs import JobQueue
 
 #: audit(actor, action, target, details): the catalog's audit log, wired in by the CLI.
 Audit = Callable[[str, str, str, dict[str, Any]], None]
@@ -53,9 +58,25 @@ class Caller:
 
 
 def create_app(state: ExchangeState, storage: Storage, staging: Staging, audit: Audit, *,
-               max_file_bytes: int = DEFAULT_MAX_FILE) -> FastAPI:
-    """The exchange's FastAPI app over its state, envelope storage and staging area."""
-    app = FastAPI(title="pseudolink exchange", version="1",
+               max_file_bytes: int = DEFAULT_MAX_FILE, jobs: JobQueue | None = None
+               ) -> FastAPI:
+    """The exchange's FastAPI app over its state, envelope storage and staging area.
+
+    With ``jobs`` (PostgreSQL only), uploads that complete a stage's inputs defer its job,
+    and workers claim and finish jobs through the ``/v1/workers`` endpoints.
+    """
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if jobs is not None:
+            await jobs.open()
+        try:
+            yield
+        finally:
+            if jobs is not None:
+                await jobs.close()
+
+    app = FastAPI(title="pseudolink exchange", version="1", lifespan=lifespan,
                   description="Sealed envelopes between the parties of linkage projects.")
 
     @app.exception_handler(Refusal)
@@ -76,6 +97,21 @@ def create_app(state: ExchangeState, storage: Storage, staging: Staging, audit: 
             party = manifest.parties.get(party_id)
             return None if party is None else party.verifier()
 
+        return Caller(_signed(request, lookup), manifest)
+
+    def authenticate_party(request: Request) -> str:
+        """For requests of no one project (a worker's): the key every registered project
+        gives the party; a party whose projects disagree on its key is refused."""
+        def lookup(party_id: str):
+            keys = {m.parties[party_id].ed25519_public for m in state.projects()
+                    if party_id in m.parties}
+            return None if len(keys) != 1 else \
+                next(m.parties[party_id] for m in state.projects()
+                     if party_id in m.parties).verifier()
+
+        return _signed(request, lookup)
+
+    def _signed(request: Request, lookup) -> str:
         message = Message(request.method, str(request.url), dict(request.headers.items()))
         try:
             signed = verify_request(message, lookup)
@@ -86,18 +122,19 @@ def create_app(state: ExchangeState, storage: Storage, staging: Staging, audit: 
                       int(MAX_AGE.total_seconds())):
             raise Refusal(401, "replayed", "replayed request refused: this signature's nonce "
                           "was already used; sign every request afresh", actor=signed.party)
-        return Caller(signed.party, manifest)
+        return signed.party
 
     @app.get("/v1/health")
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
     @app.get("/v1/projects/{project_id}")
-    def project_status(project_id: str, request: Request) -> dict[str, Any]:
-        """Parties, roles and the files exchanged so far (metadata only)."""
-        caller = authenticate(request, project_id)
+    async def project_status(project_id: str, request: Request) -> dict[str, Any]:
+        """Parties, roles, the files exchanged so far (metadata only) and the jobs."""
+        caller = await run_in_threadpool(authenticate, request, project_id)
         manifest = caller.manifest
         return {
+            "jobs": [] if jobs is None else await jobs.jobs(project_id),
             "project": manifest.id, "binding": manifest.binding,
             "key_version": manifest.key_version, "status": manifest.status,
             "you": caller.party,
@@ -134,6 +171,12 @@ def create_app(state: ExchangeState, storage: Storage, staging: Staging, audit: 
             audit(party, "exchange.upload.duplicate", _target(request),
                   {"kind": header.kind, "status": 303})
             return Response(status_code=303, headers={"Location": location})
+        if _published(state, project_id, header):
+            raise Refusal(409, "already_published", f"'{party}' has already sent a {header.kind} "
+                          f"file to '{header.recipient}' under key version "
+                          f"{header.key_version}; a stage's output is published once",
+                          actor=party, action="exchange.upload.refused",
+                          extra={"kind": header.kind})
         start, end, total = _range(request, header.ciphertext_size, party)
         if start > staging.size(project_id, party, digest):
             held = staging.size(project_id, party, digest)
@@ -161,6 +204,10 @@ def create_app(state: ExchangeState, storage: Storage, staging: Staging, audit: 
         audit(party, "exchange.upload.accepted", _target(request),
               {"kind": header.kind, "recipient": header.recipient,
                "size": header.ciphertext_size, "sha256": digest})
+        if jobs is not None:
+            for job_id in await jobs.schedule(caller.manifest):
+                audit(party, "exchange.job.deferred", f"/v1/jobs/{job_id}",
+                      {"project": project_id, "state": "todo"})
         return JSONResponse(row.public(), status_code=201, headers={"Location": location})
 
     @app.get("/v1/projects/{project_id}/files/{digest}")
@@ -185,7 +232,84 @@ def create_app(state: ExchangeState, storage: Storage, staging: Staging, audit: 
                      "Content-Disposition": f'attachment; filename="'
                                             f'{file_name(row.kind, row.sender)}"'})
 
+    if jobs is not None:
+        _job_routes(app, jobs, authenticate_party, audit)
     return app
+
+
+def _job_routes(app: FastAPI, jobs: JobQueue, authenticate_party, audit: Audit) -> None:
+    """Workers register, heartbeat, claim from their own party's queue, and finish."""
+
+    async def worker_of(request: Request, worker_id: int) -> tuple[str, str]:
+        party = await run_in_threadpool(authenticate_party, request)
+        owner = jobs.owner(worker_id)
+        if owner is None or owner[0] != party:
+            raise Refusal(403, "not_your_worker", f"worker {worker_id} was not registered by "
+                          f"'{party}'", actor=party, action="exchange.job.refused")
+        return owner
+
+    @app.post("/v1/workers", status_code=201)
+    async def register_worker(role: str, request: Request) -> dict[str, int]:
+        party = await run_in_threadpool(authenticate_party, request)
+        from linkage.exchange.jobs import TASKS
+
+        if role not in {t.role for t in TASKS.values()}:
+            raise Refusal(400, "bad_role", f"no jobs run as {role!r}", actor=party)
+        worker_id = await jobs.register(party, role)
+        audit(party, "exchange.worker.registered", f"/v1/workers/{worker_id}", {"role": role})
+        return {"worker_id": worker_id}
+
+    @app.post("/v1/workers/{worker_id}/heartbeat", status_code=204)
+    async def heartbeat(worker_id: int, request: Request) -> Response:
+        await worker_of(request, worker_id)
+        await jobs.heartbeat(worker_id)
+        return Response(status_code=204)
+
+    @app.delete("/v1/workers/{worker_id}", status_code=204)
+    async def unregister(worker_id: int, request: Request) -> Response:
+        await worker_of(request, worker_id)
+        await jobs.unregister(worker_id)
+        return Response(status_code=204)
+
+    @app.post("/v1/workers/{worker_id}/claim")
+    async def claim(worker_id: int, request: Request) -> Response:
+        party, role = await worker_of(request, worker_id)
+        for job in await jobs.requeue_stalled():
+            audit("exchange", "exchange.job.requeued", f"/v1/jobs/{job.id}",
+                  {"project": job.task_kwargs.get("project"), "attempts": job.attempts + 1})
+        job = await jobs.claim(worker_id, party, role)
+        if job is None:
+            return Response(status_code=204)
+        audit(party, "exchange.job.started", f"/v1/jobs/{job.id}",
+              {"task": job.task_name, "project": job.task_kwargs.get("project"),
+               "attempt": job.attempts + 1})
+        return JSONResponse({"id": job.id, "task": job.task_name,
+                             "project": job.task_kwargs.get("project"),
+                             "attempt": job.attempts + 1})
+
+    @app.post("/v1/jobs/{job_id}/finish")
+    async def finish(job_id: int, worker: int, request: Request,
+                     error: str | None = None) -> dict[str, Any]:
+        party, _ = await worker_of(request, worker)
+        job = await jobs.job(job_id)
+        if job is None or job.worker_id != worker or job.status != "doing":
+            raise Refusal(409, "not_running", f"job {job_id} is not running on worker "
+                          f"{worker} (put back after a missed heartbeat, or finished)",
+                          actor=party, action="exchange.job.refused")
+        status = await jobs.finish(job, error)
+        audit(party, f"exchange.job.{status}", f"/v1/jobs/{job_id}",
+              {"task": job.task_name, "project": job.task_kwargs.get("project"),
+               "attempt": job.attempts + 1, **({"error": error[:500]} if error else {})})
+        return {"id": job_id, "status": status}
+
+
+def _published(state: ExchangeState, project_id: str, header) -> bool:
+    for row in state.files(project_id):
+        if (row.kind, row.sender, row.recipient) == (header.kind, header.sender,
+                                                     header.recipient) and \
+                json.loads(row.header).get("key_version") == header.key_version:
+            return True
+    return False
 
 
 def _check_digest(digest: str, party: str) -> None:

@@ -117,6 +117,11 @@ class ExchangeState:
                 projects.c.id == project_id)).first()
         return None if row is None else _manifest(row.manifest)
 
+    def projects(self) -> list[ProjectManifest]:
+        with self.engine.connect() as db:
+            rows = db.execute(select(projects.c.manifest)).all()
+        return [_manifest(row.manifest) for row in rows]
+
     def seen(self, party: str, nonce: str, created: int, max_age: int) -> bool:
         """Record a request's nonce; True if it was recorded before (a replay)."""
         with self.engine.begin() as db:

@@ -221,7 +221,8 @@ def register(
 
 
 def serve_exchange(space: Workspace, host: str, port: int, database_url: str | None,
-                   files: Path | None, max_file_size: int) -> None:
+                   files: Path | None, max_file_size: int, stalled_after: float = 30.0
+                   ) -> None:
     """Run the exchange; its audit entries go to this workspace's catalog."""
     import uvicorn
 
@@ -238,7 +239,44 @@ def serve_exchange(space: Workspace, host: str, port: int, database_url: str | N
 
     app = open_exchange(exchange_database(space, database_url),
                         files or space.root / "exchange" / "files", audit,
-                        max_file_bytes=max_file_size)
+                        max_file_bytes=max_file_size, stalled_after=stalled_after)
     console.print(f"exchange on http://{host}:{port}/ (Ctrl+C to stop)", highlight=False)
     uvicorn.run(app, host=host, port=port, log_level=os.environ.get(
         "PSEUDOLINK_LOG_LEVEL", "info").lower())
+
+
+@app.command("worker")
+def worker(
+    role: Annotated[str, typer.Option(help="key_manager (link) or combiner (combine).")],
+    exchange: ExchangeOption,
+    as_party: AsOption = None,
+    once: Annotated[bool, typer.Option(
+        "--once", help="Stop when the queue is empty instead of waiting for work.")] = False,
+    poll: Annotated[float, typer.Option(help="Seconds between claims when idle.",
+                                        min=0.1)] = 2.0,
+    heartbeat: Annotated[float, typer.Option(help="Seconds between heartbeats.",
+                                             min=0.1)] = 5.0,
+    workdir: WorkdirOption = None,
+) -> None:
+    """Run this party's jobs from the exchange with this workspace's keys.
+
+    The key manager's worker links once every holder's keys file is in and sends the link
+    map; the agency's combines once the link map and payloads are in, leaving the
+    combined table at WORKDIR/data/PROJECT/combined.parquet.
+    """
+    import linkage
+    from linkage.exchange.worker import work
+
+    if role not in ("key_manager", "combiner"):
+        raise fail(f"--role must be key_manager or combiner, not {role!r}")
+    space = ws(workdir)
+    party = own_party(space, as_party)
+    try:
+        with _client(space, exchange, party) as client:
+            work(client, role, space.project_dir, space.keys, passphrase(), once=once,
+                 poll=poll, heartbeat=heartbeat,
+                 log=lambda line: console.print(line, highlight=False, soft_wrap=True))
+    except linkage.LinkageError as exc:
+        raise fail(str(exc)) from None
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None

@@ -58,7 +58,11 @@ def console_app(
 
     from catalog.console import APP
 
-    env = {**os.environ, "PSEUDOLINK_DATABASE_URL": ws(workdir).database_url}
+    space = ws(workdir)
+    # With PSEUDOLINK_PASSPHRASE set, the console signs each audited write (catalog.Anchor).
+    env = {**os.environ, "PSEUDOLINK_DATABASE_URL": space.database_url,
+           "PSEUDOLINK_AUDIT_KEYS": str(space.keys),
+           "PSEUDOLINK_AUDIT_CHECKPOINTS": str(space.audit_checkpoints)}
     require_free_port(host, port, "the console")
     console.print(f"privacy officers' console on http://{host}:{port}/ (Ctrl+C to stop)",
                   highlight=False)

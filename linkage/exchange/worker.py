@@ -1,0 +1,110 @@
+"""A party's worker: claims its jobs from the exchange and runs them in its own workspace.
+
+The key manager's worker pulls the keys files, links, and uploads the link map; the
+agency's pulls the link map and payloads and combines, leaving the combined table in its
+own workspace. Work happens in a scratch directory and the output is uploaded (or renamed)
+whole, so a worker killed at any moment publishes nothing half-made; the exchange puts the
+job back when heartbeats stop, and accepts a stage's output once, so the retry publishes
+exactly once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from linkage.errors import LinkageError
+from linkage.exchange.client import ExchangeClient
+from linkage.keys.project import ProjectManifest
+
+Log = Callable[[str], None]
+COMBINED_NAME = "combined.parquet"
+LINK_REPORT_NAME = "link-report.json"
+
+
+def run_job(client: ExchangeClient, job: dict, project_dir: Path, keys_dir: Path,
+            passphrase: str, log: Log) -> None:
+    """Run one claimed job; raises LinkageError (or any error) if it fails."""
+    import linkage
+
+    project = job["project"]
+    manifest = ProjectManifest.load(project_dir)
+    inbox = project_dir / "inbox"
+    me = client.party.id
+    if job["task"] == "link":
+        status = client.status(project)
+        if any(f["kind"] == "linkmap" and f["sender"] == me for f in status["files"]):
+            log(f"job {job['id']}: the link map is already at the exchange (an earlier "
+                "attempt uploaded it); finishing")
+            return
+        client.pull(project, manifest, inbox, kinds=("keys",))
+        keys = [inbox / f"{h}.keys.age" for h in manifest.spec.holder_ids]
+        with tempfile.TemporaryDirectory(prefix="pseudolink-worker-") as scratch:
+            log(f"job {job['id']}: linking {len(keys)} keys files")
+            linkage.link(manifest, keys, scratch, keys_dir, passphrase, as_party=me)
+            pushed = client.push(project, Path(scratch) / "linkmap.age")
+            shutil.move(Path(scratch) / "link-report.json", project_dir / LINK_REPORT_NAME)
+        log(f"job {job['id']}: link map sent to {pushed.recipient}")
+    elif job["task"] == "combine":
+        client.pull(project, manifest, inbox, kinds=("linkmap", "payload"))
+        payloads = [inbox / f"{h}.payload.age" for h in manifest.spec.holder_ids]
+        log(f"job {job['id']}: combining {len(payloads)} payloads")
+        out = project_dir / COMBINED_NAME
+        # combine writes to a temporary name and renames: a killed worker leaves no table.
+        report = linkage.combine(manifest, inbox / "linkmap.age", payloads, out, keys_dir,
+                                 passphrase, as_party=me)
+        log(f"job {job['id']}: combined {report.rows} rows into {out}")
+    else:
+        raise LinkageError(f"unknown task {job['task']!r}")
+
+
+def work(client: ExchangeClient, role: str, project_dir_of: Callable[[str], Path],
+         keys_dir: Path, passphrase: str, *, once: bool = False, poll: float = 2.0,
+         heartbeat: float = 5.0, log: Log = print) -> int:
+    """Claim and run jobs until stopped (or, with ``once``, until the queue is empty).
+
+    Returns how many jobs finished. A heartbeat thread keeps the claim alive while a job
+    runs; if this process dies, the heartbeats stop and the exchange requeues the job.
+    """
+    worker_id = client.register_worker(role)
+    log(f"worker {worker_id} for {client.party.id} ({role}) at {client.url}")
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(heartbeat):
+            try:
+                client.heartbeat(worker_id)
+            except LinkageError as exc:
+                log(f"heartbeat failed: {exc}")
+
+    threading.Thread(target=beat, daemon=True, name="heartbeat").start()
+    done = 0
+    try:
+        while True:
+            job = client.claim(worker_id)
+            if job is None:
+                if once:
+                    return done
+                time.sleep(poll)
+                continue
+            log(f"job {job['id']}: {job['task']} of project {job['project']}, attempt "
+                f"{job['attempt']}")
+            try:
+                run_job(client, job, project_dir_of(job["project"]), keys_dir, passphrase,
+                        log)
+            except Exception as exc:  # every failure is reported, readable, and retried
+                state = client.finish(job["id"], worker_id, f"{type(exc).__name__}: {exc}")
+                log(f"job {job['id']} failed ({exc}); now {state}")
+                continue
+            state = client.finish(job["id"], worker_id)
+            done += 1
+            log(f"job {job['id']}: {state}")
+    finally:
+        stop.set()
+        with contextlib.suppress(LinkageError):
+            client.unregister_worker(worker_id)
