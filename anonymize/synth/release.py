@@ -164,14 +164,17 @@ def _fitted(synthesizer: str | Fitter, train: pd.DataFrame, rules: Constraints, 
         declared = {col: dom for col, dom in (domains or {}).items() if col in folded.columns}
         if rules.area_columns and AREA in folded.columns and AREA not in declared:
             declared[AREA] = rules.area_domain()
+        public = _lone_area_domains(folded, declared)
+        declared.update(public)
+        if AREA in declared and AREA not in (domains or {}):
+            public[AREA] = declared[AREA]
 
         def draw_dp(n: int, s: int) -> pd.DataFrame:
             # MST measures once; sampling more rows is post-processing of the same tables.
             out = dp_mst(folded, n, epsilon=epsilon, seed=seed, progress=progress,
                          domains=declared)
-            sources = dict(out.domains)
-            if AREA in sources and AREA not in (domains or {}):
-                sources[AREA] = "public administrative hierarchy: " + sources[AREA]
+            sources = {col: ("public administrative hierarchy: " + source if col in public
+                             else source) for col, source in out.domains.items()}
             facts.update(epsilon_spent=out.epsilon_spent, mechanism=out.mechanism,
                          tree=[list(edge) for edge in out.tree], domains=sources,
                          epsilon_discovery=out.epsilon_discovery, domain_from_data=[])
@@ -182,6 +185,19 @@ def _fitted(synthesizer: str | Fitter, train: pd.DataFrame, rules: Constraints, 
 
     model = fit_sdv(synthesizer, folded, seed=seed, epochs=epochs, progress=progress)
     return (lambda n, s: rules.unfold(model(n, s), train)), {}
+
+
+def _lone_area_domains(folded: pd.DataFrame, declared: Mapping[str, Any]) -> dict[str, list]:
+    """A 시도 or 시군구 column not folded with its partner takes the public list too."""
+    from anonymize.hierarchies import load_admin_areas
+
+    areas = load_admin_areas()
+    out = {}
+    for col in folded.columns:
+        stem = str(col).rsplit("__", 1)[-1]
+        if col not in declared and stem in ("sido", "sigungu"):
+            out[col] = sorted(areas[stem].unique().tolist())
+    return out
 
 
 def _without_copies(synthetic: pd.DataFrame, real: pd.DataFrame,
