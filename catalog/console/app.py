@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from datetime import timedelta
+from pathlib import Path
 
 import streamlit as st
 
@@ -23,7 +24,22 @@ from catalog.sessions import DEFAULT_SESSION_LIFETIME
 
 @st.cache_resource
 def _catalog(url: str) -> catalog.Catalog:
-    return catalog.Catalog.connect(url)
+    return catalog.Catalog.connect(url, anchor=_audit_anchor())
+
+
+def _audit_anchor() -> catalog.Anchor | None:
+    """The audit signing key, so that each decision's head is signed as it commits.
+
+    ``serve console`` names the workspace's key folder and checkpoint file; the key opens
+    only with ``PSEUDOLINK_PASSPHRASE``. Without them the console still works, and its
+    writes wait for the next ``pseudolink audit checkpoint`` (verify says NOT ANCHORED).
+    """
+    keys = os.environ.get("PSEUDOLINK_AUDIT_KEYS")
+    path = os.environ.get("PSEUDOLINK_AUDIT_CHECKPOINTS")
+    passphrase = os.environ.get("PSEUDOLINK_PASSPHRASE")
+    if not (keys and path and passphrase) or not (Path(keys) / "audit-signing.key").exists():
+        return None
+    return catalog.Anchor(catalog.load_audit_signer(Path(keys), passphrase), Path(path))
 
 
 def _client_address() -> str | None:

@@ -174,3 +174,26 @@ def test_a_forged_line_claiming_a_forged_tail_does_not_anchor_it(
     assert not verdict.ok and verdict.unanchored == 1
     assert verdict.problems == [verdict.problems[0]]
     assert "checkpoint line 7" in verdict.problems[0] and "forged" in verdict.problems[0]
+
+
+def test_the_console_signs_each_audited_write_when_serve_gives_it_the_key(
+        cat: catalog.Catalog, people: dict, database_url: str, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    st = pytest.importorskip("streamlit")
+    from tests.catalog.conftest import CONSOLE_PASSWORD, console_login, open_console
+
+    keys, path = tmp_path / "keys", tmp_path / "logs" / FILE_NAME
+    catalog.create_audit_key(keys, "console passphrase")
+    for name, value in (("PSEUDOLINK_AUDIT_KEYS", keys), ("PSEUDOLINK_AUDIT_CHECKPOINTS", path),
+                        ("PSEUDOLINK_PASSPHRASE", "console passphrase")):
+        monkeypatch.setenv(name, str(value))
+    cat.set_password("po1", CONSOLE_PASSWORD, actor="root")
+    st.cache_resource.clear()  # a catalog cached by an earlier test would hold no key
+    try:
+        console_login(open_console(database_url, monkeypatch), "po1")
+    finally:
+        st.cache_resource.clear()
+    source = CheckpointFile(path, catalog.load_audit_public(keys / "audit-signing.pub"))
+    verdict = cat.verify_audit(source)
+    assert cat.audit_entries()[-1]["action"] == "session.open"  # the login, by the console
+    assert verdict.intact, verdict
