@@ -177,9 +177,8 @@ def check_accepted(manifest, holder_id: str, keys_dir: str | Path) -> str:
     return accepted["digest"]
 
 
-def derive_project_key(manifest, holder: PartySecret, keys_dir: str | Path) -> bytes:
-    """The project key, from every holder's signed acceptance and share; refuse what is amiss."""
-    digest = check_accepted(manifest, holder.id, keys_dir)
+def require_every_share(manifest) -> None:
+    """Refuse, naming who is missing, unless every holder's acceptance and share are here."""
     project_dir = Path(manifest.path).parent
     version = manifest.key_version
     missing = [h for h in manifest.spec.holder_ids
@@ -192,6 +191,14 @@ def derive_project_key(manifest, holder: PartySecret, keys_dir: str | Path) -> b
             + ", ".join(f"{accept_path(project_dir, h, version).name} and "
                         f"{share_path(project_dir, h, version).name}" for h in missing)
             + f" in {project_dir})")
+
+
+def derive_project_key(manifest, holder: PartySecret, keys_dir: str | Path) -> bytes:
+    """The project key, from every holder's signed acceptance and share; refuse what is amiss."""
+    digest = check_accepted(manifest, holder.id, keys_dir)
+    require_every_share(manifest)
+    project_dir = Path(manifest.path).parent
+    version = manifest.key_version
     shares = []
     for holder_id in manifest.spec.holder_ids:
         path = accept_path(project_dir, holder_id, version)
@@ -265,5 +272,6 @@ __all__ = [
     "derive_project_key",
     "differences",
     "own_record_path",
+    "require_every_share",
     "share_path",
 ]

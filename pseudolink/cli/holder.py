@@ -36,6 +36,7 @@ def prepare(
     Refused unless project.json is exactly what this holder accepted (`project accept`).
     """
     import linkage
+    from linkage.keys.acceptance import require_every_share
     from pseudolink.cli.project_accept import check_spec_file, outgoing_files
 
     space = ws(workdir)
@@ -44,6 +45,7 @@ def prepare(
         if spec is not None:
             check_spec_file(manifest, spec)
         linkage.check_accepted(manifest, holder, space.keys)
+        require_every_share(manifest)
         actor = governance.stage_actor(space, "prepare", holder)
         console.print(outgoing_files(manifest, holder, out, space.keys))
         with progress_bars(transient=True) as progress:

@@ -30,7 +30,7 @@ def check_spec_file(manifest, spec_file: Path) -> None:
 
 
 def _fingerprint(public) -> str:
-    return f"{public.ed25519_public[:16]}  age {public.age_recipient[:16]}…"
+    return f"{public.ed25519_public[:16]}  {public.age_recipient[:16]}…"
 
 
 def outgoing_files(manifest, holder_id: str, out: Path, keys_dir: Path) -> str:

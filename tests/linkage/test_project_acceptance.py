@@ -199,3 +199,25 @@ def test_accept_without_yes_asks_first(tmp_path, party_keys, monkeypatch):
                                    "--holder", "ssis", "--workdir", str(work)], input="n\n")
     assert declined.exit_code != 0
     assert not list((work / "data").rglob("*.accept.json"))
+
+
+def test_prepare_names_the_missing_holder_before_printing_any_plan(tmp_path, party_keys,
+                                                                   monkeypatch):
+    monkeypatch.setenv("PSEUDOLINK_PASSPHRASE", PASSPHRASE)
+    work = tmp_path / "ws"
+    shutil.copytree(party_keys, work / "keys")
+    (tmp_path / "project.toml").write_text(SPEC, encoding="utf-8")
+    (tmp_path / "ssis.csv").write_text(SSIS_CSV, encoding="utf-8")
+    runner = CliRunner()
+    for args in (["project", "create", "--spec", str(tmp_path / "project.toml")],
+                 ["project", "accept", "--project", "housing-test", "--holder", "ssis",
+                  "--yes"]):
+        assert runner.invoke(app, [*args, "--workdir", str(work)]).exit_code == 0
+    result = runner.invoke(app, ["holder", "prepare", "--project", "housing-test", "--holder",
+                                 "ssis", "--input", str(tmp_path / "ssis.csv"), "--out",
+                                 str(tmp_path / "out"), "--workdir", str(work)])
+    assert result.exit_code == 2
+    flat = " ".join(result.output.split())
+    assert flat.startswith("error: project housing-test has no key until every holder")
+    assert "key share of building" in flat and "will send" not in flat
+    assert not (tmp_path / "out").exists()
