@@ -23,13 +23,16 @@ from linkage.exchange.client import ExchangeClient
 from linkage.keys.project import ProjectManifest
 
 Log = Callable[[str], None]
+#: record(job, outputs, details): the CLI records the stage and its files in the party's
+#: catalog, so that `project close` finds and destroys them.
+Record = Callable[[dict, dict[str, Path], dict], None]
 COMBINED_NAME = "combined.parquet"
 LINK_REPORT_NAME = "link-report.json"
 
 
 def run_job(client: ExchangeClient, job: dict, project_dir: Path, keys_dir: Path,
-            passphrase: str, log: Log) -> None:
-    """Run one claimed job; raises LinkageError (or any error) if it fails."""
+            passphrase: str, log: Log) -> tuple[dict[str, Path], dict]:
+    """Run one claimed job: (files it left in this workspace, details); raises if it fails."""
     import linkage
 
     project = job["project"]
@@ -41,15 +44,18 @@ def run_job(client: ExchangeClient, job: dict, project_dir: Path, keys_dir: Path
         if any(f["kind"] == "linkmap" and f["sender"] == me for f in status["files"]):
             log(f"job {job['id']}: the link map is already at the exchange (an earlier "
                 "attempt uploaded it); finishing")
-            return
+            return {}, {"already_published": True}
         client.pull(project, manifest, inbox, kinds=("keys",))
         keys = [inbox / f"{h}.keys.age" for h in manifest.spec.holder_ids]
         with tempfile.TemporaryDirectory(prefix="pseudolink-worker-") as scratch:
             log(f"job {job['id']}: linking {len(keys)} keys files")
-            linkage.link(manifest, keys, scratch, keys_dir, passphrase, as_party=me)
+            report = linkage.link(manifest, keys, scratch, keys_dir, passphrase, as_party=me)
             pushed = client.push(project, Path(scratch) / "linkmap.age")
             shutil.move(Path(scratch) / "link-report.json", project_dir / LINK_REPORT_NAME)
         log(f"job {job['id']}: link map sent to {pushed.recipient}")
+        return ({**{f"keys {p.name}": p for p in keys},
+                 "report": project_dir / LINK_REPORT_NAME},
+                {"links": report.links, "linkmap_sha256": pushed.sha256})
     elif job["task"] == "combine":
         client.pull(project, manifest, inbox, kinds=("linkmap", "payload"))
         payloads = [inbox / f"{h}.payload.age" for h in manifest.spec.holder_ids]
@@ -59,13 +65,15 @@ def run_job(client: ExchangeClient, job: dict, project_dir: Path, keys_dir: Path
         report = linkage.combine(manifest, inbox / "linkmap.age", payloads, out, keys_dir,
                                  passphrase, as_party=me)
         log(f"job {job['id']}: combined {report.rows} rows into {out}")
+        return ({"linkmap": inbox / "linkmap.age", "combined": out,
+                 **{f"payload {p.name}": p for p in payloads}}, {"rows": report.rows})
     else:
         raise LinkageError(f"unknown task {job['task']!r}")
 
 
 def work(client: ExchangeClient, role: str, project_dir_of: Callable[[str], Path],
          keys_dir: Path, passphrase: str, *, once: bool = False, poll: float = 2.0,
-         heartbeat: float = 5.0, log: Log = print) -> int:
+         heartbeat: float = 5.0, log: Log = print, record: Record | None = None) -> int:
     """Claim and run jobs until stopped (or, with ``once``, until the queue is empty).
 
     Returns how many jobs finished. A heartbeat thread keeps the claim alive while a job
@@ -95,8 +103,10 @@ def work(client: ExchangeClient, role: str, project_dir_of: Callable[[str], Path
             log(f"job {job['id']}: {job['task']} of project {job['project']}, attempt "
                 f"{job['attempt']}")
             try:
-                run_job(client, job, project_dir_of(job["project"]), keys_dir, passphrase,
-                        log)
+                outputs, details = run_job(client, job, project_dir_of(job["project"]),
+                                           keys_dir, passphrase, log)
+                if record is not None:
+                    record(job, outputs, details)
             except Exception as exc:  # every failure is reported, readable, and retried
                 state = client.finish(job["id"], worker_id, f"{type(exc).__name__}: {exc}")
                 log(f"job {job['id']} failed ({exc}); now {state}")

@@ -271,10 +271,21 @@ def worker(
         raise fail(f"--role must be key_manager or combiner, not {role!r}")
     space = ws(workdir)
     party = own_party(space, as_party)
+
+    def record(job: dict, outputs: dict[str, Path], details: dict) -> None:
+        # The stage and every file it left here go to this workspace's catalog, so that
+        # `project close` destroys them too.
+        from pseudolink.cli import governance
+
+        manifest = linkage.ProjectManifest.load(space.project_dir(job["project"]))
+        actor = governance.stage_actor(space, job["task"], party)
+        governance.record(space, manifest, job["task"], actor, party, outputs,
+                          {**details, "exchange_job": job["id"]})
+
     try:
         with _client(space, exchange, party) as client:
             work(client, role, space.project_dir, space.keys, passphrase(), once=once,
-                 poll=poll, heartbeat=heartbeat,
+                 poll=poll, heartbeat=heartbeat, record=record,
                  log=lambda line: console.print(line, highlight=False, soft_wrap=True))
     except linkage.LinkageError as exc:
         raise fail(str(exc)) from None

@@ -33,7 +33,7 @@ from linkage.exchange.signing import sign_request
 from tests.conftest import fresh_postgres_database
 from tests.linkage.conftest import PARTIES, PASSPHRASE, party_workspace
 
-PEOPLE = int(os.environ.get("PSEUDOLINK_E2E_PEOPLE", 150_000))
+PEOPLE = int(os.environ.get("PSEUDOLINK_E2E_PEOPLE", 50_000))
 PROJECT = "synth-housing"
 HOLDERS = ("ssis", "building")
 ENV = dict(os.environ, PSEUDOLINK_PASSPHRASE=PASSPHRASE, COLUMNS="200")
@@ -217,6 +217,10 @@ def test_five_processes_link_through_the_exchange_and_survive_a_killed_worker(
     assert any(e["details"].get("claimed_party") == "intruder" for e in refused)
     assert {"exchange.job.deferred", "exchange.job.started", "exchange.job.succeeded",
             "exchange.job.requeued"} <= set(by_action)
+    # Each worker recorded its stage and files in its own party's catalog (for close).
+    for party, stage in (("keymanager", "stage.link"), ("agency", "stage.combine")):
+        with catalog.Catalog.connect(f"sqlite:///{spaces[party] / 'catalog.db'}") as cat:
+            assert stage in {e["action"] for e in cat.audit_entries()}, party
 
 
 def _attacks(url, party_keys, outs, tmp_path, largest) -> None:

@@ -1,0 +1,198 @@
+"""Benchmark: the exact pipeline through the exchange (loopback) against the direct CLI.
+
+Target (issue 17): at 10M x 7.5M people, the exchange's overhead (pushing, queueing,
+pulling and verifying the envelopes) at most 15% of end-to-end time, and the exchange
+server's peak memory under 512 MiB while it streams multi-GB files.
+
+Both paths start from the same prepared files (prepare is the same work either way and is
+counted once in both totals). Direct: `link` then `combine`, each a CLI process. Through the
+exchange: each holder's `exchange push`, the key manager's `worker --once` (pull, link,
+push the link map), the agency's `worker --once` (pull, combine), against `serve exchange`
+on PostgreSQL; the server's peak memory is its VmHWM. Each party has its own workspace.
+
+Run alone with ``python bench/exchange.py``; BENCH_PEOPLE (default 10_000_000) sets the
+scale; PSEUDOLINK_EXCHANGE_BENCH_DB names a PostgreSQL admin URL (default the local one).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _harness import WORK, write_result
+
+PEOPLE = int(os.environ.get("BENCH_PEOPLE", "10000000"))
+PASSPHRASE = "bench passphrase"
+ADMIN_DB = os.environ.get("PSEUDOLINK_EXCHANGE_BENCH_DB",
+                          "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+MAX_OVERHEAD = 0.15
+SERVER_PEAK_MIB = 512
+ROOT = Path(__file__).resolve().parent.parent
+ENV = dict(os.environ, PSEUDOLINK_PASSPHRASE=PASSPHRASE, COLUMNS="200")
+PARTIES = (("ssis", "holder"), ("building", "holder"), ("keymanager", "key_manager"),
+           ("agency", "combiner"))
+
+
+def cli(*args: str, workdir: Path) -> float:
+    started = time.perf_counter()
+    result = subprocess.run([sys.executable, "-m", "pseudolink", *args, "--workdir",
+                             str(workdir)], capture_output=True, text=True, env=ENV,
+                            cwd=ROOT)
+    if result.returncode != 0:
+        raise SystemExit(f"{' '.join(args)} failed:\n{result.stdout[-3000:]}"
+                         f"{result.stderr[-3000:]}")
+    return time.perf_counter() - started
+
+
+def _vm_hwm_mib(pid: int) -> float:
+    with open(f"/proc/{pid}/status", encoding="ascii") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _database() -> tuple[str, callable]:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    admin = create_engine(ADMIN_DB, isolation_level="AUTOCOMMIT")
+    name = f"pseudolink_exchange_bench_{secrets.token_hex(4)}"
+    with admin.connect() as db:
+        db.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as db:
+            db.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+    return make_url(ADMIN_DB).set(database=name).render_as_string(hide_password=False), drop
+
+
+def main() -> None:
+    import anonymize
+    import linkage
+
+    work = WORK / "exchange"
+    source = WORK / f"link-source-{PEOPLE}"
+    shutil.rmtree(work, ignore_errors=True)
+    if not (source / "project.toml").exists():
+        shutil.rmtree(source, ignore_errors=True)
+        linkage.generate_synthetic_data(source, PEOPLE, areas=anonymize.load_admin_areas(),
+                                        seed=11, overlap=0.5)
+    spaces = {name: work / name for name in ("holders", "keymanager", "agency", "exchange",
+                                             "direct")}
+    keys = work / "all-keys"
+    for party, role in PARTIES:
+        linkage.create_party(keys, party, role, PASSPHRASE)
+    spec = linkage.ProjectSpec.load(source / "project.toml")
+    shared = work / "shared" / spec.id
+    manifest = linkage.create_project(spec, keys, shared)
+    for holder in spec.holder_ids:
+        linkage.accept_project(manifest, linkage.load_party_secret(keys, holder, PASSPHRASE),
+                               keys)
+    for name, space in spaces.items():
+        # The holders' workspace holds both holders' keys; every other party only its own.
+        own = {"holders": ("ssis", "building"), "keymanager": ("keymanager",),
+               "agency": ("agency",), "direct": tuple(p for p, _ in PARTIES),
+               "exchange": ()}[name]
+        (space / "keys" / "parties").mkdir(parents=True)
+        for public in (keys / "parties").glob("*.public.json"):
+            shutil.copy(public, space / "keys" / "parties")
+        for party in own:
+            shutil.copy(keys / "parties" / f"{party}.secret.key", space / "keys" / "parties")
+        if name in ("holders", "direct"):
+            shutil.copytree(keys / "projects", space / "keys" / "projects")
+        shutil.copytree(shared, space / "data" / spec.id)
+
+    out = work / "prepared"
+    prepare = {h: cli("holder", "prepare", "--project", spec.id, "--holder", h, "--input",
+                      str(source / f"{h}.parquet"), "--out", str(out),
+                      workdir=spaces["holders"]) for h in spec.holder_ids}
+    prepare_seconds = max(prepare.values())  # holders prepare side by side on their hosts
+    sizes = {p.name: p.stat().st_size for p in out.glob("*.age")}
+
+    direct = {"link": cli("link", "--project", spec.id, "--keys",
+                          *(str(out / f"{h}.keys.age") for h in spec.holder_ids),
+                          "--out", str(work / "direct-out"), workdir=spaces["direct"])}
+    direct["combine"] = cli("combine", "--project", spec.id, "--linkmap",
+                            str(work / "direct-out" / "linkmap.age"), "--payloads",
+                            *(str(out / f"{h}.payload.age") for h in spec.holder_ids),
+                            "--out", str(work / "direct-out" / "combined.parquet"),
+                            workdir=spaces["direct"])
+    direct_total = prepare_seconds + sum(direct.values())
+
+    database_url, drop = _database()
+    server = None
+    try:
+        cli("exchange", "register", "--project", spec.id, "--database-url", database_url,
+            workdir=spaces["exchange"])
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        url = f"http://127.0.0.1:{port}"
+        log = open(work / "exchange.log", "w")  # noqa: SIM115 - closed with the server
+        server = subprocess.Popen(
+            [sys.executable, "-m", "pseudolink", "serve", "exchange", "--port", str(port),
+             "--database-url", database_url, "--workdir", str(spaces["exchange"])],
+            stdout=log, stderr=subprocess.STDOUT, env={**ENV, "PSEUDOLINK_LOG_LEVEL":
+                                                       "warning"}, cwd=ROOT)
+        import httpx
+
+        for _ in range(200):
+            try:
+                if httpx.get(f"{url}/v1/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.3)
+        via = {f"push {h}": cli("exchange", "push", str(out / f"{h}.keys.age"),
+                                str(out / f"{h}.payload.age"), "--project", spec.id,
+                                "--exchange", url, workdir=spaces["holders"])
+               for h in spec.holder_ids}
+        # Holders push side by side from their own hosts: the slower counts.
+        push_seconds = max(via.values())
+        via["key manager worker"] = cli("worker", "--role", "key_manager", "--once",
+                                        "--exchange", url, workdir=spaces["keymanager"])
+        via["agency worker"] = cli("worker", "--role", "combiner", "--once", "--exchange",
+                                   url, workdir=spaces["agency"])
+        server_peak = _vm_hwm_mib(server.pid)
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(30)
+        drop()
+    combined = spaces["agency"] / "data" / spec.id / "combined.parquet"
+    if not combined.exists():
+        raise SystemExit("the agency's worker wrote no combined table")
+    exchange_total = prepare_seconds + push_seconds + via["key manager worker"] + \
+        via["agency worker"]
+    overhead = (exchange_total - direct_total) / exchange_total
+    passed = overhead <= MAX_OVERHEAD and server_peak < SERVER_PEAK_MIB
+    write_result(
+        "exchange",
+        summary=(f"{PEOPLE:,} people: direct {direct_total:.1f} s, through the exchange "
+                 f"{exchange_total:.1f} s (overhead {overhead:.1%} of end to end), exchange "
+                 f"server peak {server_peak:.0f} MiB"),
+        target=f"overhead <= {MAX_OVERHEAD:.0%} of end-to-end time, exchange server peak "
+               f"< {SERVER_PEAK_MIB} MiB (issue 17, at 10M x 7.5M)",
+        passed=passed,
+        figures={"people": PEOPLE, "file_bytes": sizes,
+                 "prepare_seconds": round(prepare_seconds, 1),
+                 "direct_seconds": {k: round(v, 1) for k, v in direct.items()},
+                 "exchange_seconds": {k: round(v, 1) for k, v in via.items()},
+                 "direct_end_to_end_seconds": round(direct_total, 1),
+                 "exchange_end_to_end_seconds": round(exchange_total, 1),
+                 "overhead_fraction": round(overhead, 3),
+                 "exchange_server_peak_mib": round(server_peak, 1)},
+        peers={}, packages=("duckdb", "pyarrow", "fastapi", "uvicorn", "procrastinate",
+                            "http-message-signatures"))
+
+
+if __name__ == "__main__":
+    main()
