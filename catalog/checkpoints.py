@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,7 +34,7 @@ FILE_NAME = "audit-checkpoints.jsonl"
 _FIELDS = ("at", "head", "key", "seq", "v")
 
 
-@dataclass
+@dataclass(slots=True)
 class Checkpoint:
     """One line: it claims the chain had ``head`` as the hash of entry ``seq``.
 
@@ -48,15 +48,21 @@ class Checkpoint:
     head: str
     at: str
     line: int
-    where: str
-    _check: Callable[[], bool] = field(repr=False)
-    _valid: bool | None = field(default=None, repr=False)
+    file_name: str
+    signature: bytes = field(repr=False)
+    public: Ed25519PublicKey = field(repr=False)
+    checked: bool | None = field(default=None, repr=False)
+
+    @property
+    def where(self) -> str:
+        return f"checkpoint line {self.line} of {self.file_name} ({self.at})"
 
     @property
     def valid(self) -> bool:
-        if self._valid is None:
-            self._valid = self._check()
-        return self._valid
+        if self.checked is None:
+            message = _signed_part(self.seq, self.head, self.at, fingerprint(self.public))
+            self.checked = verifies(self.public, self.signature, message)
+        return self.checked
 
 
 @dataclass(frozen=True)
@@ -119,10 +125,9 @@ def read_checkpoints(source: CheckpointFile) -> tuple[list[Checkpoint], list[str
         if key != expected_key:
             problems.append(f"{where}: signed by key {key}, not the audit key {expected_key}")
             continue
-        message = _signed_part(seq, head, at, key)
-        checkpoints.append(Checkpoint(
-            seq=seq, head=head, at=at, line=number, where=f"{where} ({at})",
-            _check=lambda s=signature, m=message: verifies(source.public, s, m)))
+        checkpoints.append(Checkpoint(seq=seq, head=head, at=at, line=number,
+                                      file_name=source.path.name, signature=signature,
+                                      public=source.public))
     return checkpoints, problems
 
 

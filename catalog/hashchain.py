@@ -132,7 +132,9 @@ class SignedHead(Protocol):
     seq: int
     head: str
     line: int
-    where: str
+
+    @property
+    def where(self) -> str: ...
 
     @property
     def valid(self) -> bool: ...
