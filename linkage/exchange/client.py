@@ -34,9 +34,11 @@ Progress = Callable[[int, int], None]
 class ExchangeError(LinkageError):
     """The exchange refused a request or could not be reached; ``status`` is the HTTP code."""
 
-    def __init__(self, message: str, status: int | None = None) -> None:
+    def __init__(self, message: str, status: int | None = None, code: str | None = None
+                 ) -> None:
         super().__init__(message)
         self.status = status
+        self.code = code
 
 
 @dataclass(frozen=True)
@@ -239,6 +241,7 @@ def _json(response: httpx.Response) -> dict[str, Any]:
         body = {}
     if response.status_code >= 400:
         message = body.get("message") if isinstance(body, dict) else None
+        code = body.get("error") if isinstance(body, dict) else None
         raise ExchangeError(f"exchange refused ({response.status_code}): "
-                            f"{message or response.reason_phrase}", response.status_code)
+                            f"{message or response.reason_phrase}", response.status_code, code)
     return body

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from linkage.errors import LinkageError
-from linkage.exchange.client import ExchangeClient
+from linkage.exchange.client import ExchangeClient, ExchangeError
 from linkage.keys.project import ProjectManifest
 
 Log = Callable[[str], None]
@@ -50,7 +50,14 @@ def run_job(client: ExchangeClient, job: dict, project_dir: Path, keys_dir: Path
         with tempfile.TemporaryDirectory(prefix="pseudolink-worker-") as scratch:
             log(f"job {job['id']}: linking {len(keys)} keys files")
             report = linkage.link(manifest, keys, scratch, keys_dir, passphrase, as_party=me)
-            pushed = client.push(project, Path(scratch) / "linkmap.age")
+            try:
+                pushed = client.push(project, Path(scratch) / "linkmap.age")
+            except ExchangeError as exc:
+                if exc.code != "already_published":
+                    raise
+                # Another attempt of this job (put back while this one was slow) won.
+                log(f"job {job['id']}: another attempt published the link map first")
+                return {}, {"already_published": True}
             shutil.move(Path(scratch) / "link-report.json", project_dir / LINK_REPORT_NAME)
         log(f"job {job['id']}: link map sent to {pushed.recipient}")
         return ({**{f"keys {p.name}": p for p in keys},
@@ -108,12 +115,17 @@ def work(client: ExchangeClient, role: str, project_dir_of: Callable[[str], Path
                 if record is not None:
                     record(job, outputs, details)
             except Exception as exc:  # every failure is reported, readable, and retried
-                state = client.finish(job["id"], worker_id, f"{type(exc).__name__}: {exc}")
-                log(f"job {job['id']} failed ({exc}); now {state}")
+                error = f"{type(exc).__name__}: {exc}"
+            else:
+                error = None
+            try:
+                state = client.finish(job["id"], worker_id, error)
+            except ExchangeError as exc:
+                # Put back after missed heartbeats: another attempt owns the job now.
+                log(f"job {job['id']}: not finished here ({exc})")
                 continue
-            state = client.finish(job["id"], worker_id)
-            done += 1
-            log(f"job {job['id']}: {state}")
+            done += error is None
+            log(f"job {job['id']}: {state}" + (f" after error: {error}" if error else ""))
     finally:
         stop.set()
         with contextlib.suppress(LinkageError):
