@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from catalog import identity
@@ -93,10 +93,18 @@ class SessionMethods:
                         "this client address"
                     raise LoginRefused(_locked_message(what, row.locked_until), reason="locked")
 
+    def _prune_throttle(self, session: Session, now: datetime) -> None:
+        """Forget counts whose window and lockout are over: guessed names do not pile up."""
+        stale = now - self.throttle_policy.window
+        session.execute(delete(LoginThrottle).where(
+            LoginThrottle.window_start < stale,
+            (LoginThrottle.locked_until.is_(None)) | (LoginThrottle.locked_until < now)))
+
     def record_login_failure(self, user_id: str, address: str | None = None) -> None:
         """Count one failure against the account and the address; lock past the limit."""
         now, policy = utcnow(), self.throttle_policy
         with self._write() as session:
+            self._prune_throttle(session, now)
             for row, scope, subject, limit in self._throttle_rows(session, user_id, address):
                 if row is None:
                     row = LoginThrottle(scope=scope, subject=subject, failures=0,
@@ -143,6 +151,7 @@ class SessionMethods:
             return
         now, policy = utcnow(), self.throttle_policy
         with self._write() as session:
+            self._prune_throttle(session, now)
             row = session.get(LoginThrottle, ("address", address))
             if row is None:
                 row = LoginThrottle(scope="address", subject=address, failures=0,

@@ -195,3 +195,24 @@ def test_nobody_acts_on_their_own_request_even_after_promotion(
     with pytest.raises(catalog.PermissionRefused, match="own request"):
         cat.start_review("r-mine", actor="alice")
     assert cat.get_request("r-mine").state == "submitted"
+
+
+def test_failed_logins_for_names_that_do_not_exist_are_forgotten_after_the_window(
+        cat: catalog.Catalog) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import func, select, update
+
+    from catalog.coltypes import utcnow
+    from catalog.models import LoginThrottle
+
+    for n in range(5):
+        with pytest.raises(catalog.LoginRefused):
+            cat.login(f"guess-{n}", "some password guess")
+    with cat._write() as session:
+        session.execute(update(LoginThrottle).values(
+            window_start=utcnow() - cat.throttle_policy.window - timedelta(seconds=1)))
+    with pytest.raises(catalog.LoginRefused):
+        cat.login("guess-last", "some password guess")
+    with cat._read() as session:
+        assert session.scalar(select(func.count()).select_from(LoginThrottle)) == 1
