@@ -85,6 +85,9 @@ def verify(
     space = ws(workdir)
     public_path = public_key or space.keys / "audit-signing.pub"
     source = None
+    if checkpoints is not None and not public_path.exists():
+        raise fail(f"--checkpoints needs the audit public key: no {public_path}; give the "
+                   "auditor's copy with --public-key")
     if public_key is not None or public_path.exists():
         try:
             source = catalog.CheckpointFile(checkpoints or space.audit_checkpoints,

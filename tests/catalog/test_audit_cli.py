@@ -209,3 +209,7 @@ def test_checkpoint_without_a_key_and_verify_with_a_missing_file_are_clear_error
     result = runner.invoke(app, ["audit", "verify", "--workdir", str(keyed), "--public-key",
                                  str(tmp_path / "nowhere.pub")])
     assert result.exit_code == 2 and result.output.startswith("error: no audit public key at ")
+    result = runner.invoke(app, ["audit", "verify", "--workdir", str(bare), "--checkpoints",
+                                 str(keyed / "logs" / "audit-checkpoints.jsonl")])
+    assert result.exit_code == 2
+    assert result.output.startswith("error: --checkpoints needs the audit public key")
