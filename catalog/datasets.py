@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import selectinload
 
+from catalog.artefacts import local_path
 from catalog.models import Dataset, DatasetColumn
 
 
@@ -27,12 +29,13 @@ class DatasetInfo:
     lineage: dict[str, Any]
 
 
-def dataset_info(dataset: Dataset) -> DatasetInfo:
+def dataset_info(dataset: Dataset, root: str | Path | None = None) -> DatasetInfo:
+    """The dataset; with the workspace ``root``, ``path`` is where its file lies now."""
     return DatasetInfo(
         id=dataset.id,
         title=dataset.title,
         description=dataset.description,
-        path=dataset.path,
+        path=dataset.path if root is None else str(local_path(dataset.path, root)),
         project_id=dataset.project_id,
         columns={column.name: column.classification for column in dataset.columns},
         lineage=dict(dataset.lineage),

@@ -7,6 +7,7 @@ so the log can never claim a change that did not happen, or miss one that did.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -21,6 +22,8 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 from catalog import audit as audit_log
 from catalog import budgets
 from catalog.accounts import AccountMethods
+from catalog.artefacts import local_path as files_local_path
+from catalog.artefacts import stored_path as files_stored_path
 from catalog.checkpoints import Anchor, CheckpointFile, append_checkpoint
 from catalog.coltypes import utcnow
 from catalog.committee import CommitteeRules, RiskThresholds
@@ -28,6 +31,7 @@ from catalog.database import make_engine, redacted, require_head
 from catalog.datasets import DatasetInfo, dataset_info, search_query
 from catalog.errors import CatalogError
 from catalog.hashchain import AuditVerification, jsonable
+from catalog.health import HealthMethods
 from catalog.identity import UserInfo
 from catalog.models import (
     CLASSIFICATIONS,
@@ -84,19 +88,22 @@ def _json_doc(value: Mapping[str, Any], what: str) -> dict[str, Any]:
 
 
 class Catalog(AccountMethods, SessionMethods, RequestMethods, ProjectMethods, SweepMethods,
-              TakeoutMethods):
+              TakeoutMethods, HealthMethods):
     """Projects, datasets, requests, releases, budgets and the audit log of one deployment.
 
     ``committee_rules`` sets the size bounds and quorum of take-out committees;
     ``risk_thresholds`` the least a take-out's risk report must meet to be approved.
     With an ``anchor`` (the audit signing key and the checkpoint file) every committed
     audited write appends a signed checkpoint of the chain head it left.
+    With the workspace ``root``, release artifacts and dataset files inside it are stored
+    relative to it and read back as where they lie now, so a workspace can move (issue 24).
     """
 
     def __init__(self, engine: Engine, committee_rules: CommitteeRules | None = None, *,
                  risk_thresholds: RiskThresholds | None = None,
-                 anchor: Anchor | None = None) -> None:
+                 anchor: Anchor | None = None, root: str | Path | None = None) -> None:
         self._engine = engine
+        self.root = None if root is None else Path(os.path.abspath(Path(root).expanduser()))
         self.committee_rules = committee_rules or CommitteeRules()
         self.risk_thresholds = risk_thresholds or RiskThresholds()
         self.anchor = anchor
@@ -110,7 +117,7 @@ class Catalog(AccountMethods, SessionMethods, RequestMethods, ProjectMethods, Sw
     @classmethod
     def connect(cls, url: str, *, committee_rules: CommitteeRules | None = None,
                 risk_thresholds: RiskThresholds | None = None,
-                anchor: Anchor | None = None) -> Catalog:
+                anchor: Anchor | None = None, root: str | Path | None = None) -> Catalog:
         """Open an initialised catalog; does not migrate (that is `pseudolink init`)."""
         engine = make_engine(url)
         try:
@@ -118,7 +125,8 @@ class Catalog(AccountMethods, SessionMethods, RequestMethods, ProjectMethods, Sw
         except BaseException:
             engine.dispose()
             raise
-        return cls(engine, committee_rules, risk_thresholds=risk_thresholds, anchor=anchor)
+        return cls(engine, committee_rules, risk_thresholds=risk_thresholds, anchor=anchor,
+                   root=root)
 
     def close(self) -> None:
         self._engine.dispose()
@@ -289,7 +297,8 @@ class Catalog(AccountMethods, SessionMethods, RequestMethods, ProjectMethods, Sw
                 dataset.columns.clear()
                 # The old column rows must be gone before rows with the same names arrive.
                 session.flush()
-            dataset.title, dataset.description, dataset.path = title, description, str(path)
+            dataset.title, dataset.description = title, description
+            dataset.path = self._stored(path)
             dataset.project_id, dataset.lineage = project_id, lineage_doc
             dataset.updated_at = utcnow()
             dataset.columns.extend(
@@ -326,14 +335,22 @@ class Catalog(AccountMethods, SessionMethods, RequestMethods, ProjectMethods, Sw
                 change.action = "release.replace"
                 change.details["replaced_checksum"] = release.checksum
             release.dataset_id, release.form, release.title = dataset_id, form, title
-            release.description, release.artifact = description, str(artifact)
+            release.description, release.artifact = description, self._stored(artifact)
             release.checksum, release.parameters = checksum, parameters_doc
             release.is_open, release.expires_at = is_open, expires_at
             release.created_at = utcnow()
             release.revoked_at = release.revoked_by = release.revoked_reason = None
             session.flush()
             session.refresh(release, ["dataset"])
-            return release_info(release)
+            return release_info(release, self.root)
+
+    def _stored(self, path: str | Path) -> str:
+        """A file's path as the catalog keeps it: relative inside the workspace root."""
+        return str(path) if self.root is None else files_stored_path(path, self.root)
+
+    def _local(self, stored: str) -> str:
+        """Where a stored path lies now (relative ones follow the workspace root)."""
+        return stored if self.root is None else str(files_local_path(stored, self.root))
 
     def revoke_release(self, release_id: str, *, actor: str, reason: str) -> None:
         if not reason.strip():
@@ -353,26 +370,27 @@ class Catalog(AccountMethods, SessionMethods, RequestMethods, ProjectMethods, Sw
     def open_releases(self) -> list[ReleaseInfo]:
         """Releases consumers may see now: open, not revoked, not expired; newest first."""
         with self._read() as session:
-            return [release_info(r) for r in session.scalars(open_releases_query(utcnow()))]
+            return [release_info(r, self.root)
+                    for r in session.scalars(open_releases_query(utcnow()))]
 
     def get_release(self, release_id: str) -> ReleaseInfo | None:
         """The release if consumers may see it now, else None."""
         query = open_releases_query(utcnow()).where(Release.id == release_id)
         with self._read() as session:
             release = session.scalars(query).one_or_none()
-            return None if release is None else release_info(release)
+            return None if release is None else release_info(release, self.root)
 
     def dataset(self, dataset_id: str) -> DatasetInfo | None:
         """A registered dataset (its file, columns and lineage), or None if unknown."""
         with self._read() as session:
             found = session.scalars(select(Dataset).where(Dataset.id == dataset_id)
                                     .options(selectinload(Dataset.columns))).one_or_none()
-            return None if found is None else dataset_info(found)
+            return None if found is None else dataset_info(found, self.root)
 
     def search_datasets(self, text: str) -> list[DatasetInfo]:
         """Registered datasets matching ``text`` in their id, title, description or columns."""
         with self._read() as session:
-            return [dataset_info(d) for d in session.scalars(search_query(text))]
+            return [dataset_info(d, self.root) for d in session.scalars(search_query(text))]
 
     def dataset_columns(self, dataset_id: str) -> dict[str, str]:
         """A dataset's columns and their classification, in registration order."""

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import selectinload
 
+from catalog.artefacts import local_path
 from catalog.models import Dataset, Release
 
 
@@ -28,14 +30,16 @@ class ReleaseInfo:
     is_open: bool
 
 
-def release_info(release: Release) -> ReleaseInfo:
+def release_info(release: Release, root: str | Path | None = None) -> ReleaseInfo:
+    """The release as consumers see it; with the workspace ``root``, ``artifact`` is where
+    the file lies on this machine now (stored paths are relative to the workspace)."""
     return ReleaseInfo(
         id=release.id,
         dataset_id=release.dataset_id,
         title=release.title,
         description=release.description,
         form=release.form,
-        artifact=release.artifact,
+        artifact=release.artifact if root is None else str(local_path(release.artifact, root)),
         checksum=release.checksum,
         parameters=dict(release.parameters),
         columns={column.name: column.classification for column in release.dataset.columns},

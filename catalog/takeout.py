@@ -99,7 +99,8 @@ class TakeoutMethods:
             limits = self.risk_thresholds.stricter(  # type: ignore[attr-defined]
                 (project.spec or {}).get("risk_thresholds") if project else None)
             return TakeoutOrder(
-                request_id=request.id, dataset_id=dataset.id, path=dataset.path,
+                request_id=request.id, dataset_id=dataset.id,
+                path=self._local(dataset.path),  # type: ignore[attr-defined]
                 project_id=request.project_id or dataset.project_id,
                 columns={c: classes.get(c, "other") for c in request.columns},
                 k=limits.k, prosecutor_risk_max=limits.prosecutor_risk_max,
@@ -119,7 +120,8 @@ class TakeoutMethods:
             session.add(Release(
                 id=release_id, dataset_id=order.dataset_id, request_id=order.request_id,
                 form="take_out", title=f"Take-out for request {order.request_id}",
-                artifact=artifact, checksum=checksum, parameters=jsonable(parameters),
+                artifact=self._stored(artifact),  # type: ignore[attr-defined]
+                checksum=checksum, parameters=jsonable(parameters),
                 is_open=False, expires_at=order.ends_at, created_at=utcnow()))
             session.flush()
             audit_log.append_entry(session, actor, "release.record", release_id, details)

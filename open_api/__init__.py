@@ -8,6 +8,7 @@ that importing this package for :class:`OpenApiError` (as the CLI does) stays ch
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from open_api.config import ApiConfig
@@ -26,14 +27,16 @@ def create_app(
     *,
     config: ApiConfig | None = None,
     keys: KeyRegistry | None = None,
+    root: str | Path | None = None,
 ) -> FastAPI:
     """The API over ``source``: a :class:`ReleaseSource` or a catalog database URL.
 
-    API keys are checked by ``keys``, else by the source when it can (the catalog does).
+    API keys are checked by ``keys``, else by the source when it can (the catalog does);
+    ``root`` is the workspace that the catalog's relative artifact paths belong to.
     """
     from open_api.app import create_app as build
 
-    return build(source, config=config, keys=keys)
+    return build(source, config=config, keys=keys, root=root)
 
 
 def server(
@@ -43,11 +46,14 @@ def server(
     *,
     config: ApiConfig | None = None,
     access_log: bool = True,
+    root: str | Path | None = None,
 ) -> Server:
-    """A uvicorn server for the API (``.run()`` it), whose access log hides API keys."""
+    """A uvicorn server for the API (``.run()`` it), whose access log hides API keys;
+    ``root`` is the workspace whose relative artifact paths the catalog holds."""
     from open_api.app import server as build
 
-    return build(source, host=host, port=port, config=config, access_log=access_log)
+    return build(source, host=host, port=port, config=config, access_log=access_log,
+                 root=root)
 
 
 def dp_answer(source: ReleaseSource, dataset: str, query: Any, consumer: str, *, actor: str,
@@ -61,10 +67,11 @@ def dp_answer(source: ReleaseSource, dataset: str, query: Any, consumer: str, *,
 
 
 def serve(
-    url: str, host: str = "127.0.0.1", port: int = 8000, *, config: ApiConfig | None = None
+    url: str, host: str = "127.0.0.1", port: int = 8000, *, config: ApiConfig | None = None,
+    root: str | Path | None = None,
 ) -> None:
-    """Serve the API over the catalog at ``url`` until interrupted."""
-    server(url, host=host, port=port, config=config).run()
+    """Serve the API over the catalog at ``url`` (workspace ``root``) until interrupted."""
+    server(url, host=host, port=port, config=config, root=root).run()
 
 
 __all__ = [

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 from uvicorn import Config, Server
 
-from open_api import ckan, dp, landing, native, portal
+from open_api import ckan, dp, health, landing, native, portal
 from open_api.access_log import RedactSecrets
 from open_api.artifacts import Artifacts
 from open_api.config import ApiConfig
@@ -33,13 +34,14 @@ def create_app(
     config: ApiConfig | None = None,
     keys: KeyRegistry | None = None,
     limiter: Limiter | None = None,
+    root: str | Path | None = None,
 ) -> FastAPI:
     """The open-data API over ``source``: a :class:`ReleaseSource` or a catalog database URL.
 
     API keys are checked by ``keys``, else by the source when it can (the catalog does);
     counters live in ``limiter``, else where ``config.redis_url`` says, else in memory.
     """
-    releases = resolve_source(source)
+    releases = resolve_source(source, root)
     settings = config or ApiConfig()
     # Swagger UI and ReDoc from the assets fastapi-offline ships, never from a CDN: the
     # agencies' networks are separated from the internet (망분리), where /docs was blank.
@@ -52,6 +54,7 @@ def create_app(
     app.state.keys = resolve_keys(releases, keys)
     app.state.limiter = limiter or limiter_for(settings.redis_url)
     app.state.tables = TableCache(settings.table_cache_bytes)
+    app.include_router(health.router)
     app.include_router(landing.router)
     app.include_router(native.router)
     app.include_router(portal.router)
@@ -84,9 +87,10 @@ def server(
     *,
     config: ApiConfig | None = None,
     access_log: bool = True,
+    root: str | Path | None = None,
 ) -> Server:
     """A uvicorn server for the API whose access log never shows an API key."""
-    app = create_app(source, config=config)
+    app = create_app(source, config=config, root=root)
     uvicorn_config = Config(app, host=host, port=port, log_level="info", access_log=access_log)
     # After Config: it (re)configures uvicorn's loggers when it is created.
     access = logging.getLogger("uvicorn.access")

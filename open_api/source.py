@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from open_api.errors import OpenApiError
@@ -74,12 +75,16 @@ def publishable(release: Release | None, now: datetime | None = None) -> bool:
     return expires_at > (now or datetime.now(UTC))
 
 
-def resolve_source(source: ReleaseSource | str) -> ReleaseSource:
-    """A source as given, or the catalog at a database URL."""
+def resolve_source(source: ReleaseSource | str, root: str | Path | None = None) -> ReleaseSource:
+    """A source as given, or the catalog at a database URL.
+
+    ``root`` is the workspace the catalog's relative artifact paths belong to: the API then
+    finds them wherever it was started from, and after the workspace moved (issue 24).
+    """
     if isinstance(source, str):
         import catalog  # imported here: the API can be built and tested without a catalog
 
-        return catalog.Catalog.connect(source)
+        return catalog.Catalog.connect(source, root=root)
     if isinstance(source, ReleaseSource):
         return source
     raise OpenApiError(

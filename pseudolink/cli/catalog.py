@@ -40,7 +40,8 @@ def _me(workdir) -> str:  # type: ignore[no-untyped-def]
 def _open(workdir):  # type: ignore[no-untyped-def]
     import catalog
 
-    return catalog.Catalog.connect(ws(workdir).database_url)
+    space = ws(workdir)
+    return catalog.Catalog.connect(space.database_url, root=space.root)
 
 
 @group.command("expire")

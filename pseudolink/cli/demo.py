@@ -77,7 +77,8 @@ def demo(
     catalog.init_catalog(space.database_url)
     # The demo's catalog holds the audit signing key: each write signs a checkpoint.
     anchor = catalog.Anchor(_audit_signer(space, passphrase), space.audit_checkpoints)
-    cat = catalog.Catalog.connect(space.database_url, anchor=anchor)
+    cat = catalog.Catalog.connect(space.database_url, anchor=anchor,
+                                  root=space.root)
     console.print(f"workspace: {space.root.resolve()}")
     officer = _demo_people(cat)
     _demo_parties(cat)

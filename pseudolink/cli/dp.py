@@ -43,7 +43,7 @@ def enable(
     space = ws(workdir)
     actor = acting_user(space)
     declared = QuerySpec.load(spec)
-    with catalog.Catalog.connect(space.database_url) as cat:
+    with catalog.Catalog.connect(space.database_url, root=space.root) as cat:
         info = cat.dataset(dataset)
         if info is None:
             raise fail(f"no dataset {dataset!r} in the catalog")
@@ -92,7 +92,7 @@ def budget(
     import catalog
 
     actor = acting_user(ws(workdir)) if epsilon is not None else None
-    with catalog.Catalog.connect(ws(workdir).database_url) as cat:
+    with catalog.Catalog.connect(ws(workdir).database_url, root=ws(workdir).root) as cat:
         if actor is not None:
             cat.set_budget(dataset, consumer, epsilon, actor=actor)
         found = cat.budget(dataset, consumer)
@@ -128,7 +128,7 @@ def query(
     asked = DPQuery(statistic, epsilon=epsilon, column=column, by=tuple(by or ()),
                     quantile=quantile)
     actor = acting_user(ws(workdir))
-    with catalog.Catalog.connect(ws(workdir).database_url) as cat:
+    with catalog.Catalog.connect(ws(workdir).database_url, root=ws(workdir).root) as cat:
         answer = open_api.dp_answer(cat, dataset, asked, consumer, actor=actor)
     if as_json:
         console.print_json(json.dumps(answer, ensure_ascii=False, default=str))

@@ -25,7 +25,7 @@ def open_catalog(space: Workspace):  # type: ignore[no-untyped-def]
     import catalog
 
     catalog.init_catalog(space.database_url)
-    return catalog.Catalog.connect(space.database_url)
+    return catalog.Catalog.connect(space.database_url, root=space.root)
 
 
 def stage_actor(space: Workspace, stage: str, party: str) -> str:

@@ -38,7 +38,7 @@ def release_dp(
     # The logged-in officer approves the release; checked before any budget is spent.
     actor = acting_user(space)
     release_id = release_id or table_spec.id or f"{dataset}-dp-table"
-    with catalog.Catalog.connect(space.database_url) as cat:
+    with catalog.Catalog.connect(space.database_url, root=space.root) as cat:
         cat.require(actor, "release.record")
         info = cat.dataset(dataset)
         if info is None:

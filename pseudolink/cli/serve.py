@@ -42,7 +42,11 @@ def api(
                                 anonymous_per_minute=anonymous_rate_limit, redis_url=redis_url)
     require_free_port(host, port, "the open-data API")
     console.print(f"open-data API on http://{host}:{port}/ (Ctrl+C to stop)", highlight=False)
-    open_api.serve(ws(workdir).database_url, host=host, port=port, config=config)
+    space = ws(workdir)
+    # The catalog stores artifacts relative to the workspace: resolve them against it,
+    # whatever directory the service was started from (issue 24).
+    open_api.serve(space.database_url, host=host, port=port, config=config,
+                   root=space.root.resolve())
 
 
 @group.command("console")

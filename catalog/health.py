@@ -1,0 +1,96 @@
+"""Is this catalog fit to serve, and is every file it recorded still whole?
+
+The servers' ``/readyz`` asks the first (reachable, schema at the newest migration);
+``pseudolink doctor`` and ``pseudolink restore`` ask both. Each finding is one line that
+names the thing and says how to fix it, so that an operator can act on it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from catalog.artefacts import local_path, sha256_file
+from catalog.database import current_revision, head_revision, redacted
+from catalog.models import Artefact, Release
+
+
+@dataclass(frozen=True)
+class RecordedFile:
+    """A file the catalog vouches for: a live release's artifact or a project's artefact."""
+
+    what: str  # "release R" or "artefact of project P (stage, kind)"
+    path: str  # as stored: relative to the workspace root when inside it
+    sha256: str
+
+
+def schema_problem(engine: Engine) -> str | None:
+    """Why the catalog cannot serve now (unreachable, or not at the newest schema), or None."""
+    try:
+        current = current_revision(engine)
+    except SQLAlchemyError as exc:
+        return (f"catalog database {redacted(engine.url)} cannot be reached "
+                f"({type(exc).__name__}): check that it runs and the URL is right")
+    head = head_revision()
+    if current != head:
+        return (f"catalog schema is at {current or 'no revision'}, not {head}: run "
+                "`pseudolink init --workdir W` to migrate it")
+    return None
+
+
+class HealthMethods:
+    """Mixed into :class:`catalog.Catalog`: what ``/readyz`` and ``doctor`` ask of it."""
+
+    _engine: Engine
+    root: Path | None
+
+    def readiness(self) -> list[str]:
+        """Problems that make the catalog unfit to serve now; empty when ready."""
+        problem = schema_problem(self._engine)
+        return [] if problem is None else [problem]
+
+    def recorded_files(self) -> list[RecordedFile]:
+        """Every file whose digest the catalog holds and whose destruction it has not recorded.
+
+        Revoked or expired releases are left out once their artifact is gone: the sweep
+        destroys those on purpose.
+        """
+        found: list[RecordedFile] = []
+        with self._engine.connect() as connection:
+            for row in connection.execute(select(Release.id, Release.artifact, Release.checksum,
+                                                 Release.revoked_at)):
+                if row.revoked_at is not None and not self._exists(row.artifact):
+                    continue
+                found.append(RecordedFile(f"release {row.id}", row.artifact, row.checksum))
+            for art in connection.execute(select(Artefact.project_id, Artefact.stage,
+                                                 Artefact.kind, Artefact.path, Artefact.sha256)
+                                          .where(Artefact.destroyed_at.is_(None))):
+                found.append(RecordedFile(
+                    f"artefact of project {art.project_id} ({art.stage}, {art.kind})",
+                    art.path, art.sha256))
+        return found
+
+    def file_problems(self) -> list[str]:
+        """Each recorded file that is missing or whose bytes differ from its digest."""
+        problems = []
+        for item in self.recorded_files():
+            path = self._path(item.path)
+            if not path.is_file():
+                problems.append(f"{item.what}: {item.path} is missing; restore it from a "
+                                "backup (`pseudolink restore`), or revoke what needs it")
+                continue
+            digest = sha256_file(path)
+            if digest != item.sha256.lower():
+                problems.append(f"{item.what}: {item.path} has changed (sha256 {digest[:12]}…, "
+                                f"recorded {item.sha256[:12]}…); restore the recorded file "
+                                "from a backup, or publish it again as a new release")
+        return problems
+
+    def _path(self, stored: str) -> Path:
+        return Path(stored) if self.root is None else local_path(stored, self.root)
+
+    def _exists(self, stored: str) -> bool:
+        return self._path(stored).is_file()

@@ -1,0 +1,111 @@
+"""Operating a workspace (issue 24): it can move, servers start from anywhere, and
+``pseudolink doctor`` names what is wrong with it.
+
+One small demo runs from a "clone" directory with a relative ``--workdir`` (as a
+quickstart does); the workspace is then moved elsewhere, and every check below works on
+the moved copy (or on a copy of it, when the check damages it).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+PASSPHRASE = "e2e test passphrase"
+DP_RELEASE = "dp-recipients-by-sido-benefit"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ, PSEUDOLINK_PASSPHRASE=PASSPHRASE, COLUMNS="200",
+               PYTHONPATH=str(ROOT), **extra)
+    env.pop("PSEUDOLINK_WORKDIR", None)
+    env.pop("PSEUDOLINK_DATABASE_URL", None)
+    return env
+
+
+def _cli(*args: str, cwd: Path, timeout: float = 300, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pseudolink", *args], cwd=cwd,
+                          capture_output=True, text=True, env=_env(**env), timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def moved(tmp_path_factory) -> Path:
+    """A demo workspace made under one directory, then moved to another."""
+    base = tmp_path_factory.mktemp("operations")
+    clone = base / "clone"
+    clone.mkdir()
+    result = _cli("demo", "--workdir", ".pseudolink", "--people", "3000",
+                  "--synthetic-rows", "300", cwd=clone, timeout=900)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    target = base / "elsewhere" / "ws"
+    target.parent.mkdir()
+    shutil.move(clone / ".pseudolink", target)
+    shutil.rmtree(clone)
+    return target
+
+
+@pytest.fixture()
+def elsewhere(tmp_path) -> Path:
+    """A working directory that is neither the workspace nor where it was made."""
+    path = tmp_path / "service-cwd"
+    path.mkdir()
+    return path
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _serve_api(workdir: Path, cwd: Path) -> tuple[subprocess.Popen, str]:
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "pseudolink", "serve", "api", "--port", str(port),
+         "--workdir", str(workdir)],
+        cwd=cwd, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise AssertionError(server.stderr.read().decode()[-3000:])
+        try:
+            httpx.get(f"{base}/healthz", timeout=2)
+            return server, base
+        except httpx.TransportError:
+            time.sleep(0.3)
+    server.terminate()
+    raise AssertionError("the API did not start within a minute")
+
+
+def test_records_are_stored_relative_to_the_workspace(moved):
+    with sqlite3.connect(moved / "catalog.db") as db:
+        artifacts = [row[0] for row in db.execute("SELECT artifact FROM releases")]
+        datasets = [row[0] for row in db.execute("SELECT path FROM datasets")]
+    assert artifacts and all(a.startswith("releases/") for a in artifacts), artifacts
+    assert datasets and all(p.startswith("data/") for p in datasets), datasets
+
+
+def test_api_started_from_another_directory_serves_a_moved_workspace(moved, elsewhere):
+    server, base = _serve_api(moved, elsewhere)
+    try:
+        answer = httpx.get(f"{base}/api/3/action/datastore_search",
+                           params={"resource_id": DP_RELEASE, "limit": 5}, timeout=30)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["result"]["records"]
+        assert httpx.get(f"{base}/healthz").json() == {"status": "ok"}
+        ready = httpx.get(f"{base}/readyz")
+        assert ready.status_code == 200 and ready.json() == {"status": "ready"}
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
