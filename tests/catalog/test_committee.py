@@ -221,3 +221,16 @@ def test_a_project_can_only_tighten_the_take_out_thresholds(cat: catalog.Catalog
     cat.vote(take_out, "approve", reason="fine", actor="po2")
     with pytest.raises(catalog.CatalogError, match=r"k = 5 < 10\b"):
         cat.vote(take_out, "approve", reason="fine", actor="po3")
+
+
+def test_a_deployment_sets_its_own_take_out_thresholds(database_url: str, cat: catalog.Catalog,
+                                                       take_out: str) -> None:
+    strict = catalog.RiskThresholds(k=10, prosecutor_risk_max=0.1)
+    with catalog.Catalog.connect(database_url, risk_thresholds=strict) as deployment:
+        deployment.appoint_committee(take_out, ["po2", "po3", "po4"], actor="po1")
+        deployment.vote(take_out, "approve", reason="fine", actor="po2")
+        with pytest.raises(catalog.CatalogError,
+                           match=r"k = 5 < 10, prosecutor risk 0\.2 > 0\.1"):
+            deployment.vote(take_out, "approve", reason="fine", actor="po3")
+    with pytest.raises(catalog.CatalogError, match="need k >= 2"):
+        catalog.RiskThresholds(k=1)
