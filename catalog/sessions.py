@@ -63,7 +63,8 @@ class SessionMethods:
 
     throttle_policy: ThrottlePolicy = ThrottlePolicy()
 
-    def _change(self, actor: str, action: str, target: str) -> Any:  # provided by Catalog
+    def _change(self, actor: str, action: str, target: str, *,  # provided by Catalog
+                permission: str | None = None) -> Any:
         raise NotImplementedError
 
     def _write(self) -> Any:  # provided by Catalog
@@ -238,8 +239,9 @@ class SessionMethods:
             row.revoked_at = utcnow()
 
     def end_sessions(self, user_id: str, *, actor: str) -> int:
-        """Revoke every open session of a user (deactivation calls this)."""
-        with self._change(actor, "session.revoke_all", user_id) as change:
+        """Revoke every open session of a user: their own, or anyone's by an administrator."""
+        with self._change(actor, "session.revoke_all", user_id,
+                          permission=None if actor == user_id else "user.manage") as change:
             rows = change.session.scalars(select(LoginSession).where(
                 LoginSession.user_id == user_id, LoginSession.revoked_at.is_(None)))
             count = 0

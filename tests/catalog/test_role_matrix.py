@@ -216,3 +216,17 @@ def test_failed_logins_for_names_that_do_not_exist_are_forgotten_after_the_windo
         cat.login("guess-last", "some password guess")
     with cat._read() as session:
         assert session.scalar(select(func.count()).select_from(LoginThrottle)) == 1
+
+
+def test_only_an_admin_ends_someone_elses_sessions(cat: catalog.Catalog,
+                                                   staff: dict[str, str]) -> None:
+    from tests.accounts import PASSWORD
+
+    officer = person(cat, "po-victim", "privacy_officer", password=PASSWORD)
+    token = cat.login(officer, PASSWORD)
+    with pytest.raises(catalog.PermissionRefused):
+        cat.end_sessions(officer, actor=staff["researcher"])
+    assert cat.session_user(token).id == officer
+    assert cat.end_sessions(officer, actor=staff["admin"]) == 1
+    with pytest.raises(catalog.LoginRefused, match="session ended"):
+        cat.session_user(token)
