@@ -12,9 +12,12 @@ measurements, each one's privacy map checked against its share of epsilon:
 Sampling walks the tree: the root from its noisy margin, each child from its noisy
 conditional given the parent. Steps after measurement are post-processing: no privacy cost.
 
-Privacy: pure epsilon-DP under adding or removing one row (one person in combined data, where
-``link_id`` is unique), by sequential composition of the measurements; ``epsilon_spent`` is
-the sum of their OpenDP privacy maps. No domain is read from the data (see ``domains.py``):
+Privacy: pure epsilon-DP under adding or removing one *person*, by sequential composition of
+the measurements; ``epsilon_spent`` is the sum of their OpenDP privacy maps at the input
+distance ``rows_per_person``. Each person (``persons``, e.g. ``link_id``) keeps at most that
+many of their rows, chosen at random without looking at their values, so a person with 100
+rows of a rare level moves every count by at most the bound the noise is scaled for. Without
+``persons`` each row is taken to be a different person: the caller vouches for it. No domain is read from the data (see ``domains.py``):
 categories and ranges are declared, or discovered with a share of epsilon (``DISCOVERY``)
 spent before the three steps; ``DPSynthesis.domains`` says which, column by column.
 """
@@ -112,7 +115,10 @@ class DPSynthesis:
     #: Where each column's domain came from: "declared" or "discovered with DP".
     domains: dict[str, str] = field(default_factory=dict)
     epsilon_discovery: float = 0.0
-    mechanism: str = "MST (pure epsilon-DP: Laplace counts, report-noisy-max selection)"
+    #: The input distance every measurement is calibrated to: rows one person may hold.
+    rows_per_person: int = 1
+    mechanism: str = ("MST (pure epsilon-DP per person: Laplace counts, report-noisy-max "
+                      "selection)")
 
     @property
     def domain_from_data(self) -> list[str]:
@@ -122,8 +128,12 @@ class DPSynthesis:
 
 def dp_mst(df: pd.DataFrame, rows: int, *, epsilon: float, seed: int = 0,
            domains: dict[str, Sequence | NumericRange] | None = None,
-           progress: Progress | None = None) -> DPSynthesis:
-    """Fit MST on ``df`` with privacy loss ``epsilon`` and sample ``rows`` rows.
+           progress: Progress | None = None, persons: pd.Series | None = None,
+           rows_per_person: int = 1) -> DPSynthesis:
+    """Fit MST on ``df`` with privacy loss ``epsilon`` per person and sample ``rows`` rows.
+
+    ``persons`` names each row's person (aligned with ``df``); at most ``rows_per_person`` of
+    a person's rows are kept, and every measurement is calibrated to that many rows.
 
     ``domains`` declares columns' categories (a list) or ranges (:class:`NumericRange`);
     an undeclared numeric column's range, and a declared list longer than
@@ -135,7 +145,13 @@ def dp_mst(df: pd.DataFrame, rows: int, *, epsilon: float, seed: int = 0,
         raise AnonymizeError(f"epsilon must be positive, got {epsilon}")
     if df.shape[1] < 2:
         raise AnonymizeError("DP synthesis needs at least two columns")
+    if isinstance(rows_per_person, bool) or not isinstance(rows_per_person, int) \
+            or rows_per_person < 1:
+        raise AnonymizeError(f"rows_per_person must be a whole number >= 1, got "
+                             f"{rows_per_person!r}")
     rng = np.random.default_rng(seed)
+    df = bound_rows_per_person(df, persons, rows_per_person, rng)
+    bound = rows_per_person
     declared = dict(domains or {})
     undeclared_text = [c for c in df.columns if c not in declared
                        and not _is_number(df[c])]
@@ -154,7 +170,7 @@ def dp_mst(df: pd.DataFrame, rows: int, *, epsilon: float, seed: int = 0,
     attrs, sources = [], {}
     for col in df.columns:
         share = eps_discovery * weights[col] / sum(weights.values()) if col in discover else 0.0
-        attr, used, source = _attribute(df[col], declared.get(col), share)
+        attr, used, source = _attribute(df[col], declared.get(col), share, bound)
         attrs.append(attr)
         sources[str(col)] = source
         spent += used
@@ -164,13 +180,13 @@ def dp_mst(df: pd.DataFrame, rows: int, *, epsilon: float, seed: int = 0,
     sizes = [len(a.labels) for a in attrs]
     k = len(attrs)
     eps_one, eps_select, eps_two = ((epsilon - eps_discovery) * share for share in SPLIT)
-    two_way_scale = (k - 1) / eps_two
+    two_way_scale = (k - 1) / eps_two  # per unit of input distance
 
     # 1. one-way margins
     report("DP synthesis: measure", 0, k + 2 * (k - 1))
     one_way = []
     for i in range(k):
-        noisy, used = _noisy_counts(codes[:, i], sizes[i], eps_one / k)
+        noisy, used = _noisy_counts(codes[:, i], sizes[i], eps_one / k, bound)
         one_way.append(np.maximum(noisy, 0.0))
         spent += used
         report("DP synthesis: measure", i + 1, k + 2 * (k - 1))
@@ -191,10 +207,11 @@ def dp_mst(df: pd.DataFrame, rows: int, *, epsilon: float, seed: int = 0,
     for step in range(k - 1):
         open_pairs = [(i, j) for i, j in pairs if root(i) != root(j)]
         # As in AIM: a pair is worth measuring only by what it gains over the noise it would
-        # bring (expected |Laplace| = scale per cell); a data-independent shift, sensitivity 1.
+        # bring (expected |Laplace| = scale per cell); a data-independent shift. A person
+        # moves the exact pair counts, so the score, by at most ``bound``.
         scores = [_independence_error(codes, i, j, sizes, margins, total)
-                  - two_way_scale * sizes[i] * sizes[j] for i, j in open_pairs]
-        choice, used = _noisy_max(scores, eps_select / (k - 1), rng)
+                  - two_way_scale * bound * sizes[i] * sizes[j] for i, j in open_pairs]
+        choice, used = _noisy_max(scores, eps_select / (k - 1), rng, bound)
         spent += used
         i, j = open_pairs[choice]
         edges.append((i, j))
@@ -205,7 +222,8 @@ def dp_mst(df: pd.DataFrame, rows: int, *, epsilon: float, seed: int = 0,
     tables = {}
     for step, (i, j) in enumerate(edges):
         cells = sizes[i] * sizes[j]
-        noisy, used = _noisy_counts(codes[:, i] * sizes[j] + codes[:, j], cells, eps_two / (k - 1))
+        noisy, used = _noisy_counts(codes[:, i] * sizes[j] + codes[:, j], cells,
+                                    eps_two / (k - 1), bound)
         spent += used
         tables[(i, j)] = np.maximum(noisy, 0.0).reshape(sizes[i], sizes[j])
         report("DP synthesis: measure", 2 * k + step, k + 2 * (k - 1))
@@ -221,8 +239,30 @@ def dp_mst(df: pd.DataFrame, rows: int, *, epsilon: float, seed: int = 0,
     return DPSynthesis(
         data=data, epsilon=epsilon, epsilon_spent=spent,
         tree=[(names[i], names[j]) for i, j in edges],
-        domains=sources, epsilon_discovery=eps_discovery,
+        domains=sources, epsilon_discovery=eps_discovery, rows_per_person=bound,
     )
+
+
+def bound_rows_per_person(df: pd.DataFrame, persons: pd.Series | None, bound: int,
+                          rng: np.random.Generator) -> pd.DataFrame:
+    """At most ``bound`` rows per person, picked at random (never by their values).
+
+    >>> df = pd.DataFrame({"x": range(5)})
+    >>> len(bound_rows_per_person(df, pd.Series([7, 7, 7, 8, 9]), 1, np.random.default_rng(0)))
+    3
+    """
+    if persons is None:
+        return df
+    if len(persons) != len(df):
+        raise AnonymizeError(f"persons has {len(persons)} entries for {len(df)} rows")
+    if persons.isna().any():
+        raise AnonymizeError(f"{int(persons.isna().sum())} rows have no person key: a row "
+                             "nobody owns cannot be bounded per person")
+    order = rng.permutation(len(df))
+    shuffled = pd.Series(np.asarray(persons)[order])
+    keep = np.sort(order[(shuffled.groupby(shuffled, sort=False).cumcount() < bound)
+                         .to_numpy()])
+    return df.iloc[keep].reset_index(drop=True)
 
 
 def _is_number(series: pd.Series) -> bool:
@@ -230,10 +270,10 @@ def _is_number(series: pd.Series) -> bool:
 
 
 def _attribute(series: pd.Series, declared: Sequence | NumericRange | None,
-               epsilon: float) -> tuple[_Attribute, float, str]:
+               epsilon: float, bound: int) -> tuple[_Attribute, float, str]:
     """The column's levels, the epsilon spent finding them, and where they came from."""
     if declared is None:
-        low, high, used = _discover_range(series, epsilon)
+        low, high, used = _discover_range(series, epsilon, bound)
         return _numeric(series, NumericRange(low, high)), used, "range discovered with DP"
     if isinstance(declared, NumericRange):
         return _numeric(series, declared), 0.0, "declared range"
@@ -241,7 +281,7 @@ def _attribute(series: pd.Series, declared: Sequence | NumericRange | None,
     if len(levels) <= MAX_DIRECT_LEVELS:
         return (_Attribute(series.name, levels, numeric=False, dtype=series.dtype), 0.0,
                 "declared categories")
-    kept, used = _discover_levels(series, levels, epsilon)
+    kept, used = _discover_levels(series, levels, epsilon, bound)
     return (_Attribute(series.name, kept, numeric=False, dtype=series.dtype), used,
             f"declared candidates ({len(levels)}), kept by DP counts ({len(kept)})")
 
@@ -263,11 +303,12 @@ def _numeric(series: pd.Series, domain: NumericRange) -> _Attribute:
                       clip=(low, high))
 
 
-def _discover_range(series: pd.Series, epsilon: float) -> tuple[float, float, float]:
+def _discover_range(series: pd.Series, epsilon: float,
+                    bound: int = 1) -> tuple[float, float, float]:
     """Two quantiles chosen by report-noisy-max over the fixed :func:`range_grid`.
 
     A candidate's score ``-|(1-q) * below - q * above|`` moves by at most 1 when one row is
-    added or removed, the sensitivity ``_noisy_max`` is calibrated for.
+    added or removed, so by ``bound`` for a person: the sensitivity ``_noisy_max`` is given.
     """
     grid = range_grid()
     values = np.sort(series.dropna().to_numpy(dtype=float))
@@ -276,7 +317,8 @@ def _discover_range(series: pd.Series, epsilon: float) -> tuple[float, float, fl
     ends, used = [], 0.0
     for q in RANGE_QUANTILES:
         scores = -np.abs((1 - q) * below - q * above)
-        choice, spent = _noisy_max(scores.tolist(), epsilon / len(RANGE_QUANTILES), None)
+        choice, spent = _noisy_max(scores.tolist(), epsilon / len(RANGE_QUANTILES), None,
+                                   bound)
         ends.append(float(grid[choice]))
         used += spent
     low, high = sorted(ends)
@@ -285,7 +327,8 @@ def _discover_range(series: pd.Series, epsilon: float) -> tuple[float, float, fl
     return low, high, used
 
 
-def _discover_levels(series: pd.Series, candidates: list, epsilon: float) -> tuple[list, float]:
+def _discover_levels(series: pd.Series, candidates: list, epsilon: float,
+                     bound: int = 1) -> tuple[list, float]:
     """The candidates whose Laplace-noised count clears a data-independent threshold.
 
     The threshold, ln(|C| / 0.5) noise scales, lets about half a candidate nobody holds
@@ -293,25 +336,26 @@ def _discover_levels(series: pd.Series, candidates: list, epsilon: float) -> tup
     """
     lookup = {label: i for i, label in enumerate(candidates)}
     codes = np.array([lookup.get(v, -1) for v in series.astype(object)], dtype=np.int64)
-    noisy, used = _noisy_counts(codes[codes >= 0], len(candidates), epsilon)
-    threshold = np.log(len(candidates) / 0.5) / epsilon
+    noisy, used = _noisy_counts(codes[codes >= 0], len(candidates), epsilon, bound)
+    threshold = bound * np.log(len(candidates) / 0.5) / epsilon
     kept = np.flatnonzero(noisy >= threshold)
     if len(kept) == 0:
         kept = np.array([int(np.argmax(noisy))])
     return [candidates[i] for i in kept], used
 
 
-def _noisy_counts(codes: np.ndarray, cells: int, epsilon: float) -> tuple[np.ndarray, float]:
-    measurement, _ = count_measurement(cells, 1, epsilon)
+def _noisy_counts(codes: np.ndarray, cells: int, epsilon: float,
+                  bound: int = 1) -> tuple[np.ndarray, float]:
+    measurement, _ = count_measurement(cells, bound, epsilon)
     # A contiguous int64 array crosses into OpenDP as one buffer; a Python list is checked
     # element by element (seconds per margin at 100,000 rows). Same measurement either way.
     noisy = np.asarray(measurement(np.ascontiguousarray(codes, dtype=np.int64)), dtype=float)
-    return noisy, float(measurement.map(1))
+    return noisy, float(measurement.map(bound))
 
 
 def _independence_error(codes: np.ndarray, i: int, j: int, sizes: list[int],
                         margins: list[np.ndarray], total: float) -> float:
-    """L1 distance of the exact pair counts from what the noisy margins predict (sens. 1)."""
+    """L1 distance of the exact pair counts from what the noisy margins predict (1 per row)."""
     exact = np.bincount(codes[:, i] * sizes[j] + codes[:, j],
                         minlength=sizes[i] * sizes[j]).astype(float)
     predicted = np.outer(margins[i], margins[j]).ravel() * total
@@ -319,7 +363,7 @@ def _independence_error(codes: np.ndarray, i: int, j: int, sizes: list[int],
 
 
 def _noisy_max(scores: list[float], epsilon: float,
-               rng: np.random.Generator) -> tuple[int, float]:
+               rng: np.random.Generator | None, bound: int = 1) -> tuple[int, float]:
     domain = opendp.domains.vector_domain(opendp.domains.atom_domain(T=float, nan=False))
     metric = opendp.metrics.linf_distance(T=float, monotonic=False)
 
@@ -327,9 +371,10 @@ def _noisy_max(scores: list[float], epsilon: float,
         return opendp.measurements.make_noisy_max(domain, metric,
                                                   opendp.measures.max_divergence(), scale)
 
-    scale = opendp.mod.binary_search_param(make, d_in=1.0, d_out=epsilon)
+    scale = opendp.mod.binary_search_param(make, d_in=float(bound), d_out=epsilon)
     measurement = make(scale)
-    return int(measurement([float(s) for s in scores])), float(measurement.map(1.0))
+    return (int(measurement([float(s) for s in scores])),
+            float(measurement.map(float(bound))))
 
 
 def _sample_tree(k: int, edges: list[tuple[int, int]], tables: dict, margins: list[np.ndarray],

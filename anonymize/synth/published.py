@@ -24,7 +24,8 @@ REPORT_KEYS = frozenset({
 DECLARED = ("synthesizer", "rows", "dropped_columns", "constraints", "epsilon")
 
 #: DP facts that depend on the privacy parameters or on noisy choices only.
-DP_PUBLIC = ("epsilon_spent", "mechanism", "tree", "domains", "domain_from_data")
+DP_PUBLIC = ("epsilon_spent", "mechanism", "tree", "domains", "domain_from_data",
+             "rows_per_person")
 
 
 def published_report(parameters: Mapping[str, Any]) -> dict[str, Any]:
@@ -46,6 +47,8 @@ def published_report(parameters: Mapping[str, Any]) -> dict[str, Any]:
         gate = parameters["privacy_gate"] or {}
         out["privacy_gate"] = {"passed": gate.get("passed"),
                                "thresholds": gate.get("thresholds")}
+        if gate.get("applied") is False:  # a DP release, published as drawn
+            out["privacy_gate"] = {k: gate.get(k) for k in ("applied", "passed", "reason")}
     if parameters.get("dp"):
         out["dp"] = {k: parameters["dp"][k] for k in DP_PUBLIC if k in parameters["dp"]}
     out.update({k: v for k, v in parameters.items() if k not in REPORT_KEYS})

@@ -30,6 +30,16 @@ Fitter = Callable[[pd.DataFrame, int, int], pd.DataFrame]
 RELEASE_SYNTHESIZERS = ("default", "gaussian_copula", "ctgan", "tvae", "dp-mst")
 NEVER_MODELLED = ("direct_identifier",)
 MAX_REDRAWS = 10
+#: The person key a DP release bounds rows by when the caller names none.
+PERSON_KEY = "link_id"
+#: What a dp-mst release says of the gate: a check that looks at the real data and decides
+#: whether to publish would condition the output on the data beyond epsilon.
+DP_NOT_GATED = {
+    "applied": False, "passed": None,
+    "reason": "differentially private output is published as drawn: a non-DP look at the "
+              "real data (copies, distances, membership) would condition the release beyond "
+              "its epsilon; the guarantee is the per-person epsilon itself",
+}
 
 
 @dataclass
@@ -49,29 +59,42 @@ class SyntheticRelease:
     dp: dict[str, Any] = field(default_factory=dict)
     redrawn_copies: int = 0
 
+    @property
+    def gate_applied(self) -> bool:
+        """False for a DP synthesizer: its output is published as drawn (see below)."""
+        return self.epsilon is None
+
     def report(self) -> dict[str, Any]:
-        """JSON-ready parameters for ``catalog.record_release``."""
-        return {
+        """JSON-ready parameters for ``catalog.record_release``.
+
+        For dp-mst the gate's numbers are left out: they are exact functions of the real
+        rows, and the release did not depend on them.
+        """
+        doc = {
             "synthesizer": self.synthesizer, "rows": len(self.data),
             "quality_score": round(self.quality["quality_score"], 4),
-            "quality": self.quality, "utility": self.utility, "privacy_gate": self.gate.to_dict(),
+            "quality": self.quality, "utility": self.utility,
+            "privacy_gate": self.gate.to_dict() if self.gate_applied else DP_NOT_GATED,
             "fit_seconds": round(self.fit_seconds, 3),
             "sample_seconds": round(self.sample_seconds, 3),
             "dropped_columns": self.dropped, "constraints": self.constraints,
             "epsilon": self.epsilon, "dp": self.dp,
-            "exact_copies_redrawn": self.redrawn_copies,
         }
+        if self.gate_applied:
+            # Counted from the real data: for the officer's record only, never served.
+            doc["exact_copies_redrawn"] = self.redrawn_copies
+        return doc
 
 
-def modelled_columns(df: pd.DataFrame,
-                     columns: Mapping[str, str] | None) -> tuple[pd.DataFrame, list[str]]:
-    """Drop ``link_id`` and every column the catalog classifies as a direct identifier.
+def modelled_columns(df: pd.DataFrame, columns: Mapping[str, str] | None,
+                     person_key: str | None = None) -> tuple[pd.DataFrame, list[str]]:
+    """Drop ``link_id``, the person key and every column classified a direct identifier.
 
     >>> df = pd.DataFrame({"link_id": [1], "rrn": ["x"], "sex": ["F"]})
     >>> modelled_columns(df, {"rrn": "direct_identifier", "sex": "quasi_identifier"})[1]
     ['link_id', 'rrn']
     """
-    dropped = [col for col in df.columns if col == "link_id"
+    dropped = [col for col in df.columns if col in (PERSON_KEY, person_key)
                or (columns or {}).get(col) in NEVER_MODELLED]
     return df.drop(columns=dropped), dropped
 
@@ -81,13 +104,17 @@ def synthetic_release(df: pd.DataFrame, rows: int, *, synthesizer: str | Fitter 
                       epochs: int = 300, seed: int = 0, holdout: float = 0.1,
                       thresholds: GateThresholds | None = None, enforce: bool = True,
                       progress: Progress | None = None,
-                      domains: Mapping[str, Any] | None = None) -> SyntheticRelease:
+                      domains: Mapping[str, Any] | None = None,
+                      person_key: str | None = None,
+                      rows_per_person: int = 1) -> SyntheticRelease:
     """Synthesise ``rows`` rows from ``df``; refuse (AnonymizeError) if the gate fails.
 
     ``columns`` is the catalog's classification; ``epsilon`` is required for ``dp-mst`` and
     ignored otherwise; ``domains`` declares dp-mst's categories and ranges (see
     ``anonymize.synth.domains``; area columns take the public administrative hierarchy).
-    For the built-in non-DP synthesizers, exact copies of real rows are
+    dp-mst keeps at most ``rows_per_person`` rows of each person (``person_key``, by
+    default ``link_id``) and refuses data without one; its output is not gated (see
+    ``DP_NOT_GATED``). For the built-in non-DP synthesizers, exact copies of real rows are
     redrawn: the row is sampled afresh, up to 10 rounds, and a copy is never kept.
     """
     report = progress or (lambda stage, done, total: None)
@@ -100,20 +127,36 @@ def synthetic_release(df: pd.DataFrame, rows: int, *, synthesizer: str | Fitter 
         raise AnonymizeError("the dp-mst synthesizer needs a positive --epsilon")
     if rows < 1:
         raise AnonymizeError(f"rows must be at least 1, got {rows}")
-    real, dropped = modelled_columns(df, columns)
+    key = person_key or PERSON_KEY
+    if person_key is not None and person_key not in df.columns:
+        raise AnonymizeError(f"person key {person_key!r} is not a column of the data")
+    if synthesizer == "dp-mst" and key not in df.columns:
+        raise AnonymizeError(
+            "a DP release needs a person key (link_id, or the column the dataset declares) "
+            "to bound each person's rows: without one, a person with many rows is protected "
+            "only as one row of them")
+    persons = df[key] if key in df.columns else None
+    real, dropped = modelled_columns(df, columns, person_key)
     if real.shape[1] < 2 or len(real) < 50:
         raise AnonymizeError(f"too little to synthesise: {len(real)} rows, {real.shape[1]} "
                              "modelled columns (need 50 and 2)")
+    limits = thresholds or GateThresholds()
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(real))
-    n_holdout = max(round(len(real) * holdout), 10)
+    # At least the gate's minimum when the data allows it (never more than half the rows):
+    # a smaller holdout makes the gate refuse to judge rather than decide by chance.
+    n_holdout = min(max(round(len(real) * holdout), limits.min_holdout, 10), len(real) // 2)
     hold = real.iloc[np.sort(order[:n_holdout])].reset_index(drop=True)
-    train = real.iloc[np.sort(order[n_holdout:])].reset_index(drop=True)
+    train_at = np.sort(order[n_holdout:])
+    train = real.iloc[train_at].reset_index(drop=True)
     rules = Constraints.detect(train)
 
     started = time.perf_counter()
     draw, dp_facts = _fitted(synthesizer, train, rules, epsilon=epsilon, epochs=epochs,
-                             seed=seed, progress=report, domains=domains)
+                             seed=seed, progress=report, domains=domains,
+                             persons=None if persons is None
+                             else persons.iloc[train_at].reset_index(drop=True),
+                             rows_per_person=rows_per_person)
     fit_seconds = time.perf_counter() - started
 
     started = time.perf_counter()
@@ -133,7 +176,11 @@ def synthetic_release(df: pd.DataFrame, rows: int, *, synthesizer: str | Fitter 
     report("quality report", 1, 3)
     utility = researcher_utility(train, synthetic)
     report("quality report", 2, 3)
-    gate = privacy_gate(train, hold, synthetic, thresholds, seed=seed)
+    classes = dict(columns or {})
+    gate = privacy_gate(
+        train, hold, synthetic, limits, seed=seed,
+        quasi_identifiers=[c for c, k in classes.items() if k == "quasi_identifier"],
+        sensitive=[c for c, k in classes.items() if k == "sensitive"])
     report("quality report", 3, 3)
     result = SyntheticRelease(
         data=synthetic, synthesizer=name, quality=quality, utility=utility, gate=gate,
@@ -141,15 +188,15 @@ def synthetic_release(df: pd.DataFrame, rows: int, *, synthesizer: str | Fitter 
         constraints=rules.describe(), epsilon=epsilon if synthesizer == "dp-mst" else None,
         dp=dp_facts, redrawn_copies=redrawn,
     )
-    if enforce:
+    if enforce and result.gate_applied:
         gate.raise_if_failed()
     return result
 
 
 def _fitted(synthesizer: str | Fitter, train: pd.DataFrame, rules: Constraints, *,
             epsilon: float | None, epochs: int, seed: int, progress: Progress,
-            domains: Mapping[str, Any] | None = None
-            ) -> tuple[Callable[[int, int], pd.DataFrame], dict]:
+            domains: Mapping[str, Any] | None = None, persons: pd.Series | None = None,
+            rows_per_person: int = 1) -> tuple[Callable[[int, int], pd.DataFrame], dict]:
     """Fit once; return a sampler ``(rows, seed) -> frame`` in train's columns."""
     folded = rules.fold(train)
     if callable(synthesizer):
@@ -172,12 +219,13 @@ def _fitted(synthesizer: str | Fitter, train: pd.DataFrame, rules: Constraints, 
         def draw_dp(n: int, s: int) -> pd.DataFrame:
             # MST measures once; sampling more rows is post-processing of the same tables.
             out = dp_mst(folded, n, epsilon=epsilon, seed=seed, progress=progress,
-                         domains=declared)
+                         domains=declared, persons=persons, rows_per_person=rows_per_person)
             sources = {col: ("public administrative hierarchy: " + source if col in public
                              else source) for col, source in out.domains.items()}
             facts.update(epsilon_spent=out.epsilon_spent, mechanism=out.mechanism,
                          tree=[list(edge) for edge in out.tree], domains=sources,
-                         epsilon_discovery=out.epsilon_discovery, domain_from_data=[])
+                         epsilon_discovery=out.epsilon_discovery, domain_from_data=[],
+                         rows_per_person=out.rows_per_person)
             return rules.unfold(out.data, train)
 
         return draw_dp, facts

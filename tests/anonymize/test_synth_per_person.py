@@ -1,0 +1,146 @@
+"""Synthetic releases whose privacy claims hold for each person, not on average (issue 22)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import anonymize
+import linkage
+from anonymize import AnonymizeError, synthetic_release
+from anonymize.synth import NumericRange, dp_mst, privacy_gate
+
+QI = ["ssis__sido", "ssis__sigungu", "ssis__sex", "ssis__birth_year"]
+SENSITIVE = ["ssis__income", "ssis__benefit_amount"]
+
+
+@pytest.fixture(scope="module")
+def real(tmp_path_factory) -> pd.DataFrame:
+    out = tmp_path_factory.mktemp("people")
+    linkage.generate_synthetic_data(out, 16_000, areas=anonymize.load_admin_areas(), seed=5)
+    people = linkage.combined_by_truth(out).drop(columns=["link_id"])
+    # Shuffled, so that train, holdout and "fresh" rows are samples of one population.
+    return people.sample(frac=1.0, random_state=0).reset_index(drop=True)
+
+
+# -- 1. the 100-row victim ----------------------------------------------------------------
+
+def _victim_data(rows_of_victim: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    others = pd.DataFrame({
+        "link_id": [f"L{i}" for i in range(400)],
+        "kind": rng.choice(["a", "b"], 400),
+        "size": rng.integers(1, 5, 400),
+    })
+    victim = pd.DataFrame({"link_id": "VICTIM", "kind": "rare", "size": [4] * rows_of_victim})
+    return pd.concat([others, victim], ignore_index=True)
+
+
+DOMAINS = {"kind": ["a", "b", "rare"], "size": NumericRange(1, 4)}
+
+
+def test_a_person_with_100_rows_of_a_rare_level_is_not_detectable_in_dp_mst_output():
+    shares = []
+    for seed in range(8):
+        data = _victim_data(100, seed)
+        out = synthetic_release(data, 2000, synthesizer="dp-mst", epsilon=1.0, seed=seed,
+                                enforce=False, domains=DOMAINS)
+        shares.append(float((out.data["kind"] == "rare").mean()))
+    # Unbounded, the victim's 100 rows gave the rare level a fifth of the output every time.
+    assert max(shares) < 0.05, shares
+    assert out.dp["rows_per_person"] == 1
+
+
+def test_dp_mst_calibrates_every_measurement_to_the_rows_a_person_may_hold():
+    data = _victim_data(100, 0)
+    out = dp_mst(data[["kind", "size"]], 100, epsilon=1.0, domains=DOMAINS,
+                 persons=data["link_id"], rows_per_person=3)
+    assert out.rows_per_person == 3
+    assert 0.999 <= out.epsilon_spent <= 1.0
+
+
+def test_a_dp_release_of_data_without_a_person_key_is_refused():
+    data = _victim_data(1, 0).drop(columns=["link_id"])
+    with pytest.raises(AnonymizeError, match="person key"):
+        synthetic_release(data, 100, synthesizer="dp-mst", epsilon=1.0, domains=DOMAINS)
+
+
+def test_a_declared_person_key_bounds_rows_and_is_never_modelled():
+    data = _victim_data(100, 1).rename(columns={"link_id": "person"})
+    out = synthetic_release(data, 500, synthesizer="dp-mst", epsilon=1.0, seed=1,
+                            enforce=False, domains=DOMAINS, person_key="person")
+    assert "person" not in out.data.columns and "person" in out.dropped
+    assert float((out.data["kind"] == "rare").mean()) < 0.05
+
+
+# -- 2. a gate that protects each person ---------------------------------------------------
+
+def _unique_on_qi(frame: pd.DataFrame) -> pd.DataFrame:
+    counts = frame.groupby(QI, observed=True)[QI[0]].transform("size")
+    return frame[counts == 1]
+
+
+def test_25_near_copies_of_people_unique_on_their_quasi_identifiers_are_refused(real):
+    train, holdout, fresh = real.iloc[:6000], real.iloc[6000:8000], real.iloc[8000:14000]
+    # A synthesizer as good as a fresh sample of the population, plus 25 planted near-copies.
+    victims = _unique_on_qi(pd.concat([train, holdout])).loc[lambda f: f.index < 6000]
+    victims = victims[victims["ssis__income"] > 0].head(25)
+    assert len(victims) == 25
+    planted = victims.assign(ssis__income=victims["ssis__income"] + 1)
+    synthetic = pd.concat([fresh, planted], ignore_index=True)
+    result = privacy_gate(train, holdout, synthetic, quasi_identifiers=QI,
+                          sensitive=SENSITIVE)
+    assert result.exact_copies == 0
+    # The averages let them through, as on main...
+    assert result.dcr_share <= 0.6 and result.mia_auc <= 0.6
+    # ...the per-person check names every one.
+    assert result.unique_matches == 25
+    assert not result.passed
+    assert any("unique on their quasi-identifiers" in f for f in result.failures)
+
+
+def test_a_synthesizer_that_never_saw_the_people_passes_the_per_person_checks(real):
+    train, holdout, fresh = real.iloc[:6000], real.iloc[6000:8000], real.iloc[8000:14000]
+    result = privacy_gate(train, holdout, fresh, quasi_identifiers=QI, sensitive=SENSITIVE)
+    assert result.passed, result.failures
+    assert result.unique_matches == 0
+
+
+def test_rows_closer_to_training_records_than_holdout_rows_ever_are_refused(real):
+    train, holdout, fresh = real.iloc[:6000], real.iloc[6000:8000], real.iloc[8000:10000]
+    near = train.iloc[:200].assign(building__floor_area=train["building__floor_area"].iloc[:200]
+                                   + 0.01)
+    result = privacy_gate(train, holdout, pd.concat([fresh, near], ignore_index=True))
+    # 200 of 2,200 rows is too few to move the averages past their limits...
+    assert result.mia_auc <= 0.6
+    # ...but a tenth of the rows sit closer to a training record than 99% of holdout rows do.
+    assert result.too_close_share > 0.05
+    assert any("closer to a training record" in f for f in result.failures)
+
+
+def test_the_gate_refuses_to_judge_on_a_holdout_too_small_for_a_stable_verdict(real):
+    result = privacy_gate(real.iloc[:1000], real.iloc[1000:1100], real.iloc[2000:3000])
+    assert not result.passed
+    assert any("too little data" in f for f in result.failures)
+    with pytest.raises(AnonymizeError, match="too little data"):
+        synthetic_release(real.head(300), 300, seed=1)
+
+
+# -- 3. a DP release is not decided by a non-DP look at the real data ----------------------
+
+def test_a_dp_release_is_not_filtered_by_a_non_dp_gate_and_says_so():
+    data = _victim_data(1, 2)
+    out = synthetic_release(data, 300, synthesizer="dp-mst", epsilon=1.0, seed=2,
+                            domains=DOMAINS)
+    gate = out.report()["privacy_gate"]
+    assert gate["applied"] is False and "differentially private" in gate["reason"]
+    assert "exact_copies" not in gate
+    assert "exact_copies_redrawn" not in out.report()
+
+
+def test_nothing_counted_from_the_real_data_is_served_with_a_synthetic_release(real):
+    out = synthetic_release(real.head(4000), 500, seed=1, enforce=False)
+    served = anonymize.published_report(out.report())
+    assert "exact_copies_redrawn" not in served
+    assert set(served["privacy_gate"]) <= {"passed", "thresholds", "applied", "reason"}
