@@ -17,7 +17,8 @@ the measurements; ``epsilon_spent`` is the sum of their OpenDP privacy maps at t
 distance ``rows_per_person``. Each person (``persons``, e.g. ``link_id``) keeps at most that
 many of their rows, chosen at random without looking at their values, so a person with 100
 rows of a rare level moves every count by at most the bound the noise is scaled for. Without
-``persons`` each row is taken to be a different person: the caller vouches for it. No domain is read from the data (see ``domains.py``):
+``persons`` each row is taken to be a different person: the caller vouches for it.
+No domain is read from the data (see ``domains.py``):
 categories and ranges are declared, or discovered with a share of epsilon (``DISCOVERY``)
 spent before the three steps; ``DPSynthesis.domains`` says which, column by column.
 """
