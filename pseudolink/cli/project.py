@@ -169,9 +169,8 @@ def status(
     parties = Table("party", "role", "accepted")
     if manifest is not None:
         spec = manifest.spec
-        accepted = getattr(manifest, "accepted_by", None)
         for holder_id in spec.holder_ids:
-            parties.add_row(holder_id, "holder", _accepted(manifest, holder_id, accepted))
+            parties.add_row(holder_id, "holder", _accepted(space, manifest, holder_id))
         parties.add_row(spec.key_manager, "key manager", "-")
         parties.add_row(spec.combiner, "combiner", "-")
     else:
@@ -190,7 +189,16 @@ def status(
     console.print(files)
 
 
-def _accepted(manifest, holder_id: str, accepted) -> str:  # type: ignore[no-untyped-def]
-    if accepted is None:
-        return "unknown"
-    return "yes" if holder_id in accepted else "no"
+def _accepted(space, manifest, holder_id: str) -> str:  # type: ignore[no-untyped-def]
+    """Whether the holder accepted this manifest as it is now (checked, not assumed)."""
+    import linkage
+
+    if not manifest.is_open:
+        return "- (closed)"
+    try:
+        linkage.check_accepted(manifest, holder_id, space.keys)
+        return "yes"
+    except linkage.LinkageError:
+        # Another workspace's acceptance: its signed statement travels with project.json.
+        statement = space.project_dir(manifest.id) / f"{holder_id}.accept.json"
+        return "signed statement here" if statement.is_file() else "no"
