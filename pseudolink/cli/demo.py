@@ -106,11 +106,17 @@ def demo(
     cat.record_stage(DEMO_PROJECT, "create", actor=DEMO_ADMIN, root=space.root,
                      holder=COMBINER)
     console.print(f"project {DEMO_PROJECT}: public manifest written; no key exists yet")
+    from linkage.keys.acceptance import share_path
+
     # Each holder checks the spec and every party's keys, signs them and draws its share of
     # the project key (`pseudolink project accept`); only holders can open the shares.
     for holder in spec.holders:
-        linkage.accept_project(manifest, linkage.load_party_secret(space.keys, holder.id,
-                                                                   passphrase), space.keys)
+        signed = linkage.accept_project(
+            manifest, linkage.load_party_secret(space.keys, holder.id, passphrase), space.keys)
+        cat.record_stage(DEMO_PROJECT, "accept", actor=holder.id, root=space.root,
+                         holder=holder.id, details={"digest": signed.digest},
+                         outputs={"share": share_path(project_dir, holder.id,
+                                                      manifest.key_version)})
         console.print(f"{holder.id} accepts: identifiers {', '.join(holder.identifiers)} "
                       f"stay on its premises; attributes {', '.join(holder.attributes)} go "
                       f"to {COMBINER}; key share sealed to the holders only")

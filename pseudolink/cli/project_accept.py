@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from pseudolink.cli import governance
 from pseudolink.cli.app import WorkdirOption, console, fail, passphrase, ws
 from pseudolink.cli.project import group
 
@@ -96,6 +97,7 @@ def accept(
     for public in manifest.parties.values():
         parties.add_row(public.id, public.role, _fingerprint(public))
     console.print(parties)
+    actor = governance.stage_actor(space, "accept", holder)
     if not yes:
         typer.confirm(f"Accept project {manifest.id} as holder {holder}?", abort=True)
     try:
@@ -106,6 +108,10 @@ def accept(
     from linkage.keys.acceptance import accept_path, share_path
 
     directory = Path(manifest.path).parent
+    # The share is key material: recorded, so that `project close` destroys it by name.
+    governance.record(space, manifest, "accept", actor, holder,
+                      {"share": share_path(directory, holder, manifest.key_version)},
+                      {"digest": signed.digest})
     console.print(f"accepted (digest {signed.digest[:16]}); send to every other party:\n"
                   f"  {accept_path(directory, holder, manifest.key_version)}\n"
                   f"  {share_path(directory, holder, manifest.key_version)} (opens for "

@@ -48,9 +48,9 @@ def _pipeline(run, elsewhere: Path, as_user=lambda user: None) -> dict[str, Path
     out = run.work / "exchange"
     as_user("root")
     run("project", "create", "--spec", str(root / "project.toml"))
+    as_user("hana")
     for holder_id in ("ssis", "building"):
         run("project", "accept", "--project", PROJECT, "--holder", holder_id, "--yes")
-    as_user("hana")
     for holder_id in ("ssis", "building"):
         run("holder", "prepare", "--project", PROJECT, "--holder", holder_id, "--input",
             str(root / f"{holder_id}.csv"), "--out", str(out))
@@ -137,6 +137,7 @@ def test_every_stage_is_recorded_under_the_logged_in_person(world, monkeypatch) 
         actors = [(e["action"], e["actor"]) for e in cat.audit_entries()
                   if e["target"] == PROJECT and e["action"] != "access.refused"]
     assert ("stage.create", "root") in actors
+    assert actors.count(("stage.accept", "hana")) == 2
     assert actors.count(("stage.prepare", "hana")) == 2
     assert ("stage.link", "kim") in actors and ("stage.combine", "choi") in actors
     assert actors[-2:] == [("project.close", "po1"),
