@@ -23,6 +23,11 @@ import pyarrow.parquet as pq
 from linkage.engines import Engine, get_engine
 from linkage.envelope import COMPRESSION, seal_file
 from linkage.errors import InputError, LinkageError
+from linkage.field_check import (
+    DEFAULT_MAX_INVALID_SHARE,
+    check_accept_options,
+    refuse_lost_columns,
+)
 from linkage.files import atomic_path
 from linkage.inputs import as_text, detect_encoding, open_input, require_columns
 from linkage.keys.party import load_party_secret
@@ -76,17 +81,25 @@ def make_private(path: Path) -> Path:
 def prepare(project: ProjectManifest | str | Path, holder_id: str, input_path: str | Path,
             out_dir: str | Path, keys_dir: str | Path, passphrase: str, *,
             encoding: str | None = None, engine: str = "duckdb",
-            progress: Progress | None = None) -> PrepareReport:
-    """Prepare one holder's file; see the module docstring for what is written where."""
+            progress: Progress | None = None, accept_invalid: Iterable[str] = (),
+            max_invalid_share: float = DEFAULT_MAX_INVALID_SHARE) -> PrepareReport:
+    """Prepare one holder's file; see the module docstring for what is written where.
+
+    A column more than ``max_invalid_share`` of whose values are invalid for its kind is
+    refused (``linkage.field_check``) unless it is named in ``accept_invalid``.
+    """
     manifest = as_manifest(project)
     if manifest.spec.mode == "fuzzy":
         from linkage import fuzzy
 
         return fuzzy.prepare(manifest, holder_id, input_path, out_dir, keys_dir, passphrase,
-                             encoding=encoding, engine=engine, progress=progress)
+                             encoding=encoding, engine=engine, progress=progress,
+                             accept_invalid=accept_invalid,
+                             max_invalid_share=max_invalid_share)
     manifest.require_open()
     spec = manifest.spec
     holder = spec.holder(holder_id)
+    accepted = check_accept_options(holder, accept_invalid, max_invalid_share)
     input_path, out_dir = Path(input_path), Path(out_dir)
     stage = f"prepare {holder_id}"
     step = _stepper(progress, stage, 5)
@@ -139,6 +152,8 @@ def prepare(project: ProjectManifest | str | Path, holder_id: str, input_path: s
         del project_key, work
         if totals.records == 0:
             raise InputError(input_path, "file holds no records")
+        refuse_lost_columns(input_path, holder, totals.present, totals.invalid,
+                            totals.examples, accepted=accepted, max_share=max_invalid_share)
         writers.close()
         step(3)
         seal_file(paths["keys"], scratch_dir / "keys.parquet", kind="keys",
@@ -169,6 +184,8 @@ class _Totals:
     with_key: dict[str, int] = field(default_factory=dict)
     invalid: dict[str, int] = field(default_factory=dict)
     derived: dict[str, int] = field(default_factory=dict)
+    present: dict[str, int] = field(default_factory=dict)
+    examples: dict[str, list[str]] = field(default_factory=dict)
 
     def add(self, counts: dict[str, int], into: dict[str, int]) -> None:
         for name, count in counts.items():
@@ -184,6 +201,8 @@ class _Batch:
     record_ids: pa.Array | None
     invalid: dict[str, int]
     derived: dict[str, int]
+    present: dict[str, int] = field(default_factory=dict)
+    examples: dict[str, list[str]] = field(default_factory=dict)
 
     def tables(self, totals: _Totals) -> tuple[pa.Table, pa.Table, pa.Table]:
         """(keys, payload, crosswalk), numbering rows after those already counted."""
@@ -201,6 +220,9 @@ class _Batch:
                     for n in self.keys.column_names[1:]}, totals.with_key)
         totals.add(self.invalid, totals.invalid)
         totals.add(self.derived, totals.derived)
+        totals.add(self.present, totals.present)
+        for kind, shapes in self.examples.items():
+            totals.examples.setdefault(kind, shapes)
         return self.keys, self.payload, crosswalk
 
 
@@ -245,7 +267,8 @@ def _prepare_batch(batch: pa.Table, holder: HolderSpec, recipes: list[Recipe],
                        names=["serial", *holder.attributes])
     return _Batch(keys_table, payload,
                   batch.column(record_id).cast(pa.string()) if record_id else None,
-                  normalised.invalid_counts, normalised.derived)
+                  normalised.invalid_counts, normalised.derived, normalised.present,
+                  normalised.examples)
 
 
 def _with_all_kinds(values: pa.Table, recipes) -> pa.Table:

@@ -7,6 +7,7 @@ keys. The payload and crosswalk are written exactly as in exact mode.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import pyarrow as pa
@@ -14,6 +15,11 @@ import pyarrow.parquet as pq
 
 from linkage.envelope import seal
 from linkage.errors import LinkageError
+from linkage.field_check import (
+    DEFAULT_MAX_INVALID_SHARE,
+    check_accept_options,
+    refuse_lost_columns,
+)
 from linkage.files import atomic_path
 from linkage.fuzzy.blocking import blocking_keys, part_values
 from linkage.fuzzy.bloom import encode, to_arrow
@@ -56,14 +62,16 @@ def encode_identifiers(values: pa.Table, project_key: bytes, params: FuzzyParams
 def prepare(project: ProjectManifest | str | Path, holder_id: str, input_path: str | Path,
             out_dir: str | Path, keys_dir: str | Path, passphrase: str, *,
             encoding: str | None = None, engine: str = "duckdb",
-            progress: Progress | None = None) -> PrepareReport:
-    """Prepare one holder's file for fuzzy linkage; same outputs as exact mode."""
+            progress: Progress | None = None, accept_invalid: Iterable[str] = (),
+            max_invalid_share: float = DEFAULT_MAX_INVALID_SHARE) -> PrepareReport:
+    """Prepare one holder's file for fuzzy linkage; same outputs and refusals as exact mode."""
     from linkage.normalise import normalise_identifiers
 
     manifest = as_manifest(project)
     manifest.require_open()
     spec = manifest.spec
     holder = spec.holder(holder_id)
+    accepted = check_accept_options(holder, accept_invalid, max_invalid_share)
     if engine != "duckdb":
         raise LinkageError(f"fuzzy mode encodes with numpy and duckdb; engine '{engine}' "
                            "is not supported for it yet")
@@ -93,6 +101,8 @@ def prepare(project: ProjectManifest | str | Path, holder_id: str, input_path: s
                                            holder.identifiers)
     except ValueError as exc:
         raise LinkageError(f"{input_path}: {exc}") from None
+    refuse_lost_columns(input_path, holder, normalised.present, normalised.invalid_counts,
+                        normalised.examples, accepted=accepted, max_share=max_invalid_share)
     step(2)
 
     serials = random_hex(table.num_rows)

@@ -91,3 +91,22 @@ def normalise_postcode(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     text = pc.replace_substring_regex(text, r"^(\d{3})\p{Pd}(\d{3})$", r"\1\2")
     valid = pc.fill_null(pc.match_substring_regex(text, r"^(?:\d{5}|\d{6})$"), False)
     return pc.if_else(valid, text, pa.scalar(None, pa.string()))
+
+
+def normalise_postcode_any(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """A postcode of any country: NFKC, upper case, spaces and dashes dropped.
+
+    Valid is 3 to 10 letters and digits with at least one digit, which covers Australia
+    (2600), the UK (SW1A 1AA), Canada (K1A 0B1), the US (12345-6789), Japan (100-0001) and
+    Korea. Unlike ``postcode`` a number column is not padded (a lost leading zero cannot be
+    told from a code of another length abroad); keep such columns as text.
+
+    >>> normalise_postcode_any(pa.array(["SW1A 1AA", "sw1a-1aa", " 0800", "AB", "ABCD"])
+    ...                       ).to_pylist()
+    ['SW1A1AA', 'SW1A1AA', '0800', None, None]
+    """
+    text = pc.utf8_upper(nfkc(as_text(values)))
+    text = pc.replace_substring_regex(text, WHITESPACE + r"|\p{Pd}", "")
+    valid = pc.fill_null(pc.and_(pc.match_substring_regex(text, r"^[A-Z0-9]{3,10}$"),
+                                 pc.match_substring_regex(text, r"\d")), False)
+    return pc.if_else(valid, text, pa.scalar(None, pa.string()))

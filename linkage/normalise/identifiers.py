@@ -14,13 +14,18 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from linkage.normalise.address import normalise_address, normalise_postcode
+from linkage.normalise.address import (
+    normalise_address,
+    normalise_postcode,
+    normalise_postcode_any,
+)
 from linkage.normalise.dates import normalise_dob
 from linkage.normalise.name import normalise_name
 from linkage.normalise.phone import normalise_phone
 from linkage.normalise.rrn import normalise_rrn, rrn_birth_date, rrn_details, rrn_sex
 from linkage.normalise.sex import normalise_sex
-from linkage.normalise.text import is_blank, normalise_ci, normalise_text
+from linkage.normalise.shapes import value_shapes
+from linkage.normalise.text import as_text, is_blank, normalise_ci, normalise_id, normalise_text
 
 Normaliser = Callable[[pa.Array | pa.ChunkedArray], pa.Array]
 
@@ -34,10 +39,30 @@ NORMALISERS: dict[str, Normaliser] = {
     "phone": normalise_phone,
     "address": normalise_address,
     "postcode": normalise_postcode,
+    "postcode_any": normalise_postcode_any,
     "ci": normalise_ci,
     "text": normalise_text,
+    "id": normalise_id,
 }
 KINDS: frozenset[str] = frozenset(NORMALISERS)
+#: What each kind accepts, for the error that refuses a column most of whose values it drops.
+EXPECTS: dict[str, str] = {
+    "name": "a person's name (letters, spaces, '-', '.' and apostrophes)",
+    "given_name": "a given name (letters, spaces, '-', '.' and apostrophes)",
+    "surname": "a surname (letters, spaces, '-', '.' and apostrophes)",
+    "rrn": "a Korean resident registration number, 999999-9999999 with a valid check digit",
+    "dob": "a past date such as 1990-02-02, 1990.2.2 or 19900202",
+    "sex": "M/F, 남/여, 1/2 or male/female",
+    "phone": "a Korean phone number such as 010-1234-5678, or another country's with its "
+             "+ and country code",
+    "address": "any address text",
+    "postcode": "a Korean postcode: five digits (99999) or the old six (999-999); "
+                "for other countries use kind 'postcode_any'",
+    "postcode_any": "3 to 10 letters and digits with at least one digit, any country",
+    "ci": "connecting information (88-character base64)",
+    "text": "any text",
+    "id": "any text (an opaque identifier)",
+}
 # Kinds an RRN carries, filled from it where a record lacks them.
 FROM_RRN: dict[str, Normaliser] = {"dob": rrn_birth_date, "sex": rrn_sex}
 
@@ -82,10 +107,31 @@ def _count(mask: pa.Array) -> int:
 
 def _invalid_count(raw: pa.Array | pa.ChunkedArray, normalised: pa.Array) -> int:
     """How many values :func:`is_invalid` flags, looking only at the rows that came out null."""
+    return len(_invalid_values(raw, normalised))
+
+
+def _invalid_values(raw: pa.Array | pa.ChunkedArray, normalised: pa.Array) -> pa.Array:
+    """The raw values :func:`is_invalid` flags, looking only at the rows that came out null."""
     lost = pc.is_null(normalised)
     if not pc.any(lost).as_py():
-        return 0
-    return _count(pc.invert(is_blank(pc.filter(raw, lost))))
+        return pa.array([], pa.string())
+    dropped = as_text(pc.filter(raw, lost))
+    return pc.filter(dropped, pc.invert(is_blank(dropped)))
+
+
+#: Invalid values an error may describe (by shape only, see ``shapes``).
+EXAMPLES = 2
+
+
+def _example_shapes(invalid: pa.Array) -> list[str]:
+    """Up to :data:`EXAMPLES` distinct shapes of invalid values, never the values."""
+    shapes: list[str] = []
+    for shape in value_shapes(invalid.slice(0, 64)).to_pylist():
+        if shape not in shapes:
+            shapes.append(shape)
+        if len(shapes) == EXAMPLES:
+            break
+    return shapes
 
 
 @dataclass
@@ -94,11 +140,16 @@ class NormalisedIdentifiers:
 
     ``invalid_counts``: per kind, values present but invalid (now null). ``derived``: per kind,
     values that were missing or invalid and were filled from the RRN (``dob``, ``sex``).
+    ``present`` and ``examples`` let ``prepare`` refuse a column it would mostly throw away.
     """
 
     values: pa.Table
     invalid_counts: dict[str, int] = field(default_factory=dict)
     derived: dict[str, int] = field(default_factory=dict)
+    #: Per kind, values given at all (valid or invalid): the base of the invalid share.
+    present: dict[str, int] = field(default_factory=dict)
+    #: Per kind, up to two shapes of invalid values (``9999``), for an error message.
+    examples: dict[str, list[str]] = field(default_factory=dict)
 
 
 def _kinds_by_column(table: pa.Table, identifiers: Mapping[str, str]) -> dict[str, str]:
@@ -148,7 +199,7 @@ def normalise_identifiers(
         rrn, century, from_rrn["dob"], from_rrn["sex"] = rrn_details(
             table.column(by_kind["rrn"]), strict_check_digit=strict_check_digit)
 
-    def one(kind: str, column: str) -> tuple[pa.Array, int]:
+    def one(kind: str, column: str) -> tuple[pa.Array, int, int, list[str]]:
         raw = table.column(column)
         if kind == "rrn":
             normalised = rrn
@@ -156,18 +207,27 @@ def normalise_identifiers(
             normalised = normalise_dob(raw, century=century)
         else:
             normalised = normalise_column(kind, raw)
-        return normalised, _invalid_count(raw, normalised)
+        invalid = _invalid_values(raw, normalised)
+        valid = len(normalised) - normalised.null_count
+        return (normalised, len(invalid), valid + len(invalid),
+                _example_shapes(invalid) if len(invalid) else [])
 
     # Arrow's kernels release the GIL, so the columns are normalised side by side.
     with ThreadPoolExecutor(max_workers=min(len(by_kind), os.cpu_count() or 1) or 1) as pool:
         done = dict(zip(by_kind, pool.map(one, by_kind, by_kind.values()), strict=True))
-    for kind, (normalised, invalid) in done.items():
+    present: dict[str, int] = {}
+    examples: dict[str, list[str]] = {}
+    for kind, (normalised, invalid, given, shapes) in done.items():
         columns[kind] = normalised
         invalid_counts[kind] = invalid
+        present[kind] = given
+        if shapes:
+            examples[kind] = shapes
 
     derived: dict[str, int] = {}
     for kind, known in from_rrn.items():
         given = columns.get(kind, pa.nulls(table.num_rows, pa.string()))
         derived[kind] = _count(pc.and_(pc.is_null(given), pc.is_valid(known)))
         columns[kind] = pc.coalesce(given, known)
-    return NormalisedIdentifiers(pa.table(columns), invalid_counts, derived)
+    return NormalisedIdentifiers(pa.table(columns), invalid_counts, derived, present,
+                                 examples)

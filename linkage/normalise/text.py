@@ -112,3 +112,15 @@ def split_paths(
     quick = fast(pc.if_else(is_fast, text, pa.scalar(None, text.type)))
     is_slow = pc.invert(is_fast)
     return pc.replace_with_mask(quick, is_slow, slow(pc.filter(text, is_slow), is_slow))
+
+
+def normalise_id(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """An opaque identifier (a foreign id, a membership number): no format rule at all.
+
+    NFKC (full-width forms), whitespace collapsed and trimmed, lower case; anything not blank
+    is valid, so a column of this kind never loses a value to a rule it does not follow.
+
+    >>> normalise_id(pa.array([" AB-123x ", "ＡＢ－１２３Ｘ", "  ", None])).to_pylist()
+    ['ab-123x', 'ab-123x', None, None]
+    """
+    return empty_to_null(pc.utf8_lower(collapse_whitespace(nfkc(as_text(values)))))

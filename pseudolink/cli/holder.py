@@ -29,11 +29,19 @@ def prepare(
     spec: Annotated[Path | None, typer.Option(
         help="This holder's own copy of the project spec (TOML); refuse if project.json "
              "differs from it.")] = None,
+    accept_invalid: Annotated[list[str] | None, typer.Option(
+        "--accept-invalid", metavar="COLUMN",
+        help="Link without this identifier column's invalid values even when more than "
+             "--max-invalid-share of them are invalid (repeatable).")] = None,
+    max_invalid_share: Annotated[float, typer.Option(
+        help="Refuse a column whose share of values invalid for its kind is higher.")
+    ] = 0.05,
     workdir: WorkdirOption = None,
 ) -> None:
     """Split a holder file into linkage keys (key manager) and attributes (combiner).
 
-    Refused unless project.json is exactly what this holder accepted (`project accept`).
+    Refused unless project.json is exactly what this holder accepted (`project accept`),
+    and refused when a column's values are mostly invalid for its kind (see docs/linkage.md).
     """
     import linkage
     from linkage.keys.acceptance import require_every_share
@@ -51,7 +59,9 @@ def prepare(
         with progress_bars(transient=True) as progress:
             report = linkage.prepare(space.project_dir(project), holder, input, out,
                                      space.keys, passphrase(), encoding=encoding,
-                                     engine=engine, progress=progress)
+                                     engine=engine, progress=progress,
+                                     accept_invalid=accept_invalid or (),
+                                     max_invalid_share=max_invalid_share)
     except linkage.LinkageError as exc:
         raise fail(str(exc)) from None
     governance.record(space, manifest, "prepare", actor, holder, report.outputs,
