@@ -55,6 +55,8 @@ def _pipeline(run, elsewhere: Path, as_user=lambda user: None) -> dict[str, Path
         run("holder", "prepare", "--project", PROJECT, "--holder", holder_id, "--input",
             str(root / f"{holder_id}.csv"), "--out", str(out))
     as_user("kim")
+    run("link", "--precheck", "--project", PROJECT, "--keys", str(out / "ssis.keys.age"),
+        str(out / "building.keys.age"), "--out", str(elsewhere / "precheck"))
     run("link", "--project", PROJECT, "--keys", str(out / "ssis.keys.age"),
         str(out / "building.keys.age"), "--out", str(elsewhere))
     as_user("choi")
@@ -139,7 +141,8 @@ def test_every_stage_is_recorded_under_the_logged_in_person(world, monkeypatch) 
     assert ("stage.create", "root") in actors
     assert actors.count(("stage.accept", "hana")) == 2
     assert actors.count(("stage.prepare", "hana")) == 2
-    assert ("stage.link", "kim") in actors and ("stage.combine", "choi") in actors
+    assert ("stage.precheck", "kim") in actors and ("stage.link", "kim") in actors
+    assert ("stage.combine", "choi") in actors
     assert actors[-2:] == [("project.close", "po1"),
                            ("project.destruction_certificate", "po1")]
     listed = " ".join(world("project", "list").split())
