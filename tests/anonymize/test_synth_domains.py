@@ -36,7 +36,10 @@ def test_dp_mst_takes_no_category_range_or_level_from_the_data():
     out = dp_mst(_with_target(_people()), 20_000, epsilon=1.0, domains=DECLARED)
     assert "희귀급여" not in set(out.data["benefit_type"])
     assert out.data["household_size"].between(1, 6).all()
-    assert out.data["income"].max() < 9_876_543_000
+    # The victim's exact income is not the range's edge any more. (The range is found with
+    # noise, so its top may land above or below the victim's value: about one run in six
+    # above. What must never happen is the exact value coming back.)
+    assert not (out.data["income"] == 9_876_543_000).any()
     assert out.domain_from_data == []
     assert out.domains == {"sex": "declared categories", "benefit_type": "declared categories",
                            "household_size": "declared range",
