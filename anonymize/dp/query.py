@@ -17,6 +17,7 @@ import pandas as pd
 from anonymize.dp.bounding import BoundedData, bound_contributions
 from anonymize.dp.schema import DPQuery, DPSchema
 from anonymize.dp.statistics import CONFIDENCE, PLANS, Plan
+from anonymize.errors import AnonymizeError
 
 Progress = Callable[[str, int, int | None], None]
 
@@ -87,8 +88,23 @@ def plan_query(df: pd.DataFrame | BoundedData, query: DPQuery, schema: DPSchema
     """The OpenDP measurement for ``query`` and its privacy loss, before any noise is drawn."""
     data = prepare(df, schema)
     plan = PLANS[query.statistic](query, data.frame, schema)
+    _check_numeric(query, data.frame)
     epsilon = float(plan.measurement.map(schema.d_in))
     return PlannedQuery(query, plan, data, epsilon)
+
+
+#: Statistics that are computed over the values of ``query.column``.
+NUMERIC_STATISTICS = ("sum", "mean", "variance", "quantile")
+
+
+def _check_numeric(query: DPQuery, frame: pd.DataFrame) -> None:
+    """Refuse a sum of text while planning: a check that failed after the spend charged it."""
+    if query.statistic not in NUMERIC_STATISTICS or query.column not in frame.columns:
+        return
+    series = frame[query.column]
+    if not (pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series)):
+        raise AnonymizeError(f"column {query.column!r} is not numeric (dtype {series.dtype}): "
+                             f"a {query.statistic} needs numbers")
 
 
 def run_plan(planned: PlannedQuery, schema: DPSchema) -> DPAnswer:
