@@ -28,6 +28,14 @@ class SweepReport:
     retention_certificates: list[dict[str, Any]] = field(default_factory=list)
 
 
+def _artifact_path(artifact: str, root: str | Path) -> Path | None:
+    """Where a release's artifact lies: absolute as recorded, else under the workspace root,
+    else relative to the working directory (as the open-data API reads it)."""
+    candidates = [Path(artifact)] if Path(artifact).is_absolute() else [
+        files.local_path(artifact, root), Path(artifact)]
+    return next((p for p in candidates if p.is_file()), None)
+
+
 class SweepMethods:
     """``Catalog.sweep``, mixed into ``catalog.Catalog``."""
 
@@ -50,9 +58,10 @@ class SweepMethods:
                 or_(Release.revoked_at.is_not(None), Release.expires_at <= now))
                 .order_by(Release.id)))
         for release in due:
-            path = files.local_path(release.artifact, root)
-            found = path.is_file()
-            if found:
+            path = _artifact_path(release.artifact, root)
+            found = path is not None
+            matched = found and files.sha256_file(path) == release.checksum
+            if path is not None:
                 files.shred(path)
             with self._write() as session:
                 row = session.get(Release, release.id)
@@ -61,6 +70,7 @@ class SweepMethods:
                 audit_log.append_entry(session, actor, "release.destroy", release.id, {
                     "form": release.form, "artifact": release.artifact,
                     "checksum": release.checksum, "found": found,
+                    "checksum_matched": matched, "path": str(path) if path else None,
                     "why": "revoked" if release.revoked_at is not None else "expired"})
             report.destroyed_releases.append(release.id)
         with self._read() as session:

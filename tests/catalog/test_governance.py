@@ -146,6 +146,9 @@ def test_sweep_destroys_revoked_and_expired_releases_and_lapsed_projects(
     assert artifacts["kept"].exists()
     assert not artifacts["revoked"].exists() and not artifacts["lapsed-takeout"].exists()
     assert not crosswalk.exists()
+    destroyed = [e["details"] for e in cat.audit_entries() if e["action"] == "release.destroy"]
+    assert sorted((d["why"], d["found"]) for d in destroyed) == [("expired", True),
+                                                               ("revoked", True)]
     assert [c["reason"] for c in report.retention_certificates] == ["retention period ended"]
     again = cat.sweep(actor="po1", root=tmp_path)
     assert again.destroyed_releases == [] and again.retention_certificates == []
