@@ -17,6 +17,8 @@ from catalog.checkpoints import Anchor, CheckpointFile
 from catalog.committee import CommitteeRules, RiskThresholds, Tally
 from catalog.database import init_catalog
 from catalog.datasets import DatasetInfo
+from catalog.dumps import dump as dump_catalog
+from catalog.dumps import load as load_catalog
 from catalog.errors import CatalogError
 from catalog.facade import Catalog
 from catalog.hashchain import AuditVerification
@@ -64,8 +66,10 @@ __all__ = [
     "ThrottlePolicy",
     "UserInfo",
     "create_audit_key",
+    "dump_catalog",
     "init_catalog",
     "load_audit_public",
     "load_audit_signer",
+    "load_catalog",
     "permits",
 ]

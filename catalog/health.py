@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -16,6 +17,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from catalog.artefacts import local_path, sha256_file
 from catalog.database import current_revision, head_revision, redacted
 from catalog.models import Artefact, Release
+
+WORKSPACE_EVENTS = ("workspace.backup", "workspace.restore")
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,20 @@ class HealthMethods:
                                 f"recorded {item.sha256[:12]}…); restore the recorded file "
                                 "from a backup, or publish it again as a new release")
         return problems
+
+    def record_workspace_event(self, action: str, target: str, details: dict[str, Any], *,
+                               actor: str) -> None:
+        """Audit a backup (an administrator's, by the role matrix) or a restore.
+
+        A restore is recorded under the operating-system account that ran it: whoever
+        holds an archive's age identity and the host can restore it, so a role check
+        there would only pretend to stop them.
+        """
+        if action not in WORKSPACE_EVENTS:
+            raise ValueError(f"not a workspace event: {action}")
+        permission = action if action == "workspace.backup" else None
+        with self._change(actor, action, target, permission=permission) as change:  # type: ignore[attr-defined]
+            change.details = dict(details)
 
     def _path(self, stored: str) -> Path:
         return Path(stored) if self.root is None else local_path(stored, self.root)

@@ -65,6 +65,10 @@ PERMISSIONS: MappingProxyType[str, frozenset[str]] = MappingProxyType({
     "organisation.manage": frozenset({"admin"}),
     "apikey.issue": _OFFICER_OR_ADMIN,
     "apikey.revoke": _OFFICER_OR_ADMIN,
+    # Operating the workspace (issue 24): an archive holds every secret the workspace
+    # holds (sealed), so only an administrator makes one. A restore is recorded under the
+    # operating-system account (catalog.health): it runs before anyone can log in there.
+    "workspace.backup": frozenset({"admin"}),
     # Oversight.
     "audit.read": _OFFICER_OR_ADMIN,
     "audit.verify": _OFFICER_OR_ADMIN,

@@ -32,6 +32,8 @@ COMMAND_MODULES = (
     "catalog",
     "catalog_governance",
     "audit",
+    "doctor",
+    "backup",
     "airlock",
     "serve",
     "exchange",

@@ -109,3 +109,52 @@ def test_api_started_from_another_directory_serves_a_moved_workspace(moved, else
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def _damaged_copy(moved: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "copy"
+    shutil.copytree(moved, copy)
+    return copy
+
+
+def test_doctor_passes_a_healthy_moved_workspace(moved, elsewhere):
+    result = _cli("doctor", "--workdir", str(moved), cwd=elsewhere)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "workspace healthy" in result.stdout
+    assert "keys readable: 4 parties and the audit signing key" in result.stdout
+
+
+def test_doctor_names_a_missing_release(moved, elsewhere, tmp_path):
+    copy = _damaged_copy(moved, tmp_path)
+    (copy / "releases" / f"{DP_RELEASE}.parquet").unlink()
+    result = _cli("doctor", "--workdir", str(copy), cwd=elsewhere)
+    assert result.returncode == 1
+    assert f"release {DP_RELEASE}: releases/{DP_RELEASE}.parquet is missing" in result.stderr
+    assert "1 problem(s) found" in result.stderr
+
+
+def test_doctor_names_a_changed_artefact(moved, elsewhere, tmp_path):
+    copy = _damaged_copy(moved, tmp_path)
+    with open(copy / "data" / "demo-housing" / "combined.parquet", "ab") as fh:
+        fh.write(b"\0")
+    result = _cli("doctor", "--workdir", str(copy), cwd=elsewhere)
+    assert result.returncode == 1
+    assert ("artefact of project demo-housing (combine, combined): "
+            "data/demo-housing/combined.parquet has changed") in result.stderr
+
+
+def test_doctor_names_a_broken_audit_chain(moved, elsewhere, tmp_path):
+    copy = _damaged_copy(moved, tmp_path)
+    with sqlite3.connect(copy / "catalog.db") as db:
+        db.execute("UPDATE audit_log SET actor = 'someone-else' WHERE seq = 2")
+    result = _cli("doctor", "--workdir", str(copy), cwd=elsewhere)
+    assert result.returncode == 1
+    assert "audit chain: " in result.stderr and "seq 2" in result.stderr
+    assert "audit chain BROKEN" in result.stderr
+
+
+def test_doctor_names_keys_the_passphrase_does_not_open(moved, elsewhere):
+    result = _cli("doctor", "--workdir", str(moved), cwd=elsewhere,
+                  PSEUDOLINK_PASSPHRASE="not the workspace passphrase")
+    assert result.returncode == 1
+    assert "keys not readable with the passphrase given: agency, building" in result.stderr
