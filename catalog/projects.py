@@ -101,10 +101,13 @@ class ProjectMethods:
             raise
 
     def ensure_project(self, project_id: str, *, purpose: str, mode: str,
-                       spec: Mapping[str, Any], actor: str) -> bool:
+                       spec: Mapping[str, Any], actor: str,
+                       permission: str = "project.record") -> bool:
         """Record a project this workspace has not seen (a holder's, from its manifest).
 
         Returns whether it was recorded now; a known project is left as it is.
+        ``permission`` is the action the actor must hold: closing a project recorded
+        nowhere yet needs only ``project.close``.
         """
         if purpose not in PURPOSES or mode not in LINKAGE_MODES:
             raise CatalogError(f"project {project_id!r}: purpose {purpose!r} or mode "
@@ -112,7 +115,7 @@ class ProjectMethods:
         with self._guarded(project_id) as session:
             if session.get(Project, project_id) is not None:
                 return False
-            check_actor(session, actor, "project.record")
+            check_actor(session, actor, permission)
             session.add(Project(id=project_id, purpose=purpose, mode=mode,
                                 spec=jsonable(dict(spec))))
             session.flush()

@@ -92,7 +92,7 @@ def destroy(space: Workspace, manifest: Any, actor: str) -> dict[str, Any]:
     try:
         with open_catalog(space) as cat:
             cat.ensure_project(manifest.id, purpose=spec.purpose, mode=spec.mode,
-                               spec=spec.to_dict(), actor=actor)
+                               spec=spec.to_dict(), actor=actor, permission="project.close")
             return cat.destroy_project(manifest.id, actor=actor, root=space.root)
     except catalog.CatalogError as exc:
         raise fail(f"project {manifest.id}: {exc}") from None
