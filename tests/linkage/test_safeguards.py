@@ -116,7 +116,7 @@ def test_close_is_recorded_in_the_audit_log(tmp_path, party_keys, monkeypatch):
         # No users in this workspace's catalog, so nobody can log in: the actor is the
         # workspace's party, never a free-text name (issue 16; logged-in closes in
         # tests/pseudolink/test_project_governance.py).
-        assert {e["actor"] for e in entries} == {"party:workspace"}
+        assert {e["actor"] for e in entries} == {"party:workspace", "party:ssis"}
         assert cat.verify_audit().ok
     assert not list((work / "keys").rglob("*projectkey.age"))
     assert not list(work.rglob("*.share.age")) and not list(work.rglob("*.accepted.json"))
