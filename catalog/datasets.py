@@ -27,6 +27,8 @@ class DatasetInfo:
     project_id: str | None
     columns: dict[str, str]
     lineage: dict[str, Any]
+    #: The file's digest at registration: a release reads the file only if it still matches.
+    sha256: str | None = None
 
 
 def dataset_info(dataset: Dataset, root: str | Path | None = None) -> DatasetInfo:
@@ -39,6 +41,7 @@ def dataset_info(dataset: Dataset, root: str | Path | None = None) -> DatasetInf
         project_id=dataset.project_id,
         columns={column.name: column.classification for column in dataset.columns},
         lineage=dict(dataset.lineage),
+        sha256=dataset.sha256,
     )
 
 

@@ -277,8 +277,13 @@ class Catalog(AccountMethods, SessionMethods, RequestMethods, ProjectMethods, Sw
 
     def register_dataset(self, dataset_id: str, *, title: str, path: str,
                          columns: dict[str, str], project_id: str | None, lineage: dict,
-                         actor: str, description: str = "") -> None:
-        """Create or replace a dataset's entry and its column classification."""
+                         actor: str, description: str = "", sha256: str | None = None) -> None:
+        """Create or replace a dataset's entry and its column classification.
+
+        ``sha256`` is the file's digest, the dataset's identity for budgets; by default the
+        lineage's ``file_sha256``, else the file's own digest when it can be read.
+        """
+        digest = sha256 or (lineage or {}).get("file_sha256") or _file_digest(path)
         for column, classification in columns.items():
             _one_of(classification, CLASSIFICATIONS,
                     f"dataset {dataset_id!r}, column {column!r}: classification")
@@ -300,12 +305,14 @@ class Catalog(AccountMethods, SessionMethods, RequestMethods, ProjectMethods, Sw
             dataset.title, dataset.description = title, description
             dataset.path = self._stored(path)
             dataset.project_id, dataset.lineage = project_id, lineage_doc
+            dataset.sha256 = digest
             dataset.updated_at = utcnow()
             dataset.columns.extend(
                 DatasetColumn(name=name, position=i, classification=classification)
                 for i, (name, classification) in enumerate(columns.items()))
             change.details = {"title": title, "project_id": project_id,
-                              "columns": dict(columns), "lineage": lineage_doc}
+                              "columns": dict(columns), "lineage": lineage_doc,
+                              "sha256": digest}
 
     # -- releases -------------------------------------------------------------------
 
@@ -410,6 +417,17 @@ class Catalog(AccountMethods, SessionMethods, RequestMethods, ProjectMethods, Sw
             change.details = budgets.set_budget(change.session, dataset_id, consumer,
                                                 epsilon_total)
 
+    def set_dataset_budget(self, dataset_id: str, epsilon_total: float, actor: str) -> None:
+        """Set the total epsilon all consumers of this dataset's content share (officers)."""
+        with self._change(actor, "budget.dataset_set", dataset_id,
+                          permission="budget.set") as change:
+            change.details = budgets.set_dataset_total(change.session, dataset_id,
+                                                       epsilon_total, actor)
+
+    def dataset_budget(self, dataset_id: str) -> budgets.DatasetBudgetInfo | None:
+        with self._read() as session:
+            return budgets.dataset_total(session, dataset_id)
+
     def spend(self, dataset_id: str, consumer: str, epsilon: float, *, query: dict,
               actor: str) -> float:
         """Charge one query to a budget; returns the epsilon left.
@@ -500,3 +518,14 @@ class Catalog(AccountMethods, SessionMethods, RequestMethods, ProjectMethods, Sw
     def audit_entries(self) -> list[dict[str, Any]]:
         with self._read() as session:
             return [entry.to_dict() for entry in audit_log.iter_entries(session)]
+
+
+def _file_digest(path: str | os.PathLike[str]) -> str | None:
+    """SHA-256 of a readable file, else None (a catalog entry may name a file elsewhere)."""
+    import hashlib
+
+    try:
+        with open(path, "rb") as handle:
+            return hashlib.file_digest(handle, "sha256").hexdigest()
+    except OSError:
+        return None

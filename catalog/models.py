@@ -109,6 +109,9 @@ class Dataset(Base):
     path: Mapped[str] = mapped_column(Text)
     project_id: Mapped[str | None] = mapped_column(ForeignKey("projects.id"))
     lineage: Mapped[dict[str, Any]]
+    #: The file's content digest at registration: the dataset's identity for budgets, and
+    #: what a release checks the file it reads against.
+    sha256: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -315,6 +318,24 @@ class PrivacyBudget(Base):
     consumer: Mapped[str] = mapped_column(String(64))
     epsilon_total: Mapped[float] = mapped_column(Float)
     epsilon_spent: Mapped[float] = mapped_column(Float, default=0.0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DatasetBudget(Base):
+    """The total epsilon of one dataset's content, shared by every consumer and registration.
+
+    ``identity`` is ``sha256:<digest>`` (or ``dataset:<id>`` for a dataset registered
+    without a readable file), so the same file registered twice has one total.
+    """
+
+    __tablename__ = "dataset_budgets"
+    __table_args__ = (CheckConstraint("epsilon_total > 0", name="total_positive"),)
+
+    identity: Mapped[str] = mapped_column(String(140), primary_key=True)
+    epsilon_total: Mapped[float] = mapped_column(Float)
+    #: The officer who set it; None while it is the default (the largest consumer budget).
+    set_by: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -1,0 +1,77 @@
+"""One privacy budget per dataset: consumers share it, a second registration shares it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import catalog
+
+
+def _register(cat: catalog.Catalog, dataset_id: str, path: Path) -> None:
+    cat.register_dataset(dataset_id, title=dataset_id, path=str(path),
+                         columns={"link_id": "other"}, project_id=None, lineage={},
+                         actor="agency")
+
+
+@pytest.fixture
+def parquet(tmp_path: Path) -> Path:
+    path = tmp_path / "combined.parquet"
+    path.write_bytes(b"PAR1 the same bytes under two names PAR1")
+    return path
+
+
+def test_the_same_file_registered_twice_has_one_budget(cat: catalog.Catalog, dataset: str,
+                                                        parquet: Path) -> None:
+    _register(cat, "combined", parquet)
+    _register(cat, "combined-again", parquet)
+    for name in ("combined", "combined-again"):
+        cat.set_budget(name, "public", 1.0, actor="officer")
+    cat.spend("combined", "public", 1.0, query={}, actor="api")
+    with pytest.raises(catalog.CatalogError, match="total of dataset 'combined-again'"):
+        cat.spend("combined-again", "public", 0.5, query={}, actor="api")
+    assert cat.dataset_budget("combined-again").epsilon_spent == pytest.approx(1.0)
+
+
+def test_consumer_budgets_never_add_up_beyond_the_dataset_total(
+        cat: catalog.Catalog, dataset: str) -> None:
+    cat.set_dataset_budget(dataset, 1.0, actor="officer")
+    cat.set_budget(dataset, "public", 1.0, actor="officer")
+    cat.set_budget(dataset, "alice", 1.0, actor="officer")
+    cat.spend(dataset, "public", 0.6, query={}, actor="api")
+    with pytest.raises(catalog.CatalogError, match=r"remaining 0\.4 of its total 1"):
+        cat.spend(dataset, "alice", 0.6, query={}, actor="api")
+    assert cat.spend(dataset, "alice", 0.4, query={}, actor="api") == pytest.approx(0.0)
+    assert cat.budget(dataset, "alice").epsilon_spent == pytest.approx(0.4)
+
+
+def test_until_an_officer_sets_a_total_consumers_share_the_largest_budget(
+        cat: catalog.Catalog, dataset: str) -> None:
+    cat.set_budget(dataset, "public", 1.0, actor="officer")
+    cat.set_budget(dataset, "alice", 2.0, actor="officer")
+    cat.spend(dataset, "alice", 2.0, query={}, actor="api")
+    with pytest.raises(catalog.CatalogError, match="total of dataset"):
+        cat.spend(dataset, "public", 0.1, query={}, actor="api")
+    total = cat.dataset_budget(dataset)
+    assert (total.epsilon_total, total.set_by) == (2.0, None)
+
+
+def test_a_consumer_budget_above_the_dataset_total_is_refused(
+        cat: catalog.Catalog, dataset: str) -> None:
+    cat.set_dataset_budget(dataset, 1.0, actor="officer")
+    with pytest.raises(catalog.CatalogError, match="above the dataset's total 1"):
+        cat.set_budget(dataset, "alice", 3.0, actor="officer")
+    assert cat.budget(dataset, "alice") is None
+
+
+def test_the_dataset_total_never_drops_below_what_is_spent(cat: catalog.Catalog,
+                                                           dataset: str) -> None:
+    cat.set_dataset_budget(dataset, 2.0, actor="officer")
+    cat.set_budget(dataset, "public", 2.0, actor="officer")
+    cat.spend(dataset, "public", 1.5, query={}, actor="api")
+    with pytest.raises(catalog.CatalogError, match="already spent"):
+        cat.set_dataset_budget(dataset, 1.0, actor="officer")
+    with pytest.raises(catalog.PermissionRefused):
+        cat.set_dataset_budget(dataset, 9.0, actor="api")
+    assert [e["action"] for e in cat.audit_entries()].count("budget.dataset_set") == 1
