@@ -86,16 +86,31 @@ def budget(
     consumer: Annotated[str, typer.Option(help="API key owner, or 'public'.")] = "public",
     epsilon: Annotated[float | None, typer.Option(
         help="Set the total budget to this epsilon (never below what is spent).")] = None,
+    total: Annotated[float | None, typer.Option(
+        help="Set the dataset's total, which all consumers and the public share.")] = None,
     workdir: WorkdirOption = None,
 ) -> None:
-    """Show a consumer's budget on a dataset, or set its total with --epsilon (officers)."""
+    """Show a consumer's budget on a dataset, or set it with --epsilon and the dataset's
+    total with --total (officers)."""
     import catalog
 
-    actor = acting_user(ws(workdir)) if epsilon is not None else None
+    acting = epsilon is not None or total is not None
+    actor = acting_user(ws(workdir)) if acting else None
     with catalog.Catalog.connect(ws(workdir).database_url, root=ws(workdir).root) as cat:
-        if actor is not None:
-            cat.set_budget(dataset, consumer, epsilon, actor=actor)
+        try:
+            if total is not None:
+                cat.set_dataset_budget(dataset, total, actor=actor)
+            if epsilon is not None:
+                cat.set_budget(dataset, consumer, epsilon, actor=actor)
+        except catalog.CatalogError as exc:
+            raise fail(str(exc)) from None
+        shared = cat.dataset_budget(dataset)
         found = cat.budget(dataset, consumer)
+    if shared is not None:
+        console.print(f"{dataset}: dataset total {shared.epsilon_total:g}"
+                      f"{'' if shared.set_by else ' (the largest consumer budget)'}, spent by "
+                      f"everyone {shared.epsilon_spent:g}, remaining {shared.remaining:g}",
+                      highlight=False)
     if found is None:
         raise fail(f"consumer {consumer!r} has no budget on dataset {dataset!r}")
     console.print(f"{dataset}/{consumer}: epsilon total {found.epsilon_total:g}, spent "

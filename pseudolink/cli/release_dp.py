@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from pseudolink.cli.app import WorkdirOption, console, fail, ws
-from pseudolink.cli.artifacts import publish_parquet
+from pseudolink.cli.artifacts import publish_parquet, sha256_file
 from pseudolink.cli.release import release_app
 from pseudolink.cli.session import acting_user
 
@@ -43,6 +43,11 @@ def release_dp(
         info = cat.dataset(dataset)
         if info is None:
             raise fail(f"no dataset {dataset!r} in the catalog")
+        registered = info.sha256 or info.lineage.get("file_sha256")
+        # The budget charged is this dataset's: the file read must be its registered content.
+        if registered is not None and sha256_file(Path(info.path)) != registered:
+            raise fail(f"{info.path}: the file of dataset {dataset!r} changed since it was "
+                       "registered (its SHA-256 differs); register it again")
         needed = [d.source for d in table_spec.dimensions]
         needed += [c for c in (table_spec.privacy_unit, table_spec.column) if c]
         try:

@@ -1,6 +1,8 @@
 """``pseudolink release synth``: a synthetic microdata release, gated and recorded.
 
-The dataset's file and column classification come from the catalog; the release is written to
+The dataset's file and column classification come from the catalog, and the file is read only
+if its SHA-256 is still the one registered (``--data`` may name a copy, never other data, since
+the budget charged is the registered dataset's); the release is written to
 ``W/releases/<id>.parquet`` (temporary name, then renamed), with its quality chart beside it,
 and recorded with its quality report and privacy-gate numbers, so the open API serves it.
 """
@@ -14,7 +16,7 @@ import typer
 from rich.table import Table
 
 from pseudolink.cli.app import WorkdirOption, console, fail, ws
-from pseudolink.cli.artifacts import publish_parquet
+from pseudolink.cli.artifacts import publish_parquet, sha256_file
 from pseudolink.cli.progress import progress_bars
 from pseudolink.cli.release import release_app
 from pseudolink.cli.session import acting_user
@@ -31,8 +33,13 @@ def release_synth(
     epochs: Annotated[int, typer.Option(help="Epochs for ctgan / tvae.")] = 300,
     release_id: Annotated[str | None, typer.Option("--id", help="Release id.")] = None,
     data: Annotated[Path | None, typer.Option(
-        help="Read the dataset from this file instead of the one the catalog records.")
+        help="Read the dataset from this copy of the registered file (same SHA-256).")
     ] = None,
+    person_key: Annotated[str | None, typer.Option(
+        help="dp-mst: the column naming each person (default link_id); rows per person "
+             "are bounded by it.")] = None,
+    rows_per_person: Annotated[int, typer.Option(
+        help="dp-mst: rows of one person kept (the input distance epsilon is for).")] = 1,
     consumer: Annotated[str, typer.Option(help="Budget consumer charged for dp-mst.")] = "public",
     domains: Annotated[Path | None, typer.Option(
         help="dp-mst: TOML of declared [categories] and [ranges]; undeclared numeric ranges "
@@ -58,10 +65,17 @@ def release_synth(
         if info is None:
             raise fail(f"no dataset {dataset!r} in the catalog")
         columns = info.columns
-        path = data or Path(info.path)
-        if not Path(path).exists():
+        path = Path(data or info.path)
+        if not path.is_file():
             raise fail(f"{path}: dataset file of {dataset!r} not found")
+        _check_digest(path, info, given=data is not None)
+        if rows < 1 or rows_per_person < 1:
+            raise fail("--rows and --rows-per-person must be at least 1")
         frame = pd.read_parquet(path)
+        if synthesizer == "dp-mst" and (person_key or "link_id") not in frame.columns:
+            raise fail(f"dataset {dataset!r} has no person key column "
+                       f"{person_key or 'link_id'!r}: a DP release bounds each person's rows "
+                       "by it (--person-key names another column)")
         declared = None
         if domains is not None:
             try:
@@ -92,7 +106,7 @@ def release_synth(
             result = anonymize.synthetic_release(
                 frame, rows, synthesizer=synthesizer, columns=columns, epsilon=epsilon,
                 epochs=epochs, seed=seed, thresholds=thresholds, progress=progress,
-                domains=declared)
+                domains=declared, person_key=person_key, rows_per_person=rows_per_person)
         out, checksum = publish_parquet(result.data, space.releases, release_id)
         parameters = result.report()
         chart = anonymize.write_chart(parameters, out.with_suffix(".quality.png"))
@@ -102,6 +116,20 @@ def release_synth(
             title=f"Synthetic {dataset} ({result.synthesizer})", artifact=str(out),
             checksum=checksum, parameters=parameters, actor=actor)
     _print_report(result, out)
+
+
+def _check_digest(path: Path, info: object, *, given: bool) -> None:
+    """The file must be the registered content: the budget charged is that dataset's."""
+    registered = info.sha256 or info.lineage.get("file_sha256")
+    if registered is None:
+        if given:
+            raise fail(f"--data {path}: dataset {info.id!r} was registered without a digest, "
+                       "so no other file can be shown to be it; register the file")
+        return
+    if sha256_file(path) != registered:
+        where = "--data " if given else ""
+        raise fail(f"{where}{path}: not the file registered as dataset {info.id!r} (its "
+                   "SHA-256 differs); register it as a dataset of its own")
 
 
 def _print_report(result: object, out: Path) -> None:
@@ -116,8 +144,15 @@ def _print_report(result: object, out: Path) -> None:
         table.add_row(column, f"{value:.2f}", "█" * round(value * 20))
     console.print(table)
     gate = result.gate
-    console.print(f"privacy gate passed: exact copies {gate.exact_copies}, DCR share "
-                  f"{gate.dcr_share:.3f}, membership AUC {gate.mia_auc:.3f}")
+    if not result.gate_applied:
+        console.print(f"privacy gate not applied: the rows are epsilon-DP per person "
+                      f"(at most {result.dp.get('rows_per_person', 1)} rows of each) and "
+                      "published as drawn", highlight=False)
+    else:
+        console.print(f"privacy gate passed: exact copies {gate.exact_copies}, DCR share "
+                      f"{gate.dcr_share:.3f}, membership AUC {gate.mia_auc:.3f}, "
+                      "QI-unique people disclosed "
+                      f"{'not checked' if gate.unique_matches is None else gate.unique_matches}")
     regression = result.utility.get("regression")
     if regression:
         coef = Table(title=regression["model"])
