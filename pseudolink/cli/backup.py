@@ -25,7 +25,7 @@ from typing import IO, Annotated, Any
 import typer
 
 from pseudolink.cli.app import WorkdirOption, app, console, err_console, fail, passphrase, ws
-from pseudolink.settings import Workspace
+from pseudolink.settings import Workspace, workspace
 
 FORMAT = "pseudolink-backup/1"
 #: Never archived: a login token, plaintext scratch, SQLite's own files (the catalog goes
@@ -300,7 +300,7 @@ def restore(
     import catalog
     from pseudolink.cli.doctor import examine
 
-    space = ws(workdir)
+    space = workspace(workdir)  # not ws(): that would make scratch/ in the target first
     root = Path(os.path.abspath(space.root))
     if root.exists() and any(p.name != "scratch" for p in root.iterdir()):
         raise fail(f"{root} is not empty: restore into a new workspace folder")
@@ -317,7 +317,7 @@ def restore(
         plain = staged / "archive.tar"
         try:
             pyrage.decrypt_file(str(archive), str(plain), identities)
-        except pyrage.DecryptError:
+        except (pyrage.DecryptError, OSError):  # a damaged chunk surfaces as an OSError
             raise fail("cannot decrypt the archive: the identity is not one of its recipients, "
                        "or the archive was altered") from None
         unpacked = staged / "unpacked"
