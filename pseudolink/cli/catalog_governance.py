@@ -49,10 +49,15 @@ def file_columns(path: Path) -> list[str]:
     raise fail(f"{path}: give a .parquet or .csv file")
 
 
-def classify(path: Path, given: list[str]) -> dict[str, str]:
-    """Every column of the file with its class; each must be named (no silent default)."""
+def classify(path: Path, given: list[str], rest: str | None = None) -> dict[str, str]:
+    """Every column of the file with its class: each named, or all others given ``rest``.
+
+    There is no silent default: an unclassified identifier would be treated as harmless.
+    """
     from catalog import CLASSIFICATIONS
 
+    if rest is not None and rest not in CLASSIFICATIONS:
+        raise fail(f"--rest {rest!r}: one of {', '.join(CLASSIFICATIONS)}")
     columns = file_columns(path)
     classes: dict[str, str] = {}
     for item in given:
@@ -64,7 +69,9 @@ def classify(path: Path, given: list[str]) -> dict[str, str]:
             raise fail(f"--column {item!r}: {path} has no column {name!r}")
         classes[name] = cls
     missing = [c for c in columns if c not in classes]
-    if missing:
+    if rest is not None:
+        classes.update({c: rest for c in missing})
+    elif missing:
         raise fail(f"{path}: classify every column; missing {', '.join(missing)} "
                    "(e.g. --column NAME=quasi_identifier)")
     return {c: classes[c] for c in columns}
@@ -78,6 +85,9 @@ def register(
     column: Annotated[list[str] | None, typer.Option(
         "--column", help="NAME=CLASS for every column: direct_identifier, quasi_identifier, "
                          "sensitive or other (repeat).")] = None,
+    rest: Annotated[str | None, typer.Option(
+        help="The class of every column not named with --column (say it explicitly: "
+             "there is no default).")] = None,
     project: Annotated[str | None, typer.Option(
         help="The linkage project it came from (lineage).")] = None,
     derived_from: Annotated[list[str] | None, typer.Option(
@@ -90,7 +100,7 @@ def register(
 
     space = ws(workdir)
     actor = acting_user(space)
-    columns = classify(file, column or [])
+    columns = classify(file, column or [], rest)
     lineage: dict = {"file_sha256": sha256_file(file)}
     with governance.open_catalog(space) as cat:
         if not catalog.permits(cat.user_role(actor), "dataset.register"):

@@ -86,6 +86,15 @@ def test_register_refuses_an_unclassified_column_naming_it(ws, combined) -> None
     assert "NAME=CLASS" in printed and "Traceback" not in printed
 
 
+def test_rest_classifies_every_column_not_named(ws, combined) -> None:
+    ws("choi", "catalog", "dataset", "register", "d", "--file", str(combined), "--title", "t",
+       "--column", "ssis__sido=quasi_identifier", "--rest", "other")
+    with catalog.Catalog.connect(ws.url) as cat:
+        assert cat.dataset("d").columns == {"link_id": "other",
+                                            "ssis__sido": "quasi_identifier",
+                                            "ssis__benefit_type": "other"}
+
+
 def test_a_researcher_may_not_register_a_dataset(ws, combined) -> None:
     printed = ws("alice", "catalog", "dataset", "register", "d", "--file", str(combined),
                  "--title", "t", "--column", "link_id=other", "--column",
