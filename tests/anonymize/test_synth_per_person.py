@@ -144,3 +144,79 @@ def test_nothing_counted_from_the_real_data_is_served_with_a_synthetic_release(r
     served = anonymize.published_report(out.report())
     assert "exact_copies_redrawn" not in served
     assert set(served["privacy_gate"]) <= {"passed", "thresholds", "applied", "reason"}
+
+
+# -- through the CLI: the registered file, its digest, the person bound --------------------
+
+def _workspace(tmp_path, monkeypatch, frame: pd.DataFrame):
+    import catalog
+    from pseudolink.settings import workspace
+    from tests.accounts import log_in
+
+    space = workspace(tmp_path / "w")
+    space.create_dirs()
+    catalog.init_catalog(space.database_url)
+    data = space.data / "combined.parquet"
+    frame.to_parquet(data)
+    with catalog.Catalog.connect(space.database_url) as cat:
+        cat.register_dataset("d", title="t", path=str(data),
+                             columns={c: "other" for c in frame.columns}, project_id=None,
+                             lineage={}, actor="test")
+        log_in(cat, monkeypatch, "po", "privacy_officer")
+        cat.set_budget("d", "public", 2.0, actor="po")
+    domains = tmp_path / "domains.toml"
+    domains.write_text('[categories]\nkind = ["a", "b"]\n\n[ranges]\n'
+                       'birth_year = [1930, 2000]\n', encoding="utf-8")
+    return space, data, domains
+
+
+def _cli_people(victim_rows: int) -> pd.DataFrame:
+    rng = np.random.default_rng(4)
+    people = pd.DataFrame({"link_id": [f"L{i}" for i in range(3000)],
+                           "kind": rng.choice(["a", "b"], 3000),
+                           "birth_year": rng.integers(1940, 2000, 3000)})
+    victim = pd.DataFrame({"link_id": "VICTIM", "kind": "a", "birth_year": [1931] * victim_rows})
+    return pd.concat([people, victim], ignore_index=True)
+
+
+def _release(space, domains, *extra: str):
+    from typer.testing import CliRunner
+
+    from pseudolink.cli.app import app
+
+    return CliRunner().invoke(app, [
+        "release", "synth", "--dataset", "d", "--rows", "3000", "--synthesizer", "dp-mst",
+        "--epsilon", "0.5", "--id", "s1", "--domains", str(domains),
+        "--workdir", str(space.root), *extra])
+
+
+def test_cli_one_link_id_with_100_rows_does_not_move_its_birth_year(tmp_path, monkeypatch):
+    import catalog
+
+    space, _, domains = _workspace(tmp_path, monkeypatch, _cli_people(100))
+    result = _release(space, domains)
+    assert result.exit_code == 0, result.output
+    assert "privacy gate not applied" in result.output
+    released = pd.read_parquet(space.releases / "s1.parquet")
+    # 1930-1934 is one bin of 16; nobody but the victim was born before 1940. Unbounded,
+    # the victim's 100 rows put several percent of the release there.
+    assert (released["birth_year"] < 1935).mean() < 0.02
+    with catalog.Catalog.connect(space.database_url) as cat:
+        parameters = cat.get_release("s1").parameters
+    assert parameters["dp"]["rows_per_person"] == 1
+    assert parameters["privacy_gate"]["applied"] is False
+
+
+def test_cli_data_that_is_not_the_registered_file_is_refused_before_the_spend(
+        tmp_path, monkeypatch):
+    import catalog
+
+    space, _, domains = _workspace(tmp_path, monkeypatch, _cli_people(1))
+    other = tmp_path / "other.parquet"
+    _cli_people(100).to_parquet(other)
+    result = _release(space, domains, "--data", str(other))
+    assert result.exit_code == 2
+    assert "not the file registered as dataset 'd'" in result.output
+    assert "Traceback" not in result.output
+    with catalog.Catalog.connect(space.database_url) as cat:
+        assert cat.budget("d", "public").epsilon_spent == 0.0
