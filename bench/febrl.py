@@ -38,7 +38,7 @@ def spec(project_id: str) -> linkage.ProjectSpec:
                 "attributes": []} for h in ("a", "b")]
     return linkage.ProjectSpec.from_dict({
         "project": {"id": project_id, "purpose": "scientific_research", "mode": "fuzzy"},
-        "holders": holders, "recipes": [{"fields": ["ci"]}],
+        "holders": holders,
         # Names salted by birth year and, apart, by postcode (FEBRL's lives in "text"):
         # a pair with a wrong birth date still compares its names under the postcode.
         "fuzzy": {"salts": ["dob~year", "text"]}})

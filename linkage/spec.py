@@ -215,7 +215,18 @@ def _parse(data: dict[str, Any], source: str) -> ProjectSpec:
 
     recipes: list[Recipe] = []
     raw_recipes = data.get("recipes")
-    if not isinstance(raw_recipes, list) or not raw_recipes:
+    # No ignored settings (issue 20): each mode refuses what only the other one reads.
+    if mode == "fuzzy":
+        if raw_recipes:
+            raise bad("[[recipes]]", "fuzzy mode does not use recipes: it compares the "
+                      "identifier kinds in [fuzzy] fields (by default every kind all holders "
+                      "supply) and finds candidate pairs with [fuzzy] blocking rules; remove "
+                      "[[recipes]] or set mode = \"exact\"")
+        raw_recipes = []
+    elif "fuzzy" in data:
+        raise bad("[fuzzy]", "exact mode does not use it (it matches on [[recipes]]); remove "
+                  "it or set mode = \"fuzzy\"")
+    elif not isinstance(raw_recipes, list) or not raw_recipes:
         raise bad("[[recipes]]", "at least one recipe is needed")
     for index, raw in enumerate(raw_recipes):
         where = f"recipes[{index}].fields"
@@ -233,6 +244,12 @@ def _parse(data: dict[str, Any], source: str) -> ProjectSpec:
             raise bad(where, f"recipe {recipe.name} is listed twice")
         recipes.append(recipe)
     fuzzy = _parse_fuzzy(data.get("fuzzy", {}), bad, kinds)
+    for kind in fuzzy.get("fields", []):
+        lacking = [h.id for h in holders if not _can_supply(h, kind)]
+        if lacking:
+            raise bad("fuzzy.fields", f"holder '{lacking[0]}' has no identifier of kind "
+                      f"'{kind}' (a compared kind must come from every holder)",
+                      value=kind)
     return ProjectSpec(project_id, purpose, mode, holders, recipes, key_manager, combiner,
                        source, fuzzy)
 
@@ -245,6 +262,7 @@ FUZZY_DERIVED = ("year", "initial", "first")
 def _parse_fuzzy(raw: Any, bad, kinds: tuple[str, ...]) -> dict[str, Any]:
     """Validate the ``[fuzzy]`` table; every key is optional.
 
+    ``fields`` (the kinds compared; default every kind all holders supply),
     ``salts`` (list of parts, ``[]`` for none), ``hardening``, ``q`` (2 or 3),
     ``levels`` (Dice cut points, descending in (0, 1]), ``target_precision``,
     ``min_probability``, ``max_block_pairs``, ``blocking`` (list of rules, each a list of
@@ -295,6 +313,12 @@ def _parse_fuzzy(raw: Any, bad, kinds: tuple[str, ...]) -> dict[str, Any]:
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise bad(where, f"{value!r} is not a positive whole number")
             out[key] = value
+        elif key == "fields":
+            if not isinstance(value, list) or not value or len(set(value)) != len(value) \
+                    or not all(isinstance(v, str) and "~" not in v for v in value):
+                raise bad(where, 'must list identifier kinds once each, such as ["name", '
+                          '"dob", "postcode"]')
+            out[key] = [part(where, v) for v in value]
         elif key == "blocking":
             if not isinstance(value, list) or not value:
                 raise bad(where, 'must be a non-empty list of rules such as ["dob", '
@@ -308,7 +332,7 @@ def _parse_fuzzy(raw: Any, bad, kinds: tuple[str, ...]) -> dict[str, Any]:
                 rules.append([part(f"{where}[{index}]", p) for p in parts])
             out[key] = rules
         else:
-            raise bad(where, "unknown key (keys: salts, hardening, q, levels, "
+            raise bad(where, "unknown key (keys: fields, salts, hardening, q, levels, "
                       "target_precision, min_probability, max_block_pairs, blocking)")
     return out
 

@@ -61,7 +61,7 @@ SALTED = ("name", "given_name", "surname")
 #: Tried in order; each is used when every holder can supply it. Two independent salts let a
 #: pair whose birth year was mistyped still compare its names under the postcode, and the
 #: reverse for a person who moved.
-DEFAULT_SALTS = ("dob~year", "postcode")
+DEFAULT_SALTS = ("dob~year", "postcode", "postcode_any")
 ENCODINGS: dict[str, FieldEncoding] = {
     "name": FieldEncoding("name", 256, 8, jamo=True),
     "given_name": FieldEncoding("given_name", 256, 8, jamo=True),
@@ -70,14 +70,16 @@ ENCODINGS: dict[str, FieldEncoding] = {
     "dob": FieldEncoding("dob", 256, 8, positional=True),
     "phone": FieldEncoding("phone", 256, 6, positional=True),
     "postcode": FieldEncoding("postcode", 128, 8, positional=True),
+    "postcode_any": FieldEncoding("postcode_any", 128, 8, positional=True),
     "address": FieldEncoding("address", 512, 4, jamo=True),
     "text": FieldEncoding("text", 256, 6),
     "ci": FieldEncoding("ci", 512, 4),
+    "id": FieldEncoding("id", 256, 6, positional=True),
 }
 #: Tried together: a pair is a candidate if it shares a key under any rule whose parts every
 #: holder can supply. Each rule is selective on its own, so candidates grow near-linearly.
 BLOCKING_RULES: tuple[tuple[str, ...], ...] = (
-    ("rrn",), ("phone",), ("ci",), ("text",), ("address",),
+    ("rrn",), ("phone",), ("ci",), ("id",), ("text",), ("address",),
     # A Korean full name blocks on its surname syllable: a first jamo such as ㄱ (김, 강,
     # 고, 권, ...) covers a third of the population, and a date shared by 27 people per
     # million makes those blocks grow with the square of the file.
@@ -89,6 +91,8 @@ BLOCKING_RULES: tuple[tuple[str, ...], ...] = (
     ("given_name", "address~initial"),
     ("postcode", "surname~initial"), ("postcode", "given_name~initial"),
     ("postcode", "name~first"),
+    ("postcode_any", "surname~initial"), ("postcode_any", "given_name~initial"),
+    ("postcode_any", "name~first"),
 )
 #: Similarity cut points, highest first, on Dice rescaled so that random pairs sit at 0 and
 #: identity at 1 (see ``scoring.similarity_levels``): level ``len(LEVELS) - i`` is "at least
@@ -150,8 +154,9 @@ def params_for(spec: ProjectSpec, **overrides: Any) -> FuzzyParams:
     table = {**spec.fuzzy, **overrides}
     salts = tuple(s for s in table.get("salts", DEFAULT_SALTS) if _usable(s, kinds))
     q = int(table.get("q", 2))
+    compared = set(table.get("fields", kinds)) & kinds
     fields = {kind: replace(encoding, q=q, salts=salts if kind in SALTED else ())
-              for kind, encoding in ENCODINGS.items() if kind in kinds}
+              for kind, encoding in ENCODINGS.items() if kind in compared}
     rules = table.get("blocking", BLOCKING_RULES)
     blocking = tuple(tuple(rule) for rule in rules if all(_usable(p, kinds) for p in rule))
     settings = {k: table[k] for k in ("hardening", "target_precision", "min_probability",

@@ -31,8 +31,7 @@ def _keys(names, dobs, phones):
     spec = linkage.ProjectSpec.from_dict({
         "project": {"id": "p", "purpose": "statistics", "mode": "fuzzy"},
         "holders": [{"id": h, "identifiers": {"n": "name", "d": "dob", "p": "phone"}}
-                    for h in ("a", "b")],
-        "recipes": [{"fields": ["name"]}]})
+                    for h in ("a", "b")]})
     params = params_for(spec)
     values = pa.table({"name": names, "dob": dobs, "phone": phones})
     return params, encode_identifiers(values, KEY, params)

@@ -11,8 +11,7 @@ from tests.linkage.conftest import SPEC
 
 def _load(tmp_path, table: str):
     path = tmp_path / "project.toml"
-    path.write_text(SPEC.replace('mode = "exact"', 'mode = "fuzzy"') + "\n" + table,
-                    encoding="utf-8")
+    path.write_text(_fuzzy_without_recipes() + "\n" + table, encoding="utf-8")
     return linkage.ProjectSpec.load(path)
 
 
@@ -50,3 +49,51 @@ def test_fuzzy_table_mistakes_name_the_spec_file_and_key(tmp_path, table, messag
     with pytest.raises(linkage.LinkageError, match=message) as caught:
         _load(tmp_path, "[fuzzy]\n" + table + "\n")
     assert "project.toml" in str(caught.value)
+
+
+def _fuzzy_without_recipes() -> str:
+    return SPEC.replace('mode = "exact"', 'mode = "fuzzy"').split("[[recipes]]")[0]
+
+
+def test_fuzzy_mode_needs_no_recipes(tmp_path):
+    path = tmp_path / "project.toml"
+    path.write_text(_fuzzy_without_recipes(), encoding="utf-8")
+    spec = linkage.ProjectSpec.load(path)
+    assert spec.recipes == [] and "name" in params_for(spec).fields
+    assert linkage.ProjectSpec.from_dict(spec.to_dict()) == spec
+
+
+def test_recipes_that_fuzzy_mode_would_ignore_are_refused_naming_what_it_uses(tmp_path):
+    path = tmp_path / "project.toml"
+    path.write_text(SPEC.replace('mode = "exact"', 'mode = "fuzzy"'), encoding="utf-8")
+    with pytest.raises(linkage.LinkageError) as caught:
+        linkage.ProjectSpec.load(path)             # the exact spec's recipes, mode fuzzy
+    message = str(caught.value)
+    assert "project.toml" in message and "[[recipes]]" in message
+    assert "fuzzy mode does not use" in message
+    assert "[fuzzy] fields" in message and "[fuzzy] blocking" in message
+
+
+def test_a_fuzzy_table_that_exact_mode_would_ignore_is_refused(tmp_path):
+    path = tmp_path / "project.toml"
+    path.write_text(SPEC + '\n[fuzzy]\nhardening = "xor_fold"\n', encoding="utf-8")
+    with pytest.raises(linkage.LinkageError,
+                       match=r"project.toml: \[fuzzy\]: exact mode does not use it"):
+        linkage.ProjectSpec.load(path)
+
+
+def test_fuzzy_fields_choose_the_compared_kinds(tmp_path):
+    path = tmp_path / "project.toml"
+    path.write_text(_fuzzy_without_recipes() + '\n[fuzzy]\nfields = ["name", "dob"]\n',
+                    encoding="utf-8")
+    params = params_for(linkage.ProjectSpec.load(path))
+    assert set(params.fields) == {"name", "dob"}
+
+
+def test_fuzzy_fields_a_holder_cannot_supply_are_refused(tmp_path):
+    path = tmp_path / "project.toml"
+    path.write_text(_fuzzy_without_recipes() + '\n[fuzzy]\nfields = ["name", "phone"]\n',
+                    encoding="utf-8")
+    with pytest.raises(linkage.LinkageError,
+                       match=r"fuzzy.fields: holder 'building' has no identifier of kind 'phone'"):
+        linkage.ProjectSpec.load(path)

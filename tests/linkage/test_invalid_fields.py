@@ -8,6 +8,7 @@ how many failed, two shape-only examples and what the kind expects.
 from __future__ import annotations
 
 import shutil
+import tomllib
 
 import pyarrow as pa
 import pytest
@@ -34,13 +35,18 @@ attributes = ["state"]
 id = "building"
 identifiers = {{ given = "given_name", surname = "surname", pc = "{kind}" }}
 attributes = ["state"]
-
-[[recipes]]
-fields = ["given_name", "surname", "{kind}"]
-"""
+{recipes}"""
 GIVEN = ["james", "olivia", "liam", "ava", "noah", "mia", "jack", "zoe", "ethan", "ruby"]
 SURNAMES = ["smith", "jones", "brown", "wilson", "taylor", "white", "martin", "lee",
             "walker", "hall"]
+RECIPES = '\n[[recipes]]\nfields = ["given_name", "surname", "{kind}"]\n'
+
+
+def _spec_text(kind: str, mode: str) -> str:
+    recipes = RECIPES.format(kind=kind) if mode == "exact" else ""
+    return FOREIGN_SPEC.format(kind=kind, mode=mode, recipes=recipes)
+
+
 AU_POSTCODES = ["2600", "3000", "4000", "5000", "6000", "7000", "0800", "2000", "3050", "2612"]
 
 
@@ -56,7 +62,7 @@ def _project(tmp_path, party_keys, *, kind: str = "postcode", mode: str = "exact
     keys = tmp_path / "keys"
     shutil.copytree(party_keys, keys)
     spec = linkage.ProjectSpec.from_dict(
-        __import__("tomllib").loads(FOREIGN_SPEC.format(kind=kind, mode=mode)))
+        tomllib.loads(_spec_text(kind, mode)))
     manifest = accept_all(linkage.create_project(spec, keys, tmp_path / "project"), keys)
     return manifest, keys
 
@@ -80,8 +86,9 @@ def test_foreign_postcodes_declared_korean_are_refused_naming_column_kind_and_sh
     assert "9999" in message                       # the shape of what was found
     assert "five digits" in message and "postcode_any" in message  # what it expects
     assert "--accept-invalid pc" in message
+    without_path = message.replace(str(tmp_path), "")
     for value in AU_POSTCODES:                     # never a value, only its shape
-        assert value not in message
+        assert value not in without_path
     out = tmp_path / "out"
     assert not out.exists() or not any(out.iterdir())
     assert not linkage.crosswalk_path(keys, manifest.id, "ssis").exists()
@@ -131,7 +138,7 @@ def test_cli_refusal_is_one_error_line_without_values_and_accept_option_passes(
     work = tmp_path / "ws"
     shutil.copytree(party_keys, work / "keys")
     spec = tmp_path / "project.toml"
-    spec.write_text(FOREIGN_SPEC.format(kind="postcode", mode="exact"), encoding="utf-8")
+    spec.write_text(_spec_text("postcode", "exact"), encoding="utf-8")
 
     def run(*args):
         return CliRunner().invoke(app, [*args, "--workdir", str(work)])
@@ -149,8 +156,10 @@ def test_cli_refusal_is_one_error_line_without_values_and_accept_option_passes(
     text = " ".join(result.output.split())
     assert "error:" in text and "column 'pc'" in text and "Traceback" not in text
     assert result.output.count("error:") == 1
+    # Rich wraps long lines; the temporary folder's name may hold any digits.
+    flat = "".join(result.output.split()).replace(str(tmp_path), "")
     for value in AU_POSTCODES:
-        assert value not in text
+        assert value not in flat
     accepted = run(*prepare, "--accept-invalid", "pc")
     assert accepted.exit_code == 0, accepted.output
 

@@ -41,7 +41,7 @@ def norm(function, values):
 def test_kinds_are_the_ones_the_spec_names():
     assert {
         "name", "given_name", "surname", "rrn", "dob", "sex",
-        "phone", "address", "postcode", "ci", "text",
+        "phone", "address", "postcode", "postcode_any", "ci", "text", "id",
     } == KINDS  # fmt: skip
 
 

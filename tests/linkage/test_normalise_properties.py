@@ -212,12 +212,15 @@ VALID_SPELLINGS = {
     "phone": ["+82 10-1234-5678", "02-123-4567"],
     "address": ["서울시 종로구 세종대로 209"],
     "postcode": ["110-034", "03154"],
+    "postcode_any": ["SW1A 1AA", "2600", "k1a-0b1"],
     "ci": ["Ab+/" * 21 + "Ab=="],
     "text": [" any  text "],
+    "id": [" AB-12 ", "ｘ９"],
 }
 INVALID_SPELLINGS = {
     "name": ["..."], "given_name": ["123"], "surname": ["-"], "rrn": ["5601081234567"],
     "dob": ["1956-02-30"], "sex": ["x"], "phone": ["12"], "postcode": ["1234"],
+    "postcode_any": ["AB", "ABCD"],
 }  # fmt: skip
 
 
