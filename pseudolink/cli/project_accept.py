@@ -34,6 +34,12 @@ def _fingerprint(public) -> str:
     return f"{public.ed25519_public[:16]}  {public.age_recipient[:16]}…"
 
 
+def _compared(spec) -> list[str]:
+    from linkage.fuzzy import params_for
+
+    return list(params_for(spec).fields)
+
+
 def outgoing_files(manifest, holder_id: str, out: Path, keys_dir: Path) -> str:
     """What ``holder prepare`` will send, column by column, and to whom; and what stays."""
     from linkage.prepare import output_paths, private_dir
@@ -42,7 +48,8 @@ def outgoing_files(manifest, holder_id: str, out: Path, keys_dir: Path) -> str:
     holder = spec.holder(holder_id)
     paths = output_paths(out, holder_id, private_dir(keys_dir, manifest.id))
     km, combiner = manifest.party(spec.key_manager), manifest.party(spec.combiner)
-    keys = ("Bloom-filter encodings of " + ", ".join(sorted(holder.kinds))
+    keys = ("Bloom-filter encodings of " + ", ".join(sorted(_compared(spec)))
+            + " and keyed blocking keys"
             if spec.mode == "fuzzy" else
             "linkage keys " + ", ".join(r.name for r in spec.recipes))
     return "\n".join([
@@ -88,9 +95,15 @@ def accept(
                   + ", ".join(f"{column} as {kind}" for column, kind in mine.identifiers.items()))
     console.print(f"  {holder}'s attributes (go to the combiner {parsed.combiner}): "
                   + (", ".join(mine.attributes) or "none"))
-    console.print("  recipes: " + "; ".join(r.name for r in parsed.recipes))
     if parsed.mode == "fuzzy":
+        from linkage.fuzzy import params_for
+
+        params = params_for(parsed)
+        console.print("  compared (Bloom filters): " + ", ".join(params.fields)
+                      + "; blocking: " + "; ".join("+".join(r) for r in params.blocking))
         console.print(f"  fuzzy hardening settings: {parsed.fuzzy or 'the defaults'}")
+    else:
+        console.print("  recipes: " + "; ".join(r.name for r in parsed.recipes))
     parties = Table(title="parties (confirm each fingerprint with that party)")
     for column in ("party", "role", "Ed25519 / age fingerprint"):
         parties.add_column(column)
