@@ -131,7 +131,7 @@ def test_five_processes_link_through_the_exchange_and_survive_a_killed_worker(
         cli("exchange", "register", "--project", PROJECT, "--database-url", database_url,
             workdir=spaces["exchange"])
         server = spawn("serve", "exchange", "--port", str(port), "--database-url",
-                       database_url, "--stalled-after", "3",
+                       database_url, "--stalled-after", "5",
                        "--max-file-size", str(largest + 1), workdir=spaces["exchange"],
                        log=tmp_path / "exchange.log")
         workers: list[subprocess.Popen] = []
@@ -141,7 +141,8 @@ def test_five_processes_link_through_the_exchange_and_survive_a_killed_worker(
             # refused as already published before its bytes are even read.
             _attacks(url, party_keys, outs, tmp_path, largest)
             agency = spawn("worker", "--role", "combiner", "--exchange", url, "--poll", "0.5",
-                           "--heartbeat", "1", workdir=spaces["agency"])
+                           "--heartbeat", "1", workdir=spaces["agency"],
+                           log=tmp_path / "agency.log")
             km = spawn("worker", "--role", "key_manager", "--exchange", url, "--poll", "0.5",
                        "--heartbeat", "1", workdir=spaces["keymanager"])
             workers += [agency, km]
@@ -161,7 +162,8 @@ def test_five_processes_link_through_the_exchange_and_survive_a_killed_worker(
             assert not (spaces["agency"] / "data" / PROJECT / "combined.parquet").exists()
 
             km2 = spawn("worker", "--role", "key_manager", "--exchange", url, "--poll", "0.5",
-                        "--heartbeat", "1", workdir=spaces["keymanager"])
+                        "--heartbeat", "1", workdir=spaces["keymanager"],
+                        log=tmp_path / "keymanager.log")
             workers.append(km2)
             combined_path = spaces["agency"] / "data" / PROJECT / "combined.parquet"
 
@@ -170,9 +172,15 @@ def test_five_processes_link_through_the_exchange_and_survive_a_killed_worker(
                 return jobs if all(jobs.get(t, {}).get("status") == "succeeded"
                                    for t in ("link", "combine")) else None
 
-            jobs = wait_for(both_done, 240, "link and combine jobs to succeed")
-            assert jobs["link"]["attempts"] == 2
+            # Generous: CI machines are shared, and a missed heartbeat costs a retry.
+            jobs = wait_for(both_done, 480, "link and combine jobs to succeed")
+            # At least the killed attempt and the one that finished (a loaded machine may
+            # miss a heartbeat of the second too; the output is still published once).
+            assert jobs["link"]["attempts"] >= 2
             assert "worker stopped answering" in jobs["link"]["errors"][0]["error"]
+            timeline = cli("exchange", "status", "--project", PROJECT, "--exchange", url,
+                           workdir=spaces["ssis"])
+            assert "link map to the agency" in timeline and "waiting" not in timeline
             files = watcher.status(PROJECT)["files"]
             assert [f["kind"] for f in files].count("linkmap") == 1
             assert len(list((spaces["agency"] / "data" / PROJECT / "inbox"
@@ -188,7 +196,10 @@ def test_five_processes_link_through_the_exchange_and_survive_a_killed_worker(
             assert _rows(combined_path) == _rows(direct / "combined.parquet")
 
         except BaseException:
-            print((tmp_path / "exchange.log").read_text()[-6000:])
+            for name in ("exchange", "keymanager", "agency"):
+                log = tmp_path / f"{name}.log"
+                if log.exists():
+                    print(f"--- {name} ---\n" + log.read_text()[-6000:])
             raise
         finally:
             for process in [*workers, server]:

@@ -258,3 +258,20 @@ def test_an_interrupted_upload_resumes_where_the_exchange_copy_ends(world, excha
     pulled = agency.pull(world.manifest.id, world.manifest, world.root / "agency",
                          kinds=("payload",))
     assert pulled[0].read_bytes() == path.read_bytes()
+
+
+def test_push_of_an_envelope_without_its_header_is_one_error_line(world, tmp_path,
+                                                                  monkeypatch):
+    from typer.testing import CliRunner
+
+    from pseudolink.cli import exchange as _exchange  # noqa: F401 - registers the commands
+    from pseudolink.cli.app import app
+
+    monkeypatch.setenv("PSEUDOLINK_PASSPHRASE", PASSPHRASE)
+    lonely = tmp_path / "ssis.keys.age"
+    lonely.write_bytes(b"age")
+    result = CliRunner().invoke(app, ["exchange", "push", str(lonely), "--project", "p",
+                                      "--exchange", URL, "--workdir", str(tmp_path / "ws")])
+    assert result.exit_code == 2
+    assert "no signed header ssis.keys.age.sig beside it" in " ".join(result.output.split())
+    assert "Traceback" not in result.output
