@@ -9,8 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from linkage.exchange.client import ExchangeClient, ExchangeError, Pushed
+from linkage.exchange.refusals import Audit
 from linkage.exchange.routes import ROUTES, Route, file_name, route_error
-from linkage.exchange.server import DEFAULT_MAX_FILE, Audit, create_app
+from linkage.exchange.server import DEFAULT_MAX_FILE, create_app
 from linkage.exchange.state import ExchangeState
 from linkage.exchange.store import LocalStorage, Staging, Storage
 

@@ -28,6 +28,8 @@ ROUTES: dict[str, Route] = {r.kind: r for r in (
     Route("keys", "holder", "key_manager", "{sender}.keys.age"),
     Route("payload", "holder", "combiner", "{sender}.payload.age"),
     Route("linkmap", "key_manager", "combiner", "linkmap.age"),
+    # A holder's clerical-review decisions (review ids only; linkage.fuzzy.review).
+    Route("decisions", "holder", "key_manager", "{sender}.decisions.age"),
 )}
 
 

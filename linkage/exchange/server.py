@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -24,6 +24,7 @@ from starlette.requests import ClientDisconnect
 
 from linkage.errors import LinkageError
 from linkage.exchange.checks import check_envelope, decode_header, encode_header
+from linkage.exchange.refusals import Audit, Refusal
 from linkage.exchange.routes import file_name, route_error
 from linkage.exchange.signing import MAX_AGE, Message, SignatureRefused, verify_request
 from linkage.exchange.state import ExchangeState, FileRow
@@ -33,22 +34,10 @@ from linkage.keys.project import ProjectManifest
 if TYPE_CHECKING:
     from linkage.exchange.jobs import JobQueue
 
-#: audit(actor, action, target, details): the catalog's audit log, wired in by the CLI.
-Audit = Callable[[str, str, str, dict[str, Any]], None]
 DIGEST = re.compile(r"[0-9a-f]{64}")
 _RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+)")
 #: A single PUT body larger than this must come in Content-Range chunks.
 DEFAULT_MAX_FILE = 64 << 30
-
-
-@dataclass
-class Refusal(Exception):
-    status: int
-    code: str
-    message: str
-    actor: str = "anonymous"
-    action: str = "exchange.refused"
-    extra: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -233,74 +222,10 @@ def create_app(state: ExchangeState, storage: Storage, staging: Staging, audit: 
                                             f'{file_name(row.kind, row.sender)}"'})
 
     if jobs is not None:
-        _job_routes(app, jobs, authenticate_party, audit)
+        from linkage.exchange.job_routes import add_job_routes
+
+        add_job_routes(app, jobs, authenticate_party, audit)
     return app
-
-
-def _job_routes(app: FastAPI, jobs: JobQueue, authenticate_party, audit: Audit) -> None:
-    """Workers register, heartbeat, claim from their own party's queue, and finish."""
-
-    async def worker_of(request: Request, worker_id: int) -> tuple[str, str]:
-        party = await run_in_threadpool(authenticate_party, request)
-        owner = jobs.owner(worker_id)
-        if owner is None or owner[0] != party:
-            raise Refusal(403, "not_your_worker", f"worker {worker_id} was not registered by "
-                          f"'{party}'", actor=party, action="exchange.job.refused")
-        return owner
-
-    @app.post("/v1/workers", status_code=201)
-    async def register_worker(role: str, request: Request) -> dict[str, int]:
-        party = await run_in_threadpool(authenticate_party, request)
-        from linkage.exchange.jobs import TASKS
-
-        if role not in {t.role for t in TASKS.values()}:
-            raise Refusal(400, "bad_role", f"no jobs run as {role!r}", actor=party)
-        worker_id = await jobs.register(party, role)
-        audit(party, "exchange.worker.registered", f"/v1/workers/{worker_id}", {"role": role})
-        return {"worker_id": worker_id}
-
-    @app.post("/v1/workers/{worker_id}/heartbeat", status_code=204)
-    async def heartbeat(worker_id: int, request: Request) -> Response:
-        await worker_of(request, worker_id)
-        await jobs.heartbeat(worker_id)
-        return Response(status_code=204)
-
-    @app.delete("/v1/workers/{worker_id}", status_code=204)
-    async def unregister(worker_id: int, request: Request) -> Response:
-        await worker_of(request, worker_id)
-        await jobs.unregister(worker_id)
-        return Response(status_code=204)
-
-    @app.post("/v1/workers/{worker_id}/claim")
-    async def claim(worker_id: int, request: Request) -> Response:
-        party, role = await worker_of(request, worker_id)
-        for job in await jobs.requeue_stalled():
-            audit("exchange", "exchange.job.requeued", f"/v1/jobs/{job.id}",
-                  {"project": job.task_kwargs.get("project"), "attempts": job.attempts + 1})
-        job = await jobs.claim(worker_id, party, role)
-        if job is None:
-            return Response(status_code=204)
-        audit(party, "exchange.job.started", f"/v1/jobs/{job.id}",
-              {"task": job.task_name, "project": job.task_kwargs.get("project"),
-               "attempt": job.attempts + 1})
-        return JSONResponse({"id": job.id, "task": job.task_name,
-                             "project": job.task_kwargs.get("project"),
-                             "attempt": job.attempts + 1})
-
-    @app.post("/v1/jobs/{job_id}/finish")
-    async def finish(job_id: int, worker: int, request: Request,
-                     error: str | None = None) -> dict[str, Any]:
-        party, _ = await worker_of(request, worker)
-        job = await jobs.job(job_id)
-        if job is None or job.worker_id != worker or job.status != "doing":
-            raise Refusal(409, "not_running", f"job {job_id} is not running on worker "
-                          f"{worker} (put back after a missed heartbeat, or finished)",
-                          actor=party, action="exchange.job.refused")
-        status = await jobs.finish(job, error)
-        audit(party, f"exchange.job.{status}", f"/v1/jobs/{job_id}",
-              {"task": job.task_name, "project": job.task_kwargs.get("project"),
-               "attempt": job.attempts + 1, **({"error": error[:500]} if error else {})})
-        return {"id": job_id, "status": status}
 
 
 def _published(state: ExchangeState, project_id: str, header) -> bool:
