@@ -50,7 +50,7 @@ MAX_MANIFEST_BYTES = 1 << 20
 NONCE_BYTES = 16
 MANIFEST_MEMBER = "manifest.json"
 DATA_MEMBER = "data.parquet"
-KINDS = ("keys", "payload", "linkmap", "matched")
+KINDS = ("keys", "payload", "linkmap", "matched", "review", "decisions")
 #: Keys, serials and link ids are random: compressing them costs CPU at both ends and saves
 #: little (hex text halves at best). Attributes compress well.
 COMPRESSION = {"keys": "none", "linkmap": "none", "matched": "none", "payload": "zstd"}

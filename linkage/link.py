@@ -30,10 +30,12 @@ REPORT_NAME = "link-report.json"
 def link(project: ProjectManifest | str | Path, keys_files: Sequence[str | Path],
          out_dir: str | Path, keys_dir: str | Path, passphrase: str, *,
          as_party: str | None = None, engine: str = "duckdb", precheck: bool = False,
-         progress: Progress | None = None) -> LinkReport:
+         progress: Progress | None = None, review_band: tuple[float, float] | None = None,
+         decisions: Sequence[str | Path] = ()) -> LinkReport:
     """Link the holders' keys files; ``precheck`` reports match rates and writes no link map.
 
     ``as_party`` is the key manager's party id (default: the spec's key manager).
+    ``review_band`` and ``decisions`` (clerical review) exist in fuzzy mode only.
     """
     manifest = as_manifest(project)
     if manifest.spec.mode == "fuzzy":
@@ -41,7 +43,10 @@ def link(project: ProjectManifest | str | Path, keys_files: Sequence[str | Path]
 
         return fuzzy.link(manifest, keys_files, out_dir, keys_dir, passphrase,
                           as_party=as_party, engine=engine, precheck=precheck,
-                          progress=progress)
+                          progress=progress, review_band=review_band, decisions=decisions)
+    if review_band is not None or decisions:
+        raise LinkageError("clerical review (--review-band, --decisions) needs probabilities: "
+                           "it exists in fuzzy mode only; exact mode links identical keys")
     manifest.require_open()
     spec = manifest.spec
     me = manifest.unlock_as("key_manager", as_party, keys_dir, passphrase)

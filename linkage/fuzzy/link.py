@@ -60,6 +60,8 @@ class Scored:
     probability: np.ndarray
     kept: np.ndarray
     details: dict[str, Any]
+    #: Every mutual-best pair (indices into the candidates), linked or not.
+    resolved: np.ndarray = field(default_factory=lambda: np.array([], np.int64))
 
 
 def read_keys(manifest: ProjectManifest, keys_files: Sequence[str | Path], me, params
@@ -170,14 +172,20 @@ def score_candidates(left: pa.Table, right: pa.Table, params: FuzzyParams,
         "weight_histogram": weight_histogram(weight),
         "seconds": {k: round(v, 3) for k, v in timings.items()},
     }
-    return Scored(candidates, weight, probability, kept, details)
+    return Scored(candidates, weight, probability, kept, details, resolved)
 
 
 def link(project: ProjectManifest | str | Path, keys_files: Sequence[str | Path],
          out_dir: str | Path, keys_dir: str | Path, passphrase: str, *,
          as_party: str | None = None, engine: str = "duckdb", precheck: bool = False,
-         progress: Progress | None = None) -> FuzzyLinkReport:
-    """Link two holders' fuzzy keys files; ``precheck`` writes the report only."""
+         progress: Progress | None = None, review_band: tuple[float, float] | None = None,
+         decisions: Sequence[str | Path] = ()) -> FuzzyLinkReport:
+    """Link two holders' fuzzy keys files; ``precheck`` writes the report only.
+
+    ``review_band`` (low, high) also seals each holder a review list of the mutual-best
+    pairs whose probability lies in it; ``decisions`` are the holders' answers to an earlier
+    list, applied to this run's links (see ``linkage.fuzzy.review``).
+    """
     manifest = as_manifest(project)
     manifest.require_open()
     spec = manifest.spec
@@ -197,8 +205,20 @@ def link(project: ProjectManifest | str | Path, keys_files: Sequence[str | Path]
     (left_id, left), (right_id, right) = tables.items()
     scored = score_candidates(left, right, params, progress, engine=engine)
     tick(3)
+    pairs = list(zip(scored.candidates.left[scored.kept].tolist(),
+                     scored.candidates.right[scored.kept].tolist(), strict=True))
+    if decisions:
+        from linkage.fuzzy.review import apply_decisions, read_decisions
 
-    links = len(scored.kept)
+        confirmed, rejected = read_decisions(manifest, me, decisions, keys_dir)
+        before = set(pairs)
+        pairs = apply_decisions(left.column("serial").to_pylist(),
+                                right.column("serial").to_pylist(), pairs, confirmed, rejected)
+        scored.details["review_decisions"] = {
+            "confirmed": len(confirmed), "rejected": len(rejected),
+            "links_added": len(set(pairs) - before), "links_removed": len(before - set(pairs))}
+
+    links = len(pairs)
     holders = {}
     for holder, table in tables.items():
         keyed = table.num_rows - int(np.logical_not(np.any(
@@ -220,8 +240,8 @@ def link(project: ProjectManifest | str | Path, keys_files: Sequence[str | Path]
     out_dir.mkdir(parents=True, exist_ok=True)
     if not precheck:
         link_ids = random_hex(links)
-        li = scored.candidates.left[scored.kept]
-        ri = scored.candidates.right[scored.kept]
+        li = np.array([p[0] for p in pairs], np.int64)
+        ri = np.array([p[1] for p in pairs], np.int64)
         linkmap = pa.table({
             "link_id": pa.concat_arrays([link_ids, link_ids]),
             "holder": pa.array([left_id] * links + [right_id] * links, pa.string()),
@@ -233,6 +253,17 @@ def link(project: ProjectManifest | str | Path, keys_files: Sequence[str | Path]
         seal(linkmap_path, linkmap, kind="linkmap", project=manifest, sender=me,
              recipient=manifest.party(spec.combiner))
         report.outputs["linkmap"] = str(linkmap_path)
+        if review_band is not None:
+            from linkage.fuzzy.review import write_review_lists
+
+            low, high = review_band
+            band = scored.resolved[(scored.probability[scored.resolved] >= low)
+                                   & (scored.probability[scored.resolved] <= high)]
+            report.outputs.update(write_review_lists(
+                manifest, me, tables, scored.candidates.left[band],
+                scored.candidates.right[band], scored.probability[band], review_band,
+                out_dir, keys_dir))
+            scored.details["review"] = {"band": list(review_band), "pairs": len(band)}
     report.outputs["report"] = str(out_dir / REPORT_NAME)
     write_report(out_dir / REPORT_NAME, report.to_dict())
     tick(4)

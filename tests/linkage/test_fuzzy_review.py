@@ -1,0 +1,98 @@
+"""One round of clerical review without plaintext (issue 20): the key manager sends each
+holder its own serials of the uncertain pairs (padded with decoys), the holder answers by
+review id, and the next link applies the answers."""
+
+from __future__ import annotations
+
+import shutil
+import tomllib
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+import anonymize
+import linkage
+from linkage.fuzzy import review
+from tests.linkage.conftest import PASSPHRASE, accept_all
+
+
+@pytest.fixture(scope="module")
+def reviewed(tmp_path_factory, party_keys):
+    root = tmp_path_factory.mktemp("review")
+    source = root / "source"
+    linkage.generate_synthetic_data(source, 400, areas=anonymize.load_admin_areas(), seed=5,
+                                    typo_rate=0.2)
+    keys = root / "keys"
+    shutil.copytree(party_keys, keys)
+    data = tomllib.loads((source / "project.toml").read_text(encoding="utf-8"))
+    data["project"]["mode"] = "fuzzy"
+    del data["recipes"]
+    manifest = accept_all(linkage.create_project(linkage.ProjectSpec.from_dict(data), keys,
+                                                 root / "project"), keys)
+    out = root / "exchange"
+    for holder in ("ssis", "building"):
+        linkage.prepare(manifest, holder, source / f"{holder}.parquet", out, keys, PASSPHRASE)
+    keys_files = [out / "ssis.keys.age", out / "building.keys.age"]
+    first = linkage.link(manifest, keys_files, root / "km", keys, PASSPHRASE,
+                         review_band=(0.0, 1.0))
+    return root, keys, manifest, keys_files, first
+
+
+def _serials(keys, manifest, holder):
+    path = linkage.crosswalk_path(keys, manifest.id, holder)
+    return set(pq.read_table(path, columns=["serial"]).column("serial").to_pylist())
+
+
+def test_review_list_holds_only_the_holders_own_serials_padded_with_decoys(reviewed):
+    root, keys, manifest, _, first = reviewed
+    pairs = first.fuzzy["review"]["pairs"]
+    assert pairs == first.fuzzy["mutual_best_pairs"] > 0
+    listing = linkage.read_envelope(root / "km" / "ssis.review.age", keys, "ssis", PASSPHRASE,
+                                    manifest)
+    assert listing.column_names == ["review_id", "serial", "probability"]
+    assert listing.num_rows == 2 * pairs                     # as many decoys as entries
+    serials = set(listing.column("serial").to_pylist())
+    assert serials <= _serials(keys, manifest, "ssis")
+    assert not serials & _serials(keys, manifest, "building")
+    with pytest.raises(linkage.LinkageError):               # sealed to ssis alone
+        linkage.read_envelope(root / "km" / "ssis.review.age", keys, "building", PASSPHRASE,
+                              manifest)
+
+
+def test_one_round_of_decisions_changes_the_next_link(reviewed):
+    root, keys, manifest, keys_files, first = reviewed
+    sheet = review.review_sheet(manifest, "ssis", root / "km" / "ssis.review.age", keys,
+                                PASSPHRASE)
+    assert sheet.column_names == ["review_id", "record_id", "probability"]
+    # The ssis clerk rejects every entry it was sent (decoys included, unknowingly).
+    answers = root / "ssis-decisions.csv"
+    pq.write_table(pa.table({"review_id": sheet.column("review_id"),
+                             "decision": ["non-match"] * sheet.num_rows}),
+                   answers.with_suffix(".parquet"))
+    sealed = review.seal_decisions(manifest, "ssis", root / "km" / "ssis.review.age",
+                                   answers.with_suffix(".parquet"), root / "back", keys,
+                                   PASSPHRASE)
+    assert sealed.name == "ssis.decisions.age"
+    second = linkage.link(manifest, keys_files, root / "km2", keys, PASSPHRASE,
+                          decisions=[sealed])
+    applied = second.fuzzy["review_decisions"]
+    assert applied["rejected"] == first.fuzzy["review"]["pairs"]   # decoys are ignored
+    assert applied["links_removed"] == first.links and second.links == 0
+
+
+def test_decisions_naming_no_review_entry_are_refused_with_row_and_column(reviewed, tmp_path):
+    root, keys, manifest, *_ = reviewed
+    bad = tmp_path / "decisions.csv"
+    bad.write_text("review_id,decision\nnot-an-id,match\n", encoding="utf-8")
+    with pytest.raises(linkage.InputError, match=r"decisions.csv, row 2, column 'review_id'"):
+        review.seal_decisions(manifest, "ssis", root / "km" / "ssis.review.age", bad,
+                              tmp_path / "out", keys, PASSPHRASE)
+    assert not (tmp_path / "out" / "ssis.decisions.age").exists()
+
+
+def test_a_band_must_be_two_ordered_probabilities():
+    assert review.parse_band("0.3:0.9") == (0.3, 0.9)
+    for text in ("0.9:0.3", "0.5", "a:b", "0:1.5"):
+        with pytest.raises(linkage.LinkageError, match="--review-band"):
+            review.parse_band(text)
