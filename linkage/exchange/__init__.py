@@ -16,6 +16,8 @@ from linkage.exchange.state import ExchangeState
 from linkage.exchange.store import LocalStorage, Staging, Storage
 
 DEFAULT_PORT = 8700
+#: An upload untouched this long is abandoned: removed when the exchange starts.
+STAGING_DAYS = 7
 
 
 def open_exchange(database_url: str, files_dir: str | Path, audit: Audit, *,
@@ -33,9 +35,10 @@ def open_exchange(database_url: str, files_dir: str | Path, audit: Audit, *,
         from linkage.exchange.jobs import STALLED_AFTER, JobQueue
 
         jobs = JobQueue(database_url, state, stalled_after or STALLED_AFTER)
-    return create_app(state, LocalStorage(files_dir / "objects"),
-                      Staging(files_dir / "staging"), audit, max_file_bytes=max_file_bytes,
-                      jobs=jobs)
+    staging = Staging(files_dir / "staging")
+    staging.sweep(STAGING_DAYS * 86400)
+    return create_app(state, LocalStorage(files_dir / "objects"), staging, audit,
+                      max_file_bytes=max_file_bytes, jobs=jobs)
 
 
 __all__ = [

@@ -99,3 +99,18 @@ class Staging:
         path = self.path(project, sender, digest)
         path.unlink(missing_ok=True)
         path.with_name(path.name + ".sig").unlink(missing_ok=True)
+
+    def sweep(self, older_than: float) -> list[Path]:
+        """Remove uploads untouched for ``older_than`` seconds: abandoned, not resumable.
+
+        A party's partial uploads would otherwise hold the exchange's disk forever.
+        """
+        import time
+
+        cutoff = time.time() - older_than
+        removed = []
+        for path in self.root.glob("*/*/*"):
+            if path.is_file() and path.stat().st_mtime < cutoff:
+                path.unlink(missing_ok=True)
+                removed.append(path)
+        return removed

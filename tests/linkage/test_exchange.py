@@ -275,3 +275,31 @@ def test_push_of_an_envelope_without_its_header_is_one_error_line(world, tmp_pat
     assert result.exit_code == 2
     assert "no signed header ssis.keys.age.sig beside it" in " ".join(result.output.split())
     assert "Traceback" not in result.output
+
+
+def test_an_abandoned_partial_upload_is_swept_when_the_exchange_starts(world, tmp_path):
+    import os
+    import time
+
+    world.prepare_all()
+    db = f"sqlite:///{tmp_path / 'sweep.db'}"
+    ExchangeState(db).register(world.manifest)
+    app = open_exchange(db, tmp_path / "sweep-files", lambda *e: None)
+    path = world.payload_files()[0]
+    size = path.stat().st_size
+    ssis = client(app, world, "ssis")
+    half = size // 2
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    response = ssis.request(
+        "PUT", f"/v1/projects/{world.manifest.id}/files/{digest}",
+        headers={"Envelope-Header": encode_header(header_path(path).read_bytes()),
+                 "Content-Length": str(half), "Content-Range": f"bytes 0-{half - 1}/{size}"},
+        content=path.read_bytes()[:half])
+    assert response.status_code == 202
+    staged = next((tmp_path / "sweep-files" / "staging").rglob("*.age"))
+    open_exchange(db, tmp_path / "sweep-files", lambda *e: None)  # a restart: recent, kept
+    assert staged.exists()
+    eight_days = time.time() - 8 * 86400
+    os.utime(staged, (eight_days, eight_days))
+    open_exchange(db, tmp_path / "sweep-files", lambda *e: None)
+    assert not staged.exists()
