@@ -79,6 +79,58 @@ def prepare(
         console.print(f"  {label}: {path}")
 
 
+@group.command("review")
+def review(
+    project: Annotated[str, typer.Option(help="Project id.")],
+    holder: Annotated[str, typer.Option(help="This holder's party id.")],
+    review_list: Annotated[Path, typer.Option(
+        "--review", help="H.review.age from the key manager's link --review-band.")],
+    out: Annotated[Path, typer.Option(
+        help="Directory for H.decisions.age (with --decisions).")] = Path("."),
+    decisions: Annotated[Path | None, typer.Option(
+        help="CSV or Parquet of review_id, decision (match | non-match); seal it to the "
+             "key manager. Without it, write the review sheet for this holder's clerk.")
+    ] = None,
+    workdir: WorkdirOption = None,
+) -> None:
+    """Clerical review of uncertain fuzzy pairs, by this holder's own records only.
+
+    First run without --decisions: the sheet (review_id, record_id, probability) goes to
+    this holder's private folder. Then fill in a decision per row and run with --decisions.
+    """
+    import pyarrow.csv as pacsv
+
+    import linkage
+    from linkage.files import atomic_path
+    from linkage.fuzzy import review as clerical
+    from linkage.prepare import make_private, private_dir
+
+    space = ws(workdir)
+    try:
+        manifest = linkage.ProjectManifest.load(space.project_dir(project))
+        if decisions is not None:
+            sealed = clerical.seal_decisions(manifest, holder, review_list, decisions, out,
+                                             space.keys, passphrase())
+            console.print(f"decisions sealed to the key manager: {sealed}")
+            return
+        sheet = clerical.review_sheet(manifest, holder, review_list, space.keys, passphrase())
+    except linkage.LinkageError as exc:
+        raise fail(str(exc)) from None
+    target = make_private(private_dir(space.keys, manifest.id)) / f"{holder}.review.csv"
+    with atomic_path(target, mode=0o600) as tmp:
+        pacsv.write_csv(sheet.append_column(
+            "decision", _empty_decisions(sheet.num_rows)), tmp)
+    console.print(f"{sheet.num_rows:,} records to review (some are decoys; answer each): "
+                  f"{target}")
+
+
+def _empty_decisions(rows: int):
+    """An empty ``decision`` column for the clerk to fill in."""
+    import pyarrow as pa
+
+    return pa.array([""] * rows, pa.string())
+
+
 @group.command("extract")
 def extract(
     project: Annotated[str, typer.Option(help="Project id.")],

@@ -38,6 +38,12 @@ def link(
         "--precheck", help="Report match rates only; write no link map.")] = False,
     as_party: Annotated[str | None, typer.Option(
         "--as", help="Key manager party id (default: the project's).")] = None,
+    review_band: Annotated[str | None, typer.Option(
+        metavar="LOW:HIGH", help="Fuzzy mode: also seal each holder H.review.age, its "
+        "serials of the pairs whose probability is in LOW:HIGH, padded with decoys.")] = None,
+    decisions: Annotated[list[Path] | None, typer.Option(
+        help="Fuzzy mode: holders' H.decisions.age from an earlier review (repeatable); "
+             "rejected pairs are not linked, confirmed ones are.")] = None,
     workdir: WorkdirOption = None,
 ) -> None:
     """Link records recipe by recipe; emit the link map encrypted to the combiner."""
@@ -47,13 +53,19 @@ def link(
     space = ws(workdir)
     stage = "precheck" if precheck else "link"
     try:
+        band = None
+        if review_band is not None:
+            from linkage.fuzzy.review import parse_band
+
+            band = parse_band(review_band)
         manifest = linkage.ProjectManifest.load(space.project_dir(project))
         party = as_party or manifest.spec.key_manager
         actor = governance.stage_actor(space, stage, party)
         with progress_bars(transient=True) as progress:
             report = linkage.link(space.project_dir(project), keys, out, space.keys,
                                   passphrase(), as_party=as_party, engine=engine,
-                                  precheck=precheck, progress=progress)
+                                  precheck=precheck, progress=progress, review_band=band,
+                                  decisions=decisions or ())
     except linkage.LinkageError as exc:
         raise fail(str(exc)) from None
     governance.record(space, manifest, stage, actor, party, report.outputs,

@@ -14,6 +14,7 @@ import pytest
 import anonymize
 import linkage
 from linkage.fuzzy import review
+from linkage.prepare import private_dir
 from tests.linkage.conftest import PASSPHRASE, accept_all
 
 
@@ -32,7 +33,9 @@ def reviewed(tmp_path_factory, party_keys):
                                                  root / "project"), keys)
     out = root / "exchange"
     for holder in ("ssis", "building"):
-        linkage.prepare(manifest, holder, source / f"{holder}.parquet", out, keys, PASSPHRASE)
+        # Heavy corruption leaves more than 5% of RRNs with a bad check digit: accepted here.
+        linkage.prepare(manifest, holder, source / f"{holder}.parquet", out, keys, PASSPHRASE,
+                        max_invalid_share=0.2)
     keys_files = [out / "ssis.keys.age", out / "building.keys.age"]
     first = linkage.link(manifest, keys_files, root / "km", keys, PASSPHRASE,
                          review_band=(0.0, 1.0))
@@ -96,3 +99,59 @@ def test_a_band_must_be_two_ordered_probabilities():
     for text in ("0.9:0.3", "0.5", "a:b", "0:1.5"):
         with pytest.raises(linkage.LinkageError, match="--review-band"):
             review.parse_band(text)
+
+
+def test_one_review_round_through_the_cli(tmp_path, party_keys, monkeypatch):
+    import csv
+
+    from typer.testing import CliRunner
+
+    from pseudolink.cli import holder, link, project, project_accept  # noqa: F401
+    from pseudolink.cli.app import app
+
+    monkeypatch.setenv("PSEUDOLINK_PASSPHRASE", PASSPHRASE)
+    work = tmp_path / "ws"
+    shutil.copytree(party_keys, work / "keys")
+    source = tmp_path / "source"
+    linkage.generate_synthetic_data(source, 300, areas=anonymize.load_admin_areas(), seed=3,
+                                    typo_rate=0.2)
+    text = (source / "project.toml").read_text(encoding="utf-8")
+    spec = tmp_path / "project.toml"
+    spec.write_text(text.split("[[recipes]]")[0].replace('mode = "exact"', 'mode = "fuzzy"'),
+                    encoding="utf-8")
+
+    def run(*args):
+        result = CliRunner().invoke(app, [*args, "--workdir", str(work)])
+        assert result.exit_code == 0, result.output
+        return result
+
+    project_id = tomllib.loads(spec.read_text(encoding="utf-8"))["project"]["id"]
+    run("project", "create", "--spec", str(spec))
+    for holder_id in ("ssis", "building"):
+        run("project", "accept", "--project", project_id, "--holder", holder_id, "--yes")
+    for holder_id in ("ssis", "building"):
+        run("holder", "prepare", "--project", project_id, "--holder", holder_id, "--input",
+            str(source / f"{holder_id}.parquet"), "--out", str(tmp_path / "x"),
+            "--max-invalid-share", "0.2")
+    keys = [str(tmp_path / "x" / f"{h}.keys.age") for h in ("ssis", "building")]
+    run("link", "--project", project_id, "--keys", *keys, "--out", str(tmp_path / "km"),
+        "--review-band", "0:1")
+    run("holder", "review", "--project", project_id, "--holder", "building", "--review",
+        str(tmp_path / "km" / "building.review.age"))
+    sheet = private_dir(work / "keys", project_id) / "building.review.csv"
+    assert sheet.stat().st_mode & 0o077 == 0
+    with sheet.open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert rows and set(rows[0]) == {"review_id", "record_id", "probability", "decision"}
+    answers = tmp_path / "answers.csv"
+    with answers.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["review_id", "decision"])
+        writer.writerows([r["review_id"], "non-match"] for r in rows)
+    run("holder", "review", "--project", project_id, "--holder", "building", "--review",
+        str(tmp_path / "km" / "building.review.age"), "--decisions", str(answers),
+        "--out", str(tmp_path / "back"))
+    result = run("link", "--project", project_id, "--keys", *keys, "--out",
+                 str(tmp_path / "km2"), "--decisions",
+                 str(tmp_path / "back" / "building.decisions.age"))
+    assert "0 links" in result.output
