@@ -210,12 +210,13 @@ def main() -> None:
         cli("exchange", "register", "--project", spec.id, "--database-url", database_url,
             workdir=spaces["exchange"])
         server, url = _serve(work, spaces["exchange"], database_url, "exchange")
-        via = {f"push {h}": cli("exchange", "push", str(out / f"{h}.keys.age"),
-                                str(out / f"{h}.payload.age"), "--project", spec.id,
-                                "--exchange", url, workdir=spaces["holders"])
-               for h in spec.holder_ids}
-        # Holders push side by side from their own hosts: the slower counts.
-        push_seconds = max(via.values())
+        via = {f"push {h} {kind}": cli("exchange", "push", str(out / f"{h}.{kind}.age"),
+                                       "--project", spec.id, "--exchange", url,
+                                       workdir=spaces["holders"])
+               for kind in ("keys", "payload") for h in spec.holder_ids}
+        # Holders push side by side from their own hosts (the slower counts), keys first.
+        keys_push = max(via[f"push {h} keys"] for h in spec.holder_ids)
+        payload_push = max(via[f"push {h} payload"] for h in spec.holder_ids)
         via["key manager worker"] = cli("worker", "--role", "key_manager", "--once",
                                         "--exchange", url, workdir=spaces["keymanager"])
         via["agency worker"] = cli("worker", "--role", "combiner", "--once", "--exchange",
@@ -230,8 +231,14 @@ def main() -> None:
     if not combined.exists():
         raise SystemExit("the agency's worker wrote no combined table")
     big = stream_big(work, keys, shared) if BIG_GIB > 0 else {}
-    exchange_total = prepare_seconds + push_seconds + via["key manager worker"] + \
-        via["agency worker"]
+    # Measured one after another on this one machine. On separate hosts the payloads travel
+    # while the key manager links; the critical path then counts the payload push only
+    # where it outlasts the link. Both are recorded; the target is judged on the serial one.
+    serial_total = prepare_seconds + keys_push + payload_push + \
+        via["key manager worker"] + via["agency worker"]
+    critical_path = prepare_seconds + keys_push + \
+        max(payload_push, via["key manager worker"]) + via["agency worker"]
+    exchange_total = serial_total
     overhead = (exchange_total - direct_total) / exchange_total
     passed = overhead <= MAX_OVERHEAD and server_peak < SERVER_PEAK_MIB and \
         big.get("server_peak_mib", 0) < SERVER_PEAK_MIB
@@ -252,6 +259,9 @@ def main() -> None:
                  "exchange_seconds": {k: round(v, 1) for k, v in via.items()},
                  "direct_end_to_end_seconds": round(direct_total, 1),
                  "exchange_end_to_end_seconds": round(exchange_total, 1),
+                 "exchange_critical_path_seconds": round(critical_path, 1),
+                 "critical_path_overhead_fraction": round(
+                     (critical_path - direct_total) / critical_path, 3),
                  "overhead_fraction": round(overhead, 3),
                  "exchange_server_peak_mib": round(server_peak, 1),
                  "big_envelope": big},
