@@ -1,0 +1,35 @@
+"""``pseudolink dp budget --total``: the officer's one total per dataset, shown to everyone."""
+
+from __future__ import annotations
+
+from typer.testing import CliRunner
+
+import catalog
+from pseudolink.cli.app import app
+from pseudolink.settings import workspace
+from tests.accounts import log_in
+
+
+def test_dp_budget_total_caps_every_consumer_together(tmp_path, monkeypatch):
+    space = workspace(tmp_path / "w")
+    space.create_dirs()
+    catalog.init_catalog(space.database_url)
+    data = space.data / "combined.parquet"
+    data.write_bytes(b"PAR1 not read by this test PAR1")
+    with catalog.Catalog.connect(space.database_url) as cat:
+        cat.register_dataset("d", title="t", path=str(data), columns={"link_id": "other"},
+                             project_id=None, lineage={}, actor="test")
+        log_in(cat, monkeypatch, "po", "privacy_officer")
+    run = CliRunner().invoke
+    result = run(app, ["dp", "budget", "--dataset", "d", "--total", "1",
+                       "--workdir", str(space.root)])
+    assert result.exit_code == 2 and "no budget" in result.output  # no consumer yet
+    result = run(app, ["dp", "budget", "--dataset", "d", "--consumer", "alice",
+                       "--epsilon", "3", "--workdir", str(space.root)])
+    assert result.exit_code == 2
+    assert "error: budget of consumer 'alice' on dataset 'd': 3 is above the dataset's total 1" \
+        in result.output.replace("\n", " ")
+    result = run(app, ["dp", "budget", "--dataset", "d", "--consumer", "alice",
+                       "--epsilon", "1", "--workdir", str(space.root)])
+    assert result.exit_code == 0, result.output
+    assert "d: dataset total 1, spent by everyone 0, remaining 1" in result.output
