@@ -279,6 +279,18 @@ def _audit(cat: catalog.Catalog, user: str) -> None:
                   for e in entries], hide_index=True)
 
 
+def _timeline(cat: catalog.Catalog, user: str) -> None:
+    st.header("Project timeline")
+    cat.require(user, "audit.read")
+    entries = cat.audit_entries()
+    projects = sorted({p for e in entries if (p := views.project_of(e))})
+    if not projects:
+        st.info("No linkage stage or exchange event recorded yet.")
+        return
+    project = st.selectbox("Project", projects, key="timeline_project")
+    st.dataframe(views.project_timeline(entries, project), hide_index=True)
+
+
 def main() -> None:
     st.set_page_config(page_title="pseudolink · privacy officers", layout="wide")
     url = os.environ.get("PSEUDOLINK_DATABASE_URL")
@@ -298,13 +310,14 @@ def main() -> None:
         st.session_state.clear()
         st.rerun()
     page = st.sidebar.radio("Page", ["Review queue", "Decisions and releases", "Budgets",
-                                     "Audit trail"], key="page")
+                                     "Project timeline", "Audit trail"], key="page")
     if flash := st.session_state.pop("flash", None):
         st.success(flash)
     try:
         {"Review queue": lambda: _queue(cat, user),
          "Decisions and releases": lambda: _decided(cat, user),
          "Budgets": lambda: _budgets(cat),
+         "Project timeline": lambda: _timeline(cat, user),
          "Audit trail": lambda: _audit(cat, user)}[page]()
     except catalog.CatalogError as exc:
         st.error(str(exc))

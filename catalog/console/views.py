@@ -94,3 +94,43 @@ def release_table(releases: Iterable[ReleaseInfo], now: datetime) -> pd.DataFram
                          columns=["release", "form", "dataset", "title", "expires",
                                   "days left"])
     return table.astype({"days left": "Int64"})
+
+
+def project_of(entry: Mapping[str, Any]) -> str | None:
+    """The linkage project an audit entry is about: a stage's target, or an exchange's
+    upload, download or job.
+
+    >>> project_of({"action": "stage.link", "target": "housing", "details": {}})
+    'housing'
+    >>> project_of({"action": "exchange.upload.accepted",
+    ...             "target": "/v1/projects/housing/files/ab", "details": {}})
+    'housing'
+    >>> project_of({"action": "exchange.job.succeeded", "target": "/v1/jobs/3",
+    ...             "details": {"project": "housing"}})
+    'housing'
+    >>> project_of({"action": "request.submit", "target": "r1", "details": {}}) is None
+    True
+    """
+    action, target = entry.get("action", ""), str(entry.get("target", ""))
+    if action.startswith(("stage.", "project.")):
+        return target
+    if action.startswith("exchange."):
+        if target.startswith("/v1/projects/"):
+            return target.split("/")[3]
+        project = (entry.get("details") or {}).get("project")
+        return project if isinstance(project, str) else None
+    return None
+
+
+def project_timeline(entries: Iterable[Mapping[str, Any]], project: str) -> pd.DataFrame:
+    """A project's stages in order: each party's stage runs, and every file and job
+    transition at the exchange, with who did it (from the audit log)."""
+    rows = [{"at": e["ts"], "party or person": e["actor"],
+             "event": e["action"].removeprefix("stage.").removeprefix("exchange."),
+             "kind or task": (e.get("details") or {}).get("kind")
+             or (e.get("details") or {}).get("task") or "",
+             "detail": (e.get("details") or {}).get("reason")
+             or (e.get("details") or {}).get("error") or ""}
+            for e in entries if project_of(e) == project]
+    return pd.DataFrame(rows, columns=["at", "party or person", "event", "kind or task",
+                                       "detail"])

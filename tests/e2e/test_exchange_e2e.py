@@ -228,6 +228,13 @@ def test_five_processes_link_through_the_exchange_and_survive_a_killed_worker(
     assert any(e["details"].get("claimed_party") == "intruder" for e in refused)
     assert {"exchange.job.deferred", "exchange.job.started", "exchange.job.succeeded",
             "exchange.job.requeued"} <= set(by_action)
+    # The officers' console shows the project's stages at the exchange as a timeline.
+    from catalog.console import views
+
+    timeline = views.project_timeline(entries, PROJECT)
+    events = list(timeline["event"])
+    assert events.index("upload.accepted") < events.index("job.deferred") < \
+        events.index("job.succeeded")
     # Each worker recorded its stage and files in its own party's catalog (for close).
     for party, stage in (("keymanager", "stage.link"), ("agency", "stage.combine")):
         with catalog.Catalog.connect(f"sqlite:///{spaces[party] / 'catalog.db'}") as cat:
