@@ -134,7 +134,8 @@ def seal_decisions(project: ProjectManifest | str | Path, holder_id: str,
                    review: str | Path, decisions: str | Path, out_dir: str | Path,
                    keys_dir: str | Path, passphrase: str) -> Path:
     """Check a holder's decisions file (CSV or Parquet: review_id, decision) against its
-    review list and seal it to the key manager as ``H.decisions.age``."""
+    review list and seal it to the key manager as ``H.decisions.age``; rows left blank are
+    left out (the model decides those pairs)."""
     manifest = as_manifest(project)
     me = load_party_secret(keys_dir, holder_id, passphrase)
     listing = open_envelope(review, me, "review", manifest, [manifest.spec.key_manager]).table
@@ -147,7 +148,10 @@ def seal_decisions(project: ProjectManifest | str | Path, holder_id: str,
             table.column("decision").cast(pa.string()).to_pylist()]
     known = set(listing.column("review_id").to_pylist())
     seen: set[str] = set()
+    answered: list[tuple[str, str]] = []
     for row, (review_id, decision) in enumerate(zip(ids, said, strict=True), start=2):
+        if not decision or decision == "none":
+            continue                            # a row the clerk could not judge
         if review_id not in known:
             raise InputError(decisions, "not a review id of this holder's review list",
                              row=row, column="review_id")
@@ -157,10 +161,14 @@ def seal_decisions(project: ProjectManifest | str | Path, holder_id: str,
             raise InputError(decisions, f"decision must be {' or '.join(DECISIONS)}",
                              row=row, column="decision")
         seen.add(review_id)
+        answered.append((review_id, decision))
+    if not answered:
+        raise InputError(decisions, "no row has a decision (match or non-match)",
+                         column="decision")
     path = decisions_path(out_dir, holder_id)
     Path(out_dir).mkdir(parents=True, exist_ok=True)
-    seal(path, pa.table({"review_id": pa.array(ids, pa.string()),
-                         "decision": pa.array(said, pa.string())}),
+    seal(path, pa.table({"review_id": pa.array([a for a, _ in answered], pa.string()),
+                         "decision": pa.array([d for _, d in answered], pa.string())}),
          kind="decisions", project=manifest, sender=me,
          recipient=manifest.party(manifest.spec.key_manager))
     return path

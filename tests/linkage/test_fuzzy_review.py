@@ -155,3 +155,30 @@ def test_one_review_round_through_the_cli(tmp_path, party_keys, monkeypatch):
                  str(tmp_path / "km2"), "--decisions",
                  str(tmp_path / "back" / "building.decisions.age"))
     assert "0 links" in result.output
+
+
+def test_blank_rows_are_left_to_the_model_and_another_holders_ids_are_refused(
+        reviewed, tmp_path):
+    root, keys, manifest, keys_files, _ = reviewed
+    sheet = review.review_sheet(manifest, "ssis", root / "km" / "ssis.review.age", keys,
+                                PASSPHRASE)
+    partly = tmp_path / "partly.parquet"
+    pq.write_table(pa.table({"review_id": sheet.column("review_id"),
+                             "decision": ["match"] + [""] * (sheet.num_rows - 1)}), partly)
+    sealed = review.seal_decisions(manifest, "ssis", root / "km" / "ssis.review.age", partly,
+                                   tmp_path / "back", keys, PASSPHRASE)
+    assert linkage.read_envelope(sealed, keys, "keymanager", PASSPHRASE,
+                                 manifest).num_rows == 1
+    # building, bypassing seal_decisions, answers with ssis's review ids: the key manager
+    # refuses them, since they were never issued to building.
+    from linkage.envelope import seal
+
+    forged = tmp_path / "building.decisions.age"
+    seal(forged, pa.table({"review_id": sheet.column("review_id"),
+                           "decision": ["match"] * sheet.num_rows}),
+         kind="decisions", project=manifest,
+         sender=linkage.load_party_secret(keys, "building", PASSPHRASE),
+         recipient=manifest.party("keymanager"))
+    with pytest.raises(linkage.LinkageError, match="no review list issued to 'building'"):
+        linkage.link(manifest, keys_files, tmp_path / "km", keys, PASSPHRASE,
+                     decisions=[forged])
