@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from linkage.exchange.checks import decode_header, encode_header
 from linkage.exchange.client import ExchangeClient, ExchangeError, Pushed
 from linkage.exchange.refusals import Audit
 from linkage.exchange.routes import ROUTES, Route, file_name, route_error
 from linkage.exchange.server import DEFAULT_MAX_FILE, create_app
 from linkage.exchange.state import ExchangeState
 from linkage.exchange.store import LocalStorage, Staging, Storage
+from linkage.exchange.worker import work
 
 DEFAULT_PORT = 8700
 #: An upload untouched this long is abandoned: removed when the exchange starts.
@@ -55,7 +57,10 @@ __all__ = [
     "Staging",
     "Storage",
     "create_app",
+    "decode_header",
+    "encode_header",
     "file_name",
     "open_exchange",
     "route_error",
+    "work",
 ]

@@ -99,7 +99,7 @@ def push(
 
 def _sender(path: Path) -> str:
     from linkage.envelope import header_path
-    from linkage.exchange.checks import decode_header, encode_header
+    from linkage.exchange import decode_header, encode_header
 
     sig = header_path(path)
     if not path.exists():
@@ -265,7 +265,7 @@ def worker(
     combined table at WORKDIR/data/PROJECT/combined.parquet.
     """
     import linkage
-    from linkage.exchange.worker import work
+    from linkage.exchange import work
 
     if role not in ("key_manager", "combiner"):
         raise fail(f"--role must be key_manager or combiner, not {role!r}")
