@@ -27,6 +27,7 @@ from catalog.models import CLASSIFICATIONS
 from catalog.projects import PARTY_ACTOR, STAGES, ProjectInfo
 from catalog.releases import OPEN_FORMS, ReleaseInfo
 from catalog.requests import AccessInfo, RequestInfo
+from catalog.researcher import ApprovedUse, TakeoutInfo
 from catalog.roles import PERMISSIONS, PermissionRefused, permits
 from catalog.sessions import LoginRefused, ThrottlePolicy
 from catalog.sweep import SweepReport
@@ -44,6 +45,7 @@ __all__ = [
     "Anchor",
     "ApiKeyCheck",
     "ApiKeyInfo",
+    "ApprovedUse",
     "ArtefactInfo",
     "AuditSigner",
     "AuditVerification",
@@ -61,6 +63,7 @@ __all__ = [
     "RequestInfo",
     "RiskThresholds",
     "SweepReport",
+    "TakeoutInfo",
     "TakeoutOrder",
     "Tally",
     "ThrottlePolicy",

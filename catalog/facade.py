@@ -51,6 +51,7 @@ from catalog.models import (
 from catalog.projects import ProjectMethods
 from catalog.releases import ReleaseInfo, open_releases_query, release_info
 from catalog.requests import RequestMethods
+from catalog.researcher import ResearcherMethods
 from catalog.roles import PermissionRefused, refuse_self, require
 from catalog.sessions import SessionMethods
 from catalog.sweep import SweepMethods
@@ -87,8 +88,8 @@ def _json_doc(value: Mapping[str, Any], what: str) -> dict[str, Any]:
         raise CatalogError(f"{what}: {exc}") from None
 
 
-class Catalog(AccountMethods, SessionMethods, RequestMethods, ProjectMethods, SweepMethods,
-              TakeoutMethods, HealthMethods):
+class Catalog(AccountMethods, SessionMethods, RequestMethods, ResearcherMethods,
+              ProjectMethods, SweepMethods, TakeoutMethods, HealthMethods):
     """Projects, datasets, requests, releases, budgets and the audit log of one deployment.
 
     ``committee_rules`` sets the size bounds and quorum of take-out committees;

@@ -23,6 +23,11 @@ PERMISSIONS: MappingProxyType[str, frozenset[str]] = MappingProxyType({
     # Access requests (DESIGN 6 workflow); see catalog.workflow.TRANSITIONS.
     "request.create": frozenset({"researcher"}),
     "request.submit": frozenset({"researcher"}),
+    # The requester's own: redraft (a draft, or a rejected request), take a submission
+    # back, draft the renewal of an active grant (catalog.researcher).
+    "request.amend": frozenset({"researcher"}),
+    "request.withdraw": frozenset({"researcher"}),
+    "request.renew": frozenset({"researcher"}),
     "request.start_review": _OFFICER,
     "request.attach_risk_report": _OFFICER,
     "request.approve": _OFFICER,

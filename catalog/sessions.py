@@ -27,7 +27,7 @@ from catalog.identity import UserInfo
 from catalog.models import LoginSession, LoginThrottle, User
 
 DEFAULT_SESSION_LIFETIME = timedelta(hours=8)
-SESSION_CLIENTS = ("cli", "console", "hub", "api")
+SESSION_CLIENTS = ("cli", "console", "hub", "api", "portal")
 
 
 @dataclass(frozen=True)

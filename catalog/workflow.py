@@ -6,6 +6,10 @@ the tests (every pair of states, legal or not) and docs/security.md all read it.
 
     draft -> submitted -> under_review -> approved | rejected
     approved -> active -> expired | revoked
+
+A researcher takes back their own submission (withdraw: submitted | under_review -> draft)
+and redrafts a refused one (amend: rejected -> draft); a draft is amended in place. Renewal
+is no move: it drafts a new request from an active one (``catalog.researcher``).
 """
 
 from __future__ import annotations
@@ -35,6 +39,9 @@ TRANSITIONS: MappingProxyType[tuple[str, str], Transition] = MappingProxyType({
         Transition("approved", "active", "request.activate"),
         Transition("active", "expired", "request.expire"),
         Transition("active", "revoked", "request.revoke"),
+        Transition("submitted", "draft", "request.withdraw", requester_only=True),
+        Transition("under_review", "draft", "request.withdraw", requester_only=True),
+        Transition("rejected", "draft", "request.amend", requester_only=True),
     )
 })
 
