@@ -335,6 +335,8 @@ def restore(
         files = unpacked / "workspace"
         files.mkdir(exist_ok=True, mode=0o700)
         staged_space = Workspace(files)
+        # The passphrase must open the restored keys before anything is written.
+        signer = catalog.load_audit_signer(staged_space.keys, secret)
         if not database_url and staged_space.settings().get("database_url"):
             raise fail("the backup's settings name a PostgreSQL catalog: give --database-url")
         # The catalog first, while nothing is in the workspace yet: a refused load leaves
@@ -354,7 +356,6 @@ def restore(
         restored = Workspace(root)
         url = database_url or f"sqlite:///{root / 'catalog.db'}"
         with catalog.Catalog.connect(url, root=root) as cat:
-            signer = catalog.load_audit_signer(restored.keys, secret)
             cat.record_workspace_event("workspace.restore", archive.name, {
                 "archive_sha256": catalog_sha256(archive), "backup_created_at":
                 manifest["created_at"], "backup_created_by": manifest["created_by"],

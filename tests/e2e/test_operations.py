@@ -8,6 +8,7 @@ the moved copy (or on a copy of it, when the check damages it).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -26,15 +27,16 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _env(**extra: str) -> dict[str, str]:
-    env = dict(os.environ, PSEUDOLINK_PASSPHRASE=PASSPHRASE, COLUMNS="200",
-               PYTHONPATH=str(ROOT), **extra)
+    env = {**os.environ, "PSEUDOLINK_PASSPHRASE": PASSPHRASE, "COLUMNS": "200",
+           "PYTHONPATH": str(ROOT), **extra}
     env.pop("PSEUDOLINK_WORKDIR", None)
     env.pop("PSEUDOLINK_DATABASE_URL", None)
     return env
 
 
-def _cli(*args: str, cwd: Path, timeout: float = 300, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pseudolink", *args], cwd=cwd,
+def _cli(*args: str, cwd: Path, timeout: float = 300, stdin: str | None = None,
+         **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pseudolink", *args], cwd=cwd, input=stdin,
                           capture_output=True, text=True, env=_env(**env), timeout=timeout)
 
 
@@ -44,8 +46,14 @@ def moved(tmp_path_factory) -> Path:
     base = tmp_path_factory.mktemp("operations")
     clone = base / "clone"
     clone.mkdir()
-    result = _cli("demo", "--workdir", ".pseudolink", "--people", "3000",
-                  "--synthetic-rows", "300", cwd=clone, timeout=900)
+    # The synthetic privacy gate may (rightly) refuse the synthetic release of one small
+    # population; these tests are about operating the workspace, so another seed is tried.
+    for seed in ("2026", "7", "11"):
+        shutil.rmtree(clone / ".pseudolink", ignore_errors=True)
+        result = _cli("demo", "--workdir", ".pseudolink", "--people", "3000", "--seed", seed,
+                      cwd=clone, timeout=900)
+        if result.returncode == 0 or "privacy gate" not in result.stderr:
+            break
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     target = base / "elsewhere" / "ws"
     target.parent.mkdir()
@@ -146,6 +154,8 @@ def test_doctor_names_a_changed_artefact(moved, elsewhere, tmp_path):
 def test_doctor_names_a_broken_audit_chain(moved, elsewhere, tmp_path):
     copy = _damaged_copy(moved, tmp_path)
     with sqlite3.connect(copy / "catalog.db") as db:
+        # The operator with database access: drops the append-only trigger, edits an entry.
+        db.execute("DROP TRIGGER audit_log_no_update")
         db.execute("UPDATE audit_log SET actor = 'someone-else' WHERE seq = 2")
     result = _cli("doctor", "--workdir", str(copy), cwd=elsewhere)
     assert result.returncode == 1
@@ -158,3 +168,59 @@ def test_doctor_names_keys_the_passphrase_does_not_open(moved, elsewhere):
                   PSEUDOLINK_PASSPHRASE="not the workspace passphrase")
     assert result.returncode == 1
     assert "keys not readable with the passphrase given: agency, building" in result.stderr
+
+
+def _records(workdir: Path, cwd: Path) -> list[dict]:
+    server, base = _serve_api(workdir, cwd)
+    try:
+        answer = httpx.get(f"{base}/api/3/action/datastore_search",
+                           params={"resource_id": DP_RELEASE, "limit": 1000}, timeout=30)
+        assert answer.status_code == 200, answer.text
+        return answer.json()["result"]["records"]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def _logged_in_copy(moved: Path, tmp_path: Path) -> Path:
+    """A copy of the demo workspace whose administrator has a password and is logged in."""
+    import catalog
+
+    copy = _damaged_copy(moved, tmp_path)
+    password = "an operator's long password"
+    with catalog.Catalog.connect(f"sqlite:///{copy / 'catalog.db'}") as cat:
+        cat.set_password("demo-admin", password, actor="demo-admin")
+    login = _cli("login", "--user", "demo-admin", "--password-stdin", "--workdir", str(copy),
+                 cwd=tmp_path, stdin=password + "\n")
+    assert login.returncode == 0, login.stderr
+    return copy
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_demo_backup_restores_elsewhere_and_the_api_answers_as_before(
+        moved, elsewhere, tmp_path, database):
+    import pyrage
+
+    from tests.conftest import fresh_postgres_database
+
+    source = _logged_in_copy(moved, tmp_path)
+    identity = pyrage.x25519.Identity.generate()
+    (tmp_path / "operator.key").write_text(f"{identity}\n")
+    made = _cli("backup", "--out", str(tmp_path / "demo.backup"), "--to",
+                str(identity.to_public()), "--workdir", str(source), cwd=elsewhere)
+    assert made.returncode == 0, made.stderr
+    restored = tmp_path / "other-host" / "ws"
+    with contextlib.ExitStack() as stack:
+        extra = []
+        if database == "postgresql":
+            extra = ["--database-url",
+                     stack.enter_context(fresh_postgres_database("pseudolink_restore"))]
+        back = _cli("restore", str(tmp_path / "demo.backup"), "--identity",
+                    str(tmp_path / "operator.key"), "--workdir", str(restored),
+                    "--public-key", str(moved / "keys" / "audit-signing.pub"), *extra,
+                    cwd=elsewhere)
+        assert back.returncode == 0, back.stdout + back.stderr
+        verified = _cli("audit", "verify", "--workdir", str(restored), cwd=elsewhere)
+        assert verified.returncode == 0, verified.stdout + verified.stderr
+        assert _cli("doctor", "--workdir", str(restored), cwd=elsewhere).returncode == 0
+        assert _records(restored, elsewhere) == _records(moved, elsewhere)

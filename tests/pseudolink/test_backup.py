@@ -33,8 +33,8 @@ def _env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
-def _run(*args: str, stdin: str | None = None, code: int = 0) -> str:
-    result = runner.invoke(app, list(args), input=stdin, env={"COLUMNS": "200"})
+def _run(*args: str, stdin: str | None = None, code: int = 0, **env: str) -> str:
+    result = runner.invoke(app, list(args), input=stdin, env={"COLUMNS": "200", **env})
     assert result.exit_code == code, result.output
     return result.output
 
@@ -196,3 +196,12 @@ def test_sqlite_backup_restores_into_postgresql(source, operator, tmp_path):
         again = _run("restore", str(archive), "--identity", str(operator[0]), "--workdir",
                      str(tmp_path / "pg-ws-2"), "--database-url", url, code=2)
         assert "not empty" in again
+
+
+def test_restore_without_the_workspace_passphrase_writes_nothing(source, operator, tmp_path):
+    archive = _backup(source, operator, tmp_path / "ws.backup")
+    out = _run("restore", str(archive), "--identity", str(operator[0]), "--workdir",
+               str(tmp_path / "t"), code=2, PSEUDOLINK_PASSPHRASE="not the passphrase")
+    assert "wrong passphrase" in out
+    assert not (tmp_path / "t").exists()
+    assert not list(tmp_path.glob(".t.restore-*"))  # the decrypted copy is gone too
