@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from anonymize.errors import AnonymizeError
-from anonymize.synth.per_person import unique_person_matches
+from anonymize.synth.per_person import disclosure_check
 from anonymize.synth.privacy import exact_copies
 
 
@@ -54,7 +54,8 @@ class GateThresholds:
     #: A synthetic row nearer a training record than this percentile of holdout rows is
     #: "too close"; a synthesizer that never saw train has about this share of them.
     closeness_percentile: float = 1.0
-    #: Synthetic rows matching a QI-unique person on every sensitive value (none allowed).
+    #: Synthetic rows matching a QI-unique person on every sensitive value allowed beyond
+    #: what the holdout's chance rate explains (a 99.9 % Poisson bound).
     max_unique_matches: int = 0
     #: A numeric sensitive value "matches" within this share of the real rows' ranks...
     match_rank_tolerance: float = 0.001
@@ -76,8 +77,10 @@ class GateResult:
     #: Share of (sampled) synthetic rows nearer a training record than ``closeness_limit``.
     too_close_share: float = 0.0
     closeness_limit: float = 0.0
-    #: Synthetic rows that give away a QI-unique person's sensitive values; None = not run.
+    #: Synthetic rows that give away a QI-unique person's sensitive values, and how many
+    #: of them chance explains (the holdout's rate); None = not run.
     unique_matches: int | None = None
+    unique_matches_expected: float | None = None
     #: Checks that could not run, and why (e.g. no quasi-identifiers declared).
     not_run: list[str] = field(default_factory=list)
 
@@ -147,14 +150,14 @@ def privacy_gate(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataF
     if closeness_limit == 0.0:
         not_run.append("closeness: over 1% of holdout rows equal a training row on every "
                        "compared value, so no distance below theirs is unusual")
-    real_all = pd.concat([train, holdout], ignore_index=True)
     matches = None
     qi = [c for c in quasi_identifiers if c in columns]
     sens = [c for c in sensitive if c in columns and c not in qi]
     if qi and sens:
-        matches = unique_person_matches(real_all, synthetic, qi, sens,
-                                        rank_tolerance=limits.match_rank_tolerance,
-                                        chance=limits.match_chance)
+        matches = disclosure_check(train[columns], holdout[columns], synthetic[columns],
+                                   qi, sens, rank_tolerance=limits.match_rank_tolerance,
+                                   chance=limits.match_chance,
+                                   allowed=limits.max_unique_matches)
     else:
         not_run.append("per-person disclosure: needs quasi-identifier and sensitive columns "
                        "classified in the catalog")
@@ -180,18 +183,22 @@ def privacy_gate(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataF
                         f"than {100 - limits.closeness_percentile:g}% of holdout rows ever are "
                         f"(distance {closeness_limit:.4f}; a synthesizer that never saw them "
                         f"would show about {expected:.1%}, at most {allowance:.1%})")
-    if matches is not None and matches > limits.max_unique_matches:
-        failures.append(f"{matches} synthetic rows match a person unique on their "
-                        f"quasi-identifiers ({', '.join(qi)}) in the real data on every "
-                        f"sensitive value too ({', '.join(sens)}): whoever knows those "
-                        "quasi-identifiers reads that person's values")
+    if matches is not None and matches.excess:
+        failures.append(f"{matches.synthetic} synthetic rows match a person unique on their "
+                        f"quasi-identifiers ({', '.join(qi)}) in the training data on every "
+                        f"sensitive value too ({', '.join(sens)}), where people the "
+                        f"synthesizer never saw explain {matches.expected:.1f} (at most "
+                        f"{matches.limit}): whoever knows those quasi-identifiers reads "
+                        "those people's values")
     return GateResult(
         exact_copies=copies, exact_copy_share=copy_share, dcr_share=dcr_share,
         dcr_synthetic_median=float(np.median(to_train)),
         dcr_holdout_median=float(np.median(baseline)),
         mia_auc=auc, thresholds=limits, failures=failures, holdout_rows=len(holdout),
         too_close_share=too_close, closeness_limit=closeness_limit,
-        unique_matches=matches, not_run=not_run,
+        unique_matches=None if matches is None else matches.synthetic,
+        unique_matches_expected=None if matches is None else matches.expected,
+        not_run=not_run,
     )
 
 

@@ -146,8 +146,15 @@ def synthetic_release(df: pd.DataFrame, rows: int, *, synthesizer: str | Fitter 
     # At least the gate's minimum when the data allows it (never more than half the rows):
     # a smaller holdout makes the gate refuse to judge rather than decide by chance.
     n_holdout = min(max(round(len(real) * holdout), limits.min_holdout, 10), len(real) // 2)
-    hold = real.iloc[np.sort(order[:n_holdout])].reset_index(drop=True)
-    train_at = np.sort(order[n_holdout:])
+    hold_at, train_at = np.sort(order[:n_holdout]), np.sort(order[n_holdout:])
+    if persons is not None and not persons.is_unique:
+        # A person's rows stay on one side: split across, they would pass for a holdout
+        # row that the synthesizer "never saw" and hide memorisation from the gate.
+        people = pd.unique(persons.to_numpy())
+        held = rng.permutation(people)[:max(round(len(people) * n_holdout / len(real)), 1)]
+        in_hold = persons.isin(held).to_numpy()
+        hold_at, train_at = np.flatnonzero(in_hold), np.flatnonzero(~in_hold)
+    hold = real.iloc[hold_at].reset_index(drop=True)
     train = real.iloc[train_at].reset_index(drop=True)
     rules = Constraints.detect(train)
 
