@@ -252,7 +252,8 @@ def demo(
         ("recall / precision", f"{quality.recall:.2%} / {quality.precision:.2%}"),
         ("k-anonymity", str(risk_doc["k"])),
         ("epsilon spent", str(table.epsilon)),
-        ("synthetic quality", f"{synth_report['quality_score']:.1%}"),
+        ("synthetic quality", f"{synthetic.quality['quality_score']:.1%}"
+         + ("" if synthetic.gate.passed else " (refused by the privacy gate)")),
         ("workspace", str(space.root.resolve())),
     ):
         summary.add_row(label, value)
