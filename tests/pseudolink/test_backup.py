@@ -205,3 +205,24 @@ def test_restore_without_the_workspace_passphrase_writes_nothing(source, operato
     assert "wrong passphrase" in out
     assert not (tmp_path / "t").exists()
     assert not list(tmp_path.glob(".t.restore-*"))  # the decrypted copy is gone too
+
+
+def test_postgresql_backup_restores_into_a_new_postgresql_database(operator, tmp_path):
+    with fresh_postgres_database("pseudolink_source") as source_url, \
+            fresh_postgres_database("pseudolink_target") as target_url:
+        root = tmp_path / "pg-source"
+        _run("init", "--workdir", str(root), "--database-url", source_url, "--admin", "ada",
+             "--password-stdin", stdin=PASSWORD + "\n")
+        _run("login", "--user", "ada", "--password-stdin", "--workdir", str(root),
+             stdin=PASSWORD + "\n")
+        _run("audit", "key", "create", "--workdir", str(root))
+        archive = _backup(root, operator, tmp_path / "pg.backup")
+        refused = _run("restore", str(archive), "--identity", str(operator[0]), "--workdir",
+                       str(tmp_path / "no-url"), code=2)
+        assert "give --database-url" in refused
+        target = tmp_path / "pg-target"
+        out = _run("restore", str(archive), "--identity", str(operator[0]), "--workdir",
+                   str(target), "--database-url", target_url)
+        assert "postgresql -> postgresql" in out
+        assert target_url.split("/")[-1] in (target / "settings.toml").read_text()
+        assert "audit log intact" in _run("audit", "verify", "--workdir", str(target))
