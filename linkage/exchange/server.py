@@ -24,6 +24,7 @@ from starlette.requests import ClientDisconnect
 
 from linkage.errors import LinkageError
 from linkage.exchange.checks import check_envelope, decode_header, encode_header
+from linkage.exchange.health import add_health_routes
 from linkage.exchange.refusals import Audit, Refusal
 from linkage.exchange.routes import file_name, route_error
 from linkage.exchange.signing import MAX_AGE, Message, SignatureRefused, verify_request
@@ -116,6 +117,8 @@ def create_app(state: ExchangeState, storage: Storage, staging: Staging, audit: 
     @app.get("/v1/health")
     def health() -> dict[str, str]:
         return {"status": "ok"}
+
+    add_health_routes(app, state)
 
     @app.get("/v1/projects/{project_id}")
     async def project_status(project_id: str, request: Request) -> dict[str, Any]:
