@@ -145,6 +145,7 @@ def stream_big(work: Path, keys: Path, shared: Path) -> dict:
     size = big.stat().st_size
     shutil.rmtree(work / "big-inbox", ignore_errors=True)
     big.unlink()
+    Path(f"{big}.sig").unlink(missing_ok=True)
     return {"bytes": size, "push_seconds": round(up, 1), "pull_seconds": round(down, 1),
             "push_mib_per_s": round(size / up / 2**20, 1),
             "pull_mib_per_s": round(size / down / 2**20, 1),
