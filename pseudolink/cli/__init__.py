@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     "anonymize",
     "catalog",
     "catalog_governance",
+    "catalog_request",
     "audit",
     "doctor",
     "backup",

@@ -163,9 +163,12 @@ def request_list(
     state: Annotated[list[str] | None, typer.Option(help="Only these states.")] = None,
     workdir: WorkdirOption = None,
 ) -> None:
-    _me(workdir)
+    me = _me(workdir)
     with _open(workdir) as cat:
         found = cat.list_requests(states=state)
+        # A researcher sees their own requests only (issue 16), officers the queue.
+        if cat.user_role(me) == "researcher":
+            found = [r for r in found if me == r.requester_id or me in r.researchers]
     table = Table("request", "state", "form", "dataset", "requester", "ends")
     for r in found:
         table.add_row(r.id, r.state, r.release_form, r.dataset_id, r.requester_id,
