@@ -14,6 +14,7 @@ from anonymize.synth.published import published_report
 from anonymize.synth.release import (
     RELEASE_SYNTHESIZERS,
     SyntheticRelease,
+    check_release_inputs,
     modelled_columns,
     synthetic_release,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "SequentialTreeSynthesizer",
     "SynthResult",
     "SyntheticRelease",
+    "check_release_inputs",
     "dp_mst",
     "exact_copies",
     "load_domains",

@@ -120,26 +120,11 @@ def synthetic_release(df: pd.DataFrame, rows: int, *, synthesizer: str | Fitter 
     report = progress or (lambda stage, done, total: None)
     name = synthesizer if isinstance(synthesizer, str) else getattr(synthesizer, "__name__",
                                                                     "custom")
-    if isinstance(synthesizer, str) and synthesizer not in RELEASE_SYNTHESIZERS:
-        raise AnonymizeError(f"unknown synthesizer {synthesizer!r}; "
-                             f"choose one of {', '.join(RELEASE_SYNTHESIZERS)}")
-    if synthesizer == "dp-mst" and (epsilon is None or epsilon <= 0):
-        raise AnonymizeError("the dp-mst synthesizer needs a positive --epsilon")
-    if rows < 1:
-        raise AnonymizeError(f"rows must be at least 1, got {rows}")
+    check_release_inputs(df, rows, synthesizer=synthesizer, columns=columns,
+                         epsilon=epsilon, person_key=person_key)
     key = person_key or PERSON_KEY
-    if person_key is not None and person_key not in df.columns:
-        raise AnonymizeError(f"person key {person_key!r} is not a column of the data")
-    if synthesizer == "dp-mst" and key not in df.columns:
-        raise AnonymizeError(
-            "a DP release needs a person key (link_id, or the column the dataset declares) "
-            "to bound each person's rows: without one, a person with many rows is protected "
-            "only as one row of them")
     persons = df[key] if key in df.columns else None
     real, dropped = modelled_columns(df, columns, person_key)
-    if real.shape[1] < 2 or len(real) < 50:
-        raise AnonymizeError(f"too little to synthesise: {len(real)} rows, {real.shape[1]} "
-                             "modelled columns (need 50 and 2)")
     limits = thresholds or GateThresholds()
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(real))
@@ -198,6 +183,31 @@ def synthetic_release(df: pd.DataFrame, rows: int, *, synthesizer: str | Fitter 
     if enforce and result.gate_applied:
         gate.raise_if_failed()
     return result
+
+
+def check_release_inputs(df: pd.DataFrame, rows: int, *, synthesizer: str | Fitter,
+                         columns: Mapping[str, str] | None = None,
+                         epsilon: float | None = None, person_key: str | None = None) -> None:
+    """Every refusal that needs no fitting, so a caller can run it before charging a budget."""
+    if isinstance(synthesizer, str) and synthesizer not in RELEASE_SYNTHESIZERS:
+        raise AnonymizeError(f"unknown synthesizer {synthesizer!r}; "
+                             f"choose one of {', '.join(RELEASE_SYNTHESIZERS)}")
+    if synthesizer == "dp-mst" and (epsilon is None or epsilon <= 0):
+        raise AnonymizeError("the dp-mst synthesizer needs a positive --epsilon")
+    if rows < 1:
+        raise AnonymizeError(f"rows must be at least 1, got {rows}")
+    key = person_key or PERSON_KEY
+    if person_key is not None and person_key not in df.columns:
+        raise AnonymizeError(f"person key {person_key!r} is not a column of the data")
+    if synthesizer == "dp-mst" and key not in df.columns:
+        raise AnonymizeError(
+            "a DP release needs a person key (link_id, or the column the dataset declares) "
+            "to bound each person's rows: without one, a person with many rows is protected "
+            "only as one row of them")
+    real, _ = modelled_columns(df, columns, person_key)
+    if real.shape[1] < 2 or len(real) < 50:
+        raise AnonymizeError(f"too little to synthesise: {len(real)} rows, {real.shape[1]} "
+                             "modelled columns (need 50 and 2)")
 
 
 def _fitted(synthesizer: str | Fitter, train: pd.DataFrame, rules: Constraints, *,

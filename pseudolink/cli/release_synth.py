@@ -69,13 +69,15 @@ def release_synth(
         if not path.is_file():
             raise fail(f"{path}: dataset file of {dataset!r} not found")
         _check_digest(path, info, given=data is not None)
-        if rows < 1 or rows_per_person < 1:
-            raise fail("--rows and --rows-per-person must be at least 1")
+        if rows_per_person < 1:
+            raise fail("--rows-per-person must be at least 1")
         frame = pd.read_parquet(path)
-        if synthesizer == "dp-mst" and (person_key or "link_id") not in frame.columns:
-            raise fail(f"dataset {dataset!r} has no person key column "
-                       f"{person_key or 'link_id'!r}: a DP release bounds each person's rows "
-                       "by it (--person-key names another column)")
+        try:  # every refusal that needs no fitting, before any budget is charged
+            anonymize.check_release_inputs(frame, rows, synthesizer=synthesizer,
+                                           columns=columns, epsilon=epsilon,
+                                           person_key=person_key)
+        except anonymize.AnonymizeError as exc:
+            raise fail(f"dataset {dataset!r}: {exc}") from None
         declared = None
         if domains is not None:
             try:

@@ -250,3 +250,13 @@ def test_a_persons_rows_are_never_split_between_training_and_holdout(monkeypatch
     codes_train = set(seen["train"]["code"])
     codes_hold = set(seen["holdout"]["code"])
     assert codes_hold and not codes_train & codes_hold
+
+
+def test_cli_too_little_data_is_refused_before_the_spend(tmp_path, monkeypatch):
+    import catalog
+
+    space, _, domains = _workspace(tmp_path, monkeypatch, _cli_people(1).head(30))
+    result = _release(space, domains)
+    assert result.exit_code == 2 and "too little to synthesise" in result.output
+    with catalog.Catalog.connect(space.database_url) as cat:
+        assert cat.budget("d", "public").epsilon_spent == 0.0
