@@ -75,3 +75,37 @@ def test_the_dataset_total_never_drops_below_what_is_spent(cat: catalog.Catalog,
     with pytest.raises(catalog.PermissionRefused):
         cat.set_dataset_budget(dataset, 9.0, actor="api")
     assert [e["action"] for e in cat.audit_entries()].count("budget.dataset_set") == 1
+
+
+def test_consumers_racing_never_spend_more_than_the_dataset_total_together(
+        cat: catalog.Catalog, dataset: str) -> None:
+    """60 threads of three consumers race for a total that holds 10 spends of 0.1."""
+    import threading
+
+    cat.set_dataset_budget(dataset, 1.0, actor="officer")
+    consumers = ["public", "alice", "bob"]
+    for consumer in consumers:
+        cat.set_budget(dataset, consumer, 1.0, actor="officer")
+    start = threading.Barrier(60)
+    granted: list[str] = []
+    failures: list[BaseException] = []
+
+    def query(n: int) -> None:
+        start.wait()
+        consumer = consumers[n % 3]
+        try:
+            cat.spend(dataset, consumer, 0.1, query={"n": n}, actor="api")
+            granted.append(consumer)
+        except catalog.CatalogError:
+            pass
+        except BaseException as exc:  # reported by the assertion below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=query, args=(n,)) for n in range(60)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert len(granted) == 10
+    assert cat.dataset_budget(dataset).epsilon_spent == pytest.approx(1.0)
