@@ -228,7 +228,6 @@ def serve_exchange(space: Workspace, host: str, port: int, database_url: str | N
 
     from linkage.exchange import open_exchange
     from pseudolink.cli.governance import open_catalog
-
     from pseudolink.cli.servers import require_free_port
 
     require_free_port(host, port, "the exchange")
