@@ -76,10 +76,10 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _serve_api(workdir: Path, cwd: Path) -> tuple[subprocess.Popen, str]:
+def _serve_api(workdir: Path, cwd: Path, what: str = "api") -> tuple[subprocess.Popen, str]:
     port = _free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "pseudolink", "serve", "api", "--port", str(port),
+        [sys.executable, "-m", "pseudolink", "serve", what, "--port", str(port),
          "--workdir", str(workdir)],
         cwd=cwd, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
@@ -117,6 +117,19 @@ def test_api_started_from_another_directory_serves_a_moved_workspace(moved, else
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_exchange_started_from_another_directory_is_ready_on_a_moved_workspace(
+        moved, elsewhere):
+    server, base = _serve_api(moved, elsewhere, "exchange")
+    try:
+        assert httpx.get(f"{base}/healthz").json() == {"status": "ok"}
+        assert httpx.get(f"{base}/readyz").json() == {"status": "ready"}
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert (moved / "exchange" / "exchange.db").is_file()  # in the workspace, not the cwd
+    assert not (elsewhere / ".pseudolink").exists()
 
 
 def _damaged_copy(moved: Path, tmp_path: Path) -> Path:
