@@ -303,3 +303,22 @@ def test_an_abandoned_partial_upload_is_swept_when_the_exchange_starts(world, tm
     os.utime(staged, (eight_days, eight_days))
     open_exchange(db, tmp_path / "sweep-files", lambda *e: None)
     assert not staged.exists()
+
+
+def test_serve_exchange_refuses_a_busy_port_before_announcing_a_url(tmp_path):
+    import socket
+
+    from typer.testing import CliRunner
+
+    from pseudolink.cli import serve as _serve  # noqa: F401 - registers the commands
+    from pseudolink.cli.app import app
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(app, ["serve", "exchange", "--port", str(port),
+                                          "--workdir", str(tmp_path / "ws")])
+    assert result.exit_code == 2
+    assert "the exchange cannot listen" in " ".join(result.output.split())
+    assert "http://" not in result.output
