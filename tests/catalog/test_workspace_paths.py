@@ -1,0 +1,51 @@
+"""Files the catalog records belong to the workspace, not to the directory a command ran
+in (issue 24): stored relative to the root, read back where the workspace lies now."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import catalog
+from catalog.database import make_engine
+
+
+def _stored(url: str, table: str, column: str) -> list[str]:
+    from sqlalchemy import text
+
+    engine = make_engine(url)
+    try:
+        with engine.connect() as db:
+            return [row[0] for row in db.execute(text(f"SELECT {column} FROM {table}"))]
+    finally:
+        engine.dispose()
+
+
+def test_release_recorded_inside_the_workspace_follows_the_workspace(
+        cat: catalog.Catalog, dataset: str, database_url: str, tmp_path: Path) -> None:
+    old, new = tmp_path / "old-ws", tmp_path / "new-ws"
+    with catalog.Catalog.connect(database_url, root=old) as at_old:
+        info = at_old.record_release(
+            "counts", dataset_id=dataset, form="dp_aggregate", title="Counts",
+            artifact=str(old / "releases" / "counts.parquet"), checksum="0" * 64,
+            parameters={}, actor="officer")
+        assert info.artifact == str(old / "releases" / "counts.parquet")
+    assert _stored(database_url, "releases", "artifact") == ["releases/counts.parquet"]
+    moved = catalog.Catalog.connect(database_url, root=new)
+    try:
+        assert moved.get_release("counts").artifact == str(new / "releases" / "counts.parquet")
+    finally:
+        moved.close()
+
+
+def test_files_outside_the_workspace_keep_their_absolute_path(
+        cat: catalog.Catalog, dataset: str, database_url: str, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "shared" / "combined.parquet"
+    at_root = catalog.Catalog.connect(database_url, root=tmp_path / "ws")
+    try:
+        at_root.register_dataset("outside", title="Outside", path=str(elsewhere),
+                                 columns={"link_id": "other"}, project_id=None, lineage={},
+                                 actor="agency")
+        assert at_root.dataset("outside").path == str(elsewhere)
+    finally:
+        at_root.close()
+    assert str(elsewhere) in _stored(database_url, "datasets", "path")
