@@ -33,7 +33,7 @@ from catalog.roles import PermissionRefused, require
 PARTY_ACTOR = "party:"
 
 #: Stages the catalog records, each an action ``stage.<name>`` of the role matrix.
-STAGES = ("create", "accept", "prepare", "precheck", "link", "extract", "combine",
+STAGES = ("create", "accept", "prepare", "precheck", "link", "extract", "review", "combine",
           "release", "room_start", "room_stop", "airlock_decision")
 
 

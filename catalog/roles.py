@@ -54,6 +54,7 @@ PERMISSIONS: MappingProxyType[str, frozenset[str]] = MappingProxyType({
     "stage.precheck": frozenset({"key_manager"}),
     "stage.link": frozenset({"key_manager"}),
     "stage.extract": frozenset({"holder"}),
+    "stage.review": frozenset({"holder"}),
     "stage.combine": frozenset({"combiner"}),
     "stage.release": _OFFICER,
     "stage.room_start": _OFFICER_OR_ADMIN,

@@ -111,6 +111,7 @@ def write_review_lists(manifest: ProjectManifest, me, tables: dict[str, pa.Table
     make_private(target.parent)
     with atomic_path(target, mode=0o600) as tmp:
         pq.write_table(pa.concat_tables(state), tmp)
+    outputs["review_state"] = str(target)     # recorded, so project close destroys it
     return outputs
 
 

@@ -108,9 +108,12 @@ def review(
     space = ws(workdir)
     try:
         manifest = linkage.ProjectManifest.load(space.project_dir(project))
+        actor = governance.stage_actor(space, "review", holder)
         if decisions is not None:
             sealed = clerical.seal_decisions(manifest, holder, review_list, decisions, out,
                                              space.keys, passphrase())
+            governance.record(space, manifest, "review", actor, holder,
+                              {"decisions": sealed}, {"step": "decisions"})
             console.print(f"decisions sealed to the key manager: {sealed}")
             return
         sheet = clerical.review_sheet(manifest, holder, review_list, space.keys, passphrase())
@@ -120,6 +123,8 @@ def review(
     with atomic_path(target, mode=0o600) as tmp:
         pacsv.write_csv(sheet.append_column(
             "decision", _empty_decisions(sheet.num_rows)), tmp)
+    governance.record(space, manifest, "review", actor, holder, {"sheet": target},
+                      {"step": "sheet", "entries": sheet.num_rows})
     console.print(f"{sheet.num_rows:,} records to review (some are decoys; answer each): "
                   f"{target}")
 

@@ -155,6 +155,11 @@ def test_one_review_round_through_the_cli(tmp_path, party_keys, monkeypatch):
                  str(tmp_path / "km2"), "--decisions",
                  str(tmp_path / "back" / "building.decisions.age"))
     assert "0 links" in result.output
+    # The clerk's sheet and the key manager's record of decoys are project artefacts.
+    state = review.review_state_path(work / "keys", project_id)
+    assert state.exists()
+    run("project", "close", "--project", project_id)
+    assert not sheet.exists() and not state.exists()
 
 
 def test_blank_rows_are_left_to_the_model_and_another_holders_ids_are_refused(
