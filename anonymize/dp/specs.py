@@ -72,6 +72,8 @@ class QuerySpec:
     budgets: dict[str, float] = field(default_factory=dict)
     id: str | None = None
     title: str | None = None
+    #: The dataset's total, shared by every consumer (``epsilon_total``); None = not declared.
+    epsilon_total: float | None = None
 
     @classmethod
     def load(cls, path: Path) -> QuerySpec:
@@ -94,13 +96,19 @@ class QuerySpec:
                 raise AnonymizeError(f"{origin}: budgets.{consumer} must be a positive "
                                      f"number, got {total!r}")
             budgets[consumer] = float(total)
+        shared = doc.get("epsilon_total")
+        if shared is not None and (not isinstance(shared, int | float) or isinstance(shared, bool)
+                                   or not math.isfinite(shared) or shared <= 0):
+            raise AnonymizeError(f"{origin}: epsilon_total must be a positive number, "
+                                 f"got {shared!r}")
         try:
             schema = DPSchema(bounds=bounds, keys=keys,
                               privacy_unit=doc.get("privacy_unit", "link_id"),
                               max_contributions=doc.get("max_contributions", 1))
         except AnonymizeError as exc:
             raise AnonymizeError(f"{origin}: {exc}") from None
-        return cls(schema, columns, budgets, doc.get("id"), doc.get("title"))
+        return cls(schema, columns, budgets, doc.get("id"), doc.get("title"),
+                   None if shared is None else float(shared))
 
     def manifest(self) -> pd.DataFrame:
         """The public face of the dataset: one row per column a consumer may ask about."""

@@ -61,6 +61,8 @@ def enable(
         out, checksum = publish_parquet(declared.manifest(), space.releases, release_id)
         for column, (lower, upper) in declared.schema.bounds.items():
             cat.set_column_bounds(dataset, column, lower, upper, actor=actor)
+        if declared.epsilon_total is not None:  # before the shares it caps
+            cat.set_dataset_budget(dataset, declared.epsilon_total, actor=actor)
         for consumer, total in declared.budgets.items():
             cat.set_budget(dataset, consumer, total, actor=actor)
         cat.record_release(

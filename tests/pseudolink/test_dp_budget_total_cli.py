@@ -33,3 +33,33 @@ def test_dp_budget_total_caps_every_consumer_together(tmp_path, monkeypatch):
                        "--epsilon", "1", "--workdir", str(space.root)])
     assert result.exit_code == 0, result.output
     assert "d: dataset total 1, spent by everyone 0, remaining 1" in result.output
+
+
+def test_dp_enable_sets_the_declared_total_before_the_consumers_shares(tmp_path, monkeypatch):
+    import pandas as pd
+
+    space = workspace(tmp_path / "w")
+    space.create_dirs()
+    catalog.init_catalog(space.database_url)
+    data = space.data / "combined.parquet"
+    pd.DataFrame({"link_id": ["a", "b"], "age": [30, 40]}).to_parquet(data)
+    with catalog.Catalog.connect(space.database_url) as cat:
+        cat.register_dataset("d", title="t", path=str(data), columns={"link_id": "other",
+                                                                       "age": "other"},
+                             project_id=None, lineage={}, actor="test")
+        log_in(cat, monkeypatch, "po", "privacy_officer")
+    spec = tmp_path / "dp.toml"
+    spec.write_text('epsilon_total = 1.5\n[bounds]\nage = [0, 120]\n'
+                    '[budgets]\npublic = 1.0\nalice = 1.5\n', encoding="utf-8")
+    result = CliRunner().invoke(app, ["dp", "enable", "--dataset", "d", "--spec", str(spec),
+                                      "--workdir", str(space.root)])
+    assert result.exit_code == 0, result.output
+    with catalog.Catalog.connect(space.database_url) as cat:
+        total = cat.dataset_budget("d")
+    assert (total.epsilon_total, total.set_by) == (1.5, "po")
+    spec.write_text('epsilon_total = "lots"\n', encoding="utf-8")
+    result = CliRunner().invoke(app, ["dp", "enable", "--dataset", "d", "--spec", str(spec),
+                                      "--workdir", str(space.root)])
+    # A user error (the entry point prints it as one `error:` line, exit 2), raised before
+    # anything is written.
+    assert "epsilon_total must be a positive number" in str(result.exception)
