@@ -78,6 +78,39 @@ def console_app(
          "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer"], env=env))
 
 
+@group.command("portal")
+def portal(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port to listen on.", min=1,
+                                      max=65535)] = DEFAULT_PORTS["portal"],
+    hub_url: Annotated[str, typer.Option(
+        help="Where the secure analysis room is, for the researchers' links.")] =
+        f"http://127.0.0.1:{DEFAULT_PORTS['hub']}/",
+    secure_cookie: Annotated[bool, typer.Option(
+        help="Mark the session cookie Secure (when served behind TLS).")] = False,
+    workdir: WorkdirOption = None,
+) -> None:
+    """Run the researcher portal: data dictionary, requests, rooms, take-outs, airlock."""
+    import catalog
+    from analysis_env import Airlock
+    from catalog.portal import serve as serve_portal
+
+    space = ws(workdir)
+    airlock_root = space.root / "airlock"
+
+    def outbox(user_id: str) -> list:
+        if not airlock_root.is_dir():
+            return []
+        with catalog.Catalog.connect(space.database_url) as cat:
+            return Airlock(airlock_root, cat).list(actor=user_id)
+
+    require_free_port(host, port, "the researcher portal")
+    console.print(f"researcher portal on http://{host}:{port}/ (Ctrl+C to stop)",
+                  highlight=False)
+    serve_portal(space.database_url, host=host, port=port, root=str(space.root.resolve()),
+                 hub_url=hub_url, airlock_outbox=outbox, secure_cookie=secure_cookie)
+
+
 @group.command("exchange")
 def exchange(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",

@@ -18,7 +18,8 @@ from pathlib import Path
 from pseudolink.cli.app import fail
 
 #: Every server's default port, in one place (a test checks they differ).
-DEFAULT_PORTS = {"api": 8000, "hub": 8100, "console": 8501, "exchange": 8700}
+DEFAULT_PORTS = {"api": 8000, "hub": 8100, "console": 8501, "portal": 8600,
+                 "exchange": 8700}
 
 
 def require_free_port(host: str, port: int, what: str) -> None:
