@@ -82,8 +82,13 @@ class HealthMethods:
         for item in self.recorded_files():
             path = self._path(item.path)
             if not path.is_file():
-                problems.append(f"{item.what}: {item.path} is missing; restore it from a "
-                                "backup (`pseudolink restore`), or revoke what needs it")
+                hint = "restore it from a backup (`pseudolink restore`), or revoke what needs it"
+                legacy = self._legacy(item.path)
+                if legacy is not None:
+                    hint = (f"it was recorded relative to the directory a command ran in, "
+                            f"before paths belonged to the workspace; the file is at "
+                            f"{legacy}: record it again (publish the release again)")
+                problems.append(f"{item.what}: {item.path} is missing; {hint}")
                 continue
             digest = sha256_file(path)
             if digest != item.sha256.lower():
@@ -105,6 +110,14 @@ class HealthMethods:
         permission = action if action == "workspace.backup" else None
         with self._change(actor, action, target, permission=permission) as change:  # type: ignore[attr-defined]
             change.details = dict(details)
+
+    def _legacy(self, stored: str) -> str | None:
+        """Where a path recorded as ``<old workdir>/rest`` now lies, if it does."""
+        parts = Path(stored).parts
+        if self.root is None or Path(stored).is_absolute() or len(parts) < 2:
+            return None
+        candidate = Path(*parts[1:])
+        return candidate.as_posix() if (self.root / candidate).is_file() else None
 
     def _path(self, stored: str) -> Path:
         return Path(stored) if self.root is None else local_path(stored, self.root)

@@ -49,3 +49,21 @@ def test_files_outside_the_workspace_keep_their_absolute_path(
     finally:
         at_root.close()
     assert str(elsewhere) in _stored(database_url, "datasets", "path")
+
+
+def test_a_release_recorded_relative_to_an_old_working_directory_is_named_with_its_file(
+        cat: catalog.Catalog, dataset: str, database_url: str, tmp_path: Path) -> None:
+    """Before issue 24 a demo run with ``--workdir .pseudolink`` recorded
+    ``.pseudolink/releases/...``; doctor says where that file is now."""
+    root = tmp_path / "ws"
+    (root / "releases").mkdir(parents=True)
+    (root / "releases" / "counts.parquet").write_bytes(b"counts")
+    cat.record_release("counts", dataset_id=dataset, form="dp_aggregate", title="Counts",
+                       artifact=".pseudolink/releases/counts.parquet", checksum="0" * 64,
+                       parameters={}, actor="officer")
+    with catalog.Catalog.connect(database_url, root=root) as at_root:
+        problems = at_root.file_problems()
+    assert problems == [
+        "release counts: .pseudolink/releases/counts.parquet is missing; it was recorded "
+        "relative to the directory a command ran in, before paths belonged to the workspace; "
+        "the file is at releases/counts.parquet: record it again (publish the release again)"]
