@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import quote
 
 from catalog.models import PURPOSES, RELEASE_FORMS
-from catalog.portal.text import label, seoul, word
+from catalog.portal.text import label, last_day, seoul, word
 
 STYLE = """
 body{font-family:"Noto Sans KR","Malgun Gothic","Apple SD Gothic Neo",sans-serif;margin:0;
@@ -108,7 +108,7 @@ def datasets_page(datasets: Sequence[Any], uses: Mapping[str, list[Any]], query:
                           for k, v in d.lineage.items()) or f"<li>{e(word('none', lang))}</li>"
         approved = "".join(
             f"<li>{e(label('purpose', x.purpose, lang))} · {e(label('form', x.release_form, lang))}"
-            f" · {e(', '.join(x.columns))} · ~{e(seoul(x.ends_at, with_time=False))}</li>"
+            f" · {e(', '.join(x.columns))} · ~{e(last_day(x.ends_at))}</li>"
             for x in uses.get(d.id, [])) or f"<li>{e(word('none', lang))}</li>"
         cards.append(
             f'<section class="card"><h2>{e(d.title)} <code>{e(d.id)}</code></h2>'
@@ -127,7 +127,7 @@ def requests_page(requests: Sequence[Any], lang: str) -> str:
     rows = [[f'<a href="/requests/{u(r.id)}">{e(r.id)}</a>',
              f'<span class="state">{e(label("state", r.state, lang))}</span>',
              e(r.dataset_id), e(label("form", r.release_form, lang)),
-             e(seoul(r.ends_at, with_time=False)), e(seoul(r.updated_at))] for r in requests]
+             e(last_day(r.ends_at)), e(seoul(r.updated_at))] for r in requests]
     return link + _table([e(word(k, lang)) for k in ("request", "state", "dataset",
                                                        "release_form", "ends", "updated")], rows)
 
@@ -144,7 +144,7 @@ def request_page(r: Any, lang: str, csrf: str, user: str) -> str:
               ("people", ", ".join(r.researchers)), ("setting", r.setting),
               ("outputs", r.outputs), ("release_form", label("form", r.release_form, lang)),
               ("starts", seoul(r.starts_at, with_time=False)),
-              ("ends", seoul(r.ends_at, with_time=False)),
+              ("ends", last_day(r.ends_at)),
               ("state_reason", r.state_reason or "-")]
     body = _table([e(word("request", lang)), e(r.id)],
                   [[e(word(k, lang)), e(v)] for k, v in fields])
@@ -215,11 +215,11 @@ def request_form(dataset: Any, values: Mapping[str, Any], lang: str, csrf: str,
 def access_page(rooms: Sequence[Any], takeouts: Sequence[Any], outbox: Sequence[Any],
                 hub_url: str, lang: str) -> str:
     room_rows = [[e(a.request_id), e(", ".join(a.datasets)),
-                  e(seoul(a.ends_at, with_time=False)),
+                  e(last_day(a.ends_at)),
                   f'<a href="{e(hub_url)}">{e(word("open_hub", lang))}</a>'] for a in rooms]
     take_rows = [[e(t.release_id), e(t.request_id), e(t.dataset_id),
                   f"<code>{e(t.checksum[:16])}…</code>",
-                  e(seoul(t.expires_at, with_time=False)),
+                  e(last_day(t.expires_at)),
                   e(word("revoked", lang)) if t.revoked else
                   f'<a href="/takeouts/{u(t.release_id)}">{e(word("download", lang))}</a>']
                  for t in takeouts]

@@ -6,7 +6,7 @@ Asia/Seoul, where every user of a Korean agency's portal lives.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 LANGUAGES = ("ko", "en")
@@ -114,6 +114,16 @@ def word(key: str, lang: str) -> str:
 def label(prefix: str, value: str, lang: str) -> str:
     """A person's word for a code (a state, a form), else the code itself."""
     return word(f"{prefix}_{value}", lang) if f"{prefix}_{value}" in TEXT else value
+
+
+def last_day(moment: datetime | None) -> str:
+    """The last day of a period that ends at ``moment`` (an end at midnight is the day before).
+
+    >>> from datetime import UTC
+    >>> last_day(datetime(2026, 12, 31, 15, 0, tzinfo=UTC))  # 2027-01-01 00:00 KST
+    '2026-12-31'
+    """
+    return "-" if moment is None else seoul(moment - timedelta(microseconds=1), with_time=False)
 
 
 def seoul(moment: datetime | None, *, with_time: bool = True) -> str:
