@@ -495,6 +495,17 @@ class RequestMethods:
                 raise CatalogError(f"no access request {request_id!r} in the catalog")
             return _request_info(request, session)
 
+    def risk_limits(self, request_id: str) -> RiskThresholds:
+        """The thresholds this request's risk report is held to: the deployment's,
+        tightened by its project's (what the console flags and the committee enforces)."""
+        with self._read() as session:
+            request = session.get(AccessRequest, request_id)
+            if request is None:
+                raise CatalogError(f"no access request {request_id!r} in the catalog")
+            project = session.get(Project, request.project_id) if request.project_id else None
+            return self.risk_thresholds.stricter(  # type: ignore[attr-defined]
+                (project.spec or {}).get("risk_thresholds") if project else None)
+
     def list_requests(self, *, states: Sequence[str] | None = None,
                       user_id: str | None = None) -> list[RequestInfo]:
         """Requests, oldest first; optionally in some states or involving one user."""

@@ -29,6 +29,8 @@ def console(cat: catalog.Catalog, people: dict, database_url: str,
         cat.set_password(user, CONSOLE_PASSWORD, actor="root")
     make_request(cat, "r1", state="under_review")
     cat.attach_risk_report("r1", RISK | {"class_sizes": {"1": 2, "5": 3}}, actor="po1")
+    # These tests read the English screens; test_console_language.py reads the Korean ones.
+    monkeypatch.setenv("PSEUDOLINK_CONSOLE_LANGUAGE", "en")
     return open_console(database_url, monkeypatch)
 
 
@@ -192,9 +194,9 @@ def test_budgets_page_lists_budgets_and_charts_spend_over_time(
     _page(console, "Budgets")
     assert console.dataframe[0].value["remaining"].tolist() == [0.25]
     (chart,) = _charts(console)
-    line = chart["layer"][0]  # a multi-series line chart is layered: lines, then points
-    assert line["mark"]["type"] == "line"
-    assert line["encoding"]["x"]["title"] == "time"
+    # One line per series with a point per spend (issue 19: a lone spend drew nothing).
+    assert chart["mark"] == {"type": "line", "point": True}
+    assert chart["encoding"]["x"]["title"] == "time"
 
 
 def test_audit_page_verifies_the_chain(console: AppTest) -> None:

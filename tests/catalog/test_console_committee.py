@@ -20,6 +20,8 @@ def console(cat: catalog.Catalog, people: dict, database_url: str,
         cat.set_password(user, CONSOLE_PASSWORD, actor="root")
     make_request(cat, "export-1", state="under_review", form="take_out")
     cat.attach_risk_report("export-1", RISK, actor="po1")
+    # These tests read the English screens; test_console_language.py reads the Korean ones.
+    monkeypatch.setenv("PSEUDOLINK_CONSOLE_LANGUAGE", "en")
     return open_console(database_url, monkeypatch)
 
 
