@@ -54,9 +54,13 @@ def _day(text: str, *, end: bool) -> datetime | None:
 
 def create_app(database_url: str, *, root: str | None = None, hub_url: str = "/hub/",
                airlock_outbox: OutboxReader | None = None,
-               secure_cookie: bool = False) -> FastAPI:
-    """The portal over one catalog; ``secure_cookie`` when served behind TLS."""
-    cat = catalog.Catalog.connect(database_url, root=root)
+               secure_cookie: bool = False, anchor: catalog.Anchor | None = None) -> FastAPI:
+    """The portal over one catalog; ``secure_cookie`` when served behind TLS.
+
+    With an ``anchor`` (the audit signing key) each audited write signs the chain head it
+    leaves, as the console's do.
+    """
+    cat = catalog.Catalog.connect(database_url, root=root, anchor=anchor)
     app = FastAPI(title="pseudolink researcher portal", docs_url=None, redoc_url=None,
                   openapi_url=None)
 

@@ -93,13 +93,13 @@ def request_amend(
     column: ColumnsOption = None,
     form: Annotated[str | None, typer.Option(help="A new release form.")] = None,
     purpose: Annotated[str | None, typer.Option(help="A new lawful purpose.")] = None,
-    lawful_basis: Annotated[str | None, typer.Option()] = None,
-    setting: Annotated[str | None, typer.Option()] = None,
-    outputs: Annotated[str | None, typer.Option()] = None,
+    lawful_basis: Annotated[str | None, typer.Option(help="A new legal ground.")] = None,
+    setting: Annotated[str | None, typer.Option(help="A new setting.")] = None,
+    outputs: Annotated[str | None, typer.Option(help="New outputs and their checks.")] = None,
     ends: Annotated[str | None, typer.Option(help="Last day, YYYY-MM-DD.")] = None,
     starts: Annotated[str | None, typer.Option(help="First day, YYYY-MM-DD.")] = None,
     researcher: ResearcherOption = None,
-    justification: Annotated[str | None, typer.Option()] = None,
+    justification: Annotated[str | None, typer.Option(help="A new justification.")] = None,
     workdir: WorkdirOption = None,
 ) -> None:
     """Change a draft, or redraft a rejected request; only what is given changes."""

@@ -91,12 +91,21 @@ def portal(
     workdir: WorkdirOption = None,
 ) -> None:
     """Run the researcher portal: data dictionary, requests, rooms, take-outs, airlock."""
+    import os
+
     import catalog
     from analysis_env import Airlock
     from catalog.portal import serve as serve_portal
 
     space = ws(workdir)
     airlock_root = space.root / "airlock"
+    # With PSEUDOLINK_PASSPHRASE set, each audited write is signed as it commits (as the
+    # console's are); without it, writes wait for the next `pseudolink audit checkpoint`.
+    anchor = None
+    secret = os.environ.get("PSEUDOLINK_PASSPHRASE")
+    if secret and (space.keys / "audit-signing.key").exists():
+        anchor = catalog.Anchor(catalog.load_audit_signer(space.keys, secret),
+                                space.audit_checkpoints)
 
     def outbox(user_id: str) -> list:
         if not airlock_root.is_dir():
@@ -108,7 +117,8 @@ def portal(
     console.print(f"researcher portal on http://{host}:{port}/ (Ctrl+C to stop)",
                   highlight=False)
     serve_portal(space.database_url, host=host, port=port, root=str(space.root.resolve()),
-                 hub_url=hub_url, airlock_outbox=outbox, secure_cookie=secure_cookie)
+                 hub_url=hub_url, airlock_outbox=outbox, secure_cookie=secure_cookie,
+                 anchor=anchor)
 
 
 @group.command("exchange")

@@ -199,3 +199,21 @@ def test_take_out_downloads_only_for_its_requester(portal, cat: catalog.Catalog,
     bob = _client(portal, "bob")
     assert bob.get("/takeouts/takeout-t1").status_code == 404
     assert "takeout-t1" not in bob.get("/access").text
+
+
+def test_serve_portal_refuses_a_busy_port_before_announcing_a_url(tmp_path: Path) -> None:
+    import socket
+
+    from typer.testing import CliRunner
+
+    import pseudolink.cli  # noqa: F401  (registers every command)
+    from pseudolink.cli.app import app
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(app, ["serve", "portal", "--port", str(port),
+                                          "--workdir", str(tmp_path / "ws")])
+    assert result.exit_code == 2 and "cannot listen" in result.output
+    assert "http://" not in result.output

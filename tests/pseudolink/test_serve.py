@@ -27,7 +27,8 @@ def _default_port(command: str) -> int:
 
 
 def test_every_server_has_its_own_default_port():
-    ports = {name: _default_port(name) for name in ("api", "console", "exchange")}
+    ports = {name: _default_port(name) for name in ("api", "console", "portal",
+                                                  "exchange")}
     from analysis_env.hub import RoomSettings
 
     ports["hub"] = RoomSettings.__dataclass_fields__["port"].default
