@@ -133,6 +133,10 @@ def backup(
             cat.checkpoint_audit(anchor)
             outside = sorted({f.path for f in cat.recorded_files() if Path(f.path).is_absolute()})
             with scratch.private_dir("backup") as tmp:
+                # The checkpoints as they were before the copy: a checkpoint written by
+                # another process after it would sign entries the copy lacks.
+                checkpoints = tmp / "checkpoints.snapshot"
+                shutil.copy2(space.audit_checkpoints, checkpoints)
                 kind = catalog.dump_catalog(space.database_url, tmp / "catalog.dump")
                 manifest: dict[str, Any] = {
                     "format": FORMAT, "created_at": datetime.now(UTC).isoformat(),
@@ -146,6 +150,8 @@ def backup(
                     manifest["dirs"] = _dir_modes(space)
                     for path in _workspace_files(space, out):
                         rel = path.resolve().relative_to(space.root.resolve()).as_posix()
+                        if path.resolve() == space.audit_checkpoints.resolve():
+                            path = checkpoints
                         manifest["files"].append(_add(tar, f"workspace/{rel}", path))
                     body = json.dumps(manifest, sort_keys=True, indent=1).encode()
                     for name, data in (("manifest.json", body),
