@@ -217,3 +217,27 @@ def test_serve_portal_refuses_a_busy_port_before_announcing_a_url(tmp_path: Path
                                           "--workdir", str(tmp_path / "ws")])
     assert result.exit_code == 2 and "cannot listen" in result.output
     assert "http://" not in result.output
+
+
+def test_my_access_lists_rooms_and_the_airlock_outbox_of_the_person_only(
+        people: dict, cat: catalog.Catalog, database_url: str) -> None:
+    from types import SimpleNamespace
+
+    person(cat, "alice", "researcher", password=PASSWORD)
+    make_request(cat, "room-1", state="active")
+    asked = []
+
+    def outbox(user_id: str) -> list:
+        asked.append(user_id)
+        files = [SimpleNamespace(name="<b>table</b>.csv")]
+        return [SimpleNamespace(id="air-1", state="submitted", files=files,
+                                updated_at="2026-12-04T09:00:00+00:00")]
+
+    app = create_app(database_url, hub_url="http://hub.example/", airlock_outbox=outbox)
+    alice = _client(app, "alice")
+    page = alice.get("/access?lang=en")
+    assert asked == ["alice"]
+    assert "room-1" in page.text and 'href="http://hub.example/"' in page.text
+    assert "air-1" in page.text and "&lt;b&gt;table&lt;/b&gt;.csv" in page.text
+    # The language chosen once is kept on the next page.
+    assert "Airlock outbox" in alice.get("/access").text
