@@ -295,7 +295,7 @@ class RequestMethods:
         request = self.get_request(request_id)
         with self._read() as session:
             dataset = session.get(Dataset, request.dataset_id)
-            path = dataset.path
+            path = self._local(dataset.path)  # type: ignore[attr-defined]
             classes = {c.name: c.classification for c in dataset.columns}
         qi = [c for c in request.columns if classes.get(c) == "quasi_identifier"]
         sensitive = [c for c in request.columns if classes.get(c) == "sensitive"]

@@ -35,9 +35,11 @@ def has_access(database_url: str, user: str) -> bool:
         return bool(cat.active_access(user))
 
 
-def approved_extracts(database_url: str, user: str) -> dict[str, tuple[Path, list[str]]]:
-    """Each dataset of ``user``'s active approvals: its file and the approved columns."""
-    with catalog.Catalog.connect(database_url) as cat:
+def approved_extracts(database_url: str, user: str, root: str | Path | None = None
+                      ) -> dict[str, tuple[Path, list[str]]]:
+    """Each dataset of ``user``'s active approvals: its file and the approved columns;
+    ``root`` is the workspace that stored dataset paths are relative to."""
+    with catalog.Catalog.connect(database_url, root=root) as cat:
         extracts: dict[str, tuple[Path, list[str]]] = {}
         for grant in cat.active_access(user):
             for dataset_id, columns in grant.datasets.items():

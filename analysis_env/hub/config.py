@@ -95,6 +95,7 @@ def configure(c: Any, workspace: str, database_url: str, overrides: dict[str, An
     c.JupyterHub.spawner_class = "analysis_env.hub.spawner.RoomSpawner"
     c.RoomSpawner.database_url = database_url
     c.RoomSpawner.room_root = str(settings.room_root)
+    c.RoomSpawner.workspace = str(Path(settings.workspace).resolve())
     c.RoomSpawner.hub_dir = str(hub_dir)
     c.RoomSpawner.room_python = str(settings.room_python)
     c.RoomSpawner.uid_base = settings.uid_base

@@ -36,6 +36,8 @@ SECCOMP = Path(seccomp.__file__).resolve()
 class RoomSpawner(LocalProcessSpawner):
     database_url = Unicode(config=True, help="The catalog's database URL.")
     room_root = Unicode(config=True, help="Where researchers' rooms are made.")
+    workspace = Unicode("", config=True, help="The workspace root that the catalog's "
+                        "dataset paths are relative to.")
     hub_dir = Unicode(config=True, help="The hub's state directory (uid table).")
     room_python = Unicode("/opt/pseudolink-room/bin/python", config=True)
     uid_base = Integer(20000, config=True)
@@ -80,7 +82,8 @@ class RoomSpawner(LocalProcessSpawner):
             raise web.HTTPError(429, f"All {self.seats} seats of the secure room are taken; "
                                      "your server will start when a seat frees (try again in "
                                      "a few minutes).")
-        extracts = await asyncio.to_thread(access.approved_extracts, self.database_url, name)
+        extracts = await asyncio.to_thread(access.approved_extracts, self.database_url, name,
+                                           self.workspace or None)
         if not extracts:
             raise web.HTTPError(403, "You have no active secure-room approval.")
         uid = rooms.uid_for(Path(self.hub_dir), self.uid_base, name)

@@ -29,7 +29,9 @@ AUDIT_ROWS = 500
 
 @st.cache_resource
 def _catalog(url: str) -> catalog.Catalog:
-    return catalog.Catalog.connect(url, anchor=_audit_anchor())
+    # The workspace root (from `serve console`): stored dataset paths are relative to it.
+    return catalog.Catalog.connect(url, anchor=_audit_anchor(),
+                                   root=os.environ.get("PSEUDOLINK_WORKSPACE_ROOT") or None)
 
 
 def _audit_anchor() -> catalog.Anchor | None:

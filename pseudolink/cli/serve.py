@@ -66,7 +66,8 @@ def console_app(
     # With PSEUDOLINK_PASSPHRASE set, the console signs each audited write (catalog.Anchor).
     env = {**os.environ, "PSEUDOLINK_DATABASE_URL": space.database_url,
            "PSEUDOLINK_AUDIT_KEYS": str(space.keys),
-           "PSEUDOLINK_AUDIT_CHECKPOINTS": str(space.audit_checkpoints)}
+           "PSEUDOLINK_AUDIT_CHECKPOINTS": str(space.audit_checkpoints),
+           "PSEUDOLINK_WORKSPACE_ROOT": str(space.root.resolve())}
     require_free_port(host, port, "the console")
     console.print(f"privacy officers' console on http://{host}:{port}/ (Ctrl+C to stop)",
                   highlight=False)
