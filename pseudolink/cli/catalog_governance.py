@@ -93,6 +93,9 @@ def register(
     derived_from: Annotated[list[str] | None, typer.Option(
         help="Registered datasets it was made from (repeat).")] = None,
     description: Annotated[str, typer.Option(help="What it holds, for searchers.")] = "",
+    person_key: Annotated[str | None, typer.Option(
+        help="The column naming each person (default link_id): DP releases bound each "
+             "person's rows by it.")] = None,
     workdir: WorkdirOption = None,
 ) -> None:
     """Register a file as a dataset: its columns' classes and where it came from."""
@@ -101,7 +104,11 @@ def register(
     space = ws(workdir)
     actor = acting_user(space)
     columns = classify(file, column or [], rest)
+    if person_key is not None and person_key not in columns:
+        raise fail(f"--person-key {person_key!r}: {file} has no such column")
     lineage: dict = {"file_sha256": sha256_file(file)}
+    if person_key is not None:
+        lineage["person_key"] = person_key
     with governance.open_catalog(space) as cat:
         if not catalog.permits(cat.user_role(actor), "dataset.register"):
             raise fail(f"dataset.register refused: user {actor!r} may not register datasets")

@@ -36,8 +36,8 @@ def release_synth(
         help="Read the dataset from this copy of the registered file (same SHA-256).")
     ] = None,
     person_key: Annotated[str | None, typer.Option(
-        help="dp-mst: the column naming each person (default link_id); rows per person "
-             "are bounded by it.")] = None,
+        help="dp-mst: the column naming each person (default: the one the dataset was "
+             "registered with, else link_id); rows per person are bounded by it.")] = None,
     rows_per_person: Annotated[int, typer.Option(
         help="dp-mst: rows of one person kept (the input distance epsilon is for).")] = 1,
     consumer: Annotated[str, typer.Option(help="Budget consumer charged for dp-mst.")] = "public",
@@ -65,6 +65,8 @@ def release_synth(
         if info is None:
             raise fail(f"no dataset {dataset!r} in the catalog")
         columns = info.columns
+        # The dataset's declared person key unless the officer names another.
+        person_key = person_key or info.lineage.get("person_key")
         path = Path(data or info.path)
         if not path.is_file():
             raise fail(f"{path}: dataset file of {dataset!r} not found")
@@ -92,7 +94,7 @@ def release_synth(
                       for col, (lo, hi) in cat.column_bounds(dataset).items()}
             declared = {**bounds, **(declared or {})}
             missing = anonymize.undeclared_categories(
-                anonymize.modelled_columns(frame, columns)[0], declared)
+                anonymize.modelled_columns(frame, columns, person_key)[0], declared)
             if missing:
                 raise fail(f"dp-mst needs the categories of {', '.join(missing)} declared "
                            "(--domains): they are never read from the data")

@@ -260,3 +260,30 @@ def test_cli_too_little_data_is_refused_before_the_spend(tmp_path, monkeypatch):
     assert result.exit_code == 2 and "too little to synthesise" in result.output
     with catalog.Catalog.connect(space.database_url) as cat:
         assert cat.budget("d", "public").epsilon_spent == 0.0
+
+
+def test_cli_the_person_key_a_dataset_is_registered_with_bounds_its_dp_release(
+        tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    import catalog
+    from pseudolink.cli.app import app
+
+    frame = _cli_people(100).rename(columns={"link_id": "person"})
+    space, data, domains = _workspace(tmp_path, monkeypatch, frame)
+    invoke = CliRunner().invoke
+    refused = invoke(app, ["catalog", "dataset", "register", "d2", "--file", str(data),
+                           "--title", "t", "--rest", "other", "--person-key", "nobody",
+                           "--workdir", str(space.root)])
+    assert refused.exit_code == 2 and "--person-key 'nobody'" in refused.output
+    result = invoke(app, ["catalog", "dataset", "register", "d", "--file", str(data),
+                          "--title", "t", "--rest", "other", "--person-key", "person",
+                          "--workdir", str(space.root)])
+    assert result.exit_code == 0, result.output
+    result = _release(space, domains)
+    assert result.exit_code == 0, result.output
+    released = pd.read_parquet(space.releases / "s1.parquet")
+    assert "person" not in released.columns
+    assert (released["birth_year"] < 1935).mean() < 0.02
+    with catalog.Catalog.connect(space.database_url) as cat:
+        assert cat.dataset("d").lineage["person_key"] == "person"
