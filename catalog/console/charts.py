@@ -23,7 +23,7 @@ def class_sizes(table: pd.DataFrame, k: int, x_title: str, y_title: str) -> alt.
     data = table.assign(below_k=table["class size"] < k)
     return alt.Chart(data).mark_bar(size=14).encode(
         x=alt.X("class size:Q", title=x_title, scale=alt.Scale(domainMin=0)),
-        y=alt.Y("classes:Q", title=y_title), color=_colour("below_k"),
+        y=alt.Y("classes:Q", title=y_title, axis=alt.Axis(tickMinStep=1)), color=_colour("below_k"),
         tooltip=["class size", "classes", "records"])
 
 
@@ -31,7 +31,8 @@ def risk_per_record(table: pd.DataFrame, x_title: str, y_title: str) -> alt.Char
     """Records per prosecutor risk on a 0..1 axis; risks above the threshold in red."""
     return alt.Chart(table).mark_bar(size=14).encode(
         x=alt.X("risk:Q", title=x_title, scale=alt.Scale(domain=[0, 1])),
-        y=alt.Y("records:Q", title=y_title), color=_colour("above threshold"),
+        y=alt.Y("records:Q", title=y_title, axis=alt.Axis(tickMinStep=1)),
+        color=_colour("above threshold"),
         tooltip=["risk", "records"])
 
 

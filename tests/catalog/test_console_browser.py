@@ -1,4 +1,5 @@
-"""A real browser: an officer logs in to `pseudolink serve console` and approves a request.
+"""A real browser, in Korean and in English: an officer logs in to `pseudolink serve console`,
+sees the request's risk fail its thresholds, and rejects it.
 
 The screenshots go to a temporary folder; with PSEUDOLINK_SCREENSHOTS=docs/images they
 refresh the ones docs/privacy-officer.md shows (a test run must not rewrite tracked files).
@@ -78,42 +79,89 @@ def served(cat: catalog.Catalog, people: dict, database_url: str, tmp_path: Path
         server.wait(timeout=20)
 
 
-def test_officer_logs_in_and_approves_in_a_real_browser(served: str, cat: catalog.Catalog,
-                                                        tmp_path: Path) -> None:
+#: What the browser reads and types, per language (the console's own words, text.py).
+SCREENS = {
+    "ko": {"user": "사용자 ID", "password": "비밀번호", "log_in": "로그인",
+           "heading": "요청 housing-2026-secure-01 — 심사 중", "sizes": "동질집합 크기별",
+           "flag": "k-익명성 1 < 5 (기준: k ≥ 5)", "reason_box": "결정 사유",
+           "reason": "k = 1: 세종은 한 가구뿐이라 재식별됩니다. 시도를 권역으로 일반화해 "
+                     "다시 신청하세요.",
+           "reject": "반려", "done": "요청 housing-2026-secure-01을(를) 반려했습니다.",
+           "decided": "결정·제공·만료", "decided_heading": "결정, 제공, 만료", "suffix": ""},
+    "en": {"user": "User", "password": "Password", "log_in": "Log in",
+           "heading": "Request housing-2026-secure-01 — under_review",
+           "sizes": "Equivalence-class sizes", "flag": "k-anonymity 1 < 5 (rule: k ≥ 5)",
+           "reason_box": "Reason for the decision",
+           "reason": "k = 1: Sejong has a single household; generalise sido to region and "
+                     "apply again",
+           "reject": "Reject", "done": "Request housing-2026-secure-01 rejected.",
+           "decided": "Decisions and releases",
+           "decided_heading": "Decisions, releases and expiry", "suffix": "-en"},
+}
+
+
+def _settle(page) -> None:
+    """Wait until the run finished and no chart is a loading skeleton."""
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+        " && !document.querySelector('[data-testid=\"stSkeleton\"]')", timeout=60_000)
+    time.sleep(1)
+
+
+def _full_page(page, path: Path) -> None:
+    """The whole page, not the first 1000 px: Streamlit scrolls an inner container, which
+    a plain full-page screenshot cannot see, so the viewport grows to the content."""
+    measure = "() => Math.max(...Array.from(document.querySelectorAll('*'), e => e.scrollHeight))"
+    height = 0
+    for _ in range(5):  # charts and tables draw lazily: grow until the content stops growing
+        grown = int(page.evaluate(measure))
+        if grown <= height + 40:  # only the 40 px margin we added: it is all drawn
+            break
+        height = grown
+        page.set_viewport_size({"width": 1400, "height": max(1000, height + 40)})
+        _settle(page)
+    page.screenshot(path=path, full_page=True)
+    page.set_viewport_size({"width": 1400, "height": 1000})
+
+
+@pytest.mark.parametrize("lang", ["ko", "en"])
+def test_officer_sees_the_failing_risk_and_rejects_in_a_real_browser(
+        served: str, cat: catalog.Catalog, tmp_path: Path, lang: str) -> None:
     from playwright.sync_api import sync_playwright
 
+    words = SCREENS[lang]
     images = Path(os.environ.get("PSEUDOLINK_SCREENSHOTS") or tmp_path)
     images.mkdir(parents=True, exist_ok=True)
+    shot = {name: images / f"console-{name}{words['suffix']}.png"
+            for name in ("login", "review", "rejected", "decisions")}
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
             "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
             "--disable-component-update", "--disable-sync", "--no-first-run"])
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale="ko-KR")
         page.goto(served)
-        page.get_by_role("textbox", name="User").fill("po1", timeout=60_000)
-        page.get_by_role("textbox", name="Password").fill(PASSWORD)
-        page.screenshot(path=images / "console-login.png")
-        page.get_by_role("button", name="Log in").click()
-        page.get_by_text("Request housing-2026-secure-01 — under_review").wait_for(
-            timeout=60_000)
-        page.get_by_text("Equivalence-class sizes").wait_for()
-        # The run finished and no chart is a loading skeleton: the screenshot shows them drawn.
-        page.wait_for_function(
-            "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
-            " && !document.querySelector('[data-testid=\"stSkeleton\"]')"
-            " && document.querySelectorAll('canvas').length >= 2", timeout=60_000)
-        time.sleep(1)
-        page.screenshot(path=images / "console-review.png", full_page=True)
-        page.get_by_role("textbox", name="Reason for the decision").fill(
-            "k = 5 over sido; outputs are aggregates checked in the room")
-        page.get_by_role("button", name="Approve").click()
-        page.get_by_text("Request housing-2026-secure-01 approved.").wait_for(timeout=60_000)
-        page.screenshot(path=images / "console-approved.png", full_page=True)
-        page.get_by_text("Decisions and releases").click()
-        page.get_by_role("heading", name="Decisions, releases and expiry").wait_for()
-        page.get_by_role("button", name="Activate access").wait_for()
-        time.sleep(1)
-        page.screenshot(path=images / "console-decisions.png", full_page=True)
+        page.get_by_role("textbox", name="사용자 ID").wait_for(timeout=60_000)
+        if lang == "en":  # Korean is the default; the sidebar switches
+            page.get_by_text("English").click()
+        page.get_by_role("textbox", name=words["user"]).fill("po1", timeout=60_000)
+        page.get_by_role("textbox", name=words["password"]).fill(PASSWORD)
+        _settle(page)
+        page.screenshot(path=shot["login"])
+        page.get_by_role("button", name=words["log_in"]).click()
+        page.get_by_text(words["heading"]).wait_for(timeout=60_000)
+        page.get_by_text(words["sizes"]).wait_for()
+        page.get_by_text(words["flag"]).first.wait_for()
+        page.wait_for_function("() => document.querySelectorAll('canvas').length >= 2",
+                               timeout=60_000)
+        _full_page(page, shot["review"])
+        page.get_by_role("textbox", name=words["reason_box"]).fill(words["reason"])
+        page.get_by_role("button", name=words["reject"], exact=True).click()
+        page.get_by_text(words["done"]).wait_for(timeout=60_000)
+        _full_page(page, shot["rejected"])
+        page.get_by_text(words["decided"]).click()
+        page.get_by_role("heading", name=words["decided_heading"]).wait_for()
+        _full_page(page, shot["decisions"])
         browser.close()
-    assert cat.get_request("housing-2026-secure-01").state == "approved"
-    assert (images / "console-approved.png").stat().st_size > 10_000
+    request = cat.get_request("housing-2026-secure-01")
+    assert (request.state, request.state_reason) == ("rejected", words["reason"])
+    assert shot["review"].stat().st_size > 10_000
