@@ -53,6 +53,10 @@ def add_job_routes(app: FastAPI, jobs: JobQueue, authenticate_party: Callable[[R
     @app.post("/v1/workers/{worker_id}/claim")
     async def claim(worker_id: int, request: Request) -> Response:
         party, role = await worker_of(request, worker_id)
+        if not await jobs.alive(worker_id):
+            raise Refusal(410, "worker_gone", f"worker {worker_id} was presumed dead (no "
+                          "heartbeat) and its jobs put back; register again", actor=party,
+                          action="exchange.job.refused")
         for job in await jobs.requeue_stalled():
             audit("exchange", "exchange.job.requeued", f"/v1/jobs/{job.id}",
                   {"project": job.task_kwargs.get("project"), "attempts": job.attempts + 1})

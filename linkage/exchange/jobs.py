@@ -147,6 +147,12 @@ class JobQueue:
                 workers.c.worker_id == worker_id)).first()
         return None if row is None else (row.party, row.role)
 
+    async def alive(self, worker_id: int) -> bool:
+        """Whether procrastinate still counts the worker (not pruned for silence)."""
+        row = await self.connector.execute_query_one_async(
+            "SELECT count(*) AS n FROM procrastinate_workers WHERE id = %(id)s", id=worker_id)
+        return bool(row["n"])
+
     async def heartbeat(self, worker_id: int) -> None:
         await self.manager.update_heartbeat(worker_id)
 
@@ -155,16 +161,20 @@ class JobQueue:
 
     async def requeue_stalled(self) -> list[pjobs.Job]:
         """Put back the jobs of workers that stopped heartbeating (killed, host lost)."""
-        stalled = list(await self.manager.get_stalled_jobs(
-            seconds_since_heartbeat=self.stalled_after))
-        for job in stalled:
+        requeued = []
+        for job in await self.manager.get_stalled_jobs(
+                seconds_since_heartbeat=self.stalled_after):
+            try:
+                await self._retry_or_fail(job)
+            except Exception:
+                continue
             self._error(job, "worker stopped answering (killed or lost); job put back")
-            await self._retry_or_fail(job)
+            requeued.append(job)
         await self.manager.prune_stalled_workers(self.stalled_after)
-        return stalled
+        return requeued
 
     async def claim(self, worker_id: int, party: str, role: str) -> pjobs.Job | None:
-        await self.requeue_stalled()
+        """The next job of the party's own queue (call :meth:`requeue_stalled` first)."""
         return await self.manager.fetch_job([queue_name(role, party)], worker_id)
 
     async def job(self, job_id: int) -> pjobs.Job | None:

@@ -101,7 +101,19 @@ def work(client: ExchangeClient, role: str, project_dir_of: Callable[[str], Path
     done = 0
     try:
         while True:
-            job = client.claim(worker_id)
+            try:
+                job = client.claim(worker_id)
+            except ExchangeError as exc:
+                if exc.status == 410:  # presumed dead after missed heartbeats
+                    worker_id = client.register_worker(role)
+                    log(f"registered again as worker {worker_id}")
+                    continue
+                if exc.status is not None and exc.status < 500:
+                    raise
+                # The exchange restarting or unreachable: wait and ask again.
+                log(f"claim failed, retrying: {exc}")
+                time.sleep(poll)
+                continue
             if job is None:
                 if once:
                     return done

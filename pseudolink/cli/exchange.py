@@ -169,6 +169,20 @@ def status(
         console.print_json(json.dumps(state))
         return
     console.print(timeline(state))
+    if state.get("jobs"):
+        console.print(jobs_table(state["jobs"]))
+
+
+def jobs_table(jobs: list[dict[str, Any]]) -> Table:
+    """Each job's state and attempts, and the last error a person should read."""
+    table = Table(title="jobs")
+    for column in ("job", "task", "queue", "state", "attempts", "last error"):
+        table.add_column(column)
+    for job in jobs:
+        errors = job.get("errors") or []
+        table.add_row(str(job["id"]), job["task"], job["queue"], job["status"],
+                      str(job["attempts"]), errors[-1]["error"] if errors else "")
+    return table
 
 
 def timeline(state: dict[str, Any]) -> Table:

@@ -181,6 +181,7 @@ def test_five_processes_link_through_the_exchange_and_survive_a_killed_worker(
             timeline = cli("exchange", "status", "--project", PROJECT, "--exchange", url,
                            workdir=spaces["ssis"])
             assert "link map to the agency" in timeline and "waiting" not in timeline
+            assert "worker stopped answering" in timeline  # the jobs table's last error
             files = watcher.status(PROJECT)["files"]
             assert [f["kind"] for f in files].count("linkmap") == 1
             assert len(list((spaces["agency"] / "data" / PROJECT / "inbox"

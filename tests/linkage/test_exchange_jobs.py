@@ -76,3 +76,27 @@ def test_a_failed_attempt_is_retried_and_its_error_is_readable(world, exchange):
     listed = next(j for j in status["jobs"] if j["id"] == job["id"])
     assert listed["status"] == "doing" and listed["attempts"] == 1
     assert listed["errors"][0]["error"] == "LinkageError: disk full"
+
+
+def test_a_silent_workers_job_goes_back_and_the_worker_must_register_again(world, tmp_path):
+    import time
+
+    with fresh_postgres_database("pseudolink_exchange") as database_url:
+        ExchangeState(database_url).register(world.manifest)
+        app = open_exchange(database_url, tmp_path / "files", lambda *entry: None,
+                            stalled_after=1)
+        with TestClient(app) as http:
+            push_keys(http, world)
+            km = client(http, world, "keymanager")
+            silent = km.register_worker("key_manager")
+            job = km.claim(silent)
+            time.sleep(2.5)  # no heartbeat: presumed dead
+            other = km.register_worker("key_manager")
+            again = km.claim(other)
+            assert (again["id"], again["attempt"]) == (job["id"], 2)
+            with pytest.raises(ExchangeError) as gone:
+                km.claim(silent)
+            assert gone.value.status == 410
+            with pytest.raises(ExchangeError) as late:
+                km.finish(job["id"], silent)  # its late answer no longer counts
+            assert late.value.status == 409
