@@ -75,6 +75,7 @@ class ResearcherMethods:
     get_request: Any
     create_request: Any
     list_requests: Any
+    audit: Any
 
     # -- changing one's own requests ---------------------------------------------------
 
@@ -185,12 +186,23 @@ class ResearcherMethods:
         Renewal is reviewed like any request (the grant runs on until its own end date);
         it is asked before expiry, and only by the requester.
         """
+        refused = None
         with self._read() as session:
             request = session.get(AccessRequest, request_id)
             if request is None:
                 raise CatalogError(f"no access request {request_id!r} in the catalog")
-            user = require(session, actor, "request.renew")
-            _owner(request, user.id, "request.renew")
+            try:
+                require(session, actor, "request.renew")
+                _owner(request, actor, "request.renew")
+            except PermissionRefused as exc:
+                refused = exc
+        if refused is not None:
+            # Audited after the read transaction closes (SQLite has one writer).
+            self.audit(actor, "access.refused", request_id,
+                       {"action": refused.action, "reason": str(refused)})
+            raise refused
+        with self._read() as session:
+            request = session.get(AccessRequest, request_id)
             if request.state not in RENEWABLE:
                 raise CatalogError(f"request {request_id!r} is {request.state}: only an "
                                    "approved or active request is renewed; draft a new one")

@@ -52,6 +52,7 @@ def test_nobody_else_withdraws_amends_or_renews_my_request(cat: catalog.Catalog,
         cat.amend_request("r1", actor="bob", outputs="everything, unchecked")
     assert cat.get_request("r1").outputs == "aggregate tables reviewed before export"
     assert "access.refused" in _actions(cat, "r1")
+    assert "access.refused" in _actions(cat, "r2")
 
 
 def test_rejected_request_is_redrafted_with_the_reviewers_reason_kept(
