@@ -14,7 +14,13 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from fastapi import FastAPI, Form, Request
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+)
 
 import catalog
 from catalog.portal import pages
@@ -143,6 +149,18 @@ def create_app(database_url: str, *, root: str | None = None, hub_url: str = "/h
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
+
+    @app.get("/readyz")
+    def readyz() -> JSONResponse:
+        """Ready when the catalog answers at the newest schema; no detail for strangers."""
+        try:
+            problems = cat.readiness()
+        except Exception as exc:  # any failure to ask is itself "not ready"
+            problems = [type(exc).__name__]
+        if problems:
+            return JSONResponse({"status": "not_ready", "problems": len(problems)},
+                                status_code=503, headers={"Retry-After": "30"})
+        return JSONResponse({"status": "ready"})
 
     # -- the data dictionary -----------------------------------------------------------------
 

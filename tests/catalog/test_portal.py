@@ -56,6 +56,7 @@ def test_pages_need_a_login_and_the_cookie_is_httponly_and_strict(portal) -> Non
     assert "httponly" in cookie and "samesite=strict" in cookie
     page = client.get("/datasets")
     assert page.status_code == 200
+    assert client.get("/readyz").json() == {"status": "ready"}
     assert "script-src" not in page.headers["content-security-policy"]
     assert "default-src 'none'" in page.headers["content-security-policy"]
 
