@@ -45,6 +45,10 @@ def test_link_job_waits_for_every_holders_keys_file(world, exchange):
                                              world.exchange / "building.keys.age")
     job = km.claim(worker)
     assert (job["task"], job["project"], job["attempt"]) == ("link", world.manifest.id, 1)
+    km.unregister_worker(worker)
+    with pytest.raises(ExchangeError) as gone:
+        km.claim(worker)
+    assert gone.value.status == 410
 
 
 def test_another_partys_worker_cannot_claim_or_finish_the_key_managers_job(world, exchange):
