@@ -27,6 +27,7 @@ from catalog.portal import pages
 from catalog.portal.auth import (
     COOKIE,
     LANG_COOKIE,
+    LOGIN_COOKIE,
     cookie_options,
     csrf_ok,
     csrf_token,
@@ -120,20 +121,34 @@ def create_app(database_url: str, *, root: str | None = None, hub_url: str = "/h
 
     # -- logging in ------------------------------------------------------------------------
 
+    def login_page(request: Request, *, status: int = 200,
+                   error: str | None = None) -> HTMLResponse:
+        nonce = secrets.token_urlsafe(24)
+        response = page(request, word("login", lang_of(request)),
+                        pages.login_page(lang_of(request), nonce), status=status, error=error)
+        response.set_cookie(LOGIN_COOKIE, nonce, **cookie_options(secure_cookie))  # type: ignore[arg-type]
+        return response
+
     @app.get("/login", response_class=HTMLResponse)
     def login_form(request: Request) -> HTMLResponse:
-        return page(request, word("login", lang_of(request)), pages.login_page(lang_of(request)))
+        return login_page(request)
 
     @app.post("/login")
-    def login(request: Request, user: str = Form(""), password: str = Form("")) -> Response:
+    def login(request: Request, user: str = Form(""), password: str = Form(""),
+              csrf: str = Form("")) -> Response:
+        nonce = request.cookies.get(LOGIN_COOKIE, "")
+        if not (nonce and csrf and secrets.compare_digest(nonce, csrf)):
+            return login_page(request, status=403,
+                              error="the login form expired or came from elsewhere; "
+                                    "log in again")
         address = request.client.host if request.client else None
         try:
             token = cat.login(user.strip(), password, client="portal", address=address)
         except catalog.LoginRefused as exc:
-            return page(request, word("login", lang_of(request)),
-                        pages.login_page(lang_of(request)), status=401, error=str(exc))
+            return login_page(request, status=401, error=str(exc))
         response = RedirectResponse("/datasets", status_code=303)
         response.set_cookie(COOKIE, token, **cookie_options(secure_cookie))  # type: ignore[arg-type]
+        response.delete_cookie(LOGIN_COOKIE, path="/")
         return response
 
     @app.post("/logout")

@@ -16,6 +16,9 @@ from fastapi import Request
 
 COOKIE = "pseudolink_portal"
 LANG_COOKIE = "pseudolink_lang"
+#: Before a session exists, the login form's token is a random value in its own cookie
+#: (double submit): another site can neither read the cookie nor guess the value.
+LOGIN_COOKIE = "pseudolink_login"
 
 
 def csrf_token(session_token: str) -> str:

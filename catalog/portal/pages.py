@@ -71,8 +71,8 @@ def hidden_csrf(token: str | None) -> str:
     return f'<input type="hidden" name="csrf" value="{e(token)}">' if token else ""
 
 
-def login_page(lang: str) -> str:
-    return (f'<form method="post" action="/login" class="card">'
+def login_page(lang: str, csrf: str) -> str:
+    return (f'<form method="post" action="/login" class="card">{hidden_csrf(csrf)}'
             f'<label for="user">{e(word("user", lang))}</label>'
             f'<input type="text" id="user" name="user" autocomplete="username" required>'
             f'<label for="password">{e(word("password", lang))}</label>'

@@ -35,9 +35,15 @@ def portal(cat: catalog.Catalog, people: dict, database_url: str):  # type: igno
 def _client(app, user: str | None = None) -> TestClient:  # type: ignore[no-untyped-def]
     client = TestClient(app, follow_redirects=False)
     if user is not None:
-        response = client.post("/login", data={"user": user, "password": PASSWORD})
+        response = client.post("/login", data={"user": user, "password": PASSWORD,
+                                               "csrf": _login_token(client)})
         assert response.status_code == 303, response.text
     return client
+
+
+def _login_token(client: TestClient) -> str:
+    form = client.get("/login")
+    return re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
 
 
 def _csrf(client: TestClient, path: str = "/requests") -> str:
@@ -48,10 +54,12 @@ def _csrf(client: TestClient, path: str = "/requests") -> str:
 def test_pages_need_a_login_and_the_cookie_is_httponly_and_strict(portal) -> None:  # type: ignore[no-untyped-def]
     client = _client(portal)
     assert client.get("/datasets").headers["location"] == "/login"
-    refused = client.post("/login", data={"user": "alice", "password": "wrong"})
+    refused = client.post("/login", data={"user": "alice", "password": "wrong",
+                                          "csrf": _login_token(client)})
     assert refused.status_code == 401 and "wrong user name or password" in refused.text
-    assert "pseudolink_portal" not in refused.headers.get("set-cookie", "")
-    ok = client.post("/login", data={"user": "alice", "password": PASSWORD})
+    assert "pseudolink_portal=" not in refused.headers.get("set-cookie", "")
+    ok = client.post("/login", data={"user": "alice", "password": PASSWORD,
+                                     "csrf": _login_token(client)})
     cookie = ok.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=strict" in cookie
     page = client.get("/datasets")
@@ -59,6 +67,15 @@ def test_pages_need_a_login_and_the_cookie_is_httponly_and_strict(portal) -> Non
     assert client.get("/readyz").json() == {"status": "ready"}
     assert "script-src" not in page.headers["content-security-policy"]
     assert "default-src 'none'" in page.headers["content-security-policy"]
+
+
+def test_a_login_posted_from_another_site_is_refused(portal) -> None:  # type: ignore[no-untyped-def]
+    """Login CSRF: a foreign page must not log the victim in as the attacker."""
+    client = _client(portal)
+    forged = client.post("/login", data={"user": "alice", "password": PASSWORD,
+                                         "csrf": "guessed"})
+    assert forged.status_code == 403
+    assert "pseudolink_portal=" not in forged.headers.get("set-cookie", "")
 
 
 def test_an_expired_session_goes_back_to_the_login(portal, cat: catalog.Catalog) -> None:  # type: ignore[no-untyped-def]
