@@ -54,12 +54,12 @@ TEXT: dict[str, tuple[str, str]] = {
     "risk_caption": ("레코드별 재식별 위험 (기준 ≤ {limit:g}; 빨강: 초과)",
                      "Risk per record (threshold ≤ {limit:g}; red: above)"),
     "thresholds_met": ("위험 기준 충족: k-익명성 ≥ {k}, 최대 재식별 위험 ≤ {risk:g}.",
-                       "Risk thresholds met: k-anonymity ≥ {k}, highest prosecutor risk "
-                       "≤ {risk:g}."),
+                       "Risk thresholds met: k-anonymity ≥ {k}, highest re-identification "
+                       "risk ≤ {risk:g}."),
     "fail_k": ("k-익명성 {value} < {limit} (기준: k ≥ {limit})",
                "k-anonymity {value} < {limit} (rule: k ≥ {limit})"),
     "fail_risk": ("최대 재식별 위험 {value} > {limit:g} (기준: ≤ {limit:g})",
-                  "highest prosecutor risk {value} > {limit:g} (rule: ≤ {limit:g})"),
+                  "highest re-identification risk {value} > {limit:g} (rule: ≤ {limit:g})"),
     "fails_heading": ("위험 기준 미달: {failures}", "Fails the risk thresholds: {failures}"),
     "reason": ("결정 사유", "Reason for the decision"),
     "approve": ("승인", "Approve"),
