@@ -18,7 +18,15 @@ from sqlalchemy import delete, select
 
 from catalog.coltypes import utcnow
 from catalog.errors import CatalogError
-from catalog.models import PURPOSES, AccessRequest, CommitteeVote, Dataset, Release, User
+from catalog.models import (
+    PURPOSES,
+    RELEASE_FORMS,
+    AccessRequest,
+    CommitteeVote,
+    Dataset,
+    Release,
+    User,
+)
 from catalog.requests import RequestInfo
 from catalog.roles import PermissionRefused, require
 
@@ -151,13 +159,9 @@ class ResearcherMethods:
         ends = changes.get("ends_at", request.ends_at)
         if starts is not None and ends is not None and starts >= ends:
             raise CatalogError(f"request {rid!r}: starts_at must precede ends_at")
-        if "release_form" in changes:
-            from catalog.models import RELEASE_FORMS
-
-            if changes["release_form"] not in RELEASE_FORMS:
-                raise CatalogError(f"request {rid!r}: release form "
-                                   f"{changes['release_form']!r} is not one of "
-                                   f"{', '.join(RELEASE_FORMS)}")
+        if "release_form" in changes and changes["release_form"] not in RELEASE_FORMS:
+            raise CatalogError(f"request {rid!r}: release form {changes['release_form']!r} "
+                               f"is not one of {', '.join(RELEASE_FORMS)}")
         for field, value in changes.items():
             setattr(request, field, value)
 
