@@ -148,13 +148,13 @@ def request_page(r: Any, lang: str, csrf: str, user: str) -> str:
               ("state_reason", r.state_reason or "-")]
     body = _table([e(word("request", lang)), e(r.id)],
                   [[e(word(k, lang)), e(v)] for k, v in fields])
-    reasons = [[e(seoul(x["at"])), e(x["decision"]), e(x["reviewer"]), e(x["reason"])]
-               for x in r.reviews]
-    reasons += [[e(seoul(v["at"])), e(v["vote"]), e(v["reviewer"]), e(v["reason"])]
-                for v in r.votes]
+    reasons = [[e(seoul(x["at"])), e(label("decision", x["decision"], lang)),
+                e(x["reviewer"]), e(x["reason"])] for x in r.reviews]
+    reasons += [[e(seoul(v["at"])), e(label("decision", v["vote"], lang)), e(v["reviewer"]),
+                 e(v["reason"])] for v in r.votes]
     if reasons:
         body += f'<h2>{e(word("reasons", lang))}</h2>' + _table(
-            ["", e(word("state", lang)), "", ""], reasons)
+            [e(word(k, lang)) for k in ("when", "decision", "reviewer", "reason")], reasons)
     actions = []
     base = f"/requests/{u(r.id)}"
     if user == r.requester_id:
