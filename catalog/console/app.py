@@ -208,7 +208,8 @@ def _committee(cat: catalog.Catalog, request: catalog.RequestInfo, user: str) ->
         return
     st.write(_t("members", members=", ".join(request.committee),
                 quorum=request.committee_quorum))
-    _table(views.votes_table(request.votes))
+    votes = views.votes_table(request.votes)
+    _table(votes.assign(vote=[_vote_label(v) for v in votes["vote"]]))
     if user in request.committee and all(v["reviewer"] != user for v in request.votes):
         vote = st.radio(_t("your_vote"), ["approve", "reject", "abstain"], key="vote",
                         horizontal=True, format_func=lambda v: _vote_label(v))
@@ -234,14 +235,16 @@ def _risk_report(cat: catalog.Catalog, request: catalog.RequestInfo) -> None:
     report = request.risk_report or {}
     limits = cat.risk_limits(request.id)
     st.subheader(_t("risk_report"))
-    summary = pd.DataFrame([views.risk_summary(report)])
+    summary = pd.DataFrame([views.risk_summary(report)]).round(4)
     failing = views.threshold_failures(report, limits)
     flagged = {"k" if f.rule == "k" else "prosecutor_risk_max" for f in failing}
     # A failing value is red on the screen; the rule it misses is named just below.
     st.dataframe(summary.style.map(
         lambda _: "background-color: #fdd; color: #a00; font-weight: bold",
         subset=[c for c in summary.columns if c in flagged]),
-        hide_index=True, column_config=_labels(*summary.columns))
+        hide_index=True, column_config={
+            name: st.column_config.NumberColumn(label, format="plain")  # 1, not 1.000000
+            for name, label in _labels(*summary.columns).items()})
     if failing:
         st.error(_t("fails_heading", failures="; ".join(_failures(cat, request))))
     else:

@@ -190,3 +190,16 @@ def test_a_single_spend_is_drawn_as_a_point(console: AppTest, cat: catalog.Catal
     (chart,) = _charts(console)
     assert chart["mark"] == {"type": "line", "point": True}
     assert chart["encoding"]["x"]["type"] == "temporal"
+
+
+def test_take_out_committee_reads_in_korean(console: AppTest, cat: catalog.Catalog) -> None:
+    make_request(cat, "export-1", state="under_review", form="take_out")
+    cat.attach_risk_report("export-1", RISK, actor="po1")
+    cat.appoint_committee("export-1", ["po2", "po3", "po4"], actor="po1")
+    cat.vote("export-1", "approve", reason="집계표만 반출", actor="po2")
+    console_login(console, "po1")
+    console.selectbox(key="request_id").set_value("export-1").run()
+    assert "반출 심의위원회" in [h.value for h in console.subheader]
+    votes = console.dataframe[-1]
+    assert votes.value[["reviewer", "vote"]].values.tolist() == [["po2", "찬성"]]
+    assert _labels(votes)["reviewer"] == "위원"
