@@ -15,7 +15,7 @@ from typing import Any
 from anonymize import published_report
 
 #: Parameters that describe the server's own storage, never published.
-INTERNAL = frozenset({"data", "data_sha256", "chart"})
+INTERNAL = frozenset({"data", "data_sha256", "source_sha256", "chart"})
 
 
 def public_parameters(parameters: Mapping[str, Any]) -> dict[str, Any]:

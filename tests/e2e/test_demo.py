@@ -161,10 +161,27 @@ def test_demo_serves_released_aggregate_and_records_it(demo_run):
     assert (released["count"] >= 0).all()
 
 
+def _public_spend(workdir: Path) -> list[float]:
+    import catalog
+
+    with catalog.Catalog.connect(f"sqlite:///{workdir / 'catalog.db'}") as cat:
+        return [entry["epsilon"] for entry in
+                cat.budget_ledger(f"{PROJECT}-combined", "public")]
+
+
+def test_demo_dp_release_is_charged_to_a_real_budget_before_it_is_published(demo_run):
+    workdir, result = demo_run
+    assert _public_spend(workdir) == [1.0]
+    assert "charged to the public budget" in result.stdout
+
+
 def test_demo_runs_again_on_the_same_workspace(demo_run):
     workdir, _ = demo_run
     again = _run_demo(workdir)
     assert again.returncode == 0, again.stdout[-4000:] + again.stderr[-4000:]
+    # The same data released again is kept, not charged twice.
+    assert "not charged again" in again.stdout
+    assert _public_spend(workdir) == [1.0]
     audit = subprocess.run(
         [sys.executable, "-m", "pseudolink", "audit", "verify", "--workdir", str(workdir)],
         capture_output=True, text=True,
