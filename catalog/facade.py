@@ -88,6 +88,15 @@ def _json_doc(value: Mapping[str, Any], what: str) -> dict[str, Any]:
         raise CatalogError(f"{what}: {exc}") from None
 
 
+def _sqlite_folder(engine: Engine) -> Path | None:
+    """The folder of a SQLite catalog file: the workspace root in the standard layout
+    (``WORKDIR/catalog.db``), so paths recorded relative to it resolve without being told."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        return None
+    return Path(database).parent
+
+
 class Catalog(AccountMethods, SessionMethods, RequestMethods, ResearcherMethods,
               ProjectMethods, SweepMethods, TakeoutMethods, HealthMethods):
     """Projects, datasets, requests, releases, budgets and the audit log of one deployment.
@@ -104,6 +113,8 @@ class Catalog(AccountMethods, SessionMethods, RequestMethods, ResearcherMethods,
                  risk_thresholds: RiskThresholds | None = None,
                  anchor: Anchor | None = None, root: str | Path | None = None) -> None:
         self._engine = engine
+        if root is None:
+            root = _sqlite_folder(engine)
         self.root = None if root is None else Path(os.path.abspath(Path(root).expanduser()))
         self.committee_rules = committee_rules or CommitteeRules()
         self.risk_thresholds = risk_thresholds or RiskThresholds()

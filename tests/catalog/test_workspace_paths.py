@@ -59,8 +59,18 @@ def test_a_release_recorded_relative_to_an_old_working_directory_is_named_with_i
     (root / "releases").mkdir(parents=True)
     (root / "releases" / "counts.parquet").write_bytes(b"counts")
     cat.record_release("counts", dataset_id=dataset, form="dp_aggregate", title="Counts",
-                       artifact=".pseudolink/releases/counts.parquet", checksum="0" * 64,
+                       artifact=str(root / "releases" / "counts.parquet"), checksum="0" * 64,
                        parameters={}, actor="officer")
+    # What an old version wrote: the path as given, relative to the command's directory.
+    from sqlalchemy import text
+
+    engine = make_engine(database_url)
+    try:
+        with engine.begin() as db:
+            db.execute(text("UPDATE releases SET artifact = :old WHERE id = 'counts'"),
+                       {"old": ".pseudolink/releases/counts.parquet"})
+    finally:
+        engine.dispose()
     with catalog.Catalog.connect(database_url, root=root) as at_root:
         problems = at_root.file_problems()
     assert problems == [
