@@ -130,7 +130,7 @@ def test_sweep_destroys_revoked_and_expired_releases_and_lapsed_projects(
                                       ("lapsed-takeout", "take_out", now - timedelta(days=1))):
         artifacts[release_id] = _write(tmp_path / "releases" / f"{release_id}.parquet", b"r")
         cat.record_release(release_id, dataset_id="combined", form=form, title=release_id,
-                           artifact=f"releases/{release_id}.parquet", checksum="0" * 64,
+                           artifact=str(artifacts[release_id]), checksum="0" * 64,
                            parameters={}, actor="po1", expires_at=expires)
     cat.revoke_release("revoked", actor="po1", reason="re-identification found")
     crosswalk = _write(tmp_path / "ssis.crosswalk.parquet", b"crosswalk")
