@@ -9,8 +9,8 @@ other parties or in a shared ``/tmp``. Now:
   the workspace (:func:`set_root`), else a per-user 0700 folder in the system temp dir;
   each stage's folder is 0700 and named ``<purpose>-<pid>-<random>``;
 - the folder is removed on every exit path (``finally``);
-- a small reaper process, started with the first scratch folder of a process, waits on a
-  pipe from it and removes that process's folders the moment it dies, however it dies
+- a small reaper process, started with the first scratch folder of a process, is told each
+  folder through a pipe and removes them the moment that process dies, however it dies
   (the pipe closes when the kernel reaps the process, so kill -9 is covered);
 - :func:`sweep` removes folders of processes that no longer exist (a power cut, a reaper
   killed with its whole process group), and the CLI runs it at every start.
@@ -31,21 +31,21 @@ from pathlib import Path
 
 _root: Path | None = None
 _reaper: subprocess.Popen[bytes] | None = None
-_reaped_roots: set[Path] = set()
+_reaper_pid: int | None = None
 _lock = threading.Lock()
 
-#: The reaper: block until the parent's pipe closes, then remove the parent's folders.
+#: The reaper: collect the folders its owner names (NUL-separated) until the owner's end of
+#: the pipe closes, which the kernel does when the owner dies however it dies; then remove
+#: them. One reaper per process, whatever the number of folders or workspaces.
 _REAPER = """
 import os, shutil, sys
-root, pid = sys.argv[1], sys.argv[2]
 try:
-    os.setsid()  # not killed with the parent's process group
+    os.setsid()  # not killed with the owner's process group
 except OSError:
     pass
-sys.stdin.buffer.read()
-for name in os.listdir(root) if os.path.isdir(root) else ():
-    if f"-{pid}-" in name:
-        shutil.rmtree(os.path.join(root, name), ignore_errors=True)
+for path in sys.stdin.buffer.read().split(b"\\0"):
+    if path:
+        shutil.rmtree(os.fsdecode(path), ignore_errors=True)
 """
 
 
@@ -72,28 +72,32 @@ def _make_private(path: Path) -> Path:
     return path
 
 
-def _watch(base: Path) -> None:
-    """Start (once per root) the reaper that removes this process's folders when it dies."""
-    global _reaper
+def _watch(path: Path) -> None:
+    """Tell this process's reaper (started on first use) to remove ``path`` if we die."""
+    global _reaper, _reaper_pid
     with _lock:
-        if base in _reaped_roots:
-            return
-        reaper = subprocess.Popen(
-            [sys.executable, "-c", _REAPER, str(base), str(os.getpid())],
-            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            close_fds=True)
-        # Only this process holds the write end: a child it forks must not keep it open.
-        os.set_inheritable(reaper.stdin.fileno(), False)  # type: ignore[union-attr]
-        _reaped_roots.add(base)
-        _reaper = reaper
+        for _attempt in range(2):
+            if _reaper is None or _reaper_pid != os.getpid() or _reaper.poll() is not None:
+                _reaper = subprocess.Popen(
+                    [sys.executable, "-c", _REAPER], stdin=subprocess.PIPE,
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, close_fds=True)
+                # Only this process holds the write end: a child it starts must not keep
+                # it open, or the reaper would wait for that child too.
+                os.set_inheritable(_reaper.stdin.fileno(), False)  # type: ignore[union-attr]
+                _reaper_pid = os.getpid()
+            try:
+                _reaper.stdin.write(os.fsencode(path) + b"\0")  # type: ignore[union-attr]
+                _reaper.stdin.flush()  # type: ignore[union-attr]
+                return
+            except BrokenPipeError:  # the reaper was killed: start another
+                _reaper = None
 
 
 @contextmanager
 def private_dir(purpose: str) -> Iterator[Path]:
     """A 0700 folder for one stage's plaintext, removed on exit or when the process dies."""
-    base = root()
-    _watch(base)
-    path = base / f"{purpose}-{os.getpid()}-{secrets.token_hex(6)}"
+    path = root() / f"{purpose}-{os.getpid()}-{secrets.token_hex(6)}"
+    _watch(path)
     path.mkdir(mode=0o700)
     try:
         yield path

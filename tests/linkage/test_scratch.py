@@ -90,3 +90,13 @@ def test_cli_puts_scratch_in_the_workspace_and_reports_what_it_swept(tmp_path):
                           "--workdir", str(workdir)], capture_output=True, text=True, env=env)
     assert "removed 1 scratch folder(s) left by interrupted runs" in run.stderr
     assert not left.exists()
+
+
+def test_one_reaper_serves_every_workspace_of_a_process(tmp_path):
+    reapers = set()
+    for name in ("a", "b", "c"):
+        scratch.set_root(tmp_path / name / "scratch")
+        with scratch.private_dir("link") as folder:
+            assert folder.parent == tmp_path / name / "scratch"
+            reapers.add(scratch._reaper.pid)
+    assert len(reapers) == 1
