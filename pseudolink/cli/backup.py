@@ -25,6 +25,7 @@ from typing import IO, Annotated, Any
 import typer
 
 from pseudolink.cli.app import WorkdirOption, app, console, err_console, fail, passphrase, ws
+from pseudolink.cli.artifacts import sha256_file
 from pseudolink.settings import Workspace, workspace
 
 FORMAT = "pseudolink-backup/1"
@@ -165,7 +166,7 @@ def backup(
                     os.replace(partial, out)
                 finally:
                     partial.unlink(missing_ok=True)
-            archive_sha256 = catalog_sha256(out)
+            archive_sha256 = sha256_file(out)
             cat.record_workspace_event("workspace.backup", out.name, {
                 "archive_sha256": archive_sha256, "files": len(manifest["files"]),
                 "database": kind, "recipients": len(recipients),
@@ -180,14 +181,6 @@ def backup(
         err_console.print(f"note: {len(outside)} recorded file(s) lie outside the workspace "
                           "and are not in the archive (listed in its manifest)",
                           highlight=False)
-
-
-def catalog_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _public_hex(space: Workspace) -> str:
@@ -272,7 +265,7 @@ def _verify(staged: Path, public_key: Path | None) -> dict[str, Any]:
     for name, item in sorted(expected.items()):
         if name not in present:
             raise fail(f"{name} is listed in the manifest but missing from the archive")
-        if catalog_sha256(staged / name) != item["sha256"]:
+        if sha256_file(staged / name) != item["sha256"]:
             raise fail(f"{name} differs from the signed manifest: the archive was altered")
     return manifest
 
@@ -363,7 +356,7 @@ def restore(
         url = database_url or f"sqlite:///{root / 'catalog.db'}"
         with catalog.Catalog.connect(url, root=root) as cat:
             cat.record_workspace_event("workspace.restore", archive.name, {
-                "archive_sha256": catalog_sha256(archive), "backup_created_at":
+                "archive_sha256": sha256_file(archive), "backup_created_at":
                 manifest["created_at"], "backup_created_by": manifest["created_by"],
                 "from_database": kind, "to_database": make_url(url).get_backend_name(),
                 "files": len(manifest["files"])}, actor=f"operator:{getpass.getuser()}")
