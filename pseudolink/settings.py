@@ -74,6 +74,22 @@ class Workspace:
             raise ValueError(f"session_hours must be above 0 and at most a week, got {hours:g}")
         return timedelta(hours=hours)
 
+    @property
+    def max_invalid_share(self) -> float | None:
+        """``[holder] max_invalid_share`` in settings.toml: the share of a column's values
+        that may be invalid for its kind before ``holder prepare`` refuses the column; None
+        when unset (linkage's default, 5%, applies). ``--max-invalid-share`` overrides it."""
+        table = self.settings().get("holder", {})
+        if not isinstance(table, dict):
+            raise ValueError(f"{self.settings_file}: [holder] must be a table")
+        raw = table.get("max_invalid_share")
+        if raw is None:
+            return None
+        if isinstance(raw, bool) or not isinstance(raw, int | float) or not 0 <= raw <= 1:
+            raise ValueError(f"{self.settings_file}: holder.max_invalid_share must be a share "
+                             f"between 0 and 1, got {raw!r}")
+        return float(raw)
+
     def project_dir(self, project_id: str) -> Path:
         return self.data / project_id
 

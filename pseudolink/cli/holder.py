@@ -33,9 +33,10 @@ def prepare(
         "--accept-invalid", metavar="COLUMN",
         help="Link without this identifier column's invalid values even when more than "
              "--max-invalid-share of them are invalid (repeatable).")] = None,
-    max_invalid_share: Annotated[float, typer.Option(
-        help="Refuse a column whose share of values invalid for its kind is higher.")
-    ] = 0.05,
+    max_invalid_share: Annotated[float | None, typer.Option(
+        help="Refuse a column whose share of values invalid for its kind is higher "
+             "(default: [holder] max_invalid_share in settings.toml, else 0.05).")
+    ] = None,
     workdir: WorkdirOption = None,
 ) -> None:
     """Split a holder file into linkage keys (key manager) and attributes (combiner).
@@ -48,6 +49,11 @@ def prepare(
     from pseudolink.cli.project_accept import check_spec_file, outgoing_files
 
     space = ws(workdir)
+    if max_invalid_share is None:
+        try:
+            max_invalid_share = space.max_invalid_share
+        except ValueError as exc:  # a malformed settings.toml is the user's to fix
+            raise fail(str(exc)) from None
     try:
         manifest = linkage.ProjectManifest.load(space.project_dir(project))
         if spec is not None:
@@ -61,7 +67,8 @@ def prepare(
                                      space.keys, passphrase(), encoding=encoding,
                                      engine=engine, progress=progress,
                                      accept_invalid=accept_invalid or (),
-                                     max_invalid_share=max_invalid_share)
+                                     **({} if max_invalid_share is None else
+                                        {"max_invalid_share": max_invalid_share}))
     except linkage.LinkageError as exc:
         raise fail(str(exc)) from None
     governance.record(space, manifest, "prepare", actor, holder, report.outputs,

@@ -181,3 +181,36 @@ def test_value_shapes_keep_form_and_drop_content():
     shapes = value_shapes(pa.array(["2600", "110-034", "Kim Ji", "홍길동", "x" * 60]))
     assert shapes.to_pylist() == ["9999", "999-999", "Aaa Aa", "가가가",
                                   "a" * 24 + "…"]
+
+
+def test_the_refusal_threshold_is_a_workspace_setting_the_flag_overrides(
+        tmp_path, party_keys, monkeypatch):
+    """An office whose registers carry more stray values than 5% sets its threshold once,
+    in settings.toml, instead of on every prepare; the flag still wins for one command."""
+    monkeypatch.setenv("PSEUDOLINK_PASSPHRASE", PASSPHRASE)
+    work = tmp_path / "ws"
+    shutil.copytree(party_keys, work / "keys")
+    spec = tmp_path / "project.toml"
+    spec.write_text(_spec_text("postcode_any", "exact"), encoding="utf-8")
+
+    def run(*args):
+        return CliRunner().invoke(app, [*args, "--workdir", str(work)])
+
+    assert run("project", "create", "--spec", str(spec)).exit_code == 0
+    for holder_id in ("ssis", "building"):
+        assert run("project", "accept", "--project", "febrl-like", "--holder", holder_id,
+                   "--yes").exit_code == 0
+    data = tmp_path / "ssis.csv"  # 2 of 20 postcodes (10%) are no postcode at all
+    data.write_text(_csv(20, [*AU_POSTCODES[:9], "!!"]), encoding="utf-8")
+    prepare = ("holder", "prepare", "--project", "febrl-like", "--holder", "ssis",
+               "--input", str(data), "--out", str(tmp_path / "out"))
+    assert run(*prepare).exit_code == 2  # default 5%
+    settings = work / "settings.toml"
+    settings.write_text("[holder]\nmax_invalid_share = 0.15\n", encoding="utf-8")
+    allowed = run(*prepare)
+    assert allowed.exit_code == 0, allowed.output
+    assert run(*prepare, "--max-invalid-share", "0.05").exit_code == 2
+    settings.write_text("[holder]\nmax_invalid_share = 5\n", encoding="utf-8")
+    bad = run(*prepare)
+    assert bad.exit_code == 2 and "holder.max_invalid_share" in " ".join(bad.output.split())
+    assert "Traceback" not in bad.output
