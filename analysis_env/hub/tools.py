@@ -35,6 +35,10 @@ SECCOMP = "room-seccomp.py"
 MENU_PLUGIN = "@jupyterlab/mainmenu-extension:plugin"
 MENU_ID = "jp-mainmenu-airlock"
 NOTIFICATIONS = "@jupyterlab/apputils-extension:notification"
+#: Lab's menu settings hold one string each, so the entry names both languages,
+#: Korean first; the page it opens switches language itself.
+MENU_LABEL = "반출 Airlock"
+MENU_ITEM = "결과 반출 신청 (Release outputs)"
 
 LAUNCHER = '''#!{python} -I
 """`pseudolink` inside the secure room: files airlock requests (pseudolink_room.client)."""
@@ -104,9 +108,9 @@ def lab_menu(page_url: str) -> dict:
     same-origin, so the page's form could not carry the session there.
     """
     return {MENU_PLUGIN: {"menus": [{
-        "id": MENU_ID, "label": "Airlock", "rank": 1000,
+        "id": MENU_ID, "label": MENU_LABEL, "rank": 1000,
         "items": [{"command": "help:open", "rank": 0,
-                   "args": {"url": page_url, "text": "Release outputs (airlock)",
+                   "args": {"url": page_url, "text": MENU_ITEM,
                             "newBrowserTab": True}}]}]},
             # The room has no network: do not offer to fetch news or look for updates.
             NOTIFICATIONS: {"fetchNews": "false", "checkForUpdates": False}}

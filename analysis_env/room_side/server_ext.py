@@ -1,5 +1,7 @@
 """The Airlock page in the researcher's Jupyter server, with no frontend build.
 
+Korean by default, English with ``?lang=en`` (words in ``page_text``).
+
 ``<server>/airlock`` lists the files of outputs/ with a box to tick each, asks for
 the context and the disclosure controls, and files the request the way
 ``pseudolink airlock request`` does (a manifest for the hub's intake); below, it
@@ -20,7 +22,7 @@ from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.utils import url_path_join
 from tornado import web
 
-from . import client
+from . import client, page_text
 from .manifest import AIRLOCK_DIR
 
 #: Files listed on the page at most; a bigger outputs/ should be tidied first.
@@ -53,72 +55,83 @@ def output_files(outputs: Path) -> list[tuple[str, int]]:
     return found
 
 
-def _request_html(request: dict) -> str:
+def _request_html(request: dict, t: dict[str, str]) -> str:
     rows = []
     for file in request.get("files", []):
         checks = "<br>".join(
-            f"<span class={'ok' if c['ok'] else 'held'}>{'ok' if c['ok'] else 'HELD'}</span> "
-            + html.escape(c["reason"]) + (" (a checker looks at it)" if c.get("review") else "")
+            f"<span class={'ok' if c['ok'] else 'held'}>{t['ok'] if c['ok'] else t['held']}"
+            "</span> " + html.escape(c["reason"]) + (t["looks"] if c.get("review") else "")
             for c in file.get("checks", []))
         votes = "<br>".join(html.escape(v["decision"] + (f": {v['reason']}" if v.get("reason")
                                                          else ""))
                             for v in file.get("votes", []))
         rows.append(f"<tr><td>{html.escape(file['name'])}</td><td>{checks}</td>"
                     f"<td>{votes}</td></tr>")
-    return (f"<h3>{html.escape(request['id'])}: <span class=state>"
-            f"{html.escape(request['state'])}</span></h3>"
-            f"<p>{html.escape(request.get('context', ''))}<br><em>controls:</em> "
+    state = request["state"]
+    return (f"<h3>{html.escape(request['id'])}: <span class=state data-state="
+            f"\"{html.escape(state)}\">{html.escape(t.get('state.' + state, state))}</span></h3>"
+            f"<p>{html.escape(request.get('context', ''))}<br><em>{t['controls_label']}</em> "
             f"{html.escape(request.get('controls', ''))}</p>"
-            "<table><tr><th>file</th><th>automatic checks</th><th>checkers</th></tr>"
+            f"<table><tr><th>{t['file']}</th><th>{t['checks']}</th><th>{t['checkers']}</th></tr>"
             + "".join(rows) + "</table>")
 
 
 class AirlockHandler(JupyterHandler):
     auth_resource = "contents"
 
-    def _page(self, *, error: str = "", form: dict | None = None) -> str:
+    def _language(self) -> str:
+        """Korean unless ``?lang=en`` (or the cookie of an earlier choice) says otherwise."""
+        lang = page_text.choose(self.get_query_argument("lang", None),
+                                self.get_cookie(page_text.COOKIE))
+        if self.get_query_argument("lang", None) == lang:
+            self.set_cookie(page_text.COOKIE, lang, httponly=True, samesite="Strict")
+        return lang
+
+    def _page(self, lang: str, *, error: str = "", form: dict | None = None) -> str:
+        t = page_text.words(lang)
         outputs = client.outputs_dir()
         waiting = client.pending(outputs)
         chosen = set((form or {}).get("files", []))
         boxes = "".join(
             f"<tr><td><input type=checkbox name=files id=f{i} value=\"{html.escape(name)}\""
             f"{' checked' if name in chosen else ''}></td><td><label for=f{i}>"
-            f"{html.escape(name)}</label></td><td>{size:,} bytes</td></tr>"
+            f"{html.escape(name)}</label></td><td>{size:,} {t['bytes']}</td></tr>"
             for i, (name, size) in enumerate(output_files(outputs)))
         failed = "".join(
-            f"<p class=error>Ticket {html.escape(str(s.get('ticket')))} was not filed: "
-            f"{html.escape(str(s.get('error')))}</p>"
+            "<p class=error>" + html.escape(t["not_filed"].format(
+                ticket=s.get("ticket"), error=s.get("error"))) + "</p>"
             for s in client.tickets(outputs) if not s.get("ok"))
-        earlier = "".join(_request_html(r) for r in reversed(client.requests(outputs)))
+        earlier = "".join(_request_html(r, t) for r in reversed(client.requests(outputs)))
         refresh = '<meta http-equiv="refresh" content="2">' if waiting else ""
         context = html.escape((form or {}).get("context", ""))
         controls = html.escape((form or {}).get("controls", ""))
-        return f"""<!doctype html><html><head><meta charset="utf-8">{refresh}
-<title>Airlock</title><style>{STYLE}</style></head><body>
-<h1>Airlock: ask for results to leave the room</h1>
-<p class=note>Tick the files of <code>outputs/</code> you want released, say what they show
-and which disclosure controls you applied. The automatic checks run at once; then two
-output checkers decide. The same as <code>pseudolink airlock request</code> in a terminal.</p>
+        boxes = boxes or f"<tr><td colspan=3>{t['no_files']}</td></tr>"
+        earlier = earlier or f"<p>{t['none']}</p>"
+        pending = "".join("<p class=pending>" + html.escape(t["waiting"].format(ticket=w))
+                          + "</p>" for w in waiting)
+        return f"""<!doctype html><html lang={lang}><head><meta charset="utf-8">{refresh}
+<title>{t['title']}</title><style>{STYLE}</style></head><body>
+<p class=lang><a href="?lang={page_text.other(lang)}">{t['switch']}</a></p>
+<h1>{t['heading']}</h1>
+<p class=note>{t['intro']}</p>
 {f'<p class=error>{html.escape(error)}</p>' if error else ''}
-{''.join(f'<p class=pending>Ticket {html.escape(t)}: waiting for the automatic checks...</p>'
-         for t in waiting)}
-<form method=post>{self.xsrf_form_html()}
-<table><tr><th></th><th>file in outputs/</th><th>size</th></tr>{boxes or
- '<tr><td colspan=3>outputs/ has no files yet</td></tr>'}</table>
-<p><label for=context>What the outputs show and why they are needed</label><br>
+{pending}
+<form method=post action="?lang={lang}">{self.xsrf_form_html()}
+<table><tr><th></th><th>{t['file']}</th><th>{t['size']}</th></tr>{boxes}</table>
+<p><label for=context>{t['context']}</label><br>
 <textarea id=context name=context required>{context}</textarea></p>
-<p><label for=controls>Disclosure controls applied</label><br>
+<p><label for=controls>{t['controls']}</label><br>
 <textarea id=controls name=controls required>{controls}</textarea></p>
-<p><button type=submit>Ask for release</button></p></form>
+<p><button type=submit>{t['submit']}</button></p></form>
 {failed}
-<h2>Your requests</h2>{earlier or '<p>None yet.</p>'}
+<h2>{t['yours']}</h2>{earlier}
 </body></html>"""
 
     @web.authenticated
     @authorized
     def get(self) -> None:
         self.set_header("Cache-Control", "no-store")
-        self.finish(self._page())
+        self.finish(self._page(self._language()))
 
     @web.authenticated
     @authorized
@@ -128,9 +141,11 @@ output checkers decide. The same as <code>pseudolink airlock request</code> in a
                 "controls": self.get_argument("controls", "").strip()}
         wants_json = "application/json" in self.request.headers.get("Accept", "")
         outputs = client.outputs_dir()
+        lang = self._language()
         try:
             if not form["files"]:
-                raise client.ClientError("tick at least one file of outputs/")
+                raise client.ClientError(page_text.words("en" if wants_json else lang)
+                                         ["tick_one"])
             ticket = client.file_request(outputs, form["files"], form["context"],
                                          form["controls"], cwd=outputs)
         except client.ClientError as exc:
@@ -138,13 +153,13 @@ output checkers decide. The same as <code>pseudolink airlock request</code> in a
             if wants_json:
                 self.finish({"error": str(exc)})
             else:
-                self.finish(self._page(error=str(exc), form=form))
+                self.finish(self._page(lang, error=str(exc), form=form))
             return
         if wants_json:
             self.set_status(202)
             self.finish({"ticket": ticket})
         else:
-            self.redirect(self.request.path + "?ticket=" + ticket, status=303)
+            self.redirect(f"{self.request.path}?lang={lang}&ticket={ticket}", status=303)
 
 
 class StatusHandler(JupyterHandler):

@@ -376,6 +376,9 @@ def test_the_lab_menu_opens_the_airlock_page_whose_form_files_a_request(room):
     page = room.user_api("GET", "airlock")
     assert page.status_code == 200
     assert 'value="by-sido.csv"' in page.text and 'value="tenure.csv"' in page.text
+    assert "<html lang=ko>" in page.text and "반출 신청</button>" in page.text
+    english = room.user_api("GET", "airlock?lang=en")
+    assert "<html lang=en>" in english.text and "Ask for release</button>" in english.text
     json_accept = {"Accept": "application/json"}
     escape = room.user_api("POST", "airlock", headers=json_accept,
                            data={"files": ["../data/housing.parquet"], "context": "c",
@@ -397,7 +400,7 @@ def test_the_lab_menu_opens_the_airlock_page_whose_form_files_a_request(room):
     assert (request.author, request.context) == ("kim", "Counts by sido")
     assert [f.sha256 for f in request.files] == [digest]
     shown = room.user_api("GET", "airlock").text
-    assert f"{request.id}: <span class=state>submitted</span>" in shown
+    assert f'{request.id}: <span class=state data-state="submitted">제출됨</span>' in shown
 
 
 def test_a_researcher_files_a_request_through_the_lab_menu_in_a_browser(room, tmp_path):
@@ -419,10 +422,10 @@ def test_a_researcher_files_a_request_through_the_lab_menu_in_a_browser(room, tm
         page.fill("#username_input", "kim")
         page.fill("#password_input", PASSWORD)
         page.click("#login_submit")
-        menu = page.get_by_role("menuitem", name="Airlock", exact=True)
+        menu = page.get_by_role("menuitem", name="반출 Airlock", exact=True)
         menu.wait_for(timeout=90_000)
         menu.click()
-        item = page.get_by_role("menuitem", name="Release outputs (airlock)")
+        item = page.get_by_role("menuitem", name="결과 반출 신청 (Release outputs)")
         item.wait_for()
         page.screenshot(path=images / "room-lab-airlock-menu.png")
         with context.expect_page() as opened:
@@ -431,11 +434,14 @@ def test_a_researcher_files_a_request_through_the_lab_menu_in_a_browser(room, tm
         airlock.wait_for_load_state()
         assert airlock.url.startswith(f"{room.base}/user/kim/airlock")
         airlock.get_by_label("browser.csv").check()
-        airlock.get_by_label("What the outputs show").fill("Browser click-through table")
-        airlock.get_by_label("Disclosure controls applied").fill("counts of 10 or more")
-        airlock.get_by_role("button", name="Ask for release").click()
+        airlock.get_by_label("결과가 보여주는 것과 필요한 이유").fill("Browser click-through table")
+        airlock.get_by_label("적용한 공개 통제").fill("counts of 10 or more")
+        airlock.get_by_role("button", name="반출 신청").click()
         airlock.get_by_text("Browser click-through table").wait_for(timeout=30_000)
         airlock.screenshot(path=images / "room-airlock-page.png", full_page=True)
+        airlock.get_by_role("link", name="English").click()
+        airlock.get_by_role("button", name="Ask for release").wait_for()
+        airlock.screenshot(path=images / "room-airlock-page-en.png", full_page=True)
         browser.close()
     (request,) = [r for r in room.airlock_requests() if r.context ==
                   "Browser click-through table"]

@@ -94,9 +94,9 @@ def test_the_lab_menu_opens_the_page_of_this_room_in_a_tab(researcher_room):
     assert (info.st_uid, info.st_gid, stat.S_IMODE(info.st_mode)) == (0, room.uid, 0o440)
     (menu,) = json.loads(path.read_text())[tools.MENU_PLUGIN]["menus"]
     (item,) = menu["items"]
-    assert (menu["label"], item["command"]) == ("Airlock", "help:open")
-    assert item["args"] == {"url": "/user/kim/airlock", "text": "Release outputs (airlock)",
-                            "newBrowserTab": True}
+    assert (menu["label"], item["command"]) == ("반출 Airlock", "help:open")
+    assert item["args"] == {"url": "/user/kim/airlock",
+                            "text": "결과 반출 신청 (Release outputs)", "newBrowserTab": True}
 
 
 def _as_researcher(room, toolbox: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess:
