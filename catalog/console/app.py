@@ -400,6 +400,9 @@ def _language_switch() -> None:
 
 def main() -> None:
     st.set_page_config(page_title="pseudolink · privacy officers", layout="wide")
+    # Streamlit's "Press Enter to submit form" hint is English only: hide it; the buttons
+    # say what they do in the page's language.
+    st.html("<style>[data-testid='InputInstructions']{display:none}</style>")
     _language_switch()
     url = os.environ.get("PSEUDOLINK_DATABASE_URL")
     if not url:

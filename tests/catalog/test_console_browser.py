@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 import catalog
+from tests.browser import block_outside
 from tests.catalog.conftest import make_request
 from tests.conftest import skip_unless_ci
 
@@ -139,6 +140,7 @@ def test_officer_sees_the_failing_risk_and_rejects_in_a_real_browser(
             "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
             "--disable-component-update", "--disable-sync", "--no-first-run"])
         page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale="ko-KR")
+        offline = block_outside(page)  # a separated network: loopback only
         page.goto(served)
         page.get_by_role("textbox", name="사용자 ID").wait_for(timeout=60_000)
         if lang == "en":  # Korean is the default; the sidebar switches
@@ -162,6 +164,7 @@ def test_officer_sees_the_failing_risk_and_rejects_in_a_real_browser(
         page.get_by_role("heading", name=words["decided_heading"]).wait_for()
         _full_page(page, shot["decisions"])
         browser.close()
+    offline.assert_none("the console")
     request = cat.get_request("housing-2026-secure-01")
     assert (request.state, request.state_reason) == ("rejected", words["reason"])
     assert shot["review"].stat().st_size > 10_000

@@ -21,6 +21,7 @@ import catalog
 from catalog.coltypes import utcnow
 from catalog.portal.text import word
 from tests.accounts import PASSWORD, person
+from tests.browser import block_outside
 from tests.catalog.conftest import make_request
 from tests.conftest import skip_unless_ci
 
@@ -81,6 +82,7 @@ def test_researcher_drafts_and_submits_a_request_in_a_real_browser(
             "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
             "--disable-component-update", "--disable-sync", "--no-first-run"])
         page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="ko-KR")
+        offline = block_outside(page)  # a separated network: loopback only
         page.goto(f"{served}/login")
         page.get_by_label(ko("user")).fill("alice")
         page.get_by_label(ko("password")).fill(PASSWORD)
@@ -121,6 +123,7 @@ def test_researcher_drafts_and_submits_a_request_in_a_real_browser(
         page.get_by_role("link", name=ko("open_hub")).wait_for()
         page.screenshot(path=images / "portal-researcher-access.png", full_page=True)
         browser.close()
+    offline.assert_none("the portal")
     assert cat.get_request(request_id).state == "under_review"
     assert cat.get_request(request_id).requester_id == "alice"
     assert (images / "portal-researcher-request.png").stat().st_size > 10_000
