@@ -34,10 +34,8 @@ from catalog.models import (
     User,
 )
 from catalog.roles import PermissionRefused, require
-from catalog.workflow import transition
+from catalog.workflow import ACCESS, SYSTEM_EXPIRY
 
-#: The actor recorded when a request expires by itself at its end date.
-SYSTEM_EXPIRY = "system:expiry"
 #: The form that needs a committee rather than one officer.
 TAKE_OUT = "take_out"
 
@@ -161,42 +159,23 @@ class RequestMethods:
                     if request is None:
                         raise CatalogError(f"no access request {request_id!r} in the catalog")
                 yield session, request, details
-                session.flush()
-                # Entries that follow from this one (a committee's decision after the vote).
-                after = details.pop("_after", [])
-                audit_log.append_entry(session, actor, details.pop("_action", action),
-                                       request_id, details)
-                for then_action, then_details in after:
-                    audit_log.append_entry(session, actor, then_action, request_id,
-                                           then_details)
+                # A move through the state machine wrote its own entry (ACCESS.apply).
+                if not details.pop("_written", False):
+                    session.flush()
+                    audit_log.append_entry(session, actor, action, request_id, details)
         except PermissionRefused as refused:
             self.audit(actor, "access.refused", request_id,
                        {"action": refused.action, "reason": str(refused)})
             raise
 
     def _move(self, session: Session, request: AccessRequest, target: str, actor: str,
-              details: dict[str, Any], reason: str | None = None) -> User | None:
-        step = transition(request.state, target, request.id)
-        if actor == SYSTEM_EXPIRY and step.action == "request.expire":
-            user = None
-        else:
-            user = require(session, actor, step.action)
-            if not step.requester_only and (actor == request.requester_id
-                                            or actor in request.researchers):
-                raise PermissionRefused(
-                    f"{step.action} refused: {actor!r} is a researcher on request "
-                    f"{request.id!r}; nobody acts on their own request", actor=actor,
-                    action=step.action)
-            if step.requester_only and actor != request.requester_id:
-                raise PermissionRefused(
-                    f"{step.action} refused: request {request.id!r} belongs to "
-                    f"{request.requester_id!r}, not {actor!r}", actor=actor, action=step.action)
-        details.update({"_action": step.action, "from": request.state, "to": target})
-        if reason is not None:
-            details["reason"] = reason
-        request.state, request.state_reason = target, reason
-        request.updated_at = utcnow()
-        return user
+              details: dict[str, Any], reason: str | None = None,
+              extra: Mapping[str, Any] | None = None) -> None:
+        """Move the request through ``ACCESS``: role check, state and audit entry at once."""
+        request.state_reason = reason
+        ACCESS.apply(session, request, target, actor, owner=request.requester_id,
+                     parties=request.researchers, reason=reason, details=extra)
+        details["_written"] = True
 
     # -- drafting and submitting ------------------------------------------------------
 
@@ -383,8 +362,10 @@ class RequestMethods:
             request.votes.append(CommitteeVote(reviewer_id=actor, vote=vote, reason=why))
             d.update({"vote": vote, "reason": why})
             if counted.verdict is not None:
-                d["_after"] = [self._committee_decides(session, request, counted,
-                                                       counted.verdict, actor)]
+                # The vote first, then the decision it settles, in the same transaction.
+                session.flush()
+                audit_log.append_entry(session, actor, "committee.vote", request_id, dict(d))
+                self._committee_decides(session, request, counted, counted.verdict, actor, d)
             return counted
 
     def close_committee(self, request_id: str, *, actor: str) -> Tally:
@@ -398,14 +379,12 @@ class RequestMethods:
             if not counted.quorate:
                 raise CatalogError(f"request {request_id!r}: no quorum yet ({counted.cast} of "
                                    f"{counted.members} voted, {counted.quorum} needed)")
-            action, details = self._committee_decides(session, request, counted,
-                                                      counted.passes, actor)
-            d.update(details, _action=action)
+            self._committee_decides(session, request, counted, counted.passes, actor, d)
             return counted
 
     def _committee_decides(self, session: Session, request: AccessRequest, counted: Tally,
-                           passes: bool, actor: str) -> tuple[str, dict[str, Any]]:
-        """Apply the committee's verdict; returns the audit entry (action, details) for it."""
+                           passes: bool, actor: str, details: dict[str, Any]) -> None:
+        """Apply the committee's verdict: the request moves under the deciding member."""
         if passes and request.risk_report is None:
             raise CatalogError(f"request {request.id!r}: the committee approves, but no risk "
                                "report is attached; attach it before the deciding vote")
@@ -420,15 +399,12 @@ class RequestMethods:
                     f"report fails the take-out thresholds: {', '.join(failures)}; anonymise "
                     "further and attach the new report before the deciding vote")
         target = "approved" if passes else "rejected"
-        step = transition(request.state, target, request.id)
         summary = counted.summary(passes)
-        request.state, request.state_reason = target, summary
-        request.updated_at = utcnow()
+        self._move(session, request, target, actor, details, reason=summary,
+                   extra={"committee": True})
         session.add(Review(request_id=request.id, reviewer_id=actor,
                            decision="approve" if passes else "reject",
                            reason=summary, risk_report=request.risk_report or {}))
-        return step.action, {"from": "under_review", "to": target, "committee": True,
-                             "reason": summary}
 
     # -- access -----------------------------------------------------------------------
 
@@ -464,10 +440,6 @@ class RequestMethods:
                 details: dict[str, Any] = {}
                 self._move(session, request, "expired", SYSTEM_EXPIRY, details,
                            reason=f"end date {request.ends_at.isoformat()} reached")
-                details.pop("_action")
-                session.flush()
-                audit_log.append_entry(session, SYSTEM_EXPIRY, "request.expire", request_id,
-                                       details)
             expired.append(request_id)
         return expired
 

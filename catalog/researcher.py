@@ -100,15 +100,7 @@ class ResearcherMethods:
         with self._acting(actor, "request.amend", request_id) as (session, request, d):
             require(session, actor, "request.amend")
             _owner(request, actor, "request.amend")
-            if request.state == "rejected":
-                self._move(session, request, "draft", actor, d,
-                           reason="amended after rejection")
-                session.execute(delete(CommitteeVote).where(
-                    CommitteeVote.request_id == request.id))
-                request.committee.clear()
-                request.committee_quorum = None
-                request.risk_report = None
-            elif request.state != "draft":
+            if request.state not in ("draft", "rejected"):
                 raise CatalogError(f"request {request_id!r} is {request.state}: only a draft "
                                    "or a rejected request is amended; withdraw it first")
             before = {field: getattr(request, field) for field in changes}
@@ -116,6 +108,15 @@ class ResearcherMethods:
             request.updated_at = utcnow()
             d.update({"changed": sorted(changes),
                       "before": {k: v for k, v in before.items() if k != "justification"}})
+            if request.state == "rejected":
+                # The move writes the one audit entry of the amendment (ACCESS.apply).
+                self._move(session, request, "draft", actor, d,
+                           reason="amended after rejection", extra=dict(d))
+                session.execute(delete(CommitteeVote).where(
+                    CommitteeVote.request_id == request.id))
+                request.committee.clear()
+                request.committee_quorum = None
+                request.risk_report = None
         return self.get_request(request_id)
 
     def _apply(self, session: Any, request: AccessRequest, changes: dict[str, Any]) -> None:

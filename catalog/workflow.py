@@ -1,8 +1,9 @@
-"""The access-request state machine, as data.
+"""The access-request state machine, as a table of ``catalog.state_machine``.
 
-``TRANSITIONS`` is the only place that says which state may follow which, and which
-action of the role matrix (``catalog.roles.PERMISSIONS``) each move is. The facade,
-the tests (every pair of states, legal or not) and docs/security.md all read it.
+``ACCESS`` is the only place that says which state may follow which, which action of the
+role matrix (``catalog.roles.PERMISSIONS``) each move is and who may never take it. The
+request methods (``catalog.requests``), the tests (every pair of states, legal or not)
+and the docs (docs/catalog.md, docs/security.md) all read it.
 
     draft -> submitted -> under_review -> approved | rejected
     approved -> active -> expired | revoked
@@ -14,39 +15,44 @@ is no move: it drafts a new request from an active one (``catalog.researcher``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from types import MappingProxyType
 
-from catalog.errors import CatalogError
 from catalog.models import REQUEST_STATES
+from catalog.state_machine import OTHERS, OWNER, SYSTEM, IllegalTransition, Machine, Transition
 
+#: The actor recorded when a request expires by itself at its end date.
+SYSTEM_EXPIRY = "system:expiry"
 
-@dataclass(frozen=True)
-class Transition:
-    source: str
-    target: str
-    action: str
-    #: Only the researcher who created the request may take it (a submission is theirs).
-    requester_only: bool = False
+ACCESS = Machine(
+    noun="request", states=REQUEST_STATES, initial="draft", system_actor=SYSTEM_EXPIRY,
+    transitions=(
+        Transition("draft", "submitted", "request.submit", OWNER,
+                   why="the requester sends the draft for review"),
+        Transition("submitted", "under_review", "request.start_review", OTHERS,
+                   why="an officer takes it up"),
+        Transition("under_review", "approved", "request.approve", OTHERS,
+                   why="an officer approves, with the risk report (a take-out: its committee)"),
+        Transition("under_review", "rejected", "request.reject", OTHERS,
+                   why="an officer (a take-out: its committee) refuses, with a reason"),
+        Transition("approved", "active", "request.activate", OTHERS,
+                   why="access is opened"),
+        Transition("active", "expired", "request.expire", SYSTEM,
+                   why="its end date passes"),
+        Transition("active", "revoked", "request.revoke", OTHERS,
+                   why="an officer withdraws the grant, with a reason"),
+        Transition("submitted", "draft", "request.withdraw", OWNER,
+                   why="the requester takes it back"),
+        Transition("under_review", "draft", "request.withdraw", OWNER,
+                   why="the requester takes it back before any committee vote"),
+        Transition("rejected", "draft", "request.amend", OWNER,
+                   why="the requester redrafts a refused request"),
+    ))
 
-
-TRANSITIONS: MappingProxyType[tuple[str, str], Transition] = MappingProxyType({
-    (t.source, t.target): t for t in (
-        Transition("draft", "submitted", "request.submit", requester_only=True),
-        Transition("submitted", "under_review", "request.start_review"),
-        Transition("under_review", "approved", "request.approve"),
-        Transition("under_review", "rejected", "request.reject"),
-        Transition("approved", "active", "request.activate"),
-        Transition("active", "expired", "request.expire"),
-        Transition("active", "revoked", "request.revoke"),
-        Transition("submitted", "draft", "request.withdraw", requester_only=True),
-        Transition("under_review", "draft", "request.withdraw", requester_only=True),
-        Transition("rejected", "draft", "request.amend", requester_only=True),
-    )
-})
+#: (from, to) -> the move; kept for callers of the old table.
+TRANSITIONS: MappingProxyType[tuple[str, str], Transition] = MappingProxyType(ACCESS.table)
 
 #: States a request never leaves.
-FINAL_STATES = tuple(s for s in REQUEST_STATES if not any(k[0] == s for k in TRANSITIONS))
+FINAL_STATES = ACCESS.final_states
 
 
 def transition(source: str, target: str, request_id: str) -> Transition:
@@ -57,30 +63,16 @@ def transition(source: str, target: str, request_id: str) -> Transition:
     >>> transition("draft", "approved", "r1")
     Traceback (most recent call last):
     ...
-    catalog.workflow.IllegalTransition: request 'r1' is draft and cannot become approved; \
-from draft it may only become submitted
+    catalog.state_machine.IllegalTransition: request 'r1' is draft and cannot become \
+approved; from draft it may only become submitted
     """
-    for state in (source, target):
-        if state not in REQUEST_STATES:
-            raise CatalogError(f"request {request_id!r}: {state!r} is not a request state "
-                               f"({', '.join(REQUEST_STATES)})")
-    found = TRANSITIONS.get((source, target))
-    if found is not None:
-        return found
-    onward = [t for s, t in TRANSITIONS if s == source]
-    hint = (f"from {source} it may only become {' or '.join(onward)}" if onward
-            else f"{source} is final")
-    raise IllegalTransition(f"request {request_id!r} is {source} and cannot become "
-                            f"{target}; {hint}")
+    return ACCESS.step(source, target, request_id)
 
 
 def diagram() -> str:
-    """The state machine as a Mermaid diagram (docs/security.md embeds it)."""
-    lines = ["stateDiagram-v2", "    [*] --> draft"]
-    lines += [f"    {t.source} --> {t.target}: {t.action}" for t in TRANSITIONS.values()]
-    lines += [f"    {state} --> [*]" for state in FINAL_STATES]
-    return "\n".join(lines)
+    """The state machine as a Mermaid diagram (docs/security.md and docs/catalog.md)."""
+    return ACCESS.mermaid()
 
 
-class IllegalTransition(CatalogError):
-    """A move the state machine does not allow from the request's current state."""
+__all__ = ["ACCESS", "FINAL_STATES", "SYSTEM_EXPIRY", "TRANSITIONS", "IllegalTransition",
+           "diagram", "transition"]
