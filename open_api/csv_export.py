@@ -15,7 +15,7 @@ import io
 from collections.abc import Iterator
 from urllib.parse import quote
 
-from open_api.heavy import bounded
+from open_api.heavy import BoundedStream, bounded
 from open_api.queries import RowQuery
 from open_api.rows import iter_rows
 from open_api.values import csv_cell
@@ -25,12 +25,13 @@ UTF8_BOM = "\ufeff"
 
 def csv_chunks(
     query: RowQuery, *, encoding: str, bom: bool, row_id: bool = False, delimiter: str = ","
-) -> Iterator[bytes]:
+) -> BoundedStream:
     """The CSV bytes of the query's rows: a header, then one chunk per batch of rows.
 
     ``row_id`` starts each row with ``_id``, its position in the file (CKAN's dumps do).
     A download slot is taken at once (429 beyond the bound, before any byte is sent) and
-    given back when the stream ends or is dropped.
+    given back when the stream ends, is closed or is dropped; iterated asynchronously, the
+    chunks are made on the download threads (:mod:`open_api.heavy`).
     """
     return bounded(_csv_chunks(query, encoding=encoding, bom=bom, row_id=row_id,
                                delimiter=delimiter))
