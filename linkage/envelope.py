@@ -315,10 +315,10 @@ def _check_header_signature(path: Path, data: dict[str, Any], signer: PartyPubli
                            f"the keys of '{signer.id}': altered, or not sent by it") from None
 
 
-def _check_ciphertext(path: Path, header: EnvelopeHeader) -> None:
+def _check_ciphertext(path: Path, header: EnvelopeHeader, sha256: str | None = None) -> None:
     size = path.stat().st_size
     if size != header.ciphertext_size or \
-            _Member(path, 0, size).sha256() != header.ciphertext_sha256:
+            (sha256 or _Member(path, 0, size).sha256()) != header.ciphertext_sha256:
         raise LinkageError(f"{path}: does not match its signed header (altered, truncated "
                            "or replaced)")
 
@@ -342,12 +342,15 @@ def _check_binding(path: Path, header: EnvelopeHeader, project: ProjectManifest)
 
 def verify_envelope(path: str | Path, project: ProjectManifest, *,
                     expected_kind: str | None = None,
-                    allowed_senders: Iterable[str] | None = None) -> EnvelopeHeader:
+                    allowed_senders: Iterable[str] | None = None,
+                    sha256: str | None = None) -> EnvelopeHeader:
     """Check an envelope's signed header and ciphertext without decrypting it.
 
     Needs no secret key: the sender's public key comes from ``project``. Refuses a file
     signed by anyone else, made for another project (or another creation of this one), or
-    altered after signing.
+    altered after signing. ``sha256`` is the digest of the file's bytes that the caller
+    computed as it wrote them (the exchange and its clients, while streaming): it saves
+    reading a multi-GB file a second time.
     """
     path = Path(path)
     data, header = _read_header(path)
@@ -360,7 +363,7 @@ def verify_envelope(path: str | Path, project: ProjectManifest, *,
         raise LinkageError(f"{path}: is a {header.kind} file, expected {expected_kind}")
     if header.sender not in allowed_set:
         raise _not_allowed(path, header, project, expected_kind, allowed_set)
-    _check_ciphertext(path, header)
+    _check_ciphertext(path, header, sha256)
     return header
 
 

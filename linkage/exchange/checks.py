@@ -40,9 +40,10 @@ def decode_header(field: str) -> tuple[bytes, EnvelopeHeader]:
 
 
 def check_envelope(path: Path, raw_header: bytes, project: ProjectManifest,
-                   header: EnvelopeHeader) -> EnvelopeHeader:
+                   header: EnvelopeHeader, sha256: str | None = None) -> EnvelopeHeader:
     """Verify a staged upload at ``path`` with its signed header; LinkageError if refused.
 
+    ``sha256``: the digest of the bytes as they were written (else the file is read).
     The header is written beside the file as ``verify_envelope`` reads it, then removed.
     """
     sig = header_path(path)
@@ -54,6 +55,6 @@ def check_envelope(path: Path, raw_header: bytes, project: ProjectManifest,
                                "exchange")
         senders = [pid for pid, p in project.parties.items() if p.role == route.sender_role]
         return verify_envelope(path, project, expected_kind=header.kind,
-                               allowed_senders=senders)
+                               allowed_senders=senders, sha256=sha256)
     finally:
         sig.unlink(missing_ok=True)

@@ -8,6 +8,7 @@ exchange cannot hand it a file the manifest's parties did not sign), and renamed
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from linkage.errors import LinkageError
 from linkage.exchange.checks import decode_header, encode_header
 from linkage.exchange.routes import file_name
 from linkage.exchange.signing import sign_request
+from linkage.exchange.state import manifest_from_text
 from linkage.files import atomic_path, write_atomic
 from linkage.keys.party import PartySecret
 from linkage.keys.project import ProjectManifest
@@ -164,6 +166,77 @@ class ExchangeClient:
             if progress:
                 progress(offset, size)
 
+    def send_acceptance(self, project_dir: str | Path, manifest: ProjectManifest) -> bool:
+        """Send this holder's acceptance and key share of ``manifest``'s key version from
+        ``project_dir``; False if the exchange held them already."""
+        from linkage.exchange.setup import acceptance_json
+        from linkage.keys.acceptance import Acceptance, accept_path, share_path
+
+        version = manifest.key_version
+        accepted = accept_path(project_dir, self.party.id, version)
+        share = share_path(project_dir, self.party.id, version)
+        if not accepted.exists() or not share.exists():
+            raise ExchangeError(f"{accepted.name} and {share.name} are not in {project_dir}: "
+                                "accept the project first (`pseudolink project accept`)")
+        import json
+
+        body = json.dumps(acceptance_json(Acceptance.load(accepted), share.read_bytes()))
+        response = self.request(
+            "PUT", f"/v1/projects/{manifest.id}/setup/acceptances/{self.party.id}",
+            headers={"Content-Type": "application/json",
+                     "Content-Length": str(len(body))}, content=body.encode())
+        _json(response)
+        return response.status_code == 201
+
+    def pull_setup(self, project: str, project_dir: str | Path) -> list[Path]:
+        """Fetch the registered manifest and every holder's acceptance and share into
+        ``project_dir``; returns the files written.
+
+        A manifest is taken when there is none here yet, or when it is a later key version
+        of the same creation; anything else is refused. Each acceptance is checked against
+        the manifest before it is written, so a dishonest exchange cannot slip in a share.
+        """
+        import json
+
+        from linkage.exchange.setup import check_acceptance, parse_acceptance
+        from linkage.keys.acceptance import accept_path, share_path
+
+        project_dir = Path(project_dir)
+        data = _json(self.request("GET", f"/v1/projects/{project}/setup"))
+        text = json.dumps(data["manifest"], indent=2, ensure_ascii=False) + "\n"
+        offered = manifest_from_text(text)
+        if offered.id != project:
+            raise ExchangeError(f"the exchange sent project {offered.id}, not {project}")
+        here = project_dir / "project.json"
+        written = []
+        mine = ProjectManifest.load(here) if here.exists() else None
+        if mine is not None and (mine.nonce, mine.parties) != (offered.nonce, offered.parties):
+            raise ExchangeError(f"{here}: the exchange holds another creation of project "
+                                f"{project}; kept the one here")
+        if mine is not None and offered.key_version < mine.key_version:
+            raise ExchangeError(f"{here}: the exchange holds an older key version of project "
+                                f"{project}; kept the one here")
+        if mine is None or mine.to_dict() != offered.to_dict():
+            write_atomic(here, text.encode("utf-8"))
+            written.append(here)
+        manifest = ProjectManifest.load(project_dir)
+        for item in data["acceptances"]:
+            try:
+                acceptance, share = parse_acceptance(item)
+                check_acceptance(manifest, acceptance, share)
+            except (ValueError, LinkageError) as exc:
+                raise ExchangeError(f"an acceptance from the exchange refused: {exc}") from None
+            version = manifest.key_version
+            accepted = accept_path(project_dir, acceptance.holder, version)
+            if accepted.exists() and share_path(project_dir, acceptance.holder,
+                                                version).exists():
+                continue
+            write_atomic(share_path(project_dir, acceptance.holder, version), share)
+            write_atomic(accepted, (json.dumps(acceptance.to_dict(), indent=2) + "\n"
+                                    ).encode("utf-8"))
+            written += [accepted, share_path(project_dir, acceptance.holder, version)]
+        return written
+
     def pull(self, project: str, manifest: ProjectManifest, out_dir: str | Path,
              kinds: tuple[str, ...] | None = None, progress: Progress | None = None
              ) -> list[Path]:
@@ -193,9 +266,12 @@ class ExchangeClient:
             raw, _ = decode_header(response.headers["envelope-header"])
             with atomic_path(target) as tmp:
                 done = 0
+                # Hashed as it is written: the check below need not read it back.
+                digest = hashlib.sha256()
                 with open(tmp, "wb") as out:
                     for chunk in response.iter_bytes(_READ):
                         out.write(chunk)
+                        digest.update(chunk)
                         done += len(chunk)
                         if progress:
                             progress(done, int(row["size"]))
@@ -203,7 +279,7 @@ class ExchangeClient:
                 # parties did not sign never takes the name a stage reads.
                 header_path(tmp).write_bytes(raw)
                 try:
-                    verify_envelope(tmp, manifest)
+                    verify_envelope(tmp, manifest, sha256=digest.hexdigest())
                 except LinkageError as exc:
                     raise ExchangeError(f"file {row['sha256'][:12]} from the exchange refused: "
                                         f"{str(exc).replace(str(tmp), target.name)}") from None

@@ -32,6 +32,15 @@ ROUTES: dict[str, Route] = {r.kind: r for r in (
     Route("decisions", "holder", "key_manager", "{sender}.decisions.age"),
 )}
 
+#: Project-setup files, which are not envelopes (:mod:`linkage.exchange.setup`). Every
+#: party of the project receives them; ``exchange`` is the operator, who registers the
+#: manifest on the exchange host (`exchange register`), never over HTTP.
+SETUP_ROUTES: dict[str, Route] = {r.kind: r for r in (
+    Route("project", "exchange", "party", "project.json"),
+    # A holder's signed acceptance with its share of the project key (sealed to holders).
+    Route("acceptance", "holder", "party", "{sender}.accept.json"),
+)}
+
 
 def route_error(kind: str, sender: str, recipient: str, project: ProjectManifest) -> str | None:
     """Why ``sender`` may not send a ``kind`` file to ``recipient`` in ``project``; None if
@@ -52,6 +61,21 @@ def route_error(kind: str, sender: str, recipient: str, project: ProjectManifest
     if recipient not in expected:
         return (f"{kind} files go to the {route.recipient_role.replace('_', ' ')} "
                 f"({', '.join(expected)}), not to '{recipient}'")
+    return None
+
+
+def setup_route_error(kind: str, sender: str, named: str, project: ProjectManifest
+                      ) -> str | None:
+    """Why ``sender`` may not send the setup file of ``kind`` that names ``named`` as its
+    author; None if it may. A holder sends only its own acceptance."""
+    route = SETUP_ROUTES[kind]
+    if sender not in project.parties:
+        return f"'{sender}' is not a party of project {project.id}"
+    if project.parties[sender].role != route.sender_role:
+        return (f"'{sender}' is the {project.parties[sender].role} of project {project.id}; "
+                f"only holders send {kind} files")
+    if named != sender:
+        return f"'{sender}' sends only its own {kind}, not the one of '{named}'"
     return None
 
 

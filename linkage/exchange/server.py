@@ -10,11 +10,13 @@ upload and every download is reported to ``audit`` under the party's id.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
@@ -27,6 +29,7 @@ from linkage.exchange.checks import check_envelope, decode_header, encode_header
 from linkage.exchange.health import add_health_routes
 from linkage.exchange.refusals import Audit, Refusal
 from linkage.exchange.routes import file_name, route_error
+from linkage.exchange.setup_routes import add_setup_routes
 from linkage.exchange.signing import MAX_AGE, Message, SignatureRefused, verify_request
 from linkage.exchange.state import ExchangeState, FileRow
 from linkage.exchange.store import Staging, Storage
@@ -58,6 +61,9 @@ def create_app(state: ExchangeState, storage: Storage, staging: Staging, audit: 
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Parse the registered manifests once before serving: the spec's parser imports
+        # pandas (seconds), which would otherwise fall on the first party's request.
+        await run_in_threadpool(state.projects)
         if jobs is not None:
             await jobs.open()
         try:
@@ -66,6 +72,9 @@ def create_app(state: ExchangeState, storage: Storage, staging: Staging, audit: 
             if jobs is not None:
                 await jobs.close()
 
+    #: Staging files a request is writing now, and running digests of partial uploads.
+    writing: set[Path] = set()
+    hashing: dict[Path, tuple[int, Any]] = {}
     app = FastAPI(title="pseudolink exchange", version="1", lifespan=lifespan,
                   description="Sealed envelopes between the parties of linkage projects.")
 
@@ -175,13 +184,31 @@ def create_app(state: ExchangeState, storage: Storage, staging: Staging, audit: 
             raise Refusal(409, "offset_mismatch", f"this chunk starts at {start}; the exchange "
                           f"holds {held} bytes of the upload: resume there", actor=party,
                           action="exchange.upload.refused", extra={"offset": held})
-        received = await _receive(request, staging.open_at(project_id, party, digest, start),
-                                  end - start + 1, party)
-        if start + received < total:
-            return JSONResponse({"offset": start + received}, status_code=202)
         path = staging.path(project_id, party, digest)
+        if path in writing:
+            raise Refusal(409, "upload_busy", "another request is sending this file now; ask "
+                          "for the offset and resume when it ends", actor=party,
+                          action="exchange.upload.refused")
+        # The digest is computed as the bytes arrive, carried from chunk to chunk, so a
+        # multi-GB upload is not read back to check it; after a restart or an out-of-order
+        # chunk the file is read once instead.
+        held, running = hashing.pop(path, (0, None))
+        running = running if held == start and running else \
+            (hashlib.sha256() if start == 0 else None)
+        writing.add(path)
         try:
-            await run_in_threadpool(check_envelope, path, raw, caller.manifest, header)
+            received = await _receive(request, staging.open_at(project_id, party, digest,
+                                                               start),
+                                      end - start + 1, party, running)
+        finally:
+            writing.discard(path)
+        if start + received < total:
+            if running is not None:
+                hashing[path] = (start + received, running)
+            return JSONResponse({"offset": start + received}, status_code=202)
+        seen = None if running is None else running.hexdigest()
+        try:
+            await run_in_threadpool(check_envelope, path, raw, caller.manifest, header, seen)
         except LinkageError as exc:
             staging.discard(project_id, party, digest)
             reason = str(exc).replace(str(path), f"upload {digest[:12]}")
@@ -224,6 +251,7 @@ def create_app(state: ExchangeState, storage: Storage, staging: Staging, audit: 
                      "Content-Disposition": f'attachment; filename="'
                                             f'{file_name(row.kind, row.sender)}"'})
 
+    add_setup_routes(app, state, authenticate, audit)
     if jobs is not None:
         from linkage.exchange.job_routes import add_job_routes
 
@@ -293,8 +321,9 @@ def _range(request: Request, size: int, party: str) -> tuple[int, int, int]:
     return start, end, total
 
 
-async def _receive(request: Request, out, expected: int, party: str) -> int:
-    """Stream the body to ``out``; a disconnect keeps what arrived, for a resumed upload."""
+async def _receive(request: Request, out, expected: int, party: str, digest=None) -> int:
+    """Stream the body to ``out`` (and into ``digest``, a hashlib object, if given); a
+    disconnect keeps what arrived, for a resumed upload."""
     received = 0
     try:
         with out:
@@ -305,6 +334,8 @@ async def _receive(request: Request, out, expected: int, party: str) -> int:
                                   "Content-Length", actor=party,
                                   action="exchange.upload.refused")
                 out.write(chunk)
+                if digest is not None:
+                    digest.update(chunk)
     except ClientDisconnect:
         pass
     if received != expected:

@@ -155,6 +155,11 @@ class ExchangeState:
         return [FileRow(**row._mapping) for row in rows]
 
 
+def manifest_from_text(text: str) -> ProjectManifest:
+    """A manifest from its JSON text (a party checks the one the exchange sends)."""
+    return _manifest(text)
+
+
 @lru_cache(maxsize=64)
 def _manifest(text: str) -> ProjectManifest:
     # ProjectManifest.load reads a file; the manifest is public, so a scratch copy is fine.

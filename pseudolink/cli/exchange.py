@@ -144,6 +144,35 @@ def pull(
         console.print("nothing new for " + party)
 
 
+@group.command("pull-project")
+def pull_project(
+    project: Annotated[str, typer.Option(help="Project id.")],
+    exchange: ExchangeOption,
+    as_party: AsOption = None,
+    workdir: WorkdirOption = None,
+) -> None:
+    """Receive the project's project.json and every holder's acceptance and key share
+    into this workspace, each checked before it is written.
+
+    A holder then checks the manifest itself (`project accept --spec` compares it with its
+    own copy of the spec and shows every party's key fingerprint).
+    """
+    import linkage
+    from linkage.exchange import ExchangeError
+
+    space = ws(workdir)
+    party = own_party(space, as_party)
+    try:
+        with _client(space, exchange, party) as client:
+            written = client.pull_setup(project, space.project_dir(project))
+    except (linkage.LinkageError, ExchangeError) as exc:
+        raise fail(str(exc)) from None
+    for path in written:
+        console.print(f"received {path}", highlight=False)
+    if not written:
+        console.print(f"project {project}: nothing new for {party}", highlight=False)
+
+
 @group.command("status")
 def status(
     project: Annotated[str, typer.Option(help="Project id.")],

@@ -12,6 +12,7 @@ from pseudolink.cli import governance
 from pseudolink.cli.app import WorkdirOption, app, console, fail, passphrase, ws
 from pseudolink.cli.artifacts import sha256_file
 from pseudolink.cli.progress import progress_bars
+from pseudolink.settings import Workspace
 
 group = typer.Typer(help="Work done at a data holder.", no_args_is_help=True)
 app.add_typer(group, name="holder")
@@ -37,6 +38,10 @@ def prepare(
         help="Refuse a column whose share of values invalid for its kind is higher "
              "(default: [holder] max_invalid_share in settings.toml, else 0.05).")
     ] = None,
+    send: Annotated[str | None, typer.Option(
+        "--send", metavar="URL",
+        help="Then send the keys file and payload through this exchange (as `exchange "
+             "push` would); the crosswalk stays here.")] = None,
     workdir: WorkdirOption = None,
 ) -> None:
     """Split a holder file into linkage keys (key manager) and attributes (combiner).
@@ -84,6 +89,30 @@ def prepare(
                   f"{ {k: v for k, v in report.derived.items() if v} or 'none'}")
     for label, path in report.outputs.items():
         console.print(f"  {label}: {path}")
+    if send:
+        _send(space, project, holder, [Path(report.outputs[k]) for k in ("keys", "payload")],
+              send)
+
+
+def _send(space: Workspace, project: str, holder: str, envelopes: list[Path], url: str
+          ) -> None:
+    """Push the sealed halves in this process: its keys are unlocked already."""
+    import linkage
+    from linkage.exchange import ExchangeClient, ExchangeError
+
+    try:
+        me = linkage.load_party_secret(space.keys, holder, passphrase())
+        with ExchangeClient(url, me) as client, progress_bars(transient=True) as progress:
+            for path in envelopes:
+                pushed = client.push(project, path, progress=lambda done, total, p=path:
+                                     progress(f"send {p.name}", done, total))
+                state = "sent" if pushed.created else "already at the exchange"
+                console.print(f"{path.name}: {pushed.kind} for {pushed.recipient}, {state} "
+                              f"(sha256 {pushed.sha256[:12]})", highlight=False)
+    except (linkage.LinkageError, ExchangeError) as exc:
+        raise fail(f"prepared, but not sent: {exc}; send the files with `pseudolink "
+                   f"exchange push`") from None
+
 
 
 @group.command("review")

@@ -73,6 +73,10 @@ def accept(
     yes: Annotated[bool, typer.Option(
         "--yes", help="Accept without asking (after checking the printout elsewhere).")
     ] = False,
+    send: Annotated[str | None, typer.Option(
+        "--send", metavar="URL",
+        help="Then send the acceptance and key share to every party through this "
+             "exchange.")] = None,
     workdir: WorkdirOption = None,
 ) -> None:
     """Show the spec and every party's key fingerprint; sign them and add a key share."""
@@ -125,6 +129,17 @@ def accept(
     governance.record(space, manifest, "accept", actor, holder,
                       {"share": share_path(directory, holder, manifest.key_version)},
                       {"digest": signed.digest})
+    if send:
+        from linkage.exchange import ExchangeClient, ExchangeError
+
+        try:
+            with ExchangeClient(send, me) as client:
+                client.send_acceptance(directory, manifest)
+        except (linkage.LinkageError, ExchangeError) as exc:
+            raise fail(f"accepted, but not sent: {exc}") from None
+        console.print(f"accepted (digest {signed.digest[:16]}) and sent to every party "
+                      f"through {send}", highlight=False)
+        return
     console.print(f"accepted (digest {signed.digest[:16]}); send to every other party:\n"
                   f"  {accept_path(directory, holder, manifest.key_version)}\n"
                   f"  {share_path(directory, holder, manifest.key_version)} (opens for "
