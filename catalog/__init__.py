@@ -5,6 +5,8 @@ shipped in ``catalog/migrations``. ``init_catalog`` creates or upgrades a databa
 ``Catalog.connect`` opens one that is already at the newest schema.
 """
 
+from catalog.airlock import AirlockFileInfo, AirlockInfo, AirlockRecords, AirlockVoteInfo
+from catalog.airlock_states import AIRLOCK, REVIEWS_NEEDED
 from catalog.artefacts import ArtefactInfo
 from catalog.audit_key import (
     AuditSigner,
@@ -30,18 +32,26 @@ from catalog.requests import AccessInfo, RequestInfo
 from catalog.researcher import ApprovedUse, TakeoutInfo
 from catalog.roles import PERMISSIONS, PermissionRefused, permits
 from catalog.sessions import LoginRefused, ThrottlePolicy
+from catalog.state_machine import Machine, render_docs
 from catalog.sweep import SweepReport
 from catalog.takeout import TakeoutOrder
-from catalog.workflow import TRANSITIONS, IllegalTransition
+from catalog.workflow import ACCESS, TRANSITIONS, IllegalTransition
 
 __all__ = [
+    "ACCESS",
+    "AIRLOCK",
     "CLASSIFICATIONS",
     "OPEN_FORMS",
     "PARTY_ACTOR",
     "PERMISSIONS",
+    "REVIEWS_NEEDED",
     "STAGES",
     "TRANSITIONS",
     "AccessInfo",
+    "AirlockFileInfo",
+    "AirlockInfo",
+    "AirlockRecords",
+    "AirlockVoteInfo",
     "Anchor",
     "ApiKeyCheck",
     "ApiKeyInfo",
@@ -57,6 +67,7 @@ __all__ = [
     "DatasetInfo",
     "IllegalTransition",
     "LoginRefused",
+    "Machine",
     "PermissionRefused",
     "ProjectInfo",
     "ReleaseInfo",
@@ -75,4 +86,5 @@ __all__ = [
     "load_audit_signer",
     "load_catalog",
     "permits",
+    "render_docs",
 ]

@@ -412,3 +412,66 @@ class LoginThrottle(Base):
     failures: Mapped[int] = mapped_column(Integer)
     window_start: Mapped[datetime]
     locked_until: Mapped[datetime | None]
+
+
+AIRLOCK_STATES = ("submitted", "returned", "approved", "rejected", "released", "withdrawn")
+AIRLOCK_DECISIONS = ("approve", "reject", "return")
+
+
+class AirlockRequestRow(Base):
+    """Outputs a researcher asks to take out of the secure room (``catalog.airlock``).
+
+    Kept here, not in a store of the room's own, so a vote, the decision it settles and
+    their audit entries commit in one transaction (migration 0006).
+    """
+
+    __tablename__ = "airlock_requests"
+    __table_args__ = (CheckConstraint(_one_of("state", AIRLOCK_STATES), name="state"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    author: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    # The linkage project of the author's room grant, whose stages record the decision.
+    project_id: Mapped[str | None] = mapped_column(ForeignKey("projects.id"))
+    state: Mapped[str] = mapped_column(String(16), default="submitted")
+    context: Mapped[str] = mapped_column(Text)
+    controls: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    files: Mapped[list[AirlockFileRow]] = relationship(order_by="AirlockFileRow.name")
+    votes: Mapped[list[AirlockVoteRow]] = relationship(order_by="AirlockVoteRow.id")
+
+
+class AirlockFileRow(Base):
+    """One file of an airlock request: its digest (the bytes stay in the object store)."""
+
+    __tablename__ = "airlock_files"
+
+    request_id: Mapped[str] = mapped_column(ForeignKey("airlock_requests.id"),
+                                            primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    # The automatic checks' verdicts (anonymize.check_output_file), as dicts.
+    checks: Mapped[list[Any]]
+    size: Mapped[int] = mapped_column(BigInteger)
+
+
+class AirlockVoteRow(Base):
+    """A checker's vote on one version (digest) of one file; once per checker and version."""
+
+    __tablename__ = "airlock_votes"
+    __table_args__ = (
+        CheckConstraint(_one_of("decision", AIRLOCK_DECISIONS), name="decision"),
+        UniqueConstraint("request_id", "name", "sha256", "checker",
+                         name="uq_airlock_votes_checker"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    request_id: Mapped[str] = mapped_column(ForeignKey("airlock_requests.id"), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    sha256: Mapped[str] = mapped_column(String(64))
+    checker: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    decision: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

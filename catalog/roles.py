@@ -60,6 +60,11 @@ PERMISSIONS: MappingProxyType[str, frozenset[str]] = MappingProxyType({
     "stage.room_start": _OFFICER_OR_ADMIN,
     "stage.room_stop": _OFFICER_OR_ADMIN,
     "stage.airlock_decision": _OFFICER,
+    # The airlock out of the secure room (catalog.airlock_states.AIRLOCK): a researcher
+    # asks, two officers other than the author check each file, one releases it.
+    "airlock.request": frozenset({"researcher"}),
+    "airlock.vote": _OFFICER,
+    "airlock.release": _OFFICER,
     # Closing destroys this workspace's files of the project; any of its parties may.
     "project.close": frozenset({"holder", "key_manager", "combiner", "privacy_officer",
                                 "admin"}),

@@ -177,8 +177,8 @@ class Machine:
 def _who(t: Transition) -> str:
     if t.who == SYSTEM:
         return "by itself"
-    roles = ", ".join(sorted(t.roles)) or "nobody"
-    return {OWNER: f"{roles}, owner only", OTHERS: f"{roles}, not its own people"}[t.who]
+    roles = " or ".join(sorted(t.roles)) or "nobody"
+    return {OWNER: f"{roles}; owner only", OTHERS: f"{roles}; not its own people"}[t.who]
 
 
 def render_docs(machines: Iterable[tuple[str, Machine]]) -> str:

@@ -1,6 +1,6 @@
 """The airlock: a researcher's release request, two independent checkers, the outbox.
 
-Rules the code enforces (each refusal is an ``AnalysisEnvError`` that says why):
+Rules (each refusal is an ``AnalysisEnvError`` that says why):
 - files come only from the author's ``outputs/`` folder and are kept by SHA-256; the
   automatic checks of ``anonymize.outputs`` run on each and are stored with it;
 - the author never votes; a checker votes once per file version; a vote binds to the
@@ -8,19 +8,24 @@ Rules the code enforces (each refusal is an ``AnalysisEnvError`` that says why):
 - a checker sees the other checker's vote only once both are in (the author sees
   neither until the request is decided);
 - a file held by an automatic check cannot be approved, only returned or rejected;
-- every view, vote, decision and release is written to the catalog's audit log.
+- requests, digests, votes and decisions live in the catalog (``catalog.AirlockRecords``):
+  each change commits in one transaction with its audit entry, and the moves follow the
+  catalog's one state-machine core (``catalog.AIRLOCK``). This module keeps the files:
+  the automatic checks, the content-addressed copies and the outbox.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
+import catalog
 from analysis_env.airlock.states import transition
 from analysis_env.airlock.store import AirlockStore, copy_atomically, sha256_of
 from analysis_env.errors import AnalysisEnvError
@@ -29,11 +34,14 @@ from anonymize.outputs import infer_kind, without_evidence
 
 DECISIONS = ("approve", "reject", "return")
 CHECKER_ROLES = frozenset({"privacy_officer"})
-REVIEWS_NEEDED = 2
+REVIEWS_NEEDED = catalog.REVIEWS_NEEDED
+
+_T = TypeVar("_T")
 
 
 class CatalogPort(Protocol):
-    """What the airlock needs of ``catalog.Catalog``: roles and the audit log."""
+    """What the airlock needs of ``catalog.Catalog``: roles, the audit log and its
+    transactions (``catalog.AirlockRecords`` stores requests through them)."""
 
     def user_role(self, user_id: str) -> str | None: ...
 
@@ -80,18 +88,27 @@ class AirlockRequest:
     updated_at: str
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+def _iso(value: datetime) -> str:
+    return value.isoformat(timespec="seconds")
+
+
+def _in_room_terms(call: Callable[[], _T]) -> _T:
+    """Run a catalog call; its refusal becomes the room's one error, message unchanged."""
+    try:
+        return call()
+    except catalog.CatalogError as exc:
+        raise AnalysisEnvError(str(exc)) from None
 
 
 class Airlock:
-    """Release requests out of the room, in a store at ``root`` (see ``store``)."""
+    """Release requests out of the room: files under ``root``, records in the catalog."""
 
     def __init__(self, root: Path, catalog: CatalogPort,
                  thresholds: OutputThresholds | None = None) -> None:
         self.store = AirlockStore(root)
         self.outbox_root = Path(root) / "outbox"
         self.catalog = catalog
+        self.records = _records(catalog)
         self.thresholds = thresholds or OutputThresholds()
 
     # -- the researcher's side ---------------------------------------------------------
@@ -110,17 +127,9 @@ class Airlock:
                 raise AnalysisEnvError(f"say the {label} of the outputs: checkers need it")
         request_id = request_id or f"out-{secrets.token_hex(4)}"
         kept = [self._keep(Path(outputs_dir), name, (kinds or {}).get(name)) for name in files]
-        now = _now()
-        with self.store.connect() as db:
-            if db.execute("SELECT 1 FROM requests WHERE id = ?", (request_id,)).fetchone():
-                raise AnalysisEnvError(f"airlock request {request_id!r} already exists")
-            db.execute("INSERT INTO requests VALUES (?, ?, 'submitted', ?, ?, ?, ?)",
-                       (request_id, author, context.strip(), controls.strip(), now, now))
-            for row in kept:
-                db.execute("INSERT INTO files VALUES (?, ?, ?, ?, ?, ?)", (request_id, *row))
-        self.catalog.audit(author, "airlock.request", request_id, {
-            "files": {row[0]: row[1] for row in kept},
-            "held": [row[0] for row in kept if any(not c["ok"] for c in json.loads(row[3]))]})
+        _in_room_terms(lambda: self.records.submit(
+            request_id, author=author, context=context.strip(), controls=controls.strip(),
+            files=kept))
         return self._load(request_id, author, audit=False)
 
     def update_file(self, request_id: str, outputs_dir: Path, name: str, *,
@@ -133,13 +142,7 @@ class Airlock:
                                    "change only after a checker returns it")
         old = next((f for f in request.files if f.name == name), None)
         kept = self._keep(Path(outputs_dir), name, old.kind if old else None)
-        with self.store.connect() as db:
-            db.execute("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?)",
-                       (request_id, *kept))
-            db.execute("UPDATE requests SET updated_at = ? WHERE id = ?", (_now(), request_id))
-        self.catalog.audit(actor, "airlock.update_file", request_id,
-                           {"file": name, "sha256": kept[1],
-                            "previous": old.sha256 if old else None})
+        _in_room_terms(lambda: self.records.replace_file(request_id, kept, actor=actor))
         return self._load(request_id, actor, audit=False)
 
     def resubmit(self, request_id: str, *, actor: str) -> AirlockRequest:
@@ -160,86 +163,75 @@ class Airlock:
     def list(self, *, actor: str, states: Sequence[str] | None = None) -> list[AirlockRequest]:
         """A checker sees every request; a researcher only their own."""
         checker = self.catalog.user_role(actor) in CHECKER_ROLES
-        with self.store.connect() as db:
-            rows = db.execute("SELECT id, author, state FROM requests ORDER BY created_at, id"
-                              ).fetchall()
-        return [self._load(r["id"], actor, audit=False) for r in rows
-                if (checker or r["author"] == actor) and (not states or r["state"] in states)]
+        found = self.records.list(author=None if checker else actor)
+        return [self._shown(r, actor) for r in found if not states or r.state in states]
 
     def vote(self, request_id: str, decision: str, *, actor: str, reason: str,
              files: Sequence[str] | None = None) -> AirlockRequest:
-        """One checker's independent decision on some or all files of a request."""
+        """One checker's independent decision on some or all files of a request.
+
+        The catalog stores the vote, its audit entry and (when it completes the reviews)
+        the decision and its entries in one transaction (``catalog.AirlockRecords.vote``).
+        """
         if decision not in DECISIONS:
             raise AnalysisEnvError(f"decision {decision!r} is not one of {', '.join(DECISIONS)}")
         self._checker(actor)
         if decision != "approve" and not reason.strip():
             raise AnalysisEnvError(f"to {decision} a file, give the researcher a reason")
-        request = self._load(request_id, actor, audit=False)
-        if actor == request.author:
-            raise AnalysisEnvError(f"{actor!r} wrote airlock request {request_id!r} and may "
-                                   "not check it")
-        if request.state != "submitted":
-            raise AnalysisEnvError(f"airlock request {request_id!r} is {request.state}; votes "
-                                   "are taken only while it is submitted")
-        chosen = [f for f in request.files if files is None or f.name in files]
-        missing = sorted(set(files or ()) - {f.name for f in chosen})
-        if missing:
-            raise AnalysisEnvError(f"airlock request {request_id!r} has no file "
-                                   f"{', '.join(missing)}")
-        for file in chosen:
-            if decision == "approve" and file.held:
-                failed = "; ".join(c["reason"] for c in file.checks if not c["ok"])
-                raise AnalysisEnvError(f"{file.name} is held by the automatic checks "
-                                       f"({failed}); return or reject it")
-        with self.store.connect() as db:
-            for file in chosen:
-                if db.execute("SELECT 1 FROM votes WHERE request_id = ? AND name = ? AND "
-                              "sha256 = ? AND checker = ?",
-                              (request_id, file.name, file.sha256, actor)).fetchone():
-                    raise AnalysisEnvError(f"{actor!r} already voted on {file.name} "
-                                           "(this version)")
-                db.execute("INSERT INTO votes VALUES (?, ?, ?, ?, ?, ?, ?)",
-                           (request_id, file.name, file.sha256, actor, decision,
-                            reason.strip(), _now()))
-        self.catalog.audit(actor, "airlock.vote", request_id, {
-            "decision": decision, "reason": reason.strip(),
-            "files": {f.name: f.sha256 for f in chosen}})
-        self._decide_if_complete(request_id)
+        _in_room_terms(lambda: self.records.vote(request_id, decision, actor=actor,
+                                                 reason=reason.strip(), files=files))
         return self._load(request_id, actor, audit=False)
 
     def release(self, request_id: str, *, actor: str) -> list[Path]:
-        """Copy an approved request's files to the author's outbox, by their digest."""
+        """Copy an approved request's files to the author's outbox, by their digest.
+
+        The copies are staged beside their place, the catalog records the release (state
+        and audit entry together), and only then do the copies take their names: a
+        release the catalog refuses leaves nothing in the outbox.
+        """
         self._checker(actor)
         request = self._load(request_id, actor, audit=False)
         if actor == request.author:
             raise AnalysisEnvError(f"{actor!r} may not release their own outputs")
         transition(request.state, "released", request_id)
-        released = []
-        for file in request.files:
-            source = self.store.object_path(file.sha256)
-            if sha256_of(source) != file.sha256:
-                raise AnalysisEnvError(f"{file.name}: the stored copy no longer matches its "
-                                       "SHA-256; nothing released")
-            target = self.outbox_root / request.author / file.sha256 / file.name
-            if not target.exists() and file.kind == "magnitude_table":
-                # The checkers saw the largest contributions; they are single people's
-                # values, so what leaves is the table without them.
-                without_evidence(source, target)
-            elif not target.exists():
-                copy_atomically(source, target)
-            released.append(target)
-        self._move(request_id, "released")
-        self.catalog.audit(actor, "airlock.release", request_id, {
-            "author": request.author, "files": {f.name: f.sha256 for f in request.files}})
-        return released
+        staged: list[tuple[Path, Path]] = []
+        try:
+            for file in request.files:
+                source = self.store.object_path(file.sha256)
+                if sha256_of(source) != file.sha256:
+                    raise AnalysisEnvError(f"{file.name}: the stored copy no longer matches "
+                                           "its SHA-256; nothing released")
+                target = self.outbox_root / request.author / file.sha256 / file.name
+                if target.exists():
+                    continue
+                temporary = target.with_name(f".staged-{secrets.token_hex(4)}-{target.name}")
+                if file.kind == "magnitude_table":
+                    # The checkers saw the largest contributions; they are single people's
+                    # values, so what leaves is the table without them.
+                    without_evidence(source, temporary)
+                else:
+                    copy_atomically(source, temporary)
+                staged.append((temporary, target))
+            _in_room_terms(lambda: self.records.release(request_id, actor=actor))
+        except BaseException:
+            for temporary, _ in staged:
+                temporary.unlink(missing_ok=True)
+            raise
+        for temporary, target in staged:
+            os.replace(temporary, target)
+        return [self.outbox_root / request.author / f.sha256 / f.name for f in request.files]
 
     def outbox(self, author: str) -> Path:
         """Where ``author``'s released files appear, outside the room."""
         return self.outbox_root / author
 
+    def stamp(self) -> object:
+        """A value that changes whenever any request changes (for the room's intake)."""
+        return self.records.stamp()
+
     # -- internals ---------------------------------------------------------------------
 
-    def _keep(self, outputs_dir: Path, name: str, kind: str | None) -> tuple:
+    def _keep(self, outputs_dir: Path, name: str, kind: str | None) -> dict[str, Any]:
         base = outputs_dir.resolve()
         path = (base / name).resolve()
         if not path.is_relative_to(base) or not path.is_file():
@@ -250,8 +242,9 @@ class Airlock:
         except AnonymizeError as exc:
             raise AnalysisEnvError(str(exc)) from None
         digest = self.store.keep(path)
-        return (str(Path(name)), digest, kind or infer_kind(path),
-                json.dumps([v.to_dict() for v in verdicts]), path.stat().st_size)
+        return {"name": str(Path(name)), "sha256": digest, "kind": kind or infer_kind(path),
+                "checks": json.loads(json.dumps([v.to_dict() for v in verdicts])),
+                "size": path.stat().st_size}
 
     def _checker(self, actor: str) -> None:
         if self.catalog.user_role(actor) not in CHECKER_ROLES:
@@ -266,57 +259,25 @@ class Airlock:
     def _author_move(self, request_id: str, target: str, actor: str) -> AirlockRequest:
         request = self._load(request_id, actor, audit=False)
         self._author_only(request, actor)
-        self._move(request_id, target)
-        self.catalog.audit(actor, f"airlock.{target}", request_id, {})
+        _in_room_terms(lambda: self.records.move(request_id, target, actor=actor))
         return self._load(request_id, actor, audit=False)
 
-    def _move(self, request_id: str, target: str) -> None:
-        with self.store.connect() as db:
-            state = db.execute("SELECT state FROM requests WHERE id = ?",
-                               (request_id,)).fetchone()["state"]
-            transition(state, target, request_id)
-            db.execute("UPDATE requests SET state = ?, updated_at = ? WHERE id = ?",
-                       (target, _now(), request_id))
-
-    def _decide_if_complete(self, request_id: str) -> None:
-        with self.store.connect() as db:
-            files = db.execute("SELECT name, sha256 FROM files WHERE request_id = ?",
-                               (request_id,)).fetchall()
-            outcomes = []
-            for file in files:
-                decisions = [r["decision"] for r in db.execute(
-                    "SELECT decision FROM votes WHERE request_id = ? AND name = ? AND "
-                    "sha256 = ?", (request_id, file["name"], file["sha256"]))]
-                if len(decisions) < REVIEWS_NEEDED:
-                    return
-                outcomes.extend(decisions)
-        target = ("returned" if "return" in outcomes else
-                  "rejected" if "reject" in outcomes else "approved")
-        self._move(request_id, target)
-        self.catalog.audit("system:airlock", f"airlock.{target}", request_id,
-                           {"votes": len(outcomes)})
-
     def _load(self, request_id: str, viewer: str, *, audit: bool = True) -> AirlockRequest:
-        with self.store.connect() as db:
-            row = db.execute("SELECT * FROM requests WHERE id = ?", (request_id,)).fetchone()
-            if row is None:
-                raise AnalysisEnvError(f"no airlock request {request_id!r}")
-            files = []
-            for f in db.execute("SELECT * FROM files WHERE request_id = ? ORDER BY name",
-                                (request_id,)).fetchall():
-                votes = [FileVote(v["checker"], v["decision"], v["reason"], v["at"])
-                         for v in db.execute(
-                             "SELECT * FROM votes WHERE request_id = ? AND name = ? AND "
-                             "sha256 = ? ORDER BY at, checker",
-                             (request_id, f["name"], f["sha256"]))]
-                files.append(AirlockFile(f["name"], f["sha256"], f["kind"], f["size"],
-                                         json.loads(f["checks"]),
-                                         self._visible(votes, viewer, row["author"],
-                                                       row["state"]), len(votes)))
+        found = _in_room_terms(lambda: self.records.get(request_id))
         if audit:
-            self.catalog.audit(viewer, "airlock.view", request_id, {"state": row["state"]})
-        return AirlockRequest(row["id"], row["author"], row["state"], row["context"],
-                              row["controls"], files, row["created_at"], row["updated_at"])
+            self.catalog.audit(viewer, "airlock.view", request_id, {"state": found.state})
+        return self._shown(found, viewer)
+
+    def _shown(self, found: Any, viewer: str) -> AirlockRequest:
+        files = []
+        for f in found.files:
+            votes = [FileVote(v.checker, v.decision, v.reason, _iso(v.at)) for v in f.votes]
+            files.append(AirlockFile(f.name, f.sha256, f.kind, f.size, list(f.checks),
+                                     self._visible(votes, viewer, found.author, found.state),
+                                     len(votes)))
+        return AirlockRequest(found.id, found.author, found.state, found.context,
+                              found.controls, files, _iso(found.created_at),
+                              _iso(found.updated_at))
 
     @staticmethod
     def _visible(votes: list[FileVote], viewer: str, author: str,
@@ -325,3 +286,11 @@ class Airlock:
         if len(votes) >= REVIEWS_NEEDED and (viewer != author or state != "submitted"):
             return votes
         return [v for v in votes if v.checker == viewer]
+
+
+def _records(port: CatalogPort) -> catalog.AirlockRecords:
+    """The catalog's airlock service over the catalog the room was given."""
+    if not isinstance(port, catalog.Catalog):
+        raise AnalysisEnvError("the airlock keeps its records in the catalog: give it a "
+                               "catalog.Catalog")
+    return catalog.AirlockRecords(port)

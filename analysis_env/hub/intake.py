@@ -104,7 +104,7 @@ class Intake:
         self.hub_dir = Path(hub_dir) if hub_dir else self.workspace / "hub"
         self.airlock_root = self.workspace / "airlock"
         self.staging = self.airlock_root / "intake"
-        self._store_stamp: int | None = None
+        self._store_stamp: object = None
         self._written: dict[str, bytes] = {}
         self._stuck: set[tuple[str, str]] = set()
         self._warned: set[str] = set()
@@ -147,17 +147,18 @@ class Intake:
         """Take every waiting manifest; refresh each room's requests.json if anything moved."""
         rooms = self.rooms()
         waiting = {user: self._waiting(user, uid) for user, uid in rooms}
-        stamp = self._stamp()
         fresh = [user for user, _ in rooms if user not in self._written]
-        if not any(waiting.values()) and stamp == self._store_stamp and not fresh:
-            return []
         outcomes: list[Outcome] = []
         with catalog.Catalog.connect(self.database_url) as cat:
             airlock = Airlock(self.airlock_root, cat, self.thresholds())
+            # The requests are in the catalog: its stamp moves with any vote or decision.
+            if (not any(waiting.values()) and airlock.stamp() == self._store_stamp
+                    and not fresh):
+                return []
             for user, uid in rooms:
                 for name in waiting[user]:
                     outcomes.append(self._take(airlock, user, uid, name))
-            self._store_stamp = self._stamp()
+            self._store_stamp = airlock.stamp()
             for user, uid in rooms:
                 try:
                     self._refresh(airlock, user, uid)
@@ -165,11 +166,6 @@ class Intake:
                     self._written.setdefault(user, b"")  # retried when the store changes
                     self._warn_once(f"cannot refresh the requests of {user}'s room: {exc}")
         return outcomes
-
-    def _stamp(self) -> int | None:
-        with contextlib.suppress(FileNotFoundError):
-            return (self.airlock_root / "airlock.db").stat().st_mtime_ns
-        return None
 
     def _waiting(self, user: str, uid: int) -> list[str]:
         try:
