@@ -247,7 +247,7 @@ class ExchangeClient:
         for row in self.status(project)["files"]:
             if row["recipient"] != self.party.id or (kinds and row["kind"] not in kinds):
                 continue
-            target = out_dir / file_name(row["kind"], row["sender"])
+            target = out_dir / file_name(row["kind"], row["sender"], row["recipient"])
             if target.exists() and header_path(target).exists() and \
                     _digest_of(header_path(target)) == row["sha256"]:
                 continue

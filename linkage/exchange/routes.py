@@ -2,8 +2,10 @@
 
 It follows the files ``linkage`` produces (DESIGN 5): holders send keys files to the key
 manager and payloads to the combination agency; the key manager sends the link map to the
-agency. Nothing flows back to a holder: telling one which of its records matched would
-tell it who is in the other holders' registers (DESIGN 10).
+agency. The one file that flows back to a holder is its clerical-review list, which the
+key manager pads with as many decoys as real pairs (:mod:`linkage.fuzzy.review`): nothing
+else does, since telling a holder which of its records matched would tell it who is in the
+other holders' registers (DESIGN 10).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ class Route:
     kind: str
     sender_role: str
     recipient_role: str
-    #: The file name a receiver stores it under (``{sender}`` is the sender's party id).
+    #: The file name a receiver stores it under (``{sender}``, ``{recipient}``: party ids).
     name: str
 
 
@@ -28,7 +30,9 @@ ROUTES: dict[str, Route] = {r.kind: r for r in (
     Route("keys", "holder", "key_manager", "{sender}.keys.age"),
     Route("payload", "holder", "combiner", "{sender}.payload.age"),
     Route("linkmap", "key_manager", "combiner", "linkmap.age"),
-    # A holder's clerical-review decisions (review ids only; linkage.fuzzy.review).
+    # Clerical review (fuzzy, linkage.fuzzy.review): the key manager sends each holder its
+    # own list (its serials and decoys, by review id); the holder answers by review id.
+    Route("review", "key_manager", "holder", "{recipient}.review.age"),
     Route("decisions", "holder", "key_manager", "{sender}.decisions.age"),
 )}
 
@@ -79,13 +83,13 @@ def setup_route_error(kind: str, sender: str, named: str, project: ProjectManife
     return None
 
 
-def file_name(kind: str, sender: str) -> str:
+def file_name(kind: str, sender: str, recipient: str = "") -> str:
     """The name a pulled envelope is stored under, as ``linkage`` writes it.
 
-    >>> file_name("keys", "ssis"), file_name("linkmap", "km")
-    ('ssis.keys.age', 'linkmap.age')
+    >>> file_name("keys", "ssis"), file_name("linkmap", "km"), file_name("review", "km", "ssis")
+    ('ssis.keys.age', 'linkmap.age', 'ssis.review.age')
     """
-    return ROUTES[kind].name.format(sender=sender)
+    return ROUTES[kind].name.format(sender=sender, recipient=recipient)
 
 
 def _party_of_role(project: ProjectManifest, role: str) -> list[str]:

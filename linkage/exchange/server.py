@@ -140,7 +140,7 @@ def create_app(state: ExchangeState, storage: Storage, staging: Staging, audit: 
             "key_version": manifest.key_version, "status": manifest.status,
             "you": caller.party,
             "parties": {pid: p.role for pid, p in sorted(manifest.parties.items())},
-            "files": [{**row.public(), "name": file_name(row.kind, row.sender)}
+            "files": [{**row.public(), "name": file_name(row.kind, row.sender, row.recipient)}
                       for row in state.files(project_id)],
         }
 
@@ -249,7 +249,7 @@ def create_app(state: ExchangeState, storage: Storage, staging: Staging, audit: 
             headers={"Content-Length": str(row.size),
                      "Envelope-Header": encode_header(row.header.encode("utf-8")),
                      "Content-Disposition": f'attachment; filename="'
-                                            f'{file_name(row.kind, row.sender)}"'})
+                                            f'{file_name(row.kind, row.sender, row.recipient)}"'})
 
     add_setup_routes(app, state, authenticate, audit)
     if jobs is not None:

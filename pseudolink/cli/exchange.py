@@ -118,7 +118,8 @@ def pull(
     out: Annotated[Path, typer.Option(help="Directory to receive the files into.")],
     exchange: ExchangeOption,
     kind: Annotated[list[str] | None, typer.Option(
-        help="Only files of this kind (keys, payload, linkmap); repeatable.")] = None,
+        help="Only files of this kind (keys, payload, linkmap, review, decisions); "
+             "repeatable.")] = None,
     as_party: AsOption = None,
     workdir: WorkdirOption = None,
 ) -> None:
