@@ -31,6 +31,7 @@ from catalog.releases import OPEN_FORMS, ReleaseInfo
 from catalog.requests import AccessInfo, RequestInfo
 from catalog.researcher import ApprovedUse, TakeoutInfo
 from catalog.roles import PERMISSIONS, PermissionRefused, permits
+from catalog.room_stages import ROOM_SYSTEM, RoomStages
 from catalog.sessions import LoginRefused, ThrottlePolicy
 from catalog.state_machine import Machine, render_docs
 from catalog.sweep import SweepReport
@@ -45,6 +46,7 @@ __all__ = [
     "PARTY_ACTOR",
     "PERMISSIONS",
     "REVIEWS_NEEDED",
+    "ROOM_SYSTEM",
     "STAGES",
     "TRANSITIONS",
     "AccessInfo",
@@ -73,6 +75,7 @@ __all__ = [
     "ReleaseInfo",
     "RequestInfo",
     "RiskThresholds",
+    "RoomStages",
     "SweepReport",
     "TakeoutInfo",
     "TakeoutOrder",

@@ -34,6 +34,7 @@ from catalog.models import (
     AirlockVoteRow,
 )
 from catalog.roles import PermissionRefused, require
+from catalog.room_stages import grant_project
 
 
 @dataclass(frozen=True)
@@ -103,8 +104,8 @@ def _room_project(session: Session, author: str) -> str | None:
     """The project of the author's active room grant, when exactly one project is named."""
     grants = session.scalars(select(AccessRequest).where(
         AccessRequest.state == "active", AccessRequest.release_form == "secure_room"))
-    projects = {g.project_id for g in grants
-                if g.project_id and (g.requester_id == author or author in g.researchers)}
+    projects = {grant_project(session, g) for g in grants
+                if g.requester_id == author or author in g.researchers} - {None}
     return projects.pop() if len(projects) == 1 else None
 
 

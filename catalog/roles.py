@@ -57,8 +57,9 @@ PERMISSIONS: MappingProxyType[str, frozenset[str]] = MappingProxyType({
     "stage.review": frozenset({"holder"}),
     "stage.combine": frozenset({"combiner"}),
     "stage.release": _OFFICER,
-    "stage.room_start": _OFFICER_OR_ADMIN,
-    "stage.room_stop": _OFFICER_OR_ADMIN,
+    # A researcher starts and stops only their own room (catalog.room_stages).
+    "stage.room_start": frozenset({"researcher", "privacy_officer", "admin"}),
+    "stage.room_stop": frozenset({"researcher", "privacy_officer", "admin"}),
     "stage.airlock_decision": _OFFICER,
     # The airlock out of the secure room (catalog.airlock_states.AIRLOCK): a researcher
     # asks, two officers other than the author check each file, one releases it.

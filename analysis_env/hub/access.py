@@ -55,3 +55,16 @@ def approved_extracts(database_url: str, user: str, root: str | Path | None = No
 def audit(database_url: str, actor: str, action: str, target: str, details: dict) -> None:
     with catalog.Catalog.connect(database_url) as cat:
         cat.audit(actor, action, target, details)
+
+
+def room_started(database_url: str, user: str, datasets: dict[str, list[str]]) -> None:
+    """Record the start of ``user``'s room under ``user``, whom the hub authenticated, as a
+    stage of each project of their grants (``catalog.RoomStages``)."""
+    with catalog.Catalog.connect(database_url) as cat:
+        catalog.RoomStages(cat).start(user, actor=user, datasets=datasets)
+
+
+def room_stopped(database_url: str, user: str, reason: str) -> None:
+    """Record that ``user``'s room stopped (by the hub, not in person: ``system:room``)."""
+    with catalog.Catalog.connect(database_url) as cat:
+        catalog.RoomStages(cat).stop(user, actor=catalog.ROOM_SYSTEM, reason=reason)

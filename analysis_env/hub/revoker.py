@@ -32,8 +32,8 @@ async def sweep(client: httpx.AsyncClient, api_url: str, database_url: str) -> l
             continue
         stop = await client.delete(f"{api_url}/users/{name}/server")
         if stop.status_code in (202, 204):
-            await asyncio.to_thread(access.audit, database_url, "system:room", "room.stop",
-                                    name, {"reason": "no active secure-room approval"})
+            await asyncio.to_thread(access.room_stopped, database_url, name,
+                                    "no active secure-room approval")
             log.warning("stopped the server of %s: no active secure-room approval", name)
             stopped.append(name)
     return stopped

@@ -146,15 +146,19 @@ class RoomSpawner(LocalProcessSpawner):
             raise
         finally:
             self.cmd, self._wrapped = saved, False
-        await asyncio.to_thread(access.audit, self.database_url, "system:room", "room.start",
-                                name, {"datasets": {k: v[1] for k, v in extracts.items()}})
+        await asyncio.to_thread(access.room_started, self.database_url, name,
+                                {k: v[1] for k, v in extracts.items()})
         return ip, port
 
     async def stop(self, now=False):
+        started = self.user.name in self._taken
         try:
             await super().stop(now=now)
         finally:
             await self._release()
+        if started:
+            await asyncio.to_thread(access.room_stopped, self.database_url, self.user.name,
+                                    "server stopped")
 
     async def poll(self):
         status = await super().poll()
