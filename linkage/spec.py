@@ -257,6 +257,10 @@ def _parse(data: dict[str, Any], source: str) -> ProjectSpec:
 FUZZY_HARDENINGS = ("fixed_weight", "xor_fold", "none")
 #: Derived parts of a blocking rule or salt: ``dob~year``, ``name~initial``.
 FUZZY_DERIVED = ("year", "initial", "first")
+#: one_to_one: a record links to at most one record of the other holder. many_to_one: a
+#: record of the second holder (in spec order) links to at most one of the first holder's,
+#: which may link to several (the second register holds duplicates of the same person).
+FUZZY_CARDINALITIES = ("one_to_one", "many_to_one")
 
 
 def _parse_fuzzy(raw: Any, bad, kinds: tuple[str, ...]) -> dict[str, Any]:
@@ -265,8 +269,8 @@ def _parse_fuzzy(raw: Any, bad, kinds: tuple[str, ...]) -> dict[str, Any]:
     ``fields`` (the kinds compared; default every kind all holders supply),
     ``salts`` (list of parts, ``[]`` for none), ``hardening``, ``q`` (2 or 3),
     ``levels`` (Dice cut points, descending in (0, 1]), ``target_precision``,
-    ``min_probability``, ``max_block_pairs``, ``blocking`` (list of rules, each a list of
-    parts or a "part+part" string).
+    ``min_probability``, ``max_block_pairs``, ``cardinality`` (one_to_one or many_to_one),
+    ``blocking`` (list of rules, each a list of parts or a "part+part" string).
     """
     if not isinstance(raw, dict):
         raise bad("[fuzzy]", "must be a table")
@@ -309,6 +313,11 @@ def _parse_fuzzy(raw: Any, bad, kinds: tuple[str, ...]) -> dict[str, Any]:
                     or not 0 < value < 1:
                 raise bad(where, f"{value!r} is not a probability strictly between 0 and 1")
             out[key] = float(value)
+        elif key == "cardinality":
+            if value not in FUZZY_CARDINALITIES:
+                raise bad(where, f"{value!r} is not one of {', '.join(FUZZY_CARDINALITIES)}",
+                          value=str(value))
+            out[key] = value
         elif key == "max_block_pairs":
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise bad(where, f"{value!r} is not a positive whole number")

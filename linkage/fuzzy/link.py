@@ -22,7 +22,7 @@ from linkage.errors import LinkageError
 from linkage.fuzzy.blocking import Candidates, candidate_pairs, column_name
 from linkage.fuzzy.bloom import Filters, from_arrow
 from linkage.fuzzy.params import FuzzyParams, params_for
-from linkage.fuzzy.resolve import greedy_one_to_one
+from linkage.fuzzy.resolve import best_per_right, greedy_one_to_one
 from linkage.fuzzy.scoring import (
     choose_threshold,
     comparison_levels,
@@ -120,22 +120,27 @@ def score_candidates(left: pa.Table, right: pa.Table, params: FuzzyParams,
                                    candidates.right, params.levels, baselines)
     timings["comparison"] = time.perf_counter() - start
     start = time.perf_counter()
-    expected = 0.5 * min(left.num_rows, right.num_rows)
+    # One-to-one, two files share at most as many matches as the smaller has records;
+    # many-to-one, at most one per record of the right holder.
+    most = (right.num_rows if params.cardinality == "many_to_one"
+            else min(left.num_rows, right.num_rows))
+    expected = 0.5 * most
     n_levels = len(params.levels) + 1
     random_levels = comparison_levels(filters[0], filters[1], fields, random_li, random_ri,
                                       params.levels, baselines)
     model = fit_em(levels, n_levels, list(fields), expected_matches=expected,
                    u_start=level_frequencies(random_levels, n_levels),
-                   max_matches=min(left.num_rows, right.num_rows),
+                   max_matches=most,
                    iterations=params.em_iterations)
     weight, candidate_probability = model.score(levels)
     timings["em"] = time.perf_counter() - start
     start = time.perf_counter()
-    # One-to-one first, over every candidate: a pair kept is the best for both its records.
-    # Nearly every true match is such a pair and most candidates are not, so the prior odds
-    # of a match among kept pairs are far higher than among all candidates (lambda): the
-    # model's probability is re-based on that share before the threshold is chosen.
-    resolved = greedy_one_to_one(candidates.left, candidates.right, weight)
+    # One-to-one first (or many-to-one), over every candidate: a pair kept is the best for
+    # its records. Nearly every true match is such a pair and most candidates are not, so
+    # the prior odds of a match among kept pairs are far higher than among all candidates
+    # (lambda): the model's probability is re-based on that share before the threshold.
+    resolve = best_per_right if params.cardinality == "many_to_one" else greedy_one_to_one
+    resolved = resolve(candidates.left, candidates.right, weight)
     expected_matches = model.lam * len(candidates)
     probability, share = mutual_best_probability(weight, expected_matches, len(resolved))
     plausible = resolved[probability[resolved] >= params.min_probability]
@@ -152,6 +157,7 @@ def score_candidates(left: pa.Table, right: pa.Table, params: FuzzyParams,
         "fields": list(fields),
         "engine": engine,
         "hardening": params.hardening,
+        "cardinality": params.cardinality,
         "salted": {k: list(e.salts) for k, e in params.fields.items() if e.salts},
         "levels": list(params.levels),
         "random_pair_similarity": baselines,

@@ -117,6 +117,7 @@ class FuzzyParams:
     min_probability: float = 0.5
     max_block_pairs: int = 10_000
     em_iterations: int = 200
+    cardinality: str = "one_to_one"
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -164,7 +165,8 @@ def params_for(spec: ProjectSpec, **overrides: Any) -> FuzzyParams:
     rules = table.get("blocking", BLOCKING_RULES)
     blocking = tuple(tuple(rule) for rule in rules if all(_usable(p, kinds) for p in rule))
     settings = {k: table[k] for k in ("hardening", "target_precision", "min_probability",
-                                      "max_block_pairs", "em_iterations") if k in table}
+                                      "max_block_pairs", "em_iterations", "cardinality")
+                if k in table}
     if "levels" in table:
         settings["levels"] = tuple(table["levels"])
     return FuzzyParams(fields=fields, blocking=blocking, salts=salts, **settings)

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from linkage.envelope import seal
@@ -59,6 +60,26 @@ def encode_identifiers(values: pa.Table, project_key: bytes, params: FuzzyParams
     return pa.table([*columns, *blocks.columns], names=[*names, *blocks.column_names])
 
 
+def keep_mistyped_rrns(values: pa.Table, raw: pa.ChunkedArray | pa.Array) -> pa.Table:
+    """Compare an RRN that fails its layout checks (such as its birth date) as its 13 digits.
+
+    Exact mode must drop such a number: its key could only match the same typo. Fuzzy mode
+    compares digit by digit, and a mistyped RRN still agrees with its partner on 12 of 13
+    digits, which is strong evidence when name and phone are missing; dropping it loses
+    pairs a plaintext linker (Splink) finds. Only the comparison uses it: the birth date
+    and sex are derived from valid RRNs alone, and the value still counts as invalid.
+
+    >>> values = pa.table({"rrn": ["5601081234564", None, None]})
+    >>> raw = pa.array(["560108-1234564", "560108-1234565", "12"])
+    >>> keep_mistyped_rrns(values, raw).column("rrn").to_pylist()
+    ['5601081234564', '5601081234565', None]
+    """
+    digits = pc.replace_substring_regex(raw, r"[\s\-]", "")
+    layout = pc.if_else(pc.match_substring_regex(digits, r"^[0-9]{13}$"), digits, None)
+    index = values.column_names.index("rrn")
+    return values.set_column(index, "rrn", pc.coalesce(values.column("rrn"), layout))
+
+
 def prepare(project: ProjectManifest | str | Path, holder_id: str, input_path: str | Path,
             out_dir: str | Path, keys_dir: str | Path, passphrase: str, *,
             encoding: str | None = None, engine: str = "duckdb",
@@ -97,8 +118,11 @@ def prepare(project: ProjectManifest | str | Path, holder_id: str, input_path: s
                     holder_id)
     step(1)
     try:
-        normalised = normalise_identifiers(as_text(table, list(holder.identifiers)),
-                                           holder.identifiers)
+        text = as_text(table, list(holder.identifiers))
+        # A wrong check digit is one mistyped digit, which fuzzy mode is for: the number
+        # still gives its birth date (the year salts the names) and is compared digit by
+        # digit. Exact mode keeps the strict check, as a key could only match the typo.
+        normalised = normalise_identifiers(text, holder.identifiers, strict_check_digit=False)
     except ValueError as exc:
         raise LinkageError(f"{input_path}: {exc}") from None
     refuse_lost_columns(input_path, holder, normalised.present, normalised.invalid_counts,
@@ -106,7 +130,11 @@ def prepare(project: ProjectManifest | str | Path, holder_id: str, input_path: s
     step(2)
 
     serials = random_hex(table.num_rows)
-    encoded = encode_identifiers(normalised.values, project_key, params)
+    values = normalised.values
+    rrn_column = next((c for c, k in holder.identifiers.items() if k == "rrn"), None)
+    if rrn_column is not None and "rrn" in values.column_names:
+        values = keep_mistyped_rrns(values, text.column(rrn_column))
+    encoded = encode_identifiers(values, project_key, params)
     del project_key
     keys_table = pa.table([serials, *encoded.columns], names=["serial", *encoded.column_names])
     step(3)
