@@ -7,6 +7,8 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn import Config, Server
 
 from open_api import ckan, dp, health, landing, native, portal
@@ -63,14 +65,34 @@ def create_app(
     install_error_handlers(app)
     install_openapi(app)
 
-    @app.middleware("http")
-    async def same_origin_pages(request, call_next):  # type: ignore[no-untyped-def]
-        response = await call_next(request)
-        if response.headers.get("content-type", "").startswith("text/html"):
-            response.headers.setdefault("Content-Security-Policy", PAGE_POLICY)
-        return response
-
+    app.add_middleware(SameOriginPages)
     return app
+
+
+class SameOriginPages:
+    """Adds :data:`PAGE_POLICY` to every HTML answer that does not set its own.
+
+    Plain ASGI rather than ``@app.middleware("http")``: that wrapper runs each request
+    through an extra task and memory stream, a fifth of the event loop's time per data
+    request under 200 connections (bench/api.py), for a header only pages need.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_policy(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                if headers.get("content-type", "").startswith("text/html"):
+                    headers.setdefault("Content-Security-Policy", PAGE_POLICY)
+            await send(message)
+
+        await self.app(scope, receive, send_with_policy)
 
 
 #: Pages may load only what this server serves: on a separated network an outside request

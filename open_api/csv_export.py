@@ -15,6 +15,7 @@ import io
 from collections.abc import Iterator
 from urllib.parse import quote
 
+from open_api.download_cache import Body, downloads
 from open_api.heavy import BoundedStream, bounded
 from open_api.queries import RowQuery
 from open_api.rows import iter_rows
@@ -25,16 +26,25 @@ UTF8_BOM = "\ufeff"
 
 def csv_chunks(
     query: RowQuery, *, encoding: str, bom: bool, row_id: bool = False, delimiter: str = ","
-) -> BoundedStream:
+) -> BoundedStream | Body:
     """The CSV bytes of the query's rows: a header, then one chunk per batch of rows.
 
     ``row_id`` starts each row with ``_id``, its position in the file (CKAN's dumps do).
     A download slot is taken at once (429 beyond the bound, before any byte is sent) and
     given back when the stream ends, is closed or is dropped; iterated asynchronously, the
-    chunks are made on the download threads (:mod:`open_api.heavy`).
+    chunks are made on the download threads (:mod:`open_api.heavy`). The same download
+    made recently of the same version of the file is sent from memory instead
+    (:mod:`open_api.download_cache`), without a slot.
     """
-    return bounded(_csv_chunks(query, encoding=encoding, bom=bom, row_id=row_id,
-                               delimiter=delimiter))
+    sql, parameters = query.select_sql(paged=False, row_id=row_id)
+    key = ("csv", query.facts.version_key, sql, tuple(parameters), encoding, bom, delimiter)
+    chunks = _csv_chunks(query, encoding=encoding, bom=bom, row_id=row_id, delimiter=delimiter)
+    if not query.facts.version_key:  # no version to tell a changed file by: never kept
+        return bounded(chunks)
+    kept = downloads.get(key)
+    if kept is not None:
+        return Body(kept)
+    return bounded(downloads.keeping(key, chunks))
 
 
 def _csv_chunks(

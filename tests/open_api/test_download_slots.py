@@ -2,7 +2,7 @@
 
 The bound on concurrent downloads (429 beyond it) must not turn into a permanent refusal:
 clients that disconnect before or during a download, streams dropped unread, and streams
-read to the end all give their slot back.
+read to the end all give their slot back. A download made recently is sent from memory.
 """
 
 from __future__ import annotations
@@ -16,11 +16,12 @@ import time
 import httpx
 import pyarrow as pa
 import pytest
+from fastapi.testclient import TestClient
 
 import open_api
-from open_api import heavy
+from open_api import create_app, heavy
 from open_api.errors import ApiError
-from tests.open_api.conftest import MemorySource, write_release
+from tests.open_api.conftest import DISTRICTS, MemorySource, write_release
 
 
 def _free_slots() -> int:
@@ -108,3 +109,34 @@ def test_a_burst_of_clients_that_hang_up_leaves_downloads_available(tmp_path):
         server.should_exit = True
         thread.join(timeout=10)
         sock.close()
+
+
+def test_a_download_made_recently_is_sent_again_without_a_slot(tmp_path):
+    source = MemorySource()
+    source.add(write_release(tmp_path / "by-district.parquet", DISTRICTS))
+    client = TestClient(create_app(source))
+    first = client.get("/api/v1/datasets/by-district.csv")
+    assert first.status_code == 200
+    taken = [heavy.download_slot() for _ in range(heavy.MAX_DOWNLOADS)]
+    try:
+        again = client.get("/api/v1/datasets/by-district.csv")
+        assert again.status_code == 200
+        assert again.content == first.content
+        # A download not made before still needs a slot.
+        assert client.get("/api/v1/datasets/by-district.csv",
+                          params={"bom": "true"}).status_code == 429
+    finally:
+        for release in taken:
+            release()
+
+
+def test_a_changed_file_is_never_answered_from_memory(tmp_path):
+    source = MemorySource()
+    path = tmp_path / "by-district.parquet"
+    source.add(write_release(path, DISTRICTS))
+    client = TestClient(create_app(source))
+    assert "강남구" in client.get("/api/v1/datasets/by-district.csv").text
+    changed = DISTRICTS.set_column(0, "sigungu", pa.array(["가", "나", "다", "라"]))
+    source.add(write_release(path, changed))
+    body = client.get("/api/v1/datasets/by-district.csv").text
+    assert "강남구" not in body and "가" in body
