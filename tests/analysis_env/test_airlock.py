@@ -3,15 +3,27 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from analysis_env import TRANSITIONS, Airlock, AnalysisEnvError, diagram
+from tests.conftest import fresh_postgres_database
 
 SAFE = pd.DataFrame({"owner": [25, 40, 65], "tenant": [12, 31, 43], "Total": [37, 71, 108]},
                     index=["Jongno", "Jung", "Total"])
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def catalog_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The airlock's records live in the catalog: every test here runs on both databases."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'catalog.db'}"
+        return
+    with fresh_postgres_database() as url:
+        yield url
 
 
 @pytest.fixture
