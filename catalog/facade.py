@@ -264,7 +264,8 @@ class Catalog(AccountMethods, SessionMethods, RequestMethods, ResearcherMethods,
         _one_of(purpose, PURPOSES, "purpose")
         _one_of(mode, LINKAGE_MODES, "linkage mode")
         spec_doc = _json_doc(spec, f"spec of project {project_id!r}")
-        with self._change(actor, "project.record", project_id) as change:
+        with self._change(actor, "project.record", project_id,
+                          permission="project.record") as change:
             project = change.session.get(Project, project_id)
             if project is None:
                 change.session.add(Project(id=project_id, purpose=purpose, mode=mode,
@@ -279,7 +280,8 @@ class Catalog(AccountMethods, SessionMethods, RequestMethods, ResearcherMethods,
             change.details = {"purpose": purpose, "mode": mode}
 
     def close_project(self, project_id: str, *, actor: str) -> None:
-        with self._change(actor, "project.close", project_id) as change:
+        with self._change(actor, "project.close", project_id,
+                          permission="project.close") as change:
             project = change.session.get(Project, project_id)
             if project is None:
                 raise CatalogError(f"no project {project_id!r} in the catalog")
@@ -300,7 +302,8 @@ class Catalog(AccountMethods, SessionMethods, RequestMethods, ResearcherMethods,
             _one_of(classification, CLASSIFICATIONS,
                     f"dataset {dataset_id!r}, column {column!r}: classification")
         lineage_doc = _json_doc(lineage, f"lineage of dataset {dataset_id!r}")
-        with self._change(actor, "dataset.register", dataset_id) as change:
+        with self._change(actor, "dataset.register", dataset_id,
+                          permission="dataset.register") as change:
             session = change.session
             if project_id is not None and session.get(Project, project_id) is None:
                 raise CatalogError(f"dataset {dataset_id!r}: no project {project_id!r} "

@@ -36,11 +36,11 @@ def space(tmp_path, monkeypatch):
     data = space.data / "combined.parquet"
     frame.to_parquet(data, index=False)
     with catalog.Catalog.connect(space.database_url) as cat:
-        cat.register_dataset("housing", title="Combined housing", path=str(data),
-                             columns={c: "other" for c in frame.columns}, project_id=None,
-                             lineage={}, actor="agency")
         # The CLI commands below act as this logged-in privacy officer.
         log_in(cat, monkeypatch, "po", "privacy_officer")
+        cat.register_dataset("housing", title="Combined housing", path=str(data),
+                             columns={c: "other" for c in frame.columns}, project_id=None,
+                             lineage={}, actor="po")
     return space
 
 

@@ -163,10 +163,10 @@ def _workspace(tmp_path, monkeypatch, frame: pd.DataFrame):
     data = space.data / "combined.parquet"
     frame.to_parquet(data)
     with catalog.Catalog.connect(space.database_url) as cat:
+        log_in(cat, monkeypatch, "po", "privacy_officer")
         cat.register_dataset("d", title="t", path=str(data),
                              columns={c: "other" for c in frame.columns}, project_id=None,
-                             lineage={}, actor="test")
-        log_in(cat, monkeypatch, "po", "privacy_officer")
+                             lineage={}, actor="po")
         cat.set_budget("d", "public", 2.0, actor="po")
     domains = tmp_path / "domains.toml"
     domains.write_text('[categories]\nkind = ["a", "b"]\n\n[ranges]\n'

@@ -216,10 +216,10 @@ def test_cli_releases_charges_and_records(tmp_path, small, monkeypatch):
     data = space.data / "combined.parquet"
     small.head(4000).to_parquet(data)
     with catalog.Catalog.connect(space.database_url) as cat:
+        log_in(cat, monkeypatch, "po", "privacy_officer")  # the CLI acts as this officer
         cat.register_dataset("d", title="t", path=str(data),
                              columns={c: "other" for c in small.columns}, project_id=None,
-                             lineage={}, actor="test")
-        log_in(cat, monkeypatch, "po", "privacy_officer")  # the CLI acts as this officer
+                             lineage={}, actor="po")
         cat.set_budget("d", "public", 2.0, actor="po")
     domains = tmp_path / "domains.toml"
     domains.write_text("[categories]\n" + "".join(

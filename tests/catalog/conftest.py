@@ -113,7 +113,14 @@ def cat(database_url: str, sqlite_template: Path) -> Iterator[catalog.Catalog]:
 
 @pytest.fixture
 def dataset(cat: catalog.Catalog) -> str:
-    """A registered dataset with a classified column list, in an open project."""
+    """A registered dataset with a classified column list, in an open project.
+
+    ``agency``, a combiner, records the project and registers the dataset: the catalog
+    refuses both to anyone the role matrix does not allow.
+    """
+    from tests.accounts import officer, person
+
+    person(cat, "agency", "combiner")
     cat.record_project("housing-2026", purpose="scientific_research", mode="exact",
                        spec={"project": {"id": "housing-2026"}}, actor="agency")
     cat.register_dataset(
@@ -122,8 +129,6 @@ def dataset(cat: catalog.Catalog) -> str:
                  "ssis__benefit_type": "sensitive"},
         project_id="housing-2026", lineage={"holders": ["ssis", "building"]}, actor="agency")
     # The officer who records releases, budgets and bounds on it (a real, checked user).
-    from tests.accounts import officer
-
     officer(cat, "officer")
     return "housing-combined"
 

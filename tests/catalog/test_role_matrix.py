@@ -25,6 +25,9 @@ budget.set           -      -           -        yes             -          -   
 bounds.set           -      -           -        yes             -          -        -
 release.record       -      -           -        yes             -          -        -
 release.revoke       -      -           -        yes             -          -        -
+project.record       yes    yes         yes      -               -          -        yes
+project.close        yes    yes         yes      yes             -          -        yes
+dataset.register     -      -           yes      yes             -          -        yes
 audit.read           -      -           -        yes             -          -        yes
 audit.verify         -      -           -        yes             -          -        yes
 console.login        -      -           -        yes             -          -        yes
@@ -80,6 +83,17 @@ def _attempt(cat: catalog.Catalog, action: str, actor: str) -> Callable[[], obje
                            artifact="a.csv", checksum="0" * 64, parameters={},
                            actor="po-helper")
         return lambda: cat.revoke_release("rel-old", reason="superseded", actor=actor)
+    if action == "project.record":
+        return lambda: cat.record_project("p-new", purpose="statistics", mode="exact",
+                                          spec={}, actor=actor)
+    if action == "project.close":
+        cat.record_project("p-old", purpose="statistics", mode="exact", spec={},
+                           actor="root")
+        return lambda: cat.close_project("p-old", actor=actor)
+    if action == "dataset.register":
+        return lambda: cat.register_dataset(
+            "ds-new", title="t", path="/data/new.parquet", columns={"x": "other"},
+            project_id=None, lineage={}, actor=actor)
     # Reading and logging in: the check an entry point makes before it shows anything.
     return lambda: cat.require(actor, action)
 
@@ -122,6 +136,20 @@ def test_a_take_out_release_by_an_unregistered_actor_is_refused(
         cat.record_release("rel-x", dataset_id="housing-combined", form="take_out", title="t",
                            artifact="x.csv", checksum="0" * 64, parameters={},
                            actor="ghost")
+
+
+def test_a_researcher_cannot_register_a_dataset_or_record_a_project(
+        cat: catalog.Catalog, staff: dict[str, str]) -> None:
+    researcher = staff["researcher"]
+    with pytest.raises(catalog.PermissionRefused, match=r"dataset\.register refused"):
+        cat.register_dataset("planted", title="t", path="/data/planted.parquet",
+                             columns={"x": "other"}, project_id=None, lineage={},
+                             actor=researcher)
+    with pytest.raises(catalog.PermissionRefused, match=r"project\.record refused"):
+        cat.record_project("housing-2026", purpose="statistics", mode="fuzzy", spec={},
+                           actor=researcher)
+    assert cat.dataset("planted") is None
+    assert cat.project_status("housing-2026").mode == "exact"
 
 
 def test_an_officer_cannot_promote_themselves(cat: catalog.Catalog,

@@ -42,7 +42,7 @@ def open_dataset(url: str, tmp_path, budget: float) -> str:
         officer(cat, "po")
         cat.register_dataset("housing", title="Housing", path=str(data), project_id=None,
                              columns={"link_id": "other", "ssis__sido": "quasi_identifier",
-                                      "ssis__income": "sensitive"}, lineage={}, actor="agency")
+                                      "ssis__income": "sensitive"}, lineage={}, actor="po")
         cat.set_column_bounds("housing", "ssis__income", 0, 2e8, actor="po")
         cat.set_budget("housing", "alice", budget, actor="po")
         cat.record_release("housing-dp", dataset_id="housing", form="dp_aggregate",

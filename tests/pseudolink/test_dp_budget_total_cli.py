@@ -17,9 +17,9 @@ def test_dp_budget_total_caps_every_consumer_together(tmp_path, monkeypatch):
     data = space.data / "combined.parquet"
     data.write_bytes(b"PAR1 not read by this test PAR1")
     with catalog.Catalog.connect(space.database_url) as cat:
-        cat.register_dataset("d", title="t", path=str(data), columns={"link_id": "other"},
-                             project_id=None, lineage={}, actor="test")
         log_in(cat, monkeypatch, "po", "privacy_officer")
+        cat.register_dataset("d", title="t", path=str(data), columns={"link_id": "other"},
+                             project_id=None, lineage={}, actor="po")
     run = CliRunner().invoke
     result = run(app, ["dp", "budget", "--dataset", "d", "--total", "1",
                        "--workdir", str(space.root)])
@@ -44,10 +44,10 @@ def test_dp_enable_sets_the_declared_total_before_the_consumers_shares(tmp_path,
     data = space.data / "combined.parquet"
     pd.DataFrame({"link_id": ["a", "b"], "age": [30, 40]}).to_parquet(data)
     with catalog.Catalog.connect(space.database_url) as cat:
+        log_in(cat, monkeypatch, "po", "privacy_officer")
         cat.register_dataset("d", title="t", path=str(data), columns={"link_id": "other",
                                                                        "age": "other"},
-                             project_id=None, lineage={}, actor="test")
-        log_in(cat, monkeypatch, "po", "privacy_officer")
+                             project_id=None, lineage={}, actor="po")
     spec = tmp_path / "dp.toml"
     spec.write_text('epsilon_total = 1.5\n[bounds]\nage = [0, 120]\n'
                     '[budgets]\npublic = 1.0\nalice = 1.5\n', encoding="utf-8")
