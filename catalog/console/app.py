@@ -20,7 +20,7 @@ import streamlit as st
 import catalog
 from catalog.coltypes import utcnow
 from catalog.console import charts, views
-from catalog.console.text import LANGUAGES, VOTES, column, default_language, say, state
+from catalog.console.text import LANGUAGES, VOTES, column, default_language, event, say, state
 from catalog.sessions import DEFAULT_SESSION_LIFETIME
 
 #: The newest audit entries shown on screen; the CSV export carries every match.
@@ -388,7 +388,8 @@ def _timeline(cat: catalog.Catalog, user: str) -> None:
         return
     project = st.selectbox(_t("project"), projects, key="timeline_project")
     timeline = views.project_timeline(entries, project)
-    _table(timeline.assign(at=[views.kst(t) for t in timeline["at"]]))
+    _table(timeline.assign(at=[views.kst(t) for t in timeline["at"]],
+                           event=[event(e, _lang()) for e in timeline["event"]]))
 
 
 def _language_switch() -> None:

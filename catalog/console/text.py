@@ -173,6 +173,34 @@ STATES: dict[str, tuple[str, str]] = {
     "expired": ("만료됨", "expired"), "revoked": ("취소됨", "revoked"),
 }
 
+#: The project timeline's events: a stage a party ran, or what happened at the exchange
+#: (audit actions without their ``stage.``/``exchange.`` prefix).
+EVENTS: dict[str, tuple[str, str]] = {
+    "create": ("프로젝트 생성", "project created"),
+    "accept": ("프로젝트 수락", "project accepted"),
+    "prepare": ("결합키·속성 파일 준비", "keys and payload prepared"),
+    "precheck": ("사전 점검", "prechecked"),
+    "link": ("결합키 연계", "linked"),
+    "review": ("검토 목록 처리", "clerical review"),
+    "combine": ("결합", "combined"),
+    "setup.accepted": ("수락서·키 조각 접수", "acceptance and key share received"),
+    "setup.refused": ("수락서 거부", "acceptance refused"),
+    "setup.download": ("프로젝트 설정 수령", "project setup fetched"),
+    "upload.accepted": ("파일 접수", "file received"),
+    "upload.duplicate": ("이미 접수된 파일", "file already held"),
+    "upload.refused": ("파일 접수 거부", "upload refused"),
+    "download": ("파일 수령", "file handed over"),
+    "download.refused": ("파일 수령 거부", "download refused"),
+    "refused": ("요청 거부", "request refused"),
+    "job.deferred": ("작업 대기", "job queued"),
+    "job.started": ("작업 시작", "job started"),
+    "job.succeeded": ("작업 완료", "job done"),
+    "job.failed": ("작업 실패", "job failed"),
+    "job.todo": ("작업 재시도 대기", "job to retry"),
+    "job.requeued": ("작업 재배정", "job put back"),
+    "job.refused": ("작업 요청 거부", "job request refused"),
+}
+
 VOTES: dict[str, tuple[str, str]] = {
     "approve": ("찬성", "approve"), "reject": ("반대", "reject"), "abstain": ("기권", "abstain"),
 }
@@ -201,6 +229,16 @@ def column(name: str, lang: str) -> str:
     ('최대 재식별 위험', 'k-anonymity')
     """
     ko, en = COLUMNS.get(name, (name, name))
+    return ko if lang == "ko" else en
+
+
+def event(name: str, lang: str) -> str:
+    """A timeline event in ``lang`` (its machine name when it has no label).
+
+    >>> event("upload.accepted", "ko"), event("job.requeued", "en"), event("odd", "ko")
+    ('파일 접수', 'job put back', 'odd')
+    """
+    ko, en = EVENTS.get(name, (name, name))
     return ko if lang == "ko" else en
 
 
