@@ -6,31 +6,25 @@ so the log can never claim a change that did not happen, or miss one that did.
 
 from __future__ import annotations
 
-import logging
 import os
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, event, select
-from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm import Session, selectinload, sessionmaker
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session, selectinload
 
 from catalog import audit as audit_log
 from catalog import budgets
 from catalog.accounts import AccountMethods
-from catalog.artefacts import local_path as files_local_path
-from catalog.artefacts import stored_path as files_stored_path
 from catalog.checkpoints import Anchor, CheckpointFile, append_checkpoint
 from catalog.coltypes import utcnow
 from catalog.committee import CommitteeRules, RiskThresholds
 from catalog.database import make_engine, redacted, require_head
 from catalog.datasets import DatasetInfo, dataset_info, search_query
 from catalog.errors import CatalogError
-from catalog.hashchain import AuditVerification, jsonable
+from catalog.hashchain import AuditVerification
 from catalog.health import HealthMethods
 from catalog.identity import UserInfo
 from catalog.models import (
@@ -52,49 +46,11 @@ from catalog.projects import ProjectMethods
 from catalog.releases import ReleaseInfo, open_releases_query, release_info
 from catalog.requests import RequestMethods
 from catalog.researcher import ResearcherMethods
-from catalog.roles import PermissionRefused, refuse_self, require
+from catalog.roles import PermissionRefused, refuse_self
 from catalog.sessions import SessionMethods
+from catalog.storage import Pending, Storage, json_doc, one_of
 from catalog.sweep import SweepMethods
 from catalog.takeout import TakeoutMethods
-
-_log = logging.getLogger(__name__)
-
-
-@dataclass
-class _Pending:
-    """The audit entry a change will write when it commits; the change may refine it."""
-
-    session: Session
-    action: str
-    details: dict[str, Any] = field(default_factory=dict)
-
-
-def _forget_head(session: Session) -> None:
-    session.info.pop(audit_log.HEAD_AFTER_COMMIT, None)
-
-
-def _one_of(value: str, allowed: tuple[str, ...], what: str) -> str:
-    if value not in allowed:
-        raise CatalogError(f"{what} {value!r} is not one of {', '.join(allowed)}")
-    return value
-
-
-def _json_doc(value: Mapping[str, Any], what: str) -> dict[str, Any]:
-    if not isinstance(value, Mapping):
-        raise CatalogError(f"{what} must be a mapping, got {type(value).__name__}")
-    try:
-        return jsonable(value)
-    except (TypeError, ValueError) as exc:
-        raise CatalogError(f"{what}: {exc}") from None
-
-
-def _sqlite_folder(engine: Engine) -> Path | None:
-    """The folder of a SQLite catalog file: the workspace root in the standard layout
-    (``WORKDIR/catalog.db``), so paths recorded relative to it resolve without being told."""
-    database = engine.url.database
-    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
-        return None
-    return Path(database).parent
 
 
 class Catalog(AccountMethods, SessionMethods, RequestMethods, ResearcherMethods,
@@ -112,19 +68,9 @@ class Catalog(AccountMethods, SessionMethods, RequestMethods, ResearcherMethods,
     def __init__(self, engine: Engine, committee_rules: CommitteeRules | None = None, *,
                  risk_thresholds: RiskThresholds | None = None,
                  anchor: Anchor | None = None, root: str | Path | None = None) -> None:
-        self._engine = engine
-        if root is None:
-            root = _sqlite_folder(engine)
-        self.root = None if root is None else Path(os.path.abspath(Path(root).expanduser()))
+        self.storage = Storage(engine, root=root, anchor=anchor)
         self.committee_rules = committee_rules or CommitteeRules()
         self.risk_thresholds = risk_thresholds or RiskThresholds()
-        self.anchor = anchor
-        self._writer = sessionmaker(engine, expire_on_commit=False)
-        event.listen(self._writer, "after_commit", self._checkpoint_committed)
-        event.listen(self._writer, "after_rollback", _forget_head)
-        # Readers need no write lock on SQLite (see catalog.database).
-        self._reader = sessionmaker(engine.execution_options(catalog_readonly=True),
-                                    expire_on_commit=False)
 
     @classmethod
     def connect(cls, url: str, *, committee_rules: CommitteeRules | None = None,
@@ -141,7 +87,20 @@ class Catalog(AccountMethods, SessionMethods, RequestMethods, ResearcherMethods,
                    root=root)
 
     def close(self) -> None:
-        self._engine.dispose()
+        self.storage.dispose()
+
+    @property
+    def root(self) -> Path | None:
+        """The workspace root that stored paths are relative to (None: kept as given)."""
+        return self.storage.root
+
+    @property
+    def anchor(self) -> Anchor | None:
+        return self.storage.anchor
+
+    @property
+    def _engine(self) -> Engine:
+        return self.storage.engine
 
     def __enter__(self) -> Catalog:
         return self
@@ -150,40 +109,16 @@ class Catalog(AccountMethods, SessionMethods, RequestMethods, ResearcherMethods,
         self.close()
 
     def __repr__(self) -> str:
-        return f"Catalog({redacted(self._engine.url)!r})"
+        return f"Catalog({redacted(self.storage.engine.url)!r})"
 
-    # -- transactions ---------------------------------------------------------------
+    # -- the storage layer, for the mixins not yet turned into services ---------------
 
-    @contextmanager
     def _change(self, actor: str, action: str, target: str, *,
-                permission: str | None = None) -> Iterator[_Pending]:
-        """A writing transaction that appends its audit entry when it commits.
-
-        With ``permission``, the actor is first checked against the role matrix
-        (``catalog.roles.require``) in the same transaction; a refusal is audited.
-        """
-        try:
-            with self._writer() as session, session.begin():
-                if permission is not None:
-                    require(session, actor, permission)
-                pending = _Pending(session, action)
-                yield pending
-                session.flush()
-                audit_log.append_entry(session, actor, pending.action, target,
-                                       pending.details)
-        except PermissionRefused as refused:
-            self._audit_refusal(actor, target, refused)
-            raise
-        except IntegrityError as exc:
-            raise CatalogError(f"{action} on {target!r} refused by the database: "
-                               f"{exc.orig}") from None
-        except OperationalError as exc:
-            raise CatalogError(f"{action} on {target!r} failed: {exc.orig}") from None
+                permission: str | None = None) -> AbstractContextManager[Pending]:
+        return self.storage.change(actor, action, target, permission=permission)
 
     def _audit_refusal(self, actor: str, target: str, refused: PermissionRefused) -> None:
-        with self._writer() as session, session.begin():
-            audit_log.append_entry(session, actor or "<empty>", "access.refused", target,
-                                   {"action": refused.action, "reason": str(refused)})
+        self.storage.audit_refusal(actor, target, refused)
 
     def require(self, actor: str, action: str) -> UserInfo:
         """The active user ``actor`` if the role matrix lets them ``action``; else refused.
@@ -191,29 +126,14 @@ class Catalog(AccountMethods, SessionMethods, RequestMethods, ResearcherMethods,
         For entry points that only read (audit export, listings): mutating methods check
         their own permission inside their transaction.
         """
-        try:
-            with self._read() as session:
-                user = require(session, actor, action)
-                return UserInfo(id=user.id, role=user.role,
-                                organisation_id=user.organisation_id,
-                                display_name=user.display_name, active=user.active)
-        except PermissionRefused as refused:
-            self._audit_refusal(actor, action, refused)
-            raise
+        return self.storage.require(actor, action)
 
-    @contextmanager
-    def _write(self) -> Iterator[Session]:
+    def _write(self) -> AbstractContextManager[Session]:
         """A bare writing transaction; the caller appends its own audit entries."""
-        try:
-            with self._writer() as session, session.begin():
-                yield session
-        except IntegrityError as exc:
-            raise CatalogError(f"refused by the database: {exc.orig}") from None
+        return self.storage.write()
 
-    @contextmanager
-    def _read(self) -> Iterator[Session]:
-        with self._reader() as session, session.begin():
-            yield session
+    def _read(self) -> AbstractContextManager[Session]:
+        return self.storage.read()
 
     # -- parties ----------------------------------------------------------------------
 
@@ -232,7 +152,7 @@ class Catalog(AccountMethods, SessionMethods, RequestMethods, ResearcherMethods,
     def record_user(self, user_id: str, *, role: str, actor: str,
                     organisation_id: str | None = None, display_name: str = "") -> None:
         """Create a user or change their role; the role decides what they may do."""
-        _one_of(role, ROLES, f"user {user_id!r}: role")
+        one_of(role, ROLES, f"user {user_id!r}: role")
         with self._change(actor, "user.record", user_id, permission="user.manage") as change:
             session = change.session
             refuse_self(actor, user_id, "user.manage", "change their own role or record")
@@ -261,9 +181,9 @@ class Catalog(AccountMethods, SessionMethods, RequestMethods, ResearcherMethods,
     def record_project(self, project_id: str, *, purpose: str, mode: str, spec: dict,
                        actor: str) -> None:
         """Create or update a linkage project; a closed project stays closed."""
-        _one_of(purpose, PURPOSES, "purpose")
-        _one_of(mode, LINKAGE_MODES, "linkage mode")
-        spec_doc = _json_doc(spec, f"spec of project {project_id!r}")
+        one_of(purpose, PURPOSES, "purpose")
+        one_of(mode, LINKAGE_MODES, "linkage mode")
+        spec_doc = json_doc(spec, f"spec of project {project_id!r}")
         with self._change(actor, "project.record", project_id,
                           permission="project.record") as change:
             project = change.session.get(Project, project_id)
@@ -299,9 +219,9 @@ class Catalog(AccountMethods, SessionMethods, RequestMethods, ResearcherMethods,
         """
         digest = sha256 or (lineage or {}).get("file_sha256") or _file_digest(path)
         for column, classification in columns.items():
-            _one_of(classification, CLASSIFICATIONS,
+            one_of(classification, CLASSIFICATIONS,
                     f"dataset {dataset_id!r}, column {column!r}: classification")
-        lineage_doc = _json_doc(lineage, f"lineage of dataset {dataset_id!r}")
+        lineage_doc = json_doc(lineage, f"lineage of dataset {dataset_id!r}")
         with self._change(actor, "dataset.register", dataset_id,
                           permission="dataset.register") as change:
             session = change.session
@@ -336,10 +256,10 @@ class Catalog(AccountMethods, SessionMethods, RequestMethods, ResearcherMethods,
                        description: str = "", is_open: bool = True,
                        expires_at: datetime | None = None) -> ReleaseInfo:
         """Approve a release in one of the four forms; the same id again replaces it."""
-        _one_of(form, RELEASE_FORMS, f"release {release_id!r}: form")
+        one_of(form, RELEASE_FORMS, f"release {release_id!r}: form")
         if expires_at is not None and expires_at.tzinfo is None:
             raise CatalogError(f"release {release_id!r}: expires_at needs a time zone")
-        parameters_doc = _json_doc(parameters, f"parameters of release {release_id!r}")
+        parameters_doc = json_doc(parameters, f"parameters of release {release_id!r}")
         with self._change(actor, "release.record", release_id,
                           permission="release.record") as change:
             session = change.session
@@ -367,12 +287,10 @@ class Catalog(AccountMethods, SessionMethods, RequestMethods, ResearcherMethods,
             return release_info(release, self.root)
 
     def _stored(self, path: str | Path) -> str:
-        """A file's path as the catalog keeps it: relative inside the workspace root."""
-        return str(path) if self.root is None else files_stored_path(path, self.root)
+        return self.storage.stored(path)
 
     def _local(self, stored: str) -> str:
-        """Where a stored path lies now (relative ones follow the workspace root)."""
-        return stored if self.root is None else str(files_local_path(stored, self.root))
+        return self.storage.local(stored)
 
     def revoke_release(self, release_id: str, *, actor: str, reason: str) -> None:
         if not reason.strip():
@@ -457,7 +375,7 @@ class Catalog(AccountMethods, SessionMethods, RequestMethods, ResearcherMethods,
         except budgets.BudgetExceeded as refused:
             self.audit(actor, "budget.spend_refused", target,
                        {"epsilon": epsilon, "remaining": refused.remaining,
-                        "query": _json_doc(query, "query")})
+                        "query": json_doc(query, "query")})
             raise
         return remaining
 
@@ -493,7 +411,7 @@ class Catalog(AccountMethods, SessionMethods, RequestMethods, ResearcherMethods,
     def audit(self, actor: str, action: str, target: str, details: dict) -> None:
         """Record an event that changes nothing in the catalog (a login, a download)."""
         with self._change(actor, action, target) as change:
-            change.details = _json_doc(details, f"details of {action}")
+            change.details = json_doc(details, f"details of {action}")
 
     def verify_audit(self, checkpoints: CheckpointFile | None = None) -> AuditVerification:
         """Check the hash chain; with ``checkpoints``, also against every signed checkpoint.
@@ -513,17 +431,6 @@ class Catalog(AccountMethods, SessionMethods, RequestMethods, ResearcherMethods,
             seq, head = audit_log.current_head(session)
         append_checkpoint(anchor.path, anchor.signer, seq, head)
         return seq, head
-
-    def _checkpoint_committed(self, session: Session) -> None:
-        committed = session.info.pop(audit_log.HEAD_AFTER_COMMIT, None)
-        if committed is None or self.anchor is None:
-            return
-        try:
-            append_checkpoint(self.anchor.path, self.anchor.signer, *committed)
-        except (OSError, CatalogError) as exc:
-            # The change is committed and cannot be undone here; the entry stays
-            # unanchored, which `audit verify` reports, until the next checkpoint.
-            _log.error("audit checkpoint for seq %s not written: %s", committed[0], exc)
 
     def export_audit(self, out: Path) -> int:
         """Write the log as JSON lines (complete file or none); returns the entry count."""
