@@ -45,10 +45,11 @@ def duplicated(tmp_path_factory, party_keys):
     return root, keys, data
 
 
-def _link(root, keys, data, cardinality):
-    data = {**data, "project": {**data["project"], "id": f"dup-{cardinality}".replace("_", "-")},
+def _link(root, keys, data, cardinality, name=""):
+    project_id = f"dup-{cardinality}{name}".replace("_", "-")
+    data = {**data, "project": {**data["project"], "id": project_id},
             "fuzzy": {"cardinality": cardinality}}
-    work = root / cardinality
+    work = root / project_id
     manifest = accept_all(linkage.create_project(linkage.ProjectSpec.from_dict(data), keys,
                                                  work / "project"), keys)
     out = work / "exchange"
@@ -61,23 +62,37 @@ def _link(root, keys, data, cardinality):
                           work / "km", keys, PASSPHRASE)
     quality = linkage.evaluate_linkage(work / "km" / "linkmap.age", crosswalks,
                                        root / "truth.parquet", keys, PASSPHRASE, manifest)
-    return report, quality
+    return report, quality, manifest, work
 
 
 def test_many_to_one_links_every_duplicate_to_its_person(duplicated):
-    report, quality = _link(*duplicated, "many_to_one")
+    report, quality, *_ = _link(*duplicated, "many_to_one")
     assert report.fuzzy["cardinality"] == "many_to_one"
     assert quality.recall >= 0.99
     assert quality.precision >= 0.995
 
 
+def test_many_to_one_links_combine_into_one_row_per_linked_pair(duplicated):
+    """A person with two building records appears on two rows, once with each."""
+    keys = duplicated[1]
+    report, _, manifest, work = _link(*duplicated, "many_to_one", "-combined")
+    out = work / "exchange"
+    combined = linkage.combine(manifest, work / "km" / "linkmap.age",
+                               [out / "ssis.payload.age", out / "building.payload.age"],
+                               work / "combined.parquet", keys, PASSPHRASE)
+    assert combined.rows == report.links
+    table = pq.read_table(work / "combined.parquet")
+    assert table.num_rows == report.links
+    assert len(table.column("link_id").unique()) == report.links
+
+
 def test_one_to_one_keeps_at_most_one_record_per_person(duplicated):
-    _, quality = _link(*duplicated, "one_to_one")
+    _, quality, *_ = _link(*duplicated, "one_to_one")
     assert quality.recall <= 0.55  # each person's second building record is left out
 
 
 def test_an_unknown_cardinality_is_refused_naming_the_key(tmp_path):
-    with pytest.raises(linkage.LinkageError, match="fuzzy.cardinality"):
+    with pytest.raises(linkage.LinkageError, match=r"fuzzy\.cardinality"):
         linkage.ProjectSpec.from_dict({
             "project": {"id": "p", "purpose": "scientific_research", "mode": "fuzzy"},
             "holders": [{"id": h, "identifiers": {"n": "name"}} for h in ("a", "b")],
