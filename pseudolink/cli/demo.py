@@ -1,27 +1,28 @@
-"""``pseudolink demo``: the whole job on embedded defaults, every step the real subsystem.
+"""``pseudolink demo``: the governed story on embedded defaults, every step the real subsystem.
 
 All parties live in one workspace here (DESIGN 4); each still uses only its own keys,
-so the demo exercises the same trust boundaries a real deployment has.
+so the demo exercises the same trust boundaries a real deployment has. Every step is
+taken by a person registered in the catalog and logged in (``demo_people``), and the
+governance steps make the catalog calls the CLI verbs make (``demo_governance``): the
+audit log then tells the whole story under named people.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-import socket
-import subprocess
-import sys
-import time
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
+from pseudolink.cli import demo_governance, demo_people
 from pseudolink.cli.app import WorkdirOption, app, console, ws
 from pseudolink.cli.artifacts import publish_parquet, sha256_file
+from pseudolink.cli.demo_people import COMBINER, KEY_MANAGER
 from pseudolink.cli.governance import with_headers
 from pseudolink.cli.progress import progress_bars
+from pseudolink.cli.release_takeout import build_takeout
 from pseudolink.settings import Workspace
 
 if TYPE_CHECKING:
@@ -29,10 +30,6 @@ if TYPE_CHECKING:
 
 DEMO_PROJECT = "demo-housing"
 DEMO_PASSPHRASE = "pseudolink demo only - set PSEUDOLINK_PASSPHRASE for real keys"
-KEY_MANAGER = "keymanager"
-COMBINER = "agency"
-DEMO_ADMIN = "demo-admin"
-DEMO_OFFICER = "demo-officer"
 DP_RELEASE = "dp-recipients-by-sido-benefit"
 SYNTH_RELEASE = "synthetic-combined"
 QUASI_IDENTIFIERS = ["ssis__sido", "ssis__sex", "ssis__birth_year"]
@@ -67,8 +64,13 @@ def demo(
         float, typer.Option(help="Share of records with an identifier error.")
     ] = 0.0,
     synthetic_rows: Annotated[int, typer.Option(help="Rows of the synthetic release.")] = 2_000,
+    keep_project: Annotated[bool, typer.Option(
+        "--keep-project", help="Leave the project open at the end (its files stay, for "
+                               "inspection), instead of closing it and destroying them.")
+    ] = False,
 ) -> None:
-    """Run the whole pipeline: prepare, link, combine, risk, DP aggregate, synthetic data, API."""
+    """Walk the governed story: people, linkage, requests and reviews, take-out, DP,
+    synthetic data, API, airlock, project close; every step by a logged-in person."""
     import anonymize
     import catalog
     import linkage
@@ -76,7 +78,7 @@ def demo(
     passphrase = os.environ.get("PSEUDOLINK_PASSPHRASE") or DEMO_PASSPHRASE
     space = ws(workdir)
 
-    _step("1. workspace")
+    _step("1. workspace and the people who act in it")
     space.create_dirs()
     catalog.init_catalog(space.database_url)
     # The demo's catalog holds the audit signing key: each write signs a checkpoint.
@@ -84,8 +86,13 @@ def demo(
     cat = catalog.Catalog.connect(space.database_url, anchor=anchor,
                                   root=space.root)
     console.print(f"workspace: {space.root.resolve()}")
-    officer = _demo_people(cat)
-    _demo_parties(cat)
+    cast = demo_people.assemble(cat)
+    officer = cast.officer
+    console.print(f"registered and logged in (random passwords, discarded): administrator "
+                  f"{cast.admin}; privacy officers {cast.officer}, {cast.second_officer}, "
+                  f"{cast.third_officer}; researcher {cast.researcher}; party operators "
+                  f"{', '.join(cast.operators.values())}", highlight=False)
+    project = _project_id(cat)
 
     _step("2. synthetic Korean holder files")
     source = space.data / "demo-source"
@@ -101,15 +108,16 @@ def demo(
     for party, role in (("ssis", "holder"), ("building", "holder"),
                         (KEY_MANAGER, "key_manager"), (COMBINER, "combiner")):
         linkage.create_party(space.keys, party, role, passphrase)
-    spec = linkage.ProjectSpec.load(source / "project.toml", project_id=DEMO_PROJECT,
+    spec = linkage.ProjectSpec.load(source / "project.toml", project_id=project,
                                     key_manager=KEY_MANAGER, combiner=COMBINER)
-    project_dir = space.project_dir(DEMO_PROJECT)
+    project_dir = space.project_dir(project)
     manifest = linkage.create_project(spec, space.keys, project_dir)
-    cat.record_project(DEMO_PROJECT, purpose=spec.purpose, mode=spec.mode,
-                       spec=spec.to_dict(), actor=DEMO_ADMIN)
-    cat.record_stage(DEMO_PROJECT, "create", actor=DEMO_ADMIN, root=space.root,
-                     holder=COMBINER)
-    console.print(f"project {DEMO_PROJECT}: public manifest written; no key exists yet")
+    agency = cast.operator(COMBINER)
+    cat.ensure_project(project, purpose=spec.purpose, mode=spec.mode, spec=spec.to_dict(),
+                       actor=agency)
+    cat.record_stage(project, "create", actor=agency, root=space.root, holder=COMBINER)
+    console.print(f"project {project}: public manifest written by {agency}; no key exists yet",
+                  highlight=False)
     from linkage.keys.acceptance import share_path
 
     # Each holder checks the spec and every party's keys, signs them and draws its share of
@@ -117,7 +125,7 @@ def demo(
     for holder in spec.holders:
         signed = linkage.accept_project(
             manifest, linkage.load_party_secret(space.keys, holder.id, passphrase), space.keys)
-        cat.record_stage(DEMO_PROJECT, "accept", actor=holder.id, root=space.root,
+        cat.record_stage(project, "accept", actor=cast.operator(holder.id), root=space.root,
                          holder=holder.id, details={"digest": signed.digest},
                          outputs={"share": share_path(project_dir, holder.id,
                                                       manifest.key_version)})
@@ -137,25 +145,35 @@ def demo(
     for holder_id, report in prepared.items():
         # Each stage and the files it wrote (digests only) go to the catalog, so that
         # `pseudolink project close` can destroy every one of them (issue 16).
-        cat.record_stage(DEMO_PROJECT, "prepare", actor=holder_id, root=space.root,
-                         holder=holder_id, outputs=with_headers(report.outputs),
-                         details={"records": report.records})
+        cat.record_stage(project, "prepare", actor=cast.operator(holder_id),
+                         root=space.root, holder=holder_id,
+                         outputs=with_headers(report.outputs),
+                         details={"records": report.records,
+                                  "input_sha256": sha256_file(source / f"{holder_id}.parquet")})
         console.print(f"{holder_id}: {report.records:,} records, keys per recipe "
                       f"{report.keys_per_recipe}, invalid identifiers {report.invalid}")
 
-    _step("5. key manager links (sees keys and serials only)")
+    _step("5. key manager prechecks, then links (sees keys and serials only)")
+    keymanager = cast.operator(KEY_MANAGER)
+    keys_files = [exchange / f"{h.id}.keys.age" for h in spec.holders]
     with progress_bars() as progress:
-        link_report = linkage.link(
-            manifest, [exchange / f"{h.id}.keys.age" for h in spec.holders], exchange,
-            space.keys, passphrase, as_party=KEY_MANAGER, progress=progress,
-        )
-    cat.record_stage(DEMO_PROJECT, "link", actor=KEY_MANAGER, root=space.root,
+        precheck = linkage.link(manifest, keys_files, exchange, space.keys, passphrase,
+                                as_party=KEY_MANAGER, precheck=True, progress=progress)
+    cat.record_stage(project, "precheck", actor=keymanager, root=space.root,
+                     holder=KEY_MANAGER, outputs=with_headers(precheck.outputs),
+                     details={"linked_records": precheck.linked_records})
+    console.print(f"precheck: records that would link per holder {precheck.linked_records}; "
+                  "no link map written")
+    with progress_bars() as progress:
+        link_report = linkage.link(manifest, keys_files, exchange, space.keys, passphrase,
+                                   as_party=KEY_MANAGER, progress=progress)
+    cat.record_stage(project, "link", actor=keymanager, root=space.root,
                      holder=KEY_MANAGER, outputs=with_headers(link_report.outputs),
                      details={"links": link_report.links})
     console.print(f"{link_report.links:,} links; per recipe {link_report.links_per_recipe}; "
                   f"duplicates {link_report.duplicates}, conflicts {link_report.conflicts}")
 
-    _step("6. combination agency combines (sees serials and attributes only)")
+    _step("6. combination agency extracts the linked records and combines them")
     combined_path = project_dir / "combined.parquet"
     with progress_bars() as progress:
         combined = linkage.combine(
@@ -163,40 +181,72 @@ def demo(
             [exchange / f"{h.id}.payload.age" for h in spec.holders], combined_path,
             space.keys, passphrase, as_party=COMBINER, progress=progress,
         )
-    cat.record_stage(DEMO_PROJECT, "combine", actor=COMBINER, root=space.root,
+    cat.record_stage(project, "combine", actor=agency, root=space.root,
                      holder=COMBINER, outputs={"combined": combined_path},
                      details={"rows": combined.rows})
-    console.print(f"{combined.rows:,} combined rows, {len(combined.columns)} columns -> "
-                  f"{combined_path}; unlinked rows discarded unread "
-                  f"{combined.discarded_per_holder}")
+    # Holders send every record's payload; only linked ones are extracted here, and the
+    # rest are discarded unread, so no holder learns who matched (`holder extract` is
+    # withdrawn for that reason).
+    console.print(f"{combined.rows:,} linked records extracted and combined, "
+                  f"{len(combined.columns)} columns -> {combined_path}; unlinked rows "
+                  f"discarded unread {combined.discarded_per_holder}")
     quality = linkage.evaluate_linkage(
-        exchange / "linkmap.age", {h.id: linkage.crosswalk_path(space.keys, DEMO_PROJECT, h.id)
+        exchange / "linkmap.age", {h.id: linkage.crosswalk_path(space.keys, project, h.id)
                                    for h in spec.holders},
         source / "truth.parquet", space.keys, passphrase, manifest, as_party=COMBINER,
     )
     console.print(f"against the ground truth: recall {quality.recall:.2%}, "
                   f"precision {quality.precision:.2%}")
-    columns = _classify(combined.columns)
-    cat.register_dataset(
-        f"{DEMO_PROJECT}-combined", title="Combined social-security and building data (demo)",
-        path=str(combined_path), columns=columns, project_id=DEMO_PROJECT,
-        lineage={"linkmap_sha256": sha256_file(exchange / "linkmap.age"),
-                 "holders": [h.id for h in spec.holders]},
-        actor=COMBINER,
-    )
 
-    _step("7. privacy officer measures re-identification risk")
+    _step("7. the dataset is registered; a researcher files requests")
+    columns = _classify(combined.columns)
+    dataset_id = f"{project}-combined"
+    demo_governance.register_dataset(cat, space, dataset_id, combined_path, columns, project,
+                                     actor=agency)
+    room_request, takeout_request = demo_governance.file_requests(
+        cat, cast, dataset_id, project)
+    console.print(f"dataset {dataset_id} registered by {agency} ({len(columns)} columns "
+                  f"classified); {cast.researcher} submits {room_request} (analysis room) and "
+                  f"{takeout_request} (take-out, 반출)", highlight=False)
+
+    _step("8. privacy officers review with the risk report")
     import pandas as pd
 
     frame = pd.read_parquet(combined_path)
     risk = anonymize.risk_report(frame, QUASI_IDENTIFIERS, SENSITIVE)
     risk_doc = risk.to_dict()
-    (project_dir / "risk-report.json").write_text(
-        json.dumps(risk_doc, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
+    risk_path = project_dir / "risk-report.json"
+    demo_governance.write_json(risk_path, risk_doc)
     console.print(anonymize.summary(risk))
+    demo_governance.review_room_request(cat, cast, room_request)
+    console.print(f"{room_request}: reviewed by {officer} with the risk report, approved; "
+                  f"activated by {cast.admin}", highlight=False)
+    # A take-out leaves for good: it is anonymised first, and the committee judges what
+    # would leave.
+    anonymised = demo_governance.anonymised_report(frame, QUASI_IDENTIFIERS, SENSITIVE)
+    anonymised_path = project_dir / "takeout-risk-report.json"
+    demo_governance.write_json(anonymised_path, anonymised)
+    demo_governance.record_risk_reports(
+        space, project, {"risk_report": risk_path, "takeout_risk_report": anonymised_path},
+        takeout_request, officer)
+    console.print(f"anonymised for the take-out until k >= {demo_governance.TAKEOUT_K}: "
+                  f"k = {anonymised['k']}, highest prosecutor risk "
+                  f"{anonymised['prosecutor_risk_max']:.3f}", highlight=False)
+    tally = demo_governance.committee_review(cat, cast, takeout_request, anonymised)
+    console.print(f"{takeout_request}: committee {officer}, {cast.second_officer}, "
+                  f"{cast.third_officer}; {tally.summary()}", highlight=False)
 
-    _step("8. differentially private aggregate (OpenDP), charged to the public budget")
-    dataset_id = f"{DEMO_PROJECT}-combined"
+    _step("9. take-out (반출): built, measured again, encrypted to the researcher")
+    recipient, key_path = demo_governance.researcher_age_key(space, cast.researcher)
+    cat.set_age_recipient(cast.researcher, recipient, actor=cast.researcher)
+    built = build_takeout(space, takeout_request, officer)
+    rows, k = demo_governance.open_takeout(built.path, key_path, QUASI_IDENTIFIERS)
+    console.print(f"{built.release_id}: {built.rows:,} rows, k = {built.k} (raw data: k = "
+                  f"{risk_doc['k']}), highest prosecutor risk {built.prosecutor_risk_max:.3f}; "
+                  f"{cast.researcher} decrypts it with their own key: {rows:,} rows, "
+                  f"smallest class {k}", highlight=False)
+
+    _step("10. differentially private aggregate (OpenDP), charged to the public budget")
     # The people behind the release: the holders' registers (the demo's seed makes them
     # byte-identical on a rerun, while link ids, and so the combined file, differ).
     data_digest = hashlib.sha256("".join(
@@ -207,7 +257,9 @@ def demo(
         # nothing, so a rerun keeps the release it made.
         console.print(f"{DP_RELEASE} was released from this very data before; kept, not "
                       "charged again")
+        budget_dataset = earlier.dataset_id
     else:
+        budget_dataset = dataset_id
         if cat.budget(dataset_id, PUBLIC_CONSUMER) is None:
             cat.set_budget(dataset_id, PUBLIC_CONSUMER, PUBLIC_BUDGET, actor=officer)
         areas = anonymize.load_admin_areas()
@@ -232,9 +284,9 @@ def demo(
                       f"public budget of {dataset_id} ({left:g} left), 95% of counts within "
                       f"+/-{table.accuracy_95:.1f} of the truth -> {dp_path}")
 
-    spent = sum(e["epsilon"] for e in cat.budget_ledger(dataset_id, PUBLIC_CONSUMER))
+    spent = sum(e["epsilon"] for e in cat.budget_ledger(budget_dataset, PUBLIC_CONSUMER))
 
-    _step("9. synthetic microdata (SDV GaussianCopula, behind the privacy gate)")
+    _step("11. synthetic microdata (SDV GaussianCopula, behind the privacy gate)")
     with progress_bars() as progress:
         synthetic = anonymize.synthetic_release(
             frame, synthetic_rows, synthesizer="gaussian_copula", columns=columns, seed=seed,
@@ -249,7 +301,7 @@ def demo(
         synth_path, synth_checksum = publish_parquet(synthetic.data, space.releases, SYNTH_RELEASE)
         synth_report = synthetic.report()
         cat.record_release(
-            SYNTH_RELEASE, dataset_id=f"{DEMO_PROJECT}-combined", form="synthetic",
+            SYNTH_RELEASE, dataset_id=dataset_id, form="synthetic",
             title="Synthetic combined data (demo)", artifact=str(synth_path),
             checksum=synth_checksum, parameters=synth_report, actor=officer,
         )
@@ -258,33 +310,76 @@ def demo(
                       f"{synth_report['quality_score']:.1%}, privacy gate "
                       f"{'passed' if gate.get('passed') else 'FAILED'} -> {synth_path}")
 
-    _step("10. open-data API")
-    answer = _query_api_once(space, DP_RELEASE)
-    console.print(f"GET /api/v1/datasets/{DP_RELEASE}/rows -> {answer['total']} rows served")
+    _step("12. open-data API: open releases only")
+    answer = demo_governance.query_api(space, DP_RELEASE)
+    console.print(f"GET /api/v1/datasets/{DP_RELEASE}/rows -> {answer['rows']['total']} rows "
+                  f"served; /api/v1/datasets lists {', '.join(answer['native'])}; CKAN "
+                  f"package_list {', '.join(answer['ckan'])}", highlight=False)
+    served_closed = built.release_id in answer["native"] or built.release_id in answer["ckan"]
+    console.print(f"take-out {built.release_id}: "
+                  + ("SERVED OPENLY" if served_closed else "never served (not open data)"),
+                  highlight=False)
 
-    _step("11. audit trail")
+    _step("13. analysis room output through the airlock (two checkers)")
+    airlock_id, state, released = demo_governance.room_output(space, cat, cast, frame)
+    outbox = ", ".join(str(p.relative_to(space.root)) for p in released)
+    console.print(f"{cast.researcher} asks for {demo_governance.ROOM_OUTPUT} to leave the "
+                  f"room ({airlock_id}); {officer} and {cast.second_officer} check it "
+                  f"independently: {state}" + (f"; in the outbox: {outbox}" if outbox else ""),
+                  highlight=False)
+
+    _step("14. project close: every recorded file destroyed, with a certificate")
+    if keep_project:
+        console.print(f"project {project} kept open (--keep-project): its files stay for "
+                      f"inspection; close it with `pseudolink project close --project "
+                      f"{project}`", highlight=False)
+    else:
+        certificate = demo_governance.close_project(space, project, agency)
+        destroyed = [f for f in certificate["files"] if f["state"] == "destroyed"]
+        console.print(f"project {project} closed by {agency}: project key and "
+                      f"{len(destroyed)} recorded file(s) destroyed (shares, keys, payloads, "
+                      "crosswalks, link map, combined data, risk report, take-out copy); "
+                      "destruction certificate in the audit log", highlight=False)
+
+    _step("15. audit trail")
     # Other processes (the API) wrote too, without the key: sign the head they left.
     cat.checkpoint_audit()
     verdict = cat.verify_audit(catalog.CheckpointFile(anchor.path, anchor.signer.public))
     console.print(f"audit log: {verdict.entries} entries, "
                   f"{'intact' if verdict.intact else 'BROKEN: ' + '; '.join(verdict.problems)}"
-                  f" (signed checkpoints in {anchor.path})")
+                  f" (signed checkpoints in {anchor.path}); `pseudolink audit verify` checks "
+                  "it, `pseudolink audit export` lists who did what", highlight=False)
 
     summary = Table(title="pseudolink demo", show_header=False)
     for label, value in (
         ("people", f"{synth.people:,}"),
         ("links", f"{link_report.links:,}"),
         ("recall / precision", f"{quality.recall:.2%} / {quality.precision:.2%}"),
-        ("k-anonymity", str(risk_doc["k"])),
+        ("k-anonymity", f"{risk_doc['k']} raw; {built.k} in the take-out"),
         ("public DP budget", f"{spent:g} of {PUBLIC_BUDGET:g} spent"),
         ("synthetic quality", f"{synthetic.quality['quality_score']:.1%}"
          + ("" if synthetic.gate.passed else " (refused by the privacy gate)")),
+        ("project", f"{project} ({'open' if keep_project else 'closed, files destroyed'})"),
         ("workspace", str(space.root.resolve())),
     ):
         summary.add_row(label, value)
     console.print(summary)
-    if not verdict.ok:
+    if not verdict.ok or served_closed:
         raise typer.Exit(1)
+
+
+def _project_id(cat: catalog.Catalog) -> str:
+    """The demo's project: the open one of an earlier run, else the first id never closed.
+
+    A closed project's key is destroyed and its id cannot be reused, so a run after a
+    closing run starts ``demo-housing-2``, and so on.
+    """
+    closed = {p.id for p in cat.list_projects() if p.status == "closed"}
+    candidate, n = DEMO_PROJECT, 1
+    while candidate in closed:
+        n += 1
+        candidate = f"{DEMO_PROJECT}-{n}"
+    return candidate
 
 
 def _classify(columns: list[str]) -> dict[str, str]:
@@ -298,79 +393,3 @@ def _classify(columns: list[str]) -> dict[str, str]:
         else:
             classes[column] = "other"
     return classes
-
-
-
-
-def _demo_parties(cat: catalog.Catalog) -> None:
-    """One person per party (user id = party id), so each stage is recorded under its party.
-
-    No passwords: in the demo the stages run in-process, not through `pseudolink login`.
-    """
-    for user, role in (("ssis", "holder"), ("building", "holder"),
-                       (KEY_MANAGER, "key_manager"), (COMBINER, "combiner")):
-        if cat.user_role(user) != role:
-            cat.record_user(user, role=role, actor=DEMO_ADMIN,
-                            display_name=f"{user} operator (demo)")
-
-
-def _demo_people(cat: catalog.Catalog) -> str:
-    """The demo's administrator and privacy officer, logged in like real people.
-
-    Their passwords are random and discarded: nobody can log in as them afterwards
-    (an administrator can set one with `pseudolink catalog user password`). Returns
-    the officer's id, taken from their session, as every release is recorded under it.
-    """
-    import secrets
-
-    passwords = {DEMO_ADMIN: secrets.token_urlsafe(24), DEMO_OFFICER: secrets.token_urlsafe(24)}
-    if cat.get_user(DEMO_ADMIN) is None:
-        cat.bootstrap_admin(DEMO_ADMIN, passwords[DEMO_ADMIN], display_name="Demo administrator")
-    else:
-        # A rerun on the same workspace: the old random passwords are gone; reset them.
-        cat.set_password(DEMO_ADMIN, passwords[DEMO_ADMIN], actor=DEMO_ADMIN)
-    admin = cat.session_user(cat.login(DEMO_ADMIN, passwords[DEMO_ADMIN])).id
-    cat.record_user(DEMO_OFFICER, role="privacy_officer", actor=admin,
-                    display_name="Demo privacy officer")
-    cat.set_password(DEMO_OFFICER, passwords[DEMO_OFFICER], actor=admin)
-    officer = cat.session_user(cat.login(DEMO_OFFICER, passwords[DEMO_OFFICER])).id
-    console.print(f"people: administrator {admin}, privacy officer {officer} "
-                  "(logged in; random passwords, discarded)")
-    return officer
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _query_api_once(space: Workspace, dataset: str, timeout: float = 60.0) -> dict:
-    """Start ``pseudolink serve api`` on loopback, ask it for one dataset's rows, stop it."""
-    import httpx
-
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "pseudolink", "serve", "api", "--host", "127.0.0.1",
-         "--port", str(port), "--workdir", str(space.root)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}/api/v1/datasets/{dataset}/rows"
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                response = httpx.get(url, params={"limit": 5}, timeout=5)
-                response.raise_for_status()
-                return response.json()
-            except httpx.TransportError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    stderr = server.stderr.read().decode(errors="replace") if server.stderr else ""
-                    raise RuntimeError(f"the API did not start: {stderr[-2000:]}") from None
-                time.sleep(0.3)
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import math
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -23,6 +24,7 @@ from pseudolink.cli.app import WorkdirOption, console, fail, ws
 from pseudolink.cli.artifacts import sha256_file
 from pseudolink.cli.release import release_app
 from pseudolink.cli.session import acting_user
+from pseudolink.settings import Workspace
 
 
 def _encrypt_to(data: bytes, recipient: str, out: Path) -> None:
@@ -40,21 +42,31 @@ def _encrypt_to(data: bytes, recipient: str, out: Path) -> None:
         raise
 
 
-@release_app.command("takeout")
-def release_takeout(
-    request: Annotated[str, typer.Option("--request", help="The approved take-out request.")],
-    max_suppression: Annotated[float, typer.Option(
-        help="Share of records that may be suppressed to meet the thresholds.")] = 0.05,
-    workdir: WorkdirOption = None,
-) -> None:
-    """Build, check, encrypt to the requester and record the take-out of REQUEST."""
+@dataclass(frozen=True)
+class TakeoutBuilt:
+    """What `release takeout` wrote and recorded (no contents: counts, measures, paths)."""
+
+    release_id: str
+    path: Path
+    rows: int
+    k: int
+    prosecutor_risk_max: float
+    requester: str
+    recipient: str
+
+
+def build_takeout(space: Workspace, request: str, actor: str,
+                  max_suppression: float = 0.05) -> TakeoutBuilt:
+    """Build, check, encrypt and record the take-out of ``request`` as ``actor``.
+
+    The one path every take-out leaves by, for the CLI and the demo alike; a refusal is
+    an exit 2 naming the request, and nothing is left written.
+    """
     import pandas as pd
 
     import anonymize
     import catalog
 
-    space = ws(workdir)
-    actor = acting_user(space)
     try:
         with governance.open_catalog(space) as cat:
             order = cat.takeout_order(request, actor=actor)
@@ -113,7 +125,21 @@ def release_takeout(
         out.unlink(missing_ok=True)
         raise fail(f"request {request}: the catalog did not record the take-out, so it was "
                    f"removed: {exc}") from None
-    console.print(f"take-out {release_id}: {len(done.data):,} rows, k = {measured['k']}, "
-                  f"highest prosecutor risk {measured['prosecutor_risk_max']:.3f}; encrypted "
-                  f"to {order.requester}'s age key {order.recipient[:12]}…\n  {out}",
+    return TakeoutBuilt(release_id, out, len(done.data), measured["k"],
+                        measured["prosecutor_risk_max"], order.requester, order.recipient)
+
+
+@release_app.command("takeout")
+def release_takeout(
+    request: Annotated[str, typer.Option("--request", help="The approved take-out request.")],
+    max_suppression: Annotated[float, typer.Option(
+        help="Share of records that may be suppressed to meet the thresholds.")] = 0.05,
+    workdir: WorkdirOption = None,
+) -> None:
+    """Build, check, encrypt to the requester and record the take-out of REQUEST."""
+    space = ws(workdir)
+    built = build_takeout(space, request, acting_user(space), max_suppression)
+    console.print(f"take-out {built.release_id}: {built.rows:,} rows, k = {built.k}, "
+                  f"highest prosecutor risk {built.prosecutor_risk_max:.3f}; encrypted "
+                  f"to {built.requester}'s age key {built.recipient[:12]}…\n  {built.path}",
                   highlight=False)

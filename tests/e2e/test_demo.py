@@ -27,8 +27,10 @@ PASSPHRASE = "e2e test passphrase"
 def _run_demo(workdir: Path) -> subprocess.CompletedProcess:
     env = dict(os.environ, PSEUDOLINK_PASSPHRASE=PASSPHRASE, COLUMNS="200")
     return subprocess.run(
+        # The project stays open, so that these tests can inspect what each stage wrote
+        # (tests/e2e/test_demo_governed.py runs the demo that closes it).
         [sys.executable, "-m", "pseudolink", "demo", "--workdir", str(workdir),
-         "--people", str(PEOPLE), "--synthetic-rows", "300"],
+         "--people", str(PEOPLE), "--synthetic-rows", "300", "--keep-project"],
         capture_output=True, text=True, env=env, timeout=900,
     )
 

@@ -50,8 +50,9 @@ def moved(tmp_path_factory) -> Path:
     # population; these tests are about operating the workspace, so another seed is tried.
     for seed in ("2026", "7", "11"):
         shutil.rmtree(clone / ".pseudolink", ignore_errors=True)
+        # --keep-project: the checks below damage and inspect the project's files.
         result = _cli("demo", "--workdir", ".pseudolink", "--people", "3000", "--seed", seed,
-                      cwd=clone, timeout=900)
+                      "--keep-project", cwd=clone, timeout=900)
         if result.returncode == 0 or "privacy gate" not in result.stderr:
             break
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
