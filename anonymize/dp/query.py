@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from anonymize.dp.bounding import BoundedData, bound_contributions
+from anonymize.dp.floor import planned_or_refused
 from anonymize.dp.schema import DPQuery, DPSchema
 from anonymize.dp.statistics import CONFIDENCE, PLANS, Plan
 from anonymize.errors import AnonymizeError
@@ -87,7 +88,7 @@ def plan_query(df: pd.DataFrame | BoundedData, query: DPQuery, schema: DPSchema
                ) -> PlannedQuery:
     """The OpenDP measurement for ``query`` and its privacy loss, before any noise is drawn."""
     data = prepare(df, schema)
-    plan = PLANS[query.statistic](query, data.frame, schema)
+    plan = planned_or_refused(lambda q: PLANS[q.statistic](q, data.frame, schema), query)
     _check_numeric(query, data.frame)
     epsilon = float(plan.measurement.map(schema.d_in))
     return PlannedQuery(query, plan, data, epsilon)

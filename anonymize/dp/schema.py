@@ -64,6 +64,13 @@ class DPSchema:
         return list(self.keys[column])
 
 
+#: The smallest epsilon any query may spend. Below it the noise of every statistic is so
+#: wide that an answer says nothing, and its arithmetic leaves the range of the numbers
+#: that carry it (a count at 1e-300 saturated at -9.2e18); statistics whose noise cannot
+#: be calibrated at a larger epsilon are refused with their own floor (anonymize.dp.floor).
+MIN_EPSILON = 1e-9
+
+
 @dataclass(frozen=True)
 class DPQuery:
     """One statistic at one epsilon.
@@ -87,6 +94,9 @@ class DPQuery:
         if isinstance(eps, bool) or not isinstance(eps, int | float) or not math.isfinite(eps) \
                 or eps <= 0:
             raise AnonymizeError(f"epsilon must be a positive finite number, got {eps!r}")
+        if eps < MIN_EPSILON:
+            raise AnonymizeError(f"epsilon {eps:g} is below the smallest allowed, "
+                                 f"{MIN_EPSILON:g}")
         if self.statistic != "count" and not self.column:
             raise AnonymizeError(f"statistic {self.statistic!r} needs a column")
         if self.by and self.statistic not in GROUPABLE:

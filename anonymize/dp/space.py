@@ -11,6 +11,7 @@ equals the OpenDP transformation's output on the same data.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -57,13 +58,26 @@ def calibrated(transformation: opendp.mod.Transformation,
     def chain(scale: float) -> opendp.mod.Measurement:
         return transformation >> noise(scale)
 
+    from anonymize.dp.floor import Uncalibrated
+
     sensitivity = transformation.map(d_in)
     scale = factor * float(sensitivity) / epsilon
+    if not math.isfinite(scale):
+        raise Uncalibrated(f"the noise scale for epsilon {epsilon:g} is not a finite number")
     if chain(scale).map(d_in) > epsilon:
-        scale = float(opendp.mod.binary_search_param(chain, d_in=d_in, d_out=epsilon))
+        # Searched between the guess and a scale known to be enough: left to find its own
+        # bounds, OpenDP's search tried negative scales, which its constructors refuse,
+        # and a variance at epsilon 0.5 failed with an internal error.
+        high = scale * 2
+        while chain(high).map(d_in) > epsilon:
+            high *= 2
+            if not math.isfinite(high):
+                raise Uncalibrated(f"no finite noise scale reaches epsilon {epsilon:g}")
+        scale = float(opendp.mod.binary_search_param(chain, d_in=d_in, d_out=epsilon,
+                                                     bounds=(scale, high)))
     measurement = chain(scale)
-    if not measurement.map(d_in) <= epsilon:  # pragma: no cover - OpenDP's search guarantees it
-        raise AssertionError("OpenDP privacy map exceeds the requested epsilon")
+    if not measurement.map(d_in) <= epsilon:  # at extreme scales float rounding wins
+        raise Uncalibrated(f"OpenDP's privacy map stays above epsilon {epsilon:g}")
     return measurement, scale
 
 
