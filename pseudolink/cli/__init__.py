@@ -32,6 +32,7 @@ COMMAND_MODULES = (
     "catalog",
     "catalog_governance",
     "catalog_request",
+    "catalog_review",
     "audit",
     "doctor",
     "backup",

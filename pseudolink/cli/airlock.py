@@ -57,6 +57,8 @@ def request(
     kind: Annotated[list[str] | None, typer.Option(
         help="FILE=frequency_table|magnitude_table|model|figure|text; the content is "
              "checked, and a kind it contradicts is refused.")] = None,
+    request_id: Annotated[str | None, typer.Option(
+        "--id", help="The request's id (default: out- and 8 random hex digits).")] = None,
     workdir: WorkdirOption = None,
 ) -> None:
     """Ask for files to leave the room; the automatic checks run now."""
@@ -65,7 +67,7 @@ def request(
         kinds = dict(item.split("=", 1) for item in kind or [])
         folder = outputs or space.root / "room" / user / "outputs"
         _show(airlock.request(user, folder, files, context=context, controls=controls,
-                              kinds=kinds))
+                              kinds=kinds, request_id=request_id))
 
 
 @group.command("list")
