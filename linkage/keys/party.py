@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.serialization import (
 
 from linkage.errors import LinkageError
 from linkage.files import write_atomic
+from linkage.keys import session_cache
 from linkage.keys.passphrase import check_passphrase
 from linkage.keys.secret_file import WrongPassphrase, open_secret, seal_secret
 
@@ -159,13 +160,31 @@ def load_party_secret(keys_dir: str | Path, party_id: str, passphrase: str) -> P
         raise LinkageError(
             f"this workspace holds no private keys for party '{party_id}' ({path} is missing); "
             f"create them with `pseudolink party create --id {party_id} --role ...`")
-    # scrypt costs a third of a second by design; within one process a file is unlocked once.
+    # scrypt costs a third of a second by design; within one process a file is unlocked once,
+    # and across commands once per PSEUDOLINK_KEY_CACHE_SECONDS where that is set.
     try:
-        return _unlock(path.read_bytes(), passphrase)
+        seconds = session_cache.cache_seconds()
+    except ValueError as exc:
+        raise LinkageError(str(exc)) from None
+    sealed = path.read_bytes()
+    try:
+        if seconds:
+            return _unlock_cached(path, sealed, passphrase, seconds)
+        return _unlock(sealed, passphrase)
     except WrongPassphrase:
         raise _wrong_passphrase(path) from None
     except ValueError as exc:
         raise LinkageError(f"{path}: {exc}") from None
+
+
+def _unlock_cached(path: Path, sealed: bytes, passphrase: str, seconds: int) -> PartySecret:
+    """From the kernel keyring when this very file was unlocked there lately (the passphrase
+    then goes unchecked, as with ssh-agent); else unlock it and leave it there."""
+    plain = session_cache.fetch(path, sealed)
+    if plain is None:
+        plain = open_secret(sealed, passphrase)
+        session_cache.store(path, sealed, plain, seconds)
+    return _parse(plain)
 
 
 def _wrong_passphrase(path: Path) -> LinkageError:
