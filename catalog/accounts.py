@@ -1,16 +1,15 @@
-"""Users' passwords, API keys and DP column bounds: the identity half of ``Catalog``.
+"""Organisations, users, passwords and API keys: the accounts service of ``Catalog``.
 
-These are administration, done by whoever holds the catalog's database URL (the CLI)
-or, through the console, by a logged-in user whom the console checks against the role
-matrix first. The library records every change in the audit log with its actor.
+Every change is administration that the role matrix allows (``user.manage``,
+``organisation.manage``, ``apikey.*``), checked inside the change's own transaction,
+and recorded in the audit log with its actor. Nobody administers their own account,
+except to change their own password.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select
 
@@ -18,24 +17,58 @@ from catalog import identity
 from catalog.coltypes import utcnow
 from catalog.errors import CatalogError
 from catalog.identity import ApiKeyCheck, ApiKeyInfo, UserInfo
-from catalog.models import ApiKey, ColumnBound, Dataset, LoginSession, User
+from catalog.models import ROLES, ApiKey, LoginSession, Organisation, User
 from catalog.roles import PermissionRefused, permits, refuse_self
+from catalog.storage import Storage, one_of, user_info
 
 
-def _user_info(user: User) -> UserInfo:
-    return UserInfo(id=user.id, role=user.role, organisation_id=user.organisation_id,
-                    display_name=user.display_name, active=user.active)
+class AccountService:
+    """Organisations, users, passwords and API keys, over the catalog's storage."""
 
+    def __init__(self, storage: Storage) -> None:
+        self._storage = storage
 
-class AccountMethods:
-    """Mixed into ``catalog.Catalog``; uses its ``_change`` and ``_read`` sessions."""
+    # -- organisations and users ------------------------------------------------------
 
-    def _change(self, actor: str, action: str, target: str, *,  # provided by Catalog
-                permission: str | None = None) -> Any:
-        raise NotImplementedError
+    def record_organisation(self, organisation_id: str, *, name: str, actor: str) -> None:
+        """Create or rename an organisation (a holder, the key manager, the agency...)."""
+        with self._storage.change(actor, "organisation.record", organisation_id,
+                                  permission="organisation.manage") as change:
+            organisation = change.session.get(Organisation, organisation_id)
+            if organisation is None:
+                change.session.add(Organisation(id=organisation_id, name=name))
+            else:
+                organisation.name = name
+                change.action = "organisation.update"
+            change.details = {"name": name}
 
-    def _read(self) -> Any:  # provided by Catalog
-        raise NotImplementedError
+    def record_user(self, user_id: str, *, role: str, actor: str,
+                    organisation_id: str | None = None, display_name: str = "") -> None:
+        """Create a user or change their role; the role decides what they may do."""
+        one_of(role, ROLES, f"user {user_id!r}: role")
+        with self._storage.change(actor, "user.record", user_id,
+                                  permission="user.manage") as change:
+            session = change.session
+            refuse_self(actor, user_id, "user.manage", "change their own role or record")
+            if organisation_id is not None and session.get(Organisation, organisation_id) is None:
+                raise CatalogError(f"user {user_id!r}: no organisation {organisation_id!r} "
+                                   "in the catalog")
+            user = session.get(User, user_id)
+            change.details = {"role": role, "organisation_id": organisation_id}
+            if user is None:
+                session.add(User(id=user_id, role=role, organisation_id=organisation_id,
+                                 display_name=display_name))
+                return
+            change.action = "user.update"
+            change.details["previous_role"] = user.role
+            user.role, user.organisation_id = role, organisation_id
+            user.display_name = display_name or user.display_name
+
+    def user_role(self, user_id: str) -> str | None:
+        """The user's role, or None for an unknown or deactivated user."""
+        with self._storage.read() as session:
+            user = session.get(User, user_id)
+            return user.role if user is not None and user.active else None
 
     # -- users ------------------------------------------------------------------------
 
@@ -46,7 +79,7 @@ class AccountMethods:
         """
         digest = identity.hash_password(user_id, password)
         own = actor == user_id
-        with self._change(actor, "user.set_password", user_id,
+        with self._storage.change(actor, "user.set_password", user_id,
                           permission=None if own else "user.manage") as change:
             if own:
                 acting = change.session.get(User, actor)
@@ -61,26 +94,27 @@ class AccountMethods:
 
     def authenticate(self, user_id: str, password: str) -> UserInfo | None:
         """The user if the password is theirs and they are active, else None; audited."""
-        with self._read() as session:
+        with self._storage.read() as session:
             user = session.get(User, user_id)
             stored = user.password_hash if user is not None else None
             ok = identity.verify_password(stored, password) and user.active
-            info = _user_info(user) if ok else None
-        self._login_audit(user_id, ok, stored)  # type: ignore[attr-defined]
+            info = user_info(user) if ok else None
+        self._login_audit(user_id, ok, stored)
         if ok and stored is not None and identity.needs_rehash(stored):
             self.set_password(user_id, password, actor=user_id)
         return info
 
     def _login_audit(self, user_id: str, ok: bool, stored: str | None) -> None:
         # A failed login names the attempted user: that is what an officer looks for.
-        with self._change(user_id or "<empty>", "auth.login" if ok else "auth.login_failed",
+        with self._storage.change(user_id or "<empty>", "auth.login" if ok else "auth.login_failed",
                           user_id or "<empty>") as change:
             change.details = {"ok": ok} if ok else {"ok": False,
                                                     "known_user": stored is not None}
 
     def deactivate_user(self, user_id: str, *, actor: str) -> None:
         """Stop a user from logging in or acting (their sessions end); their history stays."""
-        with self._change(actor, "user.deactivate", user_id, permission="user.manage") as change:
+        with self._storage.change(actor, "user.deactivate", user_id,
+                                  permission="user.manage") as change:
             refuse_self(actor, user_id, "user.manage", "deactivate themselves")
             user = change.session.get(User, user_id)
             if user is None:
@@ -94,13 +128,13 @@ class AccountMethods:
             change.details = {"sessions_ended": ended}
 
     def get_user(self, user_id: str) -> UserInfo | None:
-        with self._read() as session:
+        with self._storage.read() as session:
             user = session.get(User, user_id)
-            return None if user is None else _user_info(user)
+            return None if user is None else user_info(user)
 
     def list_users(self) -> list[UserInfo]:
-        with self._read() as session:
-            return [_user_info(u) for u in session.scalars(select(User).order_by(User.id))]
+        with self._storage.read() as session:
+            return [user_info(u) for u in session.scalars(select(User).order_by(User.id))]
 
     def authorize(self, user_id: str, action: str) -> bool:
         """Whether the active user ``user_id`` may take ``action`` (the role matrix)."""
@@ -124,7 +158,8 @@ class AccountMethods:
         if not scope_list or not all(isinstance(s, str) and s for s in scope_list):
             raise CatalogError(f"API key for {owner!r}: give at least one scope")
         key_id, secret, digest = identity.new_api_key()
-        with self._change(actor, "apikey.issue", key_id, permission="apikey.issue") as change:
+        with self._storage.change(actor, "apikey.issue", key_id,
+                                  permission="apikey.issue") as change:
             change.session.add(ApiKey(id=key_id, owner=owner, secret_hash=digest,
                                       scopes=scope_list, daily_quota=daily_quota,
                                       expires_at=expires_at, created_by=actor))
@@ -137,7 +172,7 @@ class AccountMethods:
         key_id = identity.key_id_of(secret) if isinstance(secret, str) else None
         if key_id is None:
             return ApiKeyCheck(status="unknown")
-        with self._read() as session:
+        with self._storage.read() as session:
             key = session.get(ApiKey, key_id)
             if key is None or not identity.digests_match(key.secret_hash, secret):
                 return ApiKeyCheck(status="unknown")
@@ -152,7 +187,8 @@ class AccountMethods:
                                expires_at=key.expires_at)
 
     def revoke_api_key(self, key_id: str, *, actor: str) -> None:
-        with self._change(actor, "apikey.revoke", key_id, permission="apikey.revoke") as change:
+        with self._storage.change(actor, "apikey.revoke", key_id,
+                                  permission="apikey.revoke") as change:
             key = change.session.get(ApiKey, key_id)
             if key is None:
                 raise CatalogError(f"no API key {key_id!r} in the catalog")
@@ -166,47 +202,8 @@ class AccountMethods:
         query = select(ApiKey).order_by(ApiKey.created_at, ApiKey.id)
         if owner is not None:
             query = query.where(ApiKey.owner == owner)
-        with self._read() as session:
+        with self._storage.read() as session:
             return [ApiKeyInfo(key_id=k.id, owner=k.owner, scopes=tuple(k.scopes),
                                daily_quota=k.daily_quota, expires_at=k.expires_at,
                                created_at=k.created_at, revoked_at=k.revoked_at)
                     for k in session.scalars(query)]
-
-    # -- DP column bounds ---------------------------------------------------------------
-
-    def set_column_bounds(self, dataset_id: str, column: str, lower: float, upper: float, *,
-                          actor: str) -> None:
-        """Declare a numeric column's public bounds (DP sums and means clamp to them).
-
-        Bounds must come from public knowledge (a benefit's legal maximum), never from
-        the data, or they leak it.
-        """
-        for label, value in (("lower", lower), ("upper", upper)):
-            if isinstance(value, bool) or not isinstance(value, int | float) \
-                    or not math.isfinite(value):
-                raise CatalogError(f"dataset {dataset_id!r}, column {column!r}: {label} bound "
-                                   f"must be a finite number, got {value!r}")
-        if not lower < upper:
-            raise CatalogError(f"dataset {dataset_id!r}, column {column!r}: lower bound "
-                               f"{lower:g} must be below upper bound {upper:g}")
-        with self._change(actor, "bounds.set", f"{dataset_id}/{column}",
-                          permission="bounds.set") as change:
-            dataset = change.session.get(Dataset, dataset_id)
-            if dataset is None:
-                raise CatalogError(f"no dataset {dataset_id!r} in the catalog")
-            if column not in {c.name for c in dataset.columns}:
-                raise CatalogError(f"dataset {dataset_id!r} has no column {column!r}")
-            bound = change.session.get(ColumnBound, (dataset_id, column))
-            if bound is None:
-                change.session.add(ColumnBound(dataset_id=dataset_id, column=column,
-                                               lower=float(lower), upper=float(upper)))
-            else:
-                change.details["previous"] = [bound.lower, bound.upper]
-                bound.lower, bound.upper, bound.updated_at = float(lower), float(upper), utcnow()
-            change.details.update({"lower": float(lower), "upper": float(upper)})
-
-    def column_bounds(self, dataset_id: str) -> dict[str, tuple[float, float]]:
-        with self._read() as session:
-            rows = session.scalars(select(ColumnBound).where(ColumnBound.dataset_id == dataset_id)
-                                   .order_by(ColumnBound.column))
-            return {r.column: (r.lower, r.upper) for r in rows}

@@ -1,4 +1,7 @@
-"""Appending to, reading and exporting the audit log inside a caller's transaction.
+"""Appending to, reading and exporting the audit log; ``AuditService`` is its service.
+
+The functions work inside a caller's transaction; the service records events that
+change nothing else, verifies the chain, signs checkpoints and exports the log.
 
 Appends lock the single chain-head row (``SELECT ... FOR UPDATE``; on SQLite the
 ``BEGIN IMMEDIATE`` of every writing transaction does it), so two concurrent writers
@@ -17,7 +20,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from catalog.checkpoints import Checkpoint, CheckpointFile, read_checkpoints
+from catalog.checkpoints import (
+    Anchor,
+    Checkpoint,
+    CheckpointFile,
+    append_checkpoint,
+    read_checkpoints,
+)
 from catalog.coltypes import utcnow
 from catalog.errors import CatalogError
 from catalog.hashchain import (
@@ -117,3 +126,53 @@ def export(session: Session, out: Path) -> int:
         Path(temp_name).unlink(missing_ok=True)
         raise
     return count
+
+
+class AuditService:
+    """The audit log of one catalog: events, verification, checkpoints and export.
+
+    ``storage`` is a ``catalog.storage.Storage`` (not imported here: it builds on this
+    module's ``append_entry``).
+    """
+
+    def __init__(self, storage: Any) -> None:
+        self._storage = storage
+
+    def audit(self, actor: str, action: str, target: str, details: dict) -> None:
+        """Record an event that changes nothing in the catalog (a login, a download)."""
+        if not isinstance(details, Mapping):
+            raise CatalogError(f"details of {action} must be a mapping, "
+                               f"got {type(details).__name__}")
+        with self._storage.change(actor, action, target) as change:
+            try:
+                change.details = jsonable(details)
+            except (TypeError, ValueError) as exc:
+                raise CatalogError(f"details of {action}: {exc}") from None
+
+    def verify_audit(self, checkpoints: CheckpointFile | None = None) -> AuditVerification:
+        """Check the hash chain; with ``checkpoints``, also against every signed checkpoint.
+
+        Without checkpoints a rewritten chain whose hashes were recomputed passes: only
+        a key the database does not hold can tell (see ``catalog.checkpoints``).
+        """
+        with self._storage.read() as session:
+            return verify(session, checkpoints)
+
+    def checkpoint_audit(self, anchor: Anchor | None = None) -> tuple[int, str]:
+        """Sign the current chain head into the checkpoint file; returns (seq, head)."""
+        anchor = anchor or self._storage.anchor
+        if anchor is None:
+            raise CatalogError("no audit signing key to checkpoint with")
+        with self._storage.read() as session:
+            seq, head = current_head(session)
+        append_checkpoint(anchor.path, anchor.signer, seq, head)
+        return seq, head
+
+    def export_audit(self, out: Path) -> int:
+        """Write the log as JSON lines (complete file or none); returns the entry count."""
+        with self._storage.read() as session:
+            return export(session, Path(out))
+
+    def audit_entries(self) -> list[dict[str, Any]]:
+        with self._storage.read() as session:
+            return [entry.to_dict() for entry in iter_entries(session)]

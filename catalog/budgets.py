@@ -26,6 +26,7 @@ from catalog.coltypes import utcnow
 from catalog.errors import CatalogError
 from catalog.hashchain import jsonable
 from catalog.models import BudgetSpend, Dataset, DatasetBudget, PrivacyBudget
+from catalog.storage import Storage, json_doc
 
 # Epsilons are floats: 0.1 + 0.1 + 0.1 exceeds 0.3 by 4e-17. A spend that lands within
 # this slack of the total is the exact budget, not an overspend.
@@ -220,3 +221,72 @@ class BudgetExceeded(CatalogError):
     def __init__(self, message: str, *, remaining: float) -> None:
         super().__init__(message)
         self.remaining = remaining
+
+
+class BudgetService:
+    """Privacy budgets over the catalog's storage: officers set them, queries spend them."""
+
+    def __init__(self, storage: Storage) -> None:
+        self._storage = storage
+
+    def set_budget(self, dataset_id: str, consumer: str, epsilon_total: float,
+                   actor: str) -> None:
+        """Set one consumer's share of a dataset's epsilon (officers)."""
+        with self._storage.change(actor, "budget.set", f"{dataset_id}/{consumer}",
+                                  permission="budget.set") as change:
+            change.details = set_budget(change.session, dataset_id, consumer, epsilon_total)
+
+    def set_dataset_budget(self, dataset_id: str, epsilon_total: float, actor: str) -> None:
+        """Set the total epsilon all consumers of this dataset's content share (officers)."""
+        with self._storage.change(actor, "budget.dataset_set", dataset_id,
+                                  permission="budget.set") as change:
+            change.details = set_dataset_total(change.session, dataset_id, epsilon_total,
+                                               actor)
+
+    def dataset_budget(self, dataset_id: str) -> DatasetBudgetInfo | None:
+        with self._storage.read() as session:
+            return dataset_total(session, dataset_id)
+
+    def spend(self, dataset_id: str, consumer: str, epsilon: float, *, query: dict,
+              actor: str) -> float:
+        """Charge one query to a budget; returns the epsilon left.
+
+        A refusal raises BudgetExceeded stating the remaining budget, and is itself
+        audited. No role is required: the consumer's own budget is what limits them.
+        """
+        target = f"{dataset_id}/{consumer}"
+        try:
+            with self._storage.change(actor, "budget.spend", target) as change:
+                remaining, change.details = spend(change.session, dataset_id, consumer,
+                                                  epsilon, query, actor)
+        except BudgetExceeded as refused:
+            with self._storage.change(actor, "budget.spend_refused", target) as change:
+                change.details = {"epsilon": epsilon, "remaining": refused.remaining,
+                                  "query": json_doc(query, "query")}
+            raise
+        return remaining
+
+    def budget(self, dataset_id: str, consumer: str) -> BudgetInfo | None:
+        with self._storage.read() as session:
+            found = session.scalars(select(PrivacyBudget).where(
+                PrivacyBudget.dataset_id == dataset_id,
+                PrivacyBudget.consumer == consumer)).one_or_none()
+            return None if found is None else budget_info(found)
+
+    def list_budgets(self) -> list[BudgetInfo]:
+        with self._storage.read() as session:
+            return [budget_info(b) for b in session.scalars(
+                select(PrivacyBudget).order_by(PrivacyBudget.dataset_id,
+                                               PrivacyBudget.consumer))]
+
+    def budget_ledger(self, dataset_id: str, consumer: str) -> list[dict[str, Any]]:
+        """Every spend charged to one budget, oldest first."""
+        with self._storage.read() as session:
+            rows = session.execute(
+                select(BudgetSpend)
+                .join(PrivacyBudget, PrivacyBudget.id == BudgetSpend.budget_id)
+                .where(PrivacyBudget.dataset_id == dataset_id,
+                       PrivacyBudget.consumer == consumer)
+                .order_by(BudgetSpend.id)).scalars()
+            return [{"epsilon": r.epsilon, "query": r.query, "actor": r.actor,
+                     "created_at": r.created_at} for r in rows]

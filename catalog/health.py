@@ -17,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from catalog.artefacts import local_path, sha256_file
 from catalog.database import current_revision, head_revision, redacted
 from catalog.models import Artefact, Release
+from catalog.storage import Storage
 
 WORKSPACE_EVENTS = ("workspace.backup", "workspace.restore")
 
@@ -44,11 +45,19 @@ def schema_problem(engine: Engine) -> str | None:
     return None
 
 
-class HealthMethods:
-    """Mixed into :class:`catalog.Catalog`: what ``/readyz`` and ``doctor`` ask of it."""
+class HealthService:
+    """What ``/readyz`` and ``doctor`` ask of the catalog, and its workspace events."""
 
-    _engine: Engine
-    root: Path | None
+    def __init__(self, storage: Storage) -> None:
+        self._storage = storage
+
+    @property
+    def _engine(self) -> Engine:
+        return self._storage.engine
+
+    @property
+    def root(self) -> Path | None:
+        return self._storage.root
 
     def readiness(self) -> list[str]:
         """Problems that make the catalog unfit to serve now; empty when ready."""
@@ -108,7 +117,7 @@ class HealthMethods:
         if action not in WORKSPACE_EVENTS:
             raise ValueError(f"not a workspace event: {action}")
         permission = action if action == "workspace.backup" else None
-        with self._change(actor, action, target, permission=permission) as change:  # type: ignore[attr-defined]
+        with self._storage.change(actor, action, target, permission=permission) as change:
             change.details = dict(details)
 
     def _legacy(self, stored: str) -> str | None:

@@ -9,8 +9,7 @@ written, and audits a destruction certificate.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -27,6 +26,7 @@ from catalog.errors import CatalogError
 from catalog.hashchain import jsonable
 from catalog.models import LINKAGE_MODES, PURPOSES, Artefact, AuditEntry, Project, User
 from catalog.roles import PermissionRefused, require
+from catalog.storage import Storage, json_doc, one_of
 
 #: The actor of a stage in a workspace whose catalog has no users: the party whose secret
 #: key (unlocked by its passphrase) the stage used. Refused once the catalog has users.
@@ -80,25 +80,41 @@ def _holders(spec: Mapping[str, Any]) -> list[str]:
     return [h.get("id", "?") for h in spec.get("holders", []) if isinstance(h, Mapping)]
 
 
-class ProjectMethods:
-    """Stages, artefacts, close and retention: mixed into ``catalog.Catalog``."""
+class ProjectService:
+    """Linkage projects: their record, stages, files, close, retention and destruction."""
 
-    def _write(self) -> Any:  # provided by Catalog
-        raise NotImplementedError
+    def __init__(self, storage: Storage) -> None:
+        self._storage = storage
 
-    def _read(self) -> Any:  # provided by Catalog
-        raise NotImplementedError
+    def record_project(self, project_id: str, *, purpose: str, mode: str, spec: dict,
+                       actor: str) -> None:
+        """Create or update a linkage project; a closed project stays closed."""
+        one_of(purpose, PURPOSES, "purpose")
+        one_of(mode, LINKAGE_MODES, "linkage mode")
+        spec_doc = json_doc(spec, f"spec of project {project_id!r}")
+        with self._storage.change(actor, "project.record", project_id,
+                                  permission="project.record") as change:
+            project = change.session.get(Project, project_id)
+            if project is None:
+                change.session.add(Project(id=project_id, purpose=purpose, mode=mode,
+                                           spec=spec_doc))
+            elif project.status == "closed":
+                raise CatalogError(f"project {project_id!r} was closed on "
+                                   f"{project.closed_at:%Y-%m-%d}: its key is destroyed and it "
+                                   "cannot be recorded again; choose a new project id")
+            else:
+                project.purpose, project.mode, project.spec = purpose, mode, spec_doc
+                change.action = "project.update"
+            change.details = {"purpose": purpose, "mode": mode}
 
-    @contextmanager
-    def _guarded(self, target: str) -> Iterator[Session]:
-        """A writing transaction whose role refusals are audited in one of their own."""
-        try:
-            with self._write() as session:
-                yield session
-        except PermissionRefused as refused:
-            # Catalog._audit_refusal: the attempt is recorded in a transaction of its own.
-            self._audit_refusal(refused.actor, target, refused)  # type: ignore[attr-defined]
-            raise
+    def close_project(self, project_id: str, *, actor: str) -> None:
+        """Mark a project closed (its files are destroyed by ``destroy_project``)."""
+        with self._storage.change(actor, "project.close", project_id,
+                                  permission="project.close") as change:
+            project = _project(change.session, project_id)
+            if project.status == "closed":
+                raise CatalogError(f"project {project_id!r} is already closed")
+            project.status, project.closed_at = "closed", utcnow()
 
     def ensure_project(self, project_id: str, *, purpose: str, mode: str,
                        spec: Mapping[str, Any], actor: str,
@@ -112,7 +128,7 @@ class ProjectMethods:
         if purpose not in PURPOSES or mode not in LINKAGE_MODES:
             raise CatalogError(f"project {project_id!r}: purpose {purpose!r} or mode "
                                f"{mode!r} unknown")
-        with self._guarded(project_id) as session:
+        with self._storage.guarded(project_id) as session:
             if session.get(Project, project_id) is not None:
                 return False
             check_actor(session, actor, permission)
@@ -136,7 +152,7 @@ class ProjectMethods:
         described = files.describe(outputs or {}, root)
         extra = jsonable(dict(details or {}))
         action = f"stage.{stage}"
-        with self._guarded(project_id) as session:
+        with self._storage.guarded(project_id) as session:
             check_actor(session, actor, action)
             project = _project(session, project_id)
             if project.status == "closed":
@@ -156,14 +172,14 @@ class ProjectMethods:
         query = select(Artefact).where(Artefact.project_id == project_id)
         if not destroyed:
             query = query.where(Artefact.destroyed_at.is_(None))
-        with self._read() as session:
+        with self._storage.read() as session:
             return [artefact_info(r) for r in session.scalars(query.order_by(Artefact.id))]
 
     def set_retention(self, project_id: str, until: datetime, *, actor: str) -> None:
         """After ``until`` the sweep destroys the project's files, closed or not."""
         if until.tzinfo is None:
             raise CatalogError(f"project {project_id!r}: the retention date needs a time zone")
-        with self._guarded(project_id) as session:
+        with self._storage.guarded(project_id) as session:
             require(session, actor, "project.retention")
             project = _project(session, project_id)
             previous = project.retain_until
@@ -178,17 +194,17 @@ class ProjectMethods:
 
         Returns the certificate: what was destroyed (kinds, paths, digests), when, by whom.
         """
-        with self._guarded(project_id) as session:
+        with self._storage.guarded(project_id) as session:
             check_actor(session, actor, "project.close")
             _project(session, project_id)
-        with self._read() as session:
+        with self._storage.read() as session:
             pending = list(session.scalars(select(Artefact).where(
                 Artefact.project_id == project_id, Artefact.destroyed_at.is_(None))
                 .order_by(Artefact.id)))
         # Files go first: if the catalog then fails, a rerun finds them absent and says so.
         lines = files.destroy_files(pending, root)
         now = utcnow()
-        with self._guarded(project_id) as session:
+        with self._storage.guarded(project_id) as session:
             check_actor(session, actor, "project.close")
             project = _project(session, project_id)
             for row in session.scalars(select(Artefact).where(
@@ -209,14 +225,14 @@ class ProjectMethods:
         return jsonable(certificate)
 
     def list_projects(self) -> list[ProjectInfo]:
-        with self._read() as session:
+        with self._storage.read() as session:
             ids = list(session.scalars(select(Project.id).order_by(Project.created_at,
                                                                    Project.id)))
         return [self.project_status(project_id) for project_id in ids]
 
     def project_status(self, project_id: str) -> ProjectInfo:
         """Parties, stages run (from the audit log), files held and retention."""
-        with self._read() as session:
+        with self._storage.read() as session:
             project = _project(session, project_id)
             entries = session.scalars(select(AuditEntry).where(
                 AuditEntry.target == project_id,

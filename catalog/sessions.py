@@ -15,16 +15,17 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from catalog import identity
+from catalog.accounts import AccountService
 from catalog.coltypes import utcnow
 from catalog.errors import CatalogError
 from catalog.identity import UserInfo
 from catalog.models import LoginSession, LoginThrottle, User
+from catalog.storage import Storage
 
 DEFAULT_SESSION_LIFETIME = timedelta(hours=8)
 SESSION_CLIENTS = ("cli", "console", "hub", "api", "portal")
@@ -58,20 +59,14 @@ def _locked_message(what: str, until: datetime) -> str:
             "UTC; try again then, or ask an administrator")
 
 
-class SessionMethods:
-    """Mixed into ``catalog.Catalog``; uses its ``_change``, ``_write`` and ``_read``."""
+class SessionService:
+    """Logins, sessions, throttling and the first administrator, over the storage."""
 
-    throttle_policy: ThrottlePolicy = ThrottlePolicy()
-
-    def _change(self, actor: str, action: str, target: str, *,  # provided by Catalog
-                permission: str | None = None) -> Any:
-        raise NotImplementedError
-
-    def _write(self) -> Any:  # provided by Catalog
-        raise NotImplementedError
-
-    def _read(self) -> Any:  # provided by Catalog
-        raise NotImplementedError
+    def __init__(self, storage: Storage, accounts: AccountService,
+                 throttle_policy: ThrottlePolicy | None = None) -> None:
+        self._storage = storage
+        self._accounts = accounts
+        self.throttle_policy = throttle_policy or ThrottlePolicy()
 
     # -- throttling -----------------------------------------------------------------
 
@@ -87,7 +82,7 @@ class SessionMethods:
     def check_throttle(self, user_id: str, address: str | None = None) -> None:
         """Raise ``LoginRefused(reason='locked')`` while the account or address is locked."""
         now = utcnow()
-        with self._read() as session:
+        with self._storage.read() as session:
             for row, scope, subject, _limit in self._throttle_rows(session, user_id, address):
                 if row is not None and row.locked_until is not None and row.locked_until > now:
                     what = f"account {subject!r}" if scope == "account" else \
@@ -104,7 +99,7 @@ class SessionMethods:
     def record_login_failure(self, user_id: str, address: str | None = None) -> None:
         """Count one failure against the account and the address; lock past the limit."""
         now, policy = utcnow(), self.throttle_policy
-        with self._write() as session:
+        with self._storage.write() as session:
             self._prune_throttle(session, now)
             for row, scope, subject, limit in self._throttle_rows(session, user_id, address):
                 if row is None:
@@ -119,7 +114,7 @@ class SessionMethods:
                     row.failures, row.window_start = 0, now
 
     def _clear_account_throttle(self, user_id: str) -> None:
-        with self._write() as session:
+        with self._storage.write() as session:
             row = session.get(LoginThrottle, ("account", user_id))
             if row is not None:
                 session.delete(row)
@@ -129,7 +124,7 @@ class SessionMethods:
         if not address:
             return
         now = utcnow()
-        with self._read() as session:
+        with self._storage.read() as session:
             row = session.get(LoginThrottle, ("address", address))
             if row is not None and row.locked_until is not None and row.locked_until > now:
                 raise LoginRefused(_locked_message("this client address", row.locked_until),
@@ -139,7 +134,7 @@ class SessionMethods:
         """When a client address's lockout ends, or None if it is not locked out."""
         if not address:
             return None
-        with self._read() as session:
+        with self._storage.read() as session:
             row = session.get(LoginThrottle, ("address", address))
             if row is not None and row.locked_until is not None and \
                     row.locked_until > utcnow():
@@ -151,7 +146,7 @@ class SessionMethods:
         if not address:
             return
         now, policy = utcnow(), self.throttle_policy
-        with self._write() as session:
+        with self._storage.write() as session:
             self._prune_throttle(session, now)
             row = session.get(LoginThrottle, ("address", address))
             if row is None:
@@ -173,7 +168,7 @@ class SessionMethods:
         locked out (even for the right password), ``bad_credentials`` otherwise.
         """
         self.check_throttle(user_id, address)
-        user = self.authenticate(user_id, password)  # type: ignore[attr-defined]
+        user = self._accounts.authenticate(user_id, password)
         if user is None:
             self.record_login_failure(user_id, address)
             raise LoginRefused(f"login refused for {user_id!r}: wrong user name or password, "
@@ -196,7 +191,7 @@ class SessionMethods:
         self.throttled_authenticate(user_id, password, address)
         token = secrets.token_urlsafe(32)
         now = utcnow()
-        with self._change(user_id, "session.open", user_id) as change:
+        with self._storage.change(user_id, "session.open", user_id) as change:
             change.session.add(LoginSession(token_hash=token_digest(token), user_id=user_id,
                                             client=client, created_at=now,
                                             expires_at=now + lifetime, last_used_at=now))
@@ -208,7 +203,7 @@ class SessionMethods:
         if not token:
             raise LoginRefused("not logged in: run `pseudolink login`", reason="not_logged_in")
         now = utcnow()
-        with self._write() as session:
+        with self._storage.write() as session:
             row = session.get(LoginSession, token_digest(token.strip()))
             if row is None:
                 raise LoginRefused("not logged in: the session is unknown; run "
@@ -229,18 +224,18 @@ class SessionMethods:
 
     def logout(self, token: str) -> None:
         """End a session; a later use of its token is refused. Unknown tokens are ignored."""
-        with self._write() as session:
+        with self._storage.write() as session:
             row = session.get(LoginSession, token_digest(token.strip()))
             if row is None or row.revoked_at is not None:
                 return
             user_id = row.user_id
-        with self._change(user_id, "session.close", user_id) as change:
+        with self._storage.change(user_id, "session.close", user_id) as change:
             row = change.session.get(LoginSession, token_digest(token.strip()))
             row.revoked_at = utcnow()
 
     def end_sessions(self, user_id: str, *, actor: str) -> int:
         """Revoke every open session of a user: their own, or anyone's by an administrator."""
-        with self._change(actor, "session.revoke_all", user_id,
+        with self._storage.change(actor, "session.revoke_all", user_id,
                           permission=None if actor == user_id else "user.manage") as change:
             rows = change.session.scalars(select(LoginSession).where(
                 LoginSession.user_id == user_id, LoginSession.revoked_at.is_(None)))
@@ -256,7 +251,7 @@ class SessionMethods:
     def bootstrap_admin(self, user_id: str, password: str, *, display_name: str = "") -> None:
         """Create the first administrator; refused once the catalog has any user."""
         digest = identity.hash_password(user_id, password)
-        with self._change(user_id, "user.bootstrap_admin", user_id) as change:
+        with self._storage.change(user_id, "user.bootstrap_admin", user_id) as change:
             if change.session.scalar(select(User.id).limit(1)) is not None:
                 raise CatalogError("the catalog already has users: the first administrator "
                                    "is created only once; ask an existing admin to add you")

@@ -19,6 +19,8 @@ from catalog import artefacts as files
 from catalog import audit as audit_log
 from catalog.coltypes import utcnow
 from catalog.models import Artefact, Project, Release
+from catalog.projects import ProjectService
+from catalog.storage import Storage
 
 
 @dataclass
@@ -36,23 +38,22 @@ def _artifact_path(artifact: str, root: str | Path) -> Path | None:
     return next((p for p in candidates if p.is_file()), None)
 
 
-class SweepMethods:
-    """``Catalog.sweep``, mixed into ``catalog.Catalog``."""
+class SweepService:
+    """The sweep; it expires requests and destroys projects through their services."""
 
-    def _write(self) -> Any:  # provided by Catalog
-        raise NotImplementedError
-
-    def _read(self) -> Any:  # provided by Catalog
-        raise NotImplementedError
+    def __init__(self, storage: Storage, requests: Any, projects: ProjectService) -> None:
+        self._storage = storage
+        # The request service (``expire_due``); typed loosely, as it is built last.
+        self._requests = requests
+        self._projects = projects
 
     def sweep(self, *, actor: str, root: str | Path,
               now: datetime | None = None) -> SweepReport:
         """Destroy everything past expiry, revocation or retention; ``actor`` runs it."""
         now = now or utcnow()
-        self.require(actor, "sweep.run")  # type: ignore[attr-defined]  # audits a refusal
-        # expire_due and destroy_project come from the other halves of Catalog.
-        report = SweepReport(expired_requests=self.expire_due(now=now))  # type: ignore[attr-defined]
-        with self._read() as session:
+        self._storage.require(actor, "sweep.run")  # audits a refusal
+        report = SweepReport(expired_requests=self._requests.expire_due(now=now))
+        with self._storage.read() as session:
             due = list(session.scalars(select(Release).where(
                 Release.destroyed_at.is_(None),
                 or_(Release.revoked_at.is_not(None), Release.expires_at <= now))
@@ -63,7 +64,7 @@ class SweepMethods:
             matched = found and files.sha256_file(path) == release.checksum
             if path is not None:
                 files.shred(path)
-            with self._write() as session:
+            with self._storage.write() as session:
                 row = session.get(Release, release.id)
                 row.destroyed_at = now
                 session.flush()
@@ -73,12 +74,12 @@ class SweepMethods:
                     "checksum_matched": matched, "path": str(path) if path else None,
                     "why": "revoked" if release.revoked_at is not None else "expired"})
             report.destroyed_releases.append(release.id)
-        with self._read() as session:
+        with self._storage.read() as session:
             lapsed = list(session.scalars(select(Project.id).where(
                 Project.retain_until <= now,
                 Project.id.in_(select(Artefact.project_id).where(
                     Artefact.destroyed_at.is_(None)))).order_by(Project.id)))
         for project_id in lapsed:
-            report.retention_certificates.append(self.destroy_project(  # type: ignore[attr-defined]
+            report.retention_certificates.append(self._projects.destroy_project(
                 project_id, actor=actor, root=root, reason="retention period ended"))
         return report

@@ -18,10 +18,12 @@ from sqlalchemy import select
 
 from catalog import audit as audit_log
 from catalog.coltypes import utcnow
+from catalog.committee import RiskThresholds
 from catalog.errors import CatalogError
 from catalog.hashchain import jsonable
 from catalog.models import AccessRequest, Dataset, Project, Release, User
 from catalog.roles import require
+from catalog.storage import Storage
 
 #: An age X25519 recipient: "age1" and 58 bech32 characters.
 AGE_RECIPIENT = re.compile(r"age1[02-9ac-hj-np-z]{58}")
@@ -43,14 +45,12 @@ class TakeoutOrder:
     ends_at: datetime | None
 
 
-class TakeoutMethods:
-    """Mixed into ``catalog.Catalog`` (uses its sessions, thresholds and release recording)."""
+class TakeoutService:
+    """Take-out orders and their recording, held to the deployment's risk thresholds."""
 
-    def _write(self) -> Any:  # provided by Catalog
-        raise NotImplementedError
-
-    def _read(self) -> Any:  # provided by Catalog
-        raise NotImplementedError
+    def __init__(self, storage: Storage, risk_thresholds: RiskThresholds) -> None:
+        self._storage = storage
+        self.risk_thresholds = risk_thresholds
 
     def set_age_recipient(self, user_id: str, recipient: str, *, actor: str) -> None:
         """Record the public age key a user's take-outs are encrypted to (theirs, or an admin's)."""
@@ -58,7 +58,7 @@ class TakeoutMethods:
         if not AGE_RECIPIENT.fullmatch(recipient):
             raise CatalogError(f"{recipient[:12]!r}...: not an age X25519 recipient "
                                "(age1 followed by 58 characters, from `age-keygen -y`)")
-        with self._write() as session:
+        with self._storage.write() as session:
             if actor != user_id:
                 require(session, actor, "user.manage")
             user = session.get(User, user_id)
@@ -72,8 +72,8 @@ class TakeoutMethods:
     def takeout_order(self, request_id: str, *, actor: str) -> TakeoutOrder:
         """What the take-out of ``request_id`` must be; refused for anything but an approved
         take-out request not yet released, or when the requester has no age recipient."""
-        self.require(actor, "release.record")  # type: ignore[attr-defined]  # audits a refusal
-        with self._read() as session:
+        self._storage.require(actor, "release.record")  # audits a refusal
+        with self._storage.read() as session:
             request = session.get(AccessRequest, request_id)
             if request is None:
                 raise CatalogError(f"no access request {request_id!r} in the catalog")
@@ -96,11 +96,11 @@ class TakeoutMethods:
             dataset = session.get(Dataset, request.dataset_id)
             classes = {c.name: c.classification for c in dataset.columns}
             project = session.get(Project, request.project_id) if request.project_id else None
-            limits = self.risk_thresholds.stricter(  # type: ignore[attr-defined]
+            limits = self.risk_thresholds.stricter(
                 (project.spec or {}).get("risk_thresholds") if project else None)
             return TakeoutOrder(
                 request_id=request.id, dataset_id=dataset.id,
-                path=self._local(dataset.path),  # type: ignore[attr-defined]
+                path=self._storage.local(dataset.path),
                 project_id=request.project_id or dataset.project_id,
                 columns={c: classes.get(c, "other") for c in request.columns},
                 k=limits.k, prosecutor_risk_max=limits.prosecutor_risk_max,
@@ -110,7 +110,7 @@ class TakeoutMethods:
     def record_takeout(self, release_id: str, order: TakeoutOrder, *, artifact: str,
                        checksum: str, parameters: dict[str, Any], actor: str) -> None:
         """Record the encrypted extract: closed, tied to its request, expiring with it."""
-        with self._write() as session:
+        with self._storage.write() as session:
             require(session, actor, "release.record")
             if session.get(Release, release_id) is not None:
                 raise CatalogError(f"release {release_id!r} exists already")
@@ -120,7 +120,7 @@ class TakeoutMethods:
             session.add(Release(
                 id=release_id, dataset_id=order.dataset_id, request_id=order.request_id,
                 form="take_out", title=f"Take-out for request {order.request_id}",
-                artifact=self._stored(artifact),  # type: ignore[attr-defined]
+                artifact=self._storage.stored(artifact),
                 checksum=checksum, parameters=jsonable(parameters),
                 is_open=False, expires_at=order.ends_at, created_at=utcnow()))
             session.flush()
