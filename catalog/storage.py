@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, event
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from catalog import audit as audit_log
@@ -128,6 +128,11 @@ class Storage:
                                f"{exc.orig}") from None
         except OperationalError as exc:
             raise CatalogError(f"{action} on {target!r} failed: {exc.orig}") from None
+        except DBAPIError as exc:
+            # Anything else the database refused (a failing audit append included):
+            # the transaction rolled back, so the change did not happen either.
+            raise CatalogError(f"{action} on {target!r} refused by the database, nothing "
+                               f"of it recorded: {exc.orig}") from None
 
     @contextmanager
     def write(self) -> Iterator[Session]:
