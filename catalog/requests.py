@@ -128,19 +128,17 @@ def _report(report: Mapping[str, Any], request_id: str) -> dict[str, Any]:
 
 
 class RequestMethods:
-    """The workflow half of ``catalog.Catalog`` (mixed in; uses its sessions)."""
+    """The officers' half of ``catalog.request_service.RequestService``.
+
+    The service supplies the storage layer's transactions (``_write``, ``_read``) and the
+    audit log (``audit``); they are declared here, not stubbed.
+    """
 
     committee_rules: CommitteeRules
     risk_thresholds: RiskThresholds
-
-    def _write(self) -> Any:  # provided by Catalog
-        raise NotImplementedError
-
-    def _read(self) -> Any:  # provided by Catalog
-        raise NotImplementedError
-
-    def audit(self, actor: str, action: str, target: str, details: dict) -> None:
-        raise NotImplementedError
+    _write: Any
+    _read: Any
+    audit: Any
 
     # -- plumbing ----------------------------------------------------------------------
 

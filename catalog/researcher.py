@@ -71,11 +71,12 @@ def _owner(request: AccessRequest, actor: str, action: str) -> None:
 
 
 class ResearcherMethods:
-    """Mixed into ``catalog.Catalog`` after ``RequestMethods`` (uses ``_acting``, ``_move``)."""
+    """The requester's half of ``catalog.request_service.RequestService``.
 
-    # ``_acting``, ``_move``, ``_read``, ``_local``, ``get_request``, ``create_request`` and
-    # ``list_requests`` come from ``Catalog`` and ``RequestMethods``; no stubs here, so the
-    # order of the mixins cannot shadow them.
+    ``_acting``, ``_move``, ``get_request``, ``create_request`` and ``list_requests`` come
+    from ``RequestMethods``; ``_read``, ``_local`` and ``audit`` from the service.
+    """
+
     _acting: Any
     _move: Any
     _read: Any
