@@ -88,7 +88,9 @@ def demo(
     console.print(f"workspace: {space.root.resolve()}")
     cast = demo_people.assemble(cat)
     officer = cast.officer
-    console.print(f"registered and logged in (random passwords, discarded): administrator "
+    passwords = ("PSEUDOLINK_DEMO_PASSWORD" if os.environ.get(demo_people.PASSWORD_ENV)
+                 else "random passwords, discarded")
+    console.print(f"registered and logged in ({passwords}): administrator "
                   f"{cast.admin}; privacy officers {cast.officer}, {cast.second_officer}, "
                   f"{cast.third_officer}; researcher {cast.researcher}; party operators "
                   f"{', '.join(cast.operators.values())}", highlight=False)

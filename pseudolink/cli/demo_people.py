@@ -2,12 +2,14 @@
 
 Each step of ``pseudolink demo`` is taken by one of these people, under the id their
 login session names (``Catalog.session_user``), never under free text. Their passwords
-are random and discarded after the login: nobody can log in as them afterwards (an
-administrator can set one with ``pseudolink catalog user password``).
+are random and discarded after the login, so nobody can log in as them afterwards, unless
+``PSEUDOLINK_DEMO_PASSWORD`` gives one password for them all: then ``pseudolink login
+--user demo-officer`` opens the workspace to explore (the console, the guides' commands).
 """
 
 from __future__ import annotations
 
+import os
 import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -26,6 +28,8 @@ UNIVERSITY_ORG = "demo-university"
 KEY_MANAGER = "keymanager"
 COMBINER = "agency"
 HOLDERS = ("ssis", "building")
+#: One password for every demo person, to log in as them after the run (else random).
+PASSWORD_ENV = "PSEUDOLINK_DEMO_PASSWORD"
 
 #: (user id, role, organisation, display name); the party operators' ids are their
 #: parties' ids, so each linkage stage is recorded under the party that ran it.
@@ -58,17 +62,21 @@ class Cast:
         return self.operators[party]
 
 
+def _password() -> str:
+    return os.environ.get(PASSWORD_ENV) or secrets.token_urlsafe(24)
+
+
 def _log_in(cat: catalog.Catalog, user: str, password: str) -> str:
     return cat.session_user(cat.login(user, password, client="cli")).id
 
 
 def assemble(cat: catalog.Catalog) -> Cast:
     """Register the demo's organisations and people (again on a rerun) and log each in."""
-    admin_password = secrets.token_urlsafe(24)
+    admin_password = _password()
     if cat.get_user(ADMIN) is None:
         cat.bootstrap_admin(ADMIN, admin_password, display_name="Demo administrator")
     else:
-        # A rerun on the same workspace: the old random password is gone; reset it.
+        # A rerun on the same workspace: the old password may be gone; reset it.
         cat.set_password(ADMIN, admin_password, actor=ADMIN)
     admin = _log_in(cat, ADMIN, admin_password)
     for org_id, name in ORGANISATIONS:
@@ -79,7 +87,7 @@ def assemble(cat: catalog.Catalog) -> Cast:
         if known is None or known.role != role or known.organisation_id != org:
             cat.record_user(user, role=role, organisation_id=org, display_name=name,
                             actor=admin)
-        password = secrets.token_urlsafe(24)
+        password = _password()
         cat.set_password(user, password, actor=admin)
         logged_in[user] = _log_in(cat, user, password)
     return Cast(admin=admin, officer=logged_in[OFFICER],

@@ -1,0 +1,141 @@
+"""Docs that run (issue 19): every command block of README.md and docs/*.md is executed.
+
+Each document's ``bash``, ``sh`` and ``console`` blocks run in order, in one shell, in a
+fresh empty folder of their own (so one document's workspace never helps another's), as
+a reader would paste them. A ``toml`` block whose first line names its file (``# dp.toml``) is
+written to that file at its place. A block marked ``<!-- illustrative -->`` on the line
+before its fence is not run (servers that block, cron lines, unit files, production PostgreSQL).
+Any other command that fails fails the test, naming the document and the line.
+
+``pseudolink`` is served by a fork server (tests/pseudolink/cli_forkserver.py) that has
+imported the CLI once: each command is still its own process running ``main()``.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.pseudolink.docs_blocks import Block, blocks
+
+ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+FAILED = "docs-run: failed at script line"
+
+
+def _name(path: Path) -> str:
+    return str(path.relative_to(ROOT))
+
+
+def _runnable(path: Path) -> list[Block]:
+    return [b for b in blocks(path, _name(path)) if not b.illustrative and b.lines]
+
+
+@pytest.fixture(scope="module")
+def cli(tmp_path_factory) -> dict[str, str]:
+    """The fork server, and a ``pseudolink`` on PATH that talks to it."""
+    home = tmp_path_factory.mktemp("docs-cli")
+    socket_path = str(home / "cli.sock")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    server = subprocess.Popen([sys.executable, str(HERE / "cli_forkserver.py"), socket_path],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True)
+    assert server.stdout.readline().strip() == "ready", server.stderr.read()
+    bin_dir = home / "bin"
+    bin_dir.mkdir()
+    wrapper = bin_dir / "pseudolink"
+    wrapper.write_text(f"#!/bin/sh\nexec {shlex.quote(sys.executable)} "
+                       f"{shlex.quote(str(HERE / 'cli_client.py'))} \"$@\"\n")
+    wrapper.chmod(0o755)
+    yield {"socket": socket_path, "bin": str(bin_dir)}
+    server.terminate()
+    server.wait(timeout=10)
+
+
+def _script(runnable: list[Block]) -> tuple[str, dict[int, tuple[int, str]]]:
+    """One shell script of every block in order, and each script line's document line."""
+    lines = ["set -eE -o pipefail",
+             f"trap 'echo \"{FAILED} $LINENO\" >&2' ERR"]
+    where: dict[int, tuple[int, str]] = {}
+    for block in runnable:
+        lines.append(f": block at line {block.line}")
+        if block.file is not None:
+            lines.append(f"cat > {shlex.quote(block.file)} <<'DOCS_RUN_EOF'")
+            where[len(lines)] = (block.line, f"(writing {block.file})")
+            lines += [text for _, text in block.lines] + ["DOCS_RUN_EOF"]
+            continue
+        for number, text in block.lines:
+            lines.append(text)
+            where[len(lines)] = (number, text)
+    return "\n".join(lines) + "\n", where
+
+
+def _environment(cli: dict[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PSEUDOLINK_")}
+    env.update({
+        "PATH": f"{cli['bin']}:{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
+        "PSEUDOLINK_DOCS_SOCKET": cli["socket"], "COLUMNS": "120", "NO_COLOR": "1",
+        # argon2's cheapest profile: these runs test the commands, not the hashing cost.
+        "PSEUDOLINK_PASSWORD_HASHING": "test-only-insecure",
+    })
+    return env
+
+
+@pytest.mark.parametrize("document", [d for d in DOCUMENTS if _runnable(d)], ids=_name)
+def test_every_command_block_runs(document: Path, cli, tmp_path):
+    runnable = _runnable(document)
+    script, where = _script(runnable)
+    (tmp_path / "docs-run.sh").write_text(script, encoding="utf-8")
+    started = time.monotonic()
+    result = subprocess.run(["bash", str(tmp_path / "docs-run.sh")], cwd=tmp_path,
+                            env=_environment(cli), capture_output=True, text=True,
+                            timeout=600)
+    took = time.monotonic() - started
+    if result.returncode == 0:
+        return
+    output = result.stdout[-2500:] + result.stderr[-2500:]
+    failed = [line for line in result.stderr.splitlines() if line.startswith(FAILED)]
+    if failed:
+        line = int(failed[-1].rsplit(" ", 1)[1])
+        number, text = where.get(line, where[max(k for k in where if k <= line)])
+        pytest.fail(f"{_name(document)}:{number}: `{text.strip()}` failed (exit "
+                    f"{result.returncode}, after {took:.0f} s)\n{output}", pytrace=False)
+    pytest.fail(f"{_name(document)}: the blocks failed (exit {result.returncode})\n{output}",
+                pytrace=False)
+
+
+def test_the_readme_tour_runs_rather_than_illustrates():
+    tour = _runnable(ROOT / "README.md")
+    commands = " ".join(text for b in tour if b.file is None for _, text in b.lines)
+    for verb in ("login", "catalog dataset register", "catalog request create",
+                 "catalog request submit", "catalog request review", "project create",
+                 "project accept", "holder prepare", "link", "combine", "anonymize",
+                 "release takeout", "release dp", "release synth", "airlock request",
+                 "airlock vote", "project close", "audit verify"):
+        assert f"pseudolink {verb}" in commands, verb
+
+
+def test_a_failing_block_is_named_by_document_and_line(cli, tmp_path):
+    doc = tmp_path / "broken.md"
+    doc.write_text("# A guide\n\n```sh\npseudolink --version\npseudolink no-such-verb\n```\n",
+                   encoding="utf-8")
+    script, where = _script(_runnable_at(doc))
+    (tmp_path / "run.sh").write_text(script, encoding="utf-8")
+    result = subprocess.run(["bash", str(tmp_path / "run.sh")], cwd=tmp_path,
+                            env=_environment(cli), capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert "pseudolink" in result.stdout  # --version ran first
+    line = int(next(x for x in result.stderr.splitlines()
+                    if x.startswith(FAILED)).rsplit(" ", 1)[1])
+    assert where[line] == (5, "pseudolink no-such-verb")
+
+
+def _runnable_at(path: Path) -> list[Block]:
+    return [b for b in blocks(path) if not b.illustrative and b.lines]
