@@ -22,7 +22,6 @@ from linkage.errors import LinkageError
 from linkage.exchange.checks import decode_header, encode_header
 from linkage.exchange.routes import file_name
 from linkage.exchange.signing import sign_request
-from linkage.exchange.state import manifest_from_text
 from linkage.files import atomic_path, write_atomic
 from linkage.keys.party import PartySecret
 from linkage.keys.project import ProjectManifest
@@ -199,6 +198,7 @@ class ExchangeClient:
         import json
 
         from linkage.exchange.setup import check_acceptance, parse_acceptance
+        from linkage.exchange.state import manifest_from_text
         from linkage.keys.acceptance import accept_path, share_path
 
         project_dir = Path(project_dir)
