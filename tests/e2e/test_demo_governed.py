@@ -102,10 +102,8 @@ def test_no_step_is_recorded_under_free_text(governed):
     workdir, _ = governed
     with _open(workdir) as cat:
         registered = {user.id for user in cat.list_users()}
-    # Only the catalog's own automatic moves (an airlock request decided once both votes
-    # are in, an access expiring) carry a system actor; everything else is a person.
-    strangers = {e["actor"] for e in _entries(workdir)
-                 if e["actor"] not in registered and not e["actor"].startswith("system:")}
+    # Not even a system actor: a request decided by its last vote is decided by that voter.
+    strangers = {e["actor"] for e in _entries(workdir) if e["actor"] not in registered}
     assert strangers == set()
 
 
