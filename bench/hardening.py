@@ -12,12 +12,22 @@ hardening (``fixed_weight``) and against plain CLKs (``none``) for scale:
 - grouping: records sharing either salted filter joined, the largest groups matched to the
   most frequent names.
 
-Targets (issue 14): |correlation| < 0.1, re-identification < 1%. Run with
-``python bench/hardening.py``; writes ``bench/results/hardening.json``.
+Targets (issue 14): |correlation| < 0.1, re-identification < 1%.
+
+Second part (issue 23, ``bench/crash_stages.py``): kill -9 inside each pipeline stage
+(prepare, link, combine) of 200,000 people at several points; after each kill nothing but
+the holder's own input and crosswalk, public project files, reports and sealed envelopes
+may be on disk, and the rerun of the stage must succeed with the clean run's counts.
+
+Run with ``python bench/hardening.py`` (both parts), ``python bench/hardening.py filters``
+or ``python bench/hardening.py crash`` (one part; the other's figures are kept from the
+last run); writes ``bench/results/hardening.json``.
 """
 
 from __future__ import annotations
 
+import json
+import shutil
 import sys
 import time
 from collections import Counter
@@ -29,7 +39,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _harness import WORK, write_result
+from _harness import RESULTS, WORK, write_result
+from crash_stages import crash_run, setup
 
 import anonymize
 import linkage
@@ -38,6 +49,9 @@ from linkage.fuzzy.grams import as_jamo
 from linkage.fuzzy.params import ENCODINGS
 
 PEOPLE = 100_000
+CRASH_PEOPLE = 200_000
+#: Where in each stage the kills land, as fractions of the stage's clean duration.
+KILL_FRACTIONS = (0.1, 0.3, 0.5, 0.7, 0.9)
 KEY = bytes(range(32))
 NAME = ENCODINGS["name"]
 
@@ -117,7 +131,8 @@ def measure(names: list[str], years: list[str], postcodes: list[str], hardening:
     return out
 
 
-def main() -> None:
+def filters_part() -> dict:
+    """Issue 14's attacks on the fuzzy-mode filters; the figures, verdict and summary."""
     out = WORK / "hardening"
     if not (out / "ssis.parquet").exists():
         linkage.generate_synthetic_data(out, PEOPLE, areas=anonymize.load_admin_areas(), seed=5)
@@ -135,19 +150,82 @@ def main() -> None:
     plain = figures["none"]["unsalted"]
     passed = worst_corr < 0.1 and worst_attack < 0.01 and \
         fw["salted_by_year"]["complement_pairs"] == 0
+    return {"figures": {"people": PEOPLE, **figures}, "pass": passed, "summary": (
+        f"{PEOPLE:,} people, fixed_weight: {fw['salted_by_year']['complement_pairs']} "
+        f"complement pairs, |corr(weight, jamo length)| <= {worst_corr:.3f}, "
+        f"frequency/grouping attacks re-identify <= {worst_attack:.3%} "
+        f"(plain CLKs: corr {plain['weight_length_correlation']}, unsalted "
+        f"frequency attack {plain['frequency_attack']:.3%})")}
+
+
+def crash_part() -> dict:
+    """Issue 23's kills inside each stage at scale; the figures, verdict and summary."""
+    work = WORK / "crash"
+    for leftover in ("exchange", "keymanager", "agency", "private", "systemp"):
+        shutil.rmtree(work / leftover, ignore_errors=True)
+    for leftover in work.glob("*-ws"):
+        shutil.rmtree(leftover, ignore_errors=True)
+    work.mkdir(parents=True, exist_ok=True)
+    setup(work, CRASH_PEOPLE)
+    figures = crash_run(work, KILL_FRACTIONS)
+    stages = figures["stages"]
+    kills = sum(k["killed"] for s in stages.values() for k in s["kills"])
+    found = [f for s in stages.values() for k in s["kills"] for f in k["findings"]]
+    found += [f for s in stages.values() for f in s["after_rerun"]] + figures["clean_findings"]
+    reruns = all(s["rerun_same_counts"] for s in stages.values())
+    every_stage_killed = all(any(k["killed"] for k in s["kills"]) for s in stages.values())
+    passed = not found and reruns and every_stage_killed
+    return {"figures": {"people": CRASH_PEOPLE, "kill_fractions": list(KILL_FRACTIONS),
+                        **figures},
+            "pass": passed, "summary": (
+                f"kill -9 at {kills} points inside prepare, link and combine of "
+                f"{CRASH_PEOPLE:,} people: {len(found)} plaintext or temporary files left, "
+                f"reruns {'succeeded with the same counts' if reruns else 'FAILED'}")}
+
+
+def main() -> None:
+    parts = sys.argv[1:] or ["filters", "crash"]
+    previous = RESULTS / "hardening.json"
+    kept = json.loads(previous.read_text()) if previous.exists() else {}
+    kept_figures = dict(kept.get("figures", {}))
+    crash_before = kept_figures.pop("crash", None)
+    filters_pass = kept_figures.pop("filters_pass", kept.get("pass", False))
+    crash_pass = kept_figures.pop("crash_pass", False)
+    summaries = kept.get("summary", "").split(" | ")
+    results = {}
+    if "filters" in parts:
+        results["filters"] = filters_part()
+    elif kept_figures:
+        results["filters"] = {"figures": kept_figures, "pass": filters_pass,
+                              "summary": summaries[0]}
+    if "crash" in parts:
+        results["crash"] = crash_part()
+    elif crash_before is not None:
+        results["crash"] = {"figures": crash_before, "pass": crash_pass,
+                            "summary": summaries[-1]}
+    filters, crash = results.get("filters"), results.get("crash")
+    figures = dict(filters["figures"]) if filters else {}
+    if crash:
+        figures["crash"] = crash["figures"]
     write_result(
         "hardening",
-        summary=(f"{PEOPLE:,} people, fixed_weight: {fw['salted_by_year']['complement_pairs']} "
-                 f"complement pairs, |corr(weight, jamo length)| <= {worst_corr:.3f}, "
-                 f"frequency/grouping attacks re-identify <= {worst_attack:.3%} "
-                 f"(plain CLKs: corr {plain['weight_length_correlation']}, unsalted "
-                 f"frequency attack {plain['frequency_attack']:.3%})"),
+        summary=" | ".join(r["summary"] for r in (filters, crash) if r),
         target="|corr| < 0.1 for any recoverable weight; frequency attack < 1% of names; "
-               "no complement pairs (issue 14 item 3)",
-        passed=passed, figures={"people": PEOPLE, **figures},
+               "no complement pairs (issue 14 item 3) | after kill -9 anywhere in prepare, "
+               "link and combine at 200,000 people: no plaintext keys, payloads, link maps "
+               "or attributes on disk but the holder's input and crosswalk, and the rerun "
+               "succeeds (issue 23)",
+        passed=all(r["pass"] for r in (filters, crash) if r),
+        figures={**figures, **({"filters_pass": filters["pass"]} if filters else {}),
+                 **({"crash_pass": crash["pass"]} if crash else {})},
         peers={"balance (before, from issue 14)": {
-            "complement_pairs": "256 of 256", "recovered_weight_length_correlation": 0.86}},
-        packages=("numpy", "pyarrow"),
+            "complement_pairs": "256 of 256", "recovered_weight_length_correlation": 0.86},
+            "before issue 23 (from the issue)": {
+                "left_after_kills": "keys.parquet (28 MB) and payload.parquet in the "
+                                    "exchange folder's .prepare-XXXX, decrypted keys in "
+                                    "/tmp/pseudolink-link-*, link map and payloads after "
+                                    "combine; 209 MB over a few kills, 0644"}},
+        packages=("numpy", "pyarrow", "duckdb"),
     )
 
 

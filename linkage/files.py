@@ -2,6 +2,8 @@
 
 Every output goes to a temporary name in its own directory and is renamed when complete,
 so a crash or a refused input never leaves a half-written file where a reader expects one.
+A writer killed before the rename leaves its temporary to the process's scratch reaper
+(:mod:`linkage.scratch`), and the next write of the same target removes any left still.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from linkage.scratch import watch
 
 
 def _remove_stale_temps(target: Path) -> None:
@@ -37,6 +41,7 @@ def atomic_path(target: str | Path, mode: int | None = None) -> Iterator[Path]:
                                 dir=target.parent)
     os.close(fd)
     tmp = Path(name)
+    watch(tmp)  # killed before the rename: the reaper removes the half-written file
     try:
         yield tmp
         if mode is not None:

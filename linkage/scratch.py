@@ -34,9 +34,10 @@ _reaper: subprocess.Popen[bytes] | None = None
 _reaper_pid: int | None = None
 _lock = threading.Lock()
 
-#: The reaper: collect the folders its owner names (NUL-separated) until the owner's end of
-#: the pipe closes, which the kernel does when the owner dies however it dies; then remove
-#: them. One reaper per process, whatever the number of folders or workspaces.
+#: The reaper: collect the folders and temporary files its owner names (NUL-separated)
+#: until the owner's end of the pipe closes, which the kernel does when the owner dies
+#: however it dies; then remove them. One reaper per process, whatever the number of
+#: folders or workspaces.
 _REAPER = """
 import os, shutil, sys
 try:
@@ -46,6 +47,10 @@ except OSError:
 for path in sys.stdin.buffer.read().split(b"\\0"):
     if path:
         shutil.rmtree(os.fsdecode(path), ignore_errors=True)
+        try:
+            os.unlink(path)  # a file: an atomic write's temporary
+        except OSError:
+            pass
 """
 
 
@@ -93,6 +98,12 @@ def _watch(path: Path) -> None:
                 _reaper = None
 
 
+def watch(path: str | Path) -> None:
+    """Have ``path`` (a folder or a temporary file) removed if this process dies before it
+    is renamed or removed; an atomic write's temporary is half a plaintext output."""
+    _watch(Path(path).absolute())
+
+
 @contextmanager
 def private_dir(purpose: str) -> Iterator[Path]:
     """A 0700 folder for one stage's plaintext, removed on exit or when the process dies."""
@@ -131,4 +142,4 @@ def sweep(base: str | Path | None = None) -> list[Path]:
     return removed
 
 
-__all__ = ["default_root", "private_dir", "root", "set_root", "sweep"]
+__all__ = ["default_root", "private_dir", "root", "set_root", "sweep", "watch"]

@@ -76,6 +76,29 @@ def test_a_crashed_writers_temporary_is_removed_by_the_next_writer(tmp_path):
     assert sorted(p.name for p in target.parent.iterdir()) == [target.name]
 
 
+_HALF_WRITER = """
+import sys, time
+from linkage.files import atomic_path
+with atomic_path(sys.argv[1]) as tmp:
+    tmp.write_bytes(b"serial,crosswalk row of the holder")
+    print(tmp, flush=True)
+    time.sleep(600)
+"""
+
+
+def test_a_writer_killed_before_its_rename_leaves_no_temporary(tmp_path):
+    target = tmp_path / "private" / "H.crosswalk.parquet"
+    writer = subprocess.Popen([sys.executable, "-c", _HALF_WRITER, str(target)],
+                              stdout=subprocess.PIPE, text=True)
+    half = Path(writer.stdout.readline().strip())
+    assert half.exists() and half.parent == target.parent
+    writer.send_signal(signal.SIGKILL)
+    writer.wait(timeout=10)
+    # No later write of the same target is needed: the reaper removes it at the death.
+    assert _wait_until(lambda: not half.exists()), f"{half} outlived its writer"
+    assert list(target.parent.iterdir()) == []
+
+
 def test_cli_puts_scratch_in_the_workspace_and_reports_what_it_swept(tmp_path):
     workdir = tmp_path / "ws"
     env = {**os.environ, "NO_COLOR": "1"}
