@@ -74,6 +74,9 @@ def verify(
     public_key: Annotated[Path | None, typer.Option(
         "--public-key", help="The audit public key, e.g. an auditor's own copy "
         "(default: the workspace's keys/audit-signing.pub).")] = None,
+    by_actor: Annotated[bool, typer.Option(
+        "--by-actor", help="Then show who took which actions, each person with their "
+                           "role (needs a login with the audit.read right).")] = False,
 ) -> None:
     """Recompute the hash chain and check it against every signed checkpoint.
 
@@ -83,6 +86,16 @@ def verify(
     import catalog
 
     space = ws(workdir)
+    reader = None
+    if by_actor:
+        from pseudolink.cli.session import acting_user
+
+        reader = acting_user(space)
+        with catalog.Catalog.connect(space.database_url) as cat:
+            try:
+                cat.require(reader, "audit.read")
+            except catalog.CatalogError as exc:
+                raise fail(str(exc)) from None
     public_path = public_key or space.keys / "audit-signing.pub"
     source = None
     if checkpoints is not None and not public_path.exists():
@@ -126,6 +139,33 @@ def verify(
         raise typer.Exit(EXIT_UNANCHORED)
     console.print(f"audit log intact: {verdict.entries} entries, every one covered by a "
                   f"checkpoint signed with key {source.fingerprint}")
+    if reader is not None:
+        _by_actor(space)
+
+
+def _by_actor(space) -> None:  # type: ignore[no-untyped-def]
+    """Each actor with their role (or 'NOT REGISTERED') and their actions, in log order."""
+    from collections import Counter
+
+    from rich.table import Table
+
+    import catalog
+
+    with catalog.Catalog.connect(space.database_url) as cat:
+        entries = cat.audit_entries()
+        roles = {user.id: user.role for user in cat.list_users()}
+    actions: dict[str, Counter] = {}
+    for entry in entries:
+        actions.setdefault(entry["actor"], Counter())[entry["action"]] += 1
+    table = Table("actor", "role", "actions (in the order first taken)")
+    for actor, counted in actions.items():
+        table.add_row(actor, roles.get(actor, "NOT REGISTERED"), ", ".join(
+            f"{action} x{n}" if n > 1 else action for action, n in counted.items()))
+    console.print(table)
+    strangers = [actor for actor in actions if actor not in roles]
+    if strangers:
+        err_console.print(f"[bold yellow]actors not registered in the catalog[/]: "
+                          f"{', '.join(strangers)}", highlight=False)
 
 
 @group.command("export")

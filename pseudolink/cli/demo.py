@@ -349,8 +349,8 @@ def demo(
     verdict = cat.verify_audit(catalog.CheckpointFile(anchor.path, anchor.signer.public))
     console.print(f"audit log: {verdict.entries} entries, "
                   f"{'intact' if verdict.intact else 'BROKEN: ' + '; '.join(verdict.problems)}"
-                  f" (signed checkpoints in {anchor.path}); `pseudolink audit verify` checks "
-                  "it, `pseudolink audit export` lists who did what", highlight=False)
+                  f" (signed checkpoints in {anchor.path}); `pseudolink audit verify "
+                  "--by-actor` checks it and shows who took each step", highlight=False)
 
     summary = Table(title="pseudolink demo", show_header=False)
     for label, value in (
