@@ -27,7 +27,8 @@ from linkage.keys.party import PartySecret
 from linkage.keys.project import ProjectManifest
 
 DEFAULT_CHUNK = 64 << 20
-_READ = 1 << 20
+#: Blocks read from an envelope for upload: 8 MiB moved 256 MiB ~1.5x faster than 1 MiB.
+_READ = 8 << 20
 #: (bytes sent or received so far, total) after every block.
 Progress = Callable[[int, int], None]
 
@@ -269,7 +270,8 @@ class ExchangeClient:
                 # Hashed as it is written: the check below need not read it back.
                 digest = hashlib.sha256()
                 with open(tmp, "wb") as out:
-                    for chunk in response.iter_bytes(_READ):
+                    # As the socket delivers them: re-chunking copied every byte once more.
+                    for chunk in response.iter_bytes():
                         out.write(chunk)
                         digest.update(chunk)
                         done += len(chunk)

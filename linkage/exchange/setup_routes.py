@@ -10,6 +10,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
 from linkage.errors import LinkageError
@@ -67,7 +68,10 @@ def add_setup_routes(app: FastAPI, state: ExchangeState, authenticate: Callable[
             raise Refusal(409, "already_published", f"'{holder}' has already sent another "
                           f"acceptance of key version {manifest.key_version}; it accepts once",
                           actor=party, action=REFUSED, extra={"kind": "acceptance"})
-        await run_in_threadpool(store.add, acceptance, share)
+        try:
+            await run_in_threadpool(store.add, acceptance, share)
+        except IntegrityError:  # the same acceptance, sent twice at once: the other won
+            return Response(status_code=303, headers={"Location": location})
         audit(party, "exchange.setup.accepted", location,
               {"kind": "acceptance", "key_version": manifest.key_version,
                "digest": acceptance.digest})
