@@ -157,8 +157,14 @@ class RoomSpawner(LocalProcessSpawner):
         finally:
             await self._release()
         if started:
-            await asyncio.to_thread(access.room_stopped, self.database_url, self.user.name,
-                                    "server stopped")
+            try:
+                await asyncio.to_thread(access.room_stopped, self.database_url,
+                                        self.user.name, "server stopped")
+            except Exception as exc:
+                # The stop already happened and cannot be undone; an unrecorded stop is
+                # logged for the operator rather than reported to the hub as a failed stop.
+                self.log.error("the stop of %s's room is not in the audit log: %s",
+                               self.user.name, exc)
 
     async def poll(self):
         status = await super().poll()

@@ -82,11 +82,14 @@ class Room:
             for user, role in (("kim", "researcher"), ("po1", "privacy_officer")):
                 cat.record_user(user, role=role, actor="root")
             cat.set_password("kim", PASSWORD, actor="root")
+            # The linkage project the extract comes from: room starts and stops are its stages.
+            cat.record_project("housing-project", purpose="scientific_research", mode="exact",
+                               spec={"project": {"id": "housing-project"}}, actor="root")
             cat.register_dataset("housing", title="Combined", path=str(self.secret),
                                  columns={"link_id": "other", "ssis__rrn_hash": "other",
                                           "ssis__sido": "quasi_identifier",
                                           "ssis__income": "sensitive"},
-                                 project_id=None, lineage={}, actor="root")
+                                 project_id="housing-project", lineage={}, actor="root")
             cat.create_request("r1", dataset_id="housing", columns=["ssis__sido", "ssis__income"],
                                release_form="secure_room", purpose="scientific_research",
                                lawful_basis="PIPA 28-2", researchers=["kim"],

@@ -502,6 +502,12 @@ def test_revocation_stops_the_server_within_a_minute_and_refuses_the_next_login(
     # The start under the researcher the hub authenticated; the stop by the hub itself.
     assert ("kim", "room.start") in actions
     assert ("system:room", "room.stop") in actions
+    # Both are stages of the project whose extract the room held.
+    with catalog.Catalog.connect(room.url_db) as cat:
+        stages = [(e["action"], e["actor"]) for e in cat.audit_entries()
+                  if e["target"] == "housing-project" and e["action"].startswith("stage.room")
+                  and e["details"]["researcher"] == "kim"]
+    assert stages[-2:] == [("stage.room_start", "kim"), ("stage.room_stop", "system:room")]
     assert ("kim", "room.login_refused") in actions
     # The room's limits went with its server: no group of kim's is left behind.
     from analysis_env.hub import limits
