@@ -267,6 +267,42 @@ class AirlockRecords:
                 "author": row.author, "files": {f.name: f.sha256 for f in row.files}})
         return self.get(request_id)
 
+    # -- upgrading -----------------------------------------------------------------------
+
+    def adopt(self, request: Mapping[str, Any], files: Sequence[Mapping[str, Any]],
+              votes: Sequence[Mapping[str, Any]], *, actor: str, source: str) -> bool:
+        """Carry one request of a pre-0006 ``airlock.db`` into the catalog, as it stood.
+
+        Its votes were never committed with their audit entries; the import is, with one
+        ``airlock.imported`` entry naming what came in. Returns False if already here.
+        """
+        request_id = str(request["id"])
+        with self._changing(None, request_id) as (session, _):
+            if session.get(AirlockRequestRow, request_id) is not None:
+                return False
+            if request["state"] not in AIRLOCK.states:
+                raise CatalogError(f"{source}: request {request_id!r} has unknown state "
+                                   f"{request['state']!r}")
+            session.add(AirlockRequestRow(
+                id=request_id, author=request["author"], project_id=None,
+                state=request["state"], context=request["context"],
+                controls=request["controls"],
+                created_at=datetime.fromisoformat(request["created_at"]),
+                updated_at=datetime.fromisoformat(request["updated_at"])))
+            session.flush()
+            session.add_all([_file_row(request_id, f) for f in files])
+            session.add_all([AirlockVoteRow(
+                request_id=request_id, name=v["name"], sha256=v["sha256"],
+                checker=v["checker"], decision=v["decision"], reason=v["reason"],
+                created_at=datetime.fromisoformat(v["at"])) for v in votes])
+            session.flush()
+            audit_log.append_entry(session, actor, "airlock.imported", request_id, {
+                "source": source, "state": request["state"], "author": request["author"],
+                "files": {f["name"]: f["sha256"] for f in files},
+                "votes": [{"checker": v["checker"], "decision": v["decision"],
+                           "file": v["name"], "sha256": v["sha256"]} for v in votes]})
+            return True
+
     # -- reading ------------------------------------------------------------------------
 
     @staticmethod

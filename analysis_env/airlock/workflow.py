@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 import catalog
+from analysis_env.airlock.legacy import import_legacy
 from analysis_env.airlock.states import transition
 from analysis_env.airlock.store import AirlockStore, copy_atomically, sha256_of
 from analysis_env.errors import AnalysisEnvError
@@ -110,6 +111,7 @@ class Airlock:
         self.catalog = catalog
         self.records = _records(catalog)
         self.thresholds = thresholds or OutputThresholds()
+        import_legacy(Path(root), self.records)
 
     # -- the researcher's side ---------------------------------------------------------
 

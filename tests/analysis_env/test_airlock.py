@@ -174,3 +174,48 @@ def test_a_magnitude_table_leaves_without_the_largest_contributions(airlock, out
     airlock.vote("out-g", "approve", actor="po2", reason="")
     (released,) = airlock.release("out-g", actor="po2")
     assert list(pd.read_csv(released).columns) == ["district", "total", "contributors"]
+
+
+#: The airlock's own database before migration 0006, as that version created it.
+OLD_SCHEMA = """
+CREATE TABLE requests (id TEXT PRIMARY KEY, author TEXT NOT NULL, state TEXT NOT NULL,
+    context TEXT NOT NULL, controls TEXT NOT NULL, created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL);
+CREATE TABLE files (request_id TEXT NOT NULL, name TEXT NOT NULL, sha256 TEXT NOT NULL,
+    kind TEXT NOT NULL, checks TEXT NOT NULL, size INTEGER NOT NULL,
+    PRIMARY KEY (request_id, name));
+CREATE TABLE votes (request_id TEXT NOT NULL, name TEXT NOT NULL, sha256 TEXT NOT NULL,
+    checker TEXT NOT NULL, decision TEXT NOT NULL, reason TEXT NOT NULL, at TEXT NOT NULL,
+    PRIMARY KEY (request_id, name, sha256, checker));
+"""
+
+
+def test_an_old_airlock_db_is_carried_into_the_catalog_once(tmp_path, cat, outputs):
+    import json
+    import sqlite3
+
+    root = tmp_path / "airlock"
+    root.mkdir()
+    digest = hashlib.sha256((outputs / "tenure.csv").read_bytes()).hexdigest()
+    checks = json.dumps([{"check": "cells", "ok": True, "review": False, "reason": "ok"}])
+    old = sqlite3.connect(root / "airlock.db")
+    old.executescript(OLD_SCHEMA)
+    at = "2026-12-01T09:00:00+00:00"
+    old.execute("INSERT INTO requests VALUES ('out-old', 'kim', 'submitted', 'c', 'k', ?, ?)",
+                (at, at))
+    old.execute("INSERT INTO files VALUES ('out-old', 'tenure.csv', ?, 'frequency_table', ?, 9)",
+                (digest, checks))
+    old.execute("INSERT INTO votes VALUES ('out-old', 'tenure.csv', ?, 'po1', 'approve', '', ?)",
+                (digest, at))
+    old.commit()
+    old.close()
+    airlock = Airlock(root, cat)
+    assert not (root / "airlock.db").exists() and (root / "airlock.db.imported").exists()
+    request = airlock.view("out-old", actor="po1")
+    assert (request.state, request.files[0].votes_in) == ("submitted", 1)
+    # It carries on where it stood: the second checker's vote decides it.
+    assert airlock.vote("out-old", "approve", actor="po2", reason="").state == "approved"
+    (entry,) = [e for e in cat.audit_entries() if e["action"] == "airlock.imported"]
+    assert entry["target"] == "out-old" and entry["details"]["votes"][0]["checker"] == "po1"
+    Airlock(root, cat)  # nothing to import again
+    assert len([e for e in cat.audit_entries() if e["action"] == "airlock.imported"]) == 1
