@@ -13,6 +13,7 @@ imported the CLI once: each command is still its own process running ``main()``.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shlex
@@ -154,3 +155,85 @@ def test_a_failing_block_is_named_by_document_and_line(cli, tmp_path):
 
 def _runnable_at(path: Path) -> list[Block]:
     return [b for b in blocks(path) if not b.illustrative and b.lines]
+
+
+#: ``pseudolink`` where a shell command starts: at the line's start or after ; && || | ( $(
+#: do then, past any VAR=value assignments; its words run to the next separator.
+_CALL = re.compile(r"(?:^|[;&|(]\s*|\b(?:do|then)\s+)(?:\w+=\S+\s+)*pseudolink"
+                   r"((?:\s+[^\s;&|)]+)*)")
+
+
+def _pseudolink_calls(block: Block) -> list[tuple[int, list[str]]]:
+    """Each ``pseudolink ...`` call of a block: its first line and its words, comments cut."""
+    calls, pending, start = [], "", 0
+    for number, text in block.lines:
+        code = text.split(" #", 1)[0] if not text.lstrip().startswith("#") else ""
+        if not pending:
+            start = number
+        pending += " " + code.rstrip().rstrip("\\")
+        if code.rstrip().endswith("\\"):
+            continue
+        for found in _CALL.finditer(pending.strip()):
+            calls.append((start, found.group(1).split()))
+        pending = ""
+    return calls
+
+
+@functools.cache
+def _root_command():  # type: ignore[no-untyped-def]
+    import typer.main
+
+    import pseudolink.cli  # noqa: F401  (registers every command module)
+    from pseudolink.cli.app import app
+
+    return typer.main.get_command(app)
+
+
+def _command_for(words: list[str]):  # type: ignore[no-untyped-def]
+    """The click command ``words`` name, descending the command tree; the rest of the words."""
+    command = _root_command()
+    rest = list(words)
+    while rest and hasattr(command, "commands") and rest[0] in command.commands:
+        command = command.commands[rest.pop(0)]
+    return command, rest
+
+
+def _drift(document: Path, name: str) -> list[str]:
+    """Each ``pseudolink`` call of the document naming a verb or option that does not exist."""
+    wrong = []
+    for block in blocks(document, name):
+        if block.file is not None:
+            continue
+        for line, words in _pseudolink_calls(block):
+            if not words or words[0] in ("--version", "--help"):
+                continue
+            command, rest = _command_for(words)
+            if hasattr(command, "commands"):
+                wrong.append(f"{name}:{line}: `pseudolink {' '.join(words[:3])}`: no such "
+                             "command")
+                continue
+            known = {opt for param in command.params
+                     for opt in (*param.opts, *param.secondary_opts)}
+            for word in rest:
+                option = word.strip("[]").split("=", 1)[0]
+                if option.startswith("--") and option not in known | {"--help", "--debug"}:
+                    wrong.append(f"{name}:{line}: `pseudolink {' '.join(words[:3])}` has no "
+                                 f"option {option}")
+    return wrong
+
+
+@pytest.mark.parametrize("document", DOCUMENTS, ids=_name)
+def test_every_pseudolink_call_in_the_docs_names_real_verbs_and_options(document: Path):
+    """Illustrative blocks are not run, but their verbs and options are checked, so that
+    they cannot drift either."""
+    assert _drift(document, _name(document)) == []
+
+
+def test_a_call_to_a_verb_or_option_that_does_not_exist_is_named(tmp_path):
+    doc = tmp_path / "old.md"
+    doc.write_text("<!-- illustrative -->\n```sh\npseudolink serve api --port 1 \\\n"
+                   "    --no-such-flag\nFOO=1 pseudolink holder extract-all --project P\n"
+                   "echo pseudolink is not called here\n```\n", encoding="utf-8")
+    assert _drift(doc, "old.md") == [
+        "old.md:3: `pseudolink serve api --port` has no option --no-such-flag",
+        "old.md:5: `pseudolink holder extract-all --project`: no such command"]
