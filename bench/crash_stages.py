@@ -7,12 +7,13 @@ Each party works in a folder of its own, as on its own premises: the holders wri
 folder they send (``exchange/``), the key manager ``keymanager/``, the agency ``agency/``;
 each process's scratch is under its party's workspace (``<party>-ws/scratch``), as the CLI
 sets it. A whole clean run of every stage comes first, to time it; then each stage is
-killed with SIGKILL at fractions of its own duration, and after each kill every file under
-the work folder and every new entry in the system temp folder is examined: anything that
-is not the holder's own input or crosswalk, a public project file, a report, a signature
-or an age envelope is a finding (a plaintext keys file, payload, link map or attribute table is
-exactly that). Then the stage runs again on the same folders and must succeed with the
-same counts as the clean run.
+killed with SIGKILL at fractions of its own duration (counted from the end of its
+start-up, so that the kills land in the work, not in the imports), and after each kill
+every file under the work folder and every new entry in the system temp folder is
+examined: anything that is not the holder's own input or crosswalk, a public project
+file, a report, a signature or an age envelope is a finding (a plaintext keys file,
+payload, link map or attribute table is exactly that). Then the stage runs again on the
+same folders and must succeed with the same counts as the clean run.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ PARTY = {"prepare": "ssis", "link": "keymanager", "combine": "agency"}
 #: Files a party may hold in plaintext: its own input, the generator's answer key and
 #: public project files (not written by a stage), key files (sealed by the passphrase),
 #: the holder's crosswalk, reports of counts, and the agency's finished combined table.
+STARTED = "started"
 INPUTS = {"ssis.parquet", "building.parquet", "truth.parquet", "project.toml",
           "synth-data.json"}
 
@@ -48,6 +50,7 @@ def stage(name: str, work: Path) -> dict:
     scratch.sweep()
     manifest = linkage.ProjectManifest.load(work / "project")
     exchange, keys = work / "exchange", work / "keys"
+    print(STARTED, flush=True)  # imports done: the kills are timed from here
     if name in ("prepare", "prepare-building"):
         holder = "ssis" if name == "prepare" else "building"
         report = linkage.prepare(manifest, holder, work / f"{holder}.parquet", exchange,
@@ -74,9 +77,10 @@ def _launch(name: str, work: Path) -> subprocess.Popen[str]:
 
 
 def run(name: str, work: Path) -> tuple[float, dict]:
-    """A whole stage: its seconds and its counts."""
-    started = time.monotonic()
+    """A whole stage: the seconds of its work (after start-up) and its counts."""
     proc = _launch(name, work)
+    proc.stdout.readline()  # type: ignore[union-attr]
+    started = time.monotonic()
     out, err = proc.communicate()
     if proc.returncode != 0:
         raise RuntimeError(f"stage {name} failed ({proc.returncode}): {err[-3000:]}")
@@ -128,8 +132,10 @@ def findings(work: Path, temp_before: set[str]) -> list[str]:
 
 
 def kill_at(name: str, work: Path, seconds: float) -> bool:
-    """Start the stage and SIGKILL it after ``seconds``; False if it finished first."""
+    """Start the stage and SIGKILL it ``seconds`` into its work; False if it finished
+    first."""
     proc = _launch(name, work)
+    proc.stdout.readline()  # type: ignore[union-attr]
     time.sleep(seconds)
     if proc.poll() is not None:
         proc.communicate()
