@@ -5,12 +5,15 @@ which pins ``polars==1.36.1`` (pseudolink's environment has Polars 2) and needs 
 ``smartnoise-synth`` pins ``opendp<0.15``. So the three MST steps are built here from OpenDP
 measurements, each one's privacy map checked against its share of epsilon:
 
-1. measure every column's one-way counts (Laplace on integer counts, 10% of epsilon);
-2. select ``columns - 1`` pairs forming a spanning tree, greedily, each by OpenDP's
-   report-noisy-max over how badly independence explains each unconnected pair (10%);
-3. measure the selected pairs' two-way counts (80%).
+1. measure every column's fine one-way counts (Laplace on integer counts, 25% of epsilon):
+   one cell per category or integer, equal-width sub-cells of the range (``dp_columns.py``);
+   the noisy counts cut a numeric column into at most 16 levels of about equal mass;
+2. select ``columns - 1`` pairs of levels forming a spanning tree, greedily, each by
+   OpenDP's report-noisy-max over how badly independence explains each unconnected pair (10%);
+3. measure the selected pairs' two-way counts over the levels (65%).
 Sampling walks the tree: the root from its noisy margin, each child from its noisy
-conditional given the parent. Steps after measurement are post-processing: no privacy cost.
+conditional given the parent; then each level becomes a fine cell drawn by its noisy count
+and a value inside it. Steps after measurement are post-processing: no privacy cost.
 
 Privacy: pure epsilon-DP under adding or removing one *person*, by sequential composition of
 the measurements; ``epsilon_spent`` is the sum of their OpenDP privacy maps at the input
@@ -20,14 +23,15 @@ rows of a rare level moves every count by at most the bound the noise is scaled 
 ``persons`` each row is taken to be a different person: the caller vouches for it.
 No domain is read from the data (see ``domains.py``):
 categories and ranges are declared, or discovered with a share of epsilon (``DISCOVERY``)
-spent before the three steps; ``DPSynthesis.domains`` says which, column by column.
+spent before the three steps (a number's range: the power-of-two bands whose noisy count
+clears a threshold); ``DPSynthesis.domains`` says which, column by column.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from itertools import combinations, pairwise
+from itertools import combinations
 
 import numpy as np
 import opendp.domains
@@ -39,72 +43,29 @@ import pandas as pd
 
 from anonymize.dp import count_measurement
 from anonymize.errors import AnonymizeError
-from anonymize.synth.domains import (
-    MAX_DIRECT_LEVELS,
-    RANGE_QUANTILES,
-    NumericRange,
-    range_grid,
+from anonymize.synth.domains import MAX_DIRECT_LEVELS, NumericRange
+from anonymize.synth.dp_columns import (
+    ColumnModel,
+    band_cells,
+    band_codes,
+    categorical_column,
+    discovered_range,
+    numeric_column,
 )
 
 Progress = Callable[[str, int, int | None], None]
 
-SPLIT = (0.1, 0.1, 0.8)  # one-way, selection, two-way
-#: Share of epsilon spent discovering domains, when any column needs it; a candidate list
-#: (thousands of cells, each needing a count above the noise) weighs more than a range.
+SPLIT = (0.25, 0.1, 0.65)  # fine one-way, selection, two-way
+#: Share of epsilon spent discovering domains, when any column needs it. A candidate list
+#: (62,500 area pairs, each needing a count above ln(125,000) noise scales, and serving as
+#: the column's one-way margin) weighs far more than a range (a few hundred bands); at 4:1
+#: areas under about 140 people were dropped and 시군구 scored 0.93, at 20:1 0.95.
 DISCOVERY = 0.15
-DISCOVERY_WEIGHTS = {"candidates": 4.0, "range": 1.0}
-NUMERIC_BINS = 16
-#: An integer range this narrow is modelled as one level per value (household size).
-MAX_INTEGER_LEVELS = 32
-
-
-@dataclass
-class _Attribute:
-    name: str
-    labels: list  # categorical levels, or numeric bins as (low, high) / point mass value
-    numeric: bool
-    decimals: int = 0
-    dtype: object = None
-    #: Declared or discovered bounds: values beyond are clamped to them, not dropped.
-    clip: tuple[float, float] | None = None
-
-    def encode(self, series: pd.Series) -> np.ndarray:
-        if not self.numeric:
-            if self.clip is not None:
-                series = series.clip(*self.clip)
-            lookup = {label: i for i, label in enumerate(self.labels)}
-            return np.array([lookup.get(v, -1) for v in series.astype(object)], dtype=np.int64)
-        values = series.to_numpy(dtype=float)
-        if self.clip is not None:
-            values = np.where(self._is_mass(values), values, np.clip(values, *self.clip))
-        codes = np.full(len(values), -1, dtype=np.int64)
-        for i, label in enumerate(self.labels):
-            if isinstance(label, tuple):
-                low, high = label
-                inside = (values >= low) & ((values < high) | (i == len(self.labels) - 1)
-                                            & (values <= high))
-                codes[(codes == -1) & inside & ~self._is_mass(values)] = i
-            else:
-                codes[values == label] = i
-        return codes
-
-    def _is_mass(self, values: np.ndarray) -> np.ndarray:
-        masses = [label for label in self.labels if not isinstance(label, tuple)]
-        return np.isin(values, masses)
-
-    def decode(self, codes: np.ndarray, rng: np.random.Generator) -> pd.Series:
-        if not self.numeric:
-            out = pd.Series(np.array(self.labels, dtype=object)[codes], name=self.name)
-            return out.astype(self.dtype) if pd.api.types.is_numeric_dtype(self.dtype) else out
-        values = np.empty(len(codes))
-        for i, label in enumerate(self.labels):
-            at = codes == i
-            if isinstance(label, tuple):
-                values[at] = rng.uniform(label[0], label[1], at.sum())
-            else:
-                values[at] = label
-        series = pd.Series(values.round(self.decimals), name=self.name)
-        return series.astype(self.dtype) if pd.api.types.is_integer_dtype(self.dtype) else series
+DISCOVERY_WEIGHTS = {"candidates": 20.0, "range": 1.0}
+#: A numeric fine cell whose noisy count is below this many noise scales is taken as
+#: empty: hundreds of empty cells would otherwise add their clipped noise (half a scale
+#: each) to the shape. Categories keep every level (a rare benefit type is real, not noise).
+EMPTY_CELL_SCALES = 2.0
 
 
 @dataclass
@@ -118,8 +79,8 @@ class DPSynthesis:
     epsilon_discovery: float = 0.0
     #: The input distance every measurement is calibrated to: rows one person may hold.
     rows_per_person: int = 1
-    mechanism: str = ("MST (pure epsilon-DP per person: Laplace counts, report-noisy-max "
-                      "selection)")
+    mechanism: str = ("MST (pure epsilon-DP per person: Laplace counts of fine cells and of "
+                      "level pairs, report-noisy-max selection)")
 
     @property
     def domain_from_data(self) -> list[str]:
@@ -168,31 +129,41 @@ def dp_mst(df: pd.DataFrame, rows: int, *, epsilon: float, seed: int = 0,
     weights = {c: DISCOVERY_WEIGHTS["range" if c not in declared else "candidates"]
                for c in discover}
     spent = 0.0
-    attrs, sources = [], {}
+    models, sources = [], {}
     for col in df.columns:
         share = eps_discovery * weights[col] / sum(weights.values()) if col in discover else 0.0
-        attr, used, source = _attribute(df[col], declared.get(col), share, bound)
-        attrs.append(attr)
+        model, used, source = _column(df[col], declared.get(col), share, bound)
+        models.append(model)
         sources[str(col)] = source
         spent += used
-    codes = np.column_stack([a.encode(df[a.name]) for a in attrs])
-    keep = (codes >= 0).all(axis=1)  # rows outside the declared domain are not counted
-    codes = codes[keep]
-    sizes = [len(a.labels) for a in attrs]
-    k = len(attrs)
-    eps_one, eps_select, eps_two = ((epsilon - eps_discovery) * share for share in SPLIT)
-    two_way_scale = (k - 1) / eps_two  # per unit of input distance
+    fine = np.column_stack([m.encode(df[m.name]) for m in models])
+    keep = (fine >= 0).all(axis=1)  # rows outside the declared domain are not counted
+    fine = fine[keep]
+    k = len(models)
+    to_measure = [i for i in range(k) if not len(models[i].levels_of)]
+    split = np.array(SPLIT) * ([1.0, 1.0, 1.0] if to_measure else [0.0, 1.0, 1.0])
+    eps_one, eps_select, eps_two = (epsilon - eps_discovery) * split / split.sum()
+    steps = len(to_measure) + 2 * (k - 1)
 
-    # 1. one-way margins
-    report("DP synthesis: measure", 0, k + 2 * (k - 1))
-    one_way = []
-    for i in range(k):
-        noisy, used = _noisy_counts(codes[:, i], sizes[i], eps_one / k, bound)
-        one_way.append(np.maximum(noisy, 0.0))
+    # 1. fine one-way counts, cut into levels
+    report("DP synthesis: measure", 0, steps)
+    for done, i in enumerate(to_measure):
+        model = models[i]
+        noisy, used, scale = _noisy_counts(fine[:, i], len(model.cells),
+                                           eps_one / len(to_measure), bound)
+        if model.numeric:
+            noisy = _without_empty_cells(noisy, scale)
+        model.group(noisy)
+        model.noise_scale = scale
         spent += used
-        report("DP synthesis: measure", i + 1, k + 2 * (k - 1))
+        report("DP synthesis: measure", done + 1, steps)
+    codes = np.column_stack([models[i].levels_of[fine[:, i]] for i in range(k)])
+    sizes = [m.levels for m in models]
+    one_way = [m.level_counts() for m in models]
     total = max(float(np.mean([m.sum() for m in one_way])), 1.0)
     margins = [m / m.sum() if m.sum() > 0 else np.full(len(m), 1 / len(m)) for m in one_way]
+    two_way_scale = (k - 1) / eps_two  # per unit of input distance
+    measured = len(to_measure)
 
     # 2. spanning tree by noisy max over independence errors
     parent = list(range(k))
@@ -217,26 +188,29 @@ def dp_mst(df: pd.DataFrame, rows: int, *, epsilon: float, seed: int = 0,
         i, j = open_pairs[choice]
         edges.append((i, j))
         parent[root(i)] = root(j)
-        report("DP synthesis: measure", k + step + 1, k + 2 * (k - 1))
+        report("DP synthesis: measure", measured + step + 1, steps)
 
     # 3. two-way margins of the tree's edges
-    tables = {}
+    raw, scales = {}, {}
     for step, (i, j) in enumerate(edges):
         cells = sizes[i] * sizes[j]
-        noisy, used = _noisy_counts(codes[:, i] * sizes[j] + codes[:, j], cells,
-                                    eps_two / (k - 1), bound)
+        noisy, used, scales[(i, j)] = _noisy_counts(codes[:, i] * sizes[j] + codes[:, j],
+                                                    cells, eps_two / (k - 1), bound)
         spent += used
-        tables[(i, j)] = np.maximum(noisy, 0.0).reshape(sizes[i], sizes[j])
-        report("DP synthesis: measure", 2 * k + step, k + 2 * (k - 1))
+        raw[(i, j)] = noisy.reshape(sizes[i], sizes[j])
+        report("DP synthesis: measure", measured + k + step, steps)
     if spent > epsilon * (1 + 1e-9):
         raise AnonymizeError(f"DP synthesis would spend epsilon {spent} > {epsilon}")
+    margins = [_pooled_margin(i, models[i], raw, scales) for i in range(k)]
+    tables = {(i, j): consistent_table(table, margins[i], margins[j], scales[(i, j)])
+              for (i, j), table in raw.items()}
 
     # Sampling: post-processing of the noisy tables.
     report("sample dp-mst", 0, rows)
     sampled = _sample_tree(k, edges, tables, margins, rows, rng)
-    data = pd.DataFrame({a.name: a.decode(sampled[:, i], rng) for i, a in enumerate(attrs)})
+    data = pd.DataFrame({m.name: m.decode(sampled[:, i], rng) for i, m in enumerate(models)})
     report("sample dp-mst", rows, rows)
-    names = [a.name for a in attrs]
+    names = [m.name for m in models]
     return DPSynthesis(
         data=data, epsilon=epsilon, epsilon_spent=spent,
         tree=[(names[i], names[j]) for i, j in edges],
@@ -270,88 +244,80 @@ def _is_number(series: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
 
 
-def _attribute(series: pd.Series, declared: Sequence | NumericRange | None,
-               epsilon: float, bound: int) -> tuple[_Attribute, float, str]:
-    """The column's levels, the epsilon spent finding them, and where they came from."""
+def _column(series: pd.Series, declared: Sequence | NumericRange | None,
+            epsilon: float, bound: int) -> tuple[ColumnModel, float, str]:
+    """The column's fine cells, the epsilon spent finding them, and where they came from.
+
+    A candidate list cut by DP counts comes back already grouped: those counts are its
+    one-way measurement.
+    """
     if declared is None:
-        low, high, used = _discover_range(series, epsilon, bound)
-        return _numeric(series, NumericRange(low, high)), used, "range discovered with DP"
+        low, high, bands, used = _discover_bands(series, epsilon, bound)
+        return (numeric_column(series, low, high, bands=bands), used,
+                "range discovered with DP")
     if isinstance(declared, NumericRange):
-        return _numeric(series, declared), 0.0, "declared range"
+        return (numeric_column(series, declared.low, declared.high, masses=declared.masses,
+                               decimals=declared.decimals), 0.0, "declared range")
     levels = list(declared)
     if len(levels) <= MAX_DIRECT_LEVELS:
-        return (_Attribute(series.name, levels, numeric=False, dtype=series.dtype), 0.0,
-                "declared categories")
-    kept, used = _discover_levels(series, levels, epsilon, bound)
-    return (_Attribute(series.name, kept, numeric=False, dtype=series.dtype), used,
+        return categorical_column(series, levels), 0.0, "declared categories"
+    kept, counts, used, scale = _discover_levels(series, levels, epsilon, bound)
+    model = categorical_column(series, kept)
+    model.group(counts)
+    model.noise_scale = scale
+    return (model, used,
             f"declared candidates ({len(levels)}), kept by DP counts ({len(kept)})")
 
 
-def _numeric(series: pd.Series, domain: NumericRange) -> _Attribute:
-    integer = pd.api.types.is_integer_dtype(series)
-    low, high = float(domain.low), float(domain.high)
-    if integer:
-        low, high = float(np.ceil(low)), float(np.floor(high))
-        if high - low + 1 <= MAX_INTEGER_LEVELS:
-            levels = list(range(int(low), int(high) + 1))
-            return _Attribute(series.name, levels, numeric=False, dtype=series.dtype,
-                              clip=(low, high))
-    masses = sorted(float(m) for m in domain.masses)
-    edges = np.linspace(low, high, NUMERIC_BINS + 1)
-    bins = [(float(a), float(b)) for a, b in pairwise(edges)] if high > low else [(low, high)]
-    return _Attribute(series.name, masses + bins, numeric=True,
-                      decimals=0 if integer else domain.decimals, dtype=series.dtype,
-                      clip=(low, high))
+def _without_empty_cells(noisy: np.ndarray, scale: float) -> np.ndarray:
+    """Noisy fine counts with cells below ``EMPTY_CELL_SCALES`` noise scales zeroed.
 
+    Not a wider cut: SDMetrics compares pairs over ten equal-width bins between each
+    table's own extremes, so a support trimmed to cells far above the noise (the largest
+    floor areas) shrank the synthetic range and scored the use x floor-area pair 0.3.
 
-def _discover_range(series: pd.Series, epsilon: float,
-                    bound: int = 1) -> tuple[float, float, float]:
-    """Two quantiles chosen by report-noisy-max over the fixed :func:`range_grid`.
-
-    A candidate's score ``-|(1-q) * below - q * above|`` moves by at most 1 when one row is
-    added or removed, so by ``bound`` for a person: the sensitivity ``_noisy_max`` is given.
+    >>> _without_empty_cells(np.array([3.0, 0.5, 40.0, 1.5]), 1.0).tolist()
+    [3.0, 0.0, 40.0, 0.0]
     """
-    grid = range_grid()
-    values = np.sort(series.dropna().to_numpy(dtype=float))
-    below = np.searchsorted(values, grid, side="left").astype(float)
-    above = len(values) - np.searchsorted(values, grid, side="right").astype(float)
-    ends, used = [], 0.0
-    for q in RANGE_QUANTILES:
-        scores = -np.abs((1 - q) * below - q * above)
-        choice, spent = _noisy_max(scores.tolist(), epsilon / len(RANGE_QUANTILES), None,
-                                   bound)
-        ends.append(float(grid[choice]))
-        used += spent
-    low, high = sorted(ends)
-    if high == low:
-        high = float(grid[min(np.searchsorted(grid, low) + 1, len(grid) - 1)])
-    return low, high, used
+    return np.where(noisy >= EMPTY_CELL_SCALES * scale, noisy, 0.0)
+
+
+def _discover_bands(series: pd.Series, epsilon: float,
+                    bound: int = 1) -> tuple[float, float, list[tuple[float, float]], float]:
+    """A number's range: the power-of-two bands whose Laplace-noised count clears
+    ln(|bands| / 0.5) noise scales (about half a spurious band in expectation), from the
+    lowest such band to the highest; values beyond are clamped into it."""
+    cells = band_cells()
+    noisy, used, scale = _noisy_counts(band_codes(series), len(cells), epsilon, bound)
+    low, high, bands = discovered_range(noisy, scale * np.log(len(cells) / 0.5))
+    return low, high, bands, used
 
 
 def _discover_levels(series: pd.Series, candidates: list, epsilon: float,
-                     bound: int = 1) -> tuple[list, float]:
-    """The candidates whose Laplace-noised count clears a data-independent threshold.
+                     bound: int = 1) -> tuple[list, np.ndarray, float, float]:
+    """The candidates whose Laplace-noised count clears a data-independent threshold, and
+    those noisy counts.
 
     The threshold, ln(|C| / 0.5) noise scales, lets about half a candidate nobody holds
     through on average; post-processing of the noisy counts, so it costs nothing more.
     """
     lookup = {label: i for i, label in enumerate(candidates)}
     codes = np.array([lookup.get(v, -1) for v in series.astype(object)], dtype=np.int64)
-    noisy, used = _noisy_counts(codes[codes >= 0], len(candidates), epsilon, bound)
-    threshold = bound * np.log(len(candidates) / 0.5) / epsilon
-    kept = np.flatnonzero(noisy >= threshold)
+    noisy, used, scale = _noisy_counts(codes[codes >= 0], len(candidates), epsilon, bound)
+    kept = np.flatnonzero(noisy >= scale * np.log(len(candidates) / 0.5))
     if len(kept) == 0:
         kept = np.array([int(np.argmax(noisy))])
-    return [candidates[i] for i in kept], used
+    return [candidates[i] for i in kept], noisy[kept], used, scale
 
 
 def _noisy_counts(codes: np.ndarray, cells: int, epsilon: float,
-                  bound: int = 1) -> tuple[np.ndarray, float]:
-    measurement, _ = count_measurement(cells, bound, epsilon)
+                  bound: int = 1) -> tuple[np.ndarray, float, float]:
+    """Laplace-noised counts per cell, the epsilon their privacy map gives, the noise scale."""
+    measurement, scale = count_measurement(cells, bound, epsilon)
     # A contiguous int64 array crosses into OpenDP as one buffer; a Python list is checked
     # element by element (seconds per margin at 100,000 rows). Same measurement either way.
     noisy = np.asarray(measurement(np.ascontiguousarray(codes, dtype=np.int64)), dtype=float)
-    return noisy, float(measurement.map(bound))
+    return noisy, float(measurement.map(bound)), scale
 
 
 def _independence_error(codes: np.ndarray, i: int, j: int, sizes: list[int],
@@ -378,6 +344,53 @@ def _noisy_max(scores: list[float], epsilon: float,
             float(measurement.map(float(bound))))
 
 
+def _pooled_margin(i: int, model: ColumnModel, tables: dict, scales: dict) -> np.ndarray:
+    """A column's level proportions from every noisy measurement that holds them.
+
+    Its one-way counts and the row sums of each pair table it is in estimate the same level
+    counts with different noise; weighted by inverse variance (what a graphical-model fit
+    such as Private-PGM does in closed form here), a level of one person in 400 stays near
+    its true share instead of following the noisier one-way count alone.
+    """
+    estimates = [(model.level_counts(), model.level_variance())]
+    for (a, b), table in tables.items():
+        if i in (a, b):
+            sums = table.sum(axis=1 if i == a else 0)
+            partners = table.shape[1 if i == a else 0]
+            estimates.append((sums, np.full(len(sums), 2.0 * scales[(a, b)] ** 2 * partners)))
+    weights = [1.0 / variance for _, variance in estimates]
+    pooled = sum(e * w for (e, _), w in zip(estimates, weights, strict=True)) / sum(weights)
+    pooled = np.maximum(pooled, 0.0)
+    return pooled / pooled.sum() if pooled.sum() > 0 else np.full(len(pooled),
+                                                                  1 / len(pooled))
+
+
+def consistent_table(noisy: np.ndarray, rows: np.ndarray, columns: np.ndarray,
+                     scale: float, rounds: int = 50) -> np.ndarray:
+    """A non-negative pair table whose margins are the columns' own (better) noisy margins.
+
+    Clipping a sparse table's negative noise at zero leaves its positive noise: a 250 x 16
+    table at scale 18 gains about 9 fake rows per empty cell, most of them in rare areas.
+    Cells below one noise scale are taken as empty, and iterative proportional fitting then
+    rescales rows and columns to the one-way margins (proportions), measured on many fewer
+    cells each. Post-processing of noisy counts only.
+
+    >>> t = consistent_table(np.array([[40.0, -3.0], [10.0, 50.0]]), np.array([0.4, 0.6]),
+    ...                      np.array([0.5, 0.5]), 1.0)
+    >>> np.round(t / t.sum(), 3).tolist()
+    [[0.4, 0.0], [0.1, 0.5]]
+    """
+    table = np.where(noisy > scale, noisy, 0.0)
+    total = max(float(table.sum()), 1.0)
+    # A row or column the noise emptied still carries its margin's mass, spread evenly.
+    table = table + np.outer(rows, columns) * 1e-6 * total
+    want_rows, want_columns = rows * total, columns * total
+    for _ in range(rounds):
+        table *= (want_rows / np.maximum(table.sum(axis=1), 1e-12))[:, None]
+        table *= (want_columns / np.maximum(table.sum(axis=0), 1e-12))[None, :]
+    return table
+
+
 def _sample_tree(k: int, edges: list[tuple[int, int]], tables: dict, margins: list[np.ndarray],
                  rows: int, rng: np.random.Generator) -> np.ndarray:
     neighbours: dict[int, list[tuple[int, np.ndarray]]] = {i: [] for i in range(k)}
@@ -386,9 +399,7 @@ def _sample_tree(k: int, edges: list[tuple[int, int]], tables: dict, margins: li
         neighbours[j].append((i, table.T))
     out = np.full((rows, k), -1, dtype=np.int64)
     root = max(range(k), key=lambda i: len(neighbours[i]))
-    start = sum(t.sum(axis=0) if j == root else t.sum(axis=1)
-                for (i, j), t in tables.items() if root in (i, j)) + 0.0
-    out[:, root] = _draw(rows, start if np.sum(start) > 0 else margins[root], rng)
+    out[:, root] = _draw(rows, margins[root], rng)
     queue, seen = [root], {root}
     while queue:
         node = queue.pop(0)
