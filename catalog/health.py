@@ -68,13 +68,17 @@ class HealthService:
         """Every file whose digest the catalog holds and whose destruction it has not recorded.
 
         Revoked or expired releases are left out once their artifact is gone: the sweep
-        destroys those on purpose.
+        destroys those on purpose; so is a release whose file a project's close destroyed
+        (a take-out's copy here), since its destruction certificate records it.
         """
         found: list[RecordedFile] = []
         with self._engine.connect() as connection:
+            destroyed = set(connection.scalars(select(Artefact.path).where(
+                Artefact.destroyed_at.is_not(None))))
             for row in connection.execute(select(Release.id, Release.artifact, Release.checksum,
                                                  Release.revoked_at)):
-                if row.revoked_at is not None and not self._exists(row.artifact):
+                if (row.revoked_at is not None or row.artifact in destroyed) \
+                        and not self._exists(row.artifact):
                     continue
                 found.append(RecordedFile(f"release {row.id}", row.artifact, row.checksum))
             for art in connection.execute(select(Artefact.project_id, Artefact.stage,

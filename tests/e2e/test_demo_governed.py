@@ -170,3 +170,15 @@ def test_audit_verify_vouches_for_the_whole_story(governed):
         capture_output=True, text=True, env=env, timeout=120)
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert "audit log intact" in verified.stdout
+
+
+def test_doctor_finds_the_closed_workspace_whole(governed):
+    # The take-out's copy here was destroyed by the close, with a certificate: that is not
+    # a missing file (doctor called it one before).
+    workdir, _ = governed
+    env = {**os.environ, "PSEUDOLINK_PASSPHRASE": PASSPHRASE, "COLUMNS": "200"}
+    doctor = subprocess.run(
+        [sys.executable, "-m", "pseudolink", "doctor", "--workdir", str(workdir)],
+        capture_output=True, text=True, env=env, timeout=300)
+    assert doctor.returncode == 0, doctor.stdout + doctor.stderr
+    assert "workspace healthy" in doctor.stdout
