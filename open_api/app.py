@@ -19,6 +19,7 @@ from open_api.docs_pages import install_redoc
 from open_api.handlers import install_error_handlers, install_openapi
 from open_api.keys import KeyRegistry, resolve_keys
 from open_api.limits import Limiter, limiter_for
+from open_api.lookups import SharedLookups
 from open_api.source import ReleaseSource, resolve_source
 from open_api.table_cache import TableCache
 
@@ -51,6 +52,8 @@ def create_app(
                          static_url=DOCS_STATIC, redoc_url=None)
     install_redoc(app, DOCS_STATIC)
     app.state.source = releases
+    # Concurrent requests for one release share a catalog query that began after they did.
+    app.state.release_lookups = SharedLookups(lambda release_id: releases.get_release(release_id))
     app.state.artifacts = Artifacts()
     app.state.config = settings
     app.state.keys = resolve_keys(releases, keys)

@@ -79,7 +79,9 @@ def _artifacts(request: Request) -> Artifacts:
 
 
 def visible_release(request: Request, release_id: str) -> Release:
-    release = _source(request).get_release(release_id)
+    lookups = getattr(request.app.state, "release_lookups", None)
+    release = (lookups.get(release_id) if lookups is not None
+               else _source(request).get_release(release_id))
     if release is None or not publishable(release):
         raise ApiError("not_found", f"no published dataset {release_id!r}")
     return release
