@@ -87,7 +87,14 @@ $(VENV)/.installed-bench: $(VENV)/.installed-test pyproject.toml
 	$(PIP) install -e '.[test,bench]'
 	touch $@
 
-bench: $(VENV)/.installed-bench sysdeps bench-sysdeps room
+# SmartNoise AIM, bench/synth.py's DP peer, pins opendp<0.15 (pseudolink needs 0.16): it
+# gets a virtualenv of its own, which bench/_aim_peer.py runs in.
+.aimvenv/.installed:
+	python3 -m venv .aimvenv
+	.aimvenv/bin/pip install 'smartnoise-synth==1.0.8' pandas pyarrow
+	touch $@
+
+bench: $(VENV)/.installed-bench .aimvenv/.installed sysdeps bench-sysdeps room
 	@for f in bench/*.py; do \
 	  case "$$(basename $$f)" in _*) continue;; esac; \
 	  echo "== $$f"; $(PY) $$f || exit 1; \

@@ -2,10 +2,10 @@
 
 smartnoise-synth 1.0.8 pins ``opendp<0.15`` (pseudolink needs 0.16), so it cannot share
 pseudolink's environment: ``bench/synth.py`` runs this file with the interpreter in
-``BENCH_AIM_PYTHON`` (``/work/aimvenv/bin/python`` by default; make one with
-``python -m venv /work/aimvenv && /work/aimvenv/bin/pip install smartnoise-synth==1.0.8
-pandas pyarrow``). Usage: ``python bench/aim_peer.py TRAIN.parquet ROWS EPSILON OUT.parquet``;
-prints one JSON line with the seconds spent fitting and sampling.
+``BENCH_AIM_PYTHON`` (``.aimvenv/bin/python`` by default, made by ``make bench``; by hand:
+``python -m venv .aimvenv && .aimvenv/bin/pip install smartnoise-synth==1.0.8
+pandas pyarrow``). Usage: ``python bench/_aim_peer.py TRAIN.parquet ROWS EPSILON OUT.parquet``;
+prints one JSON line with the seconds spent fitting and sampling (wall and CPU).
 
 AIM gets SmartNoise's defaults: text columns and household size as categories (levels read
 from the data by SmartNoise's label transformer, which costs no epsilon there), numbers as 20
@@ -32,19 +32,20 @@ def main(train_path: str, rows: int, epsilon: float, out_path: str) -> dict:
                    if not pd.api.types.is_numeric_dtype(train[c])
                    or c.rsplit("__", 1)[-1] in CATEGORICAL_NUMBERS]
     continuous = [c for c in train.columns if c not in categorical]
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     model = Synthesizer.create("aim", epsilon=epsilon)
     model.fit(train, categorical_columns=categorical, continuous_columns=continuous,
               preprocessor_eps=PREPROCESSOR_EPSILON)
     fitted = time.perf_counter()
     synthetic = model.sample(rows)
-    sampled = time.perf_counter()
+    sampled, cpu = time.perf_counter(), time.process_time() - cpu
     synthetic = pd.DataFrame(synthetic, columns=train.columns)
     for column in train.columns:
         if pd.api.types.is_integer_dtype(train[column]):
             synthetic[column] = synthetic[column].round().astype(train[column].dtype)
     synthetic.to_parquet(out_path, index=False)
     return {"fit_seconds": round(fitted - started, 2), "sample_seconds": round(sampled - fitted, 2),
+            "cpu_seconds": round(cpu, 2),
             "preprocessor_epsilon": PREPROCESSOR_EPSILON, "categorical": categorical,
             "continuous": continuous}
 
