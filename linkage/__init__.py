@@ -31,8 +31,8 @@ from linkage.keys import (
     load_party_secret,
     rotate_project_key,
 )
-from linkage.link import link
-from linkage.prepare import crosswalk_path, prepare
+from linkage.modes import link, prepare
+from linkage.prepare import crosswalk_path
 from linkage.quality import LinkageQuality, evaluate_linkage
 from linkage.reports import (
     CombineReport,

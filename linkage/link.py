@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from linkage.engines import get_engine
+from linkage.engines import Engine, get_engine
 from linkage.envelope import open_envelope_to, seal
 from linkage.errors import LinkageError
 from linkage.extract import check_key_version
@@ -27,23 +27,19 @@ LINKMAP_NAME = "linkmap.age"
 REPORT_NAME = "link-report.json"
 
 
-def link(project: ProjectManifest | str | Path, keys_files: Sequence[str | Path],
-         out_dir: str | Path, keys_dir: str | Path, passphrase: str, *,
-         as_party: str | None = None, engine: str = "duckdb", precheck: bool = False,
-         progress: Progress | None = None, review_band: tuple[float, float] | None = None,
-         decisions: Sequence[str | Path] = ()) -> LinkReport:
-    """Link the holders' keys files; ``precheck`` reports match rates and writes no link map.
+def link_exact(project: ProjectManifest | str | Path, keys_files: Sequence[str | Path],
+               out_dir: str | Path, keys_dir: str | Path, passphrase: str, *,
+               as_party: str | None = None, engine: str | Engine = "duckdb",
+               precheck: bool = False, progress: Progress | None = None,
+               review_band: tuple[float, float] | None = None,
+               decisions: Sequence[str | Path] = ()) -> LinkReport:
+    """Link the holders' exact keys files (``linkage.link`` picks the mode's strategy);
+    ``precheck`` reports match rates and writes no link map.
 
     ``as_party`` is the key manager's party id (default: the spec's key manager).
     ``review_band`` and ``decisions`` (clerical review) exist in fuzzy mode only.
     """
     manifest = as_manifest(project)
-    if manifest.spec.mode == "fuzzy":
-        from linkage import fuzzy
-
-        return fuzzy.link(manifest, keys_files, out_dir, keys_dir, passphrase,
-                          as_party=as_party, engine=engine, precheck=precheck,
-                          progress=progress, review_band=review_band, decisions=decisions)
     if review_band is not None or decisions:
         raise LinkageError("clerical review (--review-band, --decisions) needs probabilities: "
                            "it exists in fuzzy mode only; exact mode links identical keys")
@@ -179,4 +175,4 @@ def _tick(progress: Progress | None, total: int, done: int) -> None:
         progress("link", done, total)
 
 
-__all__ = ["LINKMAP_NAME", "REPORT_NAME", "link"]
+__all__ = ["LINKMAP_NAME", "REPORT_NAME", "link_exact"]

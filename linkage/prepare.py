@@ -78,24 +78,19 @@ def make_private(path: Path) -> Path:
     return path
 
 
-def prepare(project: ProjectManifest | str | Path, holder_id: str, input_path: str | Path,
-            out_dir: str | Path, keys_dir: str | Path, passphrase: str, *,
-            encoding: str | None = None, engine: str = "duckdb",
-            progress: Progress | None = None, accept_invalid: Iterable[str] = (),
-            max_invalid_share: float = DEFAULT_MAX_INVALID_SHARE) -> PrepareReport:
-    """Prepare one holder's file; see the module docstring for what is written where.
+def prepare_exact(project: ProjectManifest | str | Path, holder_id: str,
+                  input_path: str | Path, out_dir: str | Path, keys_dir: str | Path,
+                  passphrase: str, *, encoding: str | None = None,
+                  engine: str | Engine = "duckdb", progress: Progress | None = None,
+                  accept_invalid: Iterable[str] = (),
+                  max_invalid_share: float = DEFAULT_MAX_INVALID_SHARE) -> PrepareReport:
+    """Prepare one holder's file for exact linkage (``linkage.prepare`` picks the mode's
+    strategy); see the module docstring for what is written where.
 
     A column more than ``max_invalid_share`` of whose values are invalid for its kind is
     refused (``linkage.field_check``) unless it is named in ``accept_invalid``.
     """
     manifest = as_manifest(project)
-    if manifest.spec.mode == "fuzzy":
-        from linkage import fuzzy
-
-        return fuzzy.prepare(manifest, holder_id, input_path, out_dir, keys_dir, passphrase,
-                             encoding=encoding, engine=engine, progress=progress,
-                             accept_invalid=accept_invalid,
-                             max_invalid_share=max_invalid_share)
     manifest.require_open()
     spec = manifest.spec
     holder = spec.holder(holder_id)
@@ -287,4 +282,4 @@ def _stepper(progress: Progress | None, stage: str, total: int) -> Callable[[int
     return step
 
 
-__all__ = ["crosswalk_path", "make_private", "output_paths", "prepare", "private_dir"]
+__all__ = ["crosswalk_path", "make_private", "output_paths", "prepare_exact", "private_dir"]

@@ -11,8 +11,9 @@ _ENGINES = {"duckdb": ("linkage.engines.duckdb", "DuckDBEngine"),
             "spark": ("linkage.engines.spark", "SparkEngine")}
 
 
-def get_engine(name: str | Engine = "duckdb") -> Engine:
-    """The engine called ``name``; a missing optional dependency is a clear error."""
+def get_engine(name: str | Engine = "duckdb", **options: object) -> Engine:
+    """The engine called ``name``, made with ``options`` (Spark: ``master``); a missing
+    optional dependency is a clear error."""
     if isinstance(name, Engine):
         return name
     if name not in _ENGINES:
@@ -25,7 +26,7 @@ def get_engine(name: str | Engine = "duckdb") -> Engine:
             raise LinkageError(f"engine '{name}' is not available in this version") from None
         raise LinkageError(f"engine '{name}' needs the '{exc.name}' package: "
                            f"pip install 'pseudolink[{name}]'") from None
-    return getattr(module, class_name)()
+    return getattr(module, class_name)(**options)
 
 
 __all__ = ["Engine", "MatchResult", "get_engine"]

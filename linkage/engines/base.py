@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -62,6 +63,42 @@ class Engine(ABC):
         """:meth:`match` over Parquet files on disk; engines that can scan files override
         this so that link's memory does not grow with the holders' files."""
         return self.match({h: pq.read_table(p) for h, p in keys.items()}, recipes)
+
+    def compare_pairs(self, left: pa.Table, right: pa.Table,
+                      fields: Mapping[str, Sequence[str]], li: np.ndarray, ri: np.ndarray,
+                      cuts: Sequence[float], baselines: Mapping[str, float]) -> np.ndarray:
+        """Fuzzy mode: ``(pairs, fields)`` int8 comparison levels of the candidate pairs
+        ``(left[li[k]], right[ri[k]])`` on the holders' Bloom-filter columns.
+
+        Every engine must give the numpy levels byte for byte; this default computes them
+        in this process, which is where a one-machine engine does its work anyway.
+        """
+        from linkage.fuzzy.bloom import from_arrow
+        from linkage.fuzzy.scoring import comparison_levels
+
+        columns = [c for cs in fields.values() for c in cs]
+        filters = [{c: from_arrow(t.column(c)) for c in columns} for t in (left, right)]
+        return comparison_levels(filters[0], filters[1], fields, li, ri, cuts, baselines)
+
+    @abstractmethod
+    def linked_records(self, linkmap: Path) -> dict[str, int]:
+        """Rows of the link map (a Parquet file) per holder."""
+
+    @abstractmethod
+    def check_serials(self, linkmap: Path, payloads: Mapping[str, Path]) -> None:
+        """Refuse payloads (Parquet files) that lack a linked serial
+        (:class:`~linkage.errors.SerialMismatch`) or repeat a serial
+        (:class:`~linkage.errors.LinkageError` naming the holder)."""
+
+    @abstractmethod
+    def combine_files(self, linkmap: Path, payloads: Mapping[str, tuple[Path, Sequence[str]]],
+                      out: Path) -> tuple[int, list[str]]:
+        """:meth:`combine` over Parquet files, published at ``out`` whole or not at all.
+
+        ``payloads`` maps each holder to its file and attribute columns. Returns (rows,
+        column names). Raises :class:`~linkage.errors.SerialMismatch`, publishing nothing,
+        when a linked serial is missing from a payload or a link id would come out twice.
+        """
 
     @abstractmethod
     def combine(self, linkmap: pa.Table, payloads: Mapping[str, pa.Table]) -> pa.Table:

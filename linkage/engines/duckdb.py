@@ -112,6 +112,38 @@ class DuckDBEngine(Engine):
             finally:
                 con.close()
 
+    def linked_records(self, linkmap: Path) -> dict[str, int]:
+        with private_dir("duckdb") as spill:
+            con = file_connection(spill, "combine")
+            try:
+                return {h: int(n) for h, n in con.execute(
+                    f"select holder, count(*) from read_parquet({_literal(str(linkmap))}) "
+                    "group by holder").fetchall()}
+            finally:
+                con.close()
+
+    def check_serials(self, linkmap: Path, payloads: Mapping[str, Path]) -> None:
+        # Set-wise over the files, within a memory limit.
+        with private_dir("duckdb") as spill:
+            con = file_connection(spill, "combine")
+            try:
+                con.execute("create view linkmap as select * from "
+                            f"read_parquet({_literal(str(linkmap))})")
+                for holder, path in payloads.items():
+                    payload = f"read_parquet({_literal(str(path))})"
+                    # One grouping of the payload's serials answers both questions.
+                    repeated, unknown = con.execute(
+                        f"with p as (select serial, count(*) as n from {payload} "
+                        "group by serial) select (select count(*) from p where n > 1), "
+                        "(select count(*) from linkmap m anti join p using (serial) "
+                        "where m.holder = ?)", [holder]).fetchone()
+                    if unknown:
+                        raise SerialMismatch({holder: unknown})
+                    if repeated:
+                        raise LinkageError(f"the payload of holder '{holder}' repeats a serial")
+            finally:
+                con.close()
+
     def combine(self, linkmap: pa.Table, payloads: Mapping[str, pa.Table]) -> pa.Table:
         con = duckdb.connect()
         try:

@@ -5,37 +5,55 @@ same cluster numbers (new clusters numbered by key order, after the ones already
 the same combined rows. The pipeline draws link ids after matching, so both engines give
 the same link map up to those random ids, and a test holds them to it.
 
-Tests and the CLI run Spark in local mode; ``spark_session()`` starts one session per
-process (JVM start-up costs tens of seconds) and reuses it. Set ``PSEUDOLINK_SPARK_MASTER``
-to run against a cluster instead.
+``spark_session()`` starts one session per process (JVM start-up costs tens of seconds)
+and reuses it. The CLI's ``--spark-master`` (or ``PSEUDOLINK_SPARK_MASTER``) points it at a
+cluster; without either it runs in local mode. The tests run it on a standalone cluster of
+two workers (tests/linkage/spark_cluster.py).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import sys
 from collections.abc import Mapping, Sequence
-from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from linkage.engines.base import Engine, MatchResult
+from linkage.errors import LinkageError, SerialMismatch
 from linkage.keys.linkage_key import SEPARATOR, hmac_pads
+from linkage.scratch import watch
 from linkage.spec import Recipe
 
 DEFAULT_MASTER = "local[2]"
 
 
-@lru_cache(maxsize=1)
-def spark_session() -> SparkSession:
-    """The process's Spark session: local, bound to loopback, no web UI, few partitions."""
+def spark_session(master: str | None = None, conf: Mapping[str, str] | None = None
+                  ) -> SparkSession:
+    """The process's Spark session on ``master``: bound to loopback, no web UI.
+
+    ``master`` defaults to ``PSEUDOLINK_SPARK_MASTER``, else the session already running,
+    else local mode. A process holds one Spark context: asking for another master stops the
+    running one first. ``conf`` adds settings to a session being started (after
+    ``PSEUDOLINK_SPARK_CONF``).
+    """
+    master = master or os.environ.get("PSEUDOLINK_SPARK_MASTER")
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        if master is None or active.sparkContext.master == master:
+            return active
+        active.stop()
+    master = master or DEFAULT_MASTER
     # Read by the JVM at launch, before any config: keeps every Spark socket on loopback.
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     builder = (
         SparkSession.builder.appName("pseudolink")
-        .master(os.environ.get("PSEUDOLINK_SPARK_MASTER", DEFAULT_MASTER))
+        .master(master)
         .config("spark.driver.host", "127.0.0.1")
         .config("spark.driver.bindAddress", "127.0.0.1")
         .config("spark.ui.enabled", "false")
@@ -43,11 +61,36 @@ def spark_session() -> SparkSession:
         .config("spark.sql.shuffle.partitions", os.environ.get("PSEUDOLINK_SPARK_PARTITIONS",
                                                                 "4"))
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        # A broadcast join collects its smaller side on the driver and sends it out again:
+        # record-level data through the driver, which the engine never does.
+        .config("spark.sql.autoBroadcastJoinThreshold", "-1")
         .config("spark.driver.memory", os.environ.get("PSEUDOLINK_SPARK_MEMORY", "2g"))
+        .config("spark.executor.memory",
+                os.environ.get("PSEUDOLINK_SPARK_EXECUTOR_MEMORY", "1g"))
     )
+    for name, value in {**_extra_conf(), **(conf or {})}.items():
+        builder = builder.config(name, value)
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
+    if "PYSPARK_PYTHON" not in os.environ:
+        # Python workers must import this package and its compiled HMAC helper: unless the
+        # deployment names its own interpreter, executors run this one, which a cluster on
+        # this host (or one installed alike) has at the same path.
+        session.sparkContext.pythonExec = sys.executable
     return session
+
+
+def _extra_conf() -> dict[str, str]:
+    """``PSEUDOLINK_SPARK_CONF``: ``name=value`` pairs, comma-separated, for the operator's
+    own settings (for example ``spark.driver.maxResultSize=64m``)."""
+    pairs = [p for p in os.environ.get("PSEUDOLINK_SPARK_CONF", "").split(",") if p.strip()]
+    conf = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep:
+            raise LinkageError(f"PSEUDOLINK_SPARK_CONF: '{pair}' is not name=value")
+        conf[name.strip()] = value.strip()
+    return conf
 
 
 def _q(name: str) -> str:
@@ -61,13 +104,16 @@ def _to_arrow(frame: DataFrame) -> pa.Table:
 class SparkEngine(Engine):
     name = "spark"
 
-    def __init__(self, session: SparkSession | None = None) -> None:
+    def __init__(self, session: SparkSession | None = None, master: str | None = None,
+                 conf: Mapping[str, str] | None = None) -> None:
         self._session = session
+        self.master = master
+        self.conf = dict(conf or {})
 
     @property
     def spark(self) -> SparkSession:
         if self._session is None:
-            self._session = spark_session()
+            return spark_session(self.master, self.conf)
         return self._session
 
     def linkage_keys(self, values: pa.Table, project_key: bytes,
@@ -100,6 +146,77 @@ class SparkEngine(Engine):
         frames = {h: self.spark.read.parquet(str(p)) for h, p in keys.items()}
         return _Matcher(self.spark, frames, recipes).run()
 
+    def compare_pairs(self, left: pa.Table, right: pa.Table,
+                      fields: Mapping[str, Sequence[str]], li: np.ndarray, ri: np.ndarray,
+                      cuts: Sequence[float], baselines: Mapping[str, float]) -> np.ndarray:
+        # Imported here: fuzzy mode's numpy code is shipped to the executors from there.
+        from linkage.engines.spark_fuzzy import spark_levels
+
+        return spark_levels(self.spark, left, right, fields, li, ri, cuts, baselines)
+
+    def linked_records(self, linkmap: Path) -> dict[str, int]:
+        counts = self.spark.read.parquet(str(linkmap)).groupBy("holder").count().collect()
+        return {holder: int(n) for holder, n in counts}
+
+    def check_serials(self, linkmap: Path, payloads: Mapping[str, Path]) -> None:
+        links = self.spark.read.parquet(str(linkmap))
+        for holder, path in payloads.items():
+            serials = self.spark.read.parquet(str(path)).groupBy("serial").count()
+            repeated = serials.where(F.col("count") > 1).count()
+            unknown = links.where(F.col("holder") == holder).join(
+                serials, "serial", "left_anti").count()
+            if unknown:
+                raise SerialMismatch({holder: unknown})
+            if repeated:
+                raise LinkageError(f"the payload of holder '{holder}' repeats a serial")
+
+    def combine_files(self, linkmap: Path, payloads: Mapping[str, tuple[Path, Sequence[str]]],
+                      out: Path) -> tuple[int, list[str]]:
+        """The executors read the files, join them and write ``out`` as a Parquet dataset (a
+        folder of part files, in link id order); only counts come back to the driver.
+
+        The files must be where every executor can read them, and ``out`` where every
+        executor can write: on one host, any folder; on a cluster, shared storage.
+        """
+        links = self.spark.read.parquet(str(linkmap)).select("link_id", "holder", "serial")
+        frame = links.select("link_id").distinct()
+        names = ["link_id"]
+        flags = []
+        for index, (holder, (path, attrs)) in enumerate(payloads.items()):
+            mine = links.where(F.col("holder") == holder).select(
+                F.col("link_id").alias(f"__l{index}"), F.col("serial").alias(f"__m{index}"))
+            payload = self.spark.read.parquet(str(path)).select(
+                F.col("serial").alias(f"__p{index}"),
+                *(F.col(_q(a)).alias(f"{holder}__{a}") for a in attrs))
+            frame = (frame.join(mine, F.col("link_id") == F.col(f"__l{index}"), "left")
+                     .join(payload, F.col(f"__m{index}") == F.col(f"__p{index}"), "left"))
+            names += [f"{holder}__{a}" for a in attrs]
+            flags.append(F.sum((F.col(f"__m{index}").isNotNull()
+                                & F.col(f"__p{index}").isNull()).cast("long")))
+        frame = frame.cache()
+        try:
+            rows, distinct, *missing = frame.agg(
+                F.count(F.lit(1)), F.countDistinct("link_id"), *flags).first()
+            missing = {h: int(n or 0) for h, n in zip(payloads, missing, strict=True)}
+            if rows != distinct or any(missing.values()):
+                raise SerialMismatch(missing, int(rows - distinct))
+            # Written under a hidden name beside ``out``, then renamed onto it whole.
+            out.parent.mkdir(parents=True, exist_ok=True)
+            parts = out.parent / f".{out.name}.{os.getpid()}.parts"
+            shutil.rmtree(parts, ignore_errors=True)
+            watch(parts)
+            try:
+                frame.select(*(F.col(_q(n)) for n in names)).orderBy("link_id") \
+                    .write.option("compression", "zstd").parquet(str(parts))
+                for marker in parts.glob("_*"):
+                    marker.unlink()
+                _publish(parts, out)
+            finally:
+                shutil.rmtree(parts, ignore_errors=True)
+        finally:
+            frame.unpersist()
+        return int(rows), names
+
     def combine(self, linkmap: pa.Table, payloads: Mapping[str, pa.Table]) -> pa.Table:
         spark = self.spark
         spark.createDataFrame(linkmap.select(["link_id", "holder", "serial"])) \
@@ -123,6 +240,21 @@ class SparkEngine(Engine):
                f"from (select distinct link_id from pl_linkmap) ids {' '.join(joins)} "
                "order by ids.link_id")
         return _to_arrow(spark.sql(sql)).cast(pa.schema(fields))
+
+
+def _publish(parts: Path, out: Path) -> None:
+    """Rename the finished dataset onto ``out``, replacing what was there."""
+    if out.exists():
+        old = out.parent / f".{out.name}.{os.getpid()}.replaced"
+        watch(old)
+        out.rename(old)
+        parts.rename(out)
+        if old.is_dir():
+            shutil.rmtree(old)
+        else:
+            old.unlink()
+    else:
+        parts.rename(out)
 
 
 class _Matcher:

@@ -1,7 +1,8 @@
 """Fuzzy mode (DESIGN 5): typo-tolerant linkage on keyed Bloom filters, scored by a
 Fellegi-Sunter model fitted by EM. No identifier leaves the holder in plaintext.
 
-``linkage.prepare`` and ``linkage.link`` dispatch here when a project's mode is "fuzzy".
+``linkage.prepare`` and ``linkage.link`` pick this strategy from ``linkage.modes.MODES``
+when a project's mode is "fuzzy"; nothing in exact mode imports it.
 """
 
 from linkage.fuzzy.link import FuzzyLinkReport, link, score_candidates

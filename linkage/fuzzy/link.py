@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from linkage.engines import Engine, get_engine
 from linkage.envelope import open_envelope, seal
 from linkage.errors import LinkageError
 from linkage.fuzzy.blocking import Candidates, candidate_pairs, column_name
@@ -86,16 +87,15 @@ def read_keys(manifest: ProjectManifest, keys_files: Sequence[str | Path], me, p
     return tables
 
 
-ENGINES = ("duckdb", "spark")
-
-
 def score_candidates(left: pa.Table, right: pa.Table, params: FuzzyParams,
-                     progress: Progress | None = None, *, engine: str = "duckdb") -> Scored:
+                     progress: Progress | None = None, *,
+                     engine: str | Engine = "duckdb") -> Scored:
     """Block, compare, fit, threshold and resolve two holders' keys tables.
 
-    ``engine="spark"`` runs the comparison of candidate pairs on Spark; blocking stays in
-    DuckDB and the model on the driver, and the levels are identical either way.
+    The engine compares the candidate pairs (on Spark, in its executors); the model is
+    fitted here, and the levels are identical whichever engine compared them.
     """
+    compute = get_engine(engine)
     timings: dict[str, float] = {}
     start = time.perf_counter()
     candidates = candidate_pairs(left, right, params.blocking, params.max_block_pairs)
@@ -110,14 +110,8 @@ def score_candidates(left: pa.Table, right: pa.Table, params: FuzzyParams,
     random_ri = rng.integers(0, right.num_rows, sample)
     baselines = random_baselines(filters[0], filters[1], fields, random_li, random_ri)
     start = time.perf_counter()
-    if engine == "spark":
-        from linkage.fuzzy.spark import spark_levels
-
-        levels = spark_levels(left, right, fields, candidates.left, candidates.right,
-                              params.levels, baselines)
-    else:
-        levels = comparison_levels(filters[0], filters[1], fields, candidates.left,
-                                   candidates.right, params.levels, baselines)
+    levels = compute.compare_pairs(left, right, fields, candidates.left, candidates.right,
+                                   params.levels, baselines)
     timings["comparison"] = time.perf_counter() - start
     start = time.perf_counter()
     # One-to-one, two files share at most as many matches as the smaller has records;
@@ -155,7 +149,7 @@ def score_candidates(left: pa.Table, right: pa.Table, params: FuzzyParams,
     timings["resolve"] = time.perf_counter() - start
     details = {
         "fields": list(fields),
-        "engine": engine,
+        "engine": compute.name,
         "hardening": params.hardening,
         "cardinality": params.cardinality,
         "salted": {k: list(e.salts) for k, e in params.fields.items() if e.salts},
@@ -183,8 +177,9 @@ def score_candidates(left: pa.Table, right: pa.Table, params: FuzzyParams,
 
 def link(project: ProjectManifest | str | Path, keys_files: Sequence[str | Path],
          out_dir: str | Path, keys_dir: str | Path, passphrase: str, *,
-         as_party: str | None = None, engine: str = "duckdb", precheck: bool = False,
-         progress: Progress | None = None, review_band: tuple[float, float] | None = None,
+         as_party: str | None = None, engine: str | Engine = "duckdb",
+         precheck: bool = False, progress: Progress | None = None,
+         review_band: tuple[float, float] | None = None,
          decisions: Sequence[str | Path] = ()) -> FuzzyLinkReport:
     """Link two holders' fuzzy keys files; ``precheck`` writes the report only.
 
@@ -195,8 +190,7 @@ def link(project: ProjectManifest | str | Path, keys_files: Sequence[str | Path]
     manifest = as_manifest(project)
     manifest.require_open()
     spec = manifest.spec
-    if engine not in ENGINES:
-        raise LinkageError(f"fuzzy mode runs on {' or '.join(ENGINES)}, not '{engine}'")
+    engine = get_engine(engine)
     me = manifest.unlock_as("key_manager", as_party, keys_dir, passphrase)
     params = params_for(spec)
     tick = _ticker(progress, 4)

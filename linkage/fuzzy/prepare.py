@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from linkage.engines import Engine
 from linkage.envelope import seal
 from linkage.errors import LinkageError
 from linkage.field_check import (
@@ -82,7 +83,7 @@ def keep_mistyped_rrns(values: pa.Table, raw: pa.ChunkedArray | pa.Array) -> pa.
 
 def prepare(project: ProjectManifest | str | Path, holder_id: str, input_path: str | Path,
             out_dir: str | Path, keys_dir: str | Path, passphrase: str, *,
-            encoding: str | None = None, engine: str = "duckdb",
+            encoding: str | None = None, engine: str | Engine = "duckdb",
             progress: Progress | None = None, accept_invalid: Iterable[str] = (),
             max_invalid_share: float = DEFAULT_MAX_INVALID_SHARE) -> PrepareReport:
     """Prepare one holder's file for fuzzy linkage; same outputs and refusals as exact mode."""
@@ -93,6 +94,7 @@ def prepare(project: ProjectManifest | str | Path, holder_id: str, input_path: s
     spec = manifest.spec
     holder = spec.holder(holder_id)
     accepted = check_accept_options(holder, accept_invalid, max_invalid_share)
+    engine = engine if isinstance(engine, str) else engine.name
     if engine != "duckdb":
         raise LinkageError(f"fuzzy mode encodes with numpy and duckdb; engine '{engine}' "
                            "is not supported for it yet")
@@ -129,11 +131,11 @@ def prepare(project: ProjectManifest | str | Path, holder_id: str, input_path: s
                         normalised.examples, accepted=accepted, max_share=max_invalid_share)
     step(2)
 
-    serials = random_hex(table.num_rows)
     values = normalised.values
     rrn_column = next((c for c, k in holder.identifiers.items() if k == "rrn"), None)
     if rrn_column is not None and "rrn" in values.column_names:
         values = keep_mistyped_rrns(values, text.column(rrn_column))
+    serials = random_hex(table.num_rows)
     encoded = encode_identifiers(values, project_key, params)
     del project_key
     keys_table = pa.table([serials, *encoded.columns], names=["serial", *encoded.column_names])

@@ -9,6 +9,7 @@ import typer
 
 from pseudolink.cli import governance
 from pseudolink.cli.app import WorkdirOption, app, console, fail, passphrase, ws
+from pseudolink.cli.engine_option import EngineOption, SparkMasterOption, compute_engine
 from pseudolink.cli.link import MANY_FILES, files_after_option
 from pseudolink.cli.progress import progress_bars
 
@@ -20,7 +21,8 @@ def combine(
     linkmap: Annotated[Path, typer.Option(help="The key manager's linkmap.age.")],
     payloads: Annotated[list[Path], typer.Option(help="Holders' payload files.")],
     out: Annotated[Path, typer.Option(help="Combined Parquet file to write.")],
-    engine: Annotated[str, typer.Option(help="duckdb | spark")] = "duckdb",
+    engine: EngineOption = "duckdb",
+    spark_master: SparkMasterOption = None,
     as_party: Annotated[str | None, typer.Option(
         "--as", help="Combiner party id (default: the project's).")] = None,
     workdir: WorkdirOption = None,
@@ -34,10 +36,11 @@ def combine(
         manifest = linkage.ProjectManifest.load(space.project_dir(project))
         party = as_party or manifest.spec.combiner
         actor = governance.stage_actor(space, "combine", party)
+        compute = compute_engine(engine, spark_master)
         with progress_bars(transient=True) as progress:
             report = linkage.combine(space.project_dir(project), linkmap, payloads, out,
                                      space.keys, passphrase(), as_party=as_party,
-                                     engine=engine, progress=progress)
+                                     engine=compute, progress=progress)
     except linkage.LinkageError as exc:
         raise fail(str(exc)) from None
     # The inputs are this workspace's copies too: the link map and payloads it received.

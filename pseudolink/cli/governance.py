@@ -60,6 +60,11 @@ def with_headers(outputs: Mapping[str, str | Path]) -> dict[str, Path]:
     for label, path in outputs.items():
         if Path(path).is_file():
             files[label] = Path(path)
+        elif Path(path).is_dir():
+            # A Parquet dataset written by Spark's executors: each part is recorded (and
+            # destroyed when the project closes) like a file.
+            for part in sorted(Path(path).glob("*.parquet")):
+                files[f"{label} {part.name}"] = part
         header = Path(f"{path}{ENVELOPE_HEADER_SUFFIX}")
         if header.is_file():
             files[f"header {label}"] = header

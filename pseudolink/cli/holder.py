@@ -11,6 +11,7 @@ from rich.table import Table
 from pseudolink.cli import governance
 from pseudolink.cli.app import WorkdirOption, app, console, fail, passphrase, ws
 from pseudolink.cli.artifacts import sha256_file
+from pseudolink.cli.engine_option import EngineOption, SparkMasterOption, compute_engine
 from pseudolink.cli.progress import progress_bars
 from pseudolink.settings import Workspace
 
@@ -26,7 +27,8 @@ def prepare(
     out: Annotated[Path, typer.Option(help="Directory for the keys, payload and crosswalk.")],
     encoding: Annotated[str | None, typer.Option(
         help="CSV encoding (default: detect UTF-8, UTF-8 with BOM or CP949/EUC-KR).")] = None,
-    engine: Annotated[str, typer.Option(help="duckdb | spark")] = "duckdb",
+    engine: EngineOption = "duckdb",
+    spark_master: SparkMasterOption = None,
     spec: Annotated[Path | None, typer.Option(
         help="This holder's own copy of the project spec (TOML); refuse if project.json "
              "differs from it.")] = None,
@@ -67,10 +69,11 @@ def prepare(
         require_every_share(manifest)
         actor = governance.stage_actor(space, "prepare", holder)
         console.print(outgoing_files(manifest, holder, out, space.keys))
+        compute = compute_engine(engine, spark_master)
         with progress_bars(transient=True) as progress:
             report = linkage.prepare(space.project_dir(project), holder, input, out,
                                      space.keys, passphrase(), encoding=encoding,
-                                     engine=engine, progress=progress,
+                                     engine=compute, progress=progress,
                                      accept_invalid=accept_invalid or (),
                                      **({} if max_invalid_share is None else
                                         {"max_invalid_share": max_invalid_share}))
@@ -112,7 +115,6 @@ def _send(space: Workspace, project: str, holder: str, envelopes: list[Path], ur
     except (linkage.LinkageError, ExchangeError) as exc:
         raise fail(f"prepared, but not sent: {exc}; send the files with `pseudolink "
                    f"exchange push`") from None
-
 
 
 @group.command("review")

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from pseudolink.cli import governance
 from pseudolink.cli.app import WorkdirOption, app, console, fail, passphrase, ws
+from pseudolink.cli.engine_option import EngineOption, SparkMasterOption, compute_engine
 from pseudolink.cli.progress import progress_bars
 
 #: Lets ``--keys A B C`` take several files after one flag, as DESIGN 5 writes it.
@@ -33,7 +34,8 @@ def link(
     project: Annotated[str, typer.Option(help="Project id.")],
     keys: Annotated[list[Path], typer.Option(help="Holders' keys files (*.keys.age).")],
     out: Annotated[Path, typer.Option(help="Directory for linkmap.age and link-report.json.")],
-    engine: Annotated[str, typer.Option(help="duckdb | spark")] = "duckdb",
+    engine: EngineOption = "duckdb",
+    spark_master: SparkMasterOption = None,
     precheck: Annotated[bool, typer.Option(
         "--precheck", help="Report match rates only; write no link map.")] = False,
     as_party: Annotated[str | None, typer.Option(
@@ -61,9 +63,10 @@ def link(
         manifest = linkage.ProjectManifest.load(space.project_dir(project))
         party = as_party or manifest.spec.key_manager
         actor = governance.stage_actor(space, stage, party)
+        compute = compute_engine(engine, spark_master)
         with progress_bars(transient=True) as progress:
             report = linkage.link(space.project_dir(project), keys, out, space.keys,
-                                  passphrase(), as_party=as_party, engine=engine,
+                                  passphrase(), as_party=as_party, engine=compute,
                                   precheck=precheck, progress=progress, review_band=band,
                                   decisions=decisions or ())
     except linkage.LinkageError as exc:

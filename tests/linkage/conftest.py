@@ -95,6 +95,8 @@ class World:
     project_dir: Path
     manifest: linkage.ProjectManifest
     exchange: Path
+    #: The engine every stage of this world runs on (see the ``engine_world`` fixture).
+    engine: str | linkage.Engine = "duckdb"
 
     def write(self, name: str, text: str, encoding: str = "utf-8") -> Path:
         path = self.root / name
@@ -104,7 +106,7 @@ class World:
     def prepare_all(self) -> dict[str, linkage.PrepareReport]:
         return {
             holder: linkage.prepare(self.manifest, holder, self.root / f"{holder}.csv",
-                                    self.exchange, self.keys, PASSPHRASE)
+                                    self.exchange, self.keys, PASSPHRASE, engine=self.engine)
             for holder in ("ssis", "building")
         }
 
@@ -151,18 +153,50 @@ def world(tmp_path, party_keys) -> World:
     return World(tmp_path, keys, project_dir, manifest, project_dir / "exchange")
 
 
+#: The Spark session's cap on what tasks may return to the driver: the Spark path must do
+#: its record-level work in the executors, so no test may pull back more than this.
+DRIVER_RESULT_LIMIT = "1m"
+
+
 @pytest.fixture(scope="session")
-def spark_engine():
-    """One Spark session for the whole test run: starting the JVM takes tens of seconds."""
+def spark_cluster(tmp_path_factory):
+    """A Spark standalone master and two workers on loopback, for the whole test run."""
     import importlib.util
     import os
 
     from tests.conftest import skip_unless_ci
+    from tests.linkage.spark_cluster import standalone_cluster
 
     if importlib.util.find_spec("pyspark") is None:
         skip_unless_ci("pyspark is not installed")
     if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
         skip_unless_ci("no Java runtime for Spark")
+    with standalone_cluster(tmp_path_factory.mktemp("spark-cluster")) as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def spark_engine(spark_cluster):
+    """One Spark session on the test cluster for the whole run (each JVM start costs tens
+    of seconds), with the driver's result limit at its floor."""
     from linkage.engines.spark import SparkEngine
 
-    return SparkEngine()
+    return SparkEngine(master=spark_cluster.master_url, conf={
+        "spark.driver.maxResultSize": DRIVER_RESULT_LIMIT,
+        "spark.executor.memory": "512m", "spark.driver.memory": "1g",
+        "spark.cores.max": "2", "spark.sql.shuffle.partitions": "2"})
+
+
+@pytest.fixture(params=["duckdb", "spark"])
+def engine(request) -> linkage.Engine:
+    """Each engine in turn (Spark on the test cluster): the same promises hold on both."""
+    if request.param == "spark":
+        return request.getfixturevalue("spark_engine")
+    return linkage.get_engine("duckdb")
+
+
+@pytest.fixture
+def engine_world(world, engine) -> World:
+    """:func:`world` once per engine: the pipeline's promises hold on each."""
+    world.engine = engine
+    return world

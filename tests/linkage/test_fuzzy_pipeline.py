@@ -72,6 +72,7 @@ def test_link_report_shows_model_and_weights(fuzzy_run):
 
 def test_fuzzy_link_refuses_unknown_engines(fuzzy_run):
     root, _, keys, manifest, out, *_ = fuzzy_run
-    with pytest.raises(linkage.LinkageError, match="duckdb or spark, not 'polars'"):
+    with pytest.raises(linkage.LinkageError,
+                       match=r"unknown engine 'polars' \(engines: duckdb, spark\)"):
         linkage.link(manifest, [out / "ssis.keys.age", out / "building.keys.age"],
                      root / "km2", keys, PASSPHRASE, engine="polars")

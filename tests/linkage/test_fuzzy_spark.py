@@ -11,20 +11,9 @@ from linkage.fuzzy import params_for
 from linkage.fuzzy.blocking import candidate_pairs
 from linkage.fuzzy.link import score_candidates
 from linkage.fuzzy.prepare import encode_identifiers
-from tests.conftest import skip_unless_ci
 
 pytestmark = pytest.mark.spark
 KEY = bytes(range(32))
-
-
-@pytest.fixture(scope="module")
-def spark():
-    try:
-        from linkage.engines.spark import spark_session
-
-        return spark_session()
-    except Exception as exc:  # no PySpark or no Java on this machine
-        skip_unless_ci(f"Spark unavailable: {exc}")
 
 
 def _keys(names, dobs, phones):
@@ -37,7 +26,7 @@ def _keys(names, dobs, phones):
     return params, encode_identifiers(values, KEY, params)
 
 
-def test_spark_comparison_gives_the_same_levels_and_links_as_duckdb(spark):
+def test_spark_comparison_gives_the_same_levels_and_links_as_duckdb(spark_engine):
     rng = np.random.default_rng(3)
     given = ["민준", "서연", "지훈", "하은", "도윤", "서준", "지우", "예린"]
     people = [(f"{s}{g}", f"19{rng.integers(50, 99)}-0{rng.integers(1, 9)}-1{rng.integers(0, 9)}",
@@ -48,7 +37,7 @@ def test_spark_comparison_gives_the_same_levels_and_links_as_duckdb(spark):
     params, left = _keys(*map(list, zip(*people, strict=True)))
     _, right = _keys(*map(list, zip(*typo, strict=True)))
     duck = score_candidates(left, right, params)
-    on_spark = score_candidates(left, right, params, engine="spark")
+    on_spark = score_candidates(left, right, params, engine=spark_engine)
     assert len(duck.candidates) >= len(people)
     assert np.array_equal(duck.weight, on_spark.weight)
     assert np.array_equal(duck.kept, on_spark.kept)

@@ -28,18 +28,21 @@ def _pairs(world, linkmap) -> set[tuple[str, str]]:
     return {(c["ssis"], c["building"]) for c in clusters.values()}
 
 
-def test_pipeline_recovers_expected_pairs_in_separate_workspaces(world, party_keys, tmp_path):
+def test_pipeline_recovers_expected_pairs_in_separate_workspaces(engine_world, party_keys,
+                                                                 tmp_path):
+    world = engine_world
     world.prepare_all()
     # The key manager and the combiner each work with only their own private keys.
     km_keys = party_workspace(party_keys, tmp_path / "km", "keymanager")
     agency_keys = party_workspace(party_keys, tmp_path / "agency", "agency")
     report = linkage.link(world.project_dir, world.keys_files(), tmp_path / "km-out",
-                          km_keys, PASSPHRASE)
+                          km_keys, PASSPHRASE, engine=world.engine)
     assert report.links == 3
     assert report.links_per_recipe == {"rrn": 2, "name+dob+sex": 1}
     out = tmp_path / "agency-out" / "combined.parquet"
     combined = linkage.combine(world.project_dir, tmp_path / "km-out" / "linkmap.age",
-                               world.payload_files(), out, agency_keys, PASSPHRASE)
+                               world.payload_files(), out, agency_keys, PASSPHRASE,
+                               engine=world.engine)
     assert combined.rows == 3
     for workspace in (km_keys, agency_keys):
         assert not (workspace / "projects").exists()
@@ -109,14 +112,15 @@ def test_prepare_report_counts_without_identifier_values(world):
         assert value not in text
 
 
-def test_duplicates_within_a_holder_are_reported_not_joined(world):
+def test_duplicates_within_a_holder_are_reported_not_joined(engine_world):
+    world = engine_world
     # Two ssis records share one RRN: neither may be linked on it.
     lines = world.root.joinpath("ssis.csv").read_text(encoding="utf-8").splitlines()
     lines.append(lines[1].replace("홍길동", "홍길순").replace(",45,", ",44,"))
     world.write("ssis.csv", "\n".join(lines) + "\n")
     world.prepare_all()
     report = linkage.link(world.manifest, world.keys_files(), world.exchange, world.keys,
-                          PASSPHRASE)
+                          PASSPHRASE, engine=world.engine)
     assert report.holders["ssis"]["rrn"].duplicate_records == 2
     assert report.holders["ssis"]["rrn"].duplicate_keys == 1
     assert report.duplicates >= 2
@@ -129,11 +133,12 @@ def test_duplicates_within_a_holder_are_reported_not_joined(world):
     assert report.links == 3
 
 
-def test_precheck_reports_match_rates_and_writes_no_link_map(world, tmp_path):
+def test_precheck_reports_match_rates_and_writes_no_link_map(engine_world, tmp_path):
+    world = engine_world
     world.prepare_all()
     out = tmp_path / "precheck"
     report = linkage.link(world.manifest, world.keys_files(), out, world.keys, PASSPHRASE,
-                          precheck=True)
+                          precheck=True, engine=world.engine)
     assert not (out / "linkmap.age").exists()
     saved = json.loads((out / "link-report.json").read_text())
     assert saved["precheck"] is True
@@ -211,25 +216,29 @@ def test_only_the_key_manager_links_and_only_the_combiner_combines(world, tmp_pa
     assert not (tmp_path / "combined.parquet").exists()
 
 
-def test_combine_refuses_a_payload_of_another_prepare_run(world, tmp_path):
+def test_combine_refuses_a_payload_of_another_prepare_run(engine_world, tmp_path):
+    world = engine_world
     # Serials are fresh at every prepare: a payload from a rerun cannot join the link map.
     world.prepare_all()
-    linkage.link(world.manifest, world.keys_files(), world.exchange, world.keys, PASSPHRASE)
+    linkage.link(world.manifest, world.keys_files(), world.exchange, world.keys, PASSPHRASE,
+                 engine=world.engine)
     rerun = tmp_path / "rerun"
     linkage.prepare(world.manifest, "ssis", world.root / "ssis.csv", rerun, world.keys,
-                    PASSPHRASE)
+                    PASSPHRASE, engine=world.engine)
     out = tmp_path / "combined.parquet"
     with pytest.raises(linkage.LinkageError, match="serials of holder 'ssis' that its payload "
                                                    "lacks"):
         linkage.combine(world.manifest, world.exchange / "linkmap.age",
                         [rerun / "ssis.payload.age", world.exchange / "building.payload.age"],
-                        out, world.keys, PASSPHRASE)
+                        out, world.keys, PASSPHRASE, engine=world.engine)
     assert not out.exists()
 
 
-def test_combine_refuses_a_payload_that_repeats_a_serial(world, tmp_path):
+def test_combine_refuses_a_payload_that_repeats_a_serial(engine_world, tmp_path):
+    world = engine_world
     world.prepare_all()
-    linkage.link(world.manifest, world.keys_files(), world.exchange, world.keys, PASSPHRASE)
+    linkage.link(world.manifest, world.keys_files(), world.exchange, world.keys, PASSPHRASE,
+                 engine=world.engine)
     path = world.exchange / "ssis.payload.age"
     table = linkage.read_envelope(path, world.keys, "agency", PASSPHRASE)
     linkmap = linkage.read_envelope(world.exchange / "linkmap.age", world.keys, "agency",
@@ -247,5 +256,5 @@ def test_combine_refuses_a_payload_that_repeats_a_serial(world, tmp_path):
     with pytest.raises(linkage.LinkageError, match="payload of holder 'ssis' repeats a serial"):
         linkage.combine(world.manifest, world.exchange / "linkmap.age",
                         [doubled, world.exchange / "building.payload.age"], out, world.keys,
-                        PASSPHRASE)
+                        PASSPHRASE, engine=world.engine)
     assert not out.exists()

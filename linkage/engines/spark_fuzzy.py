@@ -1,5 +1,5 @@
-"""The comparison step on Apache Spark: candidate pairs joined to both holders' filters and
-binned into levels by the same numpy Dice, batch by batch in ``mapInArrow``.
+"""Fuzzy mode's comparison step on Apache Spark: candidate pairs joined to both holders'
+filters and binned into levels by the same numpy Dice, batch by batch in ``mapInArrow``.
 
 Blocking yields the pairs and the model is fitted on the driver over distinct comparison
 patterns (a few thousand rows whatever the data size); the comparison is the step whose work
@@ -9,12 +9,11 @@ candidates' order and equal the DuckDB/numpy path's byte for byte (a test holds 
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
 import pyarrow as pa
+from pyspark.sql import SparkSession
 
 from linkage.fuzzy.bloom import from_arrow
 from linkage.fuzzy.scoring import comparison_levels
@@ -24,17 +23,10 @@ def _field_name(index: int) -> str:
     return f"f{index}"
 
 
-def spark_levels(left: pa.Table, right: pa.Table, fields: Mapping[str, Sequence[str]],
-                 li: np.ndarray, ri: np.ndarray, cuts: Sequence[float],
-                 baselines: Mapping[str, float]) -> np.ndarray:
+def spark_levels(spark: SparkSession, left: pa.Table, right: pa.Table,
+                 fields: Mapping[str, Sequence[str]], li: np.ndarray, ri: np.ndarray,
+                 cuts: Sequence[float], baselines: Mapping[str, float]) -> np.ndarray:
     """``(pairs, fields)`` int8 levels of pairs ``(left[li[k]], right[ri[k]])``, on Spark."""
-    from linkage.engines.spark import spark_session
-
-    spark = spark_session()
-    if "PYSPARK_PYTHON" not in os.environ:
-        # Python workers must import this package: run them on this interpreter unless the
-        # deployment names its own. Read per function shipped, so a running session works.
-        spark.sparkContext.pythonExec = sys.executable
     columns = [c for cs in fields.values() for c in cs]
     widths = {c: left.schema.field(c).type.byte_width for c in columns}
     # Spark column names must not carry the ':' and '|' of keys-file columns.

@@ -1,0 +1,192 @@
+"""On a real Spark standalone cluster (a master and two workers on loopback), the CLI's
+pipeline gives what DuckDB gives: the same clusters of records and the same combined rows.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+import anonymize
+import linkage
+
+# Only the linkage commands: importing pseudolink.cli would load every subsystem.
+from pseudolink.cli import combine, holder, link, project  # noqa: F401
+from pseudolink.cli.app import app
+from tests.linkage.conftest import PASSPHRASE
+
+pytestmark = pytest.mark.spark
+HOLDERS = ("ssis", "building")
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory) -> Path:
+    """Small registers with typos, so that duplicates, conflicts and near-misses occur."""
+    out = tmp_path_factory.mktemp("cluster-source")
+    linkage.generate_synthetic_data(out, 800, areas=anonymize.load_admin_areas(), seed=5,
+                                    typo_rate=0.05)
+    return out
+
+
+def _spec(source: Path, mode: str, dest: Path) -> tuple[Path, str]:
+    data = tomllib.loads((source / "project.toml").read_text(encoding="utf-8"))
+    text = (source / "project.toml").read_text(encoding="utf-8")
+    if mode == "fuzzy":
+        text = text.replace('mode = "exact"', 'mode = "fuzzy"')
+        # Fuzzy mode refuses the exact recipes it would ignore.
+        text = text[:text.index("[[recipes]]")] if "[[recipes]]" in text else text
+    dest.write_text(text, encoding="utf-8")
+    return dest, data["project"]["id"]
+
+
+class Deployment:
+    """One workspace holding every party, driven through the CLI as an operator types it."""
+
+    def __init__(self, root: Path, party_keys: Path, source: Path, mode: str) -> None:
+        self.root, self.source = root, source
+        self.work = root / "ws"
+        shutil.copytree(party_keys, self.work / "keys")
+        spec, self.project_id = _spec(source, mode, root / "project.toml")
+        self.out = root / "out"
+        self.runner = CliRunner()
+        self.run("project", "create", "--spec", str(spec))
+        for holder_id in HOLDERS:
+            self.run("project", "accept", "--project", self.project_id, "--holder",
+                     holder_id, "--yes")
+
+    def run(self, *args: str) -> str:
+        result = self.runner.invoke(app, [*args, "--workdir", str(self.work)])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    def prepare(self, options: list[str]) -> None:
+        for holder_id in HOLDERS:
+            self.run("holder", "prepare", "--project", self.project_id, "--holder", holder_id,
+                     "--input", str(self.source / f"{holder_id}.parquet"),
+                     "--out", str(self.out), *options)
+
+    def link_and_combine(self, name: str, options: list[str]) -> dict:
+        """Link and combine into ``name``; the clusters (as holders' record ids) and the
+        combined rows without their random link ids."""
+        out = self.root / name
+        self.run("link", "--project", self.project_id, "--out", str(out), *options,
+                 "--keys", *(str(self.out / f"{h}.keys.age") for h in HOLDERS))
+        combined = out / "combined.parquet"
+        self.run("combine", "--project", self.project_id, "--linkmap",
+                 str(out / "linkmap.age"), "--out", str(combined), *options,
+                 "--payloads", *(str(self.out / f"{h}.payload.age") for h in HOLDERS))
+        keys = self.work / "keys"
+        manifest = linkage.ProjectManifest.load(self.work / "data" / self.project_id)
+        linkmap = linkage.read_envelope(out / "linkmap.age", keys, "agency", PASSPHRASE,
+                                        manifest)
+        records = {}
+        for holder_id in HOLDERS:
+            crosswalk = pq.read_table(linkage.crosswalk_path(keys, self.project_id, holder_id))
+            records[holder_id] = dict(zip(crosswalk.column("serial").to_pylist(),
+                                          crosswalk.column("record_id").to_pylist(),
+                                          strict=True))
+        clusters: dict[str, set] = {}
+        for row in linkmap.to_pylist():
+            clusters.setdefault(row["link_id"], set()).add(
+                (row["holder"], records[row["holder"]][row["serial"]]))
+        table = pq.read_table(combined)
+        rows = sorted(tuple(map(str, r.values())) for r in table.drop(["link_id"]).to_pylist())
+        return {"clusters": {frozenset(c) for c in clusters.values()}, "rows": rows,
+                "columns": table.column_names}
+
+
+@pytest.fixture
+def on_cluster(spark_engine, monkeypatch) -> list[str]:
+    """CLI options that put a stage on the test cluster, its session already started."""
+    monkeypatch.setenv("PSEUDOLINK_PASSPHRASE", PASSPHRASE)
+    monkeypatch.delenv("PSEUDOLINK_SPARK_MASTER", raising=False)
+    spark_engine.spark  # noqa: B018 - started with the test session's result limit
+    return ["--engine", "spark", "--spark-master", spark_engine.master]
+
+
+def test_exact_pipeline_on_a_standalone_cluster_matches_duckdb(source, party_keys,
+                                                                 on_cluster, tmp_path):
+    results = {}
+    for name, options in (("duckdb", []), ("spark", on_cluster)):
+        deployment = Deployment(tmp_path / name, party_keys, source, "exact")
+        deployment.prepare(options)
+        results[name] = deployment.link_and_combine("linked", options)
+    duck, spark = results["duckdb"], results["spark"]
+    assert len(duck["clusters"]) > 300
+    assert spark["clusters"] == duck["clusters"]
+    assert spark["columns"] == duck["columns"]
+    assert spark["rows"] == duck["rows"]
+
+
+def test_fuzzy_pipeline_on_a_standalone_cluster_matches_duckdb(source, party_keys,
+                                                                 on_cluster, tmp_path):
+    # Fuzzy encodings are made at the holder by numpy (and differ with each project key),
+    # so both engines link the same keys files; Spark compares the candidate pairs in its
+    # executors.
+    deployment = Deployment(tmp_path, party_keys, source, "fuzzy")
+    deployment.prepare([])
+    duck = deployment.link_and_combine("duckdb", [])
+    spark = deployment.link_and_combine("spark", on_cluster)
+    assert len(duck["clusters"]) > 300
+    assert spark["clusters"] == duck["clusters"]
+    assert spark["rows"] == duck["rows"]
+
+
+def _combine_inputs(root: Path, people: int) -> tuple[Path, dict[str, tuple[Path, list[str]]]]:
+    """A link map and two payloads whose combined rows are megabytes: more than the test
+    session lets tasks return to the driver."""
+    rng = np.random.default_rng(7)
+
+    def hexes(n: int) -> pa.Array:
+        return pa.array([rng.bytes(16).hex() for _ in range(n)])
+
+    link_ids = hexes(people)
+    serials = {h: hexes(people) for h in HOLDERS}
+    linkmap = root / "linkmap.parquet"
+    pq.write_table(pa.table({
+        "link_id": pa.concat_arrays([link_ids, link_ids]),
+        "holder": pa.array([HOLDERS[0]] * people + [HOLDERS[1]] * people),
+        "serial": pa.concat_arrays([serials[h] for h in HOLDERS])}), linkmap)
+    payloads = {}
+    for holder_id in HOLDERS:
+        path = root / f"{holder_id}.parquet"
+        pq.write_table(pa.table({"serial": serials[holder_id], "note": hexes(people),
+                                 "year": pa.array(rng.integers(1950, 2020, people))}), path)
+        payloads[holder_id] = (path, ["note", "year"])
+    return linkmap, payloads
+
+
+def test_spark_combine_brings_no_record_back_to_the_driver(spark_engine, tmp_path):
+    # The test session's Spark lets tasks return at most DRIVER_RESULT_LIMIT (1 MiB).
+    from linkage.engines.duckdb import DuckDBEngine
+
+    linkmap, payloads = _combine_inputs(tmp_path, 40_000)
+    tables = {h: pq.read_table(p) for h, (p, _) in payloads.items()}
+    # The cap bites: pulling the combined rows back to the driver is refused...
+    with pytest.raises(Exception, match="maxResultSize"):
+        spark_engine.combine(pq.read_table(linkmap), tables)
+    # ...while the executors join and write them, and the driver gets counts only.
+    out = tmp_path / "combined.parquet"
+    rows, columns = spark_engine.combine_files(linkmap, payloads, out)
+    expected = tmp_path / "duckdb.parquet"
+    assert (rows, columns) == DuckDBEngine().combine_files(linkmap, payloads, expected)
+    assert rows == 40_000
+    assert pq.read_table(out).to_pylist() == pq.read_table(expected).to_pylist()
+
+
+def test_spark_combine_refuses_a_payload_lacking_a_linked_serial(spark_engine, tmp_path):
+    linkmap, payloads = _combine_inputs(tmp_path, 200)
+    path = payloads["building"][0]
+    pq.write_table(pq.read_table(path).slice(3), path)
+    out = tmp_path / "combined.parquet"
+    with pytest.raises(linkage.LinkageError, match="3 serials of holder 'building'"):
+        spark_engine.combine_files(linkmap, payloads, out)
+    assert not out.exists()
+    assert not list(tmp_path.glob(".combined.parquet*"))
