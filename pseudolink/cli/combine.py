@@ -31,12 +31,12 @@ def combine(
     import linkage
 
     payloads = files_after_option(payloads, ctx, "--payloads")
+    compute = compute_engine(engine, spark_master)
     space = ws(workdir)
     try:
         manifest = linkage.ProjectManifest.load(space.project_dir(project))
         party = as_party or manifest.spec.combiner
         actor = governance.stage_actor(space, "combine", party)
-        compute = compute_engine(engine, spark_master)
         with progress_bars(transient=True) as progress:
             report = linkage.combine(space.project_dir(project), linkmap, payloads, out,
                                      space.keys, passphrase(), as_party=as_party,

@@ -25,4 +25,7 @@ def compute_engine(engine: str, spark_master: str | None) -> str | Engine:
         return engine
     if engine != "spark":
         raise fail("--spark-master needs --engine spark")
-    return linkage.get_engine("spark", master=spark_master)
+    try:
+        return linkage.get_engine("spark", master=spark_master)
+    except linkage.LinkageError as exc:
+        raise fail(str(exc)) from None

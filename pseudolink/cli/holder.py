@@ -55,6 +55,7 @@ def prepare(
     from linkage.keys.acceptance import require_every_share
     from pseudolink.cli.project_accept import check_spec_file, outgoing_files
 
+    compute = compute_engine(engine, spark_master)
     space = ws(workdir)
     if max_invalid_share is None:
         try:
@@ -69,7 +70,6 @@ def prepare(
         require_every_share(manifest)
         actor = governance.stage_actor(space, "prepare", holder)
         console.print(outgoing_files(manifest, holder, out, space.keys))
-        compute = compute_engine(engine, spark_master)
         with progress_bars(transient=True) as progress:
             report = linkage.prepare(space.project_dir(project), holder, input, out,
                                      space.keys, passphrase(), encoding=encoding,

@@ -52,6 +52,7 @@ def link(
     import linkage
 
     keys = files_after_option(keys, ctx, "--keys")
+    compute = compute_engine(engine, spark_master)
     space = ws(workdir)
     stage = "precheck" if precheck else "link"
     try:
@@ -63,7 +64,6 @@ def link(
         manifest = linkage.ProjectManifest.load(space.project_dir(project))
         party = as_party or manifest.spec.key_manager
         actor = governance.stage_actor(space, stage, party)
-        compute = compute_engine(engine, spark_master)
         with progress_bars(transient=True) as progress:
             report = linkage.link(space.project_dir(project), keys, out, space.keys,
                                   passphrase(), as_party=as_party, engine=compute,

@@ -49,3 +49,13 @@ def test_cli_runs_prepare_link_combine_and_close(tmp_path, party_keys, monkeypat
                                   str(out), "--workdir", str(work)])
     assert refused.exit_code == 2
     assert "closed" in refused.output
+
+
+def test_spark_master_is_refused_without_the_spark_engine(tmp_path):
+    # Checked before any work: an operator who names a cluster must not get a local run.
+    result = CliRunner().invoke(app, [
+        "combine", "--project", "p", "--linkmap", "linkmap.age", "--payloads", "a.age",
+        "--out", "c.parquet", "--spark-master", "spark://127.0.0.1:7077",
+        "--workdir", str(tmp_path / "ws")])
+    assert result.exit_code == 2
+    assert "--spark-master needs --engine spark" in result.output
