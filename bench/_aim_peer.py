@@ -7,9 +7,11 @@ pseudolink's environment: ``bench/synth.py`` runs this file with the interpreter
 pandas pyarrow``). Usage: ``python bench/_aim_peer.py TRAIN.parquet ROWS EPSILON OUT.parquet``;
 prints one JSON line with the seconds spent fitting and sampling (wall and CPU).
 
-AIM gets SmartNoise's defaults: text columns and household size as categories (levels read
-from the data by SmartNoise's label transformer, which costs no epsilon there), numbers as 20
-bins between bounds it finds with ``PREPROCESSOR_EPSILON`` of the epsilon.
+AIM gets what helps it most: text columns and household size as categories and the years
+as ordinals (levels read from the data by SmartNoise's transformers, which costs no epsilon
+there), and the other numbers as 20 bins between their real minimum and maximum, read from
+the data without DP. With SmartNoise's default (bounds found with 0.1 of epsilon) the bounds
+came out so wide that every birth year fell in one bin: quality 0.74.
 """
 
 from __future__ import annotations
@@ -20,22 +22,26 @@ import time
 
 import pandas as pd
 
-PREPROCESSOR_EPSILON = 0.1
 CATEGORICAL_NUMBERS = ("household_size",)
+ORDINAL_NUMBERS = ("birth_year", "built_year")
 
 
 def main(train_path: str, rows: int, epsilon: float, out_path: str) -> dict:
     from snsynth import Synthesizer
+    from snsynth.transform import BinTransformer
 
     train = pd.read_parquet(train_path)
     categorical = [c for c in train.columns
                    if not pd.api.types.is_numeric_dtype(train[c])
                    or c.rsplit("__", 1)[-1] in CATEGORICAL_NUMBERS]
-    continuous = [c for c in train.columns if c not in categorical]
+    ordinal = [c for c in train.columns if c.rsplit("__", 1)[-1] in ORDINAL_NUMBERS]
+    continuous = [c for c in train.columns if c not in categorical and c not in ordinal]
+    bins = {c: BinTransformer(bins=20, lower=float(train[c].min()),
+                              upper=float(train[c].max())) for c in continuous}
     started, cpu = time.perf_counter(), time.process_time()
     model = Synthesizer.create("aim", epsilon=epsilon)
-    model.fit(train, categorical_columns=categorical, continuous_columns=continuous,
-              preprocessor_eps=PREPROCESSOR_EPSILON)
+    model.fit(train, categorical_columns=categorical, ordinal_columns=ordinal,
+              continuous_columns=continuous, transformer=bins)
     fitted = time.perf_counter()
     synthetic = model.sample(rows)
     sampled, cpu = time.perf_counter(), time.process_time() - cpu
@@ -44,10 +50,10 @@ def main(train_path: str, rows: int, epsilon: float, out_path: str) -> dict:
         if pd.api.types.is_integer_dtype(train[column]):
             synthetic[column] = synthetic[column].round().astype(train[column].dtype)
     synthetic.to_parquet(out_path, index=False)
-    return {"fit_seconds": round(fitted - started, 2), "sample_seconds": round(sampled - fitted, 2),
-            "cpu_seconds": round(cpu, 2),
-            "preprocessor_epsilon": PREPROCESSOR_EPSILON, "categorical": categorical,
-            "continuous": continuous}
+    return {"fit_seconds": round(fitted - started, 2),
+            "sample_seconds": round(sampled - fitted, 2), "cpu_seconds": round(cpu, 2),
+            "bounds": "continuous columns' real min and max (not DP)",
+            "categorical": categorical, "ordinal": ordinal, "continuous": continuous}
 
 
 if __name__ == "__main__":

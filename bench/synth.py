@@ -118,7 +118,7 @@ def aim_fitter(work: Path, facts: dict):
         if os.environ.get("BENCH_AIM_FRESH") or not meta.exists():
             source = cached.with_suffix(".train.parquet")
             train.to_parquet(source, index=False)
-            done = subprocess.run(["nice", "-n", "10", AIM_PYTHON, str(AIM_RUNNER), str(source),
+            done = subprocess.run([AIM_PYTHON, str(AIM_RUNNER), str(source),
                                    str(rows), str(DP_EPSILON),
                                    str(cached.with_suffix(".parquet"))],
                                   capture_output=True, text=True, check=True)
@@ -172,8 +172,7 @@ def run_dp_one(name: str, data: Path) -> dict:
                    domains=result.dp["domains"], measured_at=time.strftime(
                        "%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)))
     else:
-        out.update(preprocessor_epsilon=facts["preprocessor_epsilon"],
-                   measured_at=facts["measured_at"],
+        out.update(bounds=facts["bounds"], measured_at=facts["measured_at"],
                    reused_from_cache=facts["measured_at"] < time.strftime(
                        "%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)))
     return out
