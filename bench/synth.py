@@ -172,7 +172,9 @@ def run_dp_one(name: str, data: Path) -> dict:
                    domains=result.dp["domains"], measured_at=time.strftime(
                        "%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)))
     else:
-        out.update(bounds=facts["bounds"], measured_at=facts["measured_at"],
+        out.update(bounds=facts.get("bounds", "SmartNoise's own, found with "
+                                    f"{facts.get('preprocessor_epsilon')} of epsilon"),
+                   measured_at=facts["measured_at"],
                    reused_from_cache=facts["measured_at"] < time.strftime(
                        "%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)))
     return out
