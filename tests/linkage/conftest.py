@@ -187,7 +187,7 @@ def spark_engine(spark_cluster):
         "spark.cores.max": "2", "spark.sql.shuffle.partitions": "2"})
 
 
-@pytest.fixture(params=["duckdb", "spark"])
+@pytest.fixture(params=["duckdb", pytest.param("spark", marks=pytest.mark.spark)])
 def engine(request) -> linkage.Engine:
     """Each engine in turn (Spark on the test cluster): the same promises hold on both."""
     if request.param == "spark":
