@@ -284,7 +284,9 @@ def main() -> None:
     holders_done = max(via[f"prepare and send {h}"] for h in spec.holder_ids)
     exchange_total = holders_done + via["key manager worker"] + via["agency worker"]
     overhead = (exchange_total - direct_total) / exchange_total
-    passed = overhead <= MAX_OVERHEAD and server_peak < SERVER_PEAK_MIB and \
+    # The target is set at 10M x 7.5M: a smaller run is a measurement, not a pass.
+    passed = PEOPLE >= 10_000_000 and overhead <= MAX_OVERHEAD and \
+        server_peak < SERVER_PEAK_MIB and \
         big.get("server_peak_mib", 0) < SERVER_PEAK_MIB
     write_result(
         "exchange",
