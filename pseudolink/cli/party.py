@@ -7,6 +7,7 @@ and imports the others' before ``project create`` (DESIGN 2: no private key ever
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Annotated
@@ -43,7 +44,8 @@ def create(
 @group.command("export")
 def export(
     party_id: Annotated[str, typer.Option("--id", help="The party whose public keys to export.")],
-    out: Annotated[Path, typer.Option(help="File or directory to write ID.public.json to.")],
+    out: Annotated[str, typer.Option(help="File, or directory (existing, or named with a "
+                                          "trailing /) to write ID.public.json to.")],
     workdir: WorkdirOption = None,
 ) -> None:
     """Write a party's public keys (age recipient, Ed25519 key) for the other parties."""
@@ -54,9 +56,12 @@ def export(
         public = linkage.load_party_public(space.keys, party_id)
     except linkage.LinkageError as exc:
         raise fail(str(exc)) from None
-    target = out / f"{party_id}.public.json" if out.is_dir() else out
+    folder = out.endswith(("/", os.sep)) or Path(out).is_dir()
+    target = Path(out) / f"{party_id}.public.json" if folder else Path(out)
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps(public.to_dict(), indent=2) + "\n", encoding="utf-8")
+    partial = target.with_name(f".{target.name}.partial")
+    partial.write_text(json.dumps(public.to_dict(), indent=2) + "\n", encoding="utf-8")
+    os.replace(partial, target)
     console.print(f"public keys of [bold]{party_id}[/] ({public.role}) -> {target}\n"
                   f"  Ed25519 fingerprint to confirm by phone: {public.ed25519_public[:16]}")
 

@@ -129,6 +129,10 @@ def test_parties_on_separate_machines_swap_public_keys_only(tmp_path, monkeypatc
     _cli(km_ws)("party", "create", "--id", "keymanager", "--role", "key_manager")
     _cli(km_ws)("party", "export", "--id", "keymanager", "--out", str(tmp_path))
     exported = tmp_path / "keymanager.public.json"
+    # A folder that does not exist yet, named with a trailing slash as docs/linkage.md
+    # does (`--out ./outbox/`), is a folder: the file inside it, not a file named outbox.
+    _cli(km_ws)("party", "export", "--id", "keymanager", "--out", f"{tmp_path / 'outbox'}/")
+    assert (tmp_path / "outbox" / "keymanager.public.json").read_text() == exported.read_text()
     assert "secret" not in exported.read_text() and "AGE-SECRET" not in exported.read_text()
     _cli(holder_ws)("party", "import", str(exported))
     assert linkage.load_party_public(holder_ws / "keys", "keymanager") == \
