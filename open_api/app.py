@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from functools import partial
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -19,7 +20,7 @@ from open_api.docs_pages import install_redoc
 from open_api.handlers import install_error_handlers, install_openapi
 from open_api.keys import KeyRegistry, resolve_keys
 from open_api.limits import Limiter, limiter_for
-from open_api.lookups import SharedLookups
+from open_api.lookups import AsyncSharedLookups, SharedLookups
 from open_api.source import ReleaseSource, resolve_source
 from open_api.table_cache import TableCache
 
@@ -55,6 +56,9 @@ def create_app(
     # Concurrent requests for one release share a catalog query that began after they did.
     app.state.release_lookups = SharedLookups(lambda release_id: releases.get_release(release_id))
     app.state.artifacts = Artifacts()
+    # The same for async handlers, with the artifact's facts (a stat) in the same lookup.
+    app.state.release_facts = AsyncSharedLookups(
+        partial(native.release_and_facts, releases, app.state.artifacts))
     app.state.config = settings
     app.state.keys = resolve_keys(releases, keys)
     app.state.limiter = limiter or limiter_for(settings.redis_url)

@@ -11,6 +11,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import pyarrow as pa
+
 from open_api.connections import connection
 from open_api.queries import RowQuery
 from open_api.table_cache import TableCache
@@ -47,11 +49,7 @@ def fetch_page(
     if query.in_file_order and cache is not None:
         table = cache.table(query.facts)
         if table is not None:
-            sliced = table.slice(offset, limit).select([c.name for c in query.columns])
-            columns = [sliced.column(i).to_pylist() for i in range(sliced.num_columns)]
-            if row_id:
-                columns.insert(0, list(range(offset + 1, offset + 1 + sliced.num_rows)))
-            return Page(names, list(zip(*columns, strict=True)), total)
+            return _slice(table, query, names, limit, offset, total, row_id)
     con = connection()
     if with_total and total is None:
         count_sql, count_parameters = query.count_sql()
@@ -59,6 +57,39 @@ def fetch_page(
     sql, parameters = query.select_sql(paged=True, row_id=row_id)
     rows = con.execute(sql, [*parameters, limit, offset]).fetchall()
     return Page(names, rows, None if total is None else int(total))
+
+
+def cached_page(
+    query: RowQuery,
+    limit: int,
+    offset: int,
+    cache: TableCache,
+    *,
+    with_total: bool = True,
+    row_id: bool = False,
+) -> Page | None:
+    """The page as :func:`fetch_page` makes it when it is a slice of a release already in
+    memory, else None. Never reads a file or queries DuckDB: an ``async`` handler calls it
+    on the event loop and goes to a thread only when it answers None."""
+    if not query.in_file_order:
+        return None
+    table = cache.cached(query.facts)
+    if table is None:
+        return None
+    names = [c.name for c in query.columns]
+    if row_id:
+        names.insert(0, "_id")
+    total = query.facts.row_count if with_total else None
+    return _slice(table, query, names, limit, offset, total, row_id)
+
+
+def _slice(table: pa.Table, query: RowQuery, names: list[str], limit: int, offset: int,
+           total: int | None, row_id: bool) -> Page:
+    sliced = table.slice(offset, limit).select([c.name for c in query.columns])
+    columns = [sliced.column(i).to_pylist() for i in range(sliced.num_columns)]
+    if row_id:
+        columns.insert(0, list(range(offset + 1, offset + 1 + sliced.num_rows)))
+    return Page(names, list(zip(*columns, strict=True)), total)
 
 
 def iter_rows(query: RowQuery, *, row_id: bool = False) -> Iterator[list[tuple[Any, ...]]]:

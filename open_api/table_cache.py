@@ -24,6 +24,14 @@ class TableCache:
         self._too_big: set[str] = set()
         self._bytes = 0
 
+    def cached(self, facts: ArtifactFacts) -> pa.Table | None:
+        """The release's rows if they are in memory now; never reads the file."""
+        with self._lock:
+            table = self._tables.get(facts.version_key)
+            if table is not None:
+                self._tables.move_to_end(facts.version_key)
+            return table
+
     def table(self, facts: ArtifactFacts) -> pa.Table | None:
         """The release's rows in memory, or None when it is larger than the budget."""
         key = facts.version_key
