@@ -255,8 +255,8 @@ def _parse(data: dict[str, Any], source: str) -> ProjectSpec:
 
 
 FUZZY_HARDENINGS = ("fixed_weight", "xor_fold", "none")
-#: Derived parts of a blocking rule or salt: ``dob~year``, ``name~initial``.
-FUZZY_DERIVED = ("year", "initial", "first")
+#: Derived parts of a blocking rule or salt: ``dob~year``, ``name~initial``, ``rrn~tail``.
+FUZZY_DERIVED = ("year", "initial", "first", "tail")
 #: one_to_one: a record links to at most one record of the other holder. many_to_one: a
 #: record of the second holder (in spec order) links to at most one of the first holder's,
 #: which may link to several (the second register holds duplicates of the same person).

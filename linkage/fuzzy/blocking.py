@@ -19,6 +19,10 @@ import pyarrow.compute as pc
 from linkage.fuzzy.grams import as_jamo
 from linkage.keys.linkage_key import hmac_pads, hmac_sql, quote, recipe_message_sql
 
+#: Characters of a ``~tail`` part: a Korean RRN's last seven digits (sex digit and serial),
+#: which survive a typo in its birth-date digits.
+TAIL = 7
+
 
 def rule_name(rule: Sequence[str]) -> str:
     return "+".join(rule)
@@ -43,6 +47,8 @@ def part_values(values: pa.Table, part: str) -> pa.Array:
         return pc.utf8_slice_codeunits(as_jamo(column), 0, 1)
     if derived == "first":
         return pc.utf8_slice_codeunits(column, 0, 1)
+    if derived == "tail":
+        return pc.utf8_slice_codeunits(column, -TAIL, None)
     if derived:
         raise ValueError(f"unknown blocking part '{part}'")
     return column

@@ -18,7 +18,8 @@ from linkage.spec import FUZZY_DERIVED, FUZZY_HARDENINGS, ProjectSpec
 HARDENINGS = FUZZY_HARDENINGS
 #: Derived blocking parts: ``kind~year`` is the birth year of a dob, ``kind~initial`` the
 #: first letter (for Hangul, the first jamo) of a value, ``kind~first`` its first character
-#: (for a Korean name, the surname syllable).
+#: (for a Korean name, the surname syllable), ``kind~tail`` its last seven characters (for an
+#: RRN, the sex digit and serial).
 DERIVED = FUZZY_DERIVED
 
 
@@ -80,6 +81,9 @@ ENCODINGS: dict[str, FieldEncoding] = {
 #: holder can supply. Each rule is selective on its own, so candidates grow near-linearly.
 BLOCKING_RULES: tuple[tuple[str, ...], ...] = (
     ("rrn",), ("phone",), ("ci",), ("id",), ("text",), ("address",),
+    # An RRN mistyped in its birth-date digits gives no birth date, hence no salt for the
+    # name and no dob rule; its last seven digits and the surname still meet the partner.
+    ("rrn~tail", "name~first"),
     # A Korean full name blocks on its surname syllable: a first jamo such as ㄱ (김, 강,
     # 고, 권, ...) covers a third of the population, and a date shared by 27 people per
     # million makes those blocks grow with the square of the file.
