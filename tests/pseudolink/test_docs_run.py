@@ -3,9 +3,11 @@
 Each document's ``bash``, ``sh`` and ``console`` blocks run in order, in one shell, in a
 fresh empty folder of their own (so one document's workspace never helps another's), as
 a reader would paste them. A ``toml`` block whose first line names its file (``# dp.toml``) is
-written to that file at its place. A block marked ``<!-- illustrative -->`` on the line
-before its fence is not run (servers that block, cron lines, unit files, production PostgreSQL).
-Any other command that fails fails the test, naming the document and the line.
+written to that file at its place. A block marked ``<!-- illustrative: why -->`` on the line
+before its fence is not run (servers that block, cron lines, unit files, production
+PostgreSQL), and must say why. Any other command that fails fails the test, naming the
+document and the line. A fence without a language that runs ``pseudolink`` is refused: it
+would be neither run nor checked.
 
 ``pseudolink`` is served by a fork server (tests/pseudolink/cli_forkserver.py) that has
 imported the CLI once: each command is still its own process running ``main()``.
@@ -25,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.pseudolink.docs_blocks import Block, blocks
+from tests.pseudolink.docs_blocks import Block, blocks, unlabelled_commands
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -237,3 +239,23 @@ def test_a_call_to_a_verb_or_option_that_does_not_exist_is_named(tmp_path):
     assert _drift(doc, "old.md") == [
         "old.md:3: `pseudolink serve api --port` has no option --no-such-flag",
         "old.md:5: `pseudolink holder extract-all --project`: no such command"]
+
+
+@pytest.mark.parametrize("document", DOCUMENTS, ids=_name)
+def test_every_block_that_is_not_run_says_why_and_every_command_block_is_labelled(
+        document: Path):
+    name = _name(document)
+    silent = [f"{name}:{b.line}" for b in blocks(document, name)
+              if b.illustrative and not b.reason]
+    assert silent == [], "write <!-- illustrative: why it cannot run here --> before each"
+    unlabelled = [f"{name}:{line}" for line in unlabelled_commands(document)]
+    assert unlabelled == [], "label each command fence ```sh (and run it, or say why not)"
+
+
+def test_an_unexplained_or_unlabelled_block_is_named(tmp_path):
+    doc = tmp_path / "guide.md"
+    doc.write_text("<!-- illustrative -->\n```sh\npseudolink serve api\n```\n\n"
+                   "- a step:\n  ```\n  pseudolink whoami\n  ```\n", encoding="utf-8")
+    (block,) = blocks(doc)
+    assert block.illustrative and block.reason == ""
+    assert unlabelled_commands(doc) == [7]
