@@ -7,6 +7,7 @@ ISO 8601, a missing value is ``null`` in JSON and an empty field in CSV.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
@@ -33,6 +34,42 @@ def json_value(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(key): json_value(item) for key, item in value.items()}
     return str(value)
+
+
+#: DuckDB types whose Python values are already plain JSON (ints within 64 bits, text, bool).
+_PLAIN_JSON = frozenset({"BOOLEAN", "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT",
+                         "USMALLINT", "UINTEGER", "UBIGINT", "VARCHAR"})
+_FLOATS = frozenset({"FLOAT", "DOUBLE"})
+
+
+def json_records(
+    names: Sequence[str], types: Sequence[str], rows: Sequence[tuple[Any, ...]]
+) -> list[dict[str, Any]]:
+    """Rows as JSON objects, each value as :func:`json_value` writes it.
+
+    Column by column: a column of plain types is taken as it is, a float column whose
+    values are all finite too; only the others go through :func:`json_value` cell by cell
+    (the cell-by-cell way was a fifth of a page's CPU).
+
+    >>> json_records(["n", "x", "d"], ["BIGINT", "DOUBLE", "DECIMAL(4,2)"],
+    ...              [(1, 0.5, Decimal("1.50")), (2, float("nan"), None)])
+    [{'n': 1, 'x': 0.5, 'd': 1.5}, {'n': 2, 'x': None, 'd': None}]
+    """
+    if not rows:
+        return []
+    columns: list[Sequence[Any]] = list(zip(*rows, strict=True))
+    for i, kind in enumerate(types):
+        if kind in _PLAIN_JSON or (kind in _FLOATS and _all_finite(columns[i])):
+            continue
+        columns[i] = [json_value(value) for value in columns[i]]
+    return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
+
+
+def _all_finite(values: Sequence[Any]) -> bool:
+    try:
+        return all(map(math.isfinite, values))
+    except TypeError:  # a missing value (None)
+        return False
 
 
 def csv_cell(value: Any) -> str:
