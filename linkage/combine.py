@@ -14,7 +14,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from linkage.engines import Engine, get_engine
-from linkage.envelope import open_envelope_to
+from linkage.envelope import open_envelopes_to
 from linkage.errors import LinkageError, SerialMismatch
 from linkage.keys.project import ProjectManifest, as_manifest
 from linkage.reports import CombineReport
@@ -43,13 +43,16 @@ def combine(project: ProjectManifest | str | Path, linkmap_path: str | Path,
     # there, so memory does not grow with tens of millions of records.
     with private_dir("combine") as scratch:
         scratch_dir = Path(scratch)
-        _, linkmap = open_envelope_to(linkmap_path, me, "linkmap", manifest,
-                                      [spec.key_manager], scratch_dir / "linkmap.parquet")
+        # Side by side in worker processes where the files are large (pyrage holds the GIL).
+        opened = open_envelopes_to(
+            [(linkmap_path, "linkmap", [spec.key_manager], scratch_dir / "linkmap.parquet"),
+             *((path, "payload", spec.holder_ids, scratch_dir / f"payload-{done}.parquet")
+               for done, path in enumerate(payload_paths, start=2))], me, manifest)
+        _, linkmap = opened[0]
         _tick(progress, total, 1)
         payloads: dict[str, Path] = {}
-        for done, path in enumerate(payload_paths, start=2):
-            sealed, data = open_envelope_to(path, me, "payload", manifest, spec.holder_ids,
-                                            scratch_dir / f"payload-{done}.parquet")
+        for done, (path, (sealed, data)) in enumerate(
+                zip(payload_paths, opened[1:], strict=True), start=2):
             holder = spec.holder(sealed["sender"])
             if holder.id in payloads:
                 raise LinkageError(f"{path}: a second payload from holder '{holder.id}'")

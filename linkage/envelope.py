@@ -17,23 +17,32 @@ exchange) can check who sent a file for which project (:func:`verify_envelope`).
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import secrets
-import tarfile
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-import pyrage
 from cryptography.exceptions import InvalidSignature
 
+from linkage import age_worker
+
+# The member names and caps, and the bounded tar parser, stay importable from here.
+from linkage.age_worker import (  # noqa: F401
+    DATA_MEMBER,
+    MANIFEST_MEMBER,
+    MAX_MANIFEST_BYTES,
+    NotForUs,
+)
+from linkage.age_worker import BoundedTar as _BoundedTar  # noqa: F401
+from linkage.age_worker import Refused as _Refused
 from linkage.errors import LinkageError
 from linkage.files import atomic_path, write_atomic
 from linkage.keys.party import PartyPublic, PartySecret, load_party_public, load_party_secret
@@ -45,18 +54,18 @@ HEADER_FORMAT = "pseudolink-envelope-header/1"
 HEADER_SUFFIX = ".sig"
 #: A header is a few hundred bytes; anything much larger is refused before it is parsed.
 MAX_HEADER_BYTES = 16 << 10
-#: The manifest lists the data's columns; a megabyte is far beyond any real one.
-MAX_MANIFEST_BYTES = 1 << 20
 NONCE_BYTES = 16
-MANIFEST_MEMBER = "manifest.json"
-DATA_MEMBER = "data.parquet"
 KINDS = ("keys", "payload", "linkmap", "matched", "review", "decisions")
 #: Keys, serials and link ids are random: compressing them costs CPU at both ends and saves
 #: little (hex text halves at best). Attributes compress well.
 COMPRESSION = {"keys": "none", "linkmap": "none", "matched": "none", "payload": "zstd"}
 #: Reads of Parquet data being hashed or sealed: large enough that Python's overhead
 #: disappears.
-_CHUNK = 8 << 20
+_CHUNK = age_worker.CHUNK
+#: Envelopes of at least this many bytes together are opened (or sealed) in worker
+#: processes, side by side, when the stage may use more than one core: below it, starting
+#: a worker costs more than it saves.
+WORKER_MIN_BYTES = 32 << 20
 
 
 @dataclass(frozen=True)
@@ -138,8 +147,15 @@ def seal(path: str | Path, table: pa.Table, *, kind: str, project: ProjectManife
 
 def seal_file(path: str | Path, data_path: str | Path, *, kind: str,
               project: ProjectManifest, sender: PartySecret, recipient: PartyPublic,
-              extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Seal a Parquet file already on disk, streaming: memory stays flat whatever its size."""
+              extra: dict[str, Any] | None = None, data_sha256: str | None = None,
+              in_worker: bool = False) -> dict[str, Any]:
+    """Seal a Parquet file already on disk, streaming: memory stays flat whatever its size.
+
+    ``data_sha256`` is the file's digest where the caller hashed it as it wrote it (no
+    second read). ``in_worker`` encrypts in a worker process (:mod:`linkage.age_worker`),
+    so that several seals run side by side on several cores; the ciphertext is hashed as
+    it is written either way.
+    """
     if kind not in KINDS:
         raise ValueError(f"unknown envelope kind {kind!r}")
     data_path = Path(data_path)
@@ -154,7 +170,7 @@ def seal_file(path: str | Path, data_path: str | Path, *, kind: str,
         "nonce": nonce,
         "sender": sender.id,
         "recipient": recipient.id,
-        "data_sha256": _Member(data_path, 0, data_path.stat().st_size).sha256(),
+        "data_sha256": data_sha256 or _Member(data_path, 0, data_path.stat().st_size).sha256(),
         "rows": metadata.num_rows,
         "columns": metadata.schema.to_arrow_schema().names,
         "created_at": created_at,
@@ -162,16 +178,20 @@ def seal_file(path: str | Path, data_path: str | Path, *, kind: str,
     }
     manifest["signature"] = sender.signer.sign(canonical_json(manifest)).hex()
     with atomic_path(path) as tmp:
-        with open(data_path, "rb") as data, open(tmp, "wb") as out:
-            stream = _TarStream([(MANIFEST_MEMBER, canonical_json(manifest)),
-                                 (DATA_MEMBER, data)])
-            pyrage.encrypt_io(stream, out, [recipient.recipient()])
-        size = tmp.stat().st_size
+        if in_worker:
+            answer = age_worker.run({
+                "op": "encrypt", "manifest": canonical_json(manifest).decode("utf-8"),
+                "data_path": str(data_path), "recipient": recipient.age_recipient,
+                "out_path": str(tmp)})
+            size, ciphertext_sha256 = answer["size"], answer["sha256"]
+        else:
+            size, ciphertext_sha256 = age_worker.encrypt(
+                canonical_json(manifest), str(data_path), recipient.recipient(), str(tmp))
         header = {
             "format": HEADER_FORMAT, "kind": kind, "project": project.id,
             "binding": project.binding, "key_version": project.key_version,
             "sender": sender.id, "recipient": recipient.id, "nonce": nonce,
-            "ciphertext_sha256": _Member(tmp, 0, size).sha256(), "ciphertext_size": size,
+            "ciphertext_sha256": ciphertext_sha256, "ciphertext_size": size,
             "created_at": created_at,
         }
         header["signature"] = sender.signer.sign(canonical_json(header)).hex()
@@ -179,49 +199,6 @@ def seal_file(path: str | Path, data_path: str | Path, *, kind: str,
         # reader sees a mismatch and refuses, never an old file under a new header.
         write_atomic(header_path(path), canonical_json(header))
     return manifest
-
-
-class _TarStream(io.RawIOBase):
-    """A ustar/pax archive produced on demand, so a large member is never held in memory."""
-
-    def __init__(self, members: list[tuple[str, bytes | BinaryIO]]) -> None:
-        self._parts: list[bytes | BinaryIO] = []
-        for name, content in members:
-            if isinstance(content, bytes):
-                size = len(content)
-            else:
-                size = os.fstat(content.fileno()).st_size
-            info = tarfile.TarInfo(name)
-            info.size, info.mode = size, 0o600
-            # GNU headers write sizes past 8 GiB in base-256 in the one 512-byte header
-            # block, so the receiver's bounded parser never meets a pax extension.
-            self._parts += [info.tobuf(tarfile.GNU_FORMAT), content,
-                            b"\0" * (-size % tarfile.BLOCKSIZE)]
-        # End of archive: two zero blocks, padded to a whole record as tarfile writes it.
-        self._parts.append(b"\0" * tarfile.RECORDSIZE)
-        # The current chunk and how much of it was handed out: slicing the rest off at every
-        # call would copy the chunk again and again (pyrage reads 64 KiB at a time).
-        self._buffer = memoryview(b"")
-        self._used = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, target) -> int:
-        while self._used == len(self._buffer) and self._parts:
-            part = self._parts[0]
-            if isinstance(part, bytes):
-                self._buffer = memoryview(part)
-                self._parts.pop(0)
-            else:
-                self._buffer = memoryview(part.read(_CHUNK))
-                if not self._buffer:
-                    self._parts.pop(0)
-            self._used = 0
-        count = min(len(target), len(self._buffer) - self._used)
-        target[:count] = self._buffer[self._used:self._used + count]
-        self._used += count
-        return count
 
 
 @dataclass(frozen=True)
@@ -353,6 +330,15 @@ def verify_envelope(path: str | Path, project: ProjectManifest, *,
     reading a multi-GB file a second time.
     """
     path = Path(path)
+    header = _verify_header(path, project, expected_kind, allowed_senders)
+    _check_ciphertext(path, header, sha256)
+    return header
+
+
+def _verify_header(path: Path, project: ProjectManifest, expected_kind: str | None,
+                   allowed_senders: Iterable[str] | None) -> EnvelopeHeader:
+    """:func:`verify_envelope` short of the ciphertext's digest: the caller checks that
+    before anything decrypts the file (a worker does, on its own core)."""
     data, header = _read_header(path)
     allowed_set = set(project.parties if allowed_senders is None else allowed_senders)
     if header.sender not in project.parties:
@@ -363,7 +349,6 @@ def verify_envelope(path: str | Path, project: ProjectManifest, *,
         raise LinkageError(f"{path}: is a {header.kind} file, expected {expected_kind}")
     if header.sender not in allowed_set:
         raise _not_allowed(path, header, project, expected_kind, allowed_set)
-    _check_ciphertext(path, header, sha256)
     return header
 
 
@@ -373,92 +358,38 @@ def _not_allowed(path: Path, header: EnvelopeHeader, project: ProjectManifest,
                         f"files in project {project.id} (allowed: {', '.join(sorted(allowed))})")
 
 
-class _BoundedTar(io.RawIOBase):
-    """Where decryption writes: checks the tar's two member headers as they stream past,
-    and stops the decryption at the first byte beyond what a sound envelope can hold."""
-
-    def __init__(self, out: BinaryIO, path: Path, limit: int) -> None:
-        self._out, self._path, self._limit = out, path, limit
-        self._head = bytearray()
-        self._written = 0
-        self.members: list[tuple[str, int, int]] = []  # name, offset of data, size
-        self._end = limit
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, data) -> int:
-        count = len(data)
-        self._written += count
-        if self._written > min(self._limit, self._end):
-            raise _Refused(f"{self._path}: holds more than its {MANIFEST_MEMBER} and "
-                           f"{DATA_MEMBER} members")
-        if len(self.members) < 2:
-            self._head += data
-            self._parse()
-        self._out.write(data)
-        return count
-
-    def _parse(self) -> None:
-        while len(self.members) < 2:
-            offset = 0 if not self.members else \
-                self.members[-1][1] + _padded(self.members[-1][2])
-            if len(self._head) < offset + tarfile.BLOCKSIZE:
-                return
-            block = bytes(self._head[offset:offset + tarfile.BLOCKSIZE])
-            try:
-                info = tarfile.TarInfo.frombuf(block, "utf-8", "strict")
-            except (tarfile.TarError, UnicodeDecodeError):
-                raise _Refused(f"{self._path}: not a pseudolink envelope") from None
-            name, cap = ((MANIFEST_MEMBER, MAX_MANIFEST_BYTES) if not self.members
-                         else (DATA_MEMBER, self._limit))
-            if info.name != name or not info.isfile():
-                raise _Refused(f"{self._path}: not a pseudolink envelope (member "
-                               f"{info.name[:40]!r} where {name} belongs)")
-            if info.size > cap:
-                raise _Refused(f"{self._path}: {name} is larger than the {cap} bytes allowed; "
-                               "refused before decrypting the rest")
-            self.members.append((name, offset + tarfile.BLOCKSIZE, info.size))
-            if len(self.members) == 2:
-                self._head = bytearray()
-                # The end-of-archive blocks pad the tar to a whole record at most.
-                data_end = offset + tarfile.BLOCKSIZE + _padded(info.size)
-                self._end = data_end + 2 * tarfile.BLOCKSIZE + tarfile.RECORDSIZE
-
-
-class _Refused(Exception):
-    """Raised inside pyrage's decryption loop to stop it; turned into a LinkageError."""
-
-
-def _padded(size: int) -> int:
-    return size + (-size % tarfile.BLOCKSIZE)
-
-
 @contextmanager
-def _decrypted(path: Path, reader: PartySecret, header: EnvelopeHeader
-               ) -> Iterator[tuple[dict[str, Any], _Member, str]]:
+def _decrypted(path: Path, reader: PartySecret, header: EnvelopeHeader,
+               in_worker: bool = False) -> Iterator[tuple[dict[str, Any], _Member, str]]:
     """Decrypt a verified envelope to a private scratch file with a cap on every member:
-    (manifest, data member, its SHA-256).
+    (manifest, data member, its SHA-256, hashed as it was decrypted).
 
     Decrypting to disk rather than memory keeps a receiver's memory flat for files of tens
     of millions of records; the plaintext is never larger than the signed ciphertext size.
+    ``in_worker``: a worker process checks the ciphertext against the header's digest and
+    only then decrypts (the caller has checked the header alone).
     """
     with private_dir("open") as scratch:
         plain_path = Path(scratch) / "plain.tar"
-        with open(path, "rb") as source, open(plain_path, "wb") as out:
-            sink = _BoundedTar(out, path, header.ciphertext_size)
-            try:
-                pyrage.decrypt_io(source, sink, [reader.identity])
-            except _Refused as exc:
-                raise LinkageError(str(exc)) from None
-            except (pyrage.DecryptError, OSError):
-                # pyrage reports a damaged stream as OSError, a foreign recipient as
-                # DecryptError.
-                raise LinkageError(f"{path}: cannot be decrypted by party '{reader.id}' (not "
-                                   "encrypted to it, altered, or not an age file)") from None
-        if len(sink.members) != 2:
+        try:
+            if in_worker:
+                answer = age_worker.run({
+                    "op": "decrypt", "path": str(path), "identity": str(reader.identity),
+                    "size": header.ciphertext_size, "sha256": header.ciphertext_sha256,
+                    "limit": header.ciphertext_size, "plain_path": str(plain_path)})
+                members = [tuple(m) for m in answer["members"]]
+                digest = answer["data_sha256"]
+            else:
+                members, digest = age_worker.decrypt(str(path), reader.identity,
+                                                     header.ciphertext_size, str(plain_path))
+        except _Refused as exc:
+            raise LinkageError(str(exc)) from None
+        except NotForUs:
+            raise LinkageError(f"{path}: cannot be decrypted by party '{reader.id}' (not "
+                               "encrypted to it, altered, or not an age file)") from None
+        if len(members) != 2:
             raise LinkageError(f"{path}: not a pseudolink envelope (truncated archive)")
-        (_, m_offset, m_size), (_, d_offset, d_size) = sink.members
+        (_, m_offset, m_size), (_, d_offset, d_size) = members
         try:
             with open(plain_path, "rb") as fh:
                 fh.seek(m_offset)
@@ -468,8 +399,7 @@ def _decrypted(path: Path, reader: PartySecret, header: EnvelopeHeader
                                ) from None
         if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
             raise LinkageError(f"{path}: not a pseudolink envelope (unknown manifest format)")
-        data = _Member(plain_path, d_offset, d_size)
-        yield manifest, data, data.sha256()
+        yield manifest, _Member(plain_path, d_offset, d_size), digest
 
 
 def _verify(path: Path, manifest: dict[str, Any], digest: str, signer: PartyPublic,
@@ -502,11 +432,12 @@ def _table(path: Path, manifest: dict[str, Any], data: _Member) -> pa.Table:
 
 
 def _verified(path: Path, reader: PartySecret, expected_kind: str, project: ProjectManifest,
-              allowed_senders: Iterable[str]) -> EnvelopeHeader:
-    header = verify_envelope(path, project, expected_kind=expected_kind,
-                             allowed_senders=allowed_senders)
+              allowed_senders: Iterable[str], ciphertext: bool = True) -> EnvelopeHeader:
+    header = _verify_header(path, project, expected_kind, allowed_senders)
     if header.recipient != reader.id:
         raise LinkageError(f"{path}: addressed to '{header.recipient}', not '{reader.id}'")
+    if ciphertext:
+        _check_ciphertext(path, header)
     return header
 
 
@@ -523,14 +454,18 @@ def open_envelope(path: str | Path, reader: PartySecret, expected_kind: str,
 
 def open_envelope_to(path: str | Path, reader: PartySecret, expected_kind: str,
                      project: ProjectManifest, allowed_senders: Iterable[str],
-                     dest: str | Path) -> tuple[dict[str, Any], Path]:
+                     dest: str | Path, *, in_worker: bool = False
+                     ) -> tuple[dict[str, Any], Path]:
     """Like :func:`open_envelope`, but leave the verified data as a Parquet file at ``dest``.
 
     For inputs too large to hold in memory: an engine then scans the file from disk.
+    ``in_worker`` checks the ciphertext and decrypts it in a worker process
+    (:func:`open_envelopes_to` opens several side by side that way).
     """
     path, dest = Path(path), Path(dest)
-    header = _verified(path, reader, expected_kind, project, allowed_senders)
-    with _decrypted(path, reader, header) as (manifest, data, digest):
+    header = _verified(path, reader, expected_kind, project, allowed_senders,
+                       ciphertext=not in_worker)
+    with _decrypted(path, reader, header, in_worker) as (manifest, data, digest):
         _verify(path, manifest, digest, project.party(header.sender), header)
         data.copy_to(dest)
     rows = pq.read_metadata(dest).num_rows
@@ -538,6 +473,43 @@ def open_envelope_to(path: str | Path, reader: PartySecret, expected_kind: str,
         raise LinkageError(f"{path}: holds {rows} rows, its manifest says "
                            f"{manifest.get('rows')}")
     return manifest, dest
+
+
+def use_workers(paths: Sequence[str | Path]) -> bool:
+    """Whether to open or seal these files in worker processes, side by side: more than
+    one file, more than one core for the stage (``PSEUDOLINK_THREADS``), and enough bytes
+    (:data:`WORKER_MIN_BYTES`) that starting the workers pays."""
+    from linkage.engines.resources import threads
+
+    if len(paths) < 2 or threads() < 2:
+        return False
+    total = 0
+    for path in paths:
+        with suppress(OSError):  # a missing file is reported by the open, in its words
+            total += os.stat(path).st_size
+    return total >= WORKER_MIN_BYTES
+
+
+def open_envelopes_to(items: Sequence[tuple[str | Path, str, Iterable[str], str | Path]],
+                      reader: PartySecret, project: ProjectManifest
+                      ) -> list[tuple[dict[str, Any], Path]]:
+    """:func:`open_envelope_to` over ``(path, expected kind, allowed senders, dest)`` items,
+    results in their order; large ones side by side in worker processes, one per core
+    (pyrage holds the GIL, so threads alone would decrypt one file after the other).
+
+    Each file is checked as one opened alone is (header, then ciphertext digest, then
+    decryption), and the first refusal in item order is raised once all have stopped.
+    """
+    from linkage.engines.resources import threads
+
+    items = [(Path(p), kind, list(senders), Path(dest)) for p, kind, senders, dest in items]
+    if not use_workers([p for p, *_ in items]):
+        return [open_envelope_to(p, reader, kind, project, senders, dest)
+                for p, kind, senders, dest in items]
+    with ThreadPoolExecutor(max_workers=min(len(items), threads())) as pool:
+        futures = [pool.submit(open_envelope_to, p, reader, kind, project, senders, dest,
+                               in_worker=True) for p, kind, senders, dest in items]
+        return [future.result() for future in futures]
 
 
 def read_envelope(path: str | Path, keys_dir: str | Path, party_id: str, passphrase: str,

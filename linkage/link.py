@@ -9,18 +9,15 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from linkage.engines import Engine, get_engine
-from linkage.envelope import open_envelope_to, seal
+from linkage.envelope import open_envelopes_to, seal_file
 from linkage.errors import LinkageError
 from linkage.extract import check_key_version
 from linkage.keys.project import ProjectManifest, as_manifest
 from linkage.reports import HolderRecipeStats, LinkReport, write_report
 from linkage.scratch import private_dir
-from linkage.serials import random_hex
 
 Progress = Callable[[str, int, int | None], None]
 LINKMAP_NAME = "linkmap.age"
@@ -52,9 +49,12 @@ def link_exact(project: ProjectManifest | str | Path, keys_files: Sequence[str |
 
     with private_dir("link") as scratch:
         files: dict[str, Path] = {}
-        for done, path in enumerate(keys_files, start=1):
-            sealed, data = open_envelope_to(path, me, "keys", manifest, spec.holder_ids,
-                                            Path(scratch) / f"keys-{done}.parquet")
+        # Side by side in worker processes where the files are large (pyrage holds the GIL).
+        opened = open_envelopes_to(
+            [(path, "keys", spec.holder_ids, Path(scratch) / f"keys-{done}.parquet")
+             for done, path in enumerate(keys_files, start=1)], me, manifest)
+        for done, (path, (sealed, data)) in enumerate(zip(keys_files, opened, strict=True),
+                                                      start=1):
             sender = sealed["sender"]
             if sender in files:
                 raise LinkageError(f"{path}: a second keys file from holder '{sender}'")
@@ -72,30 +72,23 @@ def link_exact(project: ProjectManifest | str | Path, keys_files: Sequence[str |
             raise LinkageError("linking needs the keys files of at least two holders; got "
                                f"{', '.join(files) or 'none'}")
         counts = {h: _key_counts(p, recipes) for h, p in files.items()}
-        # Matching scans the files from disk, so link's memory does not grow with them.
-        result = get_engine(engine).match_files(files, recipes)
-    _tick(progress, total, len(keys_files) + 1)
-    report = _report(manifest.id, precheck, counts, recipes, result)
-
-    out_dir.mkdir(parents=True, exist_ok=True)
+        # Matching scans the files from disk, so link's memory does not grow with them. The
+        # engine writes the link map where it matched (on a cluster the members never come
+        # to this process); it is sealed from that file, streaming.
+        plain = None if precheck else Path(scratch) / "linkmap.parquet"
+        result = get_engine(engine).link_files(files, recipes, plain)
+        _tick(progress, total, len(keys_files) + 1)
+        report = _report(manifest.id, precheck, counts, recipes, result)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        if plain is not None:
+            linkmap_path = out_dir / LINKMAP_NAME
+            seal_file(linkmap_path, plain, kind="linkmap", project=manifest, sender=me,
+                      recipient=manifest.party(spec.combiner),
+                      extra={"key_version": manifest.key_version})
+            # Nothing goes back to the holders: telling one which of its records matched
+            # would tell it who is in the other holders' registers (DESIGN 10).
+            report.outputs["linkmap"] = str(linkmap_path)
     report_path = out_dir / REPORT_NAME
-    if not precheck:
-        members = result.members
-        clusters = members.column("cluster")
-        link_ids = random_hex(report.links)
-        # cluster numbers are dense 1..n, so they index the random ids directly.
-        linkmap = pa.table({
-            "link_id": link_ids.take(pc.subtract(clusters, 1)),
-            "holder": members.column("holder"),
-            "serial": members.column("serial"),
-        })
-        linkmap_path = out_dir / LINKMAP_NAME
-        seal(linkmap_path, linkmap, kind="linkmap", project=manifest, sender=me,
-             recipient=manifest.party(spec.combiner),
-             extra={"key_version": manifest.key_version})
-        # Nothing goes back to the holders: telling one which of its records matched would
-        # tell it who is in the other holders' registers (DESIGN 10).
-        report.outputs["linkmap"] = str(linkmap_path)
     report.outputs["report"] = str(report_path)
     write_report(report_path, report.to_dict())
     _tick(progress, total, total)
@@ -129,23 +122,8 @@ def _key_counts(path: Path, recipes: list[str]) -> dict[str, int]:
 def _report(project_id: str, precheck: bool, counts: dict[str, dict[str, int]],
             recipes: list[str], result) -> LinkReport:
     """``counts[holder]`` holds the holder's records under ``""`` and keys per recipe."""
-    members = result.members
-    links_per_recipe = dict.fromkeys(recipes, 0)
-    # Vectorised: at national scale a Python loop over members would cost gigabytes.
-    linked = {(row["holder"], row["recipe"]): row["serial_count"] for row in
-              members.group_by(["holder", "recipe"]).aggregate(
-                  [("serial", "count")]).to_pylist()}
-    # A cluster is formed by the earliest recipe among its members; later ones only join it.
-    indexed = pa.table({"cluster": members.column("cluster"),
-                        "index": pc.index_in(members.column("recipe"),
-                                             value_set=pa.array(recipes, pa.string()))})
-    formed_on = indexed.group_by("cluster").aggregate([("index", "min")])
-    n_clusters = formed_on.num_rows
-    if n_clusters and (pc.min(formed_on.column("cluster")).as_py() != 1
-                       or pc.max(formed_on.column("cluster")).as_py() != n_clusters):
-        raise AssertionError("engine returned non-dense cluster numbers")
-    for row in formed_on.group_by("index_min").aggregate([("cluster", "count")]).to_pylist():
-        links_per_recipe[recipes[row["index_min"]]] += row["cluster_count"]
+    summary = result.summary
+    linked = summary.linked
 
     holders: dict[str, dict[str, HolderRecipeStats]] = {}
     for holder, count in counts.items():
@@ -160,8 +138,8 @@ def _report(project_id: str, precheck: bool, counts: dict[str, dict[str, int]],
                 duplicate_records=dup_records, duplicate_keys=dup_keys,
             )
     return LinkReport(
-        project=project_id, precheck=precheck, links=n_clusters,
-        links_per_recipe=links_per_recipe,
+        project=project_id, precheck=precheck, links=summary.clusters,
+        links_per_recipe=summary.formed,
         linked_records={h: sum(s.links for s in r.values()) for h, r in holders.items()},
         duplicates=sum(s.duplicate_records for r in holders.values() for s in r.values()),
         conflicts=sum(sum(c.values()) for c in result.conflicts.values()),

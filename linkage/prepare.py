@@ -9,7 +9,7 @@ private folder in its workspace, never to the output folder whose files are sent
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from linkage.engines import Engine, get_engine
-from linkage.envelope import COMPRESSION, seal_file
+from linkage.envelope import COMPRESSION, seal_file, use_workers
 from linkage.errors import InputError, LinkageError
 from linkage.field_check import (
     DEFAULT_MAX_INVALID_SHARE,
@@ -106,59 +106,51 @@ def prepare_exact(project: ProjectManifest | str | Path, holder_id: str,
     project_key = load_project_key(keys_dir, manifest, holder_keys)
     compute = get_engine(engine)
 
+    if not input_path.exists():
+        raise InputError(input_path, "file not found")
     used_encoding = None
     if input_path.suffix.lower() != ".parquet":
         used_encoding = encoding or (detect_encoding(input_path) if input_path.exists()
                                      and input_path.stat().st_size else None)
-    source = open_input(input_path, encoding=used_encoding, batch_rows=BATCH_ROWS)
-    record_id = holder.record_id or (RECORD_ID_COLUMN if RECORD_ID_COLUMN in
-                                     source.column_names else None)
-    needed = [*holder.identifiers, *holder.attributes, *([record_id] if record_id else [])]
-    require_columns(input_path, source, needed, holder_id)
-    step(1)
 
     paths = output_paths(out_dir, holder_id,
                          make_private(private_dir(keys_dir, manifest.id)))
-    out_dir.mkdir(parents=True, exist_ok=True)
-    totals = _Totals()
-    # Batch by batch, so memory stays flat however large the file: plaintext halves go to a
-    # private scratch directory (removed on exit) and are sealed, streaming, at the end.
+    # The engine writes the plaintext halves to a private scratch directory (removed on
+    # exit), record by record nowhere but where it computes; they are sealed, streaming,
+    # at the end.
     with private_scratch("prepare") as scratch, \
-            atomic_path(paths["crosswalk"], mode=0o600) as crosswalk_tmp, ExitStack() as writers:
+            atomic_path(paths["crosswalk"], mode=0o600) as crosswalk_tmp:
         scratch_dir = Path(scratch)
-        sinks: dict[str, pq.ParquetWriter] = {}
-
-        work = partial(_prepare_batch, holder=holder, recipes=spec.recipes,
-                       project_key=project_key, compute=compute, record_id=record_id,
-                       input_path=input_path)
-
-        for done in _in_order(work, source.batches(needed)):
-            keys_table, payload, crosswalk = done.tables(totals)
-            for name, table, target in (("keys", keys_table, scratch_dir / "keys.parquet"),
-                                        ("payload", payload, scratch_dir / "payload.parquet"),
-                                        ("crosswalk", crosswalk, crosswalk_tmp)):
-                if name not in sinks:
-                    # Serials and keys are random: a dictionary would only be built and dropped.
-                    sinks[name] = writers.enter_context(pq.ParquetWriter(
-                        target, table.schema, compression=COMPRESSION.get(name, "zstd"),
-                        use_dictionary=name == "payload"))
-                sinks[name].write_table(table)
-            step(2)
-        del project_key, work
+        job = PrepareJob(input_path=input_path, encoding=used_encoding, holder=holder,
+                         recipes=list(spec.recipes), project_key=project_key,
+                         keys_out=scratch_dir / "keys.parquet",
+                         payload_out=scratch_dir / "payload.parquet",
+                         crosswalk_out=crosswalk_tmp, step=step)
+        totals = compute.prepare_file(job)
+        del project_key, job
         if totals.records == 0:
             raise InputError(input_path, "file holds no records")
         refuse_lost_columns(input_path, holder, totals.present, totals.invalid,
                             totals.examples, accepted=accepted, max_share=max_invalid_share)
-        writers.close()
         step(3)
-        seal_file(paths["keys"], scratch_dir / "keys.parquet", kind="keys",
-                  project=manifest, sender=holder_keys,
-                  recipient=manifest.party(spec.key_manager),
-                  extra={"recipes": [r.name for r in spec.recipes],
-                         "key_version": manifest.key_version})
-        seal_file(paths["payload"], scratch_dir / "payload.parquet", kind="payload",
-                  project=manifest, sender=holder_keys,
-                  recipient=manifest.party(spec.combiner))
+        out_dir.mkdir(parents=True, exist_ok=True)
+        keys_data, payload_data = scratch_dir / "keys.parquet", scratch_dir / "payload.parquet"
+        # The two halves are sealed side by side: pyrage holds the GIL, so each encrypts in
+        # a worker process of its own where they are large enough for that to pay.
+        in_worker = use_workers([keys_data, payload_data])
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            sealing = [
+                pool.submit(seal_file, paths["keys"], keys_data, kind="keys",
+                            project=manifest, sender=holder_keys,
+                            recipient=manifest.party(spec.key_manager),
+                            extra={"recipes": [r.name for r in spec.recipes],
+                                   "key_version": manifest.key_version},
+                            in_worker=in_worker),
+                pool.submit(seal_file, paths["payload"], payload_data, kind="payload",
+                            project=manifest, sender=holder_keys,
+                            recipient=manifest.party(spec.combiner), in_worker=in_worker)]
+            for future in sealing:
+                future.result()
     step(4)
 
     report = PrepareReport(
@@ -174,7 +166,10 @@ def prepare_exact(project: ProjectManifest | str | Path, holder_id: str,
 
 
 @dataclass
-class _Totals:
+class PrepareTotals:
+    """What prepare counts while it works: records, keys per recipe, and the normalisers'
+    per-kind counts (``examples`` are value shapes, never values)."""
+
     records: int = 0
     with_key: dict[str, int] = field(default_factory=dict)
     invalid: dict[str, int] = field(default_factory=dict)
@@ -185,6 +180,86 @@ class _Totals:
     def add(self, counts: dict[str, int], into: dict[str, int]) -> None:
         for name, count in counts.items():
             into[name] = into.get(name, 0) + int(count)
+
+    def merge(self, other: PrepareTotals) -> None:
+        """Add ``other``'s counts (a later part of the file: its examples come second)."""
+        self.records += other.records
+        for name in ("with_key", "invalid", "derived", "present"):
+            self.add(getattr(other, name), getattr(self, name))
+        for kind, shapes in other.examples.items():
+            self.examples.setdefault(kind, shapes)
+
+    def to_dict(self) -> dict:
+        return {"records": self.records, "with_key": self.with_key, "invalid": self.invalid,
+                "derived": self.derived, "present": self.present, "examples": self.examples}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> PrepareTotals:
+        return cls(**data)
+
+
+@dataclass
+class PrepareJob:
+    """One holder file to normalise, hash and split: what :meth:`Engine.prepare_file` does.
+
+    ``keys_out`` (serial + one key per recipe), ``payload_out`` (serial + attributes) and
+    ``crosswalk_out`` (row_number, record_id, serial) are single Parquet files, rows in
+    the input's order. :meth:`run_here` does it in this process, batch by batch; an engine
+    that distributes reads the file itself and calls :func:`prepare_batch` where it runs.
+    """
+
+    input_path: Path
+    encoding: str | None
+    holder: HolderSpec
+    recipes: list[Recipe]
+    project_key: bytes
+    keys_out: Path
+    payload_out: Path
+    crosswalk_out: Path
+    step: Callable[[int], None] = lambda done: None
+
+    def columns(self, names: Sequence[str]) -> tuple[list[str], str | None]:
+        """(columns to read, record id column or None) for a file with columns ``names``;
+        a column the spec needs and the file lacks is an :class:`InputError`."""
+        holder = self.holder
+        record_id = holder.record_id or (RECORD_ID_COLUMN if RECORD_ID_COLUMN in names
+                                         else None)
+        needed = list(dict.fromkeys([*holder.identifiers, *holder.attributes,
+                                     *([record_id] if record_id else [])]))
+        require_columns(self.input_path, _Named(list(names)), needed, holder.id)
+        return needed, record_id
+
+    def run_here(self, compute: Engine) -> PrepareTotals:
+        """Read, normalise and hash in this process, hashing with ``compute``."""
+        source = open_input(self.input_path, encoding=self.encoding, batch_rows=BATCH_ROWS)
+        needed, record_id = self.columns(source.column_names)
+        self.step(1)
+        totals = PrepareTotals()
+        work = partial(prepare_batch, holder=self.holder, recipes=self.recipes,
+                       project_key=self.project_key, compute=compute, record_id=record_id,
+                       input_path=self.input_path)
+        with ExitStack() as writers:
+            sinks: dict[str, pq.ParquetWriter] = {}
+            targets = {"keys": self.keys_out, "payload": self.payload_out,
+                       "crosswalk": self.crosswalk_out}
+            for done in _in_order(work, source.batches(needed)):
+                tables = dict(zip(targets, done.tables(totals), strict=True))
+                for name, table in tables.items():
+                    if name not in sinks:
+                        # Serials and keys are random: a dictionary would only be built
+                        # and dropped.
+                        sinks[name] = writers.enter_context(pq.ParquetWriter(
+                            targets[name], table.schema,
+                            compression=COMPRESSION.get(name, "zstd"),
+                            use_dictionary=name == "payload"))
+                    sinks[name].write_table(table)
+                self.step(2)
+        return totals
+
+
+@dataclass
+class _Named:
+    column_names: list[str]
 
 
 @dataclass
@@ -199,7 +274,7 @@ class _Batch:
     present: dict[str, int] = field(default_factory=dict)
     examples: dict[str, list[str]] = field(default_factory=dict)
 
-    def tables(self, totals: _Totals) -> tuple[pa.Table, pa.Table, pa.Table]:
+    def tables(self, totals: PrepareTotals) -> tuple[pa.Table, pa.Table, pa.Table]:
         """(keys, payload, crosswalk), numbering rows after those already counted."""
         rows = self.keys.num_rows
         first = totals.records + 1
@@ -243,10 +318,11 @@ def _in_order(work: Callable[[pa.Table], _Batch], batches: Iterable[pa.Table]
                 future.cancel()
 
 
-def _prepare_batch(batch: pa.Table, holder: HolderSpec, recipes: list[Recipe],
-                   project_key: bytes, compute: Engine, record_id: str | None,
-                   input_path: Path) -> _Batch:
-    """Normalise and hash one batch; its halves are row-aligned by serial."""
+def prepare_batch(batch: pa.Table, holder: HolderSpec, recipes: list[Recipe],
+                  project_key: bytes, compute: Engine, record_id: str | None,
+                  input_path: Path) -> _Batch:
+    """Normalise and hash one batch; its halves are row-aligned by serial. Runs wherever
+    the engine works on records (this process, or a Spark executor)."""
     from linkage.normalise import normalise_identifiers
 
     try:
@@ -282,4 +358,5 @@ def _stepper(progress: Progress | None, stage: str, total: int) -> Callable[[int
     return step
 
 
-__all__ = ["crosswalk_path", "make_private", "output_paths", "prepare_exact", "private_dir"]
+__all__ = ["PrepareJob", "PrepareTotals", "crosswalk_path", "make_private", "output_paths",
+           "prepare_batch", "prepare_exact", "private_dir"]

@@ -1,0 +1,296 @@
+"""The byte work of an envelope (age encryption, its tar stream, SHA-256), in or out of
+process.
+
+pyrage holds the GIL while it encrypts or decrypts, so two envelopes opened in two
+threads take as long as one after the other. A stage that opens or seals several large
+envelopes (link's keys files, combine's link map and payloads, prepare's two halves)
+runs each in a worker process instead: this file run as a script (``python
+age_worker.py``), which imports nothing of ``linkage`` (starting it costs a few hundredths
+of a second, not the half second of the package's imports).
+
+The worker gets its request as one JSON line on stdin (an identity travels there, never
+on the command line, where ``ps`` would show it), writes only where the request says (the
+caller's private scratch folder, or an atomic write's temporary that the caller's reaper
+already watches), answers one JSON line on stdout, and dies with its parent
+(``PR_SET_PDEATHSIG``), so a stage killed with -9 leaves no worker writing behind it.
+
+Every SHA-256 is computed on the stream the work reads or writes anyway: the plaintext's
+data member while it is decrypted, the ciphertext while it is encrypted. The one pass kept
+on its own is the ciphertext's before decryption: nothing of an unverified file is
+decrypted (the module docstring of :mod:`linkage.envelope`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import subprocess
+import sys
+import tarfile
+from typing import Any, BinaryIO
+
+import pyrage
+
+#: Reads of data being hashed or sealed: large enough that Python's overhead disappears.
+CHUNK = 8 << 20
+MANIFEST_MEMBER = "manifest.json"
+DATA_MEMBER = "data.parquet"
+#: The manifest lists the data's columns; a megabyte is far beyond any real one.
+MAX_MANIFEST_BYTES = 1 << 20
+
+
+class Refused(Exception):
+    """The file is not what its header promised: raised inside pyrage's decryption loop to
+    stop it, or before it starts. The message names the file and is safe to show."""
+
+
+class NotForUs(Exception):
+    """pyrage could not decrypt: not encrypted to this identity, altered, or not age."""
+
+
+def sha256_file(path: str, offset: int = 0, size: int | None = None) -> str:
+    """SHA-256 of a byte range of a file, read in large chunks (hashlib releases the GIL)."""
+    digest = hashlib.sha256()
+    buffer = bytearray(CHUNK)
+    view = memoryview(buffer)
+    with open(path, "rb", buffering=0) as fh:
+        fh.seek(offset)
+        left = os.fstat(fh.fileno()).st_size - offset if size is None else size
+        while left:
+            count = fh.readinto(view[:min(left, CHUNK)])
+            if not count:
+                raise Refused(f"{path}: truncated envelope")
+            left -= count
+            digest.update(view[:count])
+    return digest.hexdigest()
+
+
+class TarStream(io.RawIOBase):
+    """A ustar/pax archive produced on demand, so a large member is never held in memory."""
+
+    def __init__(self, members: list[tuple[str, bytes | BinaryIO]]) -> None:
+        self._parts: list[bytes | BinaryIO] = []
+        for name, content in members:
+            if isinstance(content, bytes):
+                size = len(content)
+            else:
+                size = os.fstat(content.fileno()).st_size
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = size, 0o600
+            # GNU headers write sizes past 8 GiB in base-256 in the one 512-byte header
+            # block, so the receiver's bounded parser never meets a pax extension.
+            self._parts += [info.tobuf(tarfile.GNU_FORMAT), content,
+                            b"\0" * (-size % tarfile.BLOCKSIZE)]
+        # End of archive: two zero blocks, padded to a whole record as tarfile writes it.
+        self._parts.append(b"\0" * tarfile.RECORDSIZE)
+        # The current chunk and how much of it was handed out: slicing the rest off at every
+        # call would copy the chunk again and again (pyrage reads 64 KiB at a time).
+        self._buffer = memoryview(b"")
+        self._used = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, target) -> int:
+        while self._used == len(self._buffer) and self._parts:
+            part = self._parts[0]
+            if isinstance(part, bytes):
+                self._buffer = memoryview(part)
+                self._parts.pop(0)
+            else:
+                self._buffer = memoryview(part.read(CHUNK))
+                if not self._buffer:
+                    self._parts.pop(0)
+            self._used = 0
+        count = min(len(target), len(self._buffer) - self._used)
+        target[:count] = self._buffer[self._used:self._used + count]
+        self._used += count
+        return count
+
+
+class HashingWriter(io.RawIOBase):
+    """Writes through to ``out`` and hashes what passes: the ciphertext's digest and size
+    without reading the file back."""
+
+    def __init__(self, out: BinaryIO) -> None:
+        self._out = out
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        self.digest.update(data)
+        self.size += len(data)
+        self._out.write(data)
+        return len(data)
+
+
+def _padded(size: int) -> int:
+    return size + (-size % tarfile.BLOCKSIZE)
+
+
+class BoundedTar(io.RawIOBase):
+    """Where decryption writes: checks the tar's two member headers as they stream past,
+    stops the decryption at the first byte beyond what a sound envelope can hold, and
+    hashes the data member's bytes as they pass (no second read of the plaintext)."""
+
+    def __init__(self, out: BinaryIO, path: str, limit: int) -> None:
+        self._out, self._path, self._limit = out, path, limit
+        self._head = bytearray()
+        self._written = 0
+        self.members: list[tuple[str, int, int]] = []  # name, offset of data, size
+        self._end = limit
+        self.data_digest = hashlib.sha256()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        count = len(data)
+        start = self._written
+        self._written += count
+        if self._written > min(self._limit, self._end):
+            raise Refused(f"{self._path}: holds more than its {MANIFEST_MEMBER} and "
+                          f"{DATA_MEMBER} members")
+        if len(self.members) < 2:
+            self._head += data
+            self._parse()
+        if len(self.members) == 2:
+            _, offset, size = self.members[1]
+            low, high = max(start, offset), min(self._written, offset + size)
+            if low < high:
+                self.data_digest.update(memoryview(data)[low - start:high - start])
+        self._out.write(data)
+        return count
+
+    def _parse(self) -> None:
+        while len(self.members) < 2:
+            offset = 0 if not self.members else \
+                self.members[-1][1] + _padded(self.members[-1][2])
+            if len(self._head) < offset + tarfile.BLOCKSIZE:
+                return
+            block = bytes(self._head[offset:offset + tarfile.BLOCKSIZE])
+            try:
+                info = tarfile.TarInfo.frombuf(block, "utf-8", "strict")
+            except (tarfile.TarError, UnicodeDecodeError):
+                raise Refused(f"{self._path}: not a pseudolink envelope") from None
+            name, cap = ((MANIFEST_MEMBER, MAX_MANIFEST_BYTES) if not self.members
+                         else (DATA_MEMBER, self._limit))
+            if info.name != name or not info.isfile():
+                raise Refused(f"{self._path}: not a pseudolink envelope (member "
+                              f"{info.name[:40]!r} where {name} belongs)")
+            if info.size > cap:
+                raise Refused(f"{self._path}: {name} is larger than the {cap} bytes allowed; "
+                              "refused before decrypting the rest")
+            self.members.append((name, offset + tarfile.BLOCKSIZE, info.size))
+            if len(self.members) == 2:
+                self._head = bytearray()
+                # The end-of-archive blocks pad the tar to a whole record at most.
+                data_end = offset + tarfile.BLOCKSIZE + _padded(info.size)
+                self._end = data_end + 2 * tarfile.BLOCKSIZE + tarfile.RECORDSIZE
+
+
+def check_ciphertext(path: str, size: int, sha256: str) -> None:
+    """Refuse a ciphertext whose size or SHA-256 differ from its signed header's."""
+    if os.stat(path).st_size != size or sha256_file(path) != sha256:
+        raise Refused(f"{path}: does not match its signed header (altered, truncated or "
+                      "replaced)")
+
+
+def decrypt(path: str, identity: pyrage.x25519.Identity, limit: int, plain_path: str
+            ) -> tuple[list[tuple[str, int, int]], str]:
+    """Decrypt ``path`` to the tar file ``plain_path`` with a cap on every member:
+    (the members found, the data member's SHA-256)."""
+    with open(path, "rb") as source, open(plain_path, "wb") as out:
+        sink = BoundedTar(out, path, limit)
+        try:
+            pyrage.decrypt_io(source, sink, [identity])
+        except Refused:
+            raise
+        except (pyrage.DecryptError, OSError):
+            # pyrage reports a damaged stream as OSError, a foreign recipient as
+            # DecryptError.
+            raise NotForUs(path) from None
+    return sink.members, sink.data_digest.hexdigest()
+
+
+def encrypt(manifest: bytes, data_path: str, recipient: pyrage.x25519.Recipient,
+            out_path: str) -> tuple[int, str]:
+    """Encrypt the tar of ``manifest`` and the file ``data_path`` to ``out_path``:
+    (ciphertext size, its SHA-256), hashed as it is written."""
+    with open(data_path, "rb") as data, open(out_path, "wb") as out:
+        stream = TarStream([(MANIFEST_MEMBER, manifest), (DATA_MEMBER, data)])
+        sink = HashingWriter(out)
+        pyrage.encrypt_io(stream, sink, [recipient])
+    return sink.size, sink.digest.hexdigest()
+
+
+def _work(request: dict[str, Any]) -> dict[str, Any]:
+    if request["op"] == "decrypt":
+        check_ciphertext(request["path"], request["size"], request["sha256"])
+        members, digest = decrypt(request["path"],
+                                  pyrage.x25519.Identity.from_str(request["identity"]),
+                                  request["limit"], request["plain_path"])
+        return {"members": members, "data_sha256": digest}
+    if request["op"] == "encrypt":
+        size, digest = encrypt(request["manifest"].encode("utf-8"), request["data_path"],
+                               pyrage.x25519.Recipient.from_str(request["recipient"]),
+                               request["out_path"])
+        return {"size": size, "sha256": digest}
+    raise ValueError(f"unknown operation {request['op']!r}")
+
+
+def _die_with_parent(parent: int) -> None:
+    """Have the kernel kill this worker when its parent dies (Linux); elsewhere, and if the
+    parent is already gone, stop now."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def main() -> None:
+    """The worker: one request on stdin, one answer on stdout."""
+    request = json.loads(sys.stdin.buffer.readline())
+    _die_with_parent(request["parent"])
+    try:
+        answer = {"ok": _work(request)}
+    except Refused as exc:
+        answer = {"refused": str(exc)}
+    except NotForUs:
+        answer = {"not_for_us": True}
+    sys.stdout.write(json.dumps(answer) + "\n")
+    sys.stdout.flush()
+
+
+def run(request: dict[str, Any]) -> dict[str, Any]:
+    """Run one request in a worker process; its answer. :class:`Refused` and
+    :class:`NotForUs` come back as themselves; any other failure as a RuntimeError (no
+    request content in it: the request may hold an identity)."""
+    line = json.dumps({**request, "parent": os.getpid()}).encode("utf-8") + b"\n"
+    # -I: the worker sees neither the caller's working folder nor PYTHON* settings.
+    proc = subprocess.run([sys.executable, "-I", os.path.abspath(__file__)], input=line,
+                          capture_output=True, check=False)
+    try:
+        answer = json.loads(proc.stdout.decode("utf-8").strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        tail = proc.stderr.decode("utf-8", "replace")[-400:]
+        raise RuntimeError(f"envelope worker failed (exit {proc.returncode}): {tail}"
+                           ) from None
+    if "refused" in answer:
+        raise Refused(answer["refused"])
+    if "not_for_us" in answer:
+        raise NotForUs(request.get("path", ""))
+    return answer["ok"]
+
+
+if __name__ == "__main__":
+    main()

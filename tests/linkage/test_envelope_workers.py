@@ -1,0 +1,118 @@
+"""Envelopes opened and sealed in worker processes, side by side (issue 21), keep every
+promise of one opened in process: the same tables, the same refusals, nothing decrypted
+before the ciphertext matches its signed header."""
+
+from __future__ import annotations
+
+import pyarrow.parquet as pq
+import pytest
+
+import linkage
+from linkage import age_worker
+from linkage.envelope import open_envelopes_to, use_workers
+from tests.linkage.conftest import EXPECTED_PAIRS, PASSPHRASE
+from tests.linkage.test_envelope import _rewrite
+from tests.linkage.test_pipeline import _pairs
+
+
+@pytest.fixture
+def workers(monkeypatch):
+    """Every open and seal of two files or more goes to workers, and what they did."""
+    monkeypatch.setattr(linkage.envelope, "WORKER_MIN_BYTES", 0)
+    monkeypatch.setenv("PSEUDOLINK_THREADS", "2")
+    ops: list[str] = []
+    real = age_worker.run
+
+    def spy(request):
+        ops.append(request["op"])
+        return real(request)
+
+    monkeypatch.setattr(age_worker, "run", spy)
+    return ops
+
+
+def _keys_items(world, dest):
+    return [(path, "keys", world.manifest.spec.holder_ids, dest / f"{path.name}.parquet")
+            for path in world.keys_files()]
+
+
+def test_pipeline_through_workers_links_and_combines_as_in_process(world, workers):
+    world.prepare_all()
+    assert workers.count("encrypt") == 4  # each holder's keys and payload
+    report = linkage.link(world.manifest, world.keys_files(), world.exchange, world.keys,
+                          PASSPHRASE)
+    out = world.root / "combined.parquet"
+    combined = linkage.combine(world.manifest, world.exchange / "linkmap.age",
+                               world.payload_files(), out, world.keys, PASSPHRASE)
+    # Two keys files, then the link map and two payloads.
+    assert workers.count("decrypt") == 5
+    linkmap = linkage.read_envelope(world.exchange / "linkmap.age", world.keys, "agency",
+                                    PASSPHRASE, world.manifest)
+    assert report.links == 3 and _pairs(world, linkmap) == EXPECTED_PAIRS
+    assert combined.rows == 3 and pq.read_table(out).num_rows == 3
+    # Sealed in a worker, opened in process (and by any age tool): the same envelope.
+    table = linkage.open_envelope(world.exchange / "ssis.keys.age",
+                                  linkage.load_party_secret(world.keys, "keymanager",
+                                                            PASSPHRASE),
+                                  "keys", world.manifest, world.manifest.spec.holder_ids)
+    assert table.table.num_rows == 5
+
+
+def test_worker_refuses_a_rewritten_ciphertext_before_decrypting_it(world, workers):
+    world.prepare_all()
+    path = world.keys_files()[0]
+    # Re-encrypted under the old signed header: the digest differs, so nothing of the new
+    # ciphertext may be decrypted (a scratch plaintext would be left for nothing).
+    _rewrite(world, path, lambda m, d: (m, d), resign=False)
+    opened = []
+    real = age_worker.decrypt
+    age_worker.decrypt = lambda *a: opened.append(a) or real(*a)  # the in-process path
+    try:
+        with pytest.raises(linkage.LinkageError, match="does not match its signed header"):
+            open_envelopes_to(_keys_items(world, world.root),
+                                      linkage.load_party_secret(world.keys, "keymanager",
+                                                                PASSPHRASE), world.manifest)
+    finally:
+        age_worker.decrypt = real
+    assert workers.count("decrypt") == 2 and not opened
+    assert not (world.root / "ssis.keys.age.parquet").exists()
+
+
+def test_worker_refuses_altered_data_and_foreign_files(world, workers):
+    world.prepare_all()
+    keymanager = linkage.load_party_secret(world.keys, "keymanager", PASSPHRASE)
+    path = world.keys_files()[0]
+    _rewrite(world, path, lambda m, d: (m, d[:-1] + bytes([d[-1] ^ 1])))
+    with pytest.raises(linkage.LinkageError, match=r"ssis\.keys\.age: data does not match"):
+        open_envelopes_to(_keys_items(world, world.root), keymanager, world.manifest)
+    # A file addressed to someone else is refused on its header, before any worker starts.
+    before = len(workers)
+    items = [(p, "payload", world.manifest.spec.holder_ids, world.root / f"{p.name}.pq")
+             for p in world.payload_files()]
+    with pytest.raises(linkage.LinkageError, match="addressed to 'agency', not 'keymanager'"):
+        open_envelopes_to(items, keymanager, world.manifest)
+    assert len(workers) == before
+
+
+def test_worker_stops_an_oversized_member_and_names_the_file(world, workers):
+    world.prepare_all()
+    path = world.keys_files()[0]
+    _rewrite(world, path, lambda m, d: ({**m, "padding": "x" * (2 << 20)}, d))
+    with pytest.raises(linkage.LinkageError,
+                       match=r"ssis\.keys\.age: manifest\.json is larger than"):
+        open_envelopes_to(_keys_items(world, world.root),
+                                  linkage.load_party_secret(world.keys, "keymanager",
+                                                            PASSPHRASE), world.manifest)
+
+
+def test_one_core_or_small_files_stay_in_process(world, monkeypatch):
+    world.prepare_all()
+    calls = []
+    monkeypatch.setattr(age_worker, "run", lambda request: calls.append(request))
+    monkeypatch.setenv("PSEUDOLINK_THREADS", "2")
+    assert not use_workers(world.keys_files())  # a few KiB: not worth it
+    monkeypatch.setattr(linkage.envelope, "WORKER_MIN_BYTES", 0)
+    monkeypatch.setenv("PSEUDOLINK_THREADS", "1")
+    assert not use_workers(world.keys_files())
+    linkage.link(world.manifest, world.keys_files(), world.exchange, world.keys, PASSPHRASE)
+    assert calls == []
