@@ -21,9 +21,12 @@ import traceback
 
 
 def _run(request: dict, fds: list[int], conn: socket.socket) -> None:
-    """In the child: become the command, report its exit status, exit."""
+    """In the child: tell the client its process id (so that a signal sent to the client,
+    a server run in the background and stopped with ``kill``, reaches it), become the
+    command, report its exit status, exit."""
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+    conn.sendall(f"{os.getpid()}\n".encode())
     for target, fd in enumerate(fds):
         os.dup2(fd, target)
         os.close(fd)

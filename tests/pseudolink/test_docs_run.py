@@ -69,7 +69,10 @@ def cli(tmp_path_factory) -> dict[str, str]:
 def _script(runnable: list[Block]) -> tuple[str, dict[int, tuple[int, str]]]:
     """One shell script of every block in order, and each script line's document line."""
     lines = ["set -eE -o pipefail",
-             f"trap 'echo \"{FAILED} $LINENO\" >&2' ERR"]
+             f"trap 'echo \"{FAILED} $LINENO\" >&2' ERR",
+             # A server a document started in the background (`serve api &`) and did not
+             # stop, because a later line failed, is stopped on the way out.
+             "trap 'jobs -p | xargs -r kill 2> /dev/null; wait' EXIT"]
     where: dict[int, tuple[int, str]] = {}
     for block in runnable:
         lines.append(f": block at line {block.line}")
