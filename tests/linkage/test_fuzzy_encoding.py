@@ -52,6 +52,20 @@ def test_one_wrong_vowel_keeps_a_hangul_name_similar(hardening):
     assert typo >= {"fixed_weight": 0.75, "xor_fold": 0.7, "none": 0.75}[hardening]
 
 
+def test_batch_hmac_gives_the_positions_of_python_hmac():
+    """Holders on machines with and without the OpenSSL helper must encode alike."""
+    from linkage.fuzzy.bloom import gram_positions
+    from linkage.keys.batch_hmac import native_available
+
+    if not native_available():
+        pytest.skip("the OpenSSL batch helper is not built here")
+    messages = [f"dob~year=19{n % 90:02d}\x1fgram{n}".encode() for n in range(500)]
+    encoding = ENCODINGS["name"]
+    native = gram_positions(KEY, encoding, messages, native=True)
+    assert np.array_equal(native, gram_positions(KEY, encoding, messages, native=False))
+    assert gram_positions(KEY, encoding, [], native=True).shape == (0, encoding.hashes)
+
+
 def test_salt_separates_equal_names_of_different_birth_years():
     f = _filters(["김민준", "김민준", "김민준"], salts=["1980", "1980", "1981"])
     assert _dice(f, 0, 1) == 1.0
