@@ -18,6 +18,8 @@ from pseudolink.cli.session import acting_user
 group = typer.Typer(help="Release requests for outputs of the secure analysis room.",
                     no_args_is_help=True)
 app.add_typer(group, name="airlock")
+AirlockId = Annotated[str, typer.Argument(help="The release request's id (out-...).")]
+
 
 def _airlock(workdir: Path | None):
     import catalog
@@ -84,7 +86,7 @@ def list_requests(state: Annotated[list[str] | None, typer.Option(
 
 
 @group.command("review")
-def review(request_id: str, workdir: WorkdirOption = None) -> None:
+def review(request_id: AirlockId, workdir: WorkdirOption = None) -> None:
     """Show a request with its files, checks and the votes you may see (audit-logged)."""
     airlock, cat, _, user = _airlock(workdir)
     with cat:
@@ -93,7 +95,7 @@ def review(request_id: str, workdir: WorkdirOption = None) -> None:
 
 @group.command("vote")
 def vote(
-    request_id: str,
+    request_id: AirlockId,
     decision: Annotated[str, typer.Argument(help="approve, reject or return")],
     reason: Annotated[str, typer.Option(help="Why (required to reject or return).")] = "",
     file: Annotated[list[str] | None, typer.Option(help="Only these files.")] = None,
@@ -107,10 +109,11 @@ def vote(
 
 
 @group.command("resubmit")
-def resubmit(request_id: str,
+def resubmit(request_id: AirlockId,
              file: Annotated[list[str] | None, typer.Option(
                  help="Edited files to take again from outputs/.")] = None,
-             outputs: Annotated[Path | None, typer.Option()] = None,
+             outputs: Annotated[Path | None, typer.Option(
+                 help="The outputs folder (default: your room's outputs/).")] = None,
              workdir: WorkdirOption = None) -> None:
     """Send a returned request back, with its edited files (their votes restart)."""
     airlock, cat, space, user = _airlock(workdir)
@@ -122,7 +125,7 @@ def resubmit(request_id: str,
 
 
 @group.command("release")
-def release(request_id: str, workdir: WorkdirOption = None) -> None:
+def release(request_id: AirlockId, workdir: WorkdirOption = None) -> None:
     """Copy an approved request's files to the researcher's outbox, by SHA-256."""
     airlock, cat, _, user = _airlock(workdir)
     with cat:

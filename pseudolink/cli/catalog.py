@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from pseudolink.cli.app import WorkdirOption, app, console, ws
+from pseudolink.cli.app import WorkdirOption, app, console, fail, ws
 from pseudolink.cli.session import acting_user
 
 group = typer.Typer(help="The catalog: people, keys, access requests, expiry.",
@@ -30,6 +30,14 @@ group.add_typer(keys, name="apikey")
 group.add_typer(requests, name="request")
 
 ReasonOption = Annotated[str, typer.Option(help="Why (recorded in the audit log).")]
+
+RequestId = Annotated[str, typer.Argument(help="The access request's id.")]
+UserId = Annotated[str, typer.Argument(help="The user's id (their login name).")]
+#: The scopes an API key may carry: the open-data faces, and DP queries.
+API_KEY_SCOPES = ("open_data", "dp_query")
+#: An access request's states (catalog.models.REQUEST_STATES, checked by a test).
+REQUEST_STATES = ("draft", "submitted", "under_review", "approved", "rejected", "active",
+                  "expired", "revoked")
 
 
 def _me(workdir) -> str:  # type: ignore[no-untyped-def]
@@ -56,7 +64,8 @@ def expire(workdir: WorkdirOption = None) -> None:
 # -- organisations and users -------------------------------------------------------------
 
 @orgs.command("add")
-def org_add(organisation_id: str, name: Annotated[str, typer.Option()],
+def org_add(organisation_id: Annotated[str, typer.Argument(help="The organisation's id.")],
+            name: Annotated[str, typer.Option(help="Its name, as people know it.")],
             workdir: WorkdirOption = None) -> None:
     """Create or rename an organisation."""
     me = _me(workdir)
@@ -67,7 +76,7 @@ def org_add(organisation_id: str, name: Annotated[str, typer.Option()],
 
 @users.command("add")
 def user_add(
-    user_id: str,
+    user_id: UserId,
     role: Annotated[str, typer.Option(help="holder, key_manager, combiner, privacy_officer, "
                                            "researcher, consumer or admin.")],
     org: Annotated[str | None, typer.Option("--org", help="Organisation id.")] = None,
@@ -83,7 +92,7 @@ def user_add(
 
 
 @users.command("password")
-def user_password(user_id: str, workdir: WorkdirOption = None) -> None:
+def user_password(user_id: UserId, workdir: WorkdirOption = None) -> None:
     """Set a user's password (PSEUDOLINK_USER_PASSWORD, else a hidden prompt)."""
     me = _me(workdir)
     password = os.environ.get("PSEUDOLINK_USER_PASSWORD") or typer.prompt(
@@ -94,7 +103,7 @@ def user_password(user_id: str, workdir: WorkdirOption = None) -> None:
 
 
 @users.command("deactivate")
-def user_deactivate(user_id: str, workdir: WorkdirOption = None) -> None:
+def user_deactivate(user_id: UserId, workdir: WorkdirOption = None) -> None:
     """Stop a user from logging in or acting."""
     me = _me(workdir)
     with _open(workdir) as cat:
@@ -104,6 +113,7 @@ def user_deactivate(user_id: str, workdir: WorkdirOption = None) -> None:
 
 @users.command("list")
 def user_list(workdir: WorkdirOption = None) -> None:
+    """Every user, their role, organisation and whether they may act."""
     me = _me(workdir)
     with _open(workdir) as cat:
         cat.require(me, "user.manage")
@@ -118,13 +128,20 @@ def user_list(workdir: WorkdirOption = None) -> None:
 
 @keys.command("issue")
 def key_issue(
-    owner: str,
+    owner: Annotated[str, typer.Argument(
+        help="Who the key is for (a person, an organisation or a service).")],
     days: Annotated[int | None, typer.Option(help="Valid for this many days.")] = None,
     quota: Annotated[int | None, typer.Option(help="Requests per day.")] = None,
-    scope: Annotated[list[str] | None, typer.Option(help="Scope (repeatable).")] = None,
+    scope: Annotated[list[str] | None, typer.Option(
+        help=f"What the key may do (repeatable): {' or '.join(API_KEY_SCOPES)} "
+             "(default open_data).")] = None,
     workdir: WorkdirOption = None,
 ) -> None:
     """Issue a key; the secret is printed this once and is not stored."""
+    unknown = sorted(set(scope or []) - set(API_KEY_SCOPES))
+    if unknown:
+        raise fail(f"--scope {', '.join(unknown)}: not a scope; choose from "
+                   f"{', '.join(API_KEY_SCOPES)}")
     expires = datetime.now(UTC) + timedelta(days=days) if days else None
     me = _me(workdir)
     with _open(workdir) as cat:
@@ -135,7 +152,10 @@ def key_issue(
 
 
 @keys.command("revoke")
-def key_revoke(key_id: str, workdir: WorkdirOption = None) -> None:
+def key_revoke(key_id: Annotated[str, typer.Argument(
+                   help="The key's id (`apikey list`), not its secret.")],
+               workdir: WorkdirOption = None) -> None:
+    """Revoke a key: every request with it is refused from now on."""
     me = _me(workdir)
     with _open(workdir) as cat:
         cat.revoke_api_key(key_id, actor=me)
@@ -144,6 +164,7 @@ def key_revoke(key_id: str, workdir: WorkdirOption = None) -> None:
 
 @keys.command("list")
 def key_list(workdir: WorkdirOption = None) -> None:
+    """Every API key: owner, scopes, quota, expiry, revocation (never a secret)."""
     me = _me(workdir)
     with _open(workdir) as cat:
         cat.require(me, "apikey.issue")
@@ -160,9 +181,15 @@ def key_list(workdir: WorkdirOption = None) -> None:
 
 @requests.command("list")
 def request_list(
-    state: Annotated[list[str] | None, typer.Option(help="Only these states.")] = None,
+    state: Annotated[list[str] | None, typer.Option(
+        help=f"Only these states (repeatable): {', '.join(REQUEST_STATES)}.")] = None,
     workdir: WorkdirOption = None,
 ) -> None:
+    """Access requests: an officer sees the queue, a researcher their own."""
+    unknown = sorted(set(state or []) - set(REQUEST_STATES))
+    if unknown:
+        raise fail(f"--state {', '.join(unknown)}: not a state; choose from "
+                   f"{', '.join(REQUEST_STATES)}")
     me = _me(workdir)
     with _open(workdir) as cat:
         found = cat.list_requests(states=state)
@@ -177,7 +204,8 @@ def request_list(
 
 
 @requests.command("submit")
-def request_submit(request_id: str, workdir: WorkdirOption = None) -> None:
+def request_submit(request_id: RequestId, workdir: WorkdirOption = None) -> None:
+    """Submit your draft for review (it can no longer be amended)."""
     actor = _me(workdir)
     with _open(workdir) as cat:
         cat.submit_request(request_id, actor=actor)
@@ -185,7 +213,7 @@ def request_submit(request_id: str, workdir: WorkdirOption = None) -> None:
 
 
 @requests.command("review")
-def request_review(request_id: str, workdir: WorkdirOption = None) -> None:
+def request_review(request_id: RequestId, workdir: WorkdirOption = None) -> None:
     """Take a submitted request under review."""
     actor = _me(workdir)
     with _open(workdir) as cat:
@@ -194,7 +222,7 @@ def request_review(request_id: str, workdir: WorkdirOption = None) -> None:
 
 
 @requests.command("approve")
-def request_approve(request_id: str, reason: ReasonOption,
+def request_approve(request_id: RequestId, reason: ReasonOption,
                     workdir: WorkdirOption = None) -> None:
     """Approve (the risk report must already be attached)."""
     actor = _me(workdir)
@@ -204,8 +232,9 @@ def request_approve(request_id: str, reason: ReasonOption,
 
 
 @requests.command("reject")
-def request_reject(request_id: str, reason: ReasonOption,
+def request_reject(request_id: RequestId, reason: ReasonOption,
                    workdir: WorkdirOption = None) -> None:
+    """Reject a request under review, with the reason the researcher will read."""
     actor = _me(workdir)
     with _open(workdir) as cat:
         cat.decide_request(request_id, "reject", reason=reason, actor=actor)
@@ -213,7 +242,8 @@ def request_reject(request_id: str, reason: ReasonOption,
 
 
 @requests.command("activate")
-def request_activate(request_id: str, workdir: WorkdirOption = None) -> None:
+def request_activate(request_id: RequestId, workdir: WorkdirOption = None) -> None:
+    """Open an approved request's access (room grant or take-out) from its start date."""
     actor = _me(workdir)
     with _open(workdir) as cat:
         cat.activate_request(request_id, actor=actor)
@@ -221,8 +251,9 @@ def request_activate(request_id: str, workdir: WorkdirOption = None) -> None:
 
 
 @requests.command("revoke")
-def request_revoke(request_id: str, reason: ReasonOption,
+def request_revoke(request_id: RequestId, reason: ReasonOption,
                    workdir: WorkdirOption = None) -> None:
+    """End an active access now (its room grant stops within a minute)."""
     actor = _me(workdir)
     with _open(workdir) as cat:
         cat.revoke_request(request_id, reason=reason, actor=actor)

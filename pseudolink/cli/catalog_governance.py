@@ -79,7 +79,7 @@ def classify(path: Path, given: list[str], rest: str | None = None) -> dict[str,
 
 @datasets.command("register")
 def register(
-    dataset_id: str,
+    dataset_id: Annotated[str, typer.Argument(help="The dataset's id (its name in requests).")],
     file: Annotated[Path, typer.Option("--file", help="The dataset's file (.parquet or .csv).")],
     title: Annotated[str, typer.Option(help="A title people can search for.")],
     column: Annotated[list[str] | None, typer.Option(
@@ -132,7 +132,8 @@ def register(
 
 
 @datasets.command("search")
-def search(text: str, workdir: WorkdirOption = None) -> None:
+def search(text: Annotated[str, typer.Argument(help="Words to look for.")],
+           workdir: WorkdirOption = None) -> None:
     """Datasets whose id, title, description or column names contain TEXT."""
     with governance.open_catalog(ws(workdir)) as cat:
         found = cat.search_datasets(text)
@@ -165,7 +166,10 @@ def sweep(workdir: WorkdirOption = None) -> None:
 
 
 @users.command("recipient")
-def user_recipient(user_id: str, recipient: str, workdir: WorkdirOption = None) -> None:
+def user_recipient(
+        user_id: Annotated[str, typer.Argument(help="The user's id (their login name).")],
+        recipient: Annotated[str, typer.Argument(help="Their age public key, age1...")],
+        workdir: WorkdirOption = None) -> None:
     """Record USER's age public key (age1...), to which their take-outs are encrypted."""
     import catalog
 

@@ -17,7 +17,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from pseudolink.cli.app import WorkdirOption, console, fail
-from pseudolink.cli.catalog import _me, _open, requests
+from pseudolink.cli.catalog import RequestId, _me, _open, requests
 
 SEOUL = ZoneInfo("Asia/Seoul")
 
@@ -55,7 +55,7 @@ def day_start(text: str, option: str) -> datetime:
 
 @requests.command("create")
 def request_create(
-    request_id: str,
+    request_id: RequestId,
     dataset: Annotated[str, typer.Option(help="The registered dataset's id.")],
     column: ColumnsOption = None,
     form: Annotated[str, typer.Option(
@@ -89,7 +89,7 @@ def request_create(
 
 @requests.command("amend")
 def request_amend(
-    request_id: str,
+    request_id: RequestId,
     column: ColumnsOption = None,
     form: Annotated[str | None, typer.Option(help="A new release form.")] = None,
     purpose: Annotated[str | None, typer.Option(help="A new lawful purpose.")] = None,
@@ -120,7 +120,7 @@ def request_amend(
 
 @requests.command("withdraw")
 def request_withdraw(
-    request_id: str,
+    request_id: RequestId,
     reason: Annotated[str, typer.Option(help="Why (shown to the officers).")] = "",
     workdir: WorkdirOption = None,
 ) -> None:
@@ -133,7 +133,7 @@ def request_withdraw(
 
 @requests.command("renew")
 def request_renew(
-    request_id: str,
+    request_id: RequestId,
     ends: Annotated[str, typer.Option(help="New last day, YYYY-MM-DD (Seoul).")],
     new_id: Annotated[str | None, typer.Option(
         "--as-id", help="Id of the renewal (default: REQUEST-renewal-N).")] = None,
@@ -156,7 +156,7 @@ def request_renew(
 
 
 @requests.command("show")
-def request_show(request_id: str, workdir: WorkdirOption = None) -> None:
+def request_show(request_id: RequestId, workdir: WorkdirOption = None) -> None:
     """One request: its Five Safes, state and the reviewers' reasons."""
     import catalog
 

@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 
 from pseudolink.cli.app import WorkdirOption, console, fail
-from pseudolink.cli.catalog import _me, _open, group, requests
+from pseudolink.cli.catalog import RequestId, _me, _open, group, requests
 
 committee = typer.Typer(help="The take-out (반출) release review committee.",
                         no_args_is_help=True)
@@ -41,7 +41,7 @@ def _load_report(path: Path) -> dict:
 
 @requests.command("risk")
 def request_risk(
-    request_id: str,
+    request_id: RequestId,
     report: Annotated[Path | None, typer.Option(
         "--report", help="A risk report from `pseudolink risk --json` (e.g. of the "
                          "anonymised extract); default: measure the requested columns of "
@@ -68,7 +68,7 @@ def request_risk(
 
 @committee.command("appoint")
 def committee_appoint(
-    request_id: str,
+    request_id: RequestId,
     member: Annotated[list[str], typer.Option(
         "--member", help="An officer to seat (repeat; 3 to 7, none tied to the "
                          "researchers' organisations).")],
@@ -90,7 +90,7 @@ def committee_appoint(
 
 @committee.command("vote")
 def committee_vote(
-    request_id: str,
+    request_id: RequestId,
     vote: Annotated[str, typer.Argument(help="approve, reject or abstain.")],
     reason: Annotated[str, typer.Option(help="Why (recorded with the vote).")],
     workdir: WorkdirOption = None,
@@ -110,7 +110,7 @@ def committee_vote(
 
 
 @committee.command("close")
-def committee_close(request_id: str, workdir: WorkdirOption = None) -> None:
+def committee_close(request_id: RequestId, workdir: WorkdirOption = None) -> None:
     """Decide on the votes cast so far, once a quorum has voted."""
     import catalog
 

@@ -1,0 +1,64 @@
+"""A CLI that explains itself (issue 19): every command, argument and option has help text,
+every verb that works in a workspace takes ``--workdir``, and a value outside a fixed list
+is refused with the list, exit 2, no traceback."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+import pseudolink.cli  # noqa: F401  (registers every command module)
+from pseudolink.cli.app import app
+
+#: Verbs that read and write the files they are given, never a workspace.
+NO_WORKSPACE = {"synth-data", "risk", "anonymize"}
+
+
+def _leaves():  # type: ignore[no-untyped-def]
+    import typer.main
+
+    def walk(command, path):  # type: ignore[no-untyped-def]
+        if hasattr(command, "commands"):
+            yield path, command
+            for name, sub in command.commands.items():
+                yield from walk(sub, [*path, name])
+        else:
+            yield path, command
+    return list(walk(typer.main.get_command(app), []))
+
+
+def test_every_command_argument_and_option_has_help():
+    missing = []
+    for path, command in _leaves():
+        name = " ".join(path) or "pseudolink"
+        if not (command.help or command.short_help):
+            missing.append(f"{name}: no help")
+        for param in command.params:
+            if not getattr(param, "help", None) and param.name != "help":
+                missing.append(f"{name} {param.human_readable_name}: no help")
+    assert missing == []
+
+
+def test_every_verb_that_uses_a_workspace_takes_workdir():
+    lacking = [" ".join(path) for path, command in _leaves()
+               if not hasattr(command, "commands") and " ".join(path) not in NO_WORKSPACE
+               and not any("--workdir" in param.opts for param in command.params)]
+    assert lacking == []
+
+
+def test_the_request_states_the_cli_lists_are_the_catalogs():
+    from catalog.models import REQUEST_STATES
+    from pseudolink.cli.catalog import REQUEST_STATES as LISTED
+
+    assert LISTED == REQUEST_STATES
+
+
+@pytest.mark.parametrize("args, named", [
+    (["catalog", "apikey", "issue", "bob", "--scope", "dp-query"], "open_data, dp_query"),
+    (["catalog", "request", "list", "--state", "pending"], "under_review"),
+])
+def test_a_value_outside_the_list_is_refused_with_the_list(tmp_path, args, named):
+    result = CliRunner().invoke(app, [*args, "--workdir", str(tmp_path / "ws")])
+    assert result.exit_code == 2, result.output
+    assert named in " ".join(result.output.split())
+    assert "Traceback" not in result.output
