@@ -140,9 +140,12 @@ def seal(path: str | Path, table: pa.Table, *, kind: str, project: ProjectManife
     signed header at ``path.sig``)."""
     with private_dir("seal") as scratch:
         data_path = Path(scratch) / DATA_MEMBER
-        pq.write_table(table, data_path, compression=COMPRESSION.get(kind, "zstd"))
+        with open(data_path, "wb") as raw:
+            sink = age_worker.HashingWriter(raw)  # the digest as it is written: no re-read
+            pq.write_table(table, sink, compression=COMPRESSION.get(kind, "zstd"))
         return seal_file(path, data_path, kind=kind, project=project, sender=sender,
-                         recipient=recipient, extra=extra)
+                         recipient=recipient, extra=extra,
+                         data_sha256=sink.digest.hexdigest())
 
 
 def seal_file(path: str | Path, data_path: str | Path, *, kind: str,

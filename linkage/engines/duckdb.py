@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import queue
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -94,7 +96,8 @@ class DuckDBEngine(Engine):
                 names = [n for n in reader.schema.names if n not in flags.values()]
                 missing = dict.fromkeys(payloads, 0)
                 rows, repeated, last_id = 0, 0, None
-                with pq.ParquetWriter(tmp, _schema_of(reader.schema, names)) as writer:
+                with pq.ParquetWriter(tmp, _schema_of(reader.schema, names)) as writer, \
+                        _WriteBehind(writer) as behind:
                     for batch in reader:
                         for holder, flag in flags.items():
                             missing[holder] += pc.sum(batch.column(flag)).as_py() or 0
@@ -104,7 +107,7 @@ class DuckDBEngine(Engine):
                             repeated += int(ids[0].as_py() == last_id) + (pc.sum(pc.equal(
                                 ids.slice(1), ids.slice(0, len(ids) - 1))).as_py() or 0)
                             last_id = ids[-1].as_py()
-                        writer.write_batch(batch.select(names))
+                        behind.write(batch.select(names))
                         rows += batch.num_rows
                 if repeated or any(missing.values()):
                     raise SerialMismatch(missing, repeated)  # atomic_path publishes nothing
@@ -182,6 +185,44 @@ def sized(stage: str) -> Iterator[None]:
         yield
     except duckdb.OutOfMemoryException:
         raise out_of_memory(stage, stage_budget(stage)) from None
+
+
+class _WriteBehind:
+    """Parquet writing on a thread of its own: encoding and compressing one batch overlaps
+    fetching the next from DuckDB (both release the GIL), so combine's output is not
+    written on one core while the others wait. At most ``depth`` batches wait, so memory
+    stays flat; a write error comes back at the next write or on leaving."""
+
+    def __init__(self, writer: pq.ParquetWriter, depth: int = 2) -> None:
+        self._writer = writer
+        self._queue: queue.Queue[pa.RecordBatch | None] = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="combine-writer", daemon=True)
+
+    def __enter__(self) -> _WriteBehind:
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while (batch := self._queue.get()) is not None:
+            if self._error is None:
+                try:
+                    self._writer.write_batch(batch)
+                except BaseException as exc:  # handed to the caller's thread
+                    self._error = exc
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        if self._error is not None:
+            raise self._error
+        self._queue.put(batch)
+
+    def __exit__(self, kind, value, traceback) -> None:
+        if kind is not None:
+            self._error = self._error or value  # stop writing; drop what waits
+        self._queue.put(None)
+        self._thread.join()
+        if kind is None and self._error is not None:
+            raise self._error
 
 
 #: Prefix of the hidden per-holder columns that flag a linked serial missing from a payload.
