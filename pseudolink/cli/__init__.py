@@ -10,6 +10,8 @@ import errno
 import importlib
 import sys
 
+from rich.markup import escape
+
 from pseudolink.cli.app import EXIT_USER_ERROR, app, err_console
 
 COMMAND_MODULES = (
@@ -107,19 +109,20 @@ def main() -> None:
     except SystemExit:
         raise  # first: the clauses below import every subsystem to name their errors
     except _user_errors() as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         sys.exit(EXIT_USER_ERROR)
     except OSError as exc:
         if debug:
             raise
-        err_console.print(f"[bold red]error:[/] {_os_error_line(exc)}", highlight=False)
+        err_console.print(f"[bold red]error:[/] {escape(_os_error_line(exc))}",
+                          highlight=False)
         sys.exit(EXIT_USER_ERROR)
     except Exception as exc:
         if debug or not _outage(exc):
             raise
         reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
         err_console.print(f"[bold red]error:[/] the catalog database cannot be reached "
-                          f"({reason}); check that it is running and that database_url is "
+                          f"({escape(reason)}); check that it is running and that database_url is "
                           "right, or rerun with --debug", highlight=False)
         sys.exit(EXIT_USER_ERROR)
 

@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from pseudolink.settings import Workspace, workspace
 
@@ -101,5 +102,5 @@ def passphrase(confirm: bool = False) -> str:
 
 def fail(message: str) -> typer.Exit:
     """Print a user-facing error and return the exit to raise (exit code 2)."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     return typer.Exit(EXIT_USER_ERROR)

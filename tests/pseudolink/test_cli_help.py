@@ -62,3 +62,18 @@ def test_a_value_outside_the_list_is_refused_with_the_list(tmp_path, args, named
     assert result.exit_code == 2, result.output
     assert named in " ".join(result.output.split())
     assert "Traceback" not in result.output
+
+
+def test_an_error_message_keeps_its_brackets(tmp_path, monkeypatch, capsys):
+    """Rich markup used to eat bracketed text of an error: `[[dimensions]]` printed as `[]`."""
+    from pseudolink.cli import main
+
+    spec = tmp_path / "table.toml"
+    spec.write_text('[table]\nid = "x"\nepsilon = 1.0\n', encoding="utf-8")
+    monkeypatch.setattr("sys.argv", ["pseudolink", "release", "dp", "--dataset", "d", "--spec",
+                                     str(spec), "--workdir", str(tmp_path / "ws")])
+    with pytest.raises(SystemExit) as stopped:
+        main()
+    assert stopped.value.code == 2
+    printed = " ".join(capsys.readouterr().err.split())
+    assert "declare at least one [[dimensions]]" in printed, printed
