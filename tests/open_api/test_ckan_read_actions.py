@@ -98,6 +98,36 @@ def test_next_link_keeps_filters_sort_and_limit(client, released, method):
     assert counts == sorted(counts, reverse=True)
 
 
+@pytest.mark.parametrize("get_only", [True, False], ids=["GET", "POST"])
+def test_ckanapi_follows_next_links_through_a_filtered_search(source, released, get_only):
+    """What a CKAN client does with ``_links.next``: call the action again with the link's
+    query. Each page holds only matching rows, in order, until an empty page."""
+    ckanapi = pytest.importorskip("ckanapi")
+    with LiveServer(create_app(source)) as live:
+        ckan = ckanapi.RemoteCKAN(live.url, user_agent="pseudolink-test", get_only=get_only)
+        filters = {"sido": "대구광역시"}
+        # In a GET, as in CKAN's own API, filters is a JSON string; a POST sends the object.
+        page = ckan.action.datastore_search(resource_id="synthetic-people",
+                                            filters=json.dumps(filters) if get_only else filters,
+                                            sort="households asc", limit=9)
+        seen, pages = [], 0
+        while page["records"]:
+            seen += page["records"]
+            pages += 1
+            link = urlsplit(page["_links"]["next"])
+            assert link.path.endswith("/action/datastore_search")  # ckanapi: /api/action/
+            query = {key: values[0] for key, values in parse_qs(link.query).items()}
+            if not get_only:  # a POST carries the JSON values themselves
+                query = {key: json.loads(value) if key == "filters" else value
+                         for key, value in query.items()}
+            page = ckan.action.datastore_search(**query)
+    assert {r["sido"] for r in seen} == {"대구광역시"}
+    assert len(seen) == page["total"] == 83 and pages == 10
+    counts = [r["households"] for r in seen]
+    assert counts == sorted(counts)
+    assert len({r["_id"] for r in seen}) == 83
+
+
 def test_write_actions_and_sql_are_refused_in_ckans_shape(client, released):
     for action in ("package_create", "organization_create", "datastore_search_sql",
                    "resource_patch"):
