@@ -122,8 +122,29 @@ def test_researcher_drafts_and_submits_a_request_in_a_real_browser(
         page.get_by_role("link", name=ko("nav_access")).click()
         page.get_by_role("link", name=ko("open_hub")).wait_for()
         page.screenshot(path=images / "portal-researcher-access.png", full_page=True)
+        # The same screens in English: the header's switch, remembered for the next pages.
+        en = lambda key: word(key, "en")  # noqa: E731
+        page.get_by_role("link", name=ko("language")).click()
+        page.get_by_role("link", name=en("open_hub")).wait_for()
+        page.screenshot(path=images / "portal-researcher-access-en.png", full_page=True)
+        page.get_by_role("link", name=en("nav_datasets")).click()
+        page.get_by_role("heading", name=en("nav_datasets")).wait_for()
+        page.get_by_text("Combined housing data").wait_for()
+        page.screenshot(path=images / "portal-researcher-dictionary-en.png", full_page=True)
+        page.goto(f"{served}/requests/{request_id}")
+        page.get_by_text(en("state_under_review")).first.wait_for()
+        page.screenshot(path=images / "portal-researcher-request-en.png", full_page=True)
+        page.goto(f"{served}/requests/housing-2026-takeout-01")
+        page.get_by_text("too risky").first.wait_for()
+        page.screenshot(path=images / "portal-researcher-rejected-en.png", full_page=True)
+        fresh = browser.new_page(viewport={"width": 1280, "height": 900})
+        offline_login = block_outside(fresh)
+        fresh.goto(f"{served}/login?lang=en")
+        fresh.get_by_role("button", name=en("login")).wait_for()
+        fresh.screenshot(path=images / "portal-researcher-login-en.png", full_page=True)
         browser.close()
     offline.assert_none("the portal")
+    offline_login.assert_none("the portal's login, in English")
     assert cat.get_request(request_id).state == "under_review"
     assert cat.get_request(request_id).requester_id == "alice"
     assert (images / "portal-researcher-request.png").stat().st_size > 10_000
