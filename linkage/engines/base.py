@@ -11,15 +11,54 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from linkage.spec import Recipe
 
+if TYPE_CHECKING:
+    from linkage.prepare import PrepareJob, PrepareTotals
+
 #: Columns of :attr:`MatchResult.members`.
 MEMBER_COLUMNS = ("cluster", "holder", "serial", "recipe")
+
+
+@dataclass
+class LinkSummary:
+    """What the link report says of the clusters, counted where they were formed.
+
+    ``formed[recipe]``: clusters whose earliest member recipe is ``recipe``;
+    ``linked[(holder, recipe)]``: records of ``holder`` that linked on ``recipe``.
+    """
+
+    clusters: int
+    formed: dict[str, int]
+    linked: dict[tuple[str, str], int]
+
+
+def summarise(members: pa.Table, recipes: Sequence[str]) -> LinkSummary:
+    """:class:`LinkSummary` of a members table; cluster numbers must be dense 1..n."""
+    # Vectorised: at national scale a Python loop over members would cost gigabytes.
+    linked = {(row["holder"], row["recipe"]): row["serial_count"] for row in
+              members.group_by(["holder", "recipe"]).aggregate(
+                  [("serial", "count")]).to_pylist()}
+    # A cluster is formed by the earliest recipe among its members; later ones only join it.
+    indexed = pa.table({"cluster": members.column("cluster"),
+                        "index": pc.index_in(members.column("recipe"),
+                                             value_set=pa.array(recipes, pa.string()))})
+    formed_on = indexed.group_by("cluster").aggregate([("index", "min")])
+    clusters = formed_on.num_rows
+    if clusters and (pc.min(formed_on.column("cluster")).as_py() != 1
+                     or pc.max(formed_on.column("cluster")).as_py() != clusters):
+        raise AssertionError("engine returned non-dense cluster numbers")
+    formed = dict.fromkeys(recipes, 0)
+    for row in formed_on.group_by("index_min").aggregate([("cluster", "count")]).to_pylist():
+        formed[recipes[row["index_min"]]] += row["cluster_count"]
+    return LinkSummary(clusters, formed, linked)
 
 
 @dataclass
@@ -39,6 +78,8 @@ class MatchResult:
     duplicates: dict[str, dict[str, tuple[int, int]]] = field(default_factory=dict)
     conflicts: dict[str, dict[str, int]] = field(default_factory=dict)
     shared: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: Filled in by :meth:`Engine.link_files`, which may leave ``members`` empty.
+    summary: LinkSummary | None = None
 
 
 class Engine(ABC):
@@ -49,6 +90,13 @@ class Engine(ABC):
                      recipes: Sequence[Recipe]) -> pa.Table:
         """One 32-byte binary column per recipe (named ``recipe.name``), row-aligned with
         ``values`` (one string column per identifier kind); null where a field is null."""
+
+    def prepare_file(self, job: PrepareJob) -> PrepareTotals:
+        """Read ``job``'s holder file, normalise and hash it, and write its keys, payload
+        and crosswalk files; return the counts. This default works in this process, batch
+        by batch, hashing with :meth:`linkage_keys`; an engine that distributes overrides it
+        so that records never pass through this process."""
+        return job.run_here(self)
 
     @abstractmethod
     def match(self, keys: Mapping[str, pa.Table], recipes: Sequence[str]) -> MatchResult:
@@ -63,6 +111,34 @@ class Engine(ABC):
         """:meth:`match` over Parquet files on disk; engines that can scan files override
         this so that link's memory does not grow with the holders' files."""
         return self.match({h: pq.read_table(p) for h, p in keys.items()}, recipes)
+
+    def link_files(self, keys: Mapping[str, Path], recipes: Sequence[str],
+                   linkmap: Path | None) -> MatchResult:
+        """:meth:`match_files`, its :class:`LinkSummary`, and (unless ``linkmap`` is None)
+        the link map written to ``linkmap``: one Parquet file of ``link_id`` (random, one
+        per cluster), ``holder``, ``serial``, ordered by cluster then holder.
+
+        This default does it in this process; an engine that distributes overrides it so
+        that the members never come here (it may then leave ``members`` empty).
+        """
+        from linkage.envelope import COMPRESSION
+        from linkage.files import atomic_path
+        from linkage.serials import random_hex
+
+        result = self.match_files(keys, recipes)
+        result.summary = summarise(result.members, recipes)
+        if linkmap is not None:
+            members = result.members
+            link_ids = random_hex(result.summary.clusters)
+            # cluster numbers are dense 1..n, so they index the random ids directly.
+            table = pa.table({
+                "link_id": link_ids.take(pc.subtract(members.column("cluster"), 1)),
+                "holder": members.column("holder"),
+                "serial": members.column("serial"),
+            })
+            with atomic_path(linkmap) as tmp:
+                pq.write_table(table, tmp, compression=COMPRESSION["linkmap"])
+        return result
 
     def compare_pairs(self, left: pa.Table, right: pa.Table,
                       fields: Mapping[str, Sequence[str]], li: np.ndarray, ri: np.ndarray,

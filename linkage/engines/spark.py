@@ -13,22 +13,29 @@ two workers (tests/linkage/spark_cluster.py).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
-from linkage.engines.base import Engine, MatchResult
-from linkage.errors import LinkageError, SerialMismatch
+from linkage.engines.base import Engine, LinkSummary, MatchResult
+from linkage.envelope import COMPRESSION
+from linkage.errors import InputError, LinkageError, SerialMismatch
 from linkage.keys.linkage_key import SEPARATOR, hmac_pads
 from linkage.scratch import watch
 from linkage.spec import Recipe
+
+if TYPE_CHECKING:
+    from linkage.prepare import PrepareJob, PrepareTotals
 
 DEFAULT_MASTER = "local[2]"
 
@@ -61,6 +68,8 @@ def spark_session(master: str | None = None, conf: Mapping[str, str] | None = No
         .config("spark.sql.shuffle.partitions", os.environ.get("PSEUDOLINK_SPARK_PARTITIONS",
                                                                 "4"))
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        # Parquet timestamps as pyarrow and DuckDB write them, not the legacy INT96.
+        .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
         # A broadcast join collects its smaller side on the driver and sends it out again:
         # record-level data through the driver, which the engine never does.
         .config("spark.sql.autoBroadcastJoinThreshold", "-1")
@@ -138,6 +147,65 @@ class SparkEngine(Engine):
         keys = _to_arrow(frame.select(*columns))
         return keys.cast(pa.schema([pa.field(r.name, pa.binary()) for r in recipes]))
 
+    def prepare_file(self, job: PrepareJob) -> PrepareTotals:
+        """The executors read the holder file, normalise and hash it (the same Python
+        normalisers and HMAC code as DuckDB's, through ``mapInArrow``) and write the keys,
+        payload and crosswalk files; the driver gets counts only.
+
+        Each output is one Parquet file, written by one task after the parallel work
+        (the envelope seals one file), rows in the input's order. The file must be where
+        every executor can read it, and the scratch folders where every executor can write.
+        """
+        from linkage.prepare import PrepareTotals
+
+        spark = self.spark
+        frame = _read_input(spark, job.input_path, job.encoding)
+        needed, record_id = job.columns(frame.columns)
+        job.step(1)
+        attrs = list(job.holder.attributes)
+        source = frame.select(*(F.col(_q(c)) for c in needed),
+                              F.input_file_block_start().alias("__start"))
+        fields = [T.StructField("__start", T.LongType()), T.StructField("__idx", T.LongType()),
+                  T.StructField("__stats", T.StringType()),
+                  T.StructField("serial", T.StringType()),
+                  *(T.StructField(f"k__{r.name}", T.BinaryType()) for r in job.recipes),
+                  *(T.StructField(f"a__{a}", frame.schema[a].dataType) for a in attrs),
+                  T.StructField("__record_id", T.StringType())]
+        task = _PrepareTask(job.holder, job.recipes, job.project_key, record_id,
+                            str(job.input_path), needed, T.StructType(fields))
+        # Materialised once: serials are random, so a recomputed partition would differ.
+        staged = source.mapInArrow(task, T.StructType(fields)).localCheckpoint(eager=True)
+        try:
+            totals = PrepareTotals()
+            for _, stats in sorted(staged.where(F.col("__stats").isNotNull())
+                                   .select("__start", "__stats").collect()):
+                totals.merge(PrepareTotals.from_dict(json.loads(stats)))
+            records = staged.where(F.col("__stats").isNull())
+            # Row numbers: each block's rows follow those of the blocks before it.
+            offsets, done = [], 0
+            for start, count in sorted(records.groupBy("__start").count().collect()):
+                offsets += [F.lit(start).cast("long"), F.lit(done).cast("long")]
+                done += count
+            offset = (F.element_at(F.create_map(*offsets), F.col("__start"))
+                      if offsets else F.lit(0).cast("long"))
+            job.step(2)
+            _write_single(records.select(
+                "__start", "__idx", "serial",
+                *(F.col(_q(f"k__{r.name}")).alias(r.name) for r in job.recipes)),
+                job.keys_out, COMPRESSION["keys"], dictionary=False)
+            _write_single(records.select(
+                "__start", "__idx", "serial",
+                *(F.col(_q(f"a__{a}")).alias(a) for a in attrs)),
+                job.payload_out, COMPRESSION["payload"], dictionary=True)
+            row_number = offset + F.col("__idx") + 1
+            _write_single(records.select(
+                "__start", "__idx", row_number.alias("row_number"),
+                F.coalesce(F.col("__record_id"), row_number.cast("string")).alias("record_id"),
+                "serial"), job.crosswalk_out, "zstd", dictionary=False)
+        finally:
+            staged.unpersist()
+        return totals
+
     def match(self, keys: Mapping[str, pa.Table], recipes: Sequence[str]) -> MatchResult:
         frames = {h: self.spark.createDataFrame(t) for h, t in keys.items()}
         return _Matcher(self.spark, frames, recipes).run()
@@ -145,6 +213,31 @@ class SparkEngine(Engine):
     def match_files(self, keys: Mapping[str, Path], recipes: Sequence[str]) -> MatchResult:
         frames = {h: self.spark.read.parquet(str(p)) for h, p in keys.items()}
         return _Matcher(self.spark, frames, recipes).run()
+
+    def link_files(self, keys: Mapping[str, Path], recipes: Sequence[str],
+                   linkmap: Path | None) -> MatchResult:
+        """The executors match, draw the link ids and write the link map; the driver gets
+        counts only (``members`` comes back empty)."""
+        frames = {h: self.spark.read.parquet(str(p)) for h, p in keys.items()}
+        matcher = _Matcher(self.spark, frames, recipes)
+        members = matcher.cluster()
+        result = matcher.result
+        result.members = pa.table({"cluster": pa.array([], pa.int64()),
+                                   "holder": pa.array([], pa.string()),
+                                   "serial": pa.array([], pa.string()),
+                                   "recipe": pa.array([], pa.string())})
+        result.summary = _summary(members, list(recipes))
+        if linkmap is not None:
+            ids = _link_ids(members, result.summary.clusters)
+            try:
+                _write_single(
+                    members.join(ids, "cluster").select("cluster", "holder", "link_id",
+                                                        "serial"),
+                    linkmap, COMPRESSION["linkmap"], dictionary=False,
+                    order=("cluster", "holder"), drop=("cluster",), shuffle=True)
+            finally:
+                ids.unpersist()
+        return result
 
     def compare_pairs(self, left: pa.Table, right: pa.Table,
                       fields: Mapping[str, Sequence[str]], li: np.ndarray, ri: np.ndarray,
@@ -242,6 +335,150 @@ class SparkEngine(Engine):
         return _to_arrow(spark.sql(sql)).cast(pa.schema(fields))
 
 
+#: Python codec names (as ``linkage.inputs`` detects them) -> Java charsets for Spark's reader.
+_JAVA_CHARSETS = {"utf8": "UTF-8", "utf8sig": "UTF-8", "cp949": "x-windows-949",
+                  "euckr": "EUC-KR", "uhc": "x-windows-949", "ms949": "x-windows-949"}
+
+
+def _read_input(spark: SparkSession, path: Path, encoding: str | None) -> DataFrame:
+    """The holder file as Spark reads it, in the executors: Parquet as it is, CSV with every
+    column a string and an empty field null, as ``linkage.inputs`` reads it here."""
+    if path.suffix.lower() == ".parquet":
+        return spark.read.parquet(str(path))
+    if path.suffix.lower() not in (".csv", ".txt"):
+        raise InputError(path, "input must be a .csv or .parquet file")
+    name = (encoding or "utf-8").replace("-", "").replace("_", "").lower()
+    charset = _JAVA_CHARSETS.get(name, encoding or "UTF-8")
+    frame = (spark.read.option("header", "true").option("inferSchema", "false")
+             .option("encoding", charset).option("escape", '"').option("mode", "FAILFAST")
+             .option("multiLine", "false").csv(str(path)))
+    # A byte-order mark is not part of the first column's name.
+    renamed = [c.lstrip("\ufeff") for c in frame.columns]
+    if renamed != frame.columns:
+        frame = frame.toDF(*renamed)
+    return frame
+
+
+class _PrepareTask:
+    """``mapInArrow``'s function: one partition of the holder file in, its prepared rows
+    out, then one row of counts (``__stats``) for the whole partition. Runs in the
+    executors; pickled with the project key, which the keyed hash needs there."""
+
+    def __init__(self, holder, recipes, project_key: bytes, record_id: str | None,
+                 input_path: str, needed: list[str], schema: T.StructType) -> None:
+        self.holder, self.recipes, self.project_key = holder, recipes, project_key
+        self.record_id, self.input_path, self.needed = record_id, input_path, needed
+        from pyspark.sql.pandas.types import to_arrow_schema
+
+        self.schema = to_arrow_schema(schema)
+
+    def __call__(self, batches):
+        from linkage.engines.duckdb import DuckDBEngine
+        from linkage.prepare import PrepareTotals, prepare_batch
+
+        hasher = DuckDBEngine()
+        hasher.threads = 1  # one task per executor core
+        totals = PrepareTotals()
+        seen: dict[int, int] = {}
+        first = None
+        for batch in batches:
+            if batch.num_rows == 0:
+                continue
+            table = pa.Table.from_batches([batch])
+            starts = table.column("__start").to_numpy()
+            # Rows of one block arrive in order; number them within their block.
+            index = np.empty(len(starts), dtype=np.int64)
+            bounds = np.flatnonzero(np.diff(starts)) + 1
+            for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, len(starts)], strict=True):
+                start = int(starts[lo])
+                base = seen.get(start, 0)
+                index[lo:hi] = np.arange(base, base + hi - lo)
+                seen[start] = base + hi - lo
+            first = int(starts[0]) if first is None else first
+            done = prepare_batch(table.select(self.needed), self.holder, self.recipes,
+                                 self.project_key, hasher, self.record_id,
+                                 Path(self.input_path))
+            keys, _, crosswalk = done.tables(totals)
+            rows = table.num_rows
+            columns = [table.column("__start"), pa.array(index), pa.nulls(rows, pa.string()),
+                       keys.column("serial"),
+                       *(keys.column(r.name) for r in self.recipes),
+                       *(done.payload.column(a) for a in self.holder.attributes),
+                       (done.record_ids if done.record_ids is not None
+                        else pa.nulls(rows, pa.string()))]
+            yield pa.RecordBatch.from_arrays(
+                [(c.combine_chunks() if isinstance(c, pa.ChunkedArray) else c).cast(f.type)
+                 for c, f in zip(columns, self.schema, strict=True)], schema=self.schema)
+            del crosswalk
+        if first is not None:
+            stats = [pa.array([first], pa.int64()), pa.nulls(1, pa.int64()),
+                     pa.array([json.dumps(totals.to_dict())], pa.string())]
+            yield pa.RecordBatch.from_arrays(
+                stats + [pa.nulls(1, f.type) for f in list(self.schema)[3:]],
+                schema=self.schema)
+
+
+def _summary(members: DataFrame, recipes: list[str]) -> LinkSummary:
+    """:class:`LinkSummary` of the members, counted in the executors."""
+    clusters, low, high = members.agg(F.countDistinct("cluster"), F.min("cluster"),
+                                      F.max("cluster")).first()
+    if clusters and (low != 1 or high != clusters):
+        raise AssertionError("engine returned non-dense cluster numbers")
+    formed = dict.fromkeys(recipes, 0)
+    for index, count in (members.groupBy("cluster").agg(F.min("recipe").alias("first"))
+                         .groupBy("first").count().collect()):
+        formed[recipes[index]] += int(count)
+    linked = {(holder, recipes[index]): int(count) for holder, index, count in
+              members.groupBy("holder", "recipe").count().collect()}
+    return LinkSummary(int(clusters), formed, linked)
+
+
+def _draw_link_ids(batches):
+    """``mapInArrow``'s function: a random link id (the OS's CSPRNG) for each cluster."""
+    from linkage.serials import random_hex
+
+    for batch in batches:
+        yield pa.RecordBatch.from_arrays([batch.column(0), random_hex(batch.num_rows)],
+                                         names=["cluster", "link_id"])
+
+
+def _link_ids(members: DataFrame, clusters: int, tries: int = 3) -> DataFrame:
+    """One random link id per cluster, drawn in the executors and held there; drawn again
+    in the practically impossible case that two partitions drew the same id."""
+    for _ in range(tries):
+        ids = (members.select("cluster").distinct()
+               .mapInArrow(_draw_link_ids, "cluster long, link_id string")
+               .localCheckpoint(eager=True))
+        if ids.agg(F.countDistinct("link_id")).first()[0] == clusters:
+            return ids
+        ids.unpersist()
+    raise LinkageError("could not draw distinct link ids")
+
+
+def _write_single(frame: DataFrame, target: Path, compression: str, *, dictionary: bool,
+                  order: Sequence[str] = ("__start", "__idx"),
+                  drop: Sequence[str] = ("__start", "__idx"), shuffle: bool = False) -> None:
+    """Write ``frame`` (less the columns ``drop``) as the one Parquet file ``target``, rows
+    in ``order``: one task writes it, in the executors. ``shuffle`` keeps the work before
+    the write parallel (a frame not yet materialised); without it the partitions are only
+    concatenated."""
+    parts = target.parent / f".{target.name}.{os.getpid()}.parts"
+    shutil.rmtree(parts, ignore_errors=True)
+    watch(parts)
+    try:
+        one = frame.repartition(1) if shuffle else frame.coalesce(1)
+        (one.sortWithinPartitions(*order).drop(*drop)
+         .write.option("compression", compression)
+         .option("parquet.enable.dictionary", str(dictionary).lower())
+         .parquet(str(parts)))
+        written = sorted(parts.glob("part-*"))
+        if len(written) != 1:
+            raise LinkageError(f"Spark wrote {len(written)} files for {target.name}, not one")
+        os.replace(written[0], target)
+    finally:
+        shutil.rmtree(parts, ignore_errors=True)
+
+
 def _publish(parts: Path, out: Path) -> None:
     """Rename the finished dataset onto ``out``, replacing what was there."""
     if out.exists():
@@ -289,12 +526,15 @@ class _Matcher:
         """Materialise a step's table, so later steps do not recompute its lineage."""
         return self._view(name, self._sql(text).localCheckpoint())
 
-    def run(self) -> MatchResult:
+    def cluster(self) -> DataFrame:
+        """Match recipe by recipe; the members (``recipe`` as its index), left in Spark."""
         self._shared()
         for index, recipe in enumerate(self.recipes):
             self._step(index, recipe)
-        members = _to_arrow(self._sql(
-            "select cluster, holder, serial, recipe from pl_members order by cluster, holder"))
+        return self._sql("select cluster, holder, serial, recipe from pl_members")
+
+    def run(self) -> MatchResult:
+        members = _to_arrow(self.cluster().orderBy("cluster", "holder"))
         members = members.cast(pa.schema([("cluster", pa.int64()), ("holder", pa.string()),
                                           ("serial", pa.string()), ("recipe", pa.int32())]))
         names = pa.array(self.recipes, pa.string())
