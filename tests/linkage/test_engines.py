@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -71,12 +70,14 @@ def _clusters(linkmap: pa.Table) -> set[frozenset]:
     return {frozenset(g) for g in groups.values()}
 
 
+def _rows(combined: pa.Table) -> list[tuple]:
+    return sorted(tuple(map(str, row.values()))
+                  for row in combined.drop(["link_id"]).to_pylist())
+
+
 def test_pipeline_on_both_engines_gives_same_link_map_and_combined_data(
         synth_world, spark_engine, monkeypatch):
     root, keys, manifest, out, _ = synth_world
-    # Both engines get the same link ids, so whole files can be compared byte for byte.
-    fixed = pa.array([f"{i:032x}" for i in range(1, 100_000)], pa.string())
-    monkeypatch.setattr(sys.modules["linkage.link"], "random_hex", lambda n: fixed.slice(0, n))
     monkeypatch.setattr("linkage.engines._ENGINES",
                         {"duckdb": ("linkage.engines.duckdb", "DuckDBEngine"),
                          "spark": ("tests.linkage.test_engines", "_SharedSpark")})
@@ -95,9 +96,13 @@ def test_pipeline_on_both_engines_gives_same_link_map_and_combined_data(
         report_dict.pop("outputs")
         results[engine] = (linkmap, pq.read_table(combined), report_dict)
     duck, spark = results["duckdb"], results["spark"]
-    assert spark[0].equals(duck[0])
+    # Link ids are drawn at random where the link map is written (on Spark, in the
+    # executors): the link maps and combined rows agree up to those ids.
+    assert spark[0].num_rows == duck[0].num_rows
     assert _clusters(spark[0]) == _clusters(duck[0])
-    assert spark[1].equals(duck[1])
+    assert spark[1].column_names == duck[1].column_names
+    assert spark[1].schema.equals(duck[1].schema)
+    assert _rows(spark[1]) == _rows(duck[1])
     assert spark[1].num_rows == duck[2]["links"] > 500
     assert spark[2] == duck[2]
 
