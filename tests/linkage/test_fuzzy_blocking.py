@@ -27,6 +27,19 @@ def test_tail_part_is_the_last_seven_characters():
     assert part_values(values, "rrn~tail").to_pylist() == ["1234567", None]
 
 
+def test_a_spec_may_block_on_the_tail_and_the_default_rules_do(tmp_path):
+    from linkage.fuzzy import params_for
+    from tests.linkage.conftest import SPEC
+
+    text = SPEC.replace('mode = "exact"', 'mode = "fuzzy"').split("[[recipes]]")[0]
+    path = tmp_path / "project.toml"
+    path.write_text(text + '\n[fuzzy]\nblocking = [["rrn~tail", "name~first"]]\n',
+                    encoding="utf-8")
+    assert params_for(linkage.ProjectSpec.load(path)).blocking == (("rrn~tail", "name~first"),)
+    path.write_text(text, encoding="utf-8")
+    assert ("rrn~tail", "name~first") in params_for(linkage.ProjectSpec.load(path)).blocking
+
+
 @pytest.fixture(scope="module")
 def mistyped(tmp_path_factory, party_keys):
     root = tmp_path_factory.mktemp("blocking")
