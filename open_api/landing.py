@@ -110,11 +110,21 @@ def landing(request: Request, lang: str | None = None) -> HTMLResponse:
     return _page(request, lang, word("site_title", lang), body, "/")
 
 
+def _shown(value: Any) -> str:
+    """A parameter for a person: a float to four significant digits (3.376, not
+    3.3756177665957123), anything else as it is.
+
+    >>> _shown(3.3756177665957123), _shown(1.0), _shown(0.5), _shown(300), _shown("a")
+    ('3.376', '1', '0.5', '300', 'a')
+    """
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
 def _parameter_rows(parameters: dict[str, Any], lang: str) -> str:
     rows = []
     for key, value in parameters.items():
-        shown = value if isinstance(value, str | int | float) else (
-            ", ".join(map(str, value)) if isinstance(value, list) else None)
+        shown = _shown(value) if isinstance(value, str | int | float) else (
+            ", ".join(map(_shown, value)) if isinstance(value, list) else None)
         if shown is None:
             continue  # nested reports are in the JSON metadata, not in this summary
         rows.append(f"<tr><th>{escape(label('param', key, lang))}</th>"

@@ -81,3 +81,33 @@ def test_dataset_page_escapes_what_people_wrote(client, source, tmp_path):
                              description="<img src=x onerror=alert(1)>"))
     page = client.get("/datasets/x").text
     assert "<script>alert" not in page and "<img" not in page
+
+
+def test_every_parameter_a_release_publishes_has_a_label_in_both_languages(client, source,
+                                                                           tmp_path):
+    """A Korean page used to show `rows`, `dropped_columns`, `mechanism`, `accuracy_95`
+    (3.3756177665957123) as their code names; every parameter `release dp`, the demo and
+    `release synth` publish is named for a person, and a float is rounded for reading."""
+    import re
+
+    # The keys anonymize's DPTableRelease.parameters writes (and the demo a subset of).
+    dp_table = {"epsilon": 1.0, "delta": 0.0, "mechanism": "discrete_laplace",
+                "privacy": "pure epsilon-differential privacy, person-level",
+                "noise_scale": 1.0, "accuracy_95": 3.3756177665957123, "confidence": 0.95,
+                "statistic": "count", "column": None, "cells": 2, "privacy_unit": "link_id",
+                "max_contributions": 1, "consumer": "public", "clamping_bounds": [0, 10]}
+    synthetic = {"synthesizer": "default", "rows": 300, "dropped_columns": ["link_id"],
+                 "constraints": ["area columns sampled jointly: sido, sigungu"]}
+    source.add(write_release(tmp_path / "dp-table.parquet", DISTRICTS, parameters=dp_table))
+    source.add(write_release(tmp_path / "synthetic.parquet", DISTRICTS, form="synthetic",
+                             parameters=synthetic))
+    for release in ("dp-table", "synthetic"):
+        for lang in ("ko", "en"):
+            text = client.get(f"/datasets/{release}", params={"lang": lang}).text
+            labels = re.findall(r"<tr><th>([^<]*)</th><td>", text)
+            coded = [label for label in labels if re.fullmatch(r"[a-z0-9]+(_[a-z0-9]+)+|rows|"
+                                                               r"mechanism|privacy|statistic|"
+                                                               r"cells|consumer", label)]
+            assert coded == [], (release, lang, coded)
+    page = client.get("/datasets/dp-table").text
+    assert "<td>3.376</td>" in page and "95% 정확도" in page
