@@ -4,6 +4,13 @@ before the ciphertext matches its signed header."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import pyarrow.parquet as pq
 import pytest
 
@@ -116,3 +123,39 @@ def test_one_core_or_small_files_stay_in_process(world, monkeypatch):
     assert not use_workers(world.keys_files())
     linkage.link(world.manifest, world.keys_files(), world.exchange, world.keys, PASSPHRASE)
     assert calls == []
+
+
+def test_a_worker_dies_with_its_stage_killed_with_9(tmp_path):
+    # kill -9 of a stage must not leave a worker decrypting into (or hashing) the scratch
+    # the reaper removes: the kernel kills the worker with its parent. The worker here
+    # blocks on a FIFO no one writes, as a long decryption would run on.
+    fifo = tmp_path / "never.age"
+    os.mkfifo(fifo)
+    script = (
+        "from linkage import age_worker\n"
+        f"age_worker.run({{'op': 'decrypt', 'path': {str(fifo)!r}, 'size': 0, "
+        "'sha256': '0', 'identity': '', 'limit': 0, "
+        f"'plain_path': {str(tmp_path / 'plain.tar')!r}}})\n")
+    stage = subprocess.Popen([sys.executable, "-c", script], cwd=Path(__file__).parents[2])
+    try:
+        worker = None
+        deadline = time.monotonic() + 20
+        while worker is None and time.monotonic() < deadline:
+            children = Path(f"/proc/{stage.pid}/task/{stage.pid}/children")
+            found = children.read_text().split() if children.exists() else []
+            worker = int(found[0]) if found else None
+            time.sleep(0.05)
+        assert worker is not None, "the worker never started"
+        time.sleep(0.5)  # past its start, blocked in the ciphertext check
+        os.kill(stage.pid, signal.SIGKILL)
+        stage.wait()
+        deadline = time.monotonic() + 10
+        while Path(f"/proc/{worker}").exists() and time.monotonic() < deadline:
+            if Path(f"/proc/{worker}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+                break  # killed, waiting to be reaped by init
+            time.sleep(0.05)
+        alive = Path(f"/proc/{worker}").exists() and Path(
+            f"/proc/{worker}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+        assert not alive, "the worker outlived its stage"
+    finally:
+        stage.kill()
