@@ -156,6 +156,8 @@ def test_a_worker_dies_with_its_stage_killed_with_9(tmp_path):
             time.sleep(0.05)
         alive = Path(f"/proc/{worker}").exists() and Path(
             f"/proc/{worker}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+        if alive:
+            os.kill(worker, signal.SIGKILL)
         assert not alive, "the worker outlived its stage"
     finally:
         stage.kill()
