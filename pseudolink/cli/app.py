@@ -22,6 +22,10 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    # Help is Markdown: a docstring's lines flow into one paragraph (Rich mode kept each
+    # source line break), and brackets stay text ("[holder] max_invalid_share" lost
+    # "[holder]" as Rich markup).
+    rich_markup_mode="markdown",
 )
 console = Console()
 err_console = Console(stderr=True)

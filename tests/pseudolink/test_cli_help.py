@@ -77,3 +77,13 @@ def test_an_error_message_keeps_its_brackets(tmp_path, monkeypatch, capsys):
     assert stopped.value.code == 2
     printed = " ".join(capsys.readouterr().err.split())
     assert "declare at least one [[dimensions]]" in printed, printed
+
+
+def test_help_keeps_brackets_and_flows_docstrings(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    shown = CliRunner().invoke(app, ["holder", "prepare", "--help"]).output
+    flat = " ".join(shown.split())
+    assert "(default: [holder] max_invalid_share in settings.toml" in flat
+    # The docstring's second paragraph flows as one line at this width, not its source lines.
+    (line,) = [line for line in shown.splitlines() if "Refused unless" in line]
+    assert "and refused when" in line, shown
