@@ -24,7 +24,8 @@ def prepare(
     project: Annotated[str, typer.Option(help="Project id.")],
     holder: Annotated[str, typer.Option(help="This holder's party id.")],
     input: Annotated[Path, typer.Option("--input", help="Holder file (.csv or .parquet).")],
-    out: Annotated[Path, typer.Option(help="Directory for the keys, payload and crosswalk.")],
+    out: Annotated[Path, typer.Option(help="Directory for the keys file and payload (the "
+                                           "crosswalk stays in the workspace's private/).")],
     encoding: Annotated[str | None, typer.Option(
         help="CSV encoding (default: detect UTF-8, UTF-8 with BOM or CP949/EUC-KR).")] = None,
     engine: EngineOption = "duckdb",

@@ -10,7 +10,8 @@ import typer
 from pseudolink.cli.app import WorkdirOption, app, console, ws
 from pseudolink.cli.servers import DEFAULT_PORTS, require_free_port, run_child
 
-group = typer.Typer(help="Run the servers: the open-data API, the officers' console.",
+group = typer.Typer(help="Run the servers: open-data API, officers' console, researcher portal, "
+                         "analysis room hub, parties' exchange.",
                     no_args_is_help=True)
 app.add_typer(group, name="serve")
 
