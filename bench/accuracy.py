@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import shutil
 import subprocess
@@ -49,11 +48,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _splink
 from _harness import RESULTS, WORK, peak_rss_mib, write_result
 
 import anonymize
 import linkage
-from linkage.normalise import normalise_dob, normalise_name, normalise_rrn, rrn_birth_date
 
 PASSPHRASE = "bench passphrase"
 HELD_OUT = ("febrl3", "gendup")
@@ -127,32 +126,6 @@ def _generated(work: Path, typo_rate: float, seed: int = 11) -> tuple[pd.DataFra
                  for f in ("ssis", "building", "truth"))
 
 
-def _digits(column: pd.Series) -> pd.Series:
-    out = column.astype("string").str.replace(r"\D", "", regex=True)
-    return out.where(out.str.len() > 0, None)
-
-
-def _gen_plain(ssis: pd.DataFrame, building: pd.DataFrame) -> tuple[pd.DataFrame, ...]:
-    """What a careful Splink user makes of the two registers: one spelling per field (names
-    without spaces, digits only), the building's birth date read from its RRN."""
-    def frame(ids, names, rrns, phones, dobs):
-        return pd.DataFrame({"record_id": ids, "name": names, "rrn": rrns, "phone": phones,
-                             "dob": dobs})
-
-    def dob_from(rrns: pd.Series) -> list:
-        checked = normalise_rrn(pa.array(rrns.astype(object).where(rrns.notna(), None),
-                                         pa.string()), strict_check_digit=False)
-        return rrn_birth_date(checked).to_pylist()
-
-    a = frame(ssis["record_id"], normalise_name(pa.array(ssis["name"])).to_pylist(),
-              _digits(ssis["rrn"]), _digits(ssis["phone"]),
-              normalise_dob(pa.array(ssis["dob"].astype(str))).to_pylist())
-    b = frame(building["record_id"], normalise_name(pa.array(building["owner_name"])).to_pylist(),
-              _digits(building["owner_rrn"]), _digits(building["owner_phone"]),
-              dob_from(_digits(building["owner_rrn"])))
-    return a, b
-
-
 def _gen(name: str, work: Path) -> DataSet:
     if name == "gendup":
         copies = [_generated(work, rate) for rate in (0.05, 0.1, 0.2)]
@@ -170,8 +143,8 @@ def _gen(name: str, work: Path) -> DataSet:
         truth = set(zip(pairs["ssis_record_id"], pairs["building_record_id"], strict=True))
         cardinality = "one_to_one"
     ours = (ssis[["record_id", *GEN_KINDS[0]]], building[["record_id", *GEN_KINDS[1]]])
-    return DataSet(name, *ours, truth, GEN_KINDS, _gen_plain(ssis, building), "generated",
-                   cardinality)
+    return DataSet(name, *ours, truth, GEN_KINDS, _splink.generated_plain(ssis, building),
+                   "generated", cardinality)
 
 
 def load(name: str, work: Path) -> DataSet:
@@ -317,91 +290,12 @@ def run_cli(data: DataSet, work: Path) -> dict:
 
 # ---- Splink ---------------------------------------------------------------------------
 
-def _name_comparison(column: str):
-    """Exact (term-frequency adjusted), then Levenshtein and Jaro-Winkler levels."""
-    import splink.comparison_level_library as cll
-    from splink import comparison_library as cl
-
-    return cl.CustomComparison(output_column_name=column, comparison_levels=[
-        cll.NullLevel(column),
-        cll.ExactMatchLevel(column, term_frequency_adjustments=True),
-        cll.LevenshteinLevel(column, 1),
-        cll.JaroWinklerLevel(column, 0.92),
-        cll.LevenshteinLevel(column, 2),
-        cll.JaroWinklerLevel(column, 0.8),
-        cll.ElseLevel(),
-    ])
-
-
-def _splink_febrl():
-    import splink.comparison_library as cl
-    from splink import block_on
-
-    comparisons = [
-        _name_comparison("given_name"),
-        _name_comparison("surname"),
-        cl.DateOfBirthComparison("date_of_birth", input_is_string=True,
-                                 datetime_format="%Y%m%d"),
-        cl.DamerauLevenshteinAtThresholds("soc_sec_id", [1, 2]),
-        cl.ExactMatch("street_number"),
-        cl.JaroWinklerAtThresholds("address_1", [0.9, 0.7]),
-        cl.JaroWinklerAtThresholds("suburb", [0.9, 0.7]).configure(
-            term_frequency_adjustments=True),
-        cl.DamerauLevenshteinAtThresholds("postcode", [1]).configure(
-            term_frequency_adjustments=True),
-        cl.ExactMatch("state"),
-    ]
-    blocking = [block_on("given_name"), block_on("surname"), block_on("date_of_birth"),
-                block_on("soc_sec_id"), block_on("postcode", "street_number")]
-    deterministic = [block_on("soc_sec_id"), block_on("given_name", "surname", "date_of_birth")]
-    em = [block_on("date_of_birth"), block_on("surname")]
-    return comparisons, blocking, deterministic, em
-
-
-def _splink_generated():
-    import splink.comparison_library as cl
-    from splink import block_on
-
-    comparisons = [
-        _name_comparison("name"),
-        cl.DamerauLevenshteinAtThresholds("rrn", [1, 2]),
-        cl.DateOfBirthComparison("dob", input_is_string=True, datetime_format="%Y-%m-%d"),
-        cl.DamerauLevenshteinAtThresholds("phone", [1, 2]),
-    ]
-    blocking = [block_on("name"), block_on("rrn"), block_on("phone"), block_on("dob")]
-    deterministic = [block_on("rrn"), block_on("name", "dob")]
-    em = [block_on("dob"), block_on("name")]
-    return comparisons, blocking, deterministic, em
-
-
 def run_splink(data: DataSet) -> dict:
-    from splink import DuckDBAPI, Linker, SettingsCreator
-
-    logging.getLogger("splink").setLevel(logging.ERROR)
     start = time.perf_counter()
-    comparisons, blocking, deterministic, em = (
-        _splink_febrl() if data.splink == "febrl" else _splink_generated())
-    db = DuckDBAPI()
-    columns = [c for c in data.plain[0].columns if c in data.plain[1].columns]
-    frames = [db.register(f[columns].astype({"record_id": str}), dataset_display_name=n)
-              for f, n in zip(data.plain, ("a", "b"), strict=True)]
-    settings = SettingsCreator(link_type="link_only", unique_id_column_name="record_id",
-                               comparisons=comparisons,
-                               blocking_rules_to_generate_predictions=blocking,
-                               retain_intermediate_calculation_columns=False)
-    linker = Linker(frames, settings)
-    linker.training.estimate_probability_two_random_records_match(deterministic, recall=0.8)
-    linker.training.estimate_u_using_random_sampling(max_pairs=1e6, seed=1)
-    for rule in em:
-        linker.training.estimate_parameters_using_expectation_maximisation(
-            rule, fix_u_probabilities=True)
-    predictions = linker.inference.predict(threshold_match_probability=0.9).as_pandas_dataframe()
-    seconds = time.perf_counter() - start
-    found = set()
-    for left, right, side in zip(predictions["record_id_l"], predictions["record_id_r"],
-                                 predictions["source_dataset_l"], strict=True):
-        found.add((left, right) if side == "a" else (right, left))
-    return {**scores(found, data.truth), "seconds": round(seconds, 2)}
+    model = (_splink.febrl_model() if data.splink == "febrl"
+             else _splink.generated_model())
+    found = _splink.link(data.plain, model)
+    return {**scores(found, data.truth), "seconds": round(time.perf_counter() - start, 2)}
 
 
 # ---- the run --------------------------------------------------------------------------
