@@ -4,7 +4,8 @@ One row per data set: pseudolink fuzzy mode on keyed encodings, through the libr
 the CLI makes (``prepare`` per holder, then ``link``), at its default parameters, and Splink
 (DuckDB) on the plaintext with the comparisons a careful Splink user writes: names with
 exact (term-frequency adjusted), Levenshtein and Jaro-Winkler levels, dates, ids, postcodes
-and addresses, u by random sampling and m by EM. Both are timed on the same machine in the
+and addresses, u by random sampling and m by EM (``bench/_splink.py``, the model
+``bench/fuzzy_scale.py`` runs at a million records). Both are timed on the same machine in the
 same run and scored against the true pairs (precision, recall and F1 over linked pairs).
 
 Data sets:
