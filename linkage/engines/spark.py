@@ -17,7 +17,8 @@ import json
 import os
 import shutil
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -70,6 +71,9 @@ def spark_session(master: str | None = None, conf: Mapping[str, str] | None = No
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         # Parquet timestamps as pyarrow and DuckDB write them, not the legacy INT96.
         .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
+        # CSV rows are checked against the header whole (as the one-machine reader does),
+        # not only in the columns a stage reads.
+        .config("spark.sql.csv.parser.columnPruning.enabled", "false")
         # A broadcast join collects its smaller side on the driver and sends it out again:
         # record-level data through the driver, which the engine never does.
         .config("spark.sql.autoBroadcastJoinThreshold", "-1")
@@ -174,12 +178,15 @@ class SparkEngine(Engine):
         task = _PrepareTask(job.holder, job.recipes, job.project_key, record_id,
                             str(job.input_path), needed, T.StructType(fields))
         # Materialised once: serials are random, so a recomputed partition would differ.
-        staged = source.mapInArrow(task, T.StructType(fields)).localCheckpoint(eager=True)
+        with _executor_errors(job.input_path):
+            staged = source.mapInArrow(task, T.StructType(fields)).localCheckpoint(eager=True)
         try:
             totals = PrepareTotals()
             for _, stats in sorted(staged.where(F.col("__stats").isNotNull())
                                    .select("__start", "__stats").collect()):
                 totals.merge(PrepareTotals.from_dict(json.loads(stats)))
+            if totals.records == 0:
+                return totals  # prepare refuses the file; nothing to write
             records = staged.where(F.col("__stats").isNull())
             # Row numbers: each block's rows follow those of the blocks before it.
             offsets, done = [], 0
@@ -347,6 +354,8 @@ def _read_input(spark: SparkSession, path: Path, encoding: str | None) -> DataFr
         return spark.read.parquet(str(path))
     if path.suffix.lower() not in (".csv", ".txt"):
         raise InputError(path, "input must be a .csv or .parquet file")
+    if path.exists() and path.stat().st_size == 0:
+        raise InputError(path, "file is empty")
     name = (encoding or "utf-8").replace("-", "").replace("_", "").lower()
     charset = _JAVA_CHARSETS.get(name, encoding or "UTF-8")
     frame = (spark.read.option("header", "true").option("inferSchema", "false")
@@ -357,6 +366,27 @@ def _read_input(spark: SparkSession, path: Path, encoding: str | None) -> DataFr
     if renamed != frame.columns:
         frame = frame.toDF(*renamed)
     return frame
+
+
+@contextmanager
+def _executor_errors(path: Path) -> Iterator[None]:
+    """A failure in the executors as the one-machine path reports it: the file and what
+    was wrong (the last line of the executor's Python error, or Spark's CSV parser's)."""
+    from pyspark.errors import PythonException
+
+    try:
+        yield
+    except PythonException as exc:
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        last = next((line for line in reversed(lines) if "Error: " in line), lines[-1])
+        message = last.split("Error: ", 1)[-1]
+        raise LinkageError(message if message.startswith(str(path))
+                           else f"{path}: {message}") from None
+    except Exception as exc:
+        if "MALFORMED" in str(exc).upper():
+            raise InputError(path, "cannot parse CSV: a row does not fit the header "
+                             "(Spark's reader, FAILFAST)") from None
+        raise
 
 
 class _PrepareTask:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
@@ -234,3 +235,38 @@ def test_spark_combine_refuses_a_payload_lacking_a_linked_serial(spark_engine, t
         spark_engine.combine_files(linkmap, payloads, out)
     assert not out.exists()
     assert not list(tmp_path.glob(".combined.parquet*"))
+
+
+def test_spark_prepare_reads_csv_as_the_one_machine_reader_does(source, spark_engine,
+                                                                 tmp_path):
+    from linkage.engines.duckdb import DuckDBEngine
+    from linkage.prepare import PrepareJob
+
+    spec = linkage.ProjectSpec.load(source / "project.toml")
+    good = tmp_path / "ssis.csv"
+    pacsv.write_csv(pq.read_table(source / "ssis.parquet"), good)
+
+    def job(path: Path, out: Path) -> PrepareJob:
+        out.mkdir()
+        return PrepareJob(input_path=path, encoding="utf-8", holder=spec.holder("ssis"),
+                          recipes=list(spec.recipes), project_key=bytes(range(32)),
+                          keys_out=out / "keys.parquet", payload_out=out / "payload.parquet",
+                          crosswalk_out=out / "crosswalk.parquet")
+
+    outputs = {}
+    for name, engine in (("duckdb", DuckDBEngine()), ("spark", spark_engine)):
+        totals = engine.prepare_file(job(good, tmp_path / name))
+        # Serials are random; everything else is the same, row for row.
+        outputs[name] = [totals.to_dict()] + [
+            pq.read_table(tmp_path / name / f"{half}.parquet").drop(["serial"]).to_pylist()
+            for half in ("keys", "payload", "crosswalk")]
+    assert outputs["spark"] == outputs["duckdb"]
+    assert outputs["spark"][0]["records"] == 800
+
+    # A row with more fields than the header is refused, as the one-machine reader does.
+    lines = good.read_text(encoding="utf-8").splitlines()
+    lines[10] += ',"extra"'
+    bad = tmp_path / "bad.csv"
+    bad.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(linkage.InputError, match="does not fit the header"):
+        spark_engine.prepare_file(job(bad, tmp_path / "bad"))
