@@ -18,6 +18,7 @@ from open_api.access_log import RedactSecrets
 from open_api.artifacts import Artifacts
 from open_api.config import ApiConfig
 from open_api.docs_pages import install_redoc
+from open_api.fast_pages import FastPages
 from open_api.handlers import install_error_handlers, install_openapi
 from open_api.keys import KeyRegistry, resolve_keys
 from open_api.limits import Limiter, limiter_for
@@ -74,6 +75,7 @@ def create_app(
     install_openapi(app)
 
     app.add_middleware(SameOriginPages)
+    app.add_middleware(FastPages)  # plain pages of /rows without FastAPI's routing
     return app
 
 

@@ -23,8 +23,8 @@ from open_api.fast_json import FastJSONResponse
 from open_api.guard import native_limits
 from open_api.licence import licence_for
 from open_api.parameters import public_parameters
-from open_api.queries import filter_pairs, row_query
-from open_api.rows import cached_page, fetch_page, iter_rows
+from open_api.queries import RowQuery, filter_pairs, row_query
+from open_api.rows import Page, cached_page, fetch_page, iter_rows
 from open_api.schemas import (
     ColumnSchema,
     DatasetList,
@@ -267,6 +267,13 @@ async def dataset_rows(
                 f'limit="{limit}" offset="{offset}">')
         body = head + RowWriter(page.names, "row").rows(page.rows) + "</rows>"
         return Response(body, media_type="application/xml")
+    return rows_response(release, query, page, limit, offset)
+
+
+def rows_response(release: Release, query: RowQuery, page: Page, limit: int,
+                  offset: int) -> FastJSONResponse:
+    """A page as JSON (:class:`RowsPage`): the answer of ``/rows`` and of its fast path
+    (:mod:`open_api.fast_pages`)."""
     # Built directly rather than through RowsPage: validating each row would double the cost.
     rows = json_records(page.names, [c.type for c in query.columns], page.rows)
     content: dict[str, Any] = {
