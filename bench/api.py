@@ -7,7 +7,9 @@ SQLite, immutable). ``wrk`` runs three workloads against each for the same time:
 100-row pages as JSON objects at BENCH_API_CONNECTIONS (16) connections (issue 10), the same
 at 200 connections, and whole-file CSV downloads at 200 connections (issue 23). Throughput
 (2xx answers only), p50 and p99 latency are recorded for both servers, and the threads and
-resident memory of each server process, sampled from ``/proc`` during the runs. Both
+resident memory of each server process, sampled from ``/proc`` during the runs, and the CPU
+time each server spent per request (less sensitive than throughput to the load of a shared
+machine; the 1-minute load average before and after is recorded too). Both
 servers run side by side and take turns, each workload BENCH_API_ROUNDS (2) times, so that
 a change in the load of the (shared) machine falls on both alike. Run alone:
 ``python bench/api.py`` (``BENCH_API_ROWS=100000`` for a quick run).
@@ -133,6 +135,7 @@ def run_wrk(url: str, connections: int, seconds: int, *, paged: bool) -> dict[st
                               r"timeout (\d+)", out)
     return {
         "connections": connections,
+        "requests": total,
         "requests_per_s": round(rate, 1),
         # Only whole 2xx answers count as served (a 429 is quick and serves nothing).
         "ok_per_s": round(rate * (total - failed) / total, 1) if total else 0.0,
@@ -238,12 +241,18 @@ def measure(servers: list[Served]) -> None:
         rounds: dict[str, list[dict]] = {s.name: [] for s in servers}
         for number in range(ROUNDS):
             for served in servers if number % 2 == 0 else servers[::-1]:
+                cpu_before = _cpu_seconds(served.process.pid)
                 with Sampler(served.process.pid) as sampler:
                     run = run_wrk(served.pages if paged else served.csv, connections, seconds,
                                   paged=paged)
                 run.update(sampler.figures())
                 rounds[served.name].append(run)
                 settle(servers)
+                # CPU the server spent (until it settled) per answer wrk counted: unlike
+                # throughput, hardly moved by what else the shared machine runs.
+                cpu = _cpu_seconds(served.process.pid) - cpu_before
+                run["cpu_ms_per_request"] = (round(1000 * cpu / run["requests"], 3)
+                                             if run["requests"] else None)
         for served in servers:
             served.figures[name] = combine(rounds[served.name])
     for served in servers:
@@ -275,18 +284,27 @@ def combine(rounds: list[dict]) -> dict:
             for key in ("requests_per_s", "ok_per_s")}
     worst = {key: max(r[key] for r in rounds)
              for key in ("p50_ms", "p99_ms", "peak_threads", "peak_rss_mib")}
-    total = {key: sum(r[key] for r in rounds) for key in ("non_2xx", "socket_errors")}
+    total = {key: sum(r[key] for r in rounds)
+             for key in ("requests", "non_2xx", "socket_errors")}
+    cpu = [r["cpu_ms_per_request"] for r in rounds if r["cpu_ms_per_request"] is not None]
     return {"connections": rounds[0]["connections"], **mean, **worst, **total,
+            "cpu_ms_per_request": round(sum(cpu) / len(cpu), 3) if cpu else None,
             "rounds": rounds}
 
 
 def _compared(name: str, ours: dict, theirs: dict, ratio: float | None) -> str:
     label = name.replace("_", " at ") + " connections"
-    mine = f"{ours['ok_per_s']:,.0f}/s (p99 {ours['p99_ms']:,.0f} ms)"
+    mine = (f"{ours['ok_per_s']:,.0f}/s (p99 {ours['p99_ms']:,.0f} ms, "
+            f"{_cpu_text(ours)} CPU/request)")
     if ratio is None:
         return f"{label}: {mine} vs datasette: none finished in the run"
     return (f"{label}: {mine} vs datasette {theirs['ok_per_s']:,.0f}/s (p99 "
-            f"{theirs['p99_ms']:,.0f} ms) = {ratio:.2f}x")
+            f"{theirs['p99_ms']:,.0f} ms, {_cpu_text(theirs)} CPU/request) = {ratio:.2f}x")
+
+
+def _cpu_text(figures: dict) -> str:
+    cpu = figures.get("cpu_ms_per_request")
+    return "?" if cpu is None else f"{cpu:.2f} ms"
 
 
 def main() -> None:
@@ -339,7 +357,9 @@ def main() -> None:
             f"{base}/rows.json?_shape=objects&_size={PAGE}&_next=",
             # every row of the table, streamed (the table is beyond max_returned_rows)
             f"{base}/small.csv?_stream=on"))
+        load_before = os.getloadavg()
         measure(servers)
+        load_after = os.getloadavg()
     finally:
         for served in servers:
             stop(served)
@@ -364,7 +384,9 @@ def main() -> None:
                       for name in names)
             + f"; API server at 200 connections: <= {threads} threads, <= {rss:,.0f} MiB "
               f"resident ({ROWS:,}-row release paged {PAGE} rows at a time; CSV of "
-              f"{SMALL_ROWS:,} rows; {ROUNDS} alternating rounds each)"),
+              f"{SMALL_ROWS:,} rows; {ROUNDS} alternating rounds each; load average "
+              f"{load_before[0]:.1f} before and {load_after[0]:.1f} after on "
+              f"{os.cpu_count()} cores, other work included)"),
         target=(f"paged rows of a 1M-row release at >= {MIN_RATIO}x datasette's throughput "
                 f"(issue 10); at 200 connections, paged rows and CSV downloads at >= "
                 f"{MIN_RATIO}x datasette's, API server < {MAX_THREADS} threads and < "
@@ -374,7 +396,10 @@ def main() -> None:
         figures={"rows": ROWS, "small_rows": SMALL_ROWS, "page_rows": PAGE,
                  "seconds": SECONDS, "csv_seconds": CSV_SECONDS, "rounds": ROUNDS,
                  "ours": ours, "ratios": ratios,
-                 "peak_threads_200": threads, "peak_rss_mib_200": rss},
+                 "peak_threads_200": threads, "peak_rss_mib_200": rss,
+                 # The machine may be shared: its 1-minute load average around the runs.
+                 "load_average_1min": {"before": round(load_before[0], 2),
+                                       "after": round(load_after[0], 2)}},
         peers={"datasette": theirs},
         packages=("duckdb", "pyarrow", "fastapi", "uvicorn", "httptools", "datasette"),
     )
