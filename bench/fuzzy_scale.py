@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -38,6 +39,13 @@ HOLDERS = ("ssis", "building")
 # The street address as an identifier of both holders, as Splink gets it.
 ADDRESS = {"ssis": "address", "building": "address"}
 TIME_RATIO = 2.0
+
+
+def cpu_seconds() -> float:
+    """This process's CPU time, every thread: a figure other work on the machine disturbs
+    less than wall time."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return round(usage.ru_utime + usage.ru_stime, 1)
 
 
 def f1(precision: float, recall: float) -> float:
@@ -74,12 +82,13 @@ def run_pseudolink(source: Path, work: Path) -> dict:
                           keys, PASSPHRASE)
     stages["link"] = round(time.perf_counter() - began, 2)
     seconds = time.perf_counter() - start
-    peak = peak_rss_mib()
+    peak, cpu = peak_rss_mib(), cpu_seconds()
     quality = linkage.evaluate_linkage(
         work / "km" / "linkmap.age",
         {h: linkage.crosswalk_path(keys, manifest.id, h) for h in HOLDERS},
         source / "truth.parquet", keys, PASSPHRASE, manifest)
-    return {"records": records, "seconds": round(seconds, 2), "stages": stages,
+    return {"records": records, "seconds": round(seconds, 2), "cpu_seconds": cpu,
+            "stages": stages,
             "link_stages": report.fuzzy["seconds"], "peak_rss_mib": round(peak),
             "candidates": report.fuzzy["candidates"],
             "candidates_per_rule": report.fuzzy["candidates_per_rule"],
@@ -105,13 +114,13 @@ def run_splink(source: Path, work: Path) -> dict:
     prepared = time.perf_counter()
     found = _splink.link(plain, _splink.generated_model(address=True, scale=True))
     seconds = time.perf_counter() - start
-    peak = peak_rss_mib()
+    peak, cpu = peak_rss_mib(), cpu_seconds()
     truth = pq.read_table(source / "truth.parquet").to_pylist()
     truth = {(row["ssis_record_id"], row["building_record_id"]) for row in truth}
     correct = len(found & truth)
     precision = correct / len(found) if found else 1.0
     recall = correct / len(truth)
-    return {"seconds": round(seconds, 2),
+    return {"seconds": round(seconds, 2), "cpu_seconds": cpu,
             "stages": {"read_and_normalise": round(prepared - start, 2),
                        "train_and_predict": round(seconds - (prepared - start), 2)},
             "peak_rss_mib": round(peak), "pairs_found": len(found), "correct": correct,
@@ -120,13 +129,16 @@ def run_splink(source: Path, work: Path) -> dict:
 
 
 def side(name: str, source: Path, work: Path) -> dict:
-    """Run one side in a fresh interpreter; its figures from the JSON line it prints."""
+    """Run one side in a fresh interpreter; its figures from the JSON line it prints, with
+    the machine's load average (other work on the shared cores) before and after."""
+    load = os.getloadavg()[0]
     done = subprocess.run([sys.executable, __file__, "--side", name, "--source", str(source),
                            "--work", str(work)], capture_output=True, text=True, check=False)
     if done.returncode:
         raise SystemExit(f"{name} failed ({done.returncode}):\n{done.stdout[-3000:]}"
                          f"{done.stderr[-3000:]}")
     figures = json.loads(done.stdout.strip().splitlines()[-1])
+    figures["load_average_1min"] = [round(load, 1), round(os.getloadavg()[0], 1)]
     print(f"{name}: {figures['seconds']:.1f} s, peak {figures['peak_rss_mib']:,} MiB, "
           f"P {figures['precision']:.4f} R {figures['recall']:.4f} F1 {figures['f1']:.4f}",
           flush=True)
@@ -183,7 +195,10 @@ def main() -> None:
                                 "both sides",
                  "pseudolink": ours, "time_ratio_to_splink": round(ratio, 3),
                  "f1_minus_splink": round(ours["f1"] - theirs["f1"], 5),
-                 "load": "2 cores shared with other helpers' work during the run"},
+                 "cpu_ratio_to_splink": round(ours["cpu_seconds"] / theirs["cpu_seconds"], 3),
+                 "load": ("2 cores shared with other helpers' work during the run; each "
+                          "side's 1-minute load average before and after it is under "
+                          "load_average_1min")},
         peers={"splink": theirs},
         packages=("duckdb", "pyarrow", "numpy", "splink"),
     )
