@@ -28,7 +28,8 @@ app = typer.Typer(
     rich_markup_mode="markdown",
 )
 console = Console()
-err_console = Console(stderr=True)
+# Errors are never wrapped: a path or a command to copy must stay on one line.
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 def _print_version(value: bool) -> None:
