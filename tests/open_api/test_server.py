@@ -47,7 +47,9 @@ def test_real_server_answers_over_http_and_logs_no_keys(source, districts):
         while not server.started:
             assert time.monotonic() < deadline, "server did not start"
             time.sleep(0.02)
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as http:
+        # httpx waits 5 s by default; a loaded CI machine can take longer over a first
+        # request (lazy imports, DuckDB), and latency is not what this test is about.
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
             assert http.get("/api/v1/datasets").json()["count"] == 1
             csv = http.get("/api/v1/datasets/districts.csv", params={"encoding": "cp949"})
             assert csv.content.decode("cp949").splitlines()[1] == "강남구,120,0.25,2025-12-01,true"
