@@ -1,6 +1,7 @@
 """Rich progress bars behind the subsystems' plain ``progress(stage, done, total)`` callbacks.
 
-Subsystems never print; they report progress through a callback, and the CLI draws it.
+Subsystems never print; they report progress through a callback, and the CLI draws it, on
+standard error: standard output carries only results, so `> report.txt` or a pipe gets no bars.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from pseudolink.cli.app import console
+from pseudolink.cli.app import err_console
 
 ProgressCallback = Callable[[str, int, int | None], None]
 
@@ -32,7 +33,7 @@ def progress_bars(transient: bool = False) -> Iterator[ProgressCallback]:
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=console,
+        console=err_console,
         transient=transient,
     )
     tasks: dict[str, TaskID] = {}

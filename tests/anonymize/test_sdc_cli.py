@@ -30,6 +30,8 @@ def test_anonymize_writes_a_k_anonymous_file_and_its_report(tmp_path):
         "--sensitive", "ssis__benefit_type", "--k", "5", "--l", "2",
         "--max-suppression", "0.05", "--out", str(out)])
     assert result.exit_code == 0, result.output
+    # Progress is drawn on standard error: standard output redirected to a file gets no bars.
+    assert "━" in result.stderr and "━" not in result.stdout
     report = json.loads((tmp_path / "out" / "release.report.json").read_text("utf-8"))
     data = pd.read_parquet(out)
     qi = ["ssis__sido", "ssis__sigungu", "ssis__sex", "ssis__birth_year"]
