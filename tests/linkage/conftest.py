@@ -7,6 +7,7 @@ copied into each test's own workspace.
 from __future__ import annotations
 
 import shutil
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -138,6 +139,20 @@ def accept_all(manifest: linkage.ProjectManifest, keys: Path) -> linkage.Project
         linkage.accept_project(manifest, linkage.load_party_secret(keys, holder_id, PASSPHRASE),
                                keys)
     return manifest
+
+
+def fuzzy_project(source: Path, party_keys: Path,
+                  root: Path) -> tuple[linkage.ProjectManifest, Path]:
+    """The generator's project at ``source`` in fuzzy mode (its exact recipes removed, as
+    fuzzy mode refuses what it would ignore), created under ``root / "project"`` with a copy
+    of the party keys at ``root / "keys"`` and accepted by every holder."""
+    keys = root / "keys"
+    shutil.copytree(party_keys, keys)
+    data = tomllib.loads((source / "project.toml").read_text(encoding="utf-8"))
+    data["project"]["mode"] = "fuzzy"
+    del data["recipes"]
+    spec = linkage.ProjectSpec.from_dict(data)
+    return accept_all(linkage.create_project(spec, keys, root / "project"), keys), keys
 
 
 @pytest.fixture

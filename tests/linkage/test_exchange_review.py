@@ -4,9 +4,6 @@ receive either; refusals are recorded."""
 
 from __future__ import annotations
 
-import shutil
-import tomllib
-
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -16,7 +13,7 @@ import anonymize
 import linkage
 from linkage.exchange import ExchangeClient, ExchangeError, ExchangeState, open_exchange
 from linkage.fuzzy import review
-from tests.linkage.conftest import PASSPHRASE, accept_all
+from tests.linkage.conftest import PASSPHRASE, fuzzy_project
 
 URL = "http://testserver"
 
@@ -28,13 +25,7 @@ def reviewed(tmp_path_factory, party_keys):
     source = root / "source"
     linkage.generate_synthetic_data(source, 300, areas=anonymize.load_admin_areas(), seed=5,
                                     typo_rate=0.2)
-    keys = root / "keys"
-    shutil.copytree(party_keys, keys)
-    data = tomllib.loads((source / "project.toml").read_text(encoding="utf-8"))
-    data["project"]["mode"] = "fuzzy"
-    del data["recipes"]
-    manifest = accept_all(linkage.create_project(linkage.ProjectSpec.from_dict(data), keys,
-                                                 root / "project"), keys)
+    manifest, keys = fuzzy_project(source, party_keys, root)
     out = root / "prepared"
     for holder in ("ssis", "building"):
         linkage.prepare(manifest, holder, source / f"{holder}.parquet", out, keys, PASSPHRASE,

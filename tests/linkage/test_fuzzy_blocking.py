@@ -8,9 +8,6 @@ links on the name and the RRN's other digits).
 
 from __future__ import annotations
 
-import shutil
-import tomllib
-
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -19,7 +16,7 @@ import pytest
 import anonymize
 import linkage
 from linkage.fuzzy.blocking import part_values
-from tests.linkage.conftest import PASSPHRASE, accept_all
+from tests.linkage.conftest import PASSPHRASE, fuzzy_project
 
 
 def test_tail_part_is_the_last_seven_characters():
@@ -59,13 +56,7 @@ def mistyped(tmp_path_factory, party_keys):
         building.at[row, "owner_phone"] = None
     pq.write_table(pa.Table.from_pandas(building, preserve_index=False),
                    source / "building.parquet")
-    keys = root / "keys"
-    shutil.copytree(party_keys, keys)
-    data = tomllib.loads((source / "project.toml").read_text(encoding="utf-8"))
-    data["project"]["mode"] = "fuzzy"
-    del data["recipes"]
-    manifest = accept_all(linkage.create_project(linkage.ProjectSpec.from_dict(data), keys,
-                                                 root / "project"), keys)
+    manifest, keys = fuzzy_project(source, party_keys, root)
     out = root / "exchange"
     crosswalks = {h: linkage.prepare(manifest, h, source / f"{h}.parquet", out, keys,
                                      PASSPHRASE).outputs["crosswalk"]

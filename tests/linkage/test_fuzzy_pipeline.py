@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import shutil
-import tomllib
 
 import pytest
 
 import anonymize
 import linkage
-from tests.linkage.conftest import PASSPHRASE, accept_all
+from tests.linkage.conftest import PASSPHRASE, fuzzy_project
 
 
 @pytest.fixture(scope="module")
@@ -19,13 +17,7 @@ def fuzzy_run(tmp_path_factory, party_keys):
     source = root / "source"
     linkage.generate_synthetic_data(source, 3_000, areas=anonymize.load_admin_areas(), seed=11,
                                     typo_rate=0.1)
-    keys = root / "keys"
-    shutil.copytree(party_keys, keys)
-    data = tomllib.loads((source / "project.toml").read_text(encoding="utf-8"))
-    data["project"]["mode"] = "fuzzy"
-    del data["recipes"]  # fuzzy mode refuses the exact recipes it would ignore
-    spec = linkage.ProjectSpec.from_dict(data)
-    manifest = accept_all(linkage.create_project(spec, keys, root / "project"), keys)
+    manifest, keys = fuzzy_project(source, party_keys, root)
     out = root / "exchange"
     crosswalks = {}
     for holder in ("ssis", "building"):

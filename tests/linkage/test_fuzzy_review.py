@@ -15,7 +15,7 @@ import anonymize
 import linkage
 from linkage.fuzzy import review
 from linkage.prepare import private_dir
-from tests.linkage.conftest import PASSPHRASE, accept_all
+from tests.linkage.conftest import PASSPHRASE, fuzzy_project
 
 
 @pytest.fixture(scope="module")
@@ -24,13 +24,7 @@ def reviewed(tmp_path_factory, party_keys):
     source = root / "source"
     linkage.generate_synthetic_data(source, 400, areas=anonymize.load_admin_areas(), seed=5,
                                     typo_rate=0.2)
-    keys = root / "keys"
-    shutil.copytree(party_keys, keys)
-    data = tomllib.loads((source / "project.toml").read_text(encoding="utf-8"))
-    data["project"]["mode"] = "fuzzy"
-    del data["recipes"]
-    manifest = accept_all(linkage.create_project(linkage.ProjectSpec.from_dict(data), keys,
-                                                 root / "project"), keys)
+    manifest, keys = fuzzy_project(source, party_keys, root)
     out = root / "exchange"
     for holder in ("ssis", "building"):
         # Heavy corruption leaves more than 5% of RRNs with a bad check digit: accepted here.
