@@ -165,6 +165,22 @@ def scores(found: set, truth: set) -> dict:
 
 # ---- pseudolink -----------------------------------------------------------------------
 
+def linked_pairs(crosswalks: dict[str, str | Path], linkmap_path: Path, keys: Path,
+                 manifest: linkage.ProjectManifest) -> set[tuple[str, str]]:
+    """The (a, b) record-id pairs the link map joins, read through each holder's crosswalk."""
+    record = {}
+    for holder in ("a", "b"):
+        table = pq.read_table(crosswalks[holder], columns=["serial", "record_id"])
+        record[holder] = dict(zip(table.column("serial").to_pylist(),
+                                  table.column("record_id").to_pylist(), strict=True))
+    linkmap = linkage.read_envelope(linkmap_path, keys, "agency", PASSPHRASE, manifest)
+    sides: dict[str, dict[str, str]] = {}
+    for row in linkmap.to_pylist():
+        sides.setdefault(row["link_id"], {})[row["holder"]] = record[row["holder"]][
+            row["serial"]]
+    return {(s["a"], s["b"]) for s in sides.values()}
+
+
 def run_pseudolink(data: DataSet, keys: Path, work: Path) -> dict:
     manifest = linkage.create_project(data.spec(), keys, work / "project")
     for holder in ("a", "b"):  # each holder checks and signs the project before preparing
@@ -185,18 +201,7 @@ def run_pseudolink(data: DataSet, keys: Path, work: Path) -> dict:
                           keys, PASSPHRASE)
     seconds = time.perf_counter() - start
 
-    record = {}
-    for holder in ("a", "b"):
-        table = pq.read_table(crosswalks[holder], columns=["serial", "record_id"])
-        record[holder] = dict(zip(table.column("serial").to_pylist(),
-                                  table.column("record_id").to_pylist(), strict=True))
-    linkmap = linkage.read_envelope(out / "km" / "linkmap.age", keys, "agency", PASSPHRASE,
-                                    manifest)
-    sides: dict[str, dict[str, str]] = {}
-    for row in linkmap.to_pylist():
-        sides.setdefault(row["link_id"], {})[row["holder"]] = record[row["holder"]][
-            row["serial"]]
-    found = {(s["a"], s["b"]) for s in sides.values()}
+    found = linked_pairs(crosswalks, out / "km" / "linkmap.age", keys, manifest)
     fuzzy = report.fuzzy
     return {**scores(found, data.truth), "seconds": round(seconds, 2),
             "prepare_seconds": round(prepared - start, 2),
@@ -271,19 +276,9 @@ def run_cli(data: DataSet, work: Path) -> dict:
 
     keys = work / "ws" / "keys"
     manifest = linkage.ProjectManifest.load(work / "ws" / "data" / project)
-    record = {}
-    for holder in ("a", "b"):
-        report = json.loads((out / f"{holder}.prepare.json").read_text(encoding="utf-8"))
-        table = pq.read_table(report["outputs"]["crosswalk"], columns=["serial", "record_id"])
-        record[holder] = dict(zip(table.column("serial").to_pylist(),
-                                  table.column("record_id").to_pylist(), strict=True))
-    linkmap = linkage.read_envelope(out / "km" / "linkmap.age", keys, "agency", PASSPHRASE,
-                                    manifest)
-    sides: dict[str, dict[str, str]] = {}
-    for row in linkmap.to_pylist():
-        sides.setdefault(row["link_id"], {})[row["holder"]] = record[row["holder"]][
-            row["serial"]]
-    found = {(s["a"], s["b"]) for s in sides.values()}
+    crosswalks = {holder: json.loads((out / f"{holder}.prepare.json").read_text(
+        encoding="utf-8"))["outputs"]["crosswalk"] for holder in ("a", "b")}
+    found = linked_pairs(crosswalks, out / "km" / "linkmap.age", keys, manifest)
     return {**scores(found, data.truth), "seconds": round(sum(steps.values()), 2),
             "steps": {k: round(v, 2) for k, v in steps.items()},
             "setup_seconds": round(setup, 2), "help_seconds": round(help_seconds, 2)}
