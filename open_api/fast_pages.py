@@ -16,13 +16,10 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qsl
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from open_api.native import MAX_LIMIT, rows_response, visible_release_facts
-from open_api.queries import row_query
-from open_api.rows import cached_page, fetch_page
+from open_api.native import MAX_LIMIT, release_page, rows_response
 
 _ROWS_PATH = re.compile(r"/api/v1/datasets/([^/]+)/rows")
 _NUMBER = re.compile(r"[0-9]{1,12}")
@@ -79,11 +76,8 @@ async def _page(scope: Scope, release_id: str, limit: int, offset: int):
     if state.config.anonymous_per_minute is not None:
         return None
     try:
-        release, facts = await visible_release_facts(request, release_id)
-        query = row_query(facts, [], None, "asc")
-        page = cached_page(query, limit, offset, state.tables)
-        if page is None:
-            page = await run_in_threadpool(fetch_page, query, limit, offset, state.tables)
+        release, query, page = await release_page(request, release_id, [], None, "asc",
+                                                  limit, offset)
     except Exception:  # FastAPI answers it as it would any other request
         return None
     return rows_response(release, query, page, limit, offset)

@@ -255,19 +255,30 @@ async def dataset_rows(
     # Async: a page of a release in memory is made on the event loop, and only a catalog
     # lookup (shared) or a DuckDB query goes to a thread; a thread per page was the largest
     # cost of a page under 200 connections (bench/api.py).
-    release, facts = await visible_release_facts(request, release_id)
     filters = filter_pairs(request.query_params.multi_items(), ROWS_PARAMETERS)
-    query = row_query(facts, filters, sort, order)
-    tables = request.app.state.tables
-    page = cached_page(query, limit, offset, tables)
-    if page is None:
-        page = await run_in_threadpool(fetch_page, query, limit, offset, tables)
+    release, query, page = await release_page(request, release_id, filters, sort, order,
+                                              limit, offset)
     if format == "xml":
         head = (f'{XML_DECLARATION}<rows dataset="{xml_safe(release.id)}" total="{page.total}" '
                 f'limit="{limit}" offset="{offset}">')
         body = head + RowWriter(page.names, "row").rows(page.rows) + "</rows>"
         return Response(body, media_type="application/xml")
     return rows_response(release, query, page, limit, offset)
+
+
+async def release_page(request: Request, release_id: str, filters: list[tuple[str, str]],
+                       sort: str | None, order: str, limit: int,
+                       offset: int) -> tuple[Release, RowQuery, Page]:
+    """A visible release, the query of its rows, and one page of them: from memory where the
+    table is cached, else from DuckDB on a worker thread. ``/rows`` and its fast path
+    (:mod:`open_api.fast_pages`) both page through here."""
+    release, facts = await visible_release_facts(request, release_id)
+    query = row_query(facts, filters, sort, order)
+    tables = request.app.state.tables
+    page = cached_page(query, limit, offset, tables)
+    if page is None:
+        page = await run_in_threadpool(fetch_page, query, limit, offset, tables)
+    return release, query, page
 
 
 def rows_response(release: Release, query: RowQuery, page: Page, limit: int,
