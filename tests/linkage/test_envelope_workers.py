@@ -125,26 +125,47 @@ def test_one_core_or_small_files_stay_in_process(world, monkeypatch):
     assert calls == []
 
 
-def test_a_worker_dies_with_its_stage_killed_with_9(tmp_path):
-    # kill -9 of a stage must not leave a worker decrypting into (or hashing) the scratch
-    # the reaper removes: the kernel kills the worker with its parent. The worker here
-    # blocks on a FIFO no one writes, as a long decryption would run on.
+def _stage_with_a_blocked_worker(tmp_path: Path, identity: str = "") -> tuple[subprocess.Popen,
+                                                                          int | None]:
+    """A stage process whose envelope worker blocks on a FIFO no one writes, as a long
+    decryption would run on; returns the stage and the worker's pid (None if none came)."""
     fifo = tmp_path / "never.age"
     os.mkfifo(fifo)
     script = (
         "from linkage import age_worker\n"
         f"age_worker.run({{'op': 'decrypt', 'path': {str(fifo)!r}, 'size': 0, "
-        "'sha256': '0', 'identity': '', 'limit': 0, "
+        f"'sha256': '0', 'identity': {identity!r}, 'limit': 0, "
         f"'plain_path': {str(tmp_path / 'plain.tar')!r}}})\n")
     stage = subprocess.Popen([sys.executable, "-c", script], cwd=Path(__file__).parents[2])
+    worker = None
+    deadline = time.monotonic() + 20
+    while worker is None and time.monotonic() < deadline:
+        children = Path(f"/proc/{stage.pid}/task/{stage.pid}/children")
+        found = children.read_text().split() if children.exists() else []
+        worker = int(found[0]) if found else None
+        time.sleep(0.05)
+    return stage, worker
+
+
+def test_the_identity_never_shows_in_a_workers_command_line_or_environment(tmp_path):
+    # Anyone on the host can read /proc/PID/cmdline; the identity travels on stdin only.
+    marker = "AGE-SECRET-KEY-1NEVERLISTEDINPROC"
+    stage, worker = _stage_with_a_blocked_worker(tmp_path, marker)
     try:
-        worker = None
-        deadline = time.monotonic() + 20
-        while worker is None and time.monotonic() < deadline:
-            children = Path(f"/proc/{stage.pid}/task/{stage.pid}/children")
-            found = children.read_text().split() if children.exists() else []
-            worker = int(found[0]) if found else None
-            time.sleep(0.05)
+        assert worker is not None, "the worker never started"
+        time.sleep(0.5)  # past reading its request
+        for view in ("cmdline", "environ"):
+            assert marker.encode() not in Path(f"/proc/{worker}/{view}").read_bytes(), view
+    finally:
+        stage.kill()
+        stage.wait()
+
+
+def test_a_worker_dies_with_its_stage_killed_with_9(tmp_path):
+    # kill -9 of a stage must not leave a worker decrypting into (or hashing) the scratch
+    # the reaper removes: the kernel kills the worker with its parent.
+    stage, worker = _stage_with_a_blocked_worker(tmp_path)
+    try:
         assert worker is not None, "the worker never started"
         time.sleep(0.5)  # past its start, blocked in the ciphertext check
         os.kill(stage.pid, signal.SIGKILL)
