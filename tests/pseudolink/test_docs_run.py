@@ -20,6 +20,7 @@ import os
 import re
 import shlex
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -33,6 +34,9 @@ ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 FAILED = "docs-run: failed at script line"
+#: A server port as the docs write it (``--port 8000``, ``http://127.0.0.1:8000/``). The run
+#: serves on a free port instead, so that a busy 8000 on the test machine fails nothing.
+DOCUMENTED_PORT = re.compile(r"(?<=--port )8000\b|(?<=127\.0\.0\.1:)8000\b|(?<=localhost:)8000\b")
 #: Programs besides pseudolink that documents may call (Debian packages `make test` installs).
 OUTSIDE_TOOLS = {"age", "age-keygen", "curl", "frictionless", "ckanapi"}
 
@@ -66,8 +70,18 @@ def cli(tmp_path_factory) -> dict[str, str]:
     server.wait(timeout=10)
 
 
-def _script(runnable: list[Block]) -> tuple[str, dict[int, tuple[int, str]]]:
-    """One shell script of every block in order, and each script line's document line."""
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _script(runnable: list[Block], port: int = 8000
+            ) -> tuple[str, dict[int, tuple[int, str]]]:
+    """One shell script of every block in order, and each script line's document line.
+
+    The documented server port becomes ``port`` in the commands (never in the lines reported
+    on failure, which quote the document)."""
     lines = ["set -eE -o pipefail",
              f"trap 'echo \"{FAILED} $LINENO\" >&2' ERR",
              # A server a document started in the background (`serve api &`) and did not
@@ -82,7 +96,7 @@ def _script(runnable: list[Block]) -> tuple[str, dict[int, tuple[int, str]]]:
             lines += [text for _, text in block.lines] + ["DOCS_RUN_EOF"]
             continue
         for number, text in block.lines:
-            lines.append(text)
+            lines.append(DOCUMENTED_PORT.sub(str(port), text))
             where[len(lines)] = (number, text)
     return "\n".join(lines) + "\n", where
 
@@ -112,7 +126,7 @@ def test_every_command_block_runs(document: Path, cli, tmp_path):
     if missing and os.environ.get("CI") != "true":
         pytest.skip(f"{_name(document)} calls {', '.join(missing)}, not installed here "
                     "(`make sysdeps` installs them; under CI=true this fails instead)")
-    script, where = _script(runnable)
+    script, where = _script(runnable, port=_free_port())
     (tmp_path / "docs-run.sh").write_text(script, encoding="utf-8")
     started = time.monotonic()
     result = subprocess.run(["bash", str(tmp_path / "docs-run.sh")], cwd=tmp_path,
@@ -141,6 +155,19 @@ def test_the_readme_tour_runs_rather_than_illustrates():
                  "release takeout", "release dp", "release synth", "airlock request",
                  "airlock vote", "project close", "audit verify"):
         assert f"pseudolink {verb}" in commands, verb
+
+
+def test_the_documented_port_is_served_on_a_free_one_so_a_busy_8000_fails_nothing(tmp_path):
+    doc = tmp_path / "serve.md"
+    doc.write_text("```sh\npseudolink serve api --port 8000 &\n"
+                   "curl -sf http://127.0.0.1:8000/readyz http://localhost:8000/x\n"
+                   "echo 18000 80001\n```\n", encoding="utf-8")
+    script, where = _script(_runnable_at(doc), port=49321)
+    assert "--port 49321 &" in script
+    assert "http://127.0.0.1:49321/readyz http://localhost:49321/x" in script
+    assert "echo 18000 80001" in script  # only the port, nothing that merely contains it
+    assert "8000" not in script.replace("18000 80001", "")
+    assert (2, "pseudolink serve api --port 8000 &") in where.values()  # reported as written
 
 
 def test_a_failing_block_is_named_by_document_and_line(cli, tmp_path):
