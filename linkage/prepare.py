@@ -18,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from linkage.engines import Engine, get_engine
 from linkage.envelope import COMPRESSION, seal_file, use_workers
@@ -35,6 +34,7 @@ from linkage.keys.project import ProjectManifest, as_manifest, load_project_key
 from linkage.reports import PrepareReport, write_report
 from linkage.scratch import private_dir as private_scratch
 from linkage.serials import random_hex
+from linkage.sinks import HashedParquetSink
 from linkage.spec import HolderSpec, Recipe
 
 Progress = Callable[[str, int, int | None], None]
@@ -145,10 +145,11 @@ def prepare_exact(project: ProjectManifest | str | Path, holder_id: str,
                             recipient=manifest.party(spec.key_manager),
                             extra={"recipes": [r.name for r in spec.recipes],
                                    "key_version": manifest.key_version},
-                            in_worker=in_worker),
+                            data_sha256=totals.sha256.get("keys"), in_worker=in_worker),
                 pool.submit(seal_file, paths["payload"], payload_data, kind="payload",
                             project=manifest, sender=holder_keys,
-                            recipient=manifest.party(spec.combiner), in_worker=in_worker)]
+                            recipient=manifest.party(spec.combiner),
+                            data_sha256=totals.sha256.get("payload"), in_worker=in_worker)]
             for future in sealing:
                 future.result()
     step(4)
@@ -176,6 +177,9 @@ class PrepareTotals:
     derived: dict[str, int] = field(default_factory=dict)
     present: dict[str, int] = field(default_factory=dict)
     examples: dict[str, list[str]] = field(default_factory=dict)
+    #: SHA-256 of the keys and payload files where the engine hashed them as it wrote
+    #: them (``"keys"``, ``"payload"``); sealing hashes any file missing here itself.
+    sha256: dict[str, str] = field(default_factory=dict)
 
     def add(self, counts: dict[str, int], into: dict[str, int]) -> None:
         for name, count in counts.items():
@@ -191,7 +195,8 @@ class PrepareTotals:
 
     def to_dict(self) -> dict:
         return {"records": self.records, "with_key": self.with_key, "invalid": self.invalid,
-                "derived": self.derived, "present": self.present, "examples": self.examples}
+                "derived": self.derived, "present": self.present, "examples": self.examples,
+                "sha256": self.sha256}
 
     @classmethod
     def from_dict(cls, data: dict) -> PrepareTotals:
@@ -239,7 +244,10 @@ class PrepareJob:
                        project_key=self.project_key, compute=compute, record_id=record_id,
                        input_path=self.input_path)
         with ExitStack() as writers:
-            sinks: dict[str, pq.ParquetWriter] = {}
+            # Each file is encoded and hashed on a writer thread of its own (Parquet
+            # encoding releases the GIL): this loop only hands batches over, and the
+            # halves' digests come with them, so sealing reads neither file twice.
+            sinks: dict[str, HashedParquetSink] = {}
             targets = {"keys": self.keys_out, "payload": self.payload_out,
                        "crosswalk": self.crosswalk_out}
             for done in _in_order(work, source.batches(needed)):
@@ -248,12 +256,14 @@ class PrepareJob:
                     if name not in sinks:
                         # Serials and keys are random: a dictionary would only be built
                         # and dropped.
-                        sinks[name] = writers.enter_context(pq.ParquetWriter(
+                        sinks[name] = writers.enter_context(HashedParquetSink(
                             targets[name], table.schema,
                             compression=COMPRESSION.get(name, "zstd"),
                             use_dictionary=name == "payload"))
-                    sinks[name].write_table(table)
+                    sinks[name].write(table)
                 self.step(2)
+        totals.sha256 = {name: sinks[name].sha256 for name in ("keys", "payload")
+                         if name in sinks}
         return totals
 
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import queue
-import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +19,7 @@ from linkage.files import atomic_path
 from linkage.keys.batch_hmac import hmac_sha256_column
 from linkage.keys.linkage_key import SEPARATOR, quote
 from linkage.scratch import private_dir
+from linkage.sinks import WriteBehind
 from linkage.spec import Recipe
 
 #: Rows per batch when streaming a result to Parquet.
@@ -97,7 +96,7 @@ class DuckDBEngine(Engine):
                 missing = dict.fromkeys(payloads, 0)
                 rows, repeated, last_id = 0, 0, None
                 with pq.ParquetWriter(tmp, _schema_of(reader.schema, names)) as writer, \
-                        _WriteBehind(writer) as behind:
+                        WriteBehind(writer, name="combine-writer") as behind:
                     for batch in reader:
                         for holder, flag in flags.items():
                             missing[holder] += pc.sum(batch.column(flag)).as_py() or 0
@@ -185,44 +184,6 @@ def sized(stage: str) -> Iterator[None]:
         yield
     except duckdb.OutOfMemoryException:
         raise out_of_memory(stage, stage_budget(stage)) from None
-
-
-class _WriteBehind:
-    """Parquet writing on a thread of its own: encoding and compressing one batch overlaps
-    fetching the next from DuckDB (both release the GIL), so combine's output is not
-    written on one core while the others wait. At most ``depth`` batches wait, so memory
-    stays flat; a write error comes back at the next write or on leaving."""
-
-    def __init__(self, writer: pq.ParquetWriter, depth: int = 2) -> None:
-        self._writer = writer
-        self._queue: queue.Queue[pa.RecordBatch | None] = queue.Queue(maxsize=depth)
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="combine-writer", daemon=True)
-
-    def __enter__(self) -> _WriteBehind:
-        self._thread.start()
-        return self
-
-    def _run(self) -> None:
-        while (batch := self._queue.get()) is not None:
-            if self._error is None:
-                try:
-                    self._writer.write_batch(batch)
-                except BaseException as exc:  # handed to the caller's thread
-                    self._error = exc
-
-    def write(self, batch: pa.RecordBatch) -> None:
-        if self._error is not None:
-            raise self._error
-        self._queue.put(batch)
-
-    def __exit__(self, kind, value, traceback) -> None:
-        if kind is not None:
-            self._error = self._error or value  # stop writing; drop what waits
-        self._queue.put(None)
-        self._thread.join()
-        if kind is None and self._error is not None:
-            raise self._error
 
 
 #: Prefix of the hidden per-holder columns that flag a linked serial missing from a payload.
