@@ -9,7 +9,9 @@ age_worker.py``), which imports nothing of ``linkage`` (starting it costs a few 
 of a second, not the half second of the package's imports).
 
 The worker gets its request as one JSON line on stdin (an identity travels there, never
-on the command line, where ``ps`` would show it), writes only where the request says (the
+on the command line, where ``ps`` would show it; a decryption may start without it, check
+the ciphertext while the caller's keys unlock, and get it on a second line once the
+ciphertext matched), writes only where the request says (the
 caller's private scratch folder, or an atomic write's temporary that the caller's reaper
 already watches), answers one JSON line on stdout, and dies with its parent
 (``PR_SET_PDEATHSIG``), so a stage killed with -9 leaves no worker writing behind it.
@@ -22,6 +24,7 @@ decrypted (the module docstring of :mod:`linkage.envelope`).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -29,6 +32,7 @@ import os
 import subprocess
 import sys
 import tarfile
+from collections.abc import Callable
 from typing import Any, BinaryIO
 
 import pyrage
@@ -229,11 +233,21 @@ def encrypt(manifest: bytes, data_path: str, recipient: pyrage.x25519.Recipient,
     return sink.size, sink.digest.hexdigest()
 
 
-def _work(request: dict[str, Any]) -> dict[str, Any]:
+def _work(request: dict[str, Any], stdin: BinaryIO, stdout: BinaryIO
+          ) -> dict[str, Any] | None:
     if request["op"] == "decrypt":
         check_ciphertext(request["path"], request["size"], request["sha256"])
-        members, digest = decrypt(request["path"],
-                                  pyrage.x25519.Identity.from_str(request["identity"]),
+        identity = request.get("identity")
+        if identity is None:
+            # The caller was still unlocking its keys (scrypt) while this checked the
+            # ciphertext: say so, and only then does the identity come, on stdin.
+            stdout.write(b'{"checked": true}\n')
+            stdout.flush()
+            line = stdin.readline()
+            if not line:
+                return None  # the caller gave up (its keys did not unlock)
+            identity = json.loads(line)["identity"]
+        members, digest = decrypt(request["path"], pyrage.x25519.Identity.from_str(identity),
                                   request["limit"], request["plain_path"])
         return {"members": members, "data_sha256": digest}
     if request["op"] == "encrypt":
@@ -258,38 +272,95 @@ def _die_with_parent(parent: int) -> None:
 
 
 def main() -> None:
-    """The worker: one request on stdin, one answer on stdout."""
-    request = json.loads(sys.stdin.buffer.readline())
+    """The worker: one request on stdin (and, for a decryption whose request has no
+    identity, the identity on a second line once the ciphertext checked out), one answer
+    on stdout."""
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    request = json.loads(stdin.readline())
     _die_with_parent(request["parent"])
     try:
-        answer = {"ok": _work(request)}
+        result = _work(request, stdin, stdout)
+        if result is None:
+            return
+        answer = {"ok": result}
     except Refused as exc:
         answer = {"refused": str(exc)}
     except NotForUs:
         answer = {"not_for_us": True}
-    sys.stdout.write(json.dumps(answer) + "\n")
-    sys.stdout.flush()
+    stdout.write(json.dumps(answer).encode("utf-8") + b"\n")
+    stdout.flush()
+
+
+class Worker:
+    """One request running in a worker process. A decryption may be started before the
+    caller holds the identity: the worker checks the ciphertext meanwhile, and
+    :meth:`finish` hands the identity over only once that check has passed."""
+
+    def __init__(self, request: dict[str, Any]) -> None:
+        self._path = request.get("path", "")
+        line = json.dumps({**request, "parent": os.getpid()}).encode("utf-8") + b"\n"
+        # -I: the worker sees neither the caller's working folder nor PYTHON* settings.
+        self._proc = subprocess.Popen([sys.executable, "-I", os.path.abspath(__file__)],
+                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE)
+        try:
+            self._proc.stdin.write(line)
+            self._proc.stdin.flush()
+        except BrokenPipeError:
+            pass  # it died at once: finish() reports how
+
+    def finish(self, identity: Callable[[], str] | None = None) -> dict[str, Any]:
+        """Wait for the answer. ``identity`` gives the identity when the request had none
+        (it may block while the keys unlock); it is called, and its result sent, only
+        after the worker says the ciphertext matched. Refusals come back as
+        :class:`Refused` and :class:`NotForUs`, anything else as a RuntimeError (with no
+        request content: a request may hold an identity)."""
+        proc = self._proc
+        try:
+            if identity is not None:
+                first = proc.stdout.readline()
+                if first.strip() != b'{"checked": true}':
+                    return self._answer(first + proc.stdout.read())
+                try:
+                    proc.stdin.write(json.dumps({"identity": identity()}).encode("utf-8")
+                                     + b"\n")
+                    proc.stdin.flush()
+                except BrokenPipeError:
+                    pass
+            return self._answer(proc.stdout.read())
+        except BaseException:
+            self.cancel()
+            raise
+
+    def cancel(self) -> None:
+        """Stop the worker (the caller gave up: its keys did not unlock, or it failed)."""
+        if self._proc.poll() is None:
+            self._proc.kill()
+        self._proc.wait()
+
+    def _answer(self, out: bytes) -> dict[str, Any]:
+        with contextlib.suppress(OSError):
+            self._proc.stdin.close()
+        returncode = self._proc.wait()
+        err = self._proc.stderr.read()
+        self._proc.stderr.close()
+        self._proc.stdout.close()
+        try:
+            answer = json.loads(out.decode("utf-8").strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            tail = err.decode("utf-8", "replace")[-400:]
+            raise RuntimeError(f"envelope worker failed (exit {returncode}): {tail}"
+                               ) from None
+        if "refused" in answer:
+            raise Refused(answer["refused"])
+        if "not_for_us" in answer:
+            raise NotForUs(self._path)
+        return answer["ok"]
 
 
 def run(request: dict[str, Any]) -> dict[str, Any]:
-    """Run one request in a worker process; its answer. :class:`Refused` and
-    :class:`NotForUs` come back as themselves; any other failure as a RuntimeError (no
-    request content in it: the request may hold an identity)."""
-    line = json.dumps({**request, "parent": os.getpid()}).encode("utf-8") + b"\n"
-    # -I: the worker sees neither the caller's working folder nor PYTHON* settings.
-    proc = subprocess.run([sys.executable, "-I", os.path.abspath(__file__)], input=line,
-                          capture_output=True, check=False)
-    try:
-        answer = json.loads(proc.stdout.decode("utf-8").strip().splitlines()[-1])
-    except (ValueError, IndexError):
-        tail = proc.stderr.decode("utf-8", "replace")[-400:]
-        raise RuntimeError(f"envelope worker failed (exit {proc.returncode}): {tail}"
-                           ) from None
-    if "refused" in answer:
-        raise Refused(answer["refused"])
-    if "not_for_us" in answer:
-        raise NotForUs(request.get("path", ""))
-    return answer["ok"]
+    """Run one whole request in a worker process; its answer (see :meth:`Worker.finish`)."""
+    return Worker(request).finish()
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from linkage.engines import Engine, get_engine
-from linkage.envelope import open_envelopes_to
+from linkage.envelope import PendingSecret, open_envelopes_to
 from linkage.errors import LinkageError, SerialMismatch
 from linkage.keys.project import ProjectManifest, as_manifest
 from linkage.reports import CombineReport
@@ -34,7 +34,9 @@ def combine(project: ProjectManifest | str | Path, linkmap_path: str | Path,
     manifest = as_manifest(project)
     manifest.require_open()
     spec = manifest.spec
-    me = manifest.unlock_as("combiner", as_party, keys_dir, passphrase)
+    # The keys unlock (scrypt) while the workers check the inputs' ciphertexts.
+    me = PendingSecret(manifest.role_party("combiner", as_party),
+                       lambda: manifest.unlock_as("combiner", as_party, keys_dir, passphrase))
     out_path = Path(out_path)
     total = len(payload_paths) + 2
     compute = get_engine(engine)

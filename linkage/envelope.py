@@ -20,7 +20,8 @@ import hashlib
 import json
 import os
 import secrets
-from collections.abc import Iterable, Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
@@ -361,8 +362,45 @@ def _not_allowed(path: Path, header: EnvelopeHeader, project: ProjectManifest,
                         f"files in project {project.id} (allowed: {', '.join(sorted(allowed))})")
 
 
+class PendingSecret:
+    """A party's keys being unlocked while the envelopes addressed to it are checked.
+
+    Unlocking costs a deliberate scrypt derivation (a third of a second, on one core),
+    and checking a ciphertext against its signed header needs no secret at all: handed
+    to :func:`open_envelopes_to`, the workers hash the ciphertexts while the first of
+    them to need the identity unlocks it (once; a failure is kept and raised to each).
+    """
+
+    def __init__(self, party_id: str, unlock: Callable[[], PartySecret]) -> None:
+        self.id = party_id
+        self._unlock = unlock
+        self._lock = threading.Lock()
+        self._secret: PartySecret | None = None
+        self._error: BaseException | None = None
+
+    def get(self) -> PartySecret:
+        """The unlocked keys (unlocking them on the first call)."""
+        with self._lock:
+            if self._secret is None and self._error is None:
+                try:
+                    secret = self._unlock()
+                    if secret.id != self.id:
+                        raise LinkageError(f"unlocked the keys of '{secret.id}', not "
+                                           f"'{self.id}'")
+                    self._secret = secret
+                except BaseException as exc:
+                    self._error = exc
+            if self._error is not None:
+                raise self._error
+            return self._secret
+
+
+def _secret(reader: PartySecret | PendingSecret) -> PartySecret:
+    return reader.get() if isinstance(reader, PendingSecret) else reader
+
+
 @contextmanager
-def _decrypted(path: Path, reader: PartySecret, header: EnvelopeHeader,
+def _decrypted(path: Path, reader: PartySecret | PendingSecret, header: EnvelopeHeader,
                in_worker: bool = False) -> Iterator[tuple[dict[str, Any], _Member, str]]:
     """Decrypt a verified envelope to a private scratch file with a cap on every member:
     (manifest, data member, its SHA-256, hashed as it was decrypted).
@@ -376,14 +414,18 @@ def _decrypted(path: Path, reader: PartySecret, header: EnvelopeHeader,
         plain_path = Path(scratch) / "plain.tar"
         try:
             if in_worker:
-                answer = age_worker.run({
-                    "op": "decrypt", "path": str(path), "identity": str(reader.identity),
+                # No identity in the request: the worker checks the ciphertext while the
+                # keys may still be unlocking (scrypt), and gets the identity on its stdin
+                # only once the ciphertext matched.
+                answer = age_worker.Worker({
+                    "op": "decrypt", "path": str(path),
                     "size": header.ciphertext_size, "sha256": header.ciphertext_sha256,
-                    "limit": header.ciphertext_size, "plain_path": str(plain_path)})
+                    "limit": header.ciphertext_size, "plain_path": str(plain_path),
+                }).finish(lambda: str(_secret(reader).identity))
                 members = [tuple(m) for m in answer["members"]]
                 digest = answer["data_sha256"]
             else:
-                members, digest = age_worker.decrypt(str(path), reader.identity,
+                members, digest = age_worker.decrypt(str(path), _secret(reader).identity,
                                                      header.ciphertext_size, str(plain_path))
         except _Refused as exc:
             raise LinkageError(str(exc)) from None
@@ -434,8 +476,9 @@ def _table(path: Path, manifest: dict[str, Any], data: _Member) -> pa.Table:
     return table
 
 
-def _verified(path: Path, reader: PartySecret, expected_kind: str, project: ProjectManifest,
-              allowed_senders: Iterable[str], ciphertext: bool = True) -> EnvelopeHeader:
+def _verified(path: Path, reader: PartySecret | PendingSecret, expected_kind: str,
+              project: ProjectManifest, allowed_senders: Iterable[str],
+              ciphertext: bool = True) -> EnvelopeHeader:
     header = _verify_header(path, project, expected_kind, allowed_senders)
     if header.recipient != reader.id:
         raise LinkageError(f"{path}: addressed to '{header.recipient}', not '{reader.id}'")
@@ -455,7 +498,8 @@ def open_envelope(path: str | Path, reader: PartySecret, expected_kind: str,
         return Envelope(manifest, _table(path, manifest, data))
 
 
-def open_envelope_to(path: str | Path, reader: PartySecret, expected_kind: str,
+def open_envelope_to(path: str | Path, reader: PartySecret | PendingSecret,
+                     expected_kind: str,
                      project: ProjectManifest, allowed_senders: Iterable[str],
                      dest: str | Path, *, in_worker: bool = False
                      ) -> tuple[dict[str, Any], Path]:
@@ -463,9 +507,12 @@ def open_envelope_to(path: str | Path, reader: PartySecret, expected_kind: str,
 
     For inputs too large to hold in memory: an engine then scans the file from disk.
     ``in_worker`` checks the ciphertext and decrypts it in a worker process
-    (:func:`open_envelopes_to` opens several side by side that way).
+    (:func:`open_envelopes_to` opens several side by side that way); ``reader`` may then
+    be a :class:`PendingSecret`, unlocked only once the ciphertext matched.
     """
     path, dest = Path(path), Path(dest)
+    if not in_worker:
+        reader = _secret(reader)
     header = _verified(path, reader, expected_kind, project, allowed_senders,
                        ciphertext=not in_worker)
     with _decrypted(path, reader, header, in_worker) as (manifest, data, digest):
@@ -494,7 +541,7 @@ def use_workers(paths: Sequence[str | Path]) -> bool:
 
 
 def open_envelopes_to(items: Sequence[tuple[str | Path, str, Iterable[str], str | Path]],
-                      reader: PartySecret, project: ProjectManifest
+                      reader: PartySecret | PendingSecret, project: ProjectManifest
                       ) -> list[tuple[dict[str, Any], Path]]:
     """:func:`open_envelope_to` over ``(path, expected kind, allowed senders, dest)`` items,
     results in their order; large ones side by side in worker processes, one per core
@@ -502,11 +549,14 @@ def open_envelopes_to(items: Sequence[tuple[str | Path, str, Iterable[str], str 
 
     Each file is checked as one opened alone is (header, then ciphertext digest, then
     decryption), and the first refusal in item order is raised once all have stopped.
+    With a :class:`PendingSecret` reader, the workers check the ciphertexts while the keys
+    unlock; in process, the keys unlock first.
     """
     from linkage.engines.resources import threads
 
     items = [(Path(p), kind, list(senders), Path(dest)) for p, kind, senders, dest in items]
     if not use_workers([p for p, *_ in items]):
+        reader = _secret(reader)
         return [open_envelope_to(p, reader, kind, project, senders, dest)
                 for p, kind, senders, dest in items]
     with ThreadPoolExecutor(max_workers=min(len(items), threads())) as pool:

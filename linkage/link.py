@@ -12,7 +12,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from linkage.engines import Engine, get_engine
-from linkage.envelope import open_envelopes_to, seal_file
+from linkage.envelope import PendingSecret, open_envelopes_to, seal_file
 from linkage.errors import LinkageError
 from linkage.extract import check_key_version
 from linkage.keys.project import ProjectManifest, as_manifest
@@ -42,7 +42,10 @@ def link_exact(project: ProjectManifest | str | Path, keys_files: Sequence[str |
                            "it exists in fuzzy mode only; exact mode links identical keys")
     manifest.require_open()
     spec = manifest.spec
-    me = manifest.unlock_as("key_manager", as_party, keys_dir, passphrase)
+    # The keys unlock (scrypt) while the workers check the keys files' ciphertexts.
+    me = PendingSecret(manifest.role_party("key_manager", as_party),
+                       lambda: manifest.unlock_as("key_manager", as_party, keys_dir,
+                                                  passphrase))
     out_dir = Path(out_dir)
     recipes = [r.name for r in spec.recipes]
     total = len(keys_files) + 2
@@ -82,7 +85,7 @@ def link_exact(project: ProjectManifest | str | Path, keys_files: Sequence[str |
         out_dir.mkdir(parents=True, exist_ok=True)
         if plain is not None:
             linkmap_path = out_dir / LINKMAP_NAME
-            seal_file(linkmap_path, plain, kind="linkmap", project=manifest, sender=me,
+            seal_file(linkmap_path, plain, kind="linkmap", project=manifest, sender=me.get(),
                       recipient=manifest.party(spec.combiner),
                       extra={"key_version": manifest.key_version})
             # Nothing goes back to the holders: telling one which of its records matched

@@ -89,12 +89,18 @@ class ProjectManifest:
         A party may only act in the role the project gave it: a holder cannot link, and the
         key manager cannot combine.
         """
+        return load_party_secret(keys_dir, self.role_party(role, as_party), passphrase)
+
+    def role_party(self, role: str, as_party: str | None = None) -> str:
+        """The party id acting as ``role``: ``as_party`` if it is the one the project gave
+        that role (else a :class:`LinkageError`), the spec's otherwise. Checked before any
+        key is unlocked."""
         expected = getattr(self.spec, role)
         party_id = as_party or expected
         if party_id != expected:
             raise LinkageError(f"party '{party_id}' is not the {role.replace('_', ' ')} of "
                                f"project {self.id} ({expected} is)")
-        return load_party_secret(keys_dir, party_id, passphrase)
+        return party_id
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -28,13 +28,13 @@ def workers(monkeypatch):
     monkeypatch.setattr(linkage.envelope, "WORKER_MIN_BYTES", 0)
     monkeypatch.setenv("PSEUDOLINK_THREADS", "2")
     ops: list[str] = []
-    real = age_worker.run
+    real = age_worker.Worker.__init__
 
-    def spy(request):
+    def spy(self, request):
         ops.append(request["op"])
-        return real(request)
+        real(self, request)
 
-    monkeypatch.setattr(age_worker, "run", spy)
+    monkeypatch.setattr(age_worker.Worker, "__init__", spy)
     return ops
 
 
@@ -115,7 +115,8 @@ def test_worker_stops_an_oversized_member_and_names_the_file(world, workers):
 def test_one_core_or_small_files_stay_in_process(world, monkeypatch):
     world.prepare_all()
     calls = []
-    monkeypatch.setattr(age_worker, "run", lambda request: calls.append(request))
+    monkeypatch.setattr(age_worker.Worker, "__init__",
+                        lambda self, request: calls.append(request))
     monkeypatch.setenv("PSEUDOLINK_THREADS", "2")
     assert not use_workers(world.keys_files())  # a few KiB: not worth it
     monkeypatch.setattr(linkage.envelope, "WORKER_MIN_BYTES", 0)
@@ -182,3 +183,56 @@ def test_a_worker_dies_with_its_stage_killed_with_9(tmp_path):
         assert not alive, "the worker outlived its stage"
     finally:
         stage.kill()
+
+
+def test_the_identity_goes_to_a_worker_only_after_its_ciphertext_matched(world, tmp_path):
+    # A worker started before the keys unlock must not be handed the identity for a file
+    # that does not match its signed header: the keys are never even asked for.
+    world.prepare_all()
+    path = world.keys_files()[0]
+    header = linkage.envelope._read_header(path)[1]
+    request = {"op": "decrypt", "path": str(path), "size": header.ciphertext_size,
+               "sha256": header.ciphertext_sha256, "limit": header.ciphertext_size,
+               "plain_path": str(tmp_path / "plain.tar")}
+    keymanager = linkage.load_party_secret(world.keys, "keymanager", PASSPHRASE)
+    asked: list[bool] = []
+
+    def identity() -> str:
+        asked.append(True)
+        return str(keymanager.identity)
+
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 1
+    path.write_bytes(bytes(data))
+    with pytest.raises(age_worker.Refused, match="does not match its signed header"):
+        age_worker.Worker(request).finish(identity)
+    assert asked == [] and not (tmp_path / "plain.tar").exists()
+    data[-1] ^= 1
+    path.write_bytes(bytes(data))
+    answer = age_worker.Worker(request).finish(identity)
+    assert asked == [True] and len(answer["members"]) == 2
+
+
+def test_keys_that_do_not_unlock_stop_the_workers_and_name_the_passphrase(world, workers):
+    world.prepare_all()
+    with pytest.raises(linkage.LinkageError, match="wrong passphrase"):
+        linkage.link(world.manifest, world.keys_files(), world.exchange, world.keys,
+                     "not the passphrase at all")
+    assert workers.count("decrypt") == 2
+    assert not (world.exchange / "linkmap.age").exists()
+    # No worker is left waiting for an identity that will never come.
+    assert not _live_workers()
+
+
+def _live_workers() -> list[int]:
+    """Pids of this process's envelope workers still running (any of its threads' children)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            if int(stat[1]) == os.getpid() and stat[0] != "Z" and \
+                    b"age_worker" in (entry / "cmdline").read_bytes():
+                found.append(int(entry.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
