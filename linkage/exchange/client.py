@@ -104,8 +104,30 @@ class ExchangeClient:
 
     def claim(self, worker_id: int) -> dict[str, Any] | None:
         """The next job of this party's queue, now running on ``worker_id``; None if idle."""
-        response = self.request("POST", f"/v1/workers/{worker_id}/claim")
-        return None if response.status_code == 204 else _json(response)
+        return self.wait_for_work(worker_id)[0]
+
+    def wait_for_work(self, worker_id: int, wait: float = 0.0, since: int | None = None
+                      ) -> tuple[dict[str, Any] | None, int | None]:
+        """Claim the next job, waiting up to ``wait`` seconds at the exchange for one:
+        (the job or None, the ``since`` for the next call).
+
+        None comes back as soon as a file for this party arrives (to fetch it ahead of its
+        job) or when time is up; ``since`` is what this party's worker saw last, so an
+        arrival between two calls ends the next wait at once.
+        """
+        from urllib.parse import urlencode
+
+        query = urlencode({"wait": wait, **({"since": since} if since is not None else {})})
+        response = self.request("POST", f"/v1/workers/{worker_id}/claim?{query}")
+        if response.status_code == 204:
+            seen = response.headers.get("exchange-changes")
+            return None, int(seen) if seen and seen.isdigit() else None
+        return _json(response), None
+
+    def inbox(self) -> list[dict[str, Any]]:
+        """Every file at the exchange addressed to this party, in every project (each
+        row with its ``project``)."""
+        return _json(self.request("GET", "/v1/inbox"))["files"]
 
     def finish(self, job_id: int, worker_id: int, error: str | None = None) -> str:
         from urllib.parse import urlencode
@@ -239,18 +261,26 @@ class ExchangeClient:
         return written
 
     def pull(self, project: str, manifest: ProjectManifest, out_dir: str | Path,
-             kinds: tuple[str, ...] | None = None, progress: Progress | None = None
+             kinds: tuple[str, ...] | None = None, progress: Progress | None = None, *,
+             rows: list[dict[str, Any]] | None = None, recheck: bool = False
              ) -> list[Path]:
         """Download every file addressed to this party (of ``kinds``) not yet in
-        ``out_dir``; each is verified against ``manifest`` before it takes its name."""
+        ``out_dir``; each is verified against ``manifest`` before it takes its name.
+
+        A file already there under its signed header's digest is kept unread: the stage
+        that opens it checks its bytes against that digest before decrypting. ``recheck``
+        (a retried job) reads each kept file and fetches it again if it no longer matches.
+        ``rows``: the exchange's list of files, if the caller has it (else asked for).
+        """
         out_dir = Path(out_dir)
         pulled = []
-        for row in self.status(project)["files"]:
+        for row in self.status(project)["files"] if rows is None else rows:
             if row["recipient"] != self.party.id or (kinds and row["kind"] not in kinds):
                 continue
             target = out_dir / file_name(row["kind"], row["sender"], row["recipient"])
             if target.exists() and header_path(target).exists() and \
-                    _digest_of(header_path(target)) == row["sha256"]:
+                    _digest_of(header_path(target)) == row["sha256"] and \
+                    not (recheck and not _intact(target, manifest)):
                 continue
             self._download(project, manifest, row, target, progress)
             pulled.append(target)
@@ -301,6 +331,14 @@ def _slice(path: Path, offset: int, count: int) -> Iterator[bytes]:
                 raise ExchangeError(f"{path}: shorter than its signed header says")
             count -= len(block)
             yield block
+
+
+def _intact(path: Path, manifest: ProjectManifest) -> bool:
+    try:
+        verify_envelope(path, manifest)
+    except LinkageError:
+        return False
+    return True
 
 
 def _digest_of(sig: Path) -> str | None:

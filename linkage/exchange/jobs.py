@@ -112,8 +112,9 @@ class JobQueue:
     async def close(self) -> None:
         await self.connector.close_async()
 
-    async def schedule(self, manifest: ProjectManifest) -> list[int]:
-        """Defer every task whose inputs are all in and that has no job yet."""
+    async def schedule(self, manifest: ProjectManifest) -> list[tuple[int, str]]:
+        """Defer every task whose inputs are all in and that has no job yet: (job id,
+        the party that runs it) of each."""
         files = self.state.files(manifest.id)
         deferred = []
         for task in TASKS.values():
@@ -123,12 +124,12 @@ class JobQueue:
             existing = await self.manager.list_jobs_async(lock=lock)
             if any(j.status != pjobs.Status.FAILED.value for j in existing):
                 continue
-            job = pjobs.Job(id=None, queue=queue_name(task.role,
-                                                      party_of_role(manifest, task.role)),
+            runner = party_of_role(manifest, task.role)
+            job = pjobs.Job(id=None, queue=queue_name(task.role, runner),
                             lock=lock, queueing_lock=lock, task_name=task.name,
                             task_kwargs={"project": manifest.id})
             try:
-                deferred.append((await self.manager.defer_job_async(job)).id)
+                deferred.append(((await self.manager.defer_job_async(job)).id, runner))
             except Exception as exc:  # AlreadyEnqueued: a concurrent upload deferred it
                 if type(exc).__name__ != "AlreadyEnqueued":
                     raise

@@ -25,6 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
 from linkage.errors import LinkageError
+from linkage.exchange.changes import Changes
 from linkage.exchange.checks import check_envelope, decode_header, encode_header
 from linkage.exchange.health import add_health_routes
 from linkage.exchange.refusals import Audit, Refusal
@@ -56,8 +57,10 @@ def create_app(state: ExchangeState, storage: Storage, staging: Staging, audit: 
     """The exchange's FastAPI app over its state, envelope storage and staging area.
 
     With ``jobs`` (PostgreSQL only), uploads that complete a stage's inputs defer its job,
-    and workers claim and finish jobs through the ``/v1/workers`` endpoints.
+    and workers claim and finish jobs through the ``/v1/workers`` endpoints; a claim may
+    wait until a job or a file for its party arrives (:mod:`linkage.exchange.changes`).
     """
+    changes = Changes()
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -223,10 +226,14 @@ def create_app(state: ExchangeState, storage: Storage, staging: Staging, audit: 
         audit(party, "exchange.upload.accepted", _target(request),
               {"kind": header.kind, "recipient": header.recipient,
                "size": header.ciphertext_size, "sha256": digest})
+        woken = {header.recipient}
         if jobs is not None:
-            for job_id in await jobs.schedule(caller.manifest):
+            for job_id, runner in await jobs.schedule(caller.manifest):
                 audit(party, "exchange.job.deferred", f"/v1/jobs/{job_id}",
                       {"project": project_id, "state": "todo"})
+                woken.add(runner)
+        # The recipient's worker fetches the file now (or runs the job it completed).
+        await changes.mark(woken)
         return JSONResponse(row.public(), status_code=201, headers={"Location": location})
 
     @app.get("/v1/projects/{project_id}/files/{digest}")
@@ -251,11 +258,21 @@ def create_app(state: ExchangeState, storage: Storage, staging: Staging, audit: 
                      "Content-Disposition": f'attachment; filename="'
                                             f'{file_name(row.kind, row.sender, row.recipient)}"'})
 
+    @app.get("/v1/inbox")
+    def inbox(request: Request) -> dict[str, Any]:
+        """Every file addressed to the caller, in every project (metadata only): what a
+        worker fetches ahead of its jobs."""
+        party = authenticate_party(request)
+        return {"you": party,
+                "files": [{**row.public(), "project": row.project,
+                           "name": file_name(row.kind, row.sender, row.recipient)}
+                          for row in state.files_for(party)]}
+
     add_setup_routes(app, state, authenticate, audit)
     if jobs is not None:
         from linkage.exchange.job_routes import add_job_routes
 
-        add_job_routes(app, jobs, authenticate_party, audit)
+        add_job_routes(app, jobs, authenticate_party, audit, changes)
     return app
 
 

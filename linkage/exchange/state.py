@@ -154,6 +154,13 @@ class ExchangeState:
                               .order_by(files.c.created_at, files.c.digest)).all()
         return [FileRow(**row._mapping) for row in rows]
 
+    def files_for(self, recipient: str) -> list[FileRow]:
+        """Every file addressed to ``recipient``, in any project (a worker's inbox)."""
+        with self.engine.connect() as db:
+            rows = db.execute(select(files).where(files.c.recipient == recipient)
+                              .order_by(files.c.created_at, files.c.digest)).all()
+        return [FileRow(**row._mapping) for row in rows]
+
 
 def manifest_from_text(text: str) -> ProjectManifest:
     """A manifest from its JSON text (a party checks the one the exchange sends)."""

@@ -6,6 +6,13 @@ own workspace. Work happens in a scratch directory and the output is uploaded (o
 whole, so a worker killed at any moment publishes nothing half-made; the exchange puts the
 job back when heartbeats stop, and accepts a stage's output once, so the retry publishes
 exactly once.
+
+While it waits, a worker fetches its inputs as they land (:func:`prefetch`): the key
+manager each holder's keys file while the other holders still prepare, the agency the
+payloads while the key manager links. When a job's last input lands, only that one is
+left to fetch. A prefetched file is verified (signature, project binding, digest) before
+it takes its name, like any pull; the stage that opens it checks its bytes against the
+signed digest again before decrypting, and a retried job re-reads what it holds.
 """
 
 from __future__ import annotations
@@ -28,6 +35,10 @@ Log = Callable[[str], None]
 Record = Callable[[dict, dict[str, Path], dict], None]
 COMBINED_NAME = "combined.parquet"
 LINK_REPORT_NAME = "link-report.json"
+#: The kinds of file each role's jobs read (what its worker fetches ahead of them).
+INPUTS = {"key_manager": ("keys",), "combiner": ("linkmap", "payload")}
+#: Seconds a claim waits at the exchange for work before asking again.
+WAIT = 20.0
 
 
 def run_job(client: ExchangeClient, job: dict, project_dir: Path, keys_dir: Path,
@@ -39,13 +50,17 @@ def run_job(client: ExchangeClient, job: dict, project_dir: Path, keys_dir: Path
     manifest = ProjectManifest.load(project_dir)
     inbox = project_dir / "inbox"
     me = client.party.id
+    # A retried job re-reads the files it holds: one altered after it was fetched is
+    # fetched again rather than refused on every attempt.
+    recheck = int(job.get("attempt", 1)) > 1
     if job["task"] == "link":
         status = client.status(project)
         if any(f["kind"] == "linkmap" and f["sender"] == me for f in status["files"]):
             log(f"job {job['id']}: the link map is already at the exchange (an earlier "
                 "attempt uploaded it); finishing")
             return {}, {"already_published": True}
-        client.pull(project, manifest, inbox, kinds=("keys",))
+        _pull(client, job, manifest, inbox, INPUTS["key_manager"], status["files"], recheck,
+              log)
         keys = [inbox / f"{h}.keys.age" for h in manifest.spec.holder_ids]
         with tempfile.TemporaryDirectory(prefix="pseudolink-worker-") as scratch:
             log(f"job {job['id']}: linking {len(keys)} keys files")
@@ -64,7 +79,7 @@ def run_job(client: ExchangeClient, job: dict, project_dir: Path, keys_dir: Path
                  "report": project_dir / LINK_REPORT_NAME},
                 {"links": report.links, "linkmap_sha256": pushed.sha256})
     elif job["task"] == "combine":
-        client.pull(project, manifest, inbox, kinds=("linkmap", "payload"))
+        _pull(client, job, manifest, inbox, INPUTS["combiner"], None, recheck, log)
         payloads = [inbox / f"{h}.payload.age" for h in manifest.spec.holder_ids]
         log(f"job {job['id']}: combining {len(payloads)} payloads")
         out = project_dir / COMBINED_NAME
@@ -78,13 +93,63 @@ def run_job(client: ExchangeClient, job: dict, project_dir: Path, keys_dir: Path
         raise LinkageError(f"unknown task {job['task']!r}")
 
 
+def _pull(client: ExchangeClient, job: dict, manifest: ProjectManifest, inbox: Path,
+          kinds: tuple[str, ...], rows: list[dict] | None, recheck: bool, log: Log) -> None:
+    started = time.perf_counter()
+    pulled = client.pull(job["project"], manifest, inbox, kinds=kinds, rows=rows,
+                         recheck=recheck)
+    if pulled:
+        size = sum(p.stat().st_size for p in pulled)
+        log(f"job {job['id']}: fetched {', '.join(p.name for p in pulled)} ({size:,} "
+            f"bytes) in {time.perf_counter() - started:.1f} s")
+
+
+def prefetch(client: ExchangeClient, role: str, project_dir_of: Callable[[str], Path],
+             log: Log = print, refused: set[str] | None = None) -> list[Path]:
+    """Fetch every file at the exchange that this party's jobs will read and that its
+    workspace does not hold yet, each verified before it takes its name; the files
+    fetched. A file that fails is reported, its digest added to ``refused`` (not tried
+    again here), and left to the job, which fails on it with the same message."""
+    refused = set() if refused is None else refused
+    manifests: dict[str, ProjectManifest | None] = {}
+    fetched: list[Path] = []
+    for row in client.inbox():
+        project = row["project"]
+        if row["kind"] not in INPUTS[role] or row["sha256"] in refused:
+            continue
+        if project not in manifests:
+            try:
+                manifests[project] = ProjectManifest.load(project_dir_of(project))
+            except (LinkageError, OSError):
+                manifests[project] = None  # not a project of this workspace
+        if manifests[project] is None:
+            continue
+        started = time.perf_counter()
+        try:
+            pulled = client.pull(project, manifests[project], project_dir_of(project) /
+                                 "inbox", rows=[row])
+        except LinkageError as exc:
+            refused.add(row["sha256"])
+            log(f"project {project}: {row['name']} not fetched ahead of its job: {exc}")
+            continue
+        for path in pulled:
+            log(f"project {project}: fetched {path.name} ahead of its job "
+                f"({path.stat().st_size:,} bytes in {time.perf_counter() - started:.1f} s)")
+        fetched += pulled
+    return fetched
+
+
 def work(client: ExchangeClient, role: str, project_dir_of: Callable[[str], Path],
          keys_dir: Path, passphrase: str, *, once: bool = False, poll: float = 2.0,
-         heartbeat: float = 5.0, log: Log = print, record: Record | None = None) -> int:
+         wait: float = WAIT, heartbeat: float = 5.0, log: Log = print,
+         record: Record | None = None) -> int:
     """Claim and run jobs until stopped (or, with ``once``, until the queue is empty).
 
     Returns how many jobs finished. A heartbeat thread keeps the claim alive while a job
     runs; if this process dies, the heartbeats stop and the exchange requeues the job.
+    Between jobs a claim waits at the exchange up to ``wait`` seconds and returns as soon
+    as a job or a file arrives; the worker then fetches any new inputs (:func:`prefetch`).
+    ``poll``: the pause before asking again after the exchange could not be reached.
     """
     worker_id = client.register_worker(role)
     log(f"worker {worker_id} for {client.party.id} ({role}) at {client.url}")
@@ -99,10 +164,17 @@ def work(client: ExchangeClient, role: str, project_dir_of: Callable[[str], Path
 
     threading.Thread(target=beat, daemon=True, name="heartbeat").start()
     done = 0
+    # None: this worker has not heard from the exchange since its last job, so the next
+    # claim returns at once (and the worker looks for new inputs) rather than waiting.
+    since: int | None = None
+    refused: set[str] = set()
     try:
         while True:
             try:
-                job = client.claim(worker_id)
+                if not once:
+                    prefetch(client, role, project_dir_of, log, refused)
+                job, since = client.wait_for_work(
+                    worker_id, 0.0 if once or since is None else wait, since)
             except ExchangeError as exc:
                 if exc.status == 410:  # presumed dead after missed heartbeats
                     worker_id = client.register_worker(role)
@@ -117,7 +189,8 @@ def work(client: ExchangeClient, role: str, project_dir_of: Callable[[str], Path
             if job is None:
                 if once:
                     return done
-                time.sleep(poll)
+                if since is None:  # an exchange that cannot hold a claim open
+                    time.sleep(poll)
                 continue
             log(f"job {job['id']}: {job['task']} of project {job['project']}, attempt "
                 f"{job['attempt']}")

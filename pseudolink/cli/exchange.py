@@ -298,8 +298,12 @@ def worker(
     as_party: AsOption = None,
     once: Annotated[bool, typer.Option(
         "--once", help="Stop when the queue is empty instead of waiting for work.")] = False,
-    poll: Annotated[float, typer.Option(help="Seconds between claims when idle.",
-                                        min=0.1)] = 2.0,
+    wait: Annotated[float, typer.Option(
+        help="Seconds a claim waits at the exchange for work; it returns as soon as a job "
+             "or a file for this party arrives.", min=0.0, max=30.0)] = 20.0,
+    poll: Annotated[float, typer.Option(
+        help="Seconds before asking again when the exchange cannot be reached.",
+        min=0.1)] = 2.0,
     heartbeat: Annotated[float, typer.Option(help="Seconds between heartbeats.",
                                              min=0.1)] = 5.0,
     workdir: WorkdirOption = None,
@@ -308,7 +312,8 @@ def worker(
 
     The key manager's worker links once every holder's keys file is in and sends the link
     map; the agency's combines once the link map and payloads are in, leaving the
-    combined table at WORKDIR/data/PROJECT/combined.parquet.
+    combined table at WORKDIR/data/PROJECT/combined.parquet. While it waits, it fetches
+    (and verifies) each input as it lands, so a job starts with only its last one to fetch.
     """
     import linkage
     from linkage.exchange import work
@@ -331,7 +336,7 @@ def worker(
     try:
         with _client(space, exchange, party) as client:
             work(client, role, space.project_dir, space.keys, passphrase(), once=once,
-                 poll=poll, heartbeat=heartbeat, record=record,
+                 poll=poll, wait=wait, heartbeat=heartbeat, record=record,
                  log=lambda line: console.print(line, highlight=False, soft_wrap=True))
     except linkage.LinkageError as exc:
         raise fail(str(exc)) from None
