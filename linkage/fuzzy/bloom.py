@@ -15,35 +15,44 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from linkage.fuzzy.grams import MAX_SALTS, as_jamo, bigram_codes, codepoints, gram_message
+from linkage.fuzzy.grams import MAX_SALTS, as_jamo, bigram_codes, codepoints, gram_messages
 from linkage.fuzzy.params import FieldEncoding
 from linkage.keys.batch_hmac import hmac_sha256_column, native_available
 
 CHUNK = 100_000
 
 
-def _digests(project_key: bytes, messages: list[bytes], native: bool) -> bytes:
+def _digests(project_key: bytes, messages: pa.Array, native: bool) -> bytes:
     """The concatenated HMAC-SHA256 of each message (OpenSSL in batch where built)."""
-    if native and messages:
-        column = hmac_sha256_column(project_key, pa.array(messages, pa.binary()))
+    if native and len(messages):
+        column = hmac_sha256_column(project_key, messages)
         return column.buffers()[1].to_pybytes()
-    return b"".join(hmac.digest(project_key, m, hashlib.sha256) for m in messages)
+    return b"".join(hmac.digest(project_key, m, hashlib.sha256)
+                    for m in messages.to_pylist())
 
 
-def gram_positions(project_key: bytes, encoding: FieldEncoding, messages: list[bytes], *,
-                   native: bool | None = None) -> np.ndarray:
+def _prefixed(prefix: bytes, messages: pa.Array) -> pa.Array:
+    return pc.binary_join_element_wise(pa.scalar(prefix, pa.binary()), messages,
+                                       pa.scalar(b"", pa.binary()))
+
+
+def gram_positions(project_key: bytes, encoding: FieldEncoding,
+                   messages: list[bytes] | pa.Array, *, native: bool | None = None
+                   ) -> np.ndarray:
     """``(len(messages), k)`` bit positions: k independent 16-bit slices of HMACs.
 
     ``native`` (default: where the OpenSSL helper is built) computes the same HMACs in one
     batch call instead of one Python call per gram: a prepare's main cost.
     """
     native = native_available() if native is None else native
+    if not isinstance(messages, pa.Array):
+        messages = pa.array(messages, pa.binary())
     per_digest = 16
     rounds = -(-encoding.hashes // per_digest)
     out = np.empty((len(messages), rounds * per_digest), dtype=np.uint16)
     for r in range(rounds):
         prefix = encoding.tag + b"\x1f" + bytes([r])
-        digests = _digests(project_key, [prefix + m for m in messages], native)
+        digests = _digests(project_key, _prefixed(prefix, messages), native)
         out[:, r * per_digest:(r + 1) * per_digest] = np.frombuffer(
             digests, dtype=">u2").reshape(len(messages), per_digest)
     # bits is a power of two, so the modulus keeps positions uniform.
@@ -76,17 +85,9 @@ def encode(values: pa.Array, encoding: FieldEncoding, project_key: bytes, harden
     if encoding.jamo:
         values = as_jamo(values)
     valid = pc.is_valid(values)
-    salt_ids = None
-    salt_names = [""]
     if salts is not None:
         valid = pc.and_(valid, pc.is_valid(salts))
-        encoded = pc.dictionary_encode(pc.fill_null(salts, ""))
-        combined = encoded.combine_chunks() if isinstance(encoded, pa.ChunkedArray) else encoded
-        # The attribute's name keeps two salts with one value (a year, a postcode) apart.
-        salt_names = [f"{salt_name}={v}" for v in combined.dictionary.to_pylist()]
-        if len(salt_names) > MAX_SALTS:
-            raise ValueError(f"field {encoding.kind}: more than {MAX_SALTS} salt values")
-        salt_ids = combined.indices.to_numpy(zero_copy_only=False).astype(np.uint64)
+        salts = salts.combine_chunks() if isinstance(salts, pa.ChunkedArray) else salts
     valid_np = valid.to_numpy(zero_copy_only=False)
     values = pc.if_else(valid, values, pa.scalar(None, pa.string())).to_pylist()
     n = len(values)
@@ -94,30 +95,24 @@ def encode(values: pa.Array, encoding: FieldEncoding, project_key: bytes, harden
     packed = np.zeros((n, width // 8), dtype=np.uint8)
     fixed = hardening == "fixed_weight"
     per_gram = replace(encoding, hashes=MAX_GRAM_POSITIONS) if fixed else encoding
-    chunk = CHUNK // 4 if fixed else CHUNK
-    cache: dict[tuple[int, ...], np.ndarray] = {}
-    salt_shift = 2 * 21 + 6
+    # Salt ids are numbered per chunk: a salt of many values (a street address) then never
+    # outgrows the id's bits, and a gram's message carries the salt's value, not its id.
+    chunk = min(CHUNK // 4 if fixed else CHUNK, MAX_SALTS)
     for start in range(0, n, chunk):
         stop = min(start + chunk, n)
+        salt_ids, salt_names = None, [""]
+        if salts is not None:
+            encoded = pc.dictionary_encode(pc.fill_null(salts.slice(start, stop - start), ""))
+            # The attribute's name keeps two salts with one value (a year, a postcode) apart.
+            salt_names = [f"{salt_name}={v}" for v in encoded.dictionary.to_pylist()]
+            salt_ids = encoded.indices.to_numpy(zero_copy_only=False).astype(np.uint64)
         grams = bigram_codes(codepoints(values[start:stop]), positional=encoding.positional,
-                             salts=None if salt_ids is None else salt_ids[start:stop],
-                             q=encoding.q)
+                             salts=salt_ids, q=encoding.q)
         keys = grams.keys()
         distinct, inverse = np.unique(keys, axis=0 if keys.ndim == 2 else None,
                                       return_inverse=True)
         inverse = inverse.reshape(-1)
-        # tolist() gives Python ints (one per gram, or a [code, third] pair): far cheaper
-        # than converting numpy scalars one by one.
-        found = [(g,) if isinstance(g, int) else tuple(g) for g in distinct.tolist()]
-        new = [g for g in found if g not in cache]
-        if new:
-            messages = [gram_message(g[0], salt_names[g[0] >> salt_shift], *g[1:])
-                        for g in new]
-            for gram, row in zip(new, gram_positions(project_key, per_gram, messages),
-                                 strict=True):
-                cache[gram] = row
-        table = np.stack([cache[g] for g in found]) if found else \
-            np.zeros((0, per_gram.hashes), dtype=np.int64)
+        table = gram_positions(project_key, per_gram, gram_messages(distinct, salt_names))
         bits = np.zeros((stop - start, encoding.bits), dtype=bool)
         if fixed:
             _set_fixed_weight(bits, grams.rows, inverse, table, value_positions(encoding))

@@ -61,8 +61,10 @@ class FieldEncoding:
 SALTED = ("name", "given_name", "surname")
 #: Tried in order; each is used when every holder can supply it. Two independent salts let a
 #: pair whose birth year was mistyped still compare its names under the postcode, and the
-#: reverse for a person who moved.
-DEFAULT_SALTS = ("dob~year", "postcode", "postcode_any")
+#: reverse for a person who moved. The street address salts them as well: a record with no
+#: birth date (no RRN) still compares its name with every record at its address, so an
+#: exact address alone cannot link two people who live there (issue 18).
+DEFAULT_SALTS = ("dob~year", "postcode", "postcode_any", "address")
 ENCODINGS: dict[str, FieldEncoding] = {
     "name": FieldEncoding("name", 256, 8, jamo=True),
     "given_name": FieldEncoding("given_name", 256, 8, jamo=True),
