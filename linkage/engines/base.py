@@ -21,6 +21,8 @@ import pyarrow.parquet as pq
 from linkage.spec import Recipe
 
 if TYPE_CHECKING:
+    from linkage.fuzzy.link import FuzzyOutcome
+    from linkage.fuzzy.params import FuzzyParams
     from linkage.prepare import PrepareJob, PrepareTotals
 
 #: Columns of :attr:`MatchResult.members`.
@@ -155,6 +157,21 @@ class Engine(ABC):
         columns = [c for cs in fields.values() for c in cs]
         filters = [{c: from_arrow(t.column(c)) for c in columns} for t in (left, right)]
         return comparison_levels(filters[0], filters[1], fields, li, ri, cuts, baselines)
+
+    def fuzzy_link_files(self, keys: Mapping[str, Path], params: FuzzyParams,
+                         linkmap: Path | None) -> FuzzyOutcome:
+        """Fuzzy mode: block, compare, fit the model, score and resolve the two holders'
+        keys files (Parquet, in spec order) and, unless ``linkmap`` is None, write the plain
+        link map there (``link_id``, ``holder``, ``serial``); return the counts.
+
+        This default does it in this process, comparing through :meth:`compare_pairs`; an
+        engine that distributes overrides it so that no record comes to this process.
+        Every engine must link the same pairs.
+        """
+        from linkage.fuzzy.link import link_tables
+
+        return link_tables({h: pq.read_table(p) for h, p in keys.items()}, params, linkmap,
+                           engine=self)
 
     @abstractmethod
     def linked_records(self, linkmap: Path) -> dict[str, int]:

@@ -36,6 +36,8 @@ from linkage.scratch import watch
 from linkage.spec import Recipe
 
 if TYPE_CHECKING:
+    from linkage.fuzzy.link import FuzzyOutcome
+    from linkage.fuzzy.params import FuzzyParams
     from linkage.prepare import PrepareJob, PrepareTotals
 
 DEFAULT_MASTER = "local[2]"
@@ -253,6 +255,15 @@ class SparkEngine(Engine):
         from linkage.engines.spark_fuzzy import spark_levels
 
         return spark_levels(self.spark, left, right, fields, li, ri, cuts, baselines)
+
+    def fuzzy_link_files(self, keys: Mapping[str, Path], params: FuzzyParams,
+                         linkmap: Path | None) -> FuzzyOutcome:
+        """The executors read the keys files, block, compare, score, resolve and write the
+        link map; the driver fits the model on the distinct comparison patterns and gets
+        counts only (see :mod:`linkage.engines.spark_fuzzy`)."""
+        from linkage.engines.spark_fuzzy import fuzzy_link
+
+        return fuzzy_link(self.spark, keys, params, linkmap)
 
     def linked_records(self, linkmap: Path) -> dict[str, int]:
         counts = self.spark.read.parquet(str(linkmap)).groupBy("holder").count().collect()
@@ -489,24 +500,61 @@ def _write_single(frame: DataFrame, target: Path, compression: str, *, dictionar
                   order: Sequence[str] = ("__start", "__idx"),
                   drop: Sequence[str] = ("__start", "__idx"), shuffle: bool = False) -> None:
     """Write ``frame`` (less the columns ``drop``) as the one Parquet file ``target``, rows
-    in ``order``: one task writes it, in the executors. ``shuffle`` keeps the work before
-    the write parallel (a frame not yet materialised); without it the partitions are only
-    concatenated."""
+    in ``order``.
+
+    Every task writes its own partition, sorted, in the executors; the part files are then
+    joined into one file by copying their pages as they are (:func:`_merge_parts`). With
+    ``shuffle`` the frame is sorted across partitions first (a range shuffle), so part
+    files in partition order hold the rows in ``order``; without it the caller promises
+    that its partitions already come in that order (a file read block by block), and each
+    is only sorted within.
+    """
     parts = target.parent / f".{target.name}.{os.getpid()}.parts"
     shutil.rmtree(parts, ignore_errors=True)
     watch(parts)
     try:
-        one = frame.repartition(1) if shuffle else frame.coalesce(1)
-        (one.sortWithinPartitions(*order).drop(*drop)
+        ordered = frame.orderBy(*order) if shuffle else frame.sortWithinPartitions(*order)
+        (ordered.drop(*drop)
          .write.option("compression", compression)
          .option("parquet.enable.dictionary", str(dictionary).lower())
          .parquet(str(parts)))
+        # part-NNNNN: the task's partition number, so the names sort in partition order.
         written = sorted(parts.glob("part-*"))
-        if len(written) != 1:
-            raise LinkageError(f"Spark wrote {len(written)} files for {target.name}, not one")
-        os.replace(written[0], target)
+        if not written:
+            raise LinkageError(f"Spark wrote no file for {target.name}")
+        if len(written) == 1:
+            os.replace(written[0], target)
+        else:
+            merged = parts / "merged.parquet"
+            _merge_parts(frame.sparkSession, written, merged)
+            os.replace(merged, target)
     finally:
         shutil.rmtree(parts, ignore_errors=True)
+
+
+def _merge_parts(spark: SparkSession, files: Sequence[Path], target: Path) -> None:
+    """Join Parquet files of one schema into ``target``, rows in the files' order, with
+    parquet-java's ``ParquetRewriter`` (in Spark's own jars, run in the driver's JVM).
+
+    It copies each column chunk's compressed pages as they are and writes one footer over
+    them: no value is decoded or encoded again, so the driver moves bytes (as the seal that
+    follows does), never records, and the file is as the executors wrote it, row group for
+    row group.
+    """
+    jvm = spark._jvm
+    hadoop_path = jvm.org.apache.hadoop.fs.Path
+    inputs = jvm.java.util.ArrayList()
+    for path in files:
+        inputs.add(hadoop_path(path.resolve().as_uri()))
+    rewrite = jvm.org.apache.parquet.hadoop.rewrite
+    options = rewrite.RewriteOptions.Builder(
+        spark._jsc.hadoopConfiguration(), inputs, hadoop_path(target.resolve().as_uri())
+    ).build()
+    rewriter = rewrite.ParquetRewriter(options)
+    try:
+        rewriter.processBlocks()
+    finally:
+        rewriter.close()
 
 
 def _publish(parts: Path, out: Path) -> None:

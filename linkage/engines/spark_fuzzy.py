@@ -1,22 +1,55 @@
-"""Fuzzy mode's comparison step on Apache Spark: candidate pairs joined to both holders'
-filters and binned into levels by the same numpy Dice, batch by batch in ``mapInArrow``.
+"""Fuzzy mode on Apache Spark, in the executors from the keys files to the link map.
 
-Blocking yields the pairs and the model is fitted on the driver over distinct comparison
-patterns (a few thousand rows whatever the data size); the comparison is the step whose work
-grows with the candidates, so it is the one Spark distributes. Levels come back in the
-candidates' order and equal the DuckDB/numpy path's byte for byte (a test holds them to it).
+:func:`fuzzy_link` is :meth:`SparkEngine.fuzzy_link_files`: the executors read the two
+keys files (Parquet, opened from their envelopes by the driver to where they can read
+them), join blocking keys into candidate pairs, compare the pairs' Bloom filters with the
+same numpy Dice (``mapInArrow``), score them, resolve them one-to-one and write the link
+map. The driver gets only aggregates: counts, the random pairs' mean similarity per field,
+and the distinct comparison patterns with their counts (a few thousand rows whatever the
+data size), on which it fits the model exactly as the one-machine path does (same patterns,
+same order, same numpy: the same floating-point weights). Each pattern's weight goes back
+to the executors as a small broadcast table.
+
+One-to-one resolution is the one-machine greedy (best weight first, ties by left then right
+row) done in rounds: a pair that is the best of every pair of its left record and of its
+right record is the pair greedy would take, so each round keeps those and drops every other
+pair of their records, until none is left. With a strict order of pairs that is exactly
+greedy's result (tests/linkage/test_fuzzy_spark.py holds it to greedy on ties).
+
+:func:`spark_levels` (the comparison step alone) serves clerical review, which runs in the
+driver whatever the engine.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
-from pyspark.sql import SparkSession
+import pyarrow.parquet as pq
+from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
 
+from linkage.fuzzy.blocking import column_name, rule_name
 from linkage.fuzzy.bloom import from_arrow
-from linkage.fuzzy.scoring import comparison_levels
+from linkage.fuzzy.scoring import (
+    MISSING,
+    choose_threshold_counts,
+    comparison_levels,
+    distinct_patterns,
+    field_similarity,
+    fit_em_patterns,
+    mutual_best_probability,
+    similarity_levels,
+    weight_histogram,
+)
+
+if TYPE_CHECKING:
+    from linkage.fuzzy.link import FuzzyOutcome
+    from linkage.fuzzy.params import FuzzyParams
 
 
 def _field_name(index: int) -> str:
@@ -66,3 +99,317 @@ def spark_levels(spark: SparkSession, left: pa.Table, right: pa.Table,
     if len(result) != len(li):
         raise RuntimeError(f"Spark compared {len(result)} of {len(li)} candidate pairs")
     return out
+
+
+def _q(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+class _Filters:
+    """Turns a batch's binary filter columns (``{side}_{alias}``) back into numpy filters."""
+
+    def __init__(self, columns: Sequence[str], alias: Mapping[str, str],
+                 widths: Mapping[str, int]) -> None:
+        self.columns, self.alias, self.widths = list(columns), dict(alias), dict(widths)
+
+    def of(self, batch: pa.RecordBatch, side: str) -> dict:
+        return {c: from_arrow(batch.column(f"{side}_{self.alias[c]}").cast(
+            pa.binary(self.widths[c]))) for c in self.columns}
+
+
+class _Similarities:
+    """``mapInArrow``: each random pair's similarity per field (null where none is shared)."""
+
+    def __init__(self, filters: _Filters, fields: Mapping[str, Sequence[str]]) -> None:
+        self.filters, self.fields = filters, dict(fields)
+
+    def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            left, right = self.filters.of(batch, "l"), self.filters.of(batch, "r")
+            index = np.arange(batch.num_rows)
+            yield pa.RecordBatch.from_arrays(
+                [pa.array(field_similarity(left, right, columns, index, index),
+                          from_pandas=True)
+                 for columns in self.fields.values()],
+                names=[f"s{f}" for f in range(len(self.fields))])
+
+
+class _RandomLevels:
+    """``mapInArrow``: the random pairs' levels, one row per pair and field (missing out)."""
+
+    def __init__(self, n_fields: int, cuts: Sequence[float], baselines: Sequence[float]
+                 ) -> None:
+        self.n_fields, self.cuts, self.baselines = n_fields, list(cuts), list(baselines)
+
+    def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            fields, levels = [], []
+            for f in range(self.n_fields):
+                sims = batch.column(f"s{f}").to_numpy(zero_copy_only=False).astype(np.float64)
+                level = similarity_levels(sims, self.cuts, self.baselines[f])
+                level = level[level != MISSING]
+                fields.append(np.full(len(level), f, np.int32))
+                levels.append(level)
+            yield pa.RecordBatch.from_arrays(
+                [pa.array(np.concatenate(fields)), pa.array(np.concatenate(levels))],
+                names=["f", "level"])
+
+
+class _Compare:
+    """``mapInArrow``: each candidate pair's comparison levels, as the numpy path bins them."""
+
+    def __init__(self, filters: _Filters, fields: Mapping[str, Sequence[str]],
+                 cuts: Sequence[float], baselines: Mapping[str, float]) -> None:
+        self.filters, self.fields = filters, dict(fields)
+        self.cuts, self.baselines = list(cuts), dict(baselines)
+
+    def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            index = np.arange(batch.num_rows)
+            levels = comparison_levels(self.filters.of(batch, "l"), self.filters.of(batch, "r"),
+                                       self.fields, index, index, self.cuts, self.baselines)
+            yield pa.RecordBatch.from_arrays(
+                [batch.column("l"), batch.column("r")]
+                + [pa.array(levels[:, f]) for f in range(len(self.fields))],
+                names=["l", "r"] + [_field_name(f) for f in range(len(self.fields))])
+
+
+def _checkpoint(frame: DataFrame) -> DataFrame:
+    """Materialise a step in the executors, so later steps do not recompute its lineage."""
+    return frame.localCheckpoint(eager=True)
+
+
+def resolve_greedy(scored: DataFrame) -> DataFrame:
+    """One-to-one resolution of ``scored`` (``l``, ``r``, ``w``, ...): the pairs the
+    one-machine greedy keeps (best ``w`` first, ties by ``l`` then ``r``), in rounds of
+    pairs that are the best of both their records."""
+    by_left = Window.partitionBy("l").orderBy(F.desc("w"), F.asc("r"))
+    by_right = Window.partitionBy("r").orderBy(F.desc("w"), F.asc("l"))
+    remaining = _checkpoint(scored)
+    kept: list[DataFrame] = []
+    while True:
+        best = _checkpoint(
+            remaining.withColumn("__bl", F.row_number().over(by_left))
+            .withColumn("__br", F.row_number().over(by_right))
+            .where((F.col("__bl") == 1) & (F.col("__br") == 1)).drop("__bl", "__br"))
+        if best.isEmpty():
+            break
+        kept.append(best)
+        rest = _checkpoint(remaining.join(best.select("l"), "l", "left_anti")
+                           .join(best.select("r"), "r", "left_anti"))
+        remaining.unpersist()
+        remaining = rest
+        if remaining.isEmpty():
+            break
+    if not kept:
+        return scored.limit(0)
+    out = kept[0]
+    for part in kept[1:]:
+        out = out.unionByName(part)
+    return out
+
+
+def resolve_best_per_right(scored: DataFrame) -> DataFrame:
+    """Many-to-one: each right record's best pair (ties by ``l``), as ``best_per_right``."""
+    by_right = Window.partitionBy("r").orderBy(F.desc("w"), F.asc("l"))
+    return (scored.withColumn("__br", F.row_number().over(by_right))
+            .where(F.col("__br") == 1).drop("__br"))
+
+
+def fuzzy_link(spark: SparkSession, keys: Mapping[str, Path], params: FuzzyParams,
+               linkmap: Path | None) -> FuzzyOutcome:
+    """Link two holders' fuzzy keys files in the executors; see the module's docstring."""
+    from linkage.engines.spark import _link_ids, _write_single
+    from linkage.envelope import COMPRESSION
+    from linkage.fuzzy.link import RANDOM_PAIRS, FuzzyOutcome
+
+    (left_id, left_path), (right_id, right_path) = keys.items()
+    fields = {kind: encoding.columns for kind, encoding in params.fields.items()}
+    field_list = list(fields)
+    columns = [c for cs in fields.values() for c in cs]
+    # Spark column names must not carry the ':' and '|' of keys-file columns.
+    alias = {c: f"c{i}" for i, c in enumerate(columns)}
+    schema = pq.read_schema(left_path)
+    filters = _Filters(columns, alias, {c: schema.field(c).type.byte_width for c in columns})
+    rules = list(params.blocking)
+    rows = {h: pq.read_metadata(p).num_rows for h, p in keys.items()}
+    n_left, n_right = rows[left_id], rows[right_id]
+    timings: dict[str, float] = {}
+    start = time.perf_counter()
+
+    sides = {}
+    for side, path in (("l", left_path), ("r", right_path)):
+        # The row index in the file: the one-machine path's row number, which orders ties.
+        sides[side] = spark.read.parquet(str(path)).select(
+            F.col("_metadata.row_index").cast("int").alias("i"), F.col("serial"),
+            *(F.col(_q(c)).alias(alias[c]) for c in columns),
+            *(F.col(_q(column_name(r))).alias(f"b{k}") for k, r in enumerate(rules)))
+    keyed = {h: sides[s].where(_any_present([alias[c] for c in columns])).count()
+             for h, s in ((left_id, "l"), (right_id, "r"))}
+
+    # Blocking: pairs of records sharing a key under some rule, less oversized blocks.
+    def long(frame: DataFrame, name: str) -> DataFrame:
+        parts = [frame.where(F.col(f"b{k}").isNotNull()).select(
+            F.lit(k).alias("rule"), F.col(f"b{k}").alias("key"), F.col("i").alias(name))
+            for k in range(len(rules))]
+        out = parts[0]
+        for part in parts[1:]:
+            out = out.unionByName(part)
+        return out
+
+    a, b = long(sides["l"], "l"), long(sides["r"], "r")
+    sizes = _checkpoint(
+        a.groupBy("rule", "key").agg(F.count("*").alias("na"))
+        .join(b.groupBy("rule", "key").agg(F.count("*").alias("nb")), ["rule", "key"])
+        .withColumn("n", F.col("na") * F.col("nb"))
+        .withColumn("skip", F.col("n") > F.lit(params.max_block_pairs)))
+    pairs_per_rule = {rule_name(r): 0 for r in rules}
+    skipped_blocks: dict[str, int] = {}
+    skipped_pairs: dict[str, int] = {}
+    for rule, skip, blocks, pairs in sizes.groupBy("rule", "skip").agg(
+            F.count("*"), F.sum("n")).collect():
+        name = rule_name(rules[rule])
+        if skip:
+            skipped_blocks[name], skipped_pairs[name] = int(blocks), int(pairs)
+        else:
+            pairs_per_rule[name] = int(pairs)
+    candidates = _checkpoint(
+        a.join(sizes.where(~F.col("skip")).select("rule", "key"), ["rule", "key"])
+        .join(b, ["rule", "key"]).select("l", "r").distinct())
+    sizes.unpersist()
+    n_candidates, shared_left, shared_right = candidates.agg(
+        F.count("*"), F.countDistinct("l"), F.countDistinct("r")).first()
+    timings["blocking"] = time.perf_counter() - start
+
+    def with_filters(pairs: DataFrame) -> DataFrame:
+        for side in ("l", "r"):
+            pairs = pairs.join(sides[side].select(
+                F.col("i").alias(side), *(F.col(alias[c]).alias(f"{side}_{alias[c]}")
+                                          for c in columns)), side)
+        return pairs
+
+    # Random pairs (nearly all non-matches), drawn as the one-machine path draws them:
+    # the baseline similarity per field and the levels' shares that start u.
+    rng = np.random.default_rng(0)
+    sample = min(RANDOM_PAIRS, n_left * n_right)
+    random_pairs = spark.createDataFrame(pa.table({
+        "l": pa.array(rng.integers(0, n_left, sample).astype(np.int32)),
+        "r": pa.array(rng.integers(0, n_right, sample).astype(np.int32))}))
+    sims = _checkpoint(with_filters(random_pairs).mapInArrow(
+        _Similarities(filters, fields), ", ".join(f"s{f} double" for f in range(len(fields)))))
+    means = sims.agg(*(F.avg(f"s{f}") for f in range(len(fields)))).first()
+    baselines = {name: round(float(mean), 6) if mean is not None else 0.0
+                 for name, mean in zip(field_list, means, strict=True)}
+    n_levels = len(params.levels) + 1
+    u_start = np.ones((len(fields), n_levels))
+    for f, level, count in (sims.mapInArrow(
+            _RandomLevels(len(fields), params.levels, [baselines[n] for n in field_list]),
+            "f int, level tinyint").groupBy("f", "level").count().collect()):
+        u_start[f, level] += count
+    u_start /= u_start.sum(axis=1, keepdims=True)
+    sims.unpersist()
+
+    start = time.perf_counter()
+    level_names = [_field_name(f) for f in range(len(fields))]
+    levels = _checkpoint(with_filters(candidates).mapInArrow(
+        _Compare(filters, fields, params.levels, baselines),
+        "l int, r int, " + ", ".join(f"{n} tinyint" for n in level_names)))
+    candidates.unpersist()
+    timings["comparison"] = time.perf_counter() - start
+
+    # The model, on the driver, over the distinct patterns and their counts.
+    start = time.perf_counter()
+    counted = levels.groupBy(*level_names).count().collect()
+    patterns, pattern_counts = distinct_patterns(
+        np.array([list(row[:-1]) for row in counted], dtype=np.int8).reshape(
+            len(counted), len(fields)),
+        np.array([row[-1] for row in counted], dtype=np.int64))
+    most = n_right if params.cardinality == "many_to_one" else min(n_left, n_right)
+    model = fit_em_patterns(patterns, pattern_counts, n_levels, field_list,
+                            expected_matches=0.5 * most, u_start=u_start, max_matches=most,
+                            iterations=params.em_iterations)
+    weight, candidate_probability = model.score(patterns)
+    timings["em"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    table = spark.createDataFrame(pa.table(
+        [pa.array(patterns[:, f]) for f in range(len(fields))]
+        + [pa.array(np.arange(len(patterns), dtype=np.int32)), pa.array(weight)],
+        names=[*level_names, "pid", "w"]))
+    scored = levels.join(F.broadcast(table), level_names).select("l", "r", "pid", "w")
+    resolve = (resolve_best_per_right if params.cardinality == "many_to_one"
+               else resolve_greedy)
+    resolved = _checkpoint(resolve(scored))
+    resolved_counts = np.zeros(len(patterns), dtype=np.int64)
+    for pid, count in resolved.groupBy("pid").count().collect():
+        resolved_counts[pid] = count
+    n_resolved = int(resolved_counts.sum())
+    expected_matches = model.lam * int(n_candidates)
+    probability, share = mutual_best_probability(weight, expected_matches, n_resolved)
+    plausible = probability >= params.min_probability
+    likely = candidate_probability >= params.min_probability
+    conflicts = int((pattern_counts[likely] - resolved_counts[likely]).sum())
+    threshold = choose_threshold_counts(weight[plausible], probability[plausible],
+                                        resolved_counts[plausible],
+                                        target_precision=params.target_precision,
+                                        min_probability=params.min_probability,
+                                        expected_total=expected_matches)
+    kept_patterns = np.flatnonzero(plausible & (weight >= threshold.weight))
+    links = int(resolved_counts[kept_patterns].sum())
+    timings["resolve"] = time.perf_counter() - start
+
+    if linkmap is not None:
+        kept = resolved.join(F.broadcast(spark.createDataFrame(pa.table(
+            {"pid": pa.array(kept_patterns.astype(np.int32))}))), "pid")
+        # A right record is in at most one kept pair (either cardinality): it names the link.
+        kept = kept.select(F.col("r").cast("long").alias("cluster"), "l", "r")
+        ids = _link_ids(kept, links)
+        try:
+            pairs = kept.join(ids, "cluster")
+            rows_out = None
+            for side, holder in (("l", left_id), ("r", right_id)):
+                part = pairs.join(sides[side].select(F.col("i").alias(side), "serial"), side
+                                  ).select("link_id", F.lit(holder).alias("holder"), "serial")
+                rows_out = part if rows_out is None else rows_out.unionByName(part)
+            _write_single(rows_out, linkmap, COMPRESSION["linkmap"], dictionary=False,
+                          order=("link_id", "holder"), drop=(), shuffle=True)
+        finally:
+            ids.unpersist()
+    levels.unpersist()
+    resolved.unpersist()
+
+    details = {
+        "fields": field_list,
+        "engine": "spark",
+        "hardening": params.hardening,
+        "cardinality": params.cardinality,
+        "salted": {k: list(e.salts) for k, e in params.fields.items() if e.salts},
+        "levels": list(params.levels),
+        "random_pair_similarity": baselines,
+        "candidates": int(n_candidates),
+        "candidates_per_rule": pairs_per_rule,
+        "skipped_blocks": skipped_blocks,
+        "skipped_pairs": skipped_pairs,
+        "model": model.to_dict(params.levels),
+        "threshold": {"weight": round(threshold.weight, 3),
+                      "probability": round(threshold.probability, 6),
+                      "estimated_precision": round(threshold.estimated_precision, 6),
+                      "estimated_recall": round(threshold.estimated_recall, 6),
+                      "target_precision": params.target_precision},
+        "mutual_best_pairs": n_resolved,
+        "match_share_among_mutual_best": round(share, 6),
+        "plausible_pairs": int(resolved_counts[plausible].sum()),
+        "one_to_one_conflicts": conflicts,
+        "weight_histogram": weight_histogram(weight, counts=pattern_counts),
+        "seconds": {k: round(v, 3) for k, v in timings.items()},
+    }
+    return FuzzyOutcome(details, links, rows, keyed,
+                        {left_id: int(shared_left), right_id: int(shared_right)})
+
+
+def _any_present(names: Sequence[str]):
+    test = None
+    for name in names:
+        present = F.col(name).isNotNull()
+        test = present if test is None else test | present
+    return test

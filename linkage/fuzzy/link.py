@@ -9,17 +9,19 @@ files as exact mode.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from linkage.engines import Engine, get_engine
-from linkage.envelope import open_envelope, seal
+from linkage.envelope import COMPRESSION, open_envelopes_to, seal_file
 from linkage.errors import LinkageError
+from linkage.files import atomic_path
 from linkage.fuzzy.blocking import Candidates, candidate_pairs, column_name
 from linkage.fuzzy.bloom import Filters, from_arrow
 from linkage.fuzzy.params import FuzzyParams, params_for
@@ -37,6 +39,7 @@ from linkage.keys.project import ProjectManifest, as_manifest
 from linkage.link import LINKMAP_NAME, REPORT_NAME
 from linkage.prepare import Progress
 from linkage.reports import HolderRecipeStats, LinkReport, write_report
+from linkage.scratch import private_dir
 from linkage.serials import random_hex
 
 RECIPE = "fuzzy"
@@ -67,24 +70,45 @@ class Scored:
 
 def read_keys(manifest: ProjectManifest, keys_files: Sequence[str | Path], me, params
               ) -> dict[str, pa.Table]:
+    """The two holders' keys tables, in memory (the in-process path and benchmarks)."""
+    with private_dir("link") as scratch:
+        files = open_keys(manifest, keys_files, me, params, Path(scratch))
+        return {h: pq.read_table(p) for h, p in files.items()}
+
+
+def open_keys(manifest: ProjectManifest, keys_files: Sequence[str | Path], me,
+              params: FuzzyParams, scratch: Path) -> dict[str, Path]:
+    """Open the holders' keys envelopes to verified Parquet files under ``scratch`` (spec
+    order): an engine scans them from there, and on a cluster its executors read them, so
+    that the records never need to be in this process's memory."""
     spec = manifest.spec
-    tables: dict[str, pa.Table] = {}
-    for path in keys_files:
-        envelope = open_envelope(path, me, "keys", manifest, spec.holder_ids)
-        if envelope.sender in tables:
-            raise LinkageError(f"{path}: a second keys file from holder '{envelope.sender}'")
-        if envelope.manifest.get("mode") != "fuzzy":
+    opened = open_envelopes_to(
+        [(path, "keys", spec.holder_ids, scratch / f"keys-{n}.parquet")
+         for n, path in enumerate(keys_files, start=1)], me, manifest)
+    files: dict[str, Path] = {}
+    for path, (sealed, data) in zip(keys_files, opened, strict=True):
+        sender = sealed["sender"]
+        if sender in files:
+            raise LinkageError(f"{path}: a second keys file from holder '{sender}'")
+        if sealed.get("mode") != "fuzzy":
             raise LinkageError(f"{path}: holds exact-mode keys; project {manifest.id} is fuzzy "
                                "(prepare it again)")
-        if envelope.manifest.get("fuzzy_params") != params.digest:
+        if sealed.get("fuzzy_params") != params.digest:
             raise LinkageError(f"{path}: encoded with other fuzzy parameters than this "
                                "version uses; every holder must prepare with the same version")
-        tables[envelope.sender] = envelope.table
-    tables = {h: tables[h] for h in spec.holder_ids if h in tables}
-    if len(tables) != 2:
+        files[sender] = data
+    files = {h: files[h] for h in spec.holder_ids if h in files}
+    if len(files) != 2:
         raise LinkageError("fuzzy linking takes the keys files of exactly two holders; got "
-                           f"{', '.join(tables) or 'none'}")
-    return tables
+                           f"{', '.join(files) or 'none'}")
+    needed = [c for e in params.fields.values() for c in e.columns] + [
+        column_name(r) for r in params.blocking]
+    for holder, data in files.items():
+        names = pq.read_schema(data).names
+        missing = [c for c in ["serial", *needed] if c not in names]
+        if missing:
+            raise LinkageError(f"keys file of '{holder}' lacks columns {missing}")
+    return files
 
 
 def score_candidates(left: pa.Table, right: pa.Table, params: FuzzyParams,
@@ -175,6 +199,61 @@ def score_candidates(left: pa.Table, right: pa.Table, params: FuzzyParams,
     return Scored(candidates, weight, probability, kept, details, resolved)
 
 
+@dataclass
+class FuzzyOutcome:
+    """What a fuzzy link decided, as counts: everything its report needs, however many
+    records there were. An engine that links in its own workers returns only this."""
+
+    details: dict[str, Any]
+    links: int
+    #: Per holder (spec order): records, records with some encoding, and records in some
+    #: candidate pair.
+    records: dict[str, int]
+    keyed: dict[str, int]
+    shared: dict[str, int]
+
+
+def link_tables(tables: dict[str, pa.Table], params: FuzzyParams, linkmap: Path | None, *,
+                engine: str | Engine = "duckdb", review: Callable[..., list] | None = None
+                ) -> FuzzyOutcome:
+    """Score, resolve and (unless ``linkmap`` is None) write the plain link map, in this
+    process: what every engine does by default (:meth:`Engine.fuzzy_link_files`).
+
+    ``review(tables, scored, pairs)`` may change the pairs linked (clerical decisions)
+    and write review lists; it returns the pairs.
+    """
+    (left_id, left), (right_id, right) = tables.items()
+    scored = score_candidates(left, right, params, engine=engine)
+    pairs = list(zip(scored.candidates.left[scored.kept].tolist(),
+                     scored.candidates.right[scored.kept].tolist(), strict=True))
+    if review is not None:
+        pairs = review(tables, scored, pairs)
+    links = len(pairs)
+    keyed = {}
+    for holder, table in tables.items():
+        keyed[holder] = table.num_rows - int(np.logical_not(np.any(
+            [table.column(c).is_valid().to_numpy(zero_copy_only=False)
+             for e in params.fields.values() for c in e.columns], axis=0)).sum())
+    outcome = FuzzyOutcome(
+        scored.details, links, {h: t.num_rows for h, t in tables.items()}, keyed,
+        {left_id: len(np.unique(scored.candidates.left)),
+         right_id: len(np.unique(scored.candidates.right))})
+    if linkmap is not None:
+        link_ids = random_hex(links)
+        li = np.array([p[0] for p in pairs], np.int64)
+        ri = np.array([p[1] for p in pairs], np.int64)
+        table = pa.table({
+            "link_id": pa.concat_arrays([link_ids, link_ids]),
+            "holder": pa.array([left_id] * links + [right_id] * links, pa.string()),
+            "serial": pa.concat_arrays([left.column("serial").take(pa.array(li)).combine_chunks(),
+                                        right.column("serial").take(pa.array(ri))
+                                        .combine_chunks()]),
+        })
+        with atomic_path(linkmap) as tmp:
+            pq.write_table(table, tmp, compression=COMPRESSION["linkmap"])
+    return outcome
+
+
 def link(project: ProjectManifest | str | Path, keys_files: Sequence[str | Path],
          out_dir: str | Path, keys_dir: str | Path, passphrase: str, *,
          as_party: str | None = None, engine: str | Engine = "duckdb",
@@ -185,7 +264,8 @@ def link(project: ProjectManifest | str | Path, keys_files: Sequence[str | Path]
 
     ``review_band`` (low, high) also seals each holder a review list of the mutual-best
     pairs whose probability lies in it; ``decisions`` are the holders' answers to an earlier
-    list, applied to this run's links (see ``linkage.fuzzy.review``).
+    list, applied to this run's links (see ``linkage.fuzzy.review``). Review works on the
+    pairs' serials, which are records: it runs in this process whatever the engine.
     """
     manifest = as_manifest(project)
     manifest.require_open()
@@ -194,22 +274,57 @@ def link(project: ProjectManifest | str | Path, keys_files: Sequence[str | Path]
     me = manifest.unlock_as("key_manager", as_party, keys_dir, passphrase)
     params = params_for(spec)
     tick = _ticker(progress, 4)
-    tables = read_keys(manifest, keys_files, me, params)
-    needed = [c for e in params.fields.values() for c in e.columns] + [
-        column_name(r) for r in params.blocking]
-    for holder, table in tables.items():
-        missing = [c for c in needed if c not in table.column_names]
-        if missing:
-            raise LinkageError(f"keys file of '{holder}' lacks columns {missing}")
-    tick(1)
-    (left_id, left), (right_id, right) = tables.items()
-    scored = score_candidates(left, right, params, progress, engine=engine)
-    tick(3)
-    pairs = list(zip(scored.candidates.left[scored.kept].tolist(),
-                     scored.candidates.right[scored.kept].tolist(), strict=True))
-    if decisions:
-        from linkage.fuzzy.review import apply_decisions, read_decisions
+    out_dir = Path(out_dir)
+    with private_dir("link") as scratch:
+        files = open_keys(manifest, keys_files, me, params, Path(scratch))
+        tick(1)
+        plain = None if precheck else Path(scratch) / "linkmap.parquet"
+        outcome_outputs: dict[str, str] = {}
+        if review_band is None and not decisions:
+            outcome = engine.fuzzy_link_files(files, params, plain)
+        else:
+            def review(tables: dict[str, pa.Table], scored: Scored, pairs: list) -> list:
+                return _review(manifest, me, tables, scored, pairs, keys_dir, out_dir,
+                               None if precheck else review_band, decisions, outcome_outputs)
 
+            outcome = link_tables({h: pq.read_table(p) for h, p in files.items()}, params,
+                                  plain, engine=engine, review=review)
+        tick(3)
+        links = outcome.links
+        conflicts = outcome.details["one_to_one_conflicts"]
+        holders = {h: {RECIPE: HolderRecipeStats(
+            records=outcome.records[h], keys=outcome.keyed[h], links=links,
+            shared=outcome.shared[h], duplicate_records=0, duplicate_keys=0)}
+            for h in files}
+        report = FuzzyLinkReport(
+            project=manifest.id, precheck=precheck, links=links,
+            links_per_recipe={RECIPE: links}, linked_records=dict.fromkeys(files, links),
+            duplicates=0, conflicts=conflicts, holders=holders,
+            conflicts_per_recipe={RECIPE: {"one_to_one": conflicts}},
+            records=dict(outcome.records), fuzzy=outcome.details)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        if plain is not None:
+            linkmap_path = out_dir / LINKMAP_NAME
+            seal_file(linkmap_path, plain, kind="linkmap", project=manifest, sender=me,
+                      recipient=manifest.party(spec.combiner))
+            report.outputs["linkmap"] = str(linkmap_path)
+            report.outputs.update(outcome_outputs)
+    report.outputs["report"] = str(out_dir / REPORT_NAME)
+    write_report(out_dir / REPORT_NAME, report.to_dict())
+    tick(4)
+    return report
+
+
+def _review(manifest: ProjectManifest, me, tables: dict[str, pa.Table], scored: Scored,
+            pairs: list, keys_dir: str | Path, out_dir: Path,
+            review_band: tuple[float, float] | None, decisions: Sequence[str | Path],
+            extra: dict[str, str]) -> list:
+    """Apply the holders' decisions to ``pairs`` and seal the review lists of this run
+    (their paths go into ``extra``)."""
+    from linkage.fuzzy.review import apply_decisions, read_decisions, write_review_lists
+
+    (_, left), (_, right) = tables.items()
+    if decisions:
         confirmed, rejected = read_decisions(manifest, me, decisions, keys_dir)
         before = set(pairs)
         pairs = apply_decisions(left.column("serial").to_pylist(),
@@ -217,57 +332,18 @@ def link(project: ProjectManifest | str | Path, keys_files: Sequence[str | Path]
         scored.details["review_decisions"] = {
             "confirmed": len(confirmed), "rejected": len(rejected),
             "links_added": len(set(pairs) - before), "links_removed": len(before - set(pairs))}
-
-    links = len(pairs)
-    holders = {}
-    for holder, table in tables.items():
-        keyed = table.num_rows - int(np.logical_not(np.any(
-            [table.column(c).is_valid().to_numpy(zero_copy_only=False)
-             for e in params.fields.values() for c in e.columns], axis=0)).sum())
-        holders[holder] = {RECIPE: HolderRecipeStats(
-            records=table.num_rows, keys=keyed, links=links,
-            shared=len(np.unique(scored.candidates.left if holder == left_id
-                                     else scored.candidates.right)),
-            duplicate_records=0, duplicate_keys=0)}
-    report = FuzzyLinkReport(
-        project=manifest.id, precheck=precheck, links=links, links_per_recipe={RECIPE: links},
-        linked_records={h: links for h in tables}, duplicates=0,
-        conflicts=scored.details["one_to_one_conflicts"], holders=holders,
-        conflicts_per_recipe={RECIPE: {"one_to_one": scored.details["one_to_one_conflicts"]}},
-        records={h: t.num_rows for h, t in tables.items()}, fuzzy=scored.details)
-
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    if not precheck:
-        link_ids = random_hex(links)
-        li = np.array([p[0] for p in pairs], np.int64)
-        ri = np.array([p[1] for p in pairs], np.int64)
-        linkmap = pa.table({
-            "link_id": pa.concat_arrays([link_ids, link_ids]),
-            "holder": pa.array([left_id] * links + [right_id] * links, pa.string()),
-            "serial": pa.concat_arrays([left.column("serial").take(pa.array(li)).combine_chunks(),
-                                        right.column("serial").take(pa.array(ri))
-                                        .combine_chunks()]),
-        })
-        linkmap_path = out_dir / LINKMAP_NAME
-        seal(linkmap_path, linkmap, kind="linkmap", project=manifest, sender=me,
-             recipient=manifest.party(spec.combiner))
-        report.outputs["linkmap"] = str(linkmap_path)
-        if review_band is not None:
-            from linkage.fuzzy.review import write_review_lists
-
-            low, high = review_band
-            band = scored.resolved[(scored.probability[scored.resolved] >= low)
-                                   & (scored.probability[scored.resolved] <= high)]
-            report.outputs.update(write_review_lists(
-                manifest, me, tables, scored.candidates.left[band],
-                scored.candidates.right[band], scored.probability[band], review_band,
-                out_dir, keys_dir))
-            scored.details["review"] = {"band": list(review_band), "pairs": len(band)}
-    report.outputs["report"] = str(out_dir / REPORT_NAME)
-    write_report(out_dir / REPORT_NAME, report.to_dict())
-    tick(4)
-    return report
+    if review_band is not None:
+        low, high = review_band
+        band = scored.resolved[(scored.probability[scored.resolved] >= low)
+                               & (scored.probability[scored.resolved] <= high)]
+        out_dir.mkdir(parents=True, exist_ok=True)
+        outputs = write_review_lists(
+            manifest, me, tables, scored.candidates.left[band],
+            scored.candidates.right[band], scored.probability[band], review_band,
+            out_dir, keys_dir)
+        scored.details["review"] = {"band": list(review_band), "pairs": len(band)}
+        extra.update(outputs)
+    return pairs
 
 
 def _ticker(progress: Progress | None, total: int):

@@ -146,8 +146,32 @@ def fit_em(levels: np.ndarray, n_levels: int, fields: list[str], *, expected_mat
     blocking key" (every candidate of a large block) as the match class.
     """
     patterns, counts = np.unique(levels, axis=0, return_counts=True)
-    counts = counts.astype(np.float64)
-    n_fields = levels.shape[1]
+    return fit_em_patterns(patterns, counts, n_levels, fields,
+                           expected_matches=expected_matches, u_start=u_start,
+                           max_matches=max_matches, iterations=iterations,
+                           tolerance=tolerance)
+
+
+def distinct_patterns(patterns: np.ndarray, counts: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct comparison patterns (rows) with their counts, in the order :func:`fit_em`
+    takes them (``np.unique``'s): an engine that counted them elsewhere, in any order, gets
+    the very same model from :func:`fit_em_patterns`."""
+    patterns = np.asarray(patterns, dtype=np.int8).reshape(len(counts), -1)
+    unique, inverse = np.unique(patterns, axis=0, return_inverse=True)
+    total = np.zeros(len(unique), dtype=np.int64)
+    np.add.at(total, inverse.reshape(-1), np.asarray(counts, dtype=np.int64))
+    return unique, total
+
+
+def fit_em_patterns(patterns: np.ndarray, counts: np.ndarray, n_levels: int,
+                    fields: list[str], *, expected_matches: float,
+                    u_start: np.ndarray | None = None, max_matches: float | None = None,
+                    iterations: int = 200, tolerance: float = 1e-7) -> Model:
+    """:func:`fit_em` over distinct patterns and their counts (from
+    :func:`distinct_patterns`): all EM needs, whatever the number of pairs."""
+    counts = np.asarray(counts).astype(np.float64)
+    n_fields = patterns.shape[1]
     present = patterns >= 0
     onehot = np.zeros((len(patterns), n_fields, n_levels))
     rows, cols = np.nonzero(present)
@@ -230,8 +254,51 @@ def choose_threshold(weight: np.ndarray, probability: np.ndarray, *,
                      float(min(1.0, p[:last + 1].sum() / max(expected_total, 1e-9))))
 
 
-def weight_histogram(weight: np.ndarray, bins: int = 40) -> dict:
+def choose_threshold_counts(weight: np.ndarray, probability: np.ndarray,
+                            counts: np.ndarray, *, target_precision: float,
+                            min_probability: float, expected_total: float,
+                            chunk: int = 1 << 20) -> Threshold:
+    """:func:`choose_threshold` over distinct weights and how many pairs have each, as an
+    engine that keeps the pairs elsewhere counts them: the same threshold.
+
+    A pair's probability is a function of its weight, so pairs of one weight are alike
+    and only their number matters. The running precision is summed one pair at a time,
+    as ``np.cumsum`` does over the pairs (in chunks: memory stays flat), so the comparisons
+    against the target are the same floating-point comparisons.
+    """
+    weight, probability = np.asarray(weight, np.float64), np.asarray(probability, np.float64)
+    counts = np.asarray(counts, np.int64)
+    keep = counts > 0
+    weight, probability, counts = weight[keep], probability[keep], counts[keep]
+    if not len(weight):
+        return Threshold(float("inf"), 1.0, 1.0, 0.0)
+    order = np.argsort(-weight, kind="stable")
+    found = None
+    total, done = 0.0, 0
+    for w, p, n in zip(weight[order].tolist(), probability[order].tolist(),
+                       counts[order].tolist(), strict=True):
+        for start in range(0, n, chunk):
+            size = min(chunk, n - start)
+            sums = np.cumsum(np.r_[total, np.full(size, p)])[1:]
+            precision = sums / np.arange(done + 1, done + size + 1)
+            ok = (precision >= target_precision) & (p >= min_probability)
+            if ok.any():
+                last = int(np.flatnonzero(ok)[-1])
+                found = (w, p, float(precision[last]), float(sums[last]))
+            total, done = float(sums[-1]), done + size
+    if found is None:
+        return Threshold(float("inf"), 1.0, 1.0, 0.0)
+    w, p, precision, summed = found
+    return Threshold(float(w), float(p), precision,
+                     float(min(1.0, summed / max(expected_total, 1e-9))))
+
+
+def weight_histogram(weight: np.ndarray, bins: int = 40,
+                     counts: np.ndarray | None = None) -> dict:
+    """Histogram of the pairs' weights; ``counts``: how many pairs have each weight given
+    (an engine that counted them elsewhere), else one pair each."""
     if not len(weight):
         return {"edges": [], "counts": []}
-    counts, edges = np.histogram(weight, bins=bins)
-    return {"edges": [round(float(e), 3) for e in edges], "counts": counts.tolist()}
+    hist, edges = np.histogram(weight, bins=bins, weights=counts)
+    return {"edges": [round(float(e), 3) for e in edges],
+            "counts": np.rint(hist).astype(np.int64).tolist()}

@@ -68,3 +68,31 @@ def test_fuzzy_link_refuses_unknown_engines(fuzzy_run):
                        match=r"unknown engine 'polars' \(engines: duckdb, spark\)"):
         linkage.link(manifest, [out / "ssis.keys.age", out / "building.keys.age"],
                      root / "km2", keys, PASSPHRASE, engine="polars")
+
+
+def test_fuzzy_link_gives_the_same_links_and_report_on_every_engine(fuzzy_run, engine,
+                                                                      tmp_path):
+    # The module's run linked on DuckDB in this process; each engine (Spark on its
+    # cluster: blocking, comparison, scoring and resolution in the executors) links the
+    # same keys files to the same record pairs, model and counts.
+    root, _, keys, manifest, out, *_ = fuzzy_run
+
+    def linked(folder) -> tuple[set, dict]:
+        linkmap = linkage.read_envelope(folder / "linkmap.age", keys, "agency", PASSPHRASE,
+                                        manifest)
+        clusters: dict[str, set] = {}
+        for row in linkmap.to_pylist():
+            clusters.setdefault(row["link_id"], set()).add((row["holder"], row["serial"]))
+        report = json.loads((folder / "link-report.json").read_text(encoding="utf-8"))
+        report.pop("outputs")
+        for volatile in ("seconds", "engine"):
+            report["fuzzy"].pop(volatile)
+        return {frozenset(c) for c in clusters.values()}, report
+
+    linkage.link(manifest, [out / "ssis.keys.age", out / "building.keys.age"], tmp_path, keys,
+                 PASSPHRASE, engine=engine)
+    clusters, report = linked(tmp_path)
+    expected_clusters, expected_report = linked(root / "km")
+    assert len(expected_clusters) > 1_000
+    assert clusters == expected_clusters
+    assert report == expected_report

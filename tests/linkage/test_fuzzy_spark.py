@@ -48,3 +48,63 @@ def test_spark_comparison_gives_the_same_levels_and_links_as_duckdb(spark_engine
     assert len(linked & truth) >= 0.9 * len(people)
     cands = candidate_pairs(left, right, params.blocking, params.max_block_pairs)
     assert np.array_equal(cands.left, duck.candidates.left)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_spark_resolution_in_rounds_is_the_one_machine_greedy_on_ties(spark_engine, seed):
+    from linkage.engines.spark_fuzzy import resolve_best_per_right, resolve_greedy
+    from linkage.fuzzy.resolve import best_per_right, greedy_one_to_one
+
+    rng = np.random.default_rng(seed)
+    # Dense conflicts and few distinct weights: most choices are decided by the tie rule
+    # (left row, then right row), and chains take several rounds.
+    pairs = np.unique(rng.integers(0, 60, (600, 2)), axis=0)
+    left, right = pairs[:, 0].astype(np.int32), pairs[:, 1].astype(np.int32)
+    weight = rng.integers(0, 4, len(pairs)).astype(np.float64)
+    frame = spark_engine.spark.createDataFrame(pa.table({
+        "l": left, "r": right, "w": weight, "k": np.arange(len(pairs))}))
+
+    def kept(resolved) -> list[int]:
+        return sorted(row["k"] for row in resolved.select("k").collect())
+
+    greedy = greedy_one_to_one(left, right, weight)
+    assert len(greedy) > 30
+    assert kept(resolve_greedy(frame)) == greedy.tolist()
+    assert kept(resolve_best_per_right(frame)) == best_per_right(left, right, weight).tolist()
+
+
+def test_spark_fuzzy_link_files_links_what_duckdb_links(spark_engine, tmp_path):
+    import pyarrow.parquet as pq
+
+    from linkage.engines.duckdb import DuckDBEngine
+
+    rng = np.random.default_rng(5)
+    given = ["민준", "서연", "지훈", "하은", "도윤", "서준", "지우", "예린", "시우", "수아"]
+    people = [(f"{s}{g}", f"19{rng.integers(50, 99)}-0{rng.integers(1, 9)}-1{rng.integers(0, 9)}",
+               f"010{rng.integers(10_000_000, 99_999_999)}")
+              for s in "김이박최정강" for g in given]
+    typo = [(n[:-1] + "준" if i % 5 == 0 else n, d, p if i % 3 else None)
+            for i, (n, d, p) in enumerate(people)]
+    params, left = _keys(*map(list, zip(*people, strict=True)))
+    _, right = _keys(*map(list, zip(*typo, strict=True)))
+    files = {}
+    for holder, table, n in (("a", left, len(people)), ("b", right, len(typo))):
+        files[holder] = tmp_path / f"{holder}.parquet"
+        serials = pa.array([f"{holder}{i:04d}" for i in range(n)])
+        # Several row groups: the executors read the file in parts, row order kept.
+        pq.write_table(table.append_column("serial", serials), files[holder],
+                       row_group_size=7)
+    outcomes, linked = {}, {}
+    for name, engine in (("duckdb", DuckDBEngine()), ("spark", spark_engine)):
+        out = tmp_path / f"{name}.linkmap.parquet"
+        outcomes[name] = engine.fuzzy_link_files(files, params, out)
+        linkmap = pq.read_table(out).to_pylist()
+        clusters: dict[str, set] = {}
+        for row in linkmap:
+            clusters.setdefault(row["link_id"], set()).add(row["serial"])
+        linked[name] = {frozenset(c) for c in clusters.values()}
+        for volatile in ("seconds", "engine"):
+            outcomes[name].details.pop(volatile)
+    assert len(linked["duckdb"]) >= 0.9 * len(people)
+    assert linked["spark"] == linked["duckdb"]
+    assert outcomes["spark"] == outcomes["duckdb"]

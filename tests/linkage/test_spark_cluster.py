@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import shutil
 import tomllib
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -74,12 +76,14 @@ class Deployment:
                      "--input", str(self.source / f"{holder_id}.parquet"),
                      "--out", str(self.out), *options)
 
-    def link_and_combine(self, name: str, options: list[str]) -> dict:
-        """Link and combine into ``name``; the clusters (as holders' record ids) and the
-        combined rows without their random link ids."""
+    def link_and_combine(self, name: str, options: list[str],
+                         guard: Callable[[], AbstractContextManager] = nullcontext) -> dict:
+        """Link (inside ``guard``) and combine into ``name``; the clusters (as holders'
+        record ids) and the combined rows without their random link ids."""
         out = self.root / name
-        self.run("link", "--project", self.project_id, "--out", str(out), *options,
-                 "--keys", *(str(self.out / f"{h}.keys.age") for h in HOLDERS))
+        with guard():
+            self.run("link", "--project", self.project_id, "--out", str(out), *options,
+                     "--keys", *(str(self.out / f"{h}.keys.age") for h in HOLDERS))
         combined = out / "combined.parquet"
         self.run("combine", "--project", self.project_id, "--linkmap",
                  str(out / "linkmap.age"), "--out", str(combined), *options,
@@ -182,6 +186,55 @@ def test_fuzzy_pipeline_on_a_standalone_cluster_matches_duckdb(source, party_key
     assert len(duck["clusters"]) > 300
     assert spark["clusters"] == duck["clusters"]
     assert spark["rows"] == duck["rows"]
+
+
+@contextmanager
+def _no_table_read_here() -> Iterator[None]:
+    """Refuse any whole-table Parquet read in this process (the driver) while it lasts."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("the driver read a table of records")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pq, "read_table", refuse)
+        patch.setattr(pq.ParquetFile, "read", refuse)
+        patch.setattr(pq.ParquetFile, "iter_batches", refuse)
+        yield
+
+
+def _fuzzy_report(path: Path) -> dict:
+    """The link report less what differs by engine and run: timings and the engine's name."""
+    data = _report(path)
+    for volatile in ("seconds", "engine"):
+        data["fuzzy"].pop(volatile)
+    return data
+
+
+@pytest.fixture(scope="module")
+def fuzzy_source(tmp_path_factory) -> Path:
+    """Registers whose fuzzy keys files, candidates' levels and link map are each over a
+    megabyte."""
+    out = tmp_path_factory.mktemp("cluster-fuzzy")
+    linkage.generate_synthetic_data(out, 30_000, areas=anonymize.load_admin_areas(), seed=11,
+                                    typo_rate=0.05)
+    return out
+
+
+def test_fuzzy_link_on_a_standalone_cluster_brings_no_record_back_to_the_driver(
+        fuzzy_source, party_keys, on_cluster, tmp_path):
+    # Keys files, candidate pairs and link map are each over the driver's 1 MiB result cap;
+    # the driver opens the envelopes to files the executors read, and gets back only
+    # counts and the distinct comparison patterns (which it fits the model on).
+    deployment = Deployment(tmp_path, party_keys, fuzzy_source, "fuzzy")
+    deployment.prepare([])
+    assert (deployment.out / "ssis.keys.age").stat().st_size > 1 << 20
+    duck = deployment.link_and_combine("duckdb", [])
+    spark = deployment.link_and_combine("spark", on_cluster, guard=_no_table_read_here)
+    assert (tmp_path / "spark" / "linkmap.age").stat().st_size > 1 << 20
+    assert len(duck["clusters"]) > 10_000
+    assert spark["clusters"] == duck["clusters"]
+    assert spark["rows"] == duck["rows"]
+    assert (_fuzzy_report(tmp_path / "spark" / "link-report.json")
+            == _fuzzy_report(tmp_path / "duckdb" / "link-report.json"))
 
 
 def _combine_inputs(root: Path, people: int) -> tuple[Path, dict[str, tuple[Path, list[str]]]]:
