@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -114,3 +115,31 @@ def test_the_address_salts_the_names_and_the_generated_pairs_still_link(shared_a
         run["source"] / "truth.parquet", run["keys"], PASSPHRASE, run["manifest"])
     assert quality.recall >= 0.995
     assert quality.precision >= 0.999
+
+
+def test_names_salted_by_address_resist_frequency_and_grouping_attacks(tmp_path):
+    # The key manager sees each record's name filter under the birth year and under the
+    # address, and may join records through either: an address is shared by few people,
+    # so it groups no more records by name than the birth year does.
+    from collections import Counter
+
+    from tests.linkage.test_fuzzy_encoding import (
+        Filters,
+        _component_attack,
+        _filters,
+        _frequency_attack,
+    )
+
+    linkage.generate_synthetic_data(tmp_path, 100_000, areas=anonymize.load_admin_areas(),
+                                    seed=5)
+    table = pq.read_table(tmp_path / "ssis.parquet", columns=["name", "dob", "address"])
+    names = table.column("name").to_pylist()
+    years = [d[:4] for d in table.column("dob").to_pylist()]
+    population = Counter(names)
+    by_year = _filters(names, salts=years)
+    by_address = _filters(names, salts=table.column("address").to_pylist(),
+                          salt_name="address")
+    both = Filters(np.hstack([by_year.words, by_address.words]),
+                   by_year.counts + by_address.counts, by_year.valid)
+    assert _frequency_attack(both, names, population) < 0.01
+    assert _component_attack([by_year, by_address], names, population) < 0.01
