@@ -9,6 +9,7 @@ combiner keeps the linked ones and drops the rest unread, reporting only how man
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -39,17 +40,22 @@ def combine(project: ProjectManifest | str | Path, linkmap_path: str | Path,
                        lambda: manifest.unlock_as("combiner", as_party, keys_dir, passphrase))
     out_path = Path(out_path)
     total = len(payload_paths) + 2
-    compute = get_engine(engine)
 
     # Decrypted inputs stay on disk in a private scratch directory: the join streams from
     # there, so memory does not grow with tens of millions of records.
     with private_dir("combine") as scratch:
         scratch_dir = Path(scratch)
-        # Side by side in worker processes where the files are large (pyrage holds the GIL).
-        opened = open_envelopes_to(
-            [(linkmap_path, "linkmap", [spec.key_manager], scratch_dir / "linkmap.parquet"),
-             *((path, "payload", spec.holder_ids, scratch_dir / f"payload-{done}.parquet")
-               for done, path in enumerate(payload_paths, start=2))], me, manifest)
+        with ThreadPoolExecutor(max_workers=1) as side:
+            # The engine loads (DuckDB's imports) while the files are checked and opened:
+            # side by side in worker processes where they are large (pyrage holds the
+            # GIL), the keys unlocking meanwhile.
+            loading = side.submit(get_engine, engine)
+            opened = open_envelopes_to(
+                [(linkmap_path, "linkmap", [spec.key_manager],
+                  scratch_dir / "linkmap.parquet"),
+                 *((path, "payload", spec.holder_ids, scratch_dir / f"payload-{done}.parquet")
+                   for done, path in enumerate(payload_paths, start=2))], me, manifest)
+            compute = loading.result()
         _, linkmap = opened[0]
         _tick(progress, total, 1)
         payloads: dict[str, Path] = {}

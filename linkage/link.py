@@ -7,6 +7,7 @@ cannot open the project key, so it cannot test a guessed identifier against a ke
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -52,10 +53,15 @@ def link_exact(project: ProjectManifest | str | Path, keys_files: Sequence[str |
 
     with private_dir("link") as scratch:
         files: dict[str, Path] = {}
-        # Side by side in worker processes where the files are large (pyrage holds the GIL).
-        opened = open_envelopes_to(
-            [(path, "keys", spec.holder_ids, Path(scratch) / f"keys-{done}.parquet")
-             for done, path in enumerate(keys_files, start=1)], me, manifest)
+        with ThreadPoolExecutor(max_workers=1) as side:
+            # The engine loads (DuckDB's imports) while the files are checked and opened:
+            # side by side in worker processes where they are large (pyrage holds the
+            # GIL), the keys unlocking meanwhile.
+            loading = side.submit(get_engine, engine)
+            opened = open_envelopes_to(
+                [(path, "keys", spec.holder_ids, Path(scratch) / f"keys-{done}.parquet")
+                 for done, path in enumerate(keys_files, start=1)], me, manifest)
+            compute = loading.result()
         for done, (path, (sealed, data)) in enumerate(zip(keys_files, opened, strict=True),
                                                       start=1):
             sender = sealed["sender"]
@@ -79,7 +85,7 @@ def link_exact(project: ProjectManifest | str | Path, keys_files: Sequence[str |
         # engine writes the link map where it matched (on a cluster the members never come
         # to this process); it is sealed from that file, streaming.
         plain = None if precheck else Path(scratch) / "linkmap.parquet"
-        result = get_engine(engine).link_files(files, recipes, plain)
+        result = compute.link_files(files, recipes, plain)
         _tick(progress, total, len(keys_files) + 1)
         report = _report(manifest.id, precheck, counts, recipes, result)
         out_dir.mkdir(parents=True, exist_ok=True)

@@ -99,12 +99,16 @@ def prepare_exact(project: ProjectManifest | str | Path, holder_id: str,
     stage = f"prepare {holder_id}"
     step = _stepper(progress, stage, 5)
 
-    holder_keys = load_party_secret(keys_dir, holder_id, passphrase)
-    if holder_keys.public != manifest.party(holder_id):
-        raise LinkageError(f"the keys of '{holder_id}' in {keys_dir} are not the ones "
-                           f"registered in project {manifest.id}")
-    project_key = load_project_key(keys_dir, manifest, holder_keys)
-    compute = get_engine(engine)
+    with ThreadPoolExecutor(max_workers=1) as side:
+        # The engine loads (DuckDB's imports: a third of a second) while scrypt unlocks
+        # the holder's keys, which releases the GIL: neither waits for the other.
+        loading = side.submit(get_engine, engine)
+        holder_keys = load_party_secret(keys_dir, holder_id, passphrase)
+        if holder_keys.public != manifest.party(holder_id):
+            raise LinkageError(f"the keys of '{holder_id}' in {keys_dir} are not the ones "
+                               f"registered in project {manifest.id}")
+        project_key = load_project_key(keys_dir, manifest, holder_keys)
+        compute = loading.result()
 
     if not input_path.exists():
         raise InputError(input_path, "file not found")

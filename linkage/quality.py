@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
 import pyarrow.parquet as pq
 
 from linkage.envelope import read_envelope
@@ -48,6 +47,10 @@ def evaluate_linkage(linkmap_path: str | Path, crosswalks: Mapping[str, str | Pa
     linkmap = read_envelope(linkmap_path, keys_dir, as_party or manifest.spec.combiner,
                             passphrase, manifest)
     # Set-wise in DuckDB: at 10 million records, dictionaries of every serial would not do.
+    # Imported here, not with the package: the stages load their engine while their keys
+    # unlock, and this module is for measuring only.
+    import duckdb
+
     con = duckdb.connect()
     try:
         con.register("linkmap", linkmap.select(["link_id", "holder", "serial"]))
