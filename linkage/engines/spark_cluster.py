@@ -1,9 +1,12 @@
 """A real Spark standalone cluster on loopback, started from PySpark's own jars.
 
-One master and two workers (one core, a little memory each), as separate JVMs launched by
-``spark-class``: the executors are other processes than the driver, so anything the
-pipeline ships to them (functions, the compiled HMAC helper, this package) must really
-travel, and anything it pulls back to the driver is counted against its result limit.
+One master and (by default) two workers, as separate JVMs launched by ``spark-class``: the
+executors are other processes than the driver, so anything the pipeline ships to them
+(functions, the compiled HMAC helper, this package) must really travel, and anything it
+pulls back to the driver is counted against its result limit. The test suite and
+``bench/link.py`` both start their cluster here, so what the tests check is what the
+benchmark times. Nothing binds beyond 127.0.0.1; it is not a deployment (the operator
+guide says how to point pseudolink at a real cluster).
 """
 
 from __future__ import annotations
@@ -25,9 +28,17 @@ WORKERS = 2
 
 @dataclass
 class Cluster:
+    """A running cluster: the URL to give ``--spark-master``, and its daemons' processes
+    (each worker's executors are its children)."""
+
     master_url: str
     work_dir: Path
     processes: list[subprocess.Popen] = field(default_factory=list)
+
+    @property
+    def pids(self) -> list[int]:
+        """The master's and the workers' process ids, for measuring their memory."""
+        return [process.pid for process in self.processes]
 
     def logs(self) -> str:
         """The daemons' logs and the executors' stderr, for a failing test's message."""
@@ -39,6 +50,7 @@ class Cluster:
 
 
 def spark_home() -> Path:
+    """PySpark's install folder, which holds ``bin/spark-class`` and the jars."""
     import pyspark
 
     return Path(pyspark.__file__).parent
@@ -72,9 +84,10 @@ def _daemon(args: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen
 
 
 @contextmanager
-def standalone_cluster(work_dir: Path, workers: int = WORKERS,
-                       worker_memory: str = "1g") -> Iterator[Cluster]:
-    """A master and ``workers`` workers bound to 127.0.0.1, stopped on exit."""
+def standalone_cluster(work_dir: Path, workers: int = WORKERS, worker_memory: str = "1g",
+                       worker_cores: int = 1) -> Iterator[Cluster]:
+    """A master and ``workers`` workers (``worker_cores`` cores and ``worker_memory`` for
+    executors each) bound to 127.0.0.1, logging under ``work_dir``; stopped on exit."""
     env = {**os.environ, "SPARK_HOME": str(spark_home()), "SPARK_LOCAL_IP": "127.0.0.1",
            "SPARK_NO_DAEMONIZE": "1", "SPARK_DAEMON_MEMORY": "256m",
            "SPARK_LOG_DIR": str(work_dir)}
@@ -92,7 +105,8 @@ def standalone_cluster(work_dir: Path, workers: int = WORKERS,
             worker_dir.mkdir()
             cluster.processes.append(_daemon(
                 ["org.apache.spark.deploy.worker.Worker", "--host", "127.0.0.1",
-                 "--cores", "1", "--memory", worker_memory, "--work-dir", str(worker_dir),
+                 "--cores", str(worker_cores), "--memory", worker_memory,
+                 "--work-dir", str(worker_dir),
                  "--webui-port", str(_free_port()), cluster.master_url],
                 work_dir / f"worker-{index}.log", env))
         _wait_for(master_log, "Registering worker", workers, master, "Spark workers")
@@ -107,3 +121,6 @@ def standalone_cluster(work_dir: Path, workers: int = WORKERS,
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
+
+
+__all__ = ["Cluster", "spark_home", "standalone_cluster"]

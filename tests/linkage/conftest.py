@@ -179,8 +179,8 @@ def spark_cluster(tmp_path_factory):
     import importlib.util
     import os
 
+    from linkage.engines.spark_cluster import standalone_cluster
     from tests.conftest import skip_unless_ci
-    from tests.linkage.spark_cluster import standalone_cluster
 
     if importlib.util.find_spec("pyspark") is None:
         skip_unless_ci("pyspark is not installed")
