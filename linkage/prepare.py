@@ -8,6 +8,7 @@ private folder in its workspace, never to the output folder whose files are sent
 
 from __future__ import annotations
 
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -15,6 +16,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -29,7 +31,7 @@ from linkage.field_check import (
 )
 from linkage.files import atomic_path
 from linkage.inputs import as_text, detect_encoding, open_input, require_columns
-from linkage.keys.party import load_party_secret
+from linkage.keys.party import PartySecret, load_party_secret
 from linkage.keys.project import ProjectManifest, as_manifest, load_project_key
 from linkage.reports import PrepareReport, write_report
 from linkage.scratch import private_dir as private_scratch
@@ -38,6 +40,7 @@ from linkage.sinks import HashedParquetSink
 from linkage.spec import HolderSpec, Recipe
 
 Progress = Callable[[str, int, int | None], None]
+T = TypeVar("T")
 #: A column with this name is the holder's record id when the spec names none.
 RECORD_ID_COLUMN = "record_id"
 #: Records per batch: large enough for vectorised work, small enough for flat memory.
@@ -99,16 +102,14 @@ def prepare_exact(project: ProjectManifest | str | Path, holder_id: str,
     stage = f"prepare {holder_id}"
     step = _stepper(progress, stage, 5)
 
-    with ThreadPoolExecutor(max_workers=1) as side:
-        # The engine loads (DuckDB's imports: a third of a second) while scrypt unlocks
-        # the holder's keys, which releases the GIL: neither waits for the other.
-        loading = side.submit(get_engine, engine)
-        holder_keys = load_party_secret(keys_dir, holder_id, passphrase)
-        if holder_keys.public != manifest.party(holder_id):
-            raise LinkageError(f"the keys of '{holder_id}' in {keys_dir} are not the ones "
-                               f"registered in project {manifest.id}")
-        project_key = load_project_key(keys_dir, manifest, holder_keys)
-        compute = loading.result()
+    # scrypt unlocks the holder's keys on a thread of its own (it releases the GIL) while
+    # the engine loads and, where it prepares in this process, the first batches are read
+    # and normalised: only their hashing waits for the project key.
+    unlocking = _in_background(_unlock_holder, manifest, holder_id, keys_dir, passphrase)
+    compute = get_engine(engine)
+    in_process = type(compute).prepare_file is Engine.prepare_file
+    if not in_process:
+        unlocking.result()  # an engine that distributes ships the key to its tasks itself
 
     if not input_path.exists():
         raise InputError(input_path, "file not found")
@@ -126,12 +127,15 @@ def prepare_exact(project: ProjectManifest | str | Path, holder_id: str,
             atomic_path(paths["crosswalk"], mode=0o600) as crosswalk_tmp:
         scratch_dir = Path(scratch)
         job = PrepareJob(input_path=input_path, encoding=used_encoding, holder=holder,
-                         recipes=list(spec.recipes), project_key=project_key,
+                         recipes=list(spec.recipes),
+                         project_key=(lambda: unlocking.result()[1]) if in_process
+                         else unlocking.result()[1],
                          keys_out=scratch_dir / "keys.parquet",
                          payload_out=scratch_dir / "payload.parquet",
                          crosswalk_out=crosswalk_tmp, step=step)
         totals = compute.prepare_file(job)
-        del project_key, job
+        holder_keys = unlocking.result()[0]
+        unlocking = job = None  # the project key goes with them
         if totals.records == 0:
             raise InputError(input_path, "file holds no records")
         refuse_lost_columns(input_path, holder, totals.present, totals.invalid,
@@ -168,6 +172,31 @@ def prepare_exact(project: ProjectManifest | str | Path, holder_id: str,
     write_report(paths["report"], report.to_dict())
     step(5)
     return report
+
+
+def _unlock_holder(manifest: ProjectManifest, holder_id: str, keys_dir: str | Path,
+                   passphrase: str) -> tuple[PartySecret, bytes]:
+    """The holder's keys, checked against the project's record of them, and the project key."""
+    holder_keys = load_party_secret(keys_dir, holder_id, passphrase)
+    if holder_keys.public != manifest.party(holder_id):
+        raise LinkageError(f"the keys of '{holder_id}' in {keys_dir} are not the ones "
+                           f"registered in project {manifest.id}")
+    return holder_keys, load_project_key(keys_dir, manifest, holder_keys)
+
+
+def _in_background(work: Callable[..., T], *args: object) -> Future[T]:
+    """``work(*args)`` on a thread of its own: a failure comes back from ``result()``. The
+    thread is a daemon, so a stage that fails meanwhile does not wait for it."""
+    future: Future[T] = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(work(*args))
+        except BaseException as exc:  # handed to whoever waits for the result
+            future.set_exception(exc)
+
+    threading.Thread(target=run, name="unlock", daemon=True).start()
+    return future
 
 
 @dataclass
@@ -221,7 +250,8 @@ class PrepareJob:
     encoding: str | None
     holder: HolderSpec
     recipes: list[Recipe]
-    project_key: bytes
+    #: The key, or (run in this process) a call that waits for it to unlock.
+    project_key: bytes | Callable[[], bytes]
     keys_out: Path
     payload_out: Path
     crosswalk_out: Path
@@ -333,10 +363,11 @@ def _in_order(work: Callable[[pa.Table], _Batch], batches: Iterable[pa.Table]
 
 
 def prepare_batch(batch: pa.Table, holder: HolderSpec, recipes: list[Recipe],
-                  project_key: bytes, compute: Engine, record_id: str | None,
-                  input_path: Path) -> _Batch:
+                  project_key: bytes | Callable[[], bytes], compute: Engine,
+                  record_id: str | None, input_path: Path) -> _Batch:
     """Normalise and hash one batch; its halves are row-aligned by serial. Runs wherever
-    the engine works on records (this process, or a Spark executor)."""
+    the engine works on records (this process, or a Spark executor). ``project_key`` may
+    be a call that waits for the key: normalising does not need it."""
     from linkage.normalise import normalise_identifiers
 
     try:
@@ -346,7 +377,8 @@ def prepare_batch(batch: pa.Table, holder: HolderSpec, recipes: list[Recipe],
         raise LinkageError(f"{input_path}: {exc}") from None
     values = _with_all_kinds(normalised.values, recipes)
     serials = random_hex(batch.num_rows)
-    keys = compute.linkage_keys(values, project_key, recipes)
+    keys = compute.linkage_keys(values, project_key() if callable(project_key) else project_key,
+                                recipes)
     keys_table = pa.table([serials, *keys.columns], names=["serial", *keys.column_names])
     payload = pa.table([serials, *(batch.column(a) for a in holder.attributes)],
                        names=["serial", *holder.attributes])
