@@ -64,7 +64,10 @@ def run_job(client: ExchangeClient, job: dict, project_dir: Path, keys_dir: Path
         keys = [inbox / f"{h}.keys.age" for h in manifest.spec.holder_ids]
         with tempfile.TemporaryDirectory(prefix="pseudolink-worker-") as scratch:
             log(f"job {job['id']}: linking {len(keys)} keys files")
+            started = time.perf_counter()
             report = linkage.link(manifest, keys, scratch, keys_dir, passphrase, as_party=me)
+            log(f"job {job['id']}: linked in {time.perf_counter() - started:.1f} s")
+            started = time.perf_counter()
             try:
                 pushed = client.push(project, Path(scratch) / "linkmap.age")
             except ExchangeError as exc:
@@ -74,7 +77,8 @@ def run_job(client: ExchangeClient, job: dict, project_dir: Path, keys_dir: Path
                 log(f"job {job['id']}: another attempt published the link map first")
                 return {}, {"already_published": True}
             shutil.move(Path(scratch) / "link-report.json", project_dir / LINK_REPORT_NAME)
-        log(f"job {job['id']}: link map sent to {pushed.recipient}")
+        log(f"job {job['id']}: link map sent to {pushed.recipient} in "
+            f"{time.perf_counter() - started:.1f} s")
         return ({**{f"keys {p.name}": p for p in keys},
                  "report": project_dir / LINK_REPORT_NAME},
                 {"links": report.links, "linkmap_sha256": pushed.sha256})
@@ -83,10 +87,12 @@ def run_job(client: ExchangeClient, job: dict, project_dir: Path, keys_dir: Path
         payloads = [inbox / f"{h}.payload.age" for h in manifest.spec.holder_ids]
         log(f"job {job['id']}: combining {len(payloads)} payloads")
         out = project_dir / COMBINED_NAME
+        started = time.perf_counter()
         # combine writes to a temporary name and renames: a killed worker leaves no table.
         report = linkage.combine(manifest, inbox / "linkmap.age", payloads, out, keys_dir,
                                  passphrase, as_party=me)
-        log(f"job {job['id']}: combined {report.rows} rows into {out}")
+        log(f"job {job['id']}: combined {report.rows} rows into {out} in "
+            f"{time.perf_counter() - started:.1f} s")
         return ({"linkmap": inbox / "linkmap.age", "combined": out,
                  **{f"payload {p.name}": p for p in payloads}}, {"rows": report.rows})
     else:
