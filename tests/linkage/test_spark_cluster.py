@@ -220,13 +220,20 @@ def fuzzy_source(tmp_path_factory) -> Path:
 
 
 def test_fuzzy_link_on_a_standalone_cluster_brings_no_record_back_to_the_driver(
-        fuzzy_source, party_keys, on_cluster, tmp_path):
+        fuzzy_source, party_keys, on_cluster, spark_engine, tmp_path):
     # Keys files, candidate pairs and link map are each over the driver's 1 MiB result cap;
     # the driver opens the envelopes to files the executors read, and gets back only
     # counts and the distinct comparison patterns (which it fits the model on).
     deployment = Deployment(tmp_path, party_keys, fuzzy_source, "fuzzy")
     deployment.prepare([])
     assert (deployment.out / "ssis.keys.age").stat().st_size > 1 << 20
+    # The cap bites at this size: a keys table pulled back to the driver is refused.
+    plain = tmp_path / "ssis.keys.parquet"
+    pq.write_table(linkage.read_envelope(deployment.out / "ssis.keys.age",
+                                         deployment.work / "keys", "keymanager", PASSPHRASE),
+                   plain)
+    with pytest.raises(Exception, match="maxResultSize"):
+        spark_engine.spark.read.parquet(str(plain)).toArrow()
     duck = deployment.link_and_combine("duckdb", [])
     spark = deployment.link_and_combine("spark", on_cluster, guard=_no_table_read_here)
     assert (tmp_path / "spark" / "linkmap.age").stat().st_size > 1 << 20
