@@ -14,7 +14,8 @@ names the threads (process:thread) that ran alone, which is where to look.
 
     BENCH_PEOPLE=1000000 .venv/bin/python bench/_runnable.py [stage ...]
 
-Stages: ssis, building, link, combine (default all). The work folder
+Stages: ssis, building, link, combine (default all); BENCH_ROUNDS repeats them,
+BENCH_RECORD=1 writes the medians to bench/results/core_scaling_estimate.json. The folder
 ``bench/work/runnable-N`` is made once (project, keys, both holders prepared) and reused.
 """
 
@@ -146,10 +147,43 @@ def setup(work: Path) -> None:
 
 
 def main() -> None:
+    """Sample each stage ``BENCH_ROUNDS`` times (stages in pipeline order each round, so
+    that every stage reads its own inputs); with ``BENCH_RECORD=1`` write the medians to
+    ``bench/results/core_scaling_estimate.json``."""
+    from statistics import median
+
+    from _harness import write_result
+
     work = WORK / f"runnable-{PEOPLE}"
     setup(work)
-    for name in sys.argv[1:] or ["ssis", "building", "link", "combine"]:
-        print(json.dumps(sample(work, name)), flush=True)
+    names = sys.argv[1:] or ["ssis", "building", "link", "combine"]
+    runs: dict[str, list[dict]] = {name: [] for name in names}
+    for _ in range(int(os.environ.get("BENCH_ROUNDS", "1"))):
+        for name in names:
+            run = sample(work, name)
+            runs[name].append(run)
+            print(json.dumps(run), flush=True)
+    if os.environ.get("BENCH_RECORD") != "1":
+        return
+    stages = {name: {"estimated_speedup_2_cores": median(r["estimated_speedup_2_cores"]
+                                                         for r in found),
+                     "runs": [{k: r[k] for k in ("estimated_speedup_2_cores", "serial_share",
+                                                 "cpu_seconds", "wall_seconds", "runnable",
+                                                 "load_average")} for r in found]}
+              for name, found in runs.items()}
+    target = bench_link.SPEEDUP_TARGET
+    write_result(
+        "core_scaling_estimate",
+        summary=f"{PEOPLE:,} people, DuckDB, PSEUDOLINK_THREADS=2: estimated 2-core/1-core "
+                "speed-up per stage from runnable threads (median of "
+                f"{len(next(iter(runs.values())))}): " + ", ".join(
+                    f"{n} {v['estimated_speedup_2_cores']}" for n, v in stages.items()),
+        target=f"each stage at least {target}x faster on 2 cores than on 1 (issue 21)",
+        passed=all(v["estimated_speedup_2_cores"] >= target for v in stages.values()),
+        figures={"people": PEOPLE, "sample_seconds": INTERVAL,
+                 "method": "(sum of min(runnable threads, 2) + samples with none runnable)"
+                           " / samples, over the stage's process tree", "stages": stages},
+        peers={}, packages=("duckdb", "pyarrow", "pyrage"))
 
 
 if __name__ == "__main__":
