@@ -31,12 +31,12 @@ def test_digest_is_the_written_files_and_the_rows_are_in_order(tmp_path):
 
 def test_a_write_that_fails_on_the_writer_thread_is_raised_to_the_caller(tmp_path):
     path = tmp_path / "out.parquet"
-    with pytest.raises((pa.ArrowInvalid, ValueError)):
-        with HashedParquetSink(path, _table(0, 1).schema) as sink:
-            sink.write(_table(0, 10))
-            sink.write(pa.table({"other": [1, 2]}))  # schema differs: the writer refuses
-            for start in range(10):
-                sink.write(_table(start, 10))
+    with pytest.raises((pa.ArrowInvalid, ValueError)), \
+            HashedParquetSink(path, _table(0, 1).schema) as sink:
+        sink.write(_table(0, 10))
+        sink.write(pa.table({"other": [1, 2]}))  # schema differs: the writer refuses
+        for start in range(10):
+            sink.write(_table(start, 10))
     assert sink.sha256 is None
 
 
