@@ -18,7 +18,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-RESULTS = Path(__file__).resolve().parent / "results"
+#: Where results are written: BENCH_RESULTS moves a trial run (a small scale, a busy
+#: machine) away from the recorded figures.
+RESULTS = Path(os.environ.get("BENCH_RESULTS")
+               or Path(__file__).resolve().parent / "results")
 WORK = Path(__file__).resolve().parent / "work"
 
 
