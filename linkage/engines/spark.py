@@ -192,25 +192,31 @@ class SparkEngine(Engine):
             records = staged.where(F.col("__stats").isNull())
             # Row numbers: each block's rows follow those of the blocks before it.
             offsets, done = [], 0
-            for start, count in sorted(records.groupBy("__start").count().collect()):
+            blocks = sorted((start, part, count) for part, start, count in records.groupBy(
+                F.spark_partition_id(), "__start").count().collect())
+            for start, _, count in blocks:
                 offsets += [F.lit(start).cast("long"), F.lit(done).cast("long")]
                 done += count
+            # Each task writes its partition: in block order already (one file read split by
+            # split), unless Spark packed the splits otherwise; then they are sorted across.
+            parts = [part for _, part, _ in blocks]
+            scattered = parts != sorted(parts)
             offset = (F.element_at(F.create_map(*offsets), F.col("__start"))
                       if offsets else F.lit(0).cast("long"))
             job.step(2)
             _write_single(records.select(
                 "__start", "__idx", "serial",
                 *(F.col(_q(f"k__{r.name}")).alias(r.name) for r in job.recipes)),
-                job.keys_out, COMPRESSION["keys"], dictionary=False)
+                job.keys_out, COMPRESSION["keys"], dictionary=False, shuffle=scattered)
             _write_single(records.select(
                 "__start", "__idx", "serial",
                 *(F.col(_q(f"a__{a}")).alias(a) for a in attrs)),
-                job.payload_out, COMPRESSION["payload"], dictionary=True)
+                job.payload_out, COMPRESSION["payload"], dictionary=True, shuffle=scattered)
             row_number = offset + F.col("__idx") + 1
             _write_single(records.select(
                 "__start", "__idx", row_number.alias("row_number"),
                 F.coalesce(F.col("__record_id"), row_number.cast("string")).alias("record_id"),
-                "serial"), job.crosswalk_out, "zstd", dictionary=False)
+                "serial"), job.crosswalk_out, "zstd", dictionary=False, shuffle=scattered)
         finally:
             staged.unpersist()
         return totals
