@@ -31,6 +31,7 @@ from linkage.field_check import (
 )
 from linkage.files import atomic_path
 from linkage.inputs import as_text, detect_encoding, open_input, require_columns
+from linkage.keys.acceptance import check_accepted
 from linkage.keys.party import PartySecret, load_party_secret
 from linkage.keys.project import ProjectManifest, as_manifest, load_project_key
 from linkage.reports import PrepareReport, write_report
@@ -102,6 +103,9 @@ def prepare_exact(project: ProjectManifest | str | Path, holder_id: str,
     stage = f"prepare {holder_id}"
     step = _stepper(progress, stage, 5)
 
+    # Refused before anything is read: a holder that has not accepted this exact project
+    # (or is not a party of it) touches no record. The key check itself waits for scrypt.
+    check_accepted(manifest, holder_id, keys_dir)
     # scrypt unlocks the holder's keys on a thread of its own (it releases the GIL) while
     # the engine loads and, where it prepares in this process, the first batches are read
     # and normalised: only their hashing waits for the project key.
