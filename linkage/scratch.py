@@ -59,11 +59,13 @@ def default_root() -> Path:
     return Path(tempfile.gettempdir()) / f"pseudolink-scratch-{os.getuid()}"
 
 
-def set_root(path: str | Path) -> Path:
-    """Put this process's scratch under ``path`` (the party's workspace); returns it."""
+def set_root(path: str | Path, *, create: bool = True) -> Path:
+    """Put this process's scratch under ``path`` (the party's workspace); returns it.
+    ``create=False`` only records it: the folder is made with the first scratch folder (a
+    workspace that does not exist yet is not created by naming it)."""
     global _root
     _root = Path(path)
-    return _make_private(_root)
+    return _make_private(_root) if create else _root
 
 
 def root() -> Path:

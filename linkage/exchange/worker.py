@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -28,6 +27,7 @@ from pathlib import Path
 from linkage.errors import LinkageError
 from linkage.exchange.client import ExchangeClient, ExchangeError
 from linkage.keys.project import ProjectManifest
+from linkage.scratch import private_dir
 
 Log = Callable[[str], None]
 #: record(job, outputs, details): the CLI records the stage and its files in the party's
@@ -62,7 +62,8 @@ def run_job(client: ExchangeClient, job: dict, project_dir: Path, keys_dir: Path
         _pull(client, job, manifest, inbox, INPUTS["key_manager"], status["files"], recheck,
               log)
         keys = [inbox / f"{h}.keys.age" for h in manifest.spec.holder_ids]
-        with tempfile.TemporaryDirectory(prefix="pseudolink-worker-") as scratch:
+        # In this workspace's scratch, reaped if the worker is killed: never the shared /tmp.
+        with private_dir("worker") as scratch:
             log(f"job {job['id']}: linking {len(keys)} keys files")
             started = time.perf_counter()
             report = linkage.link(manifest, keys, scratch, keys_dir, passphrase, as_party=me)

@@ -69,11 +69,12 @@ EXIT_USER_ERROR = 2
 def ws(workdir: Path | None) -> Workspace:
     """The workspace a command works in; its plaintext scratch lives inside it (0700), and
     scratch left by runs that were killed is removed first, and said."""
-    space = workspace(workdir)
-    if space.root.is_dir():
-        from linkage import scratch
+    from linkage import scratch
 
-        scratch.set_root(space.root / "scratch")
+    space = workspace(workdir)
+    # Set even before the workspace exists: a first run's plaintext must not go to /tmp.
+    scratch.set_root(space.root / "scratch", create=space.root.is_dir())
+    if space.root.is_dir():
         removed = scratch.sweep()
         if removed:
             err_console.print(f"removed {len(removed)} scratch folder(s) left by interrupted "

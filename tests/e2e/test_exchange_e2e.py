@@ -17,6 +17,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -143,6 +144,7 @@ def test_five_processes_link_through_the_exchange_and_survive_a_killed_worker(
             agency = spawn("worker", "--role", "combiner", "--exchange", url, "--poll", "0.5",
                            "--heartbeat", "1", workdir=spaces["agency"],
                            log=tmp_path / "agency.log")
+            temp_before = set(Path(tempfile.gettempdir()).glob("pseudolink-*"))
             km = spawn("worker", "--role", "key_manager", "--exchange", url, "--poll", "0.5",
                        "--heartbeat", "1", workdir=spaces["keymanager"])
             workers += [agency, km]
@@ -156,6 +158,12 @@ def test_five_processes_link_through_the_exchange_and_survive_a_killed_worker(
             read_until(km, "linking", 120)
             km.send_signal(signal.SIGKILL)
             km.wait(10)
+            # The killed worker's scratch is in its own workspace and reaped there; nothing
+            # of its job is left in the shared temp dir.
+            scratch = spaces["keymanager"] / "scratch"
+            wait_for(lambda: not scratch.exists() or not any(scratch.iterdir()), 15,
+                     "the killed worker's scratch to be removed")
+            assert set(Path(tempfile.gettempdir()).glob("pseudolink-*")) <= temp_before
             watcher = _client(url, party_keys, "ssis")
             status = watcher.status(PROJECT)
             assert not any(f["kind"] == "linkmap" for f in status["files"])
