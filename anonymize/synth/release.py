@@ -125,6 +125,14 @@ def synthetic_release(df: pd.DataFrame, rows: int, *, synthesizer: str | Fitter 
     key = person_key or PERSON_KEY
     persons = df[key] if key in df.columns else None
     real, dropped = modelled_columns(df, columns, person_key)
+    # The rows, not the order they came in, decide the release: a combined table is ordered
+    # by random link ids, and the same data and seed must give the same split, draw and
+    # verdict on every run. Rows are put in the order of their content's hash.
+    canonical = np.argsort(pd.util.hash_pandas_object(real, index=False).to_numpy(),
+                           kind="stable")
+    real = real.iloc[canonical].reset_index(drop=True)
+    if persons is not None:
+        persons = persons.iloc[canonical].reset_index(drop=True)
     limits = thresholds or GateThresholds()
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(real))
