@@ -17,6 +17,13 @@ BENCH_ENGINES (default ``duckdb,spark-cluster``) the engines (``duckdb``, ``spar
 ``spark-cluster``), BENCH_RESULTS where the result goes (a trial run at a small scale
 belongs elsewhere than ``bench/results``). Unless BENCH_SCALING=0, each DuckDB
 stage also runs alone on one core and on every core (issue 21's speed-up per stage).
+
+National scale (issue 18): ``BENCH_NATIONAL=1`` (with BENCH_PEOPLE=50000000) pairs the
+people with a building register a fifth their size (overlap 0.16, building-only 0.04: 10M
+records at 50M), DuckDB only, and records the run under ``figures["national"]`` of
+link.json beside the 10M figures: end to end against 10 minutes, each stage's peak memory
+against 16 GiB, the disk the run used above its inputs (sampled on the work directory's
+file system), and the links each recipe formed beyond the generator's truth.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -35,8 +43,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _harness import WORK, write_result
 
 PEOPLE = int(os.environ.get("BENCH_PEOPLE", "10000000"))
+NATIONAL = os.environ.get("BENCH_NATIONAL", "0") == "1"
 ALL_ENGINES = ("duckdb", "spark", "spark-cluster")
-ENGINES = [e for e in os.environ.get("BENCH_ENGINES", "duckdb,spark-cluster").split(",") if e]
+ENGINES = [e for e in os.environ.get(
+    "BENCH_ENGINES", "duckdb" if NATIONAL else "duckdb,spark-cluster").split(",") if e]
+#: The national run's register: owners among the people, and owners with no welfare record.
+NATIONAL_OVERLAP, NATIONAL_BUILDING_ONLY = 0.16, 0.04
+NATIONAL_TARGET_SECONDS = 600
+NATIONAL_PEAK_MIB = 16 * 1024
 PASSPHRASE = "bench passphrase"
 SPARK_MEMORY = "8g"
 #: The cluster's sizes: the driver only plans and seals (the executors do the record-level
@@ -179,7 +193,7 @@ def accuracy(work: Path, engine: str) -> dict:
             "recall": round(quality.recall, 5)}
 
 
-SCALING = os.environ.get("BENCH_SCALING", "1") != "0"
+SCALING = os.environ.get("BENCH_SCALING", "0" if NATIONAL else "1") != "0"
 SPEEDUP_TARGET = 1.8
 
 
@@ -243,35 +257,48 @@ def _cluster_figures(stages: dict[str, dict]) -> dict:
                                              for s in stages.values())}
 
 
-def main() -> None:
-    import anonymize
-    import linkage
+class DiskSampler:
+    """The most the work directory's file system held above where it stood at the start,
+    sampled each second on a thread: the stages' scratch, spills and outputs together."""
 
-    work = WORK / "link"
-    source = WORK / f"link-source-{PEOPLE}"
-    shutil.rmtree(work, ignore_errors=True)
-    (work / "keys").mkdir(parents=True)
-    started = time.perf_counter()
-    if not (source / "project.toml").exists():
-        # The generated registers are the input, not the work: made once per scale, kept.
-        shutil.rmtree(source, ignore_errors=True)
-        linkage.generate_synthetic_data(source, PEOPLE, areas=anonymize.load_admin_areas(),
-                                        seed=11, overlap=0.5)
-    synth_seconds = time.perf_counter() - started
-    for name in ("ssis.parquet", "building.parquet", "project.toml", "truth.parquet"):
-        os.symlink(source / name, work / name)
-    true_pairs = json.loads((source / "synth-data.json").read_text())["true_pairs"]
-    for party, role in (("ssis", "holder"), ("building", "holder"),
-                        ("keymanager", "key_manager"), ("agency", "combiner")):
-        linkage.create_party(work / "keys", party, role, PASSPHRASE)
-    spec = linkage.ProjectSpec.load(work / "project.toml")
-    manifest = linkage.create_project(spec, work / "keys", work / "project")
-    for holder in spec.holder_ids:  # each holder checks, signs and adds its key share
-        linkage.accept_project(manifest, linkage.load_party_secret(
-            work / "keys", holder, PASSPHRASE), work / "keys")
+    def __init__(self, path: Path) -> None:
+        self.path, self.peak, self._stop = path, 0, threading.Event()
+        self._base = shutil.disk_usage(path).used
+        self._thread = threading.Thread(target=self._run, daemon=True)
 
-    figures: dict = {"people": PEOPLE, "synth_seconds": round(synth_seconds, 1),
-                     "true_pairs": true_pairs}
+    def _run(self) -> None:
+        while not self._stop.wait(1.0):
+            self.peak = max(self.peak, shutil.disk_usage(self.path).used - self._base)
+
+    def __enter__(self) -> DiskSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _gib(size: int) -> float:
+    return round(size / 2**30, 2)
+
+
+def beyond_truth_per_recipe(links_per_recipe: dict[str, int], quality: dict) -> dict | None:
+    """The links each recipe formed that are not true pairs, where the figures settle it:
+    when the first recipe (the resident number) formed exactly the correct links and every
+    true pair was found, each later recipe's links are all collisions. None otherwise (the
+    link map does not say which recipe formed a link, by design)."""
+    recipes = list(links_per_recipe)
+    first = links_per_recipe[recipes[0]]
+    if not (first == quality["correct"] == quality["true_pairs"]):
+        return None
+    return {recipes[0]: 0, **{r: links_per_recipe[r] for r in recipes[1:]}}
+
+
+def run_engines(work: Path, source: Path) -> dict:
+    """Each engine's stages, end to end and accuracy, on the work directory (keys and project
+    already made)."""
+    figures: dict = {}
     for engine in ENGINES:
         with _cluster_for(engine, work) as cluster:
             stages = run_stages(work, engine, ["ssis", "building"], cluster=cluster)
@@ -288,6 +315,98 @@ def main() -> None:
             "sum_of_stage_seconds": round(sum(s["seconds"] for s in stages.values()), 1),
             "link_peak_rss_mib": stages["link"]["peak_rss_mib"],
             "accuracy": accuracy(work, engine)}
+    return figures
+
+
+def _prepare_work(work: Path, source: Path) -> tuple[float, dict]:
+    """The generated registers (made once per scale, kept), linked into a fresh work
+    directory with four parties and an accepted project; the seconds generating took."""
+    import anonymize
+    import linkage
+
+    shutil.rmtree(work, ignore_errors=True)
+    (work / "keys").mkdir(parents=True)
+    started = time.perf_counter()
+    if not (source / "project.toml").exists():
+        shutil.rmtree(source, ignore_errors=True)
+        shape = ({"overlap": NATIONAL_OVERLAP, "building_only": NATIONAL_BUILDING_ONLY}
+                 if NATIONAL else {"overlap": 0.5})
+        linkage.generate_synthetic_data(source, PEOPLE, areas=anonymize.load_admin_areas(),
+                                        seed=11, **shape)
+    synth_seconds = time.perf_counter() - started
+    for name in ("ssis.parquet", "building.parquet", "project.toml", "truth.parquet"):
+        os.symlink(source / name, work / name)
+    for party, role in (("ssis", "holder"), ("building", "holder"),
+                        ("keymanager", "key_manager"), ("agency", "combiner")):
+        linkage.create_party(work / "keys", party, role, PASSPHRASE)
+    spec = linkage.ProjectSpec.load(work / "project.toml")
+    manifest = linkage.create_project(spec, work / "keys", work / "project")
+    for holder in spec.holder_ids:  # each holder checks, signs and adds its key share
+        linkage.accept_project(manifest, linkage.load_party_secret(
+            work / "keys", holder, PASSPHRASE), work / "keys")
+    return synth_seconds, json.loads((source / "synth-data.json").read_text())
+
+
+def _earlier_result() -> dict:
+    path = Path(__file__).resolve().parent / "results" / "link.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def _national_summary(national: dict | None) -> str:
+    if not national:
+        return ""
+    duck = national["duckdb"]
+    return (f"; national scale, {national['people']:,} people x "
+            f"{national['building_records']:,} building records (DuckDB): "
+            f"{duck['end_to_end_seconds']} s end to end, stage peak "
+            f"{duck['peak_rss_mib']} MiB, disk {duck['disk_peak_gib']} GiB above inputs "
+            f"of {national['inputs_gib']} GiB, precision "
+            f"{duck['accuracy']['precision']:.4f}, recall {duck['accuracy']['recall']:.4f}")
+
+
+def main_national() -> None:
+    """The 50M run, kept beside the 10M figures of link.json (issue 18)."""
+    work = WORK / "link"
+    source = WORK / f"link-source-{PEOPLE}-national"
+    synth_seconds, synth = _prepare_work(work, source)
+    inputs = sum((source / n).stat().st_size for n in ("ssis.parquet", "building.parquet"))
+    with DiskSampler(work) as disk:
+        figures = run_engines(work, source)
+    shutil.rmtree(work, ignore_errors=True)
+    duck = figures["duckdb"]
+    duck["peak_rss_mib"] = max(s["peak_rss_mib"] for s in duck["stages"].values())
+    duck["disk_peak_gib"] = _gib(disk.peak)
+    duck["links_beyond_truth_per_recipe"] = beyond_truth_per_recipe(
+        duck["stages"]["link"]["links_per_recipe"], duck["accuracy"])
+    national = {"people": PEOPLE, "building_records": synth["rows"]["building"],
+                "overlap": NATIONAL_OVERLAP, "building_only": NATIONAL_BUILDING_ONLY,
+                "synth_seconds": round(synth_seconds, 1), "true_pairs": synth["true_pairs"],
+                "inputs_gib": _gib(inputs), "duckdb": duck,
+                "target": f"end to end under {NATIONAL_TARGET_SECONDS} s, every stage's peak "
+                          f"under {NATIONAL_PEAK_MIB} MiB (issue 18)",
+                "pass": duck["end_to_end_seconds"] < NATIONAL_TARGET_SECONDS
+                and duck["peak_rss_mib"] < NATIONAL_PEAK_MIB}
+    earlier = _earlier_result()
+    figures = {**earlier.get("figures", {}), "national": national}
+    summary = earlier.get("summary", "").split("; national scale")[0]
+    write_result("link", summary=summary + _national_summary(national),
+                 target=earlier.get("target", ""), passed=bool(earlier.get("pass")),
+                 figures=figures, peers=earlier.get("peers", {}),
+                 packages=("duckdb", "pyarrow", "pyspark", "pyrage"))
+
+
+def main() -> None:
+    if NATIONAL:
+        main_national()
+        return
+    work = WORK / "link"
+    source = WORK / f"link-source-{PEOPLE}"
+    synth_seconds, synth = _prepare_work(work, source)
+    figures: dict = {"people": PEOPLE, "synth_seconds": round(synth_seconds, 1),
+                     "true_pairs": synth["true_pairs"], **run_engines(work, source)}
     cluster_figures = figures.get("spark_cluster")
     if cluster_figures and "duckdb" in figures:
         ratio = cluster_figures["end_to_end_seconds"] / figures["duckdb"]["end_to_end_seconds"]
@@ -297,6 +416,9 @@ def main() -> None:
         figures["duckdb"]["core_scaling"] = core_scaling(work)
     shutil.rmtree(work, ignore_errors=True)
     figures.update(_earlier_engines())
+    national = _earlier_result().get("figures", {}).get("national")
+    if national:
+        figures["national"] = national
     duck = figures.get("duckdb")
     passed = bool(duck) and duck["end_to_end_seconds"] < TARGET_SECONDS and \
         duck["link_peak_rss_mib"] < LINK_PEAK_MIB
@@ -313,12 +435,15 @@ def main() -> None:
              + (" (earlier run)" if "from_earlier_run" in figures[e] else "") for e in engines]
     write_result(
         "link",
-        summary=f"link pipeline on {PEOPLE:,} people (50% overlap): " + "; ".join(parts),
+        summary=f"link pipeline on {PEOPLE:,} people (50% overlap): " + "; ".join(parts)
+        + _national_summary(national),
         target=(f"10M x 10M people (50% overlap) prepare+link+combine under "
                 f"{TARGET_SECONDS} s with DuckDB, link peak < {LINK_PEAK_MIB} MiB (issue 3); "
                 f"Spark on a two-worker standalone cluster at most {CLUSTER_TARGET_RATIO:g}x "
                 "DuckDB's time in the same run (issue 18, recorded in its own figures); "
-                "Spark local mode timed beside them"),
+                "Spark local mode timed beside them; national scale (issue 18, "
+                "figures['national']): 50M people under "
+                f"{NATIONAL_TARGET_SECONDS} s, every stage under {NATIONAL_PEAK_MIB} MiB"),
         passed=passed and PEOPLE >= 10_000_000,
         figures=figures,
         peers={},

@@ -45,6 +45,8 @@ BUILDING_ONLY_SHARE = 0.25
 FOREIGN_SHARE = 0.035
 PHONE_MISSING_SHARE = 0.03
 MAX_PEOPLE = 60_000_000
+#: Everyone who appears in either file: their phone numbers stay unique within the 010 space.
+MAX_PERSONS = round(MAX_PEOPLE * (1 + BUILDING_ONLY_SHARE))
 
 SSIS_SCHEMA = pa.schema([
     ("record_id", pa.string()), ("name", pa.string()), ("rrn", pa.string()),
@@ -73,6 +75,7 @@ class SynthDataReport:
     seed: int
     typo_rate: float
     overlap: float
+    building_only: float
     format: str
     chunk_size: int
     elapsed_seconds: float
@@ -171,7 +174,8 @@ def _building_table(rng: np.random.Generator, ids: Identifiers, places: Residenc
     ], schema=BUILDING_SCHEMA)
 
 
-def _check(people: int, typo_rate: float, overlap: float, chunk_size: int, fmt: str) -> None:
+def _check(people: int, typo_rate: float, overlap: float, building_only: float,
+           chunk_size: int, fmt: str) -> None:
     if people < 1:
         raise LinkageError(f"people must be at least 1, not {people}")
     if chunk_size < 1:
@@ -179,24 +183,31 @@ def _check(people: int, typo_rate: float, overlap: float, chunk_size: int, fmt: 
     # Phone numbers stay unique only while everyone fits the 010 numbering space.
     if people > MAX_PEOPLE:
         raise LinkageError(f"people must be at most {MAX_PEOPLE:,}, not {people:,}")
-    for label, value in (("typo rate", typo_rate), ("overlap", overlap)):
+    for label, value in (("typo rate", typo_rate), ("overlap", overlap),
+                         ("building-only share", building_only)):
         if not 0.0 <= value <= 1.0:
             raise LinkageError(f"{label} must lie between 0 and 1, not {value}")
+    if people * (1 + building_only) > MAX_PERSONS:
+        raise LinkageError(f"people and building-only owners together must be at most "
+                           f"{MAX_PERSONS:,}, not {round(people * (1 + building_only)):,}")
     if fmt not in FORMATS:
         raise LinkageError(f"format must be one of {', '.join(FORMATS)}, not '{fmt}'")
 
 
 def generate(out_dir: Path, people: int, *, areas: pd.DataFrame, seed: int = 0,
-             typo_rate: float = 0.0, overlap: float = 0.5, chunk_size: int = 500_000,
+             typo_rate: float = 0.0, overlap: float = 0.5,
+             building_only: float = BUILDING_ONLY_SHARE, chunk_size: int = 500_000,
              fmt: str = "parquet", progress: ProgressCallback | None = None
              ) -> SynthDataReport:
     """Write an entirely fake social-security file, a building register and their true pairs.
 
     Files in ``out_dir``: ``ssis.<fmt>``, ``building.<fmt>``, ``truth.parquet``,
     ``project.toml`` (a project spec for the two files) and ``synth-data.json`` (this report).
-    The same seed and parameters give byte-identical data files.
+    The same seed and parameters give byte-identical data files. ``overlap`` is the share of
+    the ssis people who own a building, ``building_only`` the owners without a welfare record
+    per ssis person (a national run pairs 51M people with a 10M register: 0.16 and 0.04).
     """
-    _check(people, typo_rate, overlap, chunk_size, fmt)
+    _check(people, typo_rate, overlap, building_only, chunk_size, fmt)
     started = time.monotonic()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -204,7 +215,7 @@ def generate(out_dir: Path, people: int, *, areas: pd.DataFrame, seed: int = 0,
     chunks = math.ceil(people / chunk_size)
     constants, chunk_parent = np.random.SeedSequence(seed).spawn(2)
     phone = phone_constants(np.random.Generator(np.random.PCG64(constants)))
-    extra_per_chunk = round(chunk_size * BUILDING_ONLY_SHARE)
+    extra_per_chunk = round(chunk_size * building_only)
     errors = dict.fromkeys(ERROR_KINDS, 0)
     pairs = 0
     names = {"ssis": f"ssis.{fmt}", "building": f"building.{fmt}", "truth": "truth.parquet"}
@@ -219,7 +230,7 @@ def generate(out_dir: Path, people: int, *, areas: pd.DataFrame, seed: int = 0,
             rng = np.random.Generator(np.random.PCG64(chunk_seed))
             start = chunk * chunk_size
             n = min(chunk_size, people - start)
-            extra = round(n * BUILDING_ONLY_SHARE)
+            extra = round(n * building_only)
             person_ids = np.r_[np.arange(start, start + n),
                                people + chunk * extra_per_chunk + np.arange(extra)]
             pop = _population(rng, person_ids, people, model, chunk, chunks, phone)
@@ -254,7 +265,7 @@ def generate(out_dir: Path, people: int, *, areas: pd.DataFrame, seed: int = 0,
     report = SynthDataReport(
         people=people, rows={"ssis": sinks["ssis"].rows, "building": sinks["building"].rows},
         true_pairs=pairs, errors=errors, seed=seed, typo_rate=typo_rate, overlap=overlap,
-        format=fmt, chunk_size=chunk_size,
+        building_only=building_only, format=fmt, chunk_size=chunk_size,
         elapsed_seconds=round(time.monotonic() - started, 3),
         files=[*names.values(), "project.toml", "synth-data.json"],
     )

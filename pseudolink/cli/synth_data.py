@@ -21,6 +21,9 @@ def synth_data(
         help="Share of building records with one identifier error.")] = 0.0,
     overlap: Annotated[float, typer.Option(
         help="Share of social-security people who also own a building.")] = 0.5,
+    building_only: Annotated[float, typer.Option(
+        help="Building owners with no social-security record, per social-security "
+             "person.")] = 0.25,
     fmt: Annotated[str, typer.Option("--format", help="parquet or csv.")] = "parquet",
     chunk_size: Annotated[int, typer.Option(help="People generated per chunk.")] = 500_000,
 ) -> None:
@@ -30,7 +33,8 @@ def synth_data(
 
     with progress_bars() as progress:
         report = generate(out, people, areas=load_admin_areas(), seed=seed, typo_rate=typo_rate,
-                          overlap=overlap, chunk_size=chunk_size, fmt=fmt, progress=progress)
+                          overlap=overlap, building_only=building_only,
+                          chunk_size=chunk_size, fmt=fmt, progress=progress)
     summary = Table(title="synthetic data (entirely fake)", show_header=False)
     summary.add_row("people", f"{report.people:,}")
     for holder, rows in report.rows.items():

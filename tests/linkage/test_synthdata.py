@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 from anonymize.hierarchies import load_admin_areas
@@ -261,6 +262,8 @@ def test_project_spec_is_valid_and_never_lets_identifiers_travel(clean):
     ({"people": 0}, "people"),
     ({"typo_rate": 1.5}, "typo rate"),
     ({"overlap": -0.1}, "overlap"),
+    ({"building_only": 1.5}, "building-only share"),
+    ({"people": 60_000_000, "building_only": 0.5}, "building-only owners together"),
     ({"fmt": "xlsx"}, "format"),
     ({"chunk_size": 0}, "chunk size"),
 ])
@@ -291,3 +294,14 @@ def test_the_linkage_normalisers_make_both_holders_identifiers_agree(clean):
         assert left == right, ours
         present = pairs[ours].notna()
         assert sum(value is not None for value in left) == present.sum(), ours
+
+
+def test_a_national_run_pairs_many_people_with_a_smaller_register(tmp_path, areas):
+    # 51M people beside a 10M building register: few owners, few owners without welfare.
+    report = generate(tmp_path, 20_000, areas=areas, seed=5, overlap=0.16, building_only=0.04,
+                      chunk_size=7_000)
+    assert report.rows["ssis"] == 20_000
+    assert report.rows["building"] == report.true_pairs + 800
+    assert 0.14 < report.true_pairs / 20_000 < 0.18
+    assert pq.read_table(tmp_path / "truth.parquet").num_rows == report.true_pairs
+    assert json.loads((tmp_path / "synth-data.json").read_text())["building_only"] == 0.04
