@@ -42,6 +42,11 @@ _BASE_THREADS = 2
 #: What each stage needs with two threads: the measured limits at 10M people on the
 #: 2-core machine (link's shared-key hash tables in 1.5 GiB, combine's wide sort in 4 GiB).
 STAGE_FLOOR = {"link": 1536 * MIB, "combine": 4 * GIB, "default": 1 * GIB}
+#: Stages whose need grows with the data and that cannot spill all of it: they take the
+#: whole share, not just their floor. Combine's wide sort by link id passed at 10M people in
+#: 4 GiB but ran out of it at 50M (8.1M links; 6.8 GiB peak with an 11 GB limit). DuckDB's
+#: limit is a ceiling, not an allocation: a small combine uses what it needs.
+TAKES_THE_SHARE = frozenset({"combine"})
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib|gb|gib|tb|tib)?\s*$", re.I)
 _UNITS = {None: 1, "b": 1, "kb": 1000, "kib": 1024, "mb": 1000**2, "mib": MIB,
@@ -155,7 +160,8 @@ def stage_budget(stage: str = "default", machine: Machine | None = None) -> Budg
     """Threads and memory for one stage (``link``, ``combine``, ``default``).
 
     The limit is the stage's two-thread need plus ``_PER_THREAD`` for every further
-    thread, and never passes half of what the machine may use; where that half is too
+    thread (the whole half for a stage in :data:`TAKES_THE_SHARE`), and never passes half
+    of what the machine may use; where that half is too
     small, the threads are cut to what it can feed rather than failing.
     An operator's ``PSEUDOLINK_DUCKDB_MEMORY`` is taken as given.
     """
@@ -168,7 +174,8 @@ def stage_budget(stage: str = "default", machine: Machine | None = None) -> Budg
     floor = STAGE_FLOOR.get(stage, STAGE_FLOOR["default"])
     wanted = floor + max(0, count - _BASE_THREADS) * _PER_THREAD
     if wanted <= ceiling:
-        return Budget(threads=count, memory=wanted, source="machine")
+        return Budget(threads=count, memory=ceiling if stage in TAKES_THE_SHARE else wanted,
+                      source="machine")
     # Not enough memory for every thread's buffers: fewer threads within the whole share
     # (and at least the floor, which DuckDB then meets by spilling).
     extra = max(0, ceiling - floor) // _PER_THREAD
