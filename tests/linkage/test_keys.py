@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import shutil
-import time
 
 import duckdb
 import pyarrow as pa
@@ -36,13 +35,6 @@ def test_party_secret_uses_the_documented_fixed_scrypt_cost(party_keys):
     sealed = secret_path(party_keys, "ssis").read_bytes()
     version, log2_n, r, p = sealed[len(secret_file.MAGIC):len(secret_file.MAGIC) + 4]
     assert (version, 2**log2_n, r, p) == (1, 2**17, 8, 1)
-
-
-def test_unlocking_keys_is_cheap_enough_for_every_command(party_keys):
-    secret_file_bytes = secret_path(party_keys, "agency").read_bytes()
-    start = time.perf_counter()
-    secret_file.open_secret(secret_file_bytes, PASSPHRASE)
-    assert time.perf_counter() - start < 3  # generous: the machine is shared
 
 
 def test_an_altered_key_file_does_not_open(party_keys, tmp_path):
