@@ -213,14 +213,10 @@ def core_scaling(work: Path) -> dict:
     return figures
 
 
-def _earlier_engines() -> dict[str, dict]:
-    """Figures of engines not run now, kept from the last result at this scale and marked
-    with when they were recorded (``BENCH_ENGINES=spark`` then ``=duckdb`` fills both)."""
-    path = Path(__file__).resolve().parent / "results" / "link.json"
-    try:
-        earlier = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
+def _earlier_engines(earlier: dict) -> dict[str, dict]:
+    """Figures of engines not run now, kept from the last result (``earlier``) at this scale
+    and marked with when they were recorded (``BENCH_ENGINES=spark`` then ``=duckdb`` fills
+    both)."""
     if earlier.get("figures", {}).get("people") != PEOPLE:
         return {}
     keys = {figure_key(e) for e in ALL_ENGINES} - {figure_key(e) for e in ENGINES}
@@ -295,7 +291,7 @@ def beyond_truth_per_recipe(links_per_recipe: dict[str, int], quality: dict) -> 
     return {recipes[0]: 0, **{r: links_per_recipe[r] for r in recipes[1:]}}
 
 
-def run_engines(work: Path, source: Path) -> dict:
+def run_engines(work: Path) -> dict:
     """Each engine's stages, end to end and accuracy, on the work directory (keys and project
     already made)."""
     figures: dict = {}
@@ -374,7 +370,7 @@ def main_national() -> None:
     _, synth = _prepare_work(work, source)
     inputs = sum((source / n).stat().st_size for n in ("ssis.parquet", "building.parquet"))
     with DiskSampler(work) as disk:
-        figures = run_engines(work, source)
+        figures = run_engines(work)
     shutil.rmtree(work, ignore_errors=True)
     duck = figures["duckdb"]
     duck["peak_rss_mib"] = max(s["peak_rss_mib"] for s in duck["stages"].values())
@@ -407,7 +403,7 @@ def main() -> None:
     source = WORK / f"link-source-{PEOPLE}"
     synth_seconds, synth = _prepare_work(work, source)
     figures: dict = {"people": PEOPLE, "synth_seconds": round(synth_seconds, 1),
-                     "true_pairs": synth["true_pairs"], **run_engines(work, source)}
+                     "true_pairs": synth["true_pairs"], **run_engines(work)}
     cluster_figures = figures.get("spark_cluster")
     if cluster_figures and "duckdb" in figures:
         ratio = cluster_figures["end_to_end_seconds"] / figures["duckdb"]["end_to_end_seconds"]
@@ -416,8 +412,9 @@ def main() -> None:
     if SCALING and "duckdb" in ENGINES:
         figures["duckdb"]["core_scaling"] = core_scaling(work)
     shutil.rmtree(work, ignore_errors=True)
-    figures.update(_earlier_engines())
-    national = _earlier_result().get("figures", {}).get("national")
+    earlier = _earlier_result()
+    figures.update(_earlier_engines(earlier))
+    national = earlier.get("figures", {}).get("national")
     if national:
         figures["national"] = national
     duck = figures.get("duckdb")
