@@ -84,6 +84,31 @@ class MatchResult:
     summary: LinkSummary | None = None
 
 
+@dataclass(frozen=True)
+class ReviewRequest:
+    """Clerical review within one fuzzy link (:mod:`linkage.fuzzy.review`), for
+    :meth:`Engine.fuzzy_link_files`: review lists and decisions name records, so the engine
+    that holds the records does the work, and the caller only seals or moves the files.
+
+    Every path is a plain Parquet file in the caller's scratch folder (on a cluster, where
+    every executor can read and write).
+    """
+
+    #: (low, high): list the mutual-best pairs whose probability lies in it (ends included).
+    band: tuple[float, float] | None = None
+    #: With ``band``: per holder (spec order), where its listing goes: ``review_id``,
+    #: ``serial``, ``probability``, real entries and decoys in random order.
+    listings: Mapping[str, Path] = field(default_factory=dict)
+    #: With ``band``: where the key manager's record of the entries goes (``review_id``,
+    #: ``holder``, ``decoy``, ``left_serial``, ``right_serial``).
+    state: Path | None = None
+    #: The record of the earlier review that ``decisions`` answer.
+    earlier_state: Path | None = None
+    #: Per deciding holder: its decisions envelope (named in errors) and the Parquet file
+    #: opened from it (``review_id``, ``decision``).
+    decisions: Mapping[str, tuple[Path, Path]] = field(default_factory=dict)
+
+
 class Engine(ABC):
     name: str
 
@@ -159,19 +184,22 @@ class Engine(ABC):
         return comparison_levels(filters[0], filters[1], fields, li, ri, cuts, baselines)
 
     def fuzzy_link_files(self, keys: Mapping[str, Path], params: FuzzyParams,
-                         linkmap: Path | None) -> FuzzyOutcome:
+                         linkmap: Path | None, review: ReviewRequest | None = None
+                         ) -> FuzzyOutcome:
         """Fuzzy mode: block, compare, fit the model, score and resolve the two holders'
         keys files (Parquet, in spec order) and, unless ``linkmap`` is None, write the plain
-        link map there (``link_id``, ``holder``, ``serial``); return the counts.
+        link map there (``link_id``, ``holder``, ``serial``); return the counts. With
+        ``review``, apply its decisions to the links and write its review files.
 
         This default does it in this process, comparing through :meth:`compare_pairs`; an
         engine that distributes overrides it so that no record comes to this process.
-        Every engine must link the same pairs.
+        Every engine must link the same pairs and list the same pairs for review (the
+        random parts, review ids and decoys, differ).
         """
         from linkage.fuzzy.link import link_tables
 
         return link_tables({h: pq.read_table(p) for h, p in keys.items()}, params, linkmap,
-                           engine=self)
+                           engine=self, review=review)
 
     @abstractmethod
     def linked_records(self, linkmap: Path) -> dict[str, int]:

@@ -28,7 +28,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from linkage.engines.base import Engine, LinkSummary, MatchResult
+from linkage.engines.base import Engine, LinkSummary, MatchResult, ReviewRequest
 from linkage.envelope import COMPRESSION
 from linkage.errors import InputError, LinkageError, SerialMismatch
 from linkage.keys.linkage_key import SEPARATOR, hmac_pads
@@ -263,13 +263,15 @@ class SparkEngine(Engine):
         return spark_levels(self.spark, left, right, fields, li, ri, cuts, baselines)
 
     def fuzzy_link_files(self, keys: Mapping[str, Path], params: FuzzyParams,
-                         linkmap: Path | None) -> FuzzyOutcome:
-        """The executors read the keys files, block, compare, score, resolve and write the
-        link map; the driver fits the model on the distinct comparison patterns and gets
-        counts only (see :mod:`linkage.engines.spark_fuzzy`)."""
+                         linkmap: Path | None, review: ReviewRequest | None = None
+                         ) -> FuzzyOutcome:
+        """The executors read the keys files, block, compare, score, resolve, apply review
+        decisions and write the link map and review files; the driver fits the model on the
+        distinct comparison patterns and gets counts only (see
+        :mod:`linkage.engines.spark_fuzzy`)."""
         from linkage.engines.spark_fuzzy import fuzzy_link
 
-        return fuzzy_link(self.spark, keys, params, linkmap)
+        return fuzzy_link(self.spark, keys, params, linkmap, review)
 
     def linked_records(self, linkmap: Path) -> dict[str, int]:
         counts = self.spark.read.parquet(str(linkmap)).groupBy("holder").count().collect()

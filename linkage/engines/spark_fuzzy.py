@@ -16,8 +16,16 @@ right record is the pair greedy would take, so each round keeps those and drops 
 pair of their records, until none is left. With a strict order of pairs that is exactly
 greedy's result (tests/linkage/test_fuzzy_spark.py holds it to greedy on ties).
 
-:func:`spark_levels` (the comparison step alone) serves clerical review, which runs in the
-driver whatever the engine.
+Clerical review (a :class:`~linkage.engines.base.ReviewRequest`) runs there too. The band
+is a set of patterns (a pair's probability is its pattern's), so the review list's pairs
+are the resolved pairs joined to a small broadcast table; each holder's decoys are drawn by
+a sort on random keys; the executors draw the review ids and write the listings and the
+record of entries. Decisions are joins: the holders' answers against that record, the
+rejected pairs dropped, the confirmed ones offered to the greedy above in order of serials.
+The driver gets counts, and seals or moves the files.
+
+:func:`spark_levels` (the comparison step alone) is :meth:`SparkEngine.compare_pairs`, for
+the in-process path (``score_candidates(engine=...)``).
 """
 
 from __future__ import annotations
@@ -30,8 +38,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
+from pyspark.sql.types import DoubleType, StringType, StructField, StructType
 
 from linkage.fuzzy.blocking import column_name, rule_name
 from linkage.fuzzy.bloom import from_arrow
@@ -48,6 +57,7 @@ from linkage.fuzzy.scoring import (
 )
 
 if TYPE_CHECKING:
+    from linkage.engines.base import ReviewRequest
     from linkage.fuzzy.link import FuzzyOutcome
     from linkage.fuzzy.params import FuzzyParams
 
@@ -183,9 +193,17 @@ def resolve_greedy(scored: DataFrame) -> DataFrame:
     """One-to-one resolution of ``scored`` (``l``, ``r``, ``w``, ...): the pairs the
     one-machine greedy keeps (best ``w`` first, ties by ``l`` then ``r``), in rounds of
     pairs that are the best of both their records."""
-    by_left = Window.partitionBy("l").orderBy(F.desc("w"), F.asc("r"))
-    by_right = Window.partitionBy("r").orderBy(F.desc("w"), F.asc("l"))
-    remaining = _checkpoint(scored)
+    return _greedy(scored, [F.desc("w"), F.asc("l"), F.asc("r")])
+
+
+def _greedy(pairs: DataFrame, order: Sequence[Column]) -> DataFrame:
+    """The pairs (``l``, ``r``, ...) that taking them one by one in ``order`` (a strict
+    order), each whose records are both still free, takes: in rounds, each keeping the
+    pairs that come first among every pair of their left record and of their right record
+    (greedy takes those), and dropping the other pairs of their records."""
+    by_left = Window.partitionBy("l").orderBy(*order)
+    by_right = Window.partitionBy("r").orderBy(*order)
+    remaining = _checkpoint(pairs)
     kept: list[DataFrame] = []
     while True:
         best = _checkpoint(
@@ -202,7 +220,7 @@ def resolve_greedy(scored: DataFrame) -> DataFrame:
         if remaining.isEmpty():
             break
     if not kept:
-        return scored.limit(0)
+        return pairs.limit(0)
     out = kept[0]
     for part in kept[1:]:
         out = out.unionByName(part)
@@ -217,8 +235,9 @@ def resolve_best_per_right(scored: DataFrame) -> DataFrame:
 
 
 def fuzzy_link(spark: SparkSession, keys: Mapping[str, Path], params: FuzzyParams,
-               linkmap: Path | None) -> FuzzyOutcome:
-    """Link two holders' fuzzy keys files in the executors; see the module's docstring."""
+               linkmap: Path | None, review: ReviewRequest | None = None) -> FuzzyOutcome:
+    """Link two holders' fuzzy keys files in the executors, with ``review`` applying
+    decisions and writing review files there too; see the module's docstring."""
     from linkage.engines.spark import _link_ids, _write_single
     from linkage.envelope import COMPRESSION
     from linkage.fuzzy.link import RANDOM_PAIRS, FuzzyOutcome
@@ -358,10 +377,24 @@ def fuzzy_link(spark: SparkSession, keys: Mapping[str, Path], params: FuzzyParam
     links = int(resolved_counts[kept_patterns].sum())
     timings["resolve"] = time.perf_counter() - start
 
+    kept = resolved.join(F.broadcast(spark.createDataFrame(pa.table(
+        {"pid": pa.array(kept_patterns.astype(np.int32))}))), "pid").select("l", "r")
+    reviewed: dict[str, dict] = {}
+    held: list[DataFrame] = []
+    if review is not None:
+        serials = {side: sides[side].select(F.col("i").alias(side),
+                                            F.col("serial").alias(f"{side}s"))
+                   for side in ("l", "r")}
+        if review.decisions:
+            kept, reviewed["review_decisions"] = _apply_decisions(kept, links, serials, review)
+            links = reviewed["review_decisions"].pop("links")
+            held.append(kept)
+        if review.band is not None:
+            reviewed["review"] = _review_lists(resolved, probability, serials, review,
+                                               (left_id, right_id))
     if linkmap is not None:
-        kept = resolved.join(F.broadcast(spark.createDataFrame(pa.table(
-            {"pid": pa.array(kept_patterns.astype(np.int32))}))), "pid")
-        # A right record is in at most one kept pair (either cardinality): it names the link.
+        # A right record is in at most one kept pair (either cardinality, and after
+        # decisions): it names the link.
         kept = kept.select(F.col("r").cast("long").alias("cluster"), "l", "r")
         ids = _link_ids(kept, links)
         try:
@@ -375,6 +408,8 @@ def fuzzy_link(spark: SparkSession, keys: Mapping[str, Path], params: FuzzyParam
                           order=("link_id", "holder"), drop=(), shuffle=True)
         finally:
             ids.unpersist()
+    for frame in held:
+        frame.unpersist()
     levels.unpersist()
     resolved.unpersist()
 
@@ -402,9 +437,199 @@ def fuzzy_link(spark: SparkSession, keys: Mapping[str, Path], params: FuzzyParam
         "one_to_one_conflicts": conflicts,
         "weight_histogram": weight_histogram(weight, counts=pattern_counts),
         "seconds": {k: round(v, 3) for k, v in timings.items()},
+        **reviewed,
     }
     return FuzzyOutcome(details, links, rows, keyed,
                         {left_id: int(shared_left), right_id: int(shared_right)})
+
+
+def _apply_decisions(kept: DataFrame, links: int, serials: Mapping[str, DataFrame],
+                     review: ReviewRequest) -> tuple[DataFrame, dict[str, int]]:
+    """The kept pairs (``l``, ``r``) after the holders' decisions, as
+    :func:`linkage.fuzzy.review.apply_decisions` leaves them, and the report's counts
+    (plus ``links``). Every step is a join in the executors; the driver gets counts.
+
+    Pairs any holder called a non-match are dropped; then the confirmed pairs whose two
+    records are both in these keys files and free of the links left are taken one by one
+    in order of their serials, each whose records are still free: greedy over that
+    order (:func:`_greedy`), which is what the one-machine loop over ``sorted(confirmed)``
+    does.
+    """
+    from linkage.errors import LinkageError
+
+    spark = kept.sparkSession
+    state = spark.read.parquet(str(review.earlier_state))
+    said = None
+    for holder, (_, data) in review.decisions.items():
+        part = spark.read.parquet(str(data)).select(
+            F.lit(holder).alias("holder"), F.col("review_id").cast("string"),
+            F.col("decision").cast("string"))
+        said = part if said is None else said.unionByName(part)
+    unknown = dict(said.join(state.select("holder", "review_id"), ["holder", "review_id"],
+                             "left_anti").groupBy("holder").count().collect())
+    for holder, (source, _) in review.decisions.items():
+        if unknown.get(holder):
+            raise LinkageError(f"{source}: review id of no review list issued to '{holder}'")
+    # Per pair of serials: did any holder say non-match; did every one say match.
+    votes = _checkpoint(
+        said.join(state.where(~F.col("decoy")), ["holder", "review_id"])
+        .groupBy(F.col("left_serial").alias("ls"), F.col("right_serial").alias("rs"))
+        .agg(F.max(F.coalesce((F.col("decision") == "non-match").cast("int"), F.lit(0)))
+             .alias("no"),
+             F.min(F.coalesce((F.col("decision") == "match").cast("int"), F.lit(0)))
+             .alias("yes")))
+    confirmed = (F.col("no") == 0) & (F.col("yes") == 1)
+    n_confirmed, n_rejected = votes.agg(F.sum(confirmed.cast("long")),
+                                        F.sum(F.col("no").cast("long"))).first()
+    try:
+        left = (kept.join(serials["l"], "l").join(serials["r"], "r")
+                .join(votes.where(F.col("no") == 1).select("ls", "rs"), ["ls", "rs"],
+                      "left_anti").select("l", "r"))
+        left = _checkpoint(left)
+        offered = (votes.where(confirmed).select("ls", "rs")
+                   .join(serials["l"], "ls").join(serials["r"], "rs")
+                   .join(left.select("l"), "l", "left_anti")
+                   .join(left.select("r"), "r", "left_anti"))
+        added = _greedy(offered, [F.asc("ls"), F.asc("rs")]).select("l", "r")
+        out = _checkpoint(left.unionByName(added))
+        n_left, n_out = left.count(), out.count()
+        left.unpersist()
+    finally:
+        votes.unpersist()
+    return out, {"confirmed": int(n_confirmed or 0), "rejected": int(n_rejected or 0),
+                 "links_added": n_out - n_left, "links_removed": links - n_left,
+                 "links": n_out}
+
+
+def _review_lists(resolved: DataFrame, probability: np.ndarray,
+                  serials: Mapping[str, DataFrame], review: ReviewRequest,
+                  holders: tuple[str, str]) -> dict:
+    """Write each holder's review listing and the key manager's record of its entries
+    (``review.listings``, ``review.state``), in the executors, as
+    :func:`linkage.fuzzy.review.review_entries` makes them: the mutual-best pairs whose
+    probability lies in the band, padded per holder with as many decoys (its records in
+    no such pair, probabilities uniform in the band), under random review ids, in random
+    order. The report's counts come back."""
+    from linkage.engines.spark import _write_single
+    from linkage.fuzzy.review import DECOYS_PER_ENTRY, LISTING_COMPRESSION
+
+    spark = resolved.sparkSession
+    low, high = review.band
+    # Patterns, not pairs: the probability is the pattern's, as in the one-machine path.
+    in_band = np.flatnonzero((probability >= low) & (probability <= high))
+    band = _checkpoint(
+        resolved.join(F.broadcast(spark.createDataFrame(pa.table({
+            "pid": pa.array(in_band.astype(np.int32)),
+            "probability": pa.array(np.round(probability[in_band], 4), pa.float64())}))),
+            "pid")
+        .join(serials["l"], "l").join(serials["r"], "r")
+        .select("l", "r", "probability", F.col("ls").alias("left_serial"),
+                F.col("rs").alias("right_serial")))
+    held = [band]
+    try:
+        pairs = band.count()
+        entries = None
+        for n, side in enumerate(("l", "r")):
+            real = band.select(
+                F.lit(n).alias("h"), F.col("left_serial" if side == "l" else "right_serial")
+                .alias("serial"), "probability", F.lit(False).alias("decoy"),
+                "left_serial", "right_serial")
+            pool = serials[side].join(band.select(side), side, "left_anti").select(
+                F.col(f"{side}s").alias("serial"))
+            decoys = _sample(pool, pairs * DECOYS_PER_ENTRY, review.band, held)
+            decoys = decoys.select(
+                F.lit(n).alias("h"), "serial", "probability", F.lit(True).alias("decoy"),
+                F.lit(None).cast("string").alias("left_serial"),
+                F.lit(None).cast("string").alias("right_serial"))
+            for part in (real, decoys):
+                entries = part if entries is None else entries.unionByName(part)
+        listed = _review_ids(entries)
+        held.append(listed)
+        # Ordered by the random review id: a random order, that tells nothing of which
+        # entries are real.
+        for n, holder in enumerate(holders):
+            _write_single(listed.where(F.col("h") == n).select(
+                "review_id", "serial", "probability"), review.listings[holder],
+                LISTING_COMPRESSION, dictionary=False, order=("review_id",), drop=(),
+                shuffle=True)
+        _write_single(listed.select(
+            "h", "review_id",
+            F.when(F.col("h") == 0, F.lit(holders[0])).otherwise(F.lit(holders[1]))
+            .alias("holder"), "decoy", "left_serial", "right_serial"), review.state,
+            "snappy", dictionary=True, order=("h", "review_id"), drop=("h",), shuffle=True)
+    finally:
+        for frame in held:
+            frame.unpersist()
+    return {"band": list(review.band), "pairs": int(pairs)}
+
+
+class _Draws:
+    """``mapInArrow``: a uniform sort key (``__key``) and a probability uniform in the
+    band, rounded as listings round it, per row; each task seeds from the OS."""
+
+    def __init__(self, band: tuple[float, float]) -> None:
+        self.low, self.high = band
+
+    def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        rng = np.random.default_rng()
+        for batch in batches:
+            n = batch.num_rows
+            yield pa.RecordBatch.from_arrays(
+                [*batch.columns, pa.array(rng.random(n)),
+                 pa.array(np.round(rng.uniform(self.low, self.high, n), 4))],
+                names=[*batch.schema.names, "__key", "probability"])
+
+
+def _sample(frame: DataFrame, k: int, band: tuple[float, float],
+            held: list[DataFrame]) -> DataFrame:
+    """``min(k, rows)`` rows of ``frame`` drawn uniformly without replacement, each with a
+    probability uniform in ``band``: the ``k`` smallest of uniform random keys, found by a
+    range-partitioned sort in the executors and, per sorted partition, a count (the driver
+    gets one row per partition and says how many rows each keeps)."""
+    drawn = _checkpoint(frame.mapInArrow(_Draws(band), StructType(
+        [*frame.schema.fields, StructField("__key", DoubleType()),
+         StructField("probability", DoubleType())])))
+    ranked = _checkpoint(drawn.orderBy("__key")
+                         .withColumn("__part", F.spark_partition_id())
+                         .withColumn("__pos", F.monotonically_increasing_id()))
+    drawn.unpersist()
+    held.append(ranked)
+    ends, left = [], k
+    for part, count, first in sorted(ranked.groupBy("__part").agg(
+            F.count(F.lit(1)), F.min("__pos")).collect()):
+        take = min(int(count), left)
+        left -= take
+        ends += [F.lit(part), F.lit(first + take)]
+    if not ends:
+        return ranked.drop("__key", "__part", "__pos")
+    # Within a partition the positions count up from its first in key order.
+    return (ranked.where(F.col("__pos") < F.element_at(F.create_map(*ends), F.col("__part")))
+            .drop("__key", "__part", "__pos"))
+
+
+def _draw_review_ids(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """``mapInArrow``: a random review id (the OS's CSPRNG) for each entry."""
+    from linkage.serials import random_hex
+
+    for batch in batches:
+        yield pa.RecordBatch.from_arrays([*batch.columns, random_hex(batch.num_rows)],
+                                         names=[*batch.schema.names, "review_id"])
+
+
+def _review_ids(entries: DataFrame, tries: int = 3) -> DataFrame:
+    """``entries`` with a random ``review_id`` each, drawn in the executors and held there
+    (materialised: a recomputed partition would draw others); drawn again in the
+    practically impossible case that two entries drew the same id."""
+    from linkage.errors import LinkageError
+
+    schema = StructType([*entries.schema.fields, StructField("review_id", StringType())])
+    for _ in range(tries):
+        listed = _checkpoint(entries.mapInArrow(_draw_review_ids, schema))
+        rows, distinct = listed.agg(F.count(F.lit(1)), F.countDistinct("review_id")).first()
+        if rows == distinct:
+            return listed
+        listed.unpersist()
+    raise LinkageError("could not draw distinct review ids")
 
 
 def _any_present(names: Sequence[str]):

@@ -8,8 +8,9 @@ files as exact mode.
 
 from __future__ import annotations
 
+import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from linkage.engines import Engine, get_engine
+from linkage.engines.base import ReviewRequest
 from linkage.envelope import COMPRESSION, open_envelopes_to, seal_file
 from linkage.errors import LinkageError
 from linkage.files import atomic_path
@@ -26,6 +28,7 @@ from linkage.fuzzy.blocking import Candidates, candidate_pairs, column_name
 from linkage.fuzzy.bloom import Filters, from_arrow
 from linkage.fuzzy.params import FuzzyParams, params_for
 from linkage.fuzzy.resolve import best_per_right, greedy_one_to_one
+from linkage.fuzzy.review import keep_state, open_decisions, review_state_path, seal_review_lists
 from linkage.fuzzy.scoring import (
     choose_threshold,
     comparison_levels,
@@ -214,20 +217,22 @@ class FuzzyOutcome:
 
 
 def link_tables(tables: dict[str, pa.Table], params: FuzzyParams, linkmap: Path | None, *,
-                engine: str | Engine = "duckdb", review: Callable[..., list] | None = None
+                engine: str | Engine = "duckdb", review: ReviewRequest | None = None
                 ) -> FuzzyOutcome:
     """Score, resolve and (unless ``linkmap`` is None) write the plain link map, in this
     process: what every engine does by default (:meth:`Engine.fuzzy_link_files`).
 
-    ``review(tables, scored, pairs)`` may change the pairs linked (clerical decisions)
-    and write review lists; it returns the pairs.
+    ``review`` (clerical review) may change the pairs linked and writes review files
+    (:func:`linkage.fuzzy.review.review_here`).
     """
     (left_id, left), (right_id, right) = tables.items()
     scored = score_candidates(left, right, params, engine=engine)
     pairs = list(zip(scored.candidates.left[scored.kept].tolist(),
                      scored.candidates.right[scored.kept].tolist(), strict=True))
     if review is not None:
-        pairs = review(tables, scored, pairs)
+        from linkage.fuzzy.review import review_here
+
+        pairs = review_here(review, tables, scored, pairs)
     links = len(pairs)
     keyed = {}
     for holder, table in tables.items():
@@ -264,8 +269,10 @@ def link(project: ProjectManifest | str | Path, keys_files: Sequence[str | Path]
 
     ``review_band`` (low, high) also seals each holder a review list of the mutual-best
     pairs whose probability lies in it; ``decisions`` are the holders' answers to an earlier
-    list, applied to this run's links (see ``linkage.fuzzy.review``). Review works on the
-    pairs' serials, which are records: it runs in this process whatever the engine.
+    list, applied to this run's links (see ``linkage.fuzzy.review``). Review names records
+    (serials), so the engine does it where it holds them (a :class:`ReviewRequest`; on
+    Spark, in the executors): this process opens the decisions to files, seals the listings
+    the engine wrote and keeps its record of the entries, moving bytes, never records.
     """
     manifest = as_manifest(project)
     manifest.require_open()
@@ -277,18 +284,11 @@ def link(project: ProjectManifest | str | Path, keys_files: Sequence[str | Path]
     out_dir = Path(out_dir)
     with private_dir("link") as scratch:
         files = open_keys(manifest, keys_files, me, params, Path(scratch))
+        request = _review_request(manifest, me, list(files), keys_dir, Path(scratch),
+                                  None if precheck else review_band, decisions)
         tick(1)
         plain = None if precheck else Path(scratch) / "linkmap.parquet"
-        outcome_outputs: dict[str, str] = {}
-        if review_band is None and not decisions:
-            outcome = engine.fuzzy_link_files(files, params, plain)
-        else:
-            def review(tables: dict[str, pa.Table], scored: Scored, pairs: list) -> list:
-                return _review(manifest, me, tables, scored, pairs, keys_dir, out_dir,
-                               None if precheck else review_band, decisions, outcome_outputs)
-
-            outcome = link_tables({h: pq.read_table(p) for h, p in files.items()}, params,
-                                  plain, engine=engine, review=review)
+        outcome = engine.fuzzy_link_files(files, params, plain, review=request)
         tick(3)
         links = outcome.links
         conflicts = outcome.details["one_to_one_conflicts"]
@@ -308,42 +308,41 @@ def link(project: ProjectManifest | str | Path, keys_files: Sequence[str | Path]
             seal_file(linkmap_path, plain, kind="linkmap", project=manifest, sender=me,
                       recipient=manifest.party(spec.combiner))
             report.outputs["linkmap"] = str(linkmap_path)
-            report.outputs.update(outcome_outputs)
+        if request is not None and request.band is not None:
+            report.outputs.update(seal_review_lists(manifest, me, request.listings, out_dir))
+            # Recorded, so that project close destroys it.
+            report.outputs["review_state"] = str(keep_state(request.state, keys_dir,
+                                                            manifest.id))
     report.outputs["report"] = str(out_dir / REPORT_NAME)
     write_report(out_dir / REPORT_NAME, report.to_dict())
     tick(4)
     return report
 
 
-def _review(manifest: ProjectManifest, me, tables: dict[str, pa.Table], scored: Scored,
-            pairs: list, keys_dir: str | Path, out_dir: Path,
-            review_band: tuple[float, float] | None, decisions: Sequence[str | Path],
-            extra: dict[str, str]) -> list:
-    """Apply the holders' decisions to ``pairs`` and seal the review lists of this run
-    (their paths go into ``extra``)."""
-    from linkage.fuzzy.review import apply_decisions, read_decisions, write_review_lists
-
-    (_, left), (_, right) = tables.items()
+def _review_request(manifest: ProjectManifest, me, holders: Sequence[str],
+                    keys_dir: str | Path, scratch: Path,
+                    review_band: tuple[float, float] | None,
+                    decisions: Sequence[str | Path]) -> ReviewRequest | None:
+    """What the engine is to review, with its inputs and outputs as files in ``scratch``:
+    the decisions opened there and a copy of the earlier review's record beside them,
+    where a cluster's executors read what the driver opened."""
+    if review_band is None and not decisions:
+        return None
+    earlier, opened = None, {}
     if decisions:
-        confirmed, rejected = read_decisions(manifest, me, decisions, keys_dir)
-        before = set(pairs)
-        pairs = apply_decisions(left.column("serial").to_pylist(),
-                                right.column("serial").to_pylist(), pairs, confirmed, rejected)
-        scored.details["review_decisions"] = {
-            "confirmed": len(confirmed), "rejected": len(rejected),
-            "links_added": len(set(pairs) - before), "links_removed": len(before - set(pairs))}
+        kept = review_state_path(keys_dir, manifest.id)
+        if not kept.exists():
+            raise LinkageError(f"no review was issued for project {manifest.id} from this "
+                               "workspace (run link with --review-band first)")
+        opened = open_decisions(manifest, me, decisions, scratch)
+        earlier = scratch / "review-state-earlier.parquet"
+        shutil.copyfile(kept, earlier)
+    listings, state = {}, None
     if review_band is not None:
-        low, high = review_band
-        band = scored.resolved[(scored.probability[scored.resolved] >= low)
-                               & (scored.probability[scored.resolved] <= high)]
-        out_dir.mkdir(parents=True, exist_ok=True)
-        outputs = write_review_lists(
-            manifest, me, tables, scored.candidates.left[band],
-            scored.candidates.right[band], scored.probability[band], review_band,
-            out_dir, keys_dir)
-        scored.details["review"] = {"band": list(review_band), "pairs": len(band)}
-        extra.update(outputs)
-    return pairs
+        listings = {h: scratch / f"review-{n}.parquet" for n, h in enumerate(holders, 1)}
+        state = scratch / "review-state.parquet"
+    return ReviewRequest(band=review_band, listings=listings, state=state,
+                         earlier_state=earlier, decisions=opened)
 
 
 def _ticker(progress: Progress | None, total: int):

@@ -12,19 +12,27 @@ The key manager keeps which entry is which in its private folder. The holder ret
 ``H.decisions.age`` (review id, match | non-match); the next ``link`` with ``decisions=``
 drops a pair any holder called a non-match and links a pair every deciding holder called a
 match, whatever its probability; decisions on decoys are ignored.
+
+Lists and decisions name records, so the engine does the work where it holds them
+(:meth:`Engine.fuzzy_link_files` with a :class:`~linkage.engines.base.ReviewRequest`): this
+module holds the one-machine engines' way (:func:`review_here`) and what the key manager's
+process does with files whatever the engine (opening decisions, sealing listings, keeping
+the record of entries).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import shutil
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from linkage.envelope import open_envelope, seal
+from linkage.envelope import COMPRESSION, open_envelope, open_envelopes_to, seal, seal_file
 from linkage.errors import InputError, LinkageError
 from linkage.files import atomic_path
 from linkage.inputs import read_input
@@ -33,9 +41,15 @@ from linkage.keys.project import ProjectManifest, as_manifest
 from linkage.prepare import crosswalk_path, make_private, private_dir
 from linkage.serials import random_hex
 
+if TYPE_CHECKING:
+    from linkage.engines.base import ReviewRequest
+    from linkage.fuzzy.link import Scored
+
 DECISIONS = ("match", "non-match")
 #: Decoys per real entry in each holder's review list.
 DECOYS_PER_ENTRY = 1
+#: A listing's Parquet compression, as :func:`linkage.envelope.seal` would choose it.
+LISTING_COMPRESSION = COMPRESSION.get("review", "zstd")
 
 
 def review_path(out_dir: str | Path, holder_id: str) -> Path:
@@ -68,17 +82,18 @@ def parse_band(text: str) -> tuple[float, float]:
     return band
 
 
-def write_review_lists(manifest: ProjectManifest, me, tables: dict[str, pa.Table],
-                       left_index: np.ndarray, right_index: np.ndarray,
-                       probability: np.ndarray, band: tuple[float, float],
-                       out_dir: Path, keys_dir: str | Path) -> dict[str, str]:
-    """Seal each holder's review list (pairs given by row indices into ``tables``)."""
+def review_entries(tables: Mapping[str, pa.Table], left_index: np.ndarray,
+                   right_index: np.ndarray, probability: np.ndarray,
+                   band: tuple[float, float]) -> tuple[dict[str, pa.Table], pa.Table]:
+    """Each holder's review listing of the pairs ``(left_index[k], right_index[k])`` (row
+    indices into ``tables``), padded with decoys and shuffled, and the key manager's record
+    of which entry is which: what the one-machine engines write for review."""
     rng = np.random.default_rng()
     (left_id, left), (right_id, right) = tables.items()
     pairs = len(left_index)
     left_serials = left.column("serial").take(pa.array(left_index)).combine_chunks()
     right_serials = right.column("serial").take(pa.array(right_index)).combine_chunks()
-    state, outputs = [], {}
+    state, listings = [], {}
     for holder, table, own in ((left_id, left, left_index), (right_id, right, right_index)):
         pool = np.setdiff1d(np.arange(table.num_rows), own)
         decoys = rng.choice(pool, size=min(len(pool), pairs * DECOYS_PER_ENTRY),
@@ -89,12 +104,8 @@ def write_review_lists(manifest: ProjectManifest, me, tables: dict[str, pa.Table
         probs = np.concatenate([probability, rng.uniform(*band, len(decoys))])
         order = rng.permutation(len(serials))
         ids = random_hex(len(serials))
-        listing = pa.table({"review_id": ids, "serial": serials.take(pa.array(order)),
-                            "probability": pa.array(np.round(probs[order], 4))})
-        path = review_path(out_dir, holder)
-        seal(path, listing, kind="review", project=manifest, sender=me,
-             recipient=manifest.party(holder))
-        outputs[f"review:{holder}"] = str(path)
+        listings[holder] = pa.table({"review_id": ids, "serial": serials.take(pa.array(order)),
+                                     "probability": pa.array(np.round(probs[order], 4))})
         is_pair = order < pairs
         pair_of = np.where(is_pair, order, 0)
         state.append(pa.table({
@@ -107,12 +118,32 @@ def write_review_lists(manifest: ProjectManifest, me, tables: dict[str, pa.Table
                                        right_serials.take(pa.array(pair_of)),
                                        pa.scalar(None, pa.string())) if pairs else
             pa.nulls(len(ids), pa.string())}))
-    target = review_state_path(keys_dir, manifest.id)
+    return listings, pa.concat_tables(state)
+
+
+def seal_review_lists(manifest: ProjectManifest, me, listings: Mapping[str, Path],
+                      out_dir: Path) -> dict[str, str]:
+    """Seal each holder its listing file (as an engine wrote it), streaming from disk as
+    link seals the link map; the outputs, by name, for the report."""
+    outputs = {}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for holder, listing in listings.items():
+        path = review_path(out_dir, holder)
+        seal_file(path, listing, kind="review", project=manifest, sender=me,
+                  recipient=manifest.party(holder))
+        outputs[f"review:{holder}"] = str(path)
+    return outputs
+
+
+def keep_state(state: Path, keys_dir: str | Path, project_id: str) -> Path:
+    """Move the record an engine wrote into the key manager's private folder (0600), where
+    the next link's decisions are read against it and ``project close`` destroys it. The
+    bytes are copied, never decoded: on Spark the record never passes through memory."""
+    target = review_state_path(keys_dir, project_id)
     make_private(target.parent)
     with atomic_path(target, mode=0o600) as tmp:
-        pq.write_table(pa.concat_tables(state), tmp)
-    outputs["review_state"] = str(target)     # recorded, so project close destroys it
-    return outputs
+        shutil.copyfile(state, tmp)
+    return target
 
 
 def review_sheet(project: ProjectManifest | str | Path, holder_id: str,
@@ -175,27 +206,37 @@ def seal_decisions(project: ProjectManifest | str | Path, holder_id: str,
     return path
 
 
-def read_decisions(manifest: ProjectManifest, me, paths: Iterable[str | Path],
-                   keys_dir: str | Path) -> tuple[set[tuple[str, str]], set[tuple[str, str]]]:
-    """(confirmed, rejected) pairs of serials (left, right) from the holders' decisions."""
-    state_path = review_state_path(keys_dir, manifest.id)
-    if not state_path.exists():
-        raise LinkageError(f"no review was issued for project {manifest.id} from this "
-                           "workspace (run link with --review-band first)")
-    state = pq.read_table(state_path).to_pylist()
-    entries = {(r["holder"], r["review_id"]): r for r in state}
+def open_decisions(manifest: ProjectManifest, me, paths: Iterable[str | Path],
+                   scratch: Path) -> dict[str, tuple[Path, Path]]:
+    """Open the holders' decisions envelopes to Parquet files under ``scratch``, where an
+    engine reads them: per holder, (envelope, file). Refuses a second file from a holder."""
+    paths = [Path(p) for p in paths]
+    opened = open_envelopes_to(
+        [(path, "decisions", manifest.spec.holder_ids, scratch / f"decisions-{n}.parquet")
+         for n, path in enumerate(paths, start=1)], me, manifest)
+    files: dict[str, tuple[Path, Path]] = {}
+    for path, (sealed, data) in zip(paths, opened, strict=True):
+        if sealed["sender"] in files:
+            raise LinkageError(f"{path}: a second decisions file from '{sealed['sender']}'")
+        files[sealed["sender"]] = (path, data)
+    return files
+
+
+def decided_pairs(state: pa.Table, decisions: Mapping[str, tuple[Path, pa.Table]]
+                  ) -> tuple[set[tuple[str, str]], set[tuple[str, str]]]:
+    """(confirmed, rejected) pairs of serials (left, right): rejected where any holder
+    said non-match, confirmed where every deciding holder said match; decoys ignored.
+
+    ``decisions`` maps each deciding holder to its envelope (for errors) and its table.
+    """
+    entries = {(r["holder"], r["review_id"]): r for r in state.to_pylist()}
     votes: dict[tuple[str, str], set[str]] = {}
-    senders: set[str] = set()
-    for path in paths:
-        envelope = open_envelope(path, me, "decisions", manifest, manifest.spec.holder_ids)
-        if envelope.sender in senders:
-            raise LinkageError(f"{path}: a second decisions file from '{envelope.sender}'")
-        senders.add(envelope.sender)
-        for row in envelope.table.to_pylist():
-            entry = entries.get((envelope.sender, row["review_id"]))
+    for sender, (path, table) in decisions.items():
+        for row in table.to_pylist():
+            entry = entries.get((sender, row["review_id"]))
             if entry is None:
                 raise LinkageError(f"{path}: review id of no review list issued to "
-                                   f"'{envelope.sender}'")
+                                   f"'{sender}'")
             if not entry["decoy"]:
                 pair = (entry["left_serial"], entry["right_serial"])
                 votes.setdefault(pair, set()).add(row["decision"])
@@ -225,3 +266,35 @@ def apply_decisions(left_serials: Sequence[str], right_serials: Sequence[str],
         used_left.add(li)
         used_right.add(ri)
     return out
+
+
+def review_here(request: ReviewRequest, tables: Mapping[str, pa.Table], scored: Scored,
+                pairs: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Clerical review in this process (the one-machine engines): apply ``request``'s
+    decisions to ``pairs`` (row-index pairs) and write its review files; the report's
+    counts go into ``scored.details``."""
+    (_, left), (_, right) = tables.items()
+    if request.decisions:
+        state = pq.read_table(request.earlier_state)
+        confirmed, rejected = decided_pairs(state, {
+            h: (source, pq.read_table(data)) for h, (source, data) in
+            request.decisions.items()})
+        before = set(pairs)
+        pairs = apply_decisions(left.column("serial").to_pylist(),
+                                right.column("serial").to_pylist(), pairs, confirmed, rejected)
+        scored.details["review_decisions"] = {
+            "confirmed": len(confirmed), "rejected": len(rejected),
+            "links_added": len(set(pairs) - before), "links_removed": len(before - set(pairs))}
+    if request.band is not None:
+        low, high = request.band
+        resolved = scored.resolved
+        band = resolved[(scored.probability[resolved] >= low)
+                        & (scored.probability[resolved] <= high)]
+        listings, state = review_entries(tables, scored.candidates.left[band],
+                                         scored.candidates.right[band],
+                                         scored.probability[band], request.band)
+        for holder, listing in listings.items():
+            pq.write_table(listing, request.listings[holder], compression=LISTING_COMPRESSION)
+        pq.write_table(state, request.state)
+        scored.details["review"] = {"band": list(request.band), "pairs": len(band)}
+    return pairs

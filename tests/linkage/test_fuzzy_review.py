@@ -4,10 +4,16 @@ review id, and the next link applies the answers."""
 
 from __future__ import annotations
 
+import importlib
 import shutil
 import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
@@ -181,3 +187,269 @@ def test_blank_rows_are_left_to_the_model_and_another_holders_ids_are_refused(
     with pytest.raises(linkage.LinkageError, match="no review list issued to 'building'"):
         linkage.link(manifest, keys_files, tmp_path / "km", keys, PASSPHRASE,
                      decisions=[forged])
+
+
+# --- Review on Spark: in the executors, never in the driver (issue 18) -------------------
+
+@contextmanager
+def _driver_reads_no_records() -> Iterator[None]:
+    """Refuse, while it lasts, every way this process (the Spark driver) could take in a
+    table of records: the in-process fuzzy path, a whole-table Parquet read, and a Spark
+    frame pulled back whole."""
+    from pyspark.sql import DataFrame
+
+    # The module, not the function ``linkage.fuzzy`` exports under the same name.
+    fuzzy_link = importlib.import_module("linkage.fuzzy.link")
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the driver read a table of records")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(fuzzy_link, "link_tables", refuse)
+        patch.setattr(pq, "read_table", refuse)
+        patch.setattr(pq.ParquetFile, "read", refuse)
+        patch.setattr(pq.ParquetFile, "iter_batches", refuse)
+        patch.setattr(DataFrame, "toArrow", refuse)
+        patch.setattr(DataFrame, "toPandas", refuse)
+        yield
+
+
+def _workspace_copy(root: Path, dest: Path) -> Path:
+    """A copy of the key manager's (and, here, every party's) keys and private folder: the
+    review state lives there, so each engine's round runs in its own."""
+    shutil.copytree(root / "keys", dest / "keys")
+    shutil.copytree(root / "private", dest / "private")
+    return dest / "keys"
+
+
+def _band(reviewed) -> tuple[float, float]:
+    """A band that keeps some mutual-best pairs and leaves others out at both ends: the
+    midpoints between neighbouring distinct probabilities, scored here (a test's view)."""
+    from linkage.fuzzy.link import read_keys, score_candidates
+    from linkage.fuzzy.params import params_for
+
+    _, keys, manifest, keys_files, _ = reviewed
+    params = params_for(manifest.spec)
+    tables = read_keys(manifest, keys_files,
+                       manifest.unlock_as("key_manager", None, keys, PASSPHRASE), params)
+    scored = score_candidates(*tables.values(), params)
+    values = np.unique(scored.probability[scored.resolved])
+    assert len(values) >= 4
+    low, high = len(values) // 4, 3 * len(values) // 4
+    return (float(values[low - 1] + values[low]) / 2,
+            float(values[high - 1] + values[high]) / 2)
+
+
+@pytest.fixture(scope="module")
+def band_on_each_engine(reviewed, spark_engine, tmp_path_factory):
+    """The reviewed project's keys files linked with one band on DuckDB and on Spark (its
+    driver refusing every read of records), each in its own copy of the workspace."""
+    root, _, manifest, keys_files, _ = reviewed
+    band = _band(reviewed)
+    runs = {}
+    for name, engine in (("duckdb", "duckdb"), ("spark", spark_engine)):
+        base = tmp_path_factory.mktemp(f"band-{name}")
+        keys = _workspace_copy(root, base)
+        with _driver_reads_no_records() if name == "spark" else nullcontext():
+            report = linkage.link(manifest, keys_files, base / "km", keys, PASSPHRASE,
+                                  engine=engine, review_band=band)
+        runs[name] = (base, keys, report)
+    return band, runs
+
+
+def _review_files(manifest, base: Path, keys: Path) -> tuple[pa.Table, dict[str, pa.Table]]:
+    state = pq.read_table(review.review_state_path(keys, manifest.id))
+    listings = {h: linkage.read_envelope(review.review_path(base / "km", h), keys, h,
+                                         PASSPHRASE, manifest) for h in ("ssis", "building")}
+    return state, listings
+
+
+@pytest.mark.spark
+def test_spark_lists_the_same_band_pairs_with_as_many_decoys_as_duckdb(
+        reviewed, band_on_each_engine):
+    _, _, manifest, _, _ = reviewed
+    (low, high), runs = band_on_each_engine
+    seen = {}
+    for name, (base, keys, report) in runs.items():
+        state, listings = _review_files(manifest, base, keys)
+        path = review.review_state_path(keys, manifest.id)
+        assert report.outputs["review_state"] == str(path)
+        assert path.stat().st_mode & 0o777 == 0o600
+        pairs = report.fuzzy["review"]["pairs"]
+        assert 0 < pairs < report.fuzzy["mutual_best_pairs"]
+        real = state.filter(pc.invert(state.column("decoy")))
+        band_pairs = set(zip(real.column("left_serial").to_pylist(),
+                             real.column("right_serial").to_pylist(), strict=True))
+        assert len(band_pairs) == pairs
+        probability = {}
+        for side, holder in enumerate(("ssis", "building")):
+            listing = listings[holder]
+            mine = state.filter(pc.equal(state.column("holder"), holder))
+            ids = listing.column("review_id").to_pylist()
+            assert len(set(ids)) == len(ids) == mine.num_rows == 2 * pairs
+            assert set(ids) == set(mine.column("review_id").to_pylist())
+            decoy = dict(zip(mine.column("review_id").to_pylist(),
+                             mine.column("decoy").to_pylist(), strict=True))
+            assert sum(decoy.values()) == pairs * review.DECOYS_PER_ENTRY
+            in_band = {p[side] for p in band_pairs}
+            for row in listing.to_pylist():
+                assert round(low, 4) <= row["probability"] <= round(high, 4)
+                if decoy[row["review_id"]]:
+                    assert row["serial"] not in in_band       # a decoy is never a pair
+                else:
+                    probability[holder, row["serial"]] = row["probability"]
+            assert {s for h, s in probability if h == holder} == in_band
+            assert set(listing.column("serial").to_pylist()) <= _serials(keys, manifest,
+                                                                         holder)
+        seen[name] = {"pairs": band_pairs, "probability": probability,
+                      "review": report.fuzzy["review"], "links": report.links,
+                      "schema": [(f.name, f.type) for f in state.schema],
+                      "listing": [(f.name, f.type) for f in listings["ssis"].schema]}
+    assert seen["spark"] == seen["duckdb"]
+
+
+@pytest.mark.spark
+def test_a_review_list_written_on_spark_opens_for_its_holder_alone_and_makes_a_sheet(
+        reviewed, band_on_each_engine):
+    _, _, manifest, _, _ = reviewed
+    _, runs = band_on_each_engine
+    base, keys, _ = runs["spark"]
+    for holder, other in (("ssis", "building"), ("building", "ssis")):
+        listing = review.review_path(base / "km", holder)
+        with pytest.raises(linkage.LinkageError):
+            linkage.read_envelope(listing, keys, other, PASSPHRASE, manifest)
+        sheet = review.review_sheet(manifest, holder, listing, keys, PASSPHRASE)
+        assert sheet.column_names == ["review_id", "record_id", "probability"]
+        assert sheet.num_rows == linkage.read_envelope(listing, keys, holder, PASSPHRASE,
+                                                       manifest).num_rows
+        assert sheet.column("record_id").null_count == 0
+
+
+@pytest.mark.spark
+def test_decisions_applied_on_spark_link_what_duckdb_links(reviewed, band_on_each_engine,
+                                                           spark_engine, tmp_path):
+    _, _, manifest, keys_files, _ = reviewed
+    _, runs = band_on_each_engine
+    issued, issued_keys, _ = runs["spark"]
+    rng = np.random.default_rng(11)
+    sealed = []
+    for holder in ("ssis", "building"):
+        listing = review.review_path(issued / "km", holder)
+        sheet = review.review_sheet(manifest, holder, listing, issued_keys, PASSPHRASE)
+        answers = tmp_path / f"{holder}.parquet"
+        pq.write_table(pa.table({
+            "review_id": sheet.column("review_id"),
+            "decision": rng.choice(["match", "non-match", ""], sheet.num_rows,
+                                   p=[0.5, 0.3, 0.2]).tolist()}), answers)
+        sealed.append(review.seal_decisions(manifest, holder, listing, answers,
+                                            tmp_path / "back", issued_keys, PASSPHRASE))
+    results = {}
+    for name, engine in (("duckdb", "duckdb"), ("spark", spark_engine)):
+        base = tmp_path / name
+        keys = _workspace_copy(issued, base)        # the state the lists were issued from
+        with _driver_reads_no_records() if name == "spark" else nullcontext():
+            report = linkage.link(manifest, keys_files, base / "km", keys, PASSPHRASE,
+                                  engine=engine, decisions=sealed)
+        linkmap = linkage.read_envelope(base / "km" / "linkmap.age", keys, "agency",
+                                        PASSPHRASE, manifest)
+        clusters: dict[str, set] = {}
+        for row in linkmap.to_pylist():
+            clusters.setdefault(row["link_id"], set()).add((row["holder"], row["serial"]))
+        results[name] = ({frozenset(c) for c in clusters.values()}, report.links,
+                         report.fuzzy["review_decisions"])
+    applied = results["duckdb"][2]
+    assert applied["rejected"] > 0 and applied["confirmed"] > 0
+    assert applied["links_removed"] > 0
+    assert results["spark"] == results["duckdb"]
+
+
+def _engine_keys(tmp_path: Path) -> tuple[object, dict[str, Path]]:
+    """Two small holders' fuzzy keys files (serials a0000..., b0000...) with typos."""
+    from linkage.fuzzy import params_for
+    from linkage.fuzzy.prepare import encode_identifiers
+
+    spec = linkage.ProjectSpec.from_dict({
+        "project": {"id": "p", "purpose": "statistics", "mode": "fuzzy"},
+        "holders": [{"id": h, "identifiers": {"n": "name", "d": "dob", "p": "phone"}}
+                    for h in ("a", "b")]})
+    params = params_for(spec)
+    rng = np.random.default_rng(5)
+    given = ["민준", "서연", "지훈", "하은", "도윤", "서준", "지우", "예린", "시우", "수아"]
+    people = [(f"{s}{g}", f"19{rng.integers(50, 99)}-0{rng.integers(1, 9)}-1"
+               f"{rng.integers(0, 9)}", f"010{rng.integers(10_000_000, 99_999_999)}")
+              for s in "김이박최정강" for g in given]
+    typo = [(n[:-1] + "준" if i % 5 == 0 else n, d, p if i % 3 else None)
+            for i, (n, d, p) in enumerate(people)]
+    files = {}
+    for holder, rows in (("a", people), ("b", typo)):
+        names, dobs, phones = map(list, zip(*rows, strict=True))
+        table = encode_identifiers(pa.table({"name": names, "dob": dobs, "phone": phones}),
+                                   bytes(range(32)), params)
+        files[holder] = tmp_path / f"{holder}.parquet"
+        pq.write_table(table.append_column(
+            "serial", pa.array([f"{holder}{i:04d}" for i in range(len(rows))])),
+            files[holder], row_group_size=7)
+    return params, files
+
+
+def _linked_pairs(linkmap: Path) -> set[tuple[str, str]]:
+    clusters: dict[str, dict[str, str]] = {}
+    for row in pq.read_table(linkmap).to_pylist():
+        clusters.setdefault(row["link_id"], {})[row["holder"]] = row["serial"]
+    return {(c["a"], c["b"]) for c in clusters.values()}
+
+
+@pytest.mark.spark
+def test_spark_takes_competing_confirmed_pairs_in_the_order_duckdb_takes_them(
+        spark_engine, tmp_path):
+    from linkage.engines.base import ReviewRequest
+    from linkage.engines.duckdb import DuckDBEngine
+
+    params, files = _engine_keys(tmp_path)
+    DuckDBEngine().fuzzy_link_files(files, params, tmp_path / "plain.parquet")
+    kept = sorted(_linked_pairs(tmp_path / "plain.parquet"))
+    assert len(kept) >= 40
+    rejected, (a4, b4), (a5, b5) = kept[:4], kept[4], kept[5]
+    # The records of four rejected kept pairs come free, named in order of their serials.
+    a0, a1, a2, a3 = sorted(a for a, _ in rejected)
+    b0, b1, b2, b3 = sorted(b for _, b in rejected)
+    # Rejected: those four (by one holder or the other) and a pair on which the holders
+    # disagree. Confirmed: a chain whose pairs compete for records (taken in order of
+    # serials: a0-b1, a1-b2, a2-b3), a pair of free records (a3-b0), one whose right record
+    # stays linked (a3-b4) and one naming a record these files lack.
+    entries = [*(("a" if n % 2 else "b", a, b, "non-match") for n, (a, b) in
+                 enumerate(rejected)),
+               ("a", a5, b5, "match"), ("b", a5, b5, "non-match"),
+               ("a", a0, b1, "match"), ("a", a0, b2, "match"), ("b", a1, b2, "match"),
+               ("a", a1, b3, "match"), ("a", a2, b3, "match"), ("b", a2, b3, "match"),
+               ("a", a3, b0, "match"), ("b", a3, b0, "match"), ("a", a3, b4, "match"),
+               ("a", a4, "b9999", "match")]
+    ids = [f"r{n:03d}" for n in range(len(entries) + 1)]
+    pq.write_table(pa.table({
+        "review_id": ids,
+        "holder": [e[0] for e in entries] + ["a"],
+        "decoy": [False] * len(entries) + [True],          # a decision on a decoy: ignored
+        "left_serial": [e[1] for e in entries] + [None],
+        "right_serial": [e[2] for e in entries] + [None]}), tmp_path / "state.parquet")
+    decisions = {}
+    for holder in ("a", "b"):
+        rows = [(i, e[3]) for i, e in zip(ids, entries, strict=False) if e[0] == holder]
+        rows += [(ids[-1], "match")] if holder == "a" else []
+        data = tmp_path / f"{holder}.decisions.parquet"
+        pq.write_table(pa.table({"review_id": [r[0] for r in rows],
+                                 "decision": [r[1] for r in rows]}), data)
+        decisions[holder] = (tmp_path / f"{holder}.decisions.age", data)
+    request = ReviewRequest(earlier_state=tmp_path / "state.parquet", decisions=decisions)
+    outcomes, linked = {}, {}
+    for name, engine in (("duckdb", DuckDBEngine()), ("spark", spark_engine)):
+        out = tmp_path / f"{name}.linkmap.parquet"
+        outcomes[name] = engine.fuzzy_link_files(files, params, out, review=request)
+        linked[name] = _linked_pairs(out)
+    expected = (set(kept) - {*rejected, (a5, b5)}) | {(a0, b1), (a1, b2), (a2, b3), (a3, b0)}
+    assert linked["duckdb"] == expected
+    assert linked["spark"] == linked["duckdb"]
+    assert outcomes["duckdb"].details["review_decisions"] == {
+        "confirmed": 8, "rejected": 5, "links_added": 4, "links_removed": 5}
+    assert (outcomes["spark"].details["review_decisions"]
+            == outcomes["duckdb"].details["review_decisions"])
+    assert outcomes["spark"].links == outcomes["duckdb"].links == len(expected)
