@@ -1,14 +1,20 @@
-"""Stage 1, at each holder: normalise, hash, and split a file into keys and attributes.
+"""Stage 1, at each holder: normalise, key, and split a file into keys and attributes.
 
-The keys half (serial + one linkage key per recipe) goes to the key manager, the attributes
-half (serial + attributes) to the combiner, each sealed to its recipient. Only the holder
-keeps the crosswalk from its own records to the serials: it is written 0600 to the holder's
+The keys half (serial + the mode's key columns: one linkage key per recipe in exact mode,
+Bloom filters and blocking keys in fuzzy mode) goes to the key manager, the attributes half
+(serial + attributes) to the combiner, each sealed to its recipient. Only the holder keeps
+the crosswalk from its own records to the serials: it is written 0600 to the holder's
 private folder in its workspace, never to the output folder whose files are sent away.
+
+Both modes run one batched path (:func:`prepare_holder`); a :class:`KeysStrategy` says what
+the mode makes of a batch (:class:`ExactKeys` here, ``linkage.fuzzy.prepare.FuzzyKeys``),
+and ``linkage.modes.MODES`` picks it by the project's mode.
 """
 
 from __future__ import annotations
 
 import threading
+from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -16,7 +22,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -38,7 +44,10 @@ from linkage.reports import PrepareReport, write_report
 from linkage.scratch import private_dir as private_scratch
 from linkage.serials import random_hex
 from linkage.sinks import HashedParquetSink
-from linkage.spec import HolderSpec, Recipe
+from linkage.spec import HolderSpec, ProjectSpec, Recipe
+
+if TYPE_CHECKING:
+    from linkage.normalise import NormalisedIdentifiers
 
 Progress = Callable[[str, int, int | None], None]
 T = TypeVar("T")
@@ -82,14 +91,74 @@ def make_private(path: Path) -> Path:
     return path
 
 
-def prepare_exact(project: ProjectManifest | str | Path, holder_id: str,
-                  input_path: str | Path, out_dir: str | Path, keys_dir: str | Path,
-                  passphrase: str, *, encoding: str | None = None,
-                  engine: str | Engine = "duckdb", progress: Progress | None = None,
-                  accept_invalid: Iterable[str] = (),
-                  max_invalid_share: float = DEFAULT_MAX_INVALID_SHARE) -> PrepareReport:
-    """Prepare one holder's file for exact linkage (``linkage.prepare`` picks the mode's
-    strategy); see the module docstring for what is written where.
+class KeysStrategy(ABC):
+    """What a project's mode makes of one batch of a holder's identifiers.
+
+    Reading, serials, payload, crosswalk, sealing and the report are the same in every
+    mode; only normalising and the key columns differ. A strategy is pickled with the job
+    to wherever the engine works on records (Spark's executors), and keys each batch on
+    its own: :meth:`encode` must give each row's keys from that row alone.
+    """
+
+    #: The project mode it serves (``ProjectSpec.mode``).
+    mode: str
+
+    @abstractmethod
+    def normalise(self, text: pa.Table, holder: HolderSpec) -> NormalisedIdentifiers:
+        """The batch's identifiers (``text``: the holder's identifier columns as text),
+        one column per kind, with what normalising counted; ``ValueError`` if unusable."""
+
+    @abstractmethod
+    def encode(self, values: pa.Table, project_key: bytes, compute: Engine) -> pa.Table:
+        """The key columns of :meth:`schema`, row-aligned with ``values``."""
+
+    @abstractmethod
+    def schema(self) -> pa.Schema:
+        """The key columns' names and types, known without any record: Spark's driver
+        builds its executors' output schema from it, and their files are written in it."""
+
+    @abstractmethod
+    def sealed_with(self, manifest: ProjectManifest) -> dict[str, Any]:
+        """The fields the keys envelope is sealed with: what ``link`` checks before it
+        trusts the columns."""
+
+
+@dataclass(frozen=True)
+class ExactKeys(KeysStrategy):
+    """Exact mode: one HMAC-SHA256 linkage key per recipe, hashed by the engine."""
+
+    recipes: tuple[Recipe, ...]
+    mode = "exact"
+
+    @classmethod
+    def for_spec(cls, spec: ProjectSpec) -> ExactKeys:
+        return cls(tuple(spec.recipes))
+
+    def normalise(self, text: pa.Table, holder: HolderSpec) -> NormalisedIdentifiers:
+        from linkage.normalise import normalise_identifiers
+
+        return normalise_identifiers(text, holder.identifiers)
+
+    def encode(self, values: pa.Table, project_key: bytes, compute: Engine) -> pa.Table:
+        return compute.linkage_keys(_with_all_kinds(values, self.recipes), project_key,
+                                    self.recipes)
+
+    def schema(self) -> pa.Schema:
+        return pa.schema([pa.field(r.name, pa.binary()) for r in self.recipes])
+
+    def sealed_with(self, manifest: ProjectManifest) -> dict[str, Any]:
+        return {"recipes": [r.name for r in self.recipes],
+                "key_version": manifest.key_version}
+
+
+def prepare_holder(project: ProjectManifest | str | Path, holder_id: str,
+                   input_path: str | Path, out_dir: str | Path, keys_dir: str | Path,
+                   passphrase: str, *, strategy: KeysStrategy,
+                   encoding: str | None = None, engine: str | Engine = "duckdb",
+                   progress: Progress | None = None, accept_invalid: Iterable[str] = (),
+                   max_invalid_share: float = DEFAULT_MAX_INVALID_SHARE) -> PrepareReport:
+    """Prepare one holder's file, keyed by ``strategy`` (``linkage.prepare`` picks the
+    project mode's); see the module docstring for what is written where.
 
     A column more than ``max_invalid_share`` of whose values are invalid for its kind is
     refused (``linkage.field_check``) unless it is named in ``accept_invalid``.
@@ -97,10 +166,14 @@ def prepare_exact(project: ProjectManifest | str | Path, holder_id: str,
     manifest = as_manifest(project)
     manifest.require_open()
     spec = manifest.spec
+    if strategy.mode != spec.mode:
+        raise LinkageError(f"project {manifest.id} is in {spec.mode} mode; its holders "
+                           f"cannot prepare keys for {strategy.mode} mode")
     holder = spec.holder(holder_id)
     accepted = check_accept_options(holder, accept_invalid, max_invalid_share)
     input_path, out_dir = Path(input_path), Path(out_dir)
-    stage = f"prepare {holder_id}"
+    stage = (f"prepare {holder_id}" if strategy.mode == "exact"
+             else f"prepare {holder_id} ({strategy.mode})")
     step = _stepper(progress, stage, 5)
 
     # Refused before anything is read: a holder that has not accepted this exact project
@@ -131,7 +204,7 @@ def prepare_exact(project: ProjectManifest | str | Path, holder_id: str,
             atomic_path(paths["crosswalk"], mode=0o600) as crosswalk_tmp:
         scratch_dir = Path(scratch)
         job = PrepareJob(input_path=input_path, encoding=used_encoding, holder=holder,
-                         recipes=list(spec.recipes),
+                         strategy=strategy,
                          project_key=(lambda: unlocking.result()[1]) if in_process
                          else unlocking.result()[1],
                          keys_out=scratch_dir / "keys.parquet",
@@ -155,8 +228,7 @@ def prepare_exact(project: ProjectManifest | str | Path, holder_id: str,
                 pool.submit(seal_file, paths["keys"], keys_data, kind="keys",
                             project=manifest, sender=holder_keys,
                             recipient=manifest.party(spec.key_manager),
-                            extra={"recipes": [r.name for r in spec.recipes],
-                                   "key_version": manifest.key_version},
+                            extra=strategy.sealed_with(manifest),
                             data_sha256=totals.sha256.get("keys"), in_worker=in_worker),
                 pool.submit(seal_file, paths["payload"], payload_data, kind="payload",
                             project=manifest, sender=holder_keys,
@@ -227,8 +299,16 @@ class PrepareTotals:
         self.records += other.records
         for name in ("with_key", "invalid", "derived", "present"):
             self.add(getattr(other, name), getattr(self, name))
-        for kind, shapes in other.examples.items():
-            self.examples.setdefault(kind, shapes)
+        self.add_examples(other.examples)
+
+    def add_examples(self, examples: dict[str, list[str]]) -> None:
+        """Add a later part's shapes: the first few distinct per kind, in file order, as a
+        read of the whole file would find them (a refusal names them)."""
+        from linkage.normalise.identifiers import EXAMPLES
+
+        for kind, shapes in examples.items():
+            kept = self.examples.setdefault(kind, [])
+            kept += [shape for shape in shapes if shape not in kept][:EXAMPLES - len(kept)]
 
     def to_dict(self) -> dict:
         return {"records": self.records, "with_key": self.with_key, "invalid": self.invalid,
@@ -244,16 +324,17 @@ class PrepareTotals:
 class PrepareJob:
     """One holder file to normalise, hash and split: what :meth:`Engine.prepare_file` does.
 
-    ``keys_out`` (serial + one key per recipe), ``payload_out`` (serial + attributes) and
-    ``crosswalk_out`` (row_number, record_id, serial) are single Parquet files, rows in
-    the input's order. :meth:`run_here` does it in this process, batch by batch; an engine
-    that distributes reads the file itself and calls :func:`prepare_batch` where it runs.
+    ``keys_out`` (serial + the key columns of ``strategy``), ``payload_out`` (serial +
+    attributes) and ``crosswalk_out`` (row_number, record_id, serial) are single Parquet
+    files, rows in the input's order. :meth:`run_here` does it in this process, batch by
+    batch; an engine that distributes reads the file itself and calls
+    :func:`prepare_batch` where it runs.
     """
 
     input_path: Path
     encoding: str | None
     holder: HolderSpec
-    recipes: list[Recipe]
+    strategy: KeysStrategy
     #: The key, or (run in this process) a call that waits for it to unlock.
     project_key: bytes | Callable[[], bytes]
     keys_out: Path
@@ -278,7 +359,7 @@ class PrepareJob:
         needed, record_id = self.columns(source.column_names)
         self.step(1)
         totals = PrepareTotals()
-        work = partial(prepare_batch, holder=self.holder, recipes=self.recipes,
+        work = partial(prepare_batch, holder=self.holder, strategy=self.strategy,
                        project_key=self.project_key, compute=compute, record_id=record_id,
                        input_path=self.input_path)
         with ExitStack() as writers:
@@ -339,8 +420,7 @@ class _Batch:
         totals.add(self.invalid, totals.invalid)
         totals.add(self.derived, totals.derived)
         totals.add(self.present, totals.present)
-        for kind, shapes in self.examples.items():
-            totals.examples.setdefault(kind, shapes)
+        totals.add_examples(self.examples)
         return self.keys, self.payload, crosswalk
 
 
@@ -366,23 +446,19 @@ def _in_order(work: Callable[[pa.Table], _Batch], batches: Iterable[pa.Table]
                 future.cancel()
 
 
-def prepare_batch(batch: pa.Table, holder: HolderSpec, recipes: list[Recipe],
+def prepare_batch(batch: pa.Table, holder: HolderSpec, strategy: KeysStrategy,
                   project_key: bytes | Callable[[], bytes], compute: Engine,
                   record_id: str | None, input_path: Path) -> _Batch:
-    """Normalise and hash one batch; its halves are row-aligned by serial. Runs wherever
-    the engine works on records (this process, or a Spark executor). ``project_key`` may
-    be a call that waits for the key: normalising does not need it."""
-    from linkage.normalise import normalise_identifiers
-
+    """Normalise and key one batch by ``strategy``; its halves are row-aligned by serial.
+    Runs wherever the engine works on records (this process, or a Spark executor).
+    ``project_key`` may be a call that waits for the key: normalising does not need it."""
     try:
-        normalised = normalise_identifiers(as_text(batch, list(holder.identifiers)),
-                                           holder.identifiers)
+        normalised = strategy.normalise(as_text(batch, list(holder.identifiers)), holder)
     except ValueError as exc:
         raise LinkageError(f"{input_path}: {exc}") from None
-    values = _with_all_kinds(normalised.values, recipes)
     serials = random_hex(batch.num_rows)
-    keys = compute.linkage_keys(values, project_key() if callable(project_key) else project_key,
-                                recipes)
+    keys = strategy.encode(normalised.values,
+                           project_key() if callable(project_key) else project_key, compute)
     keys_table = pa.table([serials, *keys.columns], names=["serial", *keys.column_names])
     payload = pa.table([serials, *(batch.column(a) for a in holder.attributes)],
                        names=["serial", *holder.attributes])
@@ -392,7 +468,7 @@ def prepare_batch(batch: pa.Table, holder: HolderSpec, recipes: list[Recipe],
                   normalised.examples)
 
 
-def _with_all_kinds(values: pa.Table, recipes) -> pa.Table:
+def _with_all_kinds(values: pa.Table, recipes: Sequence[Recipe]) -> pa.Table:
     """Give every kind a recipe uses a column, all null where this holder lacks the kind."""
     for recipe in recipes:
         for kind in recipe.fields:
@@ -408,5 +484,5 @@ def _stepper(progress: Progress | None, stage: str, total: int) -> Callable[[int
     return step
 
 
-__all__ = ["PrepareJob", "PrepareTotals", "crosswalk_path", "make_private", "output_paths",
-           "prepare_batch", "prepare_exact", "private_dir"]
+__all__ = ["ExactKeys", "KeysStrategy", "PrepareJob", "PrepareTotals", "crosswalk_path",
+           "make_private", "output_paths", "prepare_batch", "prepare_holder", "private_dir"]

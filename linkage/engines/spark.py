@@ -38,7 +38,8 @@ from linkage.spec import Recipe
 if TYPE_CHECKING:
     from linkage.fuzzy.link import FuzzyOutcome
     from linkage.fuzzy.params import FuzzyParams
-    from linkage.prepare import PrepareJob, PrepareTotals
+    from linkage.prepare import KeysStrategy, PrepareJob, PrepareTotals
+    from linkage.spec import HolderSpec
 
 DEFAULT_MASTER = "local[2]"
 
@@ -154,9 +155,10 @@ class SparkEngine(Engine):
         return keys.cast(pa.schema([pa.field(r.name, pa.binary()) for r in recipes]))
 
     def prepare_file(self, job: PrepareJob) -> PrepareTotals:
-        """The executors read the holder file, normalise and hash it (the same Python
-        normalisers and HMAC code as DuckDB's, through ``mapInArrow``) and write the keys,
-        payload and crosswalk files; the driver gets counts only.
+        """The executors read the holder file, normalise and key it (the same Python code
+        as DuckDB's path, through ``mapInArrow``: exact mode's HMAC, fuzzy mode's Bloom
+        filters and blocking keys) and write the keys, payload and crosswalk files; the
+        driver gets counts only.
 
         Each output is one Parquet file, written by one task after the parallel work
         (the envelope seals one file), rows in the input's order. The file must be where
@@ -169,16 +171,18 @@ class SparkEngine(Engine):
         needed, record_id = job.columns(frame.columns)
         job.step(1)
         attrs = list(job.holder.attributes)
+        # The key columns' names and types come from the strategy, without a record.
+        key_schema = job.strategy.schema()
         source = frame.select(*(F.col(_q(c)) for c in needed),
                               F.input_file_block_start().alias("__start"))
         fields = [T.StructField("__start", T.LongType()), T.StructField("__idx", T.LongType()),
                   T.StructField("__stats", T.StringType()),
                   T.StructField("serial", T.StringType()),
-                  *(T.StructField(f"k__{r.name}", T.BinaryType()) for r in job.recipes),
+                  *(T.StructField(f"k__{n}", T.BinaryType()) for n in key_schema.names),
                   *(T.StructField(f"a__{a}", frame.schema[a].dataType) for a in attrs),
                   T.StructField("__record_id", T.StringType())]
-        task = _PrepareTask(job.holder, job.recipes, job.project_key, record_id,
-                            str(job.input_path), needed, T.StructType(fields))
+        task = _PrepareTask(job.holder, job.strategy, key_schema.names, job.project_key,
+                            record_id, str(job.input_path), needed, T.StructType(fields))
         # Materialised once: serials are random, so a recomputed partition would differ.
         with _executor_errors(job.input_path):
             staged = source.mapInArrow(task, T.StructType(fields)).localCheckpoint(eager=True)
@@ -204,10 +208,13 @@ class SparkEngine(Engine):
             offset = (F.element_at(F.create_map(*offsets), F.col("__start"))
                       if offsets else F.lit(0).cast("long"))
             job.step(2)
-            _write_single(records.select(
+            # Written by pyarrow in the executors, in the strategy's types: Spark's own
+            # writer would make fuzzy mode's fixed-width filters variable-width binary.
+            _write_arrow_single(records.select(
                 "__start", "__idx", "serial",
-                *(F.col(_q(f"k__{r.name}")).alias(r.name) for r in job.recipes)),
-                job.keys_out, COMPRESSION["keys"], dictionary=False, shuffle=scattered)
+                *(F.col(_q(f"k__{n}")).alias(n) for n in key_schema.names)),
+                job.keys_out, pa.schema([pa.field("serial", pa.string()), *key_schema]),
+                COMPRESSION["keys"], shuffle=scattered)
             _write_single(records.select(
                 "__start", "__idx", "serial",
                 *(F.col(_q(f"a__{a}")).alias(a) for a in attrs)),
@@ -411,11 +418,14 @@ def _executor_errors(path: Path) -> Iterator[None]:
 class _PrepareTask:
     """``mapInArrow``'s function: one partition of the holder file in, its prepared rows
     out, then one row of counts (``__stats``) for the whole partition. Runs in the
-    executors; pickled with the project key, which the keyed hash needs there."""
+    executors; pickled with the mode's keys strategy and the project key, which keying
+    needs there."""
 
-    def __init__(self, holder, recipes, project_key: bytes, record_id: str | None,
-                 input_path: str, needed: list[str], schema: T.StructType) -> None:
-        self.holder, self.recipes, self.project_key = holder, recipes, project_key
+    def __init__(self, holder: HolderSpec, strategy: KeysStrategy, key_names: list[str],
+                 project_key: bytes, record_id: str | None, input_path: str,
+                 needed: list[str], schema: T.StructType) -> None:
+        self.holder, self.strategy, self.project_key = holder, strategy, project_key
+        self.key_names = key_names
         self.record_id, self.input_path, self.needed = record_id, input_path, needed
         from pyspark.sql.pandas.types import to_arrow_schema
 
@@ -444,14 +454,14 @@ class _PrepareTask:
                 index[lo:hi] = np.arange(base, base + hi - lo)
                 seen[start] = base + hi - lo
             first = int(starts[0]) if first is None else first
-            done = prepare_batch(table.select(self.needed), self.holder, self.recipes,
+            done = prepare_batch(table.select(self.needed), self.holder, self.strategy,
                                  self.project_key, hasher, self.record_id,
                                  Path(self.input_path))
             keys, _, crosswalk = done.tables(totals)
             rows = table.num_rows
             columns = [table.column("__start"), pa.array(index), pa.nulls(rows, pa.string()),
                        keys.column("serial"),
-                       *(keys.column(r.name) for r in self.recipes),
+                       *(keys.column(n) for n in self.key_names),
                        *(done.payload.column(a) for a in self.holder.attributes),
                        (done.record_ids if done.record_ids is not None
                         else pa.nulls(rows, pa.string()))]
@@ -465,6 +475,86 @@ class _PrepareTask:
             yield pa.RecordBatch.from_arrays(
                 stats + [pa.nulls(1, f.type) for f in list(self.schema)[3:]],
                 schema=self.schema)
+
+
+#: Rows per row group of a file the executors write with pyarrow (Spark hands them over
+#: in Arrow batches of 10,000).
+_ARROW_GROUP_ROWS = 131_072
+
+
+def _write_arrow_single(frame: DataFrame, target: Path, schema: pa.Schema, compression: str,
+                        *, shuffle: bool) -> None:
+    """:func:`_write_single` (rows in ``__start``, ``__idx`` order), each task writing its
+    partition with pyarrow in ``schema``: for columns whose type Spark's writer would change
+    (fixed-width binary). The parts are joined into one file as there."""
+    parts = target.parent / f".{target.name}.{os.getpid()}.parts"
+    shutil.rmtree(parts, ignore_errors=True)
+    watch(parts)
+    try:
+        order = ("__start", "__idx")
+        ordered = frame.orderBy(*order) if shuffle else frame.sortWithinPartitions(*order)
+        written = sorted(ordered.drop(*order).mapInArrow(
+            _ArrowPartWriter(str(parts), schema, compression),
+            "part int, name string").collect())
+        if not written:
+            raise LinkageError(f"Spark wrote no file for {target.name}")
+        files = [parts / name for _, name in written]
+        if len(files) == 1:
+            os.replace(files[0], target)
+        else:
+            merged = parts / "merged.parquet"
+            _merge_parts(frame.sparkSession, files, merged)
+            os.replace(merged, target)
+    finally:
+        shutil.rmtree(parts, ignore_errors=True)
+
+
+class _ArrowPartWriter:
+    """``mapInArrow``'s function: write this task's (sorted) rows as one Parquet part file
+    in ``schema``, and return its partition number and name (nothing if it had no rows)."""
+
+    def __init__(self, parts: str, schema: pa.Schema, compression: str) -> None:
+        self.parts, self.schema, self.compression = parts, schema, compression
+
+    def __call__(self, batches):
+        from itertools import chain
+
+        import pyarrow.parquet as pq
+        from pyspark import TaskContext
+
+        context = TaskContext.get()
+        part = context.partitionId()
+        folder = Path(self.parts)
+        folder.mkdir(parents=True, exist_ok=True)
+        name = f"part-{part:05d}.parquet"
+        # A retried or speculative attempt writes its own file; the rename is atomic.
+        temporary = folder / f".{name}.{context.taskAttemptId()}"
+        pending: list[pa.RecordBatch] = []
+        rows = 0
+        writer = None
+        try:
+            for batch in chain(batches, [None]):  # None: flush what waits
+                if batch is not None and batch.num_rows:
+                    pending.append(pa.RecordBatch.from_arrays(
+                        [column.cast(field.type)
+                         for column, field in zip(batch.columns, self.schema, strict=True)],
+                        schema=self.schema))
+                    rows += batch.num_rows
+                if pending and (batch is None or rows >= _ARROW_GROUP_ROWS):
+                    if writer is None:
+                        writer = pq.ParquetWriter(temporary, self.schema,
+                                                  compression=self.compression,
+                                                  use_dictionary=False)
+                    writer.write_table(pa.Table.from_batches(pending),
+                                       row_group_size=_ARROW_GROUP_ROWS)
+                    pending, rows = [], 0
+        finally:
+            if writer is not None:
+                writer.close()
+        if writer is not None:
+            os.replace(temporary, folder / name)
+            yield pa.RecordBatch.from_arrays([pa.array([part], pa.int32()),
+                                              pa.array([name])], names=["part", "name"])
 
 
 def _summary(members: DataFrame, recipes: list[str]) -> LinkSummary:

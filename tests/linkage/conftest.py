@@ -11,6 +11,8 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+import pyarrow.parquet as pq
 import pytest
 
 import linkage
@@ -153,6 +155,32 @@ def fuzzy_project(source: Path, party_keys: Path,
     del data["recipes"]
     spec = linkage.ProjectSpec.from_dict(data)
     return accept_all(linkage.create_project(spec, keys, root / "project"), keys), keys
+
+
+def prepared_by_row(report: linkage.PrepareReport, manifest: linkage.ProjectManifest,
+                    keys: Path) -> dict:
+    """What one prepare wrote, with its random serials replaced by the input rows they
+    stand for (through the holder's crosswalk): the keys and payload tables in input order,
+    the fields the keys envelope was sealed with, and the report less its paths. Two
+    prepares of the same file under the same project key must give the same."""
+    from linkage.envelope import open_envelope
+
+    crosswalk = pq.read_table(report.outputs["crosswalk"])
+    row = dict(zip(crosswalk.column("serial").to_pylist(),
+                   crosswalk.column("row_number").to_pylist(), strict=True))
+    opened = {}
+    for half, reader in (("keys", manifest.spec.key_manager), ("payload", manifest.spec.combiner)):
+        envelope = open_envelope(report.outputs[half], linkage.load_party_secret(
+            keys, reader, PASSPHRASE), half, manifest, [report.holder])
+        table = envelope.table
+        order = np.argsort([row[s] for s in table.column("serial").to_pylist()])
+        opened[half] = table.take(order).drop(["serial"])
+        opened[f"{half} header"] = {k: v for k, v in envelope.manifest.items() if k in (
+            "mode", "fuzzy_params", "recipes", "key_version", "columns", "rows")}
+    summary = report.to_dict()
+    summary.pop("outputs")
+    return {**opened, "report": summary,
+            "crosswalk": crosswalk.sort_by("row_number").drop(["serial"])}
 
 
 @pytest.fixture

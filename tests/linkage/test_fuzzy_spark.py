@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
+import anonymize
 import linkage
 from linkage.fuzzy import params_for
 from linkage.fuzzy.blocking import candidate_pairs
 from linkage.fuzzy.link import score_candidates
 from linkage.fuzzy.prepare import encode_identifiers
+from tests.linkage.conftest import PASSPHRASE, fuzzy_project, prepared_by_row
 
 pytestmark = pytest.mark.spark
 KEY = bytes(range(32))
@@ -74,8 +77,6 @@ def test_spark_resolution_in_rounds_is_the_one_machine_greedy_on_ties(spark_engi
 
 
 def test_spark_fuzzy_link_files_links_what_duckdb_links(spark_engine, tmp_path):
-    import pyarrow.parquet as pq
-
     from linkage.engines.duckdb import DuckDBEngine
 
     rng = np.random.default_rng(5)
@@ -108,3 +109,49 @@ def test_spark_fuzzy_link_files_links_what_duckdb_links(spark_engine, tmp_path):
     assert len(linked["duckdb"]) >= 0.9 * len(people)
     assert linked["spark"] == linked["duckdb"]
     assert outcomes["spark"] == outcomes["duckdb"]
+
+
+def test_fuzzy_prepare_on_spark_writes_what_duckdb_writes(spark_engine, party_keys, tmp_path,
+                                                          monkeypatch):
+    from linkage.engines import spark as spark_module
+    from tests.linkage.test_spark_parallel_write import _settings
+
+    source = tmp_path / "source"
+    linkage.generate_synthetic_data(source, 300, areas=anonymize.load_admin_areas(), seed=17,
+                                    typo_rate=0.1)
+    for holder in ("ssis", "building"):
+        # Small row groups and splits: several tasks encode, and the parts are joined.
+        path = source / f"{holder}.parquet"
+        pq.write_table(pq.read_table(path), path, row_group_size=40)
+    merged: list[int] = []
+    real_merge = spark_module._merge_parts
+
+    def counting_merge(spark, files, target):
+        if ".keys.parquet" in files[0].parent.name:
+            merged.append(len(files))
+        real_merge(spark, files, target)
+
+    monkeypatch.setattr(spark_module, "_merge_parts", counting_merge)
+    manifest, keys = fuzzy_project(source, party_keys, tmp_path)
+    results = {}
+    with _settings(spark_engine.spark, **{"spark.sql.files.maxPartitionBytes": "8k"}):
+        assert spark_engine.spark.read.parquet(
+            str(source / "ssis.parquet")).rdd.getNumPartitions() >= 3
+        for name, engine in (("duckdb", "duckdb"), ("spark", spark_engine)):
+            for holder in ("ssis", "building"):
+                report = linkage.prepare(manifest, holder, source / f"{holder}.parquet",
+                                         tmp_path / name, keys, PASSPHRASE, engine=engine)
+                results[name, holder] = prepared_by_row(report, manifest, keys)
+    assert len(merged) == 2 and min(merged) >= 2, merged
+    for holder in ("ssis", "building"):
+        duck, spark = results["duckdb", holder], results["spark", holder]
+        assert duck["report"]["records"] > 150
+        # The executors encode what DuckDB's path encodes, byte for byte and as the same
+        # column types (filters of fixed width), row for row; only the serials differ.
+        assert spark["keys"].schema == duck["keys"].schema
+        assert spark["keys"].equals(duck["keys"])
+        assert spark["keys header"] == duck["keys header"]
+        assert spark["keys header"]["mode"] == "fuzzy"
+        assert spark["payload"].equals(duck["payload"])
+        assert spark["crosswalk"].equals(duck["crosswalk"])
+        assert spark["report"] == duck["report"]

@@ -177,13 +177,14 @@ def test_spark_prepare_and_link_bring_no_record_back_to_the_driver(
 
 def test_fuzzy_pipeline_on_a_standalone_cluster_matches_duckdb(source, party_keys,
                                                                  on_cluster, tmp_path):
-    # Fuzzy encodings are made at the holder by numpy (and differ with each project key),
-    # so both engines link the same keys files; Spark compares the candidate pairs in its
-    # executors.
+    # Fuzzy encodings differ with each project key, so both engines run in one deployment
+    # (one key): Spark's executors encode and link, then DuckDB prepares and links the same
+    # files again (each prepare rewrites the crosswalk, so each run is read before the next).
     deployment = Deployment(tmp_path, party_keys, source, "fuzzy")
+    deployment.prepare(on_cluster)
+    spark = deployment.link_and_combine("spark", on_cluster)
     deployment.prepare([])
     duck = deployment.link_and_combine("duckdb", [])
-    spark = deployment.link_and_combine("spark", on_cluster)
     assert len(duck["clusters"]) > 300
     assert spark["clusters"] == duck["clusters"]
     assert spark["rows"] == duck["rows"]
@@ -223,10 +224,12 @@ def fuzzy_source(tmp_path_factory) -> Path:
 def test_fuzzy_link_on_a_standalone_cluster_brings_no_record_back_to_the_driver(
         fuzzy_source, party_keys, on_cluster, spark_engine, tmp_path):
     # Keys files, candidate pairs and link map are each over the driver's 1 MiB result cap;
-    # the driver opens the envelopes to files the executors read, and gets back only
-    # counts and the distinct comparison patterns (which it fits the model on).
+    # the executors read, normalise, encode and write the holders' files, and the driver
+    # opens the envelopes to files the executors read, getting back only counts and the
+    # distinct comparison patterns (which it fits the model on).
     deployment = Deployment(tmp_path, party_keys, fuzzy_source, "fuzzy")
-    deployment.prepare([])
+    with _no_table_read_here():
+        deployment.prepare(on_cluster)
     assert (deployment.out / "ssis.keys.age").stat().st_size > 1 << 20
     # The cap bites at this size: a keys table pulled back to the driver is refused.
     plain = tmp_path / "ssis.keys.parquet"
@@ -301,7 +304,7 @@ def test_spark_combine_refuses_a_payload_lacking_a_linked_serial(spark_engine, t
 def test_spark_prepare_reads_csv_as_the_one_machine_reader_does(source, spark_engine,
                                                                  tmp_path):
     from linkage.engines.duckdb import DuckDBEngine
-    from linkage.prepare import PrepareJob
+    from linkage.prepare import ExactKeys, PrepareJob
 
     spec = linkage.ProjectSpec.load(source / "project.toml")
     good = tmp_path / "ssis.csv"
@@ -310,7 +313,7 @@ def test_spark_prepare_reads_csv_as_the_one_machine_reader_does(source, spark_en
     def job(path: Path, out: Path) -> PrepareJob:
         out.mkdir()
         return PrepareJob(input_path=path, encoding="utf-8", holder=spec.holder("ssis"),
-                          recipes=list(spec.recipes), project_key=bytes(range(32)),
+                          strategy=ExactKeys.for_spec(spec), project_key=bytes(range(32)),
                           keys_out=out / "keys.parquet", payload_out=out / "payload.parquet",
                           crosswalk_out=out / "crosswalk.parquet")
 
