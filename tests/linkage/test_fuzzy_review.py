@@ -194,17 +194,32 @@ def test_blank_rows_are_left_to_the_model_and_another_holders_ids_are_refused(
 @contextmanager
 def _driver_reads_no_records() -> Iterator[None]:
     """Refuse, while it lasts, every way this process (the Spark driver) could take in a
-    table of records: the in-process fuzzy path, a whole-table Parquet read, and a Spark
-    frame pulled back whole."""
-    from pyspark.sql import DataFrame
+    table of records: the in-process fuzzy path, a whole-table Parquet read, a Spark frame
+    pulled back whole, and a collect of a frame that names records."""
+    try:    # PySpark 4: the frames sessions make are this subclass, with its own methods
+        from pyspark.sql.classic.dataframe import DataFrame
+    except ImportError:
+        from pyspark.sql import DataFrame
 
     # The module, not the function ``linkage.fuzzy`` exports under the same name.
     fuzzy_link = importlib.import_module("linkage.fuzzy.link")
 
+    collect = DataFrame.collect
+
     def refuse(*args, **kwargs):
         raise AssertionError("the driver read a table of records")
 
+    def aggregates_only(frame: DataFrame) -> list:
+        # Counts and patterns may come back; a frame naming records (serials, row
+        # indices, review ids) may not, however few its rows.
+        named = set(frame.columns) & {"serial", "left_serial", "right_serial", "ls", "rs",
+                                      "review_id", "i", "l", "r"}
+        if named:
+            raise AssertionError(f"the driver collected records ({sorted(named)})")
+        return collect(frame)
+
     with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(DataFrame, "collect", aggregates_only)
         patch.setattr(fuzzy_link, "link_tables", refuse)
         patch.setattr(pq, "read_table", refuse)
         patch.setattr(pq.ParquetFile, "read", refuse)
