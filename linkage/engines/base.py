@@ -119,10 +119,11 @@ class Engine(ABC):
         ``values`` (one string column per identifier kind); null where a field is null."""
 
     def prepare_file(self, job: PrepareJob) -> PrepareTotals:
-        """Read ``job``'s holder file, normalise and hash it, and write its keys, payload
-        and crosswalk files; return the counts. This default works in this process, batch
-        by batch, hashing with :meth:`linkage_keys`; an engine that distributes overrides it
-        so that records never pass through this process."""
+        """Read ``job``'s holder file, normalise it, encode it with the job's keys strategy
+        (exact linkage keys or fuzzy Bloom filters and blocking keys, both keyed through
+        this engine) and write its keys, payload and crosswalk files; return the counts.
+        This default works in this process, batch by batch; an engine that distributes
+        overrides it so that records never pass through this process."""
         return job.run_here(self)
 
     @abstractmethod

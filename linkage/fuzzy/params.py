@@ -106,8 +106,10 @@ BLOCKING_RULES: tuple[tuple[str, ...], ...] = (
 )
 #: Similarity cut points, highest first, on Dice rescaled so that random pairs sit at 0 and
 #: identity at 1 (see ``scoring.similarity_levels``): level ``len(LEVELS) - i`` is "at least
-#: LEVELS[i]", level 0 is below them all, -1 is missing on either side.
-LEVELS = (1.0, 0.85, 0.7, 0.5, 0.3)
+#: LEVELS[i]", level 0 is below them all, -1 is missing on either side. The cut at 0.6 keeps
+#: a one-jamo typo of a name (mostly 0.6 and above) apart from another name that only shares
+#: the surname and a jamo (mostly 0.5 to 0.6): in one level, their weight was nil (issue 18).
+LEVELS = (1.0, 0.85, 0.7, 0.6, 0.5, 0.3)
 
 
 @dataclass(frozen=True)
