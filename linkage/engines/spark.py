@@ -14,19 +14,22 @@ two workers (tests/linkage/spark_cluster.py).
 from __future__ import annotations
 
 import json
+import operator
 import os
 import shutil
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from functools import reduce
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
+from pyspark.sql.window import Window
 
 from linkage.engines.base import Engine, LinkSummary, MatchResult, ReviewRequest
 from linkage.envelope import COMPRESSION
@@ -670,44 +673,52 @@ def _publish(parts: Path, out: Path) -> None:
         parts.rename(out)
 
 
+#: Bytes of a key's prefix that bucket it: rows are spread over the executors by bucket, and
+#: a key's bucket sorts as the key does, so new clusters are numbered bucket by bucket with
+#: the numbers a global sort by key would give. Keys are HMAC outputs: 2^16 even buckets.
+_BUCKET_BYTES = 2
+
+
 class _Matcher:
-    """The DuckDB engine's recipe-by-recipe matching, step for step, in Spark SQL."""
+    """The DuckDB engine's recipe-by-recipe matching, step for step, in Spark.
+
+    A step is one shuffle of the recipe's keys (each with the cluster its record is in
+    already, by a join with the members so far) by key bucket, then one grouping by key
+    that counts each holder's records of the key and, where a holder has one, keeps its
+    serial and cluster. Every count the step reports and every record it links follows
+    from that one row per key, without a join back. A running count of new keys over the
+    bucket, in key order, numbers the new clusters within it; the counts of the buckets
+    before it (a few thousand rows) give the rest of the number a global sort by key would
+    give. Inside, a holder is its index in name order (one column of counts, serials and
+    clusters each per holder, as the DuckDB engine counts per holder).
+    """
 
     def __init__(self, spark: SparkSession, frames: Mapping[str, DataFrame],
                  recipes: Sequence[str]) -> None:
         self.spark = spark
         self.recipes = list(recipes)
-        parts = []
-        for holder, frame in frames.items():
-            for index, recipe in enumerate(self.recipes):
-                parts.append(frame.where(F.col(_q(recipe)).isNotNull()).select(
-                    F.lit(holder).alias("holder"), F.col("serial"),
-                    F.lit(index).alias("recipe"), F.col(_q(recipe)).alias("key")))
-        keys_long = parts[0]
-        for part in parts[1:]:
-            keys_long = keys_long.unionByName(part)
-        self._view("keys_long", keys_long.cache())
-        self._view("members", spark.createDataFrame(
-            [], "cluster bigint, holder string, serial string, recipe int"))
+        self.holders = sorted(frames)
+        self.frames = frames
+        #: The members so far (cluster, holder, serial, recipe): one frame per step that
+        #: added any, each materialised once.
+        self.parts: list[DataFrame] = []
+        self.clusters = 0
         self.result = MatchResult(members=pa.table({}))
 
-    def _view(self, name: str, frame: DataFrame) -> DataFrame:
-        frame.createOrReplaceTempView(f"pl_{name}")
-        return frame
-
-    def _sql(self, text: str) -> DataFrame:
-        return self.spark.sql(text)
-
-    def _table(self, name: str, text: str) -> DataFrame:
-        """Materialise a step's table, so later steps do not recompute its lineage."""
-        return self._view(name, self._sql(text).localCheckpoint())
+    def _members(self) -> DataFrame | None:
+        return _union(self.parts) if self.parts else None
 
     def cluster(self) -> DataFrame:
         """Match recipe by recipe; the members (``recipe`` as its index), left in Spark."""
-        self._shared()
         for index, recipe in enumerate(self.recipes):
             self._step(index, recipe)
-        return self._sql("select cluster, holder, serial, recipe from pl_members")
+        members = self._members()
+        if members is None:
+            return self.spark.createDataFrame(
+                [], "cluster bigint, holder string, serial string, recipe int")
+        names = F.array(*(F.lit(h) for h in self.holders))
+        return members.select("cluster", F.element_at(names, F.col("holder") + 1)
+                              .alias("holder"), "serial", "recipe")
 
     def run(self) -> MatchResult:
         members = _to_arrow(self.cluster().orderBy("cluster", "holder"))
@@ -718,69 +729,159 @@ class _Matcher:
             3, "recipe", names.take(members.column("recipe").cast(pa.int64())))
         return self.result
 
-    def _shared(self) -> None:
-        rows = self._sql("""
-            with shared as (select recipe, key from pl_keys_long group by recipe, key
-                            having count(distinct holder) > 1)
-            select k.holder, k.recipe, count(*) as n from pl_keys_long k
-            left semi join shared s on s.recipe = k.recipe and s.key = k.key
-            group by k.holder, k.recipe""").collect()
-        for holder, recipe, count in rows:
-            self.result.shared.setdefault(holder, {})[self.recipes[recipe]] = int(count)
+    def _keys(self, recipe: str) -> DataFrame:
+        """The recipe's keys of every holder: ``holder`` (index), ``serial``, ``key``."""
+        parts = [self.frames[holder].where(F.col(_q(recipe)).isNotNull()).select(
+                     F.lit(h).alias("holder"), F.col("serial"), F.col(_q(recipe)).alias("key"))
+                 for h, holder in enumerate(self.holders)]
+        return _union(parts)
 
     def _step(self, index: int, recipe: str) -> None:
-        self._table("cand", f"""
-            select k.holder, k.serial, k.key, m.cluster
-            from pl_keys_long k left join pl_members m
-              on m.holder = k.holder and m.serial = k.serial
-            where k.recipe = {index}""")
-        self._table("dup", """
-            select holder, key, count(*) as n from pl_cand group by holder, key
-            having count(*) > 1""")
-        for holder, records, distinct in self._sql(
-                "select holder, sum(n), count(*) from pl_dup group by holder").collect():
-            self.result.duplicates.setdefault(holder, {})[recipe] = (int(records),
-                                                                     int(distinct))
-        self._table("uniq", """
-            select c.* from pl_cand c left anti join pl_dup d
-              on d.holder = c.holder and d.key = c.key""")
-        self._table("grp", """
-            select key, count(distinct cluster) as n_clusters, min(cluster) as cluster
-            from pl_uniq group by key
-            having count(*) >= 2 and count_if(cluster is null) >= 1""")
-        self._table("attach", """
-            select u.holder, u.serial, g.cluster from pl_uniq u join pl_grp g using (key)
-            where g.n_clusters = 1 and u.cluster is null""")
-        self._table("crowded", """
-            select cluster, holder from (
-                select cluster, holder from pl_attach
-                union all
-                select cluster, holder from pl_members
-                where cluster in (select cluster from pl_attach))
-            group by cluster, holder having count(*) > 1""")
-        conflicts = {
-            "many_to_one": self._sql(
-                "select count(*) from pl_attach a left semi join pl_crowded c "
-                "on a.cluster = c.cluster and a.holder = c.holder").first()[0],
-            "would_merge_clusters": self._sql(
-                "select count(*) from pl_uniq u join pl_grp g using (key) "
-                "where g.n_clusters > 1 and u.cluster is null").first()[0],
-            "matches_a_duplicate": self._sql(
-                "select count(*) from pl_uniq u left semi join pl_dup d "
-                "on d.key = u.key and d.holder <> u.holder where u.cluster is null"
-            ).first()[0],
-        }
-        self.result.conflicts[recipe] = {k: int(v) for k, v in conflicts.items()}
-        offset = self._sql("select coalesce(max(cluster), 0) from pl_members").first()[0]
-        self._table("members", f"""
-            select cluster, holder, serial, recipe from pl_members
-            union all
-            select a.cluster, a.holder, a.serial, {index} from pl_attach a
-            left anti join pl_crowded c on c.cluster = a.cluster and c.holder = a.holder
-            union all
-            select n.cluster, u.holder, u.serial, {index} from pl_uniq u join (
-                select key, {int(offset)} + row_number() over (order by key) as cluster
-                from pl_grp where n_clusters = 0) n using (key)""")
+        keys = self._keys(recipe)
+        members = self._members()
+        if members is None:
+            cand = keys.withColumn("cluster", F.lit(None).cast("long"))
+        else:
+            # Serial first: the join's sort then compares serials' leading bytes.
+            cand = keys.join(members.select("serial", "holder", "cluster"),
+                             ["serial", "holder"], "left")
+        holders = range(len(self.holders))
+        # One shuffle, by bucket, then one row per key: each holder's records of it, and
+        # (telling where the holder has just one) that record's serial and cluster.
+        # Sorted by key first, whose leading bytes tell rows apart, the grouping's own sort
+        # (bucket first) finds the rows in order already.
+        cand = (cand.withColumn("bucket", F.substring("key", 1, _BUCKET_BYTES))
+                .repartition("bucket").sortWithinPartitions("key"))
+        per_key = cand.groupBy("bucket", "key").agg(
+            *(F.count(F.when(F.col("holder") == h, 1)).alias(f"n{h}") for h in holders),
+            *(F.min(F.when(F.col("holder") == h, F.col("serial"))).alias(f"s{h}")
+              for h in holders),
+            *(F.min(F.when(F.col("holder") == h, F.col("cluster"))).alias(f"c{h}")
+              for h in holders))
+
+        def n(h: int) -> Column:
+            return F.col(f"n{h}")
+
+        # A holder with one record of the key is "uniq" in it; with more, they are its
+        # duplicates (kept out of links).
+        uniq = {h: n(h) == 1 for h in holders}
+        free = {h: uniq[h] & F.col(f"c{h}").isNull() for h in holders}
+        clusters = [F.when(uniq[h], F.col(f"c{h}")) for h in holders]
+        n_free = _total(free[h].cast("int") for h in holders)
+        low = F.least(*clusters) if len(clusters) > 1 else clusters[0]
+        high = F.greatest(*clusters) if len(clusters) > 1 else clusters[0]
+        # A key groups (links, or is refused) where two uniq records share it and one of
+        # them is not linked yet. None linked: a new cluster; all in one: join it.
+        grouped = (_total(uniq[h].cast("int") for h in holders) >= 2) & (n_free >= 1)
+        new = grouped & low.isNull()
+        attach = grouped & (low == high)
+        total = _total(n(h) for h in holders)
+        # The new keys up to this one (its own included) in the bucket, in key order.
+        rank = F.sum(new.cast("int")).over(
+            Window.partitionBy("bucket").orderBy("key")
+            .rangeBetween(Window.unboundedPreceding, Window.currentRow))
+        kind = F.when(attach, F.lit(1)).when(new, F.lit(2))
+        # Materialised once, narrow: a key's records only where they join a cluster.
+        step = per_key.select(
+            "bucket", kind.alias("kind"), F.when(attach, low).alias("cluster"),
+            F.when(new, rank).alias("rank"),
+            (F.when(grouped & (low != high), n_free).otherwise(0)
+             ).alias("would_merge_clusters"),
+            F.when(_any(n(h) > 1 for h in holders), n_free).otherwise(0)
+            .alias("matches_a_duplicate"),
+            F.when(attach, n_free).otherwise(0).alias("attach"),
+            new.cast("int").alias("new_keys"),
+            *(n(h) for h in holders),
+            *(F.when(n(h) < total, n(h)).otherwise(0).alias(f"shared{h}") for h in holders),
+            *(F.when(kind.isNotNull() & uniq[h], F.col(f"s{h}")).alias(f"s{h}")
+              for h in holders),
+            *(free[h].alias(f"free{h}") for h in holders),
+        ).localCheckpoint(eager=True)
+        try:
+            self._link(step, index, recipe)
+        finally:
+            step.unpersist()
+
+    def _link(self, step: DataFrame, index: int, recipe: str) -> None:
+        """Count the step's duplicates, shared records and conflicts, and add its links to
+        the members."""
+        holders = range(len(self.holders))
+        names = ["would_merge_clusters", "matches_a_duplicate", "attach", "new_keys"]
+        sums = [F.sum(F.col(c).cast("long")).alias(c) for c in names]
+        for h in holders:
+            dup = F.col(f"n{h}") > 1
+            sums += [F.sum(F.col(f"shared{h}").cast("long")).alias(f"shared{h}"),
+                     F.sum(F.when(dup, F.col(f"n{h}")).cast("long")).alias(f"records{h}"),
+                     F.count(F.when(dup, 1)).alias(f"keys{h}")]
+        row = step.agg(*sums).first()
+        for h, holder in enumerate(self.holders):
+            if row[f"shared{h}"]:
+                self.result.shared.setdefault(holder, {})[recipe] = int(row[f"shared{h}"])
+            if row[f"keys{h}"]:
+                self.result.duplicates.setdefault(holder, {})[recipe] = (
+                    int(row[f"records{h}"]), int(row[f"keys{h}"]))
+        totals = {c: int(row[c] or 0) for c in names}
+        added = []
+        many_to_one = 0
+        held = []
+        if totals["attach"]:
+            attach = _records(step.where(F.col("kind") == 1).select(
+                "cluster", *(F.when(F.col(f"free{h}"), F.col(f"s{h}")).alias(f"s{h}")
+                             for h in holders)), holders)
+            # Joining a record to a cluster that already has one of its holder's records
+            # (or that another record of its holder joins too) would make the link
+            # many-to-one: refuse it.
+            members = self._members().select("cluster", "holder").join(
+                attach.select("cluster").distinct(), "cluster", "left_semi")
+            crowded = (attach.select("cluster", "holder").unionByName(members)
+                       .groupBy("cluster", "holder").count().where(F.col("count") > 1)
+                       .select("cluster", "holder", F.lit(True).alias("crowded")))
+            attach = attach.join(crowded, ["cluster", "holder"], "left") \
+                .localCheckpoint(eager=True)
+            held.append(attach)
+            many_to_one = attach.where(F.col("crowded").isNotNull()).count()
+            added.append(attach.where(F.col("crowded").isNull()).select(
+                "cluster", "holder", "serial", F.lit(index).alias("recipe")))
+        if totals["new_keys"]:
+            # Each bucket's new clusters follow those of the buckets before it.
+            before = Window.orderBy("bucket").rowsBetween(Window.unboundedPreceding, -1)
+            offsets = step.where(F.col("kind") == 2).groupBy("bucket").count().select(
+                "bucket", (F.lit(self.clusters) + F.coalesce(F.sum("count").over(before),
+                                                             F.lit(0))).alias("offset"))
+            new = step.where(F.col("kind") == 2).join(offsets, "bucket").select(
+                (F.col("offset") + F.col("rank")).alias("cluster"),
+                *(F.col(f"s{h}") for h in holders))
+            added.append(_records(new, holders).select(
+                "cluster", "holder", "serial", F.lit(index).alias("recipe")))
+        self.result.conflicts[recipe] = {
+            "many_to_one": int(many_to_one),
+            "would_merge_clusters": totals["would_merge_clusters"],
+            "matches_a_duplicate": totals["matches_a_duplicate"]}
+        self.clusters += totals["new_keys"]
+        if added:
+            self.parts.append(_union(added).localCheckpoint(eager=True))
+        for frame in held:
+            frame.unpersist()
+
+
+def _records(frame: DataFrame, holders: Iterable[int]) -> DataFrame:
+    """One row (``cluster``, ``holder``, ``serial``) per holder's serial ``s<holder>`` that is
+    set in a row of ``frame``."""
+    records = F.array(*(F.struct(F.lit(h).alias("holder"), F.col(f"s{h}").alias("serial"))
+                        for h in holders))
+    return frame.select("cluster", F.inline(records)).where(F.col("serial").isNotNull())
+
+
+def _total(columns: Iterable[Column]) -> Column:
+    return reduce(operator.add, columns)
+
+
+def _any(columns: Iterable[Column]) -> Column:
+    return reduce(operator.or_, columns)
+
+
+def _union(frames: Sequence[DataFrame]) -> DataFrame:
+    return reduce(lambda a, b: a.unionByName(b), frames)
 
 
 __all__ = ["SparkEngine", "spark_session"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import shutil
 
 import pyarrow as pa
@@ -57,6 +58,41 @@ def test_match_gives_identical_clusters_and_counts(synth_world, spark_engine):
     duck = DuckDBEngine().match(tables, recipes)
     spark = spark_engine.match(tables, recipes)
     assert duck.members.num_rows > 1000
+    assert spark.members.equals(duck.members)
+    assert spark.shared == duck.shared
+    assert spark.duplicates == duck.duplicates
+    assert spark.conflicts == duck.conflicts
+
+
+def _crowded_keys(seed: int) -> dict[str, pa.Table]:
+    """Three holders whose keys come from small pools: many duplicates, records that would
+    merge clusters or crowd one, keys missing at random, several new clusters per bucket."""
+    rng = random.Random(seed)
+    recipes = {"r0": 700, "r1": 250, "r2": 120}  # recipe -> distinct keys to draw from
+    pools = {r: [rng.randbytes(32) for _ in range(n)] for r, n in recipes.items()}
+    # A few keys sharing their first bytes, so some buckets hold several new clusters.
+    for pool in pools.values():
+        pool[:8] = [pool[0][:2] + rng.randbytes(30) for _ in range(8)]
+    tables = {}
+    for holder, rows in (("a", 400), ("b", 350), ("c", 150)):
+        columns = {"serial": [rng.randbytes(16).hex() for _ in range(rows)]}
+        for recipe, pool in pools.items():
+            columns[recipe] = pa.array(
+                [None if rng.random() < 0.15 else rng.choice(pool) for _ in range(rows)],
+                pa.binary())
+        tables[holder] = pa.table(columns)
+    return tables
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_match_agrees_where_keys_collide_often(spark_engine, seed):
+    tables = _crowded_keys(seed)
+    recipes = ["r0", "r1", "r2"]
+    duck = DuckDBEngine().match(tables, recipes)
+    spark = spark_engine.match(tables, recipes)
+    assert duck.members.num_rows > 300
+    for counts in ("many_to_one", "would_merge_clusters", "matches_a_duplicate"):
+        assert sum(c[counts] for c in duck.conflicts.values()) > 0
     assert spark.members.equals(duck.members)
     assert spark.shared == duck.shared
     assert spark.duplicates == duck.duplicates
