@@ -747,12 +747,12 @@ class _Matcher:
                              ["serial", "holder"], "left")
         holders = range(len(self.holders))
         # One shuffle, by bucket, then one row per key: each holder's records of it, and
-        # (telling where the holder has just one) that record's serial and cluster.
-        # Sorted by key first, whose leading bytes tell rows apart, the grouping's own sort
-        # (bucket first) finds the rows in order already.
+        # (telling where the holder has just one) that record's serial and cluster. The
+        # grouping sorts by key first, whose leading bytes tell rows apart; the rows come
+        # out in bucket order too, so the running count's sort finds them in order.
         cand = (cand.withColumn("bucket", F.substring("key", 1, _BUCKET_BYTES))
-                .repartition("bucket").sortWithinPartitions("key"))
-        per_key = cand.groupBy("bucket", "key").agg(
+                .repartition("bucket"))
+        per_key = cand.groupBy("key", "bucket").agg(
             *(F.count(F.when(F.col("holder") == h, 1)).alias(f"n{h}") for h in holders),
             *(F.min(F.when(F.col("holder") == h, F.col("serial"))).alias(f"s{h}")
               for h in holders),
