@@ -304,31 +304,44 @@ class SparkEngine(Engine):
         """The executors read the files, join them and write ``out`` as a Parquet dataset (a
         folder of part files, in link id order); only counts come back to the driver.
 
+        One shuffle turns the link map into one row per link id with each holder's serial
+        and how many link map rows named that holder under it; each payload then joins by
+        serial. Where the link map repeats a link id for a holder, a payload repeats a
+        linked serial or lacks one, the checks run again on the plan that joins row by row
+        (:meth:`_mismatch`), so :class:`SerialMismatch` carries the same numbers as
+        DuckDB's.
+
         The files must be where every executor can read them, and ``out`` where every
         executor can write: on one host, any folder; on a cluster, shared storage.
         """
         links = self.spark.read.parquet(str(linkmap)).select("link_id", "holder", "serial")
-        frame = links.select("link_id").distinct()
+        pivot = links.groupBy("link_id").agg(*(
+            column for index, holder in enumerate(payloads)
+            for column in (
+                F.max(F.when(F.col("holder") == holder, F.col("serial"))).alias(f"__m{index}"),
+                F.count(F.when(F.col("holder") == holder, F.lit(1))).alias(f"__c{index}"))))
+        frame = pivot
         names = ["link_id"]
-        flags = []
+        checks = [F.count(F.lit(1))]
         for index, (holder, (path, attrs)) in enumerate(payloads.items()):
-            mine = links.where(F.col("holder") == holder).select(
-                F.col("link_id").alias(f"__l{index}"), F.col("serial").alias(f"__m{index}"))
             payload = self.spark.read.parquet(str(path)).select(
                 F.col("serial").alias(f"__p{index}"),
                 *(F.col(_q(a)).alias(f"{holder}__{a}") for a in attrs))
-            frame = (frame.join(mine, F.col("link_id") == F.col(f"__l{index}"), "left")
-                     .join(payload, F.col(f"__m{index}") == F.col(f"__p{index}"), "left"))
+            frame = frame.join(payload, F.col(f"__m{index}") == F.col(f"__p{index}"), "left")
             names += [f"{holder}__{a}" for a in attrs]
-            flags.append(F.sum((F.col(f"__m{index}").isNotNull()
-                                & F.col(f"__p{index}").isNull()).cast("long")))
+            checks += [F.sum((F.col(f"__m{index}").isNotNull()
+                              & F.col(f"__p{index}").isNull()).cast("long")),
+                       F.max(F.col(f"__c{index}"))]
         frame = frame.cache()
         try:
-            rows, distinct, *missing = frame.agg(
-                F.count(F.lit(1)), F.countDistinct("link_id"), *flags).first()
-            missing = {h: int(n or 0) for h, n in zip(payloads, missing, strict=True)}
-            if rows != distinct or any(missing.values()):
-                raise SerialMismatch(missing, int(rows - distinct))
+            rows, *flags = frame.agg(*checks).first()
+            lacking = any(flags[0::2])
+            twice = any((n or 0) > 1 for n in flags[1::2])
+            # Each pivot row is one link id: more rows after the joins means a payload
+            # repeats a linked serial.
+            if lacking or twice or rows != pivot.where(F.col("link_id").isNotNull()).count():
+                frame.unpersist()
+                raise self._mismatch(links, payloads)
             # Written under a hidden name beside ``out``, then renamed onto it whole.
             out.parent.mkdir(parents=True, exist_ok=True)
             parts = out.parent / f".{out.name}.{os.getpid()}.parts"
@@ -345,6 +358,26 @@ class SparkEngine(Engine):
         finally:
             frame.unpersist()
         return int(rows), names
+
+    def _mismatch(self, links: DataFrame, payloads: Mapping[str, tuple[Path, Sequence[str]]]
+                  ) -> SerialMismatch:
+        """The mismatch as joining row by row counts it (DuckDB's numbers): per holder, the
+        rows whose linked serial the payload lacks, and rows beyond one per link id."""
+        frame = links.select("link_id").distinct()
+        flags = []
+        for index, (holder, (path, _)) in enumerate(payloads.items()):
+            mine = links.where(F.col("holder") == holder).select(
+                F.col("link_id").alias(f"__l{index}"), F.col("serial").alias(f"__m{index}"))
+            payload = self.spark.read.parquet(str(path)).select(
+                F.col("serial").alias(f"__p{index}"))
+            frame = (frame.join(mine, F.col("link_id") == F.col(f"__l{index}"), "left")
+                     .join(payload, F.col(f"__m{index}") == F.col(f"__p{index}"), "left"))
+            flags.append(F.sum((F.col(f"__m{index}").isNotNull()
+                                & F.col(f"__p{index}").isNull()).cast("long")))
+        rows, distinct, *missing = frame.agg(
+            F.count(F.lit(1)), F.countDistinct("link_id"), *flags).first()
+        return SerialMismatch({h: int(n or 0) for h, n in zip(payloads, missing, strict=True)},
+                              int(rows - distinct))
 
     def combine(self, linkmap: pa.Table, payloads: Mapping[str, pa.Table]) -> pa.Table:
         spark = self.spark

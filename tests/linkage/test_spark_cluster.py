@@ -301,6 +301,51 @@ def test_spark_combine_refuses_a_payload_lacking_a_linked_serial(spark_engine, t
     assert not list(tmp_path.glob(".combined.parquet*"))
 
 
+def _repeat_a_link_id(linkmap, payloads):
+    # The link map names a second serial of the first holder under one link id.
+    table = pq.read_table(linkmap)
+    pq.write_table(pa.concat_tables([table, table.slice(people_of(table) - 5, 1).set_column(
+        0, "link_id", table.slice(0, 1).column("link_id"))]), linkmap)
+
+
+def people_of(linkmap: pa.Table) -> int:
+    return linkmap.num_rows // 2
+
+
+def _repeat_a_serial(linkmap, payloads):
+    path = payloads["building"][0]
+    table = pq.read_table(path)
+    pq.write_table(pa.concat_tables([table, table.slice(7, 1), table.slice(7, 1)]), path)
+
+
+def _lack_and_repeat(linkmap, payloads):
+    _repeat_a_link_id(linkmap, payloads)
+    _repeat_a_serial(linkmap, payloads)
+    path = payloads[HOLDERS[0]][0]
+    pq.write_table(pq.read_table(path).slice(2), path)
+
+
+@pytest.mark.parametrize("spoil", [_repeat_a_link_id, _repeat_a_serial, _lack_and_repeat])
+def test_spark_combine_counts_a_mismatch_as_duckdb_does(spark_engine, tmp_path, spoil):
+    # A link id named twice for one holder, a payload repeating a linked serial, or both
+    # with serials missing: Spark's SerialMismatch carries DuckDB's numbers.
+    from linkage.engines.duckdb import DuckDBEngine
+    from linkage.errors import SerialMismatch
+
+    linkmap, payloads = _combine_inputs(tmp_path, 200)
+    spoil(linkmap, payloads)
+    with pytest.raises(SerialMismatch) as duck:
+        DuckDBEngine().combine_files(linkmap, payloads, tmp_path / "duckdb.parquet")
+    out = tmp_path / "combined.parquet"
+    with pytest.raises(SerialMismatch) as spark:
+        spark_engine.combine_files(linkmap, payloads, out)
+    assert (spark.value.missing, spark.value.repeated) == (duck.value.missing,
+                                                           duck.value.repeated)
+    assert duck.value.repeated or any(duck.value.missing.values())
+    assert not out.exists()
+    assert not list(tmp_path.glob(".combined.parquet*"))
+
+
 def test_spark_prepare_reads_csv_as_the_one_machine_reader_does(source, spark_engine,
                                                                  tmp_path):
     from linkage.engines.duckdb import DuckDBEngine
