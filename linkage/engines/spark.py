@@ -160,75 +160,67 @@ class SparkEngine(Engine):
     def prepare_file(self, job: PrepareJob) -> PrepareTotals:
         """The executors read the holder file, normalise and key it (the same Python code
         as DuckDB's path, through ``mapInArrow``: exact mode's HMAC, fuzzy mode's Bloom
-        filters and blocking keys) and write the keys, payload and crosswalk files; the
-        driver gets counts only.
+        filters and blocking keys) and write the keys, payload and crosswalk files
+        themselves, block by block of the input, in one pass; the driver gets counts only.
 
-        Each output is one Parquet file, written by one task after the parallel work
-        (the envelope seals one file), rows in the input's order. The file must be where
-        every executor can read it, and the scratch folders where every executor can write.
+        A Parquet file's blocks are runs of its row groups, which each task reads with
+        pyarrow as DuckDB's path does (the driver reads the footer only: where each row
+        group starts); a CSV file's are Spark's splits, read by Spark. Each output is one
+        Parquet file, rows in the input's order: the blocks' files are joined in block
+        order, page by page. A CSV block's first row number is known only once the blocks
+        before it are counted: its tasks stage serials and record ids, and a second, narrow
+        job numbers the crosswalk. The file must be where every executor can read it, and
+        the scratch folders where every executor can write.
         """
+        from pyspark.sql.pandas.types import to_arrow_schema
+
         from linkage.prepare import PrepareTotals
 
         spark = self.spark
-        frame = _read_input(spark, job.input_path, job.encoding)
-        needed, record_id = job.columns(frame.columns)
+        path = job.input_path
+        layout = _parquet_blocks(spark, path) if path.suffix.lower() == ".parquet" else None
+        frame = None if layout else _read_input(spark, path, job.encoding)
+        needed, record_id = job.columns(layout.schema.names if layout else frame.columns)
         job.step(1)
         attrs = list(job.holder.attributes)
-        # The key columns' names and types come from the strategy, without a record.
-        key_schema = job.strategy.schema()
-        source = frame.select(*(F.col(_q(c)) for c in needed),
-                              F.input_file_block_start().alias("__start"))
-        fields = [T.StructField("__start", T.LongType()), T.StructField("__idx", T.LongType()),
-                  T.StructField("__stats", T.StringType()),
-                  T.StructField("serial", T.StringType()),
-                  *(T.StructField(f"k__{n}", T.BinaryType()) for n in key_schema.names),
-                  *(T.StructField(f"a__{a}", frame.schema[a].dataType) for a in attrs),
-                  T.StructField("__record_id", T.StringType())]
-        task = _PrepareTask(job.holder, job.strategy, key_schema.names, job.project_key,
-                            record_id, str(job.input_path), needed, T.StructType(fields))
-        # Materialised once: serials are random, so a recomputed partition would differ.
-        with _executor_errors(job.input_path):
-            staged = source.mapInArrow(task, T.StructType(fields)).localCheckpoint(eager=True)
+        payload_types = (pa.schema([layout.schema.field(a) for a in attrs]) if layout
+                         else to_arrow_schema(T.StructType([frame.schema[a] for a in attrs])))
+        parts = job.keys_out.parent / f".{job.keys_out.name}.{os.getpid()}.parts"
+        shutil.rmtree(parts, ignore_errors=True)
+        watch(parts)
+        # Each output's blocks in a folder of its own, named after the output.
+        targets = {"keys": job.keys_out, "payload": job.payload_out,
+                   "crosswalk": job.crosswalk_out}
+        folders = {kind: parts / f".{target.name}" for kind, target in targets.items()}
         try:
+            task = _PrepareTask(job.holder, job.strategy, job.project_key, record_id,
+                                str(path), needed,
+                                {kind: str(folder) for kind, folder in folders.items()},
+                                payload_types, layout.blocks if layout else None)
+            if layout and not layout.blocks:
+                blocks = []
+            else:
+                source = (spark.range(len(layout.blocks), numPartitions=len(layout.blocks))
+                          if layout else
+                          frame.select(*(F.col(_q(c)) for c in needed),
+                                       F.input_file_block_start().alias("__start")))
+                with _executor_errors(path):
+                    blocks = sorted(source.mapInArrow(task, _BLOCK_DONE).collect())
             totals = PrepareTotals()
-            for _, stats in sorted(staged.where(F.col("__stats").isNotNull())
-                                   .select("__start", "__stats").collect()):
-                totals.merge(PrepareTotals.from_dict(json.loads(stats)))
+            for block in blocks:
+                totals.merge(PrepareTotals.from_dict(json.loads(block["stats"])))
             if totals.records == 0:
                 return totals  # prepare refuses the file; nothing to write
-            records = staged.where(F.col("__stats").isNull())
-            # Row numbers: each block's rows follow those of the blocks before it.
-            offsets, done = [], 0
-            blocks = sorted((start, part, count) for part, start, count in records.groupBy(
-                F.spark_partition_id(), "__start").count().collect())
-            for start, _, count in blocks:
-                offsets += [F.lit(start).cast("long"), F.lit(done).cast("long")]
-                done += count
-            # Each task writes its partition: in block order already (one file read split by
-            # split), unless Spark packed the splits otherwise; then they are sorted across.
-            parts = [part for _, part, _ in blocks]
-            scattered = parts != sorted(parts)
-            offset = (F.element_at(F.create_map(*offsets), F.col("__start"))
-                      if offsets else F.lit(0).cast("long"))
             job.step(2)
-            # Written by pyarrow in the executors, in the strategy's types: Spark's own
-            # writer would make fuzzy mode's fixed-width filters variable-width binary.
-            _write_arrow_single(records.select(
-                "__start", "__idx", "serial",
-                *(F.col(_q(f"k__{n}")).alias(n) for n in key_schema.names)),
-                job.keys_out, pa.schema([pa.field("serial", pa.string()), *key_schema]),
-                COMPRESSION["keys"], shuffle=scattered)
-            _write_single(records.select(
-                "__start", "__idx", "serial",
-                *(F.col(_q(f"a__{a}")).alias(a) for a in attrs)),
-                job.payload_out, COMPRESSION["payload"], dictionary=True, shuffle=scattered)
-            row_number = offset + F.col("__idx") + 1
-            _write_single(records.select(
-                "__start", "__idx", row_number.alias("row_number"),
-                F.coalesce(F.col("__record_id"), row_number.cast("string")).alias("record_id"),
-                "serial"), job.crosswalk_out, "zstd", dictionary=False, shuffle=scattered)
+            names = [_block_file(block["start"], block["attempt"]) for block in blocks]
+            for kind in ("keys", "payload", *(("crosswalk",) if layout else ())):
+                _join_parts(spark, [folders[kind] / name for name in names], targets[kind],
+                            parts / f"{kind}.joined")
+            if not layout:
+                _number_crosswalk(spark, blocks, [folders["crosswalk"] / n for n in names],
+                                  job.crosswalk_out, has_record_id=record_id is not None)
         finally:
-            staged.unpersist()
+            shutil.rmtree(parts, ignore_errors=True)
         return totals
 
     def match(self, keys: Mapping[str, pa.Table], recipes: Sequence[str]) -> MatchResult:
@@ -451,146 +443,268 @@ def _executor_errors(path: Path) -> Iterator[None]:
         raise
 
 
+#: What a prepare task returns for each block of the input it keyed: where the block
+#: starts, its rows, what normalising counted (JSON) and the task attempt whose files hold it.
+_BLOCK_DONE = "start long, rows long, stats string, attempt long"
+
+
+def _block_file(start: int, attempt: int) -> str:
+    """The name of a block's file (of each output, in the output's folder): blocks sort
+    by start, and each task attempt writes files of its own."""
+    return f"{start:020d}-{attempt}.parquet"
+
+
+class _ParquetLayout:
+    """A Parquet input's schema and blocks: (first row, row groups) for each run of row
+    groups that one task reads."""
+
+    def __init__(self, schema: pa.Schema, blocks: list[tuple[int, list[int]]]) -> None:
+        self.schema, self.blocks = schema, blocks
+
+
+def _parquet_blocks(spark: SparkSession, path: Path) -> _ParquetLayout:
+    """``path``'s row groups in runs of about ``spark.sql.files.maxPartitionBytes`` (less
+    where that would leave cores idle), as Spark would split the file; from its footer."""
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.ParquetFile(path).metadata
+        schema = meta.schema.to_arrow_schema()
+    except (pa.ArrowException, OSError) as exc:
+        raise InputError(path, f"not a readable Parquet file ({exc})") from None
+    sizes = [meta.row_group(i).total_byte_size for i in range(meta.num_row_groups)]
+    limit = spark.conf.get("spark.sql.files.maxPartitionBytes", "128m")
+    most = spark.sparkContext._jvm.org.apache.spark.network.util.JavaUtils.byteStringAsBytes(
+        str(limit))
+    target = max(1, min(most, sum(sizes) // max(1, spark.sparkContext.defaultParallelism)))
+    blocks: list[tuple[int, list[int]]] = []
+    row = held = 0
+    for group, size in enumerate(sizes):
+        if not blocks or held + size > target:
+            blocks.append((row, []))
+            held = 0
+        blocks[-1][1].append(group)
+        held += size
+        row += meta.row_group(group).num_rows
+    return _ParquetLayout(schema, [b for b in blocks if b[1]])
+
+
+def _number_crosswalk(spark: SparkSession, blocks: Sequence, staged: Sequence[Path],
+                      target: Path, *, has_record_id: bool) -> None:
+    """Write the crosswalk of a file Spark's reader split: each block's staged rows
+    (index in the block, record id, serial) numbered after the rows of the blocks before.
+    Each staged file is read in one piece or in splits of its own, in order, and a union
+    keeps its inputs' partitions in order: rows stay in the input's."""
+    offset, numbered = 0, []
+    for block, path in zip(blocks, staged, strict=True):
+        row_number = F.col("__idx") + F.lit(offset + 1).cast("long")
+        numbered.append(spark.read.parquet(str(path)).select(
+            "__idx", row_number.alias("row_number"),
+            (F.col("record_id") if has_record_id else row_number.cast("string"))
+            .alias("record_id"), "serial"))
+        offset += block["rows"]
+    _write_single(_union(numbered), target, "zstd", dictionary=False, order=(),
+                  drop=("__idx",))
+
+
 class _PrepareTask:
-    """``mapInArrow``'s function: one partition of the holder file in, its prepared rows
-    out, then one row of counts (``__stats``) for the whole partition. Runs in the
-    executors; pickled with the mode's keys strategy and the project key, which keying
-    needs there."""
+    """``mapInArrow``'s function: blocks of the holder file in, keyed and written where the
+    task runs, each block's keys, payload and crosswalk files. Out: one row per block
+    (:data:`_BLOCK_DONE`). Runs in the executors; pickled with the mode's keys strategy
+    and the project key, which keying needs there.
 
-    def __init__(self, holder: HolderSpec, strategy: KeysStrategy, key_names: list[str],
-                 project_key: bytes, record_id: str | None, input_path: str,
-                 needed: list[str], schema: T.StructType) -> None:
+    With ``blocks`` (a Parquet file's row-group runs, :func:`_parquet_blocks`) its input
+    is block numbers, and it reads each block's row groups itself; without, its input is
+    the rows of Spark's read of the file, with their split's start (``__start``; a split's
+    rows arrive together and in order), and the crosswalk it writes is staged (row index in
+    the block instead of the row number, which :func:`_number_crosswalk` adds).
+
+    A retried or speculative attempt writes files named by its own attempt id; the driver
+    joins those of the attempt whose rows Spark returned, so a block's files always come
+    from one attempt (one draw of serials).
+    """
+
+    def __init__(self, holder: HolderSpec, strategy: KeysStrategy, project_key: bytes,
+                 record_id: str | None, input_path: str, needed: list[str],
+                 folders: Mapping[str, str], payload_types: pa.Schema,
+                 blocks: list[tuple[int, list[int]]] | None = None) -> None:
         self.holder, self.strategy, self.project_key = holder, strategy, project_key
-        self.key_names = key_names
         self.record_id, self.input_path, self.needed = record_id, input_path, needed
-        from pyspark.sql.pandas.types import to_arrow_schema
-
-        self.schema = to_arrow_schema(schema)
+        self.folders, self.blocks = dict(folders), blocks
+        first = (pa.field("row_number", pa.int64()) if blocks is not None
+                 else pa.field("__idx", pa.int64()))
+        self.schemas = {
+            "keys": pa.schema([pa.field("serial", pa.string()), *strategy.schema()]),
+            "payload": pa.schema([pa.field("serial", pa.string()), *payload_types]),
+            "crosswalk": pa.schema([first, pa.field("record_id", pa.string()),
+                                    pa.field("serial", pa.string())])}
 
     def __call__(self, batches):
+        from pyspark import TaskContext
+
         from linkage.engines.duckdb import DuckDBEngine
-        from linkage.prepare import PrepareTotals, prepare_batch
 
         hasher = DuckDBEngine()
         hasher.threads = 1  # one task per executor core
-        totals = PrepareTotals()
-        seen: dict[int, int] = {}
-        first = None
+        attempt = TaskContext.get().taskAttemptId()
+        for folder in self.folders.values():
+            Path(folder).mkdir(parents=True, exist_ok=True)
+        runs = self._read_blocks(batches) if self.blocks is not None else _runs(batches)
+        for start, tables in runs:
+            block = _BlockFiles(self.folders, start, attempt, self.schemas)
+            try:
+                pending: list[pa.Table] = []  # several of Spark's batches keyed at once
+                for table in tables:
+                    pending.append(table.select(self.needed))
+                    if sum(t.num_rows for t in pending) >= _KEY_ROWS:
+                        self._key(block, pending, hasher)
+                self._key(block, pending, hasher)
+                yield block.close()
+            finally:
+                block.abandon()
+
+    def _read_blocks(self, batches) -> Iterator[tuple[int, Iterator[pa.Table]]]:
+        """(first row, its tables) of each block whose number comes in ``batches``."""
+        for batch in batches:
+            for number in batch.column(0).to_pylist():
+                start, groups = self.blocks[number]
+                yield start, self._read_groups(groups)
+
+    def _read_groups(self, groups: list[int]) -> Iterator[pa.Table]:
+        import pyarrow.parquet as pq
+
+        try:
+            file = pq.ParquetFile(self.input_path)
+            for batch in file.iter_batches(batch_size=_KEY_ROWS, row_groups=groups,
+                                           columns=self.needed, use_threads=False):
+                yield pa.Table.from_batches([batch])
+        except (pa.ArrowException, OSError) as exc:
+            raise InputError(self.input_path, f"not a readable Parquet file ({exc})") from None
+
+    def _key(self, block: _BlockFiles, pending: list[pa.Table], hasher: Engine) -> None:
+        """Key the block's pending rows and write them to its files."""
+        from linkage.prepare import prepare_batch
+
+        if not pending:
+            return
+        rows = pa.concat_tables(pending)
+        pending.clear()
+        prepared = prepare_batch(rows, self.holder, self.strategy, self.project_key, hasher,
+                                 self.record_id, Path(self.input_path))
+        keys, payload, _ = prepared.tables(block.totals)
+        index = np.arange(block.rows, block.rows + rows.num_rows, dtype=np.int64)
+        if self.blocks is not None:  # numbered as DuckDB's path numbers them
+            numbers = pa.array(index + block.start + 1)
+            record_ids = (prepared.record_ids if prepared.record_ids is not None
+                          else numbers.cast(pa.string()))
+            first = numbers
+        else:
+            record_ids = (prepared.record_ids if prepared.record_ids is not None
+                          else pa.nulls(rows.num_rows, pa.string()))
+            first = pa.array(index)
+        block.write("keys", keys)
+        block.write("payload", payload)
+        block.write("crosswalk", pa.table([first, record_ids, keys.column("serial")],
+                                          names=self.schemas["crosswalk"].names))
+        block.rows += rows.num_rows
+
+
+def _runs(batches) -> Iterator[tuple[int, Iterator[pa.Table]]]:
+    """Spark's batches of a read file (with ``__start``) as (split start, its tables), one
+    split after another; a split that comes back after another is an error."""
+    from itertools import groupby
+
+    def pieces() -> Iterator[tuple[int, pa.Table]]:
         for batch in batches:
             if batch.num_rows == 0:
                 continue
             table = pa.Table.from_batches([batch])
             starts = table.column("__start").to_numpy()
-            # Rows of one block arrive in order; number them within their block.
-            index = np.empty(len(starts), dtype=np.int64)
             bounds = np.flatnonzero(np.diff(starts)) + 1
             for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, len(starts)], strict=True):
-                start = int(starts[lo])
-                base = seen.get(start, 0)
-                index[lo:hi] = np.arange(base, base + hi - lo)
-                seen[start] = base + hi - lo
-            first = int(starts[0]) if first is None else first
-            done = prepare_batch(table.select(self.needed), self.holder, self.strategy,
-                                 self.project_key, hasher, self.record_id,
-                                 Path(self.input_path))
-            keys, _, crosswalk = done.tables(totals)
-            rows = table.num_rows
-            columns = [table.column("__start"), pa.array(index), pa.nulls(rows, pa.string()),
-                       keys.column("serial"),
-                       *(keys.column(n) for n in self.key_names),
-                       *(done.payload.column(a) for a in self.holder.attributes),
-                       (done.record_ids if done.record_ids is not None
-                        else pa.nulls(rows, pa.string()))]
-            yield pa.RecordBatch.from_arrays(
-                [(c.combine_chunks() if isinstance(c, pa.ChunkedArray) else c).cast(f.type)
-                 for c, f in zip(columns, self.schema, strict=True)], schema=self.schema)
-            del crosswalk
-        if first is not None:
-            stats = [pa.array([first], pa.int64()), pa.nulls(1, pa.int64()),
-                     pa.array([json.dumps(totals.to_dict())], pa.string())]
-            yield pa.RecordBatch.from_arrays(
-                stats + [pa.nulls(1, f.type) for f in list(self.schema)[3:]],
-                schema=self.schema)
+                yield int(starts[lo]), table.slice(lo, hi - lo)
+
+    done: set[int] = set()
+    for start, run in groupby(pieces(), key=operator.itemgetter(0)):
+        if start in done:
+            raise LinkageError(f"Spark read split {start} of the file in two pieces")
+        done.add(start)
+        yield start, (table for _, table in run)
+
+
+class _BlockFiles:
+    """One block's three Parquet files, written by a prepare task in row groups of
+    :data:`_ARROW_GROUP_ROWS` rows, and what normalising its rows counted."""
+
+    def __init__(self, folders: Mapping[str, str], start: int, attempt: int,
+                 schemas: Mapping[str, pa.Schema]) -> None:
+        import pyarrow.parquet as pq
+
+        from linkage.prepare import PrepareTotals
+
+        self.start, self.attempt, self.totals, self.rows = start, attempt, PrepareTotals(), 0
+        name = _block_file(start, attempt)
+        self.schemas = schemas
+        self.writers = {kind: pq.ParquetWriter(
+            Path(folders[kind]) / name, schema,
+            compression=COMPRESSION.get(kind, "zstd"),
+            # Serials and keys are random: a dictionary would only be built and dropped.
+            use_dictionary=kind == "payload") for kind, schema in schemas.items()}
+        self.pending: dict[str, list[pa.Table]] = {kind: [] for kind in schemas}
+        self.waiting = 0
+
+    def write(self, kind: str, table: pa.Table) -> None:
+        schema = self.schemas[kind]
+        self.pending[kind].append(pa.table(
+            [(c.combine_chunks() if isinstance(c, pa.ChunkedArray) else c).cast(f.type)
+             for c, f in zip(table.columns, schema, strict=True)], schema=schema))
+        if kind == "crosswalk":  # written last of the three for each batch
+            self.waiting += table.num_rows
+            if self.waiting >= _ARROW_GROUP_ROWS:
+                self._flush()
+
+    def abandon(self) -> None:
+        """Close the files as they are (a failed task's files are never joined)."""
+        for writer in self.writers.values():
+            if writer.is_open:
+                writer.close()
+
+    def _flush(self) -> None:
+        for kind, tables in self.pending.items():
+            if tables:
+                self.writers[kind].write_table(pa.concat_tables(tables),
+                                               row_group_size=_ARROW_GROUP_ROWS)
+        self.pending = {kind: [] for kind in self.schemas}
+        self.waiting = 0
+
+    def close(self) -> pa.RecordBatch:
+        """Finish the files; the block's row of :data:`_BLOCK_DONE`."""
+        try:
+            self._flush()
+        finally:
+            self.abandon()
+        return pa.RecordBatch.from_pydict(
+            {"start": [self.start], "rows": [self.rows],
+             "stats": [json.dumps(self.totals.to_dict())], "attempt": [self.attempt]},
+            schema=pa.schema([("start", pa.int64()), ("rows", pa.int64()),
+                              ("stats", pa.string()), ("attempt", pa.int64())]))
 
 
 #: Rows per row group of a file the executors write with pyarrow (Spark hands them over
 #: in Arrow batches of 10,000).
 _ARROW_GROUP_ROWS = 131_072
+#: Rows a prepare task keys at once: Spark's batches of 10,000 rows, gathered.
+_KEY_ROWS = 65_536
 
 
-def _write_arrow_single(frame: DataFrame, target: Path, schema: pa.Schema, compression: str,
-                        *, shuffle: bool) -> None:
-    """:func:`_write_single` (rows in ``__start``, ``__idx`` order), each task writing its
-    partition with pyarrow in ``schema``: for columns whose type Spark's writer would change
-    (fixed-width binary). The parts are joined into one file as there."""
-    parts = target.parent / f".{target.name}.{os.getpid()}.parts"
-    shutil.rmtree(parts, ignore_errors=True)
-    watch(parts)
-    try:
-        order = ("__start", "__idx")
-        ordered = frame.orderBy(*order) if shuffle else frame.sortWithinPartitions(*order)
-        written = sorted(ordered.drop(*order).mapInArrow(
-            _ArrowPartWriter(str(parts), schema, compression),
-            "part int, name string").collect())
-        if not written:
-            raise LinkageError(f"Spark wrote no file for {target.name}")
-        files = [parts / name for _, name in written]
-        if len(files) == 1:
-            os.replace(files[0], target)
-        else:
-            merged = parts / "merged.parquet"
-            _merge_parts(frame.sparkSession, files, merged)
-            os.replace(merged, target)
-    finally:
-        shutil.rmtree(parts, ignore_errors=True)
-
-
-class _ArrowPartWriter:
-    """``mapInArrow``'s function: write this task's (sorted) rows as one Parquet part file
-    in ``schema``, and return its partition number and name (nothing if it had no rows)."""
-
-    def __init__(self, parts: str, schema: pa.Schema, compression: str) -> None:
-        self.parts, self.schema, self.compression = parts, schema, compression
-
-    def __call__(self, batches):
-        from itertools import chain
-
-        import pyarrow.parquet as pq
-        from pyspark import TaskContext
-
-        context = TaskContext.get()
-        part = context.partitionId()
-        folder = Path(self.parts)
-        folder.mkdir(parents=True, exist_ok=True)
-        name = f"part-{part:05d}.parquet"
-        # A retried or speculative attempt writes its own file; the rename is atomic.
-        temporary = folder / f".{name}.{context.taskAttemptId()}"
-        pending: list[pa.RecordBatch] = []
-        rows = 0
-        writer = None
-        try:
-            for batch in chain(batches, [None]):  # None: flush what waits
-                if batch is not None and batch.num_rows:
-                    pending.append(pa.RecordBatch.from_arrays(
-                        [column.cast(field.type)
-                         for column, field in zip(batch.columns, self.schema, strict=True)],
-                        schema=self.schema))
-                    rows += batch.num_rows
-                if pending and (batch is None or rows >= _ARROW_GROUP_ROWS):
-                    if writer is None:
-                        writer = pq.ParquetWriter(temporary, self.schema,
-                                                  compression=self.compression,
-                                                  use_dictionary=False)
-                    writer.write_table(pa.Table.from_batches(pending),
-                                       row_group_size=_ARROW_GROUP_ROWS)
-                    pending, rows = [], 0
-        finally:
-            if writer is not None:
-                writer.close()
-        if writer is not None:
-            os.replace(temporary, folder / name)
-            yield pa.RecordBatch.from_arrays([pa.array([part], pa.int32()),
-                                              pa.array([name])], names=["part", "name"])
+def _join_parts(spark: SparkSession, files: Sequence[Path], target: Path,
+                scratch: Path) -> None:
+    """``files`` (one schema) as the one file ``target``, rows in the files' order."""
+    if len(files) == 1:
+        os.replace(files[0], target)
+    else:
+        _merge_parts(spark, files, scratch)
+        os.replace(scratch, target)
 
 
 def _summary(members: DataFrame, recipes: list[str]) -> LinkSummary:
@@ -641,13 +755,15 @@ def _write_single(frame: DataFrame, target: Path, compression: str, *, dictionar
     ``shuffle`` the frame is sorted across partitions first (a range shuffle), so part
     files in partition order hold the rows in ``order``; without it the caller promises
     that its partitions already come in that order (a file read block by block), and each
-    is only sorted within.
+    is only sorted within; with no ``order`` at all, that each partition's rows are in
+    order too (files read as they were written).
     """
     parts = target.parent / f".{target.name}.{os.getpid()}.parts"
     shutil.rmtree(parts, ignore_errors=True)
     watch(parts)
     try:
-        ordered = frame.orderBy(*order) if shuffle else frame.sortWithinPartitions(*order)
+        ordered = (frame.orderBy(*order) if shuffle
+                   else frame.sortWithinPartitions(*order) if order else frame)
         (ordered.drop(*drop)
          .write.option("compression", compression)
          .option("parquet.enable.dictionary", str(dictionary).lower())
@@ -656,12 +772,7 @@ def _write_single(frame: DataFrame, target: Path, compression: str, *, dictionar
         written = sorted(parts.glob("part-*"))
         if not written:
             raise LinkageError(f"Spark wrote no file for {target.name}")
-        if len(written) == 1:
-            os.replace(written[0], target)
-        else:
-            merged = parts / "merged.parquet"
-            _merge_parts(frame.sparkSession, written, merged)
-            os.replace(merged, target)
+        _join_parts(frame.sparkSession, written, target, parts / "merged.parquet")
     finally:
         shutil.rmtree(parts, ignore_errors=True)
 

@@ -362,9 +362,17 @@ def test_spark_prepare_reads_csv_as_the_one_machine_reader_does(source, spark_en
                           keys_out=out / "keys.parquet", payload_out=out / "payload.parquet",
                           crosswalk_out=out / "crosswalk.parquet")
 
+    from tests.linkage.test_spark_parallel_write import _settings
+
+    # Small splits: Spark's reader hands the CSV to several tasks, whose crosswalk rows are
+    # numbered after the splits before theirs.
+    small = {"spark.sql.files.maxPartitionBytes": "16k"}
+    with _settings(spark_engine.spark, **small):
+        assert spark_engine.spark.read.csv(str(good)).rdd.getNumPartitions() >= 3
     outputs = {}
     for name, engine in (("duckdb", DuckDBEngine()), ("spark", spark_engine)):
-        totals = engine.prepare_file(job(good, tmp_path / name)).to_dict()
+        with _settings(spark_engine.spark, **(small if name == "spark" else {})):
+            totals = engine.prepare_file(job(good, tmp_path / name)).to_dict()
         # A digest an engine reports is the written file's own: sealing trusts it and
         # skips a second read (DuckDB hashes as it writes; sealing hashes what is missing).
         digests = totals.pop("sha256")

@@ -75,6 +75,25 @@ def _opened(deployment: Deployment, holder_id: str, half: str, party: str):
                                  deployment.work / "keys", party, PASSPHRASE, manifest)
 
 
+def _failing_once(real: type, marker: Path) -> type:
+    """A prepare task whose first attempt at the first partition dies after it wrote a
+    block's files, as a task on a lost executor does: Spark runs it again, and the new
+    attempt draws other serials for the same rows."""
+
+    class FailingOnce(real):
+        def __call__(self, batches):
+            from pyspark import TaskContext
+
+            context = TaskContext.get()
+            for row in super().__call__(batches):
+                yield row
+                if context.partitionId() == 0 and context.attemptNumber() == 0:
+                    marker.touch()
+                    raise RuntimeError("executor lost (injected by the test)")
+
+    return FailingOnce
+
+
 def test_outputs_written_by_several_tasks_are_one_envelope_as_duckdbs(
         blocky_source, party_keys, on_cluster, spark_engine, monkeypatch, tmp_path):
     merged: list[tuple[str, int]] = []
@@ -85,6 +104,10 @@ def test_outputs_written_by_several_tasks_are_one_envelope_as_duckdbs(
         real_merge(spark, files, target)
 
     monkeypatch.setattr(spark_engine_module, "_merge_parts", counting_merge)
+    # One prepare task fails once after writing: only the retry's files may be joined.
+    retried = tmp_path / "task-retried"
+    monkeypatch.setattr(spark_engine_module, "_PrepareTask",
+                        _failing_once(spark_engine_module._PrepareTask, retried))
     spark = spark_engine.spark
     deployments, results = {}, {}
     for name, options in (("duckdb", []), ("spark", on_cluster)):
@@ -96,6 +119,7 @@ def test_outputs_written_by_several_tasks_are_one_envelope_as_duckdbs(
         with _settings(spark, **UNMERGED_SHUFFLE):
             results[name] = deployments[name].link_and_combine("linked", options)
 
+    assert retried.exists()
     # Spark's keys, payload and crosswalk of each holder, and the link map, each came from
     # several part files...
     for output, times in (("keys.parquet", 2), ("payload.parquet", 2), ("crosswalk", 2),
@@ -118,8 +142,14 @@ def test_outputs_written_by_several_tasks_are_one_envelope_as_duckdbs(
         payloads = {n: _opened(d, holder_id, "payload", "agency")
                     for n, d in deployments.items()}
         assert payloads["spark"].drop(["serial"]).equals(payloads["duckdb"].drop(["serial"]))
-        # Each record keeps its serial across the halves.
+        # Each record keeps its serial across the halves and the holder's crosswalk, and
+        # the retried task's rows were counted once (the reports are DuckDB's).
         assert keys["spark"].column("serial").equals(payloads["spark"].column("serial"))
+        crosswalk = pq.read_table(linkage.crosswalk_path(spark.work / "keys",
+                                                         spark.project_id, holder_id))
+        assert crosswalk.column("serial").equals(keys["spark"].column("serial"))
+        assert crosswalk.column("row_number").to_pylist() == list(
+            range(1, crosswalk.num_rows + 1))
         assert (_report(spark.out / f"{holder_id}.prepare.json")
                 == _report(duck.out / f"{holder_id}.prepare.json"))
     assert results["spark"]["clusters"] == results["duckdb"]["clusters"]
