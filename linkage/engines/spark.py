@@ -172,7 +172,7 @@ class SparkEngine(Engine):
         job numbers the crosswalk. The file must be where every executor can read it, and
         the scratch folders where every executor can write.
         """
-        from pyspark.sql.pandas.types import to_arrow_schema
+        from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
 
         from linkage.prepare import PrepareTotals
 
@@ -205,7 +205,8 @@ class SparkEngine(Engine):
                           frame.select(*(F.col(_q(c)) for c in needed),
                                        F.input_file_block_start().alias("__start")))
                 with _executor_errors(path):
-                    blocks = sorted(source.mapInArrow(task, _BLOCK_DONE).collect())
+                    blocks = sorted(source.mapInArrow(
+                        task, from_arrow_schema(_BLOCK_DONE)).collect())
             totals = PrepareTotals()
             for block in blocks:
                 totals.merge(PrepareTotals.from_dict(json.loads(block["stats"])))
@@ -445,7 +446,8 @@ def _executor_errors(path: Path) -> Iterator[None]:
 
 #: What a prepare task returns for each block of the input it keyed: where the block
 #: starts, its rows, what normalising counted (JSON) and the task attempt whose files hold it.
-_BLOCK_DONE = "start long, rows long, stats string, attempt long"
+_BLOCK_DONE = pa.schema([("start", pa.int64()), ("rows", pa.int64()), ("stats", pa.string()),
+                         ("attempt", pa.int64())])
 
 
 def _block_file(start: int, attempt: int) -> str:
@@ -486,7 +488,7 @@ def _parquet_blocks(spark: SparkSession, path: Path) -> _ParquetLayout:
         blocks[-1][1].append(group)
         held += size
         row += meta.row_group(group).num_rows
-    return _ParquetLayout(schema, [b for b in blocks if b[1]])
+    return _ParquetLayout(schema, blocks)
 
 
 def _number_crosswalk(spark: SparkSession, blocks: Sequence, staged: Sequence[Path],
@@ -686,8 +688,7 @@ class _BlockFiles:
         return pa.RecordBatch.from_pydict(
             {"start": [self.start], "rows": [self.rows],
              "stats": [json.dumps(self.totals.to_dict())], "attempt": [self.attempt]},
-            schema=pa.schema([("start", pa.int64()), ("rows", pa.int64()),
-                              ("stats", pa.string()), ("attempt", pa.int64())]))
+            schema=_BLOCK_DONE)
 
 
 #: Rows per row group of a file the executors write with pyarrow (Spark hands them over
