@@ -50,7 +50,13 @@ def test_a_person_with_100_rows_of_a_rare_level_is_not_detectable_in_dp_mst_outp
                                 enforce=False, domains=DOMAINS)
         shares.append(float((out.data["kind"] == "rare").mean()))
     # Unbounded, the victim's 100 rows gave the rare level a fifth of the output every time.
-    assert max(shares) < 0.05, shares
+    # Bounded, the victim is one row of 401 plus Laplace noise, drawn from the OS (no seed
+    # fixes it): over 400 draws the share's median was 0.003, its 99th percentile 0.043 and
+    # its largest 0.058, so "every draw under 0.05" failed about one run in 25. The mean of
+    # the 8 draws is what separates the two: resampling those 400 draws put it above 0.03 in
+    # none of 200,000 tries, against 0.2 unbounded (and about 0.03 for a bound of 10 rows).
+    assert np.mean(shares) < 0.03, shares
+    assert max(shares) < 0.15, shares
     assert out.dp["rows_per_person"] == 1
 
 
