@@ -27,6 +27,9 @@ if TYPE_CHECKING:
 
 #: Columns of :attr:`MatchResult.members`.
 MEMBER_COLUMNS = ("cluster", "holder", "serial", "recipe")
+#: Why a matcher refuses a keys file: it packs each serial into its 128 bits, and only
+#: 32 lower-case hex digits come back from them unchanged.
+BAD_SERIAL = "column serial holds a value that is not 32 lower-case hex digits"
 
 
 @dataclass

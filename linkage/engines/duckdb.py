@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from linkage.engines.base import Engine, MatchResult
+from linkage.engines.base import BAD_SERIAL, Engine, MatchResult
 from linkage.engines.resources import out_of_memory, stage_budget, threads
 from linkage.errors import LinkageError, SerialMismatch
 from linkage.files import atomic_path
@@ -256,9 +256,9 @@ class _Matcher:
                             f"{_serial_bits('serial')} as sid, {keys} "
                             f"from {sources[holder]}")
             except duckdb.InvalidInputException as exc:
-                if _BAD_SERIAL not in str(exc):
+                if BAD_SERIAL not in str(exc):
                     raise
-                raise LinkageError(f"keys file of holder '{holder}': {_BAD_SERIAL}") from None
+                raise LinkageError(f"keys file of holder '{holder}': {BAD_SERIAL}") from None
             for index in range(len(self.recipes)):
                 con.execute(f"insert into r{index} select {h}, sid, k{index} from wide "
                             f"where k{index} is not null")
@@ -369,12 +369,9 @@ class _Matcher:
         con.execute("drop table tally")
 
 
-_BAD_SERIAL = "column serial holds a value that is not 32 lower-case hex digits"
-
-
 def _serial_bits(column: str) -> str:
     """SQL for a serial's 128 bits, refusing any serial that is not 32 lower-case hex
     digits: only those come back from the bits unchanged."""
     bits = f"try_cast('0x' || {column} as uhugeint)"
     return (f"(case when lpad(lower(to_hex({bits})), 32, '0') = {column} then {bits} "
-            f"else error({_literal(_BAD_SERIAL)}) end)")
+            f"else error({_literal(BAD_SERIAL)}) end)")

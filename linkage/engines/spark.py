@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import operator
 import os
+import re
 import shutil
 import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -31,7 +32,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 from pyspark.sql.window import Window
 
-from linkage.engines.base import Engine, LinkSummary, MatchResult, ReviewRequest
+from linkage.engines.base import BAD_SERIAL, Engine, LinkSummary, MatchResult, ReviewRequest
 from linkage.envelope import COMPRESSION
 from linkage.errors import InputError, LinkageError, SerialMismatch
 from linkage.keys.linkage_key import SEPARATOR, hmac_pads
@@ -818,24 +819,62 @@ def _publish(parts: Path, out: Path) -> None:
         parts.rename(out)
 
 
-#: Bytes of a key's prefix that bucket it: rows are spread over the executors by bucket, and
+#: Bits of a key's prefix that bucket it: rows are spread over the executors by bucket, and
 #: a key's bucket sorts as the key does, so new clusters are numbered bucket by bucket with
 #: the numbers a global sort by key would give. Keys are HMAC outputs: 2^16 even buckets.
-_BUCKET_BYTES = 2
+_BUCKET_BITS = 16
+#: Flips a long's sign bit: signed order of the flipped values is unsigned order of the bits.
+_SIGN = -(2**63)
+
+
+def _long(hex16: Column) -> Column:
+    """The 64 bits that 16 hex digits spell, as a long (two's complement)."""
+    return F.conv(hex16, 16, -10).cast("long")
+
+
+def _wide(frame: DataFrame, holder: int, holder_id: str, recipes: Sequence[str]
+          ) -> DataFrame:
+    """A holder's keys file as fixed-width columns, as the DuckDB matcher packs it: the
+    serial's 128 bits (``sid_hi``, ``sid_lo``), each recipe's key's first 128 bits
+    (``k<i>_hi``, ``k<i>_lo``, sign-flipped so that they sort as the unsigned key does).
+    Longs shuffle, join, group and sort without a string or byte comparison, and their
+    aggregates hash where a string's must sort. A serial that is not 32 lower-case hex
+    digits (the only ones that come back from the bits unchanged) fails the job, naming
+    the holder, as the DuckDB matcher refuses it."""
+    serial = F.col("serial")
+    checked = F.when(serial.rlike("^[0-9a-f]{32}$"), serial).otherwise(
+        F.raise_error(F.lit(f"keys file of holder '{holder_id}': {BAD_SERIAL}")))
+    keys = []
+    for i, recipe in enumerate(recipes):
+        key = F.col(_q(recipe))
+        keys += [_long(F.hex(F.substring(key, 1, 8))).bitwiseXOR(F.lit(_SIGN))
+                 .alias(f"k{i}_hi"),
+                 _long(F.hex(F.substring(key, 9, 8))).bitwiseXOR(F.lit(_SIGN))
+                 .alias(f"k{i}_lo")]
+    return frame.select(F.lit(holder).alias("holder"),
+                        _long(F.substring(checked, 1, 16)).alias("sid_hi"),
+                        _long(F.substring(serial, 17, 16)).alias("sid_lo"), *keys)
+
+
+def _serial(hi: str, lo: str) -> Column:
+    """The serial's 32 hex digits back from its two longs."""
+    return F.lower(F.concat(F.lpad(F.hex(hi), 16, "0"), F.lpad(F.hex(lo), 16, "0")))
 
 
 class _Matcher:
     """The DuckDB engine's recipe-by-recipe matching, step for step, in Spark.
 
-    A step is one shuffle of the recipe's keys (each with the cluster its record is in
-    already, by a join with the members so far) by key bucket, then one grouping by key
-    that counts each holder's records of the key and, where a holder has one, keeps its
-    serial and cluster. Every count the step reports and every record it links follows
-    from that one row per key, without a join back. A running count of new keys over the
-    bucket, in key order, numbers the new clusters within it; the counts of the buckets
-    before it (a few thousand rows) give the rest of the number a global sort by key would
-    give. Inside, a holder is its index in name order (one column of counts, serials and
-    clusters each per holder, as the DuckDB engine counts per holder).
+    The holders' keys files are read once, into fixed-width columns (:func:`_wide`), and
+    held in the executors. A step is one shuffle of the recipe's keys (each with the
+    cluster its record is in already, by a join with the members so far) by key bucket,
+    then one grouping by key that counts each holder's records of the key and, where a
+    holder has one, keeps its serial and cluster. Every count the step reports and every
+    record it links follows from that one row per key, without a join back. A running
+    count of new keys over the bucket, in key order, numbers the new clusters within it;
+    the counts of the buckets before it (a few thousand rows) give the rest of the number
+    a global sort by key would give. Inside, a holder is its index in name order (one
+    column of counts, serials and clusters each per holder, as the DuckDB engine counts
+    per holder).
     """
 
     def __init__(self, spark: SparkSession, frames: Mapping[str, DataFrame],
@@ -843,9 +882,10 @@ class _Matcher:
         self.spark = spark
         self.recipes = list(recipes)
         self.holders = sorted(frames)
-        self.frames = frames
-        #: The members so far (cluster, holder, serial, recipe): one frame per step that
-        #: added any, each materialised once.
+        self.wide = _union([_wide(frames[holder], h, holder, self.recipes)
+                            for h, holder in enumerate(self.holders)])
+        #: The members so far (cluster, holder, sid_hi, sid_lo, recipe): one frame per step
+        #: that added any, each materialised once.
         self.parts: list[DataFrame] = []
         self.clusters = 0
         self.result = MatchResult(members=pa.table({}))
@@ -855,15 +895,27 @@ class _Matcher:
 
     def cluster(self) -> DataFrame:
         """Match recipe by recipe; the members (``recipe`` as its index), left in Spark."""
-        for index, recipe in enumerate(self.recipes):
-            self._step(index, recipe)
+        try:
+            self.wide = self.wide.localCheckpoint(eager=True)
+        except Exception as exc:
+            found = re.search(r"keys file of holder '[^']*': " + re.escape(BAD_SERIAL),
+                              str(exc))
+            if found:
+                raise LinkageError(found.group(0)) from None
+            raise
+        try:
+            for index, recipe in enumerate(self.recipes):
+                self._step(index, recipe)
+        finally:
+            self.wide.unpersist()
         members = self._members()
         if members is None:
             return self.spark.createDataFrame(
                 [], "cluster bigint, holder string, serial string, recipe int")
         names = F.array(*(F.lit(h) for h in self.holders))
         return members.select("cluster", F.element_at(names, F.col("holder") + 1)
-                              .alias("holder"), "serial", "recipe")
+                              .alias("holder"), _serial("sid_hi", "sid_lo").alias("serial"),
+                              "recipe")
 
     def run(self) -> MatchResult:
         members = _to_arrow(self.cluster().orderBy("cluster", "holder"))
@@ -874,35 +926,38 @@ class _Matcher:
             3, "recipe", names.take(members.column("recipe").cast(pa.int64())))
         return self.result
 
-    def _keys(self, recipe: str) -> DataFrame:
-        """The recipe's keys of every holder: ``holder`` (index), ``serial``, ``key``."""
-        parts = [self.frames[holder].where(F.col(_q(recipe)).isNotNull()).select(
-                     F.lit(h).alias("holder"), F.col("serial"), F.col(_q(recipe)).alias("key"))
-                 for h, holder in enumerate(self.holders)]
-        return _union(parts)
+    def _keys(self, index: int) -> DataFrame:
+        """The recipe's keys of every holder: ``holder`` (index), the serial's bits, the
+        key's (``key_hi``, ``key_lo``)."""
+        return self.wide.where(F.col(f"k{index}_hi").isNotNull()).select(
+            "holder", "sid_hi", "sid_lo", F.col(f"k{index}_hi").alias("key_hi"),
+            F.col(f"k{index}_lo").alias("key_lo"))
 
     def _step(self, index: int, recipe: str) -> None:
-        keys = self._keys(recipe)
+        keys = self._keys(index)
         members = self._members()
         if members is None:
             cand = keys.withColumn("cluster", F.lit(None).cast("long"))
         else:
-            # Serial first: the join's sort then compares serials' leading bytes.
-            cand = keys.join(members.select("serial", "holder", "cluster"),
-                             ["serial", "holder"], "left")
+            cand = keys.join(members.select("sid_hi", "sid_lo", "holder", "cluster"),
+                             ["sid_hi", "sid_lo", "holder"], "left")
         holders = range(len(self.holders))
         # One shuffle, by bucket, then one row per key: each holder's records of it, and
-        # (telling where the holder has just one) that record's serial and cluster. The
-        # grouping sorts by key first, whose leading bytes tell rows apart; the rows come
-        # out in bucket order too, so the running count's sort finds them in order.
-        cand = (cand.withColumn("bucket", F.substring("key", 1, _BUCKET_BYTES))
+        # (telling where the holder has just one) that record's serial and cluster. Every
+        # aggregate is of longs, so the grouping hashes; the window sorts the keys of each
+        # bucket for the running count.
+        cand = (cand.withColumn("bucket", F.shiftright("key_hi", 64 - _BUCKET_BITS))
                 .repartition("bucket"))
-        per_key = cand.groupBy("key", "bucket").agg(
-            *(F.count(F.when(F.col("holder") == h, 1)).alias(f"n{h}") for h in holders),
-            *(F.min(F.when(F.col("holder") == h, F.col("serial"))).alias(f"s{h}")
-              for h in holders),
-            *(F.min(F.when(F.col("holder") == h, F.col("cluster"))).alias(f"c{h}")
-              for h in holders))
+
+        def of(h: int, column: str) -> Column:
+            return F.when(F.col("holder") == h, F.col(column))
+
+        per_key = cand.groupBy("key_hi", "key_lo", "bucket").agg(
+            *(F.count(of(h, "holder")).alias(f"n{h}") for h in holders),
+            # Read only where the holder has one record of the key: any aggregate is it.
+            *(F.max(of(h, "sid_hi")).alias(f"hi{h}") for h in holders),
+            *(F.max(of(h, "sid_lo")).alias(f"lo{h}") for h in holders),
+            *(F.min(of(h, "cluster")).alias(f"c{h}") for h in holders))
 
         def n(h: int) -> Column:
             return F.col(f"n{h}")
@@ -923,9 +978,10 @@ class _Matcher:
         total = _total(n(h) for h in holders)
         # The new keys up to this one (its own included) in the bucket, in key order.
         rank = F.sum(new.cast("int")).over(
-            Window.partitionBy("bucket").orderBy("key")
-            .rangeBetween(Window.unboundedPreceding, Window.currentRow))
+            Window.partitionBy("bucket").orderBy("key_hi", "key_lo")
+            .rowsBetween(Window.unboundedPreceding, Window.currentRow))
         kind = F.when(attach, F.lit(1)).when(new, F.lit(2))
+        linked = {h: kind.isNotNull() & uniq[h] for h in holders}
         # Materialised once, narrow: a key's records only where they join a cluster.
         step = per_key.select(
             "bucket", kind.alias("kind"), F.when(attach, low).alias("cluster"),
@@ -938,8 +994,8 @@ class _Matcher:
             new.cast("int").alias("new_keys"),
             *(n(h) for h in holders),
             *(F.when(n(h) < total, n(h)).otherwise(0).alias(f"shared{h}") for h in holders),
-            *(F.when(kind.isNotNull() & uniq[h], F.col(f"s{h}")).alias(f"s{h}")
-              for h in holders),
+            *(F.when(linked[h], F.col(f"hi{h}")).alias(f"hi{h}") for h in holders),
+            *(F.when(linked[h], F.col(f"lo{h}")).alias(f"lo{h}") for h in holders),
             *(free[h].alias(f"free{h}") for h in holders),
         ).localCheckpoint(eager=True)
         try:
@@ -969,10 +1025,12 @@ class _Matcher:
         added = []
         many_to_one = 0
         held = []
+        columns = ("cluster", "holder", "sid_hi", "sid_lo", F.lit(index).alias("recipe"))
         if totals["attach"]:
             attach = _records(step.where(F.col("kind") == 1).select(
-                "cluster", *(F.when(F.col(f"free{h}"), F.col(f"s{h}")).alias(f"s{h}")
-                             for h in holders)), holders)
+                "cluster",
+                *(F.when(F.col(f"free{h}"), F.col(f"{part}{h}")).alias(f"{part}{h}")
+                  for part in ("hi", "lo") for h in holders)), holders)
             # Joining a record to a cluster that already has one of its holder's records
             # (or that another record of its holder joins too) would make the link
             # many-to-one: refuse it.
@@ -985,8 +1043,7 @@ class _Matcher:
                 .localCheckpoint(eager=True)
             held.append(attach)
             many_to_one = attach.where(F.col("crowded").isNotNull()).count()
-            added.append(attach.where(F.col("crowded").isNull()).select(
-                "cluster", "holder", "serial", F.lit(index).alias("recipe")))
+            added.append(attach.where(F.col("crowded").isNull()).select(*columns))
         if totals["new_keys"]:
             # Each bucket's new clusters follow those of the buckets before it.
             before = Window.orderBy("bucket").rowsBetween(Window.unboundedPreceding, -1)
@@ -995,9 +1052,8 @@ class _Matcher:
                                                              F.lit(0))).alias("offset"))
             new = step.where(F.col("kind") == 2).join(offsets, "bucket").select(
                 (F.col("offset") + F.col("rank")).alias("cluster"),
-                *(F.col(f"s{h}") for h in holders))
-            added.append(_records(new, holders).select(
-                "cluster", "holder", "serial", F.lit(index).alias("recipe")))
+                *(F.col(f"{part}{h}") for part in ("hi", "lo") for h in holders))
+            added.append(_records(new, holders).select(*columns))
         self.result.conflicts[recipe] = {
             "many_to_one": int(many_to_one),
             "would_merge_clusters": totals["would_merge_clusters"],
@@ -1010,11 +1066,12 @@ class _Matcher:
 
 
 def _records(frame: DataFrame, holders: Iterable[int]) -> DataFrame:
-    """One row (``cluster``, ``holder``, ``serial``) per holder's serial ``s<holder>`` that is
-    set in a row of ``frame``."""
-    records = F.array(*(F.struct(F.lit(h).alias("holder"), F.col(f"s{h}").alias("serial"))
+    """One row (``cluster``, ``holder``, ``sid_hi``, ``sid_lo``) per holder's serial
+    (``hi<holder>``, ``lo<holder>``) that is set in a row of ``frame``."""
+    records = F.array(*(F.struct(F.lit(h).alias("holder"), F.col(f"hi{h}").alias("sid_hi"),
+                                 F.col(f"lo{h}").alias("sid_lo"))
                         for h in holders))
-    return frame.select("cluster", F.inline(records)).where(F.col("serial").isNotNull())
+    return frame.select("cluster", F.inline(records)).where(F.col("sid_hi").isNotNull())
 
 
 def _total(columns: Iterable[Column]) -> Column:

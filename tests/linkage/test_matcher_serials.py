@@ -1,4 +1,4 @@
-"""The DuckDB matcher packs serials into 128-bit numbers: anything else is refused, not mangled."""
+"""Both matchers pack serials into 128-bit numbers: anything else is refused, not mangled."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from linkage import LinkageError, get_engine
+from linkage import LinkageError
 
 
 def _keys(path, serials, keys):
@@ -16,20 +16,20 @@ def _keys(path, serials, keys):
     return path
 
 
-def test_matcher_links_on_full_width_serials(tmp_path):
+def test_matcher_links_on_full_width_serials(tmp_path, engine):
     shared = os.urandom(32)
     a = _keys(tmp_path / "a.parquet", ["0" * 31 + "1", "f" * 32], [shared, os.urandom(32)])
     b = _keys(tmp_path / "b.parquet", ["a" * 32], [shared])
-    result = get_engine("duckdb").match_files({"a": a, "b": b}, ["rrn"])
+    result = engine.match_files({"a": a, "b": b}, ["rrn"])
     members = result.members.to_pylist()
     assert {(m["holder"], m["serial"]) for m in members} == {("a", "0" * 31 + "1"),
                                                              ("b", "a" * 32)}
     assert len({m["cluster"] for m in members}) == 1
 
 
-@pytest.mark.parametrize("serial", ["ABC" + "0" * 29, "0" * 31, "0" * 33, "g" * 32])
-def test_matcher_refuses_a_serial_it_cannot_pack(tmp_path, serial):
+@pytest.mark.parametrize("serial", ["ABC" + "0" * 29, "0" * 31, "0" * 33, "g" * 32, None])
+def test_matcher_refuses_a_serial_it_cannot_pack(tmp_path, engine, serial):
     a = _keys(tmp_path / "a.parquet", [serial], [os.urandom(32)])
     b = _keys(tmp_path / "b.parquet", ["b" * 32], [os.urandom(32)])
     with pytest.raises(LinkageError, match="32 lower-case hex"):
-        get_engine("duckdb").match_files({"a": a, "b": b}, ["rrn"])
+        engine.match_files({"a": a, "b": b}, ["rrn"])
