@@ -230,15 +230,13 @@ class SparkEngine(Engine):
         return _Matcher(self.spark, frames, recipes).run()
 
     def match_files(self, keys: Mapping[str, Path], recipes: Sequence[str]) -> MatchResult:
-        frames = {h: self.spark.read.parquet(str(p)) for h, p in keys.items()}
-        return _Matcher(self.spark, frames, recipes).run()
+        return _Matcher(self.spark, keys, recipes).run()
 
     def link_files(self, keys: Mapping[str, Path], recipes: Sequence[str],
                    linkmap: Path | None) -> MatchResult:
         """The executors match, draw the link ids and write the link map; the driver gets
         counts only (``members`` comes back empty)."""
-        frames = {h: self.spark.read.parquet(str(p)) for h, p in keys.items()}
-        matcher = _Matcher(self.spark, frames, recipes)
+        matcher = _Matcher(self.spark, keys, recipes)
         members = matcher.cluster()
         result = matcher.result
         result.members = pa.table({"cluster": pa.array([], pa.int64()),
@@ -827,33 +825,127 @@ _BUCKET_BITS = 16
 _SIGN = -(2**63)
 
 
-def _long(hex16: Column) -> Column:
-    """The 64 bits that 16 hex digits spell, as a long (two's complement)."""
-    return F.conv(hex16, 16, -10).cast("long")
+#: Each hex digit's value by its byte (255: not a lower-case hex digit).
+_NIBBLES = np.full(256, 255, np.uint8)
+_NIBBLES[np.frombuffer(b"0123456789abcdef", np.uint8)] = np.arange(16, dtype=np.uint8)
 
 
-def _wide(frame: DataFrame, holder: int, holder_id: str, recipes: Sequence[str]
-          ) -> DataFrame:
-    """A holder's keys file as fixed-width columns, as the DuckDB matcher packs it: the
-    serial's 128 bits (``sid_hi``, ``sid_lo``), each recipe's key's first 128 bits
+def _wide_schema(recipes: Sequence[str]) -> pa.Schema:
+    return pa.schema([("holder", pa.int32()), ("sid_hi", pa.int64()), ("sid_lo", pa.int64()),
+                      *((f"k{i}_{part}", pa.int64()) for i in range(len(recipes))
+                        for part in ("hi", "lo"))])
+
+
+def _words(octets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of 16 bytes as two big-endian 64-bit words each, as int64 (two's complement)."""
+    words = np.ascontiguousarray(octets).view(">u8").astype(np.uint64)
+    return words[:, 0].view(np.int64), words[:, 1].view(np.int64)
+
+
+def _offsets(array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """A (binary or string) array's value offsets and its data buffer, as numpy."""
+    offsets = np.frombuffer(array.buffers()[1], np.int32)[
+        array.offset:array.offset + len(array) + 1]
+    data = array.buffers()[2]
+    return offsets, (np.frombuffer(data, np.uint8) if data is not None
+                     else np.zeros(0, np.uint8))
+
+
+def _serial_words(serials: pa.Array, holder_id: str) -> tuple[np.ndarray, np.ndarray]:
+    """The serials' 128 bits; a serial that is not 32 lower-case hex digits (the only ones
+    that come back from the bits unchanged) is refused, naming the holder, as the DuckDB
+    matcher refuses it."""
+    n = len(serials)
+    bad = serials.null_count > 0
+    if not bad:
+        offsets, data = _offsets(serials)
+        bad = bool(np.any(np.diff(offsets) != 32))
+    if not bad:
+        nibbles = _NIBBLES[data[offsets[0]:offsets[0] + 32 * n]].reshape(n, 32)
+        bad = bool(np.any(nibbles == 255))
+    if bad:
+        raise LinkageError(f"keys file of holder '{holder_id}': {BAD_SERIAL}")
+    return _words((nibbles[:, 0::2] << 4) | nibbles[:, 1::2])
+
+
+def _key_words(keys: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """Each key's first 128 bits (a shorter key's bytes as a big-endian number, as DuckDB's
+    matcher reads its hex) as two longs, sign-flipped so that they sort as the unsigned key
+    does; a null key stays null."""
+    offsets, data = _offsets(keys)
+    lengths = np.minimum(np.diff(offsets), 16)
+    lanes = np.arange(16)
+    pad = (16 - lengths)[:, None]
+    at = offsets[:-1, None] + lanes - pad
+    filled = lanes >= pad
+    octets = np.where(filled, data[np.where(filled, at, 0)] if data.size else 0, 0)
+    hi, lo = _words(octets.astype(np.uint8))
+    sign = np.int64(_SIGN)
+    absent = (np.asarray(keys.is_null()) if keys.null_count
+              else np.zeros(len(keys), bool))
+    return (pa.array(hi ^ sign, mask=absent), pa.array(lo ^ sign, mask=absent))
+
+
+def _wide_batch(table: pa.Table, holder: int, holder_id: str, recipes: Sequence[str]
+                ) -> pa.RecordBatch:
+    """A holder's keys, as :func:`_wide` lays them out."""
+    hi, lo = _serial_words(table.column("serial").combine_chunks().cast(pa.string()),
+                          holder_id)
+    columns = [pa.array(np.full(table.num_rows, holder, np.int32)), pa.array(hi),
+               pa.array(lo)]
+    for recipe in recipes:
+        columns += _key_words(table.column(recipe).combine_chunks().cast(pa.binary()))
+    return pa.RecordBatch.from_arrays(columns, schema=_wide_schema(recipes))
+
+
+class _WideTask:
+    """``mapInArrow``'s function for :func:`_wide`: a keys file's row-group runs (block
+    numbers in), each read with pyarrow where the task runs; or, without ``path``, the rows
+    of a frame."""
+
+    def __init__(self, holder: int, holder_id: str, recipes: Sequence[str],
+                 path: str | None = None, blocks: list[tuple[int, list[int]]] | None = None
+                 ) -> None:
+        self.holder, self.holder_id, self.recipes = holder, holder_id, list(recipes)
+        self.path, self.blocks = path, blocks
+
+    def __call__(self, batches):
+        import pyarrow.parquet as pq
+
+        for batch in batches:
+            if self.path is None:
+                yield _wide_batch(pa.Table.from_batches([batch]), self.holder,
+                                  self.holder_id, self.recipes)
+                continue
+            for number in batch.column(0).to_pylist():
+                file = pq.ParquetFile(self.path)
+                for part in file.iter_batches(batch_size=_ARROW_GROUP_ROWS,
+                                              row_groups=self.blocks[number][1],
+                                              columns=["serial", *self.recipes],
+                                              use_threads=False):
+                    yield _wide_batch(pa.Table.from_batches([part]), self.holder,
+                                      self.holder_id, self.recipes)
+
+
+def _wide(spark: SparkSession, source: Path | DataFrame, holder: int, holder_id: str,
+          recipes: Sequence[str]) -> DataFrame:
+    """A holder's keys file (or frame) as fixed-width columns, as the DuckDB matcher packs
+    it: the serial's 128 bits (``sid_hi``, ``sid_lo``), each recipe's key's first 128 bits
     (``k<i>_hi``, ``k<i>_lo``, sign-flipped so that they sort as the unsigned key does).
     Longs shuffle, join, group and sort without a string or byte comparison, and their
-    aggregates hash where a string's must sort. A serial that is not 32 lower-case hex
-    digits (the only ones that come back from the bits unchanged) fails the job, naming
-    the holder, as the DuckDB matcher refuses it."""
-    serial = F.col("serial")
-    checked = F.when(serial.rlike("^[0-9a-f]{32}$"), serial).otherwise(
-        F.raise_error(F.lit(f"keys file of holder '{holder_id}': {BAD_SERIAL}")))
-    keys = []
-    for i, recipe in enumerate(recipes):
-        key = F.col(_q(recipe))
-        keys += [_long(F.hex(F.substring(key, 1, 8))).bitwiseXOR(F.lit(_SIGN))
-                 .alias(f"k{i}_hi"),
-                 _long(F.hex(F.substring(key, 9, 8))).bitwiseXOR(F.lit(_SIGN))
-                 .alias(f"k{i}_lo")]
-    return frame.select(F.lit(holder).alias("holder"),
-                        _long(F.substring(checked, 1, 16)).alias("sid_hi"),
-                        _long(F.substring(serial, 17, 16)).alias("sid_lo"), *keys)
+    aggregates hash where a string's must sort. A file is read by the executors, a run of
+    row groups per task, and converted with numpy (Spark's string functions took most of
+    the matcher's first minute at 10M); a bad serial fails the job, naming the holder."""
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    schema = from_arrow_schema(_wide_schema(recipes))
+    if isinstance(source, DataFrame):
+        return source.select("serial", *(_q(r) for r in recipes)).mapInArrow(
+            _WideTask(holder, holder_id, recipes), schema)
+    layout = _parquet_blocks(spark, source)
+    task = _WideTask(holder, holder_id, recipes, str(source), layout.blocks)
+    return spark.range(len(layout.blocks), numPartitions=max(1, len(layout.blocks))) \
+        .mapInArrow(task, schema)
 
 
 def _serial(hi: str, lo: str) -> Column:
@@ -877,12 +969,12 @@ class _Matcher:
     per holder).
     """
 
-    def __init__(self, spark: SparkSession, frames: Mapping[str, DataFrame],
+    def __init__(self, spark: SparkSession, sources: Mapping[str, Path | DataFrame],
                  recipes: Sequence[str]) -> None:
         self.spark = spark
         self.recipes = list(recipes)
-        self.holders = sorted(frames)
-        self.wide = _union([_wide(frames[holder], h, holder, self.recipes)
+        self.holders = sorted(sources)
+        self.wide = _union([_wide(spark, sources[holder], h, holder, self.recipes)
                             for h, holder in enumerate(self.holders)])
         #: The members so far (cluster, holder, sid_hi, sid_lo, recipe): one frame per step
         #: that added any, each materialised once.
