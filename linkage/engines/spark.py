@@ -243,17 +243,13 @@ class SparkEngine(Engine):
                                    "holder": pa.array([], pa.string()),
                                    "serial": pa.array([], pa.string()),
                                    "recipe": pa.array([], pa.string())})
-        result.summary = _summary(members, list(recipes))
+        result.summary = matcher.summary()
         if linkmap is not None:
-            ids = _link_ids(members, result.summary.clusters)
-            try:
-                _write_single(
-                    members.join(ids, "cluster").select("cluster", "holder", "link_id",
-                                                        "serial"),
-                    linkmap, COMPRESSION["linkmap"], dictionary=False,
-                    order=("cluster", "holder"), drop=("cluster",), shuffle=True)
-            finally:
-                ids.unpersist()
+            _write_single(
+                with_link_ids(members.select("cluster", "holder", "serial"))
+                .select("cluster", "holder", "link_id", "serial"),
+                linkmap, COMPRESSION["linkmap"], dictionary=False,
+                order=("cluster", "holder"), drop=("cluster",), shuffle=True)
         return result
 
     def compare_pairs(self, left: pa.Table, right: pa.Table,
@@ -707,41 +703,43 @@ def _join_parts(spark: SparkSession, files: Sequence[Path], target: Path,
         os.replace(scratch, target)
 
 
-def _summary(members: DataFrame, recipes: list[str]) -> LinkSummary:
-    """:class:`LinkSummary` of the members, counted in the executors."""
-    clusters, low, high = members.agg(F.countDistinct("cluster"), F.min("cluster"),
-                                      F.max("cluster")).first()
-    if clusters and (low != 1 or high != clusters):
-        raise AssertionError("engine returned non-dense cluster numbers")
-    formed = dict.fromkeys(recipes, 0)
-    for index, count in (members.groupBy("cluster").agg(F.min("recipe").alias("first"))
-                         .groupBy("first").count().collect()):
-        formed[recipes[index]] += int(count)
-    linked = {(holder, recipes[index]): int(count) for holder, index, count in
-              members.groupBy("holder", "recipe").count().collect()}
-    return LinkSummary(int(clusters), formed, linked)
+class _LinkIds:
+    """``mapInArrow``'s function: each member's link id, its cluster number encrypted with
+    AES under a key drawn for this link map (the OS's CSPRNG) and never kept.
+
+    A block cipher is a keyed permutation of 128-bit blocks: distinct cluster numbers give
+    distinct ids, with no draw to check for collisions and no shuffle to hand the clusters
+    their ids; without the key an id is as random as a drawn one (the blocks are distinct,
+    so enciphering them one by one, as ECB does, shows no pattern). Runs in the executors,
+    pickled with the key.
+    """
+
+    def __init__(self, key: bytes) -> None:
+        self.key = key
+
+    def __call__(self, batches):
+        import binascii
+
+        from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+        encrypt = Cipher(algorithms.AES(self.key), modes.ECB()).encryptor()
+        for batch in batches:
+            clusters = batch.column(0).to_numpy()
+            blocks = np.zeros((len(clusters), 2), ">u8")
+            blocks[:, 1] = clusters
+            text = binascii.hexlify(encrypt.update(blocks.tobytes()))
+            offsets = np.arange(0, 32 * (len(clusters) + 1), 32, dtype=np.int32)
+            ids = pa.StringArray.from_buffers(len(clusters), pa.py_buffer(offsets),
+                                              pa.py_buffer(text))
+            yield pa.RecordBatch.from_arrays([*batch.columns, ids],
+                                             names=[*batch.schema.names, "link_id"])
 
 
-def _draw_link_ids(batches):
-    """``mapInArrow``'s function: a random link id (the OS's CSPRNG) for each cluster."""
-    from linkage.serials import random_hex
-
-    for batch in batches:
-        yield pa.RecordBatch.from_arrays([batch.column(0), random_hex(batch.num_rows)],
-                                         names=["cluster", "link_id"])
-
-
-def _link_ids(members: DataFrame, clusters: int, tries: int = 3) -> DataFrame:
-    """One random link id per cluster, drawn in the executors and held there; drawn again
-    in the practically impossible case that two partitions drew the same id."""
-    for _ in range(tries):
-        ids = (members.select("cluster").distinct()
-               .mapInArrow(_draw_link_ids, "cluster long, link_id string")
-               .localCheckpoint(eager=True))
-        if ids.agg(F.countDistinct("link_id")).first()[0] == clusters:
-            return ids
-        ids.unpersist()
-    raise LinkageError("could not draw distinct link ids")
+def with_link_ids(frame: DataFrame) -> DataFrame:
+    """``frame`` (its first column a cluster number, a long) with each row's ``link_id``
+    (:class:`_LinkIds`), drawn afresh for each call."""
+    schema = T.StructType([*frame.schema.fields, T.StructField("link_id", T.StringType())])
+    return frame.mapInArrow(_LinkIds(os.urandom(16)), schema)
 
 
 def _write_single(frame: DataFrame, target: Path, compression: str, *, dictionary: bool,
@@ -980,7 +978,16 @@ class _Matcher:
         #: that added any, each materialised once.
         self.parts: list[DataFrame] = []
         self.clusters = 0
+        #: What the link report says, counted step by step as the clusters form.
+        self.formed = dict.fromkeys(self.recipes, 0)
+        self.linked: dict[tuple[str, str], int] = {}
         self.result = MatchResult(members=pa.table({}))
+
+    def summary(self) -> LinkSummary:
+        """The :class:`LinkSummary` of :meth:`cluster`'s members, from the steps' counts: a
+        step's new clusters are the ones its recipe formed (later steps only join them), and
+        its added records are the ones that linked on it."""
+        return LinkSummary(self.clusters, dict(self.formed), dict(self.linked))
 
     def _members(self) -> DataFrame | None:
         return _union(self.parts) if self.parts else None
@@ -1151,8 +1158,12 @@ class _Matcher:
             "would_merge_clusters": totals["would_merge_clusters"],
             "matches_a_duplicate": totals["matches_a_duplicate"]}
         self.clusters += totals["new_keys"]
+        self.formed[recipe] += totals["new_keys"]
         if added:
-            self.parts.append(_union(added).localCheckpoint(eager=True))
+            part = _union(added).localCheckpoint(eager=True)
+            self.parts.append(part)
+            for h, count in part.groupBy("holder").count().collect():
+                self.linked[(self.holders[h], recipe)] = int(count)
         for frame in held:
             frame.unpersist()
 

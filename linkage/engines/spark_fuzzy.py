@@ -238,7 +238,7 @@ def fuzzy_link(spark: SparkSession, keys: Mapping[str, Path], params: FuzzyParam
                linkmap: Path | None, review: ReviewRequest | None = None) -> FuzzyOutcome:
     """Link two holders' fuzzy keys files in the executors, with ``review`` applying
     decisions and writing review files there too; see the module's docstring."""
-    from linkage.engines.spark import _link_ids, _write_single
+    from linkage.engines.spark import _write_single, with_link_ids
     from linkage.envelope import COMPRESSION
     from linkage.fuzzy.link import RANDOM_PAIRS, FuzzyOutcome
 
@@ -396,18 +396,15 @@ def fuzzy_link(spark: SparkSession, keys: Mapping[str, Path], params: FuzzyParam
         # A right record is in at most one kept pair (either cardinality, and after
         # decisions): it names the link.
         kept = kept.select(F.col("r").cast("long").alias("cluster"), "l", "r")
-        ids = _link_ids(kept, links)
-        try:
-            pairs = kept.join(ids, "cluster")
-            rows_out = None
-            for side, holder in (("l", left_id), ("r", right_id)):
-                part = pairs.join(sides[side].select(F.col("i").alias(side), "serial"), side
-                                  ).select("link_id", F.lit(holder).alias("holder"), "serial")
-                rows_out = part if rows_out is None else rows_out.unionByName(part)
-            _write_single(rows_out, linkmap, COMPRESSION["linkmap"], dictionary=False,
-                          order=("link_id", "holder"), drop=(), shuffle=True)
-        finally:
-            ids.unpersist()
+        # Distinct right records: distinct cluster numbers, so distinct link ids.
+        pairs = with_link_ids(kept)
+        rows_out = None
+        for side, holder in (("l", left_id), ("r", right_id)):
+            part = pairs.join(sides[side].select(F.col("i").alias(side), "serial"), side
+                              ).select("link_id", F.lit(holder).alias("holder"), "serial")
+            rows_out = part if rows_out is None else rows_out.unionByName(part)
+        _write_single(rows_out, linkmap, COMPRESSION["linkmap"], dictionary=False,
+                      order=("link_id", "holder"), drop=(), shuffle=True)
     for frame in held:
         frame.unpersist()
     levels.unpersist()

@@ -99,6 +99,30 @@ def test_match_agrees_where_keys_collide_often(spark_engine, seed):
     assert spark.conflicts == duck.conflicts
 
 
+def test_spark_link_map_ids_are_fresh_and_one_per_cluster_and_its_summary_is_duckdbs(
+        spark_engine, tmp_path):
+    """Spark draws its link ids in the executors (a keyed permutation of the cluster
+    numbers) and counts the summary as it forms the clusters: the ids must still be 32 hex
+    digits, one per cluster, never repeated in another link map, and the summary DuckDB's."""
+    paths = {}
+    for holder, table in _crowded_keys(1).items():
+        paths[holder] = tmp_path / f"{holder}.parquet"
+        pq.write_table(table, paths[holder])
+    recipes = ["r0", "r1", "r2"]
+    duck = DuckDBEngine().link_files(paths, recipes, tmp_path / "duck.parquet")
+    maps = []
+    for run in range(2):
+        result = spark_engine.link_files(paths, recipes, tmp_path / f"spark-{run}.parquet")
+        assert result.summary == duck.summary
+        maps.append(pq.read_table(tmp_path / f"spark-{run}.parquet"))
+    ids = [set(m.column("link_id").to_pylist()) for m in maps]
+    assert all(len(i) == 32 and set(i) <= set("0123456789abcdef") for i in ids[0])
+    assert len(ids[0]) == duck.summary.clusters
+    assert not ids[0] & ids[1]
+    assert _clusters(maps[0]) == _clusters(maps[1]) == _clusters(
+        pq.read_table(tmp_path / "duck.parquet"))
+
+
 def _clusters(linkmap: pa.Table) -> set[frozenset]:
     groups: dict[str, set] = {}
     for row in linkmap.to_pylist():
