@@ -234,8 +234,8 @@ class SparkEngine(Engine):
 
     def link_files(self, keys: Mapping[str, Path], recipes: Sequence[str],
                    linkmap: Path | None) -> MatchResult:
-        """The executors match, draw the link ids and write the link map; the driver gets
-        counts only (``members`` comes back empty)."""
+        """The executors match, encipher the link ids (:func:`with_link_ids`) and write the
+        link map; the driver gets counts only (``members`` comes back empty)."""
         matcher = _Matcher(self.spark, keys, recipes)
         members = matcher.cluster()
         result = matcher.result
@@ -568,15 +568,7 @@ class _PrepareTask:
                 yield start, self._read_groups(groups)
 
     def _read_groups(self, groups: list[int]) -> Iterator[pa.Table]:
-        import pyarrow.parquet as pq
-
-        try:
-            file = pq.ParquetFile(self.input_path)
-            for batch in file.iter_batches(batch_size=_KEY_ROWS, row_groups=groups,
-                                           columns=self.needed, use_threads=False):
-                yield pa.Table.from_batches([batch])
-        except (pa.ArrowException, OSError) as exc:
-            raise InputError(self.input_path, f"not a readable Parquet file ({exc})") from None
+        return _row_groups(self.input_path, groups, self.needed, _KEY_ROWS)
 
     def _key(self, block: _BlockFiles, pending: list[pa.Table], hasher: Engine) -> None:
         """Key the block's pending rows and write them to its files."""
@@ -604,6 +596,21 @@ class _PrepareTask:
         block.write("crosswalk", pa.table([first, record_ids, keys.column("serial")],
                                           names=self.schemas["crosswalk"].names))
         block.rows += rows.num_rows
+
+
+def _row_groups(path: str, groups: list[int], columns: list[str], rows: int
+                ) -> Iterator[pa.Table]:
+    """``columns`` of a Parquet file's row ``groups``, read with pyarrow where the task
+    runs, ``rows`` at a time; an unreadable file is an :class:`InputError` naming it."""
+    import pyarrow.parquet as pq
+
+    try:
+        file = pq.ParquetFile(path)
+        for batch in file.iter_batches(batch_size=rows, row_groups=groups, columns=columns,
+                                       use_threads=False):
+            yield pa.Table.from_batches([batch])
+    except (pa.ArrowException, OSError) as exc:
+        raise InputError(path, f"not a readable Parquet file ({exc})") from None
 
 
 def _runs(batches) -> Iterator[tuple[int, Iterator[pa.Table]]]:
@@ -908,21 +915,15 @@ class _WideTask:
         self.path, self.blocks = path, blocks
 
     def __call__(self, batches):
-        import pyarrow.parquet as pq
-
         for batch in batches:
             if self.path is None:
                 yield _wide_batch(pa.Table.from_batches([batch]), self.holder,
                                   self.holder_id, self.recipes)
                 continue
             for number in batch.column(0).to_pylist():
-                file = pq.ParquetFile(self.path)
-                for part in file.iter_batches(batch_size=_ARROW_GROUP_ROWS,
-                                              row_groups=self.blocks[number][1],
-                                              columns=["serial", *self.recipes],
-                                              use_threads=False):
-                    yield _wide_batch(pa.Table.from_batches([part]), self.holder,
-                                      self.holder_id, self.recipes)
+                for part in _row_groups(self.path, self.blocks[number][1],
+                                        ["serial", *self.recipes], _ARROW_GROUP_ROWS):
+                    yield _wide_batch(part, self.holder, self.holder_id, self.recipes)
 
 
 def _wide(spark: SparkSession, source: Path | DataFrame, holder: int, holder_id: str,
