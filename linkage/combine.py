@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from linkage.engines import Engine, get_engine
+from linkage.engines import Engine, start_engine
 from linkage.envelope import PendingSecret, open_envelopes_to
 from linkage.errors import LinkageError, SerialMismatch
 from linkage.keys.project import ProjectManifest, as_manifest
@@ -46,10 +46,10 @@ def combine(project: ProjectManifest | str | Path, linkmap_path: str | Path,
     with private_dir("combine") as scratch:
         scratch_dir = Path(scratch)
         with ThreadPoolExecutor(max_workers=1) as side:
-            # The engine loads (DuckDB's imports) while the files are checked and opened:
-            # side by side in worker processes where they are large (pyrage holds the
-            # GIL), the keys unlocking meanwhile.
-            loading = side.submit(get_engine, engine)
+            # The engine loads (DuckDB's imports) and starts (Spark's executors) while the
+            # files are checked and opened: side by side in worker processes where they are
+            # large (pyrage holds the GIL), the keys unlocking meanwhile.
+            loading = side.submit(start_engine, engine)
             opened = open_envelopes_to(
                 [(linkmap_path, "linkmap", [spec.key_manager],
                   scratch_dir / "linkmap.parquet"),

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from linkage.engines import Engine, get_engine
+from linkage.engines import Engine, start_engine
 from linkage.envelope import PendingSecret, open_envelopes_to, seal_file
 from linkage.errors import LinkageError
 from linkage.extract import check_key_version
@@ -54,10 +54,10 @@ def link_exact(project: ProjectManifest | str | Path, keys_files: Sequence[str |
     with private_dir("link") as scratch:
         files: dict[str, Path] = {}
         with ThreadPoolExecutor(max_workers=1) as side:
-            # The engine loads (DuckDB's imports) while the files are checked and opened:
-            # side by side in worker processes where they are large (pyrage holds the
-            # GIL), the keys unlocking meanwhile.
-            loading = side.submit(get_engine, engine)
+            # The engine loads (DuckDB's imports) and starts (Spark's executors) while the
+            # files are checked and opened: side by side in worker processes where they are
+            # large (pyrage holds the GIL), the keys unlocking meanwhile.
+            loading = side.submit(start_engine, engine)
             opened = open_envelopes_to(
                 [(path, "keys", spec.holder_ids, Path(scratch) / f"keys-{done}.parquet")
                  for done, path in enumerate(keys_files, start=1)], me, manifest)

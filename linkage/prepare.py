@@ -185,11 +185,13 @@ def prepare_holder(project: ProjectManifest | str | Path, holder_id: str,
     unlocking = _in_background(_unlock_holder, manifest, holder_id, keys_dir, passphrase)
     compute = get_engine(engine)
     in_process = type(compute).prepare_file is Engine.prepare_file
-    if not in_process:
-        unlocking.result()  # an engine that distributes ships the key to its tasks itself
-
     if not input_path.exists():
         raise InputError(input_path, "file not found")
+    if not in_process:
+        # An engine that distributes ships the key to its tasks itself: it starts (Spark's
+        # executors) while the key unlocks.
+        compute.start()
+        unlocking.result()
     used_encoding = None
     if input_path.suffix.lower() != ".parquet":
         used_encoding = encoding or (detect_encoding(input_path) if input_path.exists()

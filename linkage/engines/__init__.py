@@ -29,4 +29,9 @@ def get_engine(name: str | Engine = "duckdb", **options: object) -> Engine:
     return getattr(module, class_name)(**options)
 
 
-__all__ = ["Engine", "MatchResult", "get_engine"]
+def start_engine(name: str | Engine = "duckdb", **options: object) -> Engine:
+    """:func:`get_engine`, started (:meth:`Engine.start`): for a thread of its own."""
+    return get_engine(name, **options).start()
+
+
+__all__ = ["Engine", "MatchResult", "get_engine", "start_engine"]

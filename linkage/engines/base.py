@@ -115,6 +115,13 @@ class ReviewRequest:
 class Engine(ABC):
     name: str
 
+    def start(self) -> Engine:
+        """Make the engine ready for its first task and return it. The stages call this on
+        a thread of their own while they open their inputs, so that an engine with a
+        start-up cost (Spark's session, executors and their Python workers) pays it
+        meanwhile; this default has nothing to start."""
+        return self
+
     @abstractmethod
     def linkage_keys(self, values: pa.Table, project_key: bytes,
                      recipes: Sequence[Recipe]) -> pa.Table:

@@ -100,6 +100,12 @@ def spark_session(master: str | None = None, conf: Mapping[str, str] | None = No
     return session
 
 
+def _ready(batches):
+    """``mapInArrow``'s function that passes rows through: run by :meth:`SparkEngine.start`
+    for its side effect, a Python worker that has imported this module."""
+    yield from batches
+
+
 def _extra_conf() -> dict[str, str]:
     """``PSEUDOLINK_SPARK_CONF``: ``name=value`` pairs, comma-separated, for the operator's
     own settings (for example ``spark.driver.maxResultSize=64m``)."""
@@ -135,6 +141,16 @@ class SparkEngine(Engine):
         if self._session is None:
             return spark_session(self.master, self.conf)
         return self._session
+
+    def start(self) -> SparkEngine:
+        """The session, and one task per executor core so that every executor has started
+        and its Python worker has imported this module: Spark's ten-odd seconds of start-up,
+        paid while the stage opens its inputs. The workers are kept for the stage's tasks
+        (Spark reuses them)."""
+        spark = self.spark
+        tasks = max(2, spark.sparkContext.defaultParallelism)
+        spark.range(tasks, numPartitions=tasks).mapInArrow(_ready, "id long").collect()
+        return self
 
     def linkage_keys(self, values: pa.Table, project_key: bytes,
                      recipes: Sequence[Recipe]) -> pa.Table:
@@ -245,11 +261,17 @@ class SparkEngine(Engine):
                                    "recipe": pa.array([], pa.string())})
         result.summary = matcher.summary()
         if linkmap is not None:
-            _write_single(
-                with_link_ids(members.select("cluster", "holder", "serial"))
-                .select("cluster", "holder", "link_id", "serial"),
-                linkmap, COMPRESSION["linkmap"], dictionary=False,
-                order=("cluster", "holder"), drop=("cluster",), shuffle=True)
+            # Clusters are numbered 1..N: each output part takes a fixed range of them, so
+            # the parts come in cluster order without sampling the members first; the link
+            # ids are enciphered once the rows are in place.
+            parts = int(self.spark.conf.get("spark.sql.shuffle.partitions"))
+            part = F.floor((F.col("cluster") - 1) * parts / max(1, matcher.clusters))
+            placed = (members.select("cluster", "holder", "serial")
+                      .repartitionById(parts, part.cast("int"))
+                      .sortWithinPartitions("cluster", "holder"))
+            _write_single(with_link_ids(placed).select("link_id", "holder", "serial"),
+                          linkmap, COMPRESSION["linkmap"], dictionary=False, order=(),
+                          drop=())
         return result
 
     def compare_pairs(self, left: pa.Table, right: pa.Table,
@@ -290,62 +312,35 @@ class SparkEngine(Engine):
     def combine_files(self, linkmap: Path, payloads: Mapping[str, tuple[Path, Sequence[str]]],
                       out: Path) -> tuple[int, list[str]]:
         """The executors read the files, join them and write ``out`` as a Parquet dataset (a
-        folder of part files, in link id order); only counts come back to the driver.
+        folder of part files, in link id order); only counts come back to the driver
+        (:mod:`linkage.engines.spark_combine`).
 
-        One shuffle turns the link map into one row per link id with each holder's serial
-        and how many link map rows named that holder under it; each payload then joins by
-        serial. Where the link map repeats a link id for a holder, a payload repeats a
-        linked serial or lacks one, the checks run again on the plan that joins row by row
-        (:meth:`_mismatch`), so :class:`SerialMismatch` carries the same numbers as
-        DuckDB's.
+        Where the link map repeats a link id for a holder, a payload repeats a linked serial
+        or lacks one, the executors stop and the checks run again on a plan that joins row
+        by row (:meth:`_mismatch`), so :class:`SerialMismatch` carries the same numbers as
+        DuckDB's; nothing is published.
 
         The files must be where every executor can read them, and ``out`` where every
         executor can write: on one host, any folder; on a cluster, shared storage.
         """
-        links = self.spark.read.parquet(str(linkmap)).select("link_id", "holder", "serial")
-        pivot = links.groupBy("link_id").agg(*(
-            column for index, holder in enumerate(payloads)
-            for column in (
-                F.max(F.when(F.col("holder") == holder, F.col("serial"))).alias(f"__m{index}"),
-                F.count(F.when(F.col("holder") == holder, F.lit(1))).alias(f"__c{index}"))))
-        frame = pivot
-        names = ["link_id"]
-        checks = [F.count(F.lit(1))]
-        for index, (holder, (path, attrs)) in enumerate(payloads.items()):
-            payload = self.spark.read.parquet(str(path)).select(
-                F.col("serial").alias(f"__p{index}"),
-                *(F.col(_q(a)).alias(f"{holder}__{a}") for a in attrs))
-            frame = frame.join(payload, F.col(f"__m{index}") == F.col(f"__p{index}"), "left")
-            names += [f"{holder}__{a}" for a in attrs]
-            checks += [F.sum((F.col(f"__m{index}").isNotNull()
-                              & F.col(f"__p{index}").isNull()).cast("long")),
-                       F.max(F.col(f"__c{index}"))]
-        frame = frame.cache()
+        from pyspark.errors import PythonException
+
+        from linkage.engines.spark_combine import MISFIT, combine_frames, write_combined
+
+        frame, names = combine_frames(self.spark, linkmap, payloads)
         try:
-            rows, *flags = frame.agg(*checks).first()
-            lacking = any(flags[0::2])
-            twice = any((n or 0) > 1 for n in flags[1::2])
-            # Each pivot row is one link id: more rows after the joins means a payload
-            # repeats a linked serial.
-            if lacking or twice or rows != pivot.where(F.col("link_id").isNotNull()).count():
-                frame.unpersist()
-                raise self._mismatch(links, payloads)
-            # Written under a hidden name beside ``out``, then renamed onto it whole.
-            out.parent.mkdir(parents=True, exist_ok=True)
-            parts = out.parent / f".{out.name}.{os.getpid()}.parts"
-            shutil.rmtree(parts, ignore_errors=True)
-            watch(parts)
-            try:
-                frame.select(*(F.col(_q(n)) for n in names)).orderBy("link_id") \
-                    .write.option("compression", "zstd").parquet(str(parts))
-                for marker in parts.glob("_*"):
-                    marker.unlink()
-                _publish(parts, out)
-            finally:
-                shutil.rmtree(parts, ignore_errors=True)
-        finally:
-            frame.unpersist()
-        return int(rows), names
+            rows = write_combined(frame, out)
+        except PythonException as exc:
+            if MISFIT not in str(exc):
+                raise
+            links = self.spark.read.parquet(str(linkmap)).select("link_id", "holder", "serial")
+            mismatch = self._mismatch(links, payloads)
+            if any(mismatch.missing.values()) or mismatch.repeated:
+                raise mismatch from None
+            detail = next(line for line in str(exc).splitlines() if MISFIT in line)
+            raise LinkageError(f"{linkmap.name}: {detail.split(MISFIT, 1)[1].lstrip(': ')}"
+                               ) from None
+        return rows, names
 
     def _mismatch(self, links: DataFrame, payloads: Mapping[str, tuple[Path, Sequence[str]]]
                   ) -> SerialMismatch:
@@ -807,21 +802,6 @@ def _merge_parts(spark: SparkSession, files: Sequence[Path], target: Path) -> No
         rewriter.close()
 
 
-def _publish(parts: Path, out: Path) -> None:
-    """Rename the finished dataset onto ``out``, replacing what was there."""
-    if out.exists():
-        old = out.parent / f".{out.name}.{os.getpid()}.replaced"
-        watch(old)
-        out.rename(old)
-        parts.rename(out)
-        if old.is_dir():
-            shutil.rmtree(old)
-        else:
-            old.unlink()
-    else:
-        parts.rename(out)
-
-
 #: Bits of a key's prefix that bucket it: rows are spread over the executors by bucket, and
 #: a key's bucket sorts as the key does, so new clusters are numbered bucket by bucket with
 #: the numbers a global sort by key would give. Keys are HMAC outputs: 2^16 even buckets.
@@ -1062,6 +1042,12 @@ class _Matcher:
         def n(h: int) -> Column:
             return F.col(f"n{h}")
 
+        total = _total(n(h) for h in holders)
+        # A key only one record has links nothing and counts in none of the step's figures
+        # (no duplicate, nothing shared): most keys, dropped before the sort and the
+        # checkpoint.
+        per_key = per_key.where(total >= 2)
+
         # A holder with one record of the key is "uniq" in it; with more, they are its
         # duplicates (kept out of links).
         uniq = {h: n(h) == 1 for h in holders}
@@ -1075,7 +1061,6 @@ class _Matcher:
         grouped = (_total(uniq[h].cast("int") for h in holders) >= 2) & (n_free >= 1)
         new = grouped & low.isNull()
         attach = grouped & (low == high)
-        total = _total(n(h) for h in holders)
         # The new keys up to this one (its own included) in the bucket, in key order.
         rank = F.sum(new.cast("int")).over(
             Window.partitionBy("bucket").orderBy("key_hi", "key_lo")

@@ -1,0 +1,195 @@
+"""Spark's combine: the executors join the payloads to the link map and write the combined
+dataset in link id order, in two shuffles and without a sample of the data.
+
+The first shuffle brings each link map row and each payload row together by (holder,
+serial): one join for every holder at once, since the payloads are stacked into one frame,
+each holder's attributes in columns of their own. The second sends each joined row to the
+output part its link id falls in (fixed ranges of the id: link ids are uniform hex, so the
+ranges are even without sampling) and sorts the part by link id, so a link id's rows (one
+per holder) are adjacent; :class:`_MergeRows` folds them into the one combined row, in the
+executors, and refuses rows that do not fit (a linked serial missing from its payload, a
+holder twice under a link id). The driver gets counts only.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from linkage.errors import LinkageError
+from linkage.scratch import watch
+
+#: The merge's refusal, found again in the driver's error to run the full count.
+MISFIT = "the link map and the payloads do not fit"
+#: Where a link map row's holder has no payload (the merge expects none of its serials).
+_NO_PAYLOAD = -1
+
+
+class MisfitRows(LinkageError):
+    """The executors found link map rows and payload rows that do not fit."""
+
+
+def _q(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+def range_part(column: str, parts: int, *, hex_digits: int = 4) -> Column:
+    """The output part of a string in ``parts`` fixed ranges of its leading hex digits
+    (``0000`` up to ``4000``, ``4000`` up to ``8000``, ... for four parts). The bounds are
+    strings compared as Spark compares strings, so any string falls in the part its order
+    says, hex or not; uniform hex ids spread evenly."""
+    top = 16 ** hex_digits
+    bounds = [format(top * k // parts, f"0{hex_digits}x") for k in range(1, parts)]
+    if not bounds:
+        return F.lit(0)
+    return sum((F.col(column) >= F.lit(b)).cast("int") for b in bounds)
+
+
+class _MergeRows:
+    """``mapInArrow``'s function: rows sorted by (link id, holder), at most one per holder
+    under a link id, folded into one row per link id with each holder's attributes.
+
+    ``columns[h]`` are the input columns (positions) that hold holder ``h``'s attributes;
+    a row of holder ``h`` carries them, the rest null. Runs in the executors.
+    """
+
+    def __init__(self, columns: Sequence[Sequence[int]], names: Sequence[str]) -> None:
+        self.columns = [list(c) for c in columns]
+        self.names = list(names)
+
+    def __call__(self, batches):
+        carried: pa.Table | None = None
+        for batch in batches:
+            table = pa.Table.from_batches([batch])
+            if carried is not None:
+                table = pa.concat_tables([carried, table])
+            if table.num_rows == 0:
+                continue
+            # The last link id may go on in the next batch: hold its rows back.
+            ids = table.column(0)
+            if ids.null_count:
+                self._merge(table)  # refuses it
+            last = pc.equal(ids, ids[-1]).to_numpy(zero_copy_only=False)
+            keep = int(np.argmax(last))
+            carried = table.slice(keep)
+            if keep:
+                yield self._merge(table.slice(0, keep))
+        if carried is not None and carried.num_rows:
+            yield self._merge(carried)
+
+    def _merge(self, table: pa.Table) -> pa.RecordBatch:
+        table = table.combine_chunks()
+        n = table.num_rows
+        ids = table.column(0)
+        if ids.null_count:
+            raise MisfitRows(f"{MISFIT}: a link map row lacks its link id")
+        holder = table.column(1).to_numpy()
+        found = table.column(2).to_numpy(zero_copy_only=False)
+        if not found.all():
+            raise MisfitRows(f"{MISFIT}: a payload lacks a linked serial")
+        first = np.ones(n, bool)
+        if n > 1:
+            first[1:] = pc.not_equal(ids.slice(1), ids.slice(0, n - 1)).to_numpy(
+                zero_copy_only=False)
+        if np.any(~first[1:] & (holder[1:] == holder[:-1]) & (holder[1:] != _NO_PAYLOAD)):
+            raise MisfitRows(f"{MISFIT}: a link id holds two rows of one holder")
+        group = np.cumsum(first) - 1
+        starts = np.flatnonzero(first)
+        out = [ids.take(pa.array(starts))]
+        for h, columns in enumerate(self.columns):
+            rows = np.flatnonzero(holder == h)
+            where = np.full(len(starts), -1, np.int64)
+            where[group[rows]] = rows
+            take = pa.array(where, mask=where < 0)
+            out += [table.column(c).take(take) for c in columns]
+        return pa.RecordBatch.from_arrays([c.combine_chunks() if isinstance(c, pa.ChunkedArray)
+                                           else c for c in out], names=self.names)
+
+
+def combine_frames(spark: SparkSession, linkmap: Path,
+                   payloads: Mapping[str, tuple[Path, Sequence[str]]]
+                   ) -> tuple[DataFrame, list[str]]:
+    """The combined rows (``link_id``, then ``{holder}__{attribute}``), one per link id of
+    the link map, as a frame whose partitions come in link id order, each sorted."""
+    holders = list(payloads)
+    index = F.lit(_NO_PAYLOAD)
+    for h in reversed(range(len(holders))):
+        index = F.when(F.col("holder") == holders[h], F.lit(h)).otherwise(index)
+    links = spark.read.parquet(str(linkmap)).select(
+        "link_id", index.alias("__h"), F.col("serial").alias("__s"))
+    stacked, names, columns = [], ["link_id"], []
+    typed: dict[str, T.DataType] = {}
+    frames = {}
+    for holder, (path, attrs) in payloads.items():
+        frame = spark.read.parquet(str(path))
+        frames[holder] = frame
+        for a in attrs:
+            typed[f"{holder}__{a}"] = frame.schema[a].dataType
+    for h, (holder, (_, attrs)) in enumerate(payloads.items()):
+        mine = {f"{holder}__{a}": a for a in attrs}
+        stacked.append(frames[holder].select(
+            F.lit(h).alias("__ph"), F.col("serial").alias("__ps"),
+            *((F.col(_q(mine[n])) if n in mine else F.lit(None).cast(t)).alias(n)
+              for n, t in typed.items())))
+        columns.append([3 + list(typed).index(n) for n in mine])
+    names += list(typed)
+    rows = stacked[0]
+    for frame in stacked[1:]:
+        rows = rows.unionByName(frame)
+    # One shuffle by (holder, serial) for every holder; the link map's side (the smaller,
+    # without attributes) is hashed, the payloads stream through.
+    joined = links.hint("shuffle_hash").join(
+        rows, (F.col("__h") == F.col("__ph")) & (F.col("__s") == F.col("__ps")), "left")
+    parts = int(spark.conf.get("spark.sql.shuffle.partitions"))
+    ordered = joined.select(
+        "link_id", "__h",
+        (F.col("__ps").isNotNull() | (F.col("__h") == _NO_PAYLOAD)).alias("__found"),
+        *(F.col(_q(n)) for n in typed)
+    ).repartitionById(parts, range_part("link_id", parts)) \
+        .sortWithinPartitions("link_id", "__h")
+    schema = T.StructType([T.StructField("link_id", T.StringType()),
+                           *(T.StructField(n, t) for n, t in typed.items())])
+    return ordered.mapInArrow(_MergeRows(columns, names), schema), names
+
+
+def write_combined(frame: DataFrame, out: Path) -> int:
+    """Write ``frame`` as the Parquet dataset ``out`` (part files in partition order),
+    under a hidden name beside it and renamed onto it whole; its rows (from the footers)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    parts = out.parent / f".{out.name}.{os.getpid()}.parts"
+    shutil.rmtree(parts, ignore_errors=True)
+    watch(parts)
+    try:
+        frame.write.option("compression", "zstd").parquet(str(parts))
+        for marker in parts.glob("_*"):
+            marker.unlink()
+        rows = sum(pq.ParquetFile(p).metadata.num_rows for p in parts.glob("part-*"))
+        publish(parts, out)
+    finally:
+        shutil.rmtree(parts, ignore_errors=True)
+    return rows
+
+
+def publish(parts: Path, out: Path) -> None:
+    """Rename the finished dataset onto ``out``, replacing what was there."""
+    if out.exists():
+        old = out.parent / f".{out.name}.{os.getpid()}.replaced"
+        watch(old)
+        out.rename(old)
+        parts.rename(out)
+        if old.is_dir():
+            shutil.rmtree(old)
+        else:
+            old.unlink()
+    else:
+        parts.rename(out)
