@@ -8,7 +8,8 @@ theirs) at most 3x DuckDB's time, in the same run; Spark local mode (``spark``) 
 timed beside them. Each stage runs in its own process so that its peak memory is its own
 (summed over the process tree, so Spark's driver JVM counts too; on the cluster the
 master's, workers' and executors' memory is measured beside it). The two holders prepare side by
-side, as they do on their own premises (here sharing one machine); end to end is the
+side, as they do on their own premises (here sharing one machine; on the cluster each
+holder's application takes one of its two cores, ``spark.cores.max``); end to end is the
 slower holder's prepare, then link, then combine. The generated registers are kept under
 ``bench/work/link-source-N`` and reused: they are the input, not the work.
 
@@ -58,6 +59,8 @@ SPARK_MEMORY = "8g"
 CLUSTER_DRIVER_MEMORY = os.environ.get("BENCH_CLUSTER_DRIVER_MEMORY", "2g")
 CLUSTER_EXECUTOR_MEMORY = os.environ.get("BENCH_CLUSTER_EXECUTOR_MEMORY", "6g")
 CLUSTER_WORKER_MEMORY = os.environ.get("BENCH_CLUSTER_WORKER_MEMORY", "7g")
+#: The cluster's cores: two workers of one core each.
+CLUSTER_CORES = 2
 CLUSTER_TARGET_RATIO = 3.0
 TARGET_SECONDS = 120
 LINK_PEAK_MIB = 2048
@@ -105,6 +108,13 @@ def run_stages(work: Path, engine: str, names: list[str], cores: int | None = No
         env.update({"PSEUDOLINK_SPARK_MASTER": cluster.master_url,
                     "PSEUDOLINK_SPARK_MEMORY": CLUSTER_DRIVER_MEMORY,
                     "PSEUDOLINK_SPARK_EXECUTOR_MEMORY": CLUSTER_EXECUTOR_MEMORY})
+        if len(names) > 1:
+            # Stages side by side share the cluster as two parties sharing one would: each
+            # application takes its share of the cores (a standalone master otherwise
+            # hands every core to the first and leaves the other waiting for it to end).
+            share = f"spark.cores.max={max(1, CLUSTER_CORES // len(names))}"
+            env["PSEUDOLINK_SPARK_CONF"] = ",".join(
+                c for c in (os.environ.get("PSEUDOLINK_SPARK_CONF", ""), share) if c)
     pin: list[str] = []
     if cores is not None:
         env["PSEUDOLINK_THREADS"] = str(cores)
@@ -245,6 +255,7 @@ def _cluster_figures(stages: dict[str, dict]) -> dict:
     """What the cluster was and the most memory it held (its JVMs alone, and with the
     stages' drivers at the same instant)."""
     return {"cluster": {"workers": 2, "cores_per_worker": 1,
+                        "prepare_cores_per_holder": CLUSTER_CORES // 2,
                         "worker_memory": CLUSTER_WORKER_MEMORY,
                         "executor_memory": CLUSTER_EXECUTOR_MEMORY,
                         "driver_memory": CLUSTER_DRIVER_MEMORY},

@@ -250,7 +250,7 @@ class SparkEngine(Engine):
 
     def link_files(self, keys: Mapping[str, Path], recipes: Sequence[str],
                    linkmap: Path | None) -> MatchResult:
-        """The executors match, encipher the link ids (:func:`with_link_ids`) and write the
+        """The executors match, encipher the link ids (:class:`_LinkMapRows`) and write the
         link map; the driver gets counts only (``members`` comes back empty)."""
         matcher = _Matcher(self.spark, keys, recipes)
         members = matcher.cluster()
@@ -264,13 +264,16 @@ class SparkEngine(Engine):
             # Clusters are numbered 1..N: each output part takes a fixed range of them, so
             # the parts come in cluster order without sampling the members first; the link
             # ids are enciphered once the rows are in place.
+            from pyspark.sql.pandas.types import from_arrow_schema
+
             parts = int(self.spark.conf.get("spark.sql.shuffle.partitions"))
             part = F.floor((F.col("cluster") - 1) * parts / max(1, matcher.clusters))
-            placed = (members.select("cluster", "holder", "serial")
+            placed = (members.select("cluster", "holder", "sid_hi", "sid_lo")
                       .repartitionById(parts, part.cast("int"))
                       .sortWithinPartitions("cluster", "holder"))
-            _write_single(with_link_ids(placed).select("link_id", "holder", "serial"),
-                          linkmap, COMPRESSION["linkmap"], dictionary=False, order=(),
+            rows = placed.mapInArrow(_LinkMapRows(os.urandom(16), matcher.holders),
+                                     from_arrow_schema(_LINKMAP))
+            _write_single(rows, linkmap, COMPRESSION["linkmap"], dictionary=False, order=(),
                           drop=())
         return result
 
@@ -720,21 +723,61 @@ class _LinkIds:
         self.key = key
 
     def __call__(self, batches):
-        import binascii
-
-        from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-
-        encrypt = Cipher(algorithms.AES(self.key), modes.ECB()).encryptor()
+        encrypt = _cipher(self.key)
         for batch in batches:
-            clusters = batch.column(0).to_numpy()
-            blocks = np.zeros((len(clusters), 2), ">u8")
-            blocks[:, 1] = clusters
-            text = binascii.hexlify(encrypt.update(blocks.tobytes()))
-            offsets = np.arange(0, 32 * (len(clusters) + 1), 32, dtype=np.int32)
-            ids = pa.StringArray.from_buffers(len(clusters), pa.py_buffer(offsets),
-                                              pa.py_buffer(text))
+            ids = _hex32(encrypt.update(_blocks(batch.column(0).to_numpy())))
             yield pa.RecordBatch.from_arrays([*batch.columns, ids],
                                              names=[*batch.schema.names, "link_id"])
+
+
+#: The link map's columns, as the exact matcher's members become them.
+_LINKMAP = pa.schema([("link_id", pa.string()), ("holder", pa.string()),
+                      ("serial", pa.string())])
+
+
+class _LinkMapRows:
+    """``mapInArrow``'s function: exact members (``cluster``, ``holder`` index, the
+    serial's two longs) as link map rows, in the order they come: each cluster's link id
+    as :class:`_LinkIds` enciphers it, the holder's name, the serial's hex (numpy, not
+    Spark's string functions)."""
+
+    def __init__(self, key: bytes, holders: Sequence[str]) -> None:
+        self.key, self.holders = key, list(holders)
+
+    def __call__(self, batches):
+        encrypt = _cipher(self.key)
+        names = pa.array(self.holders, pa.string())
+        for batch in batches:
+            words = np.empty((batch.num_rows, 2), ">i8")
+            words[:, 0] = batch.column(2).to_numpy()
+            words[:, 1] = batch.column(3).to_numpy()
+            yield pa.RecordBatch.from_arrays(
+                [_hex32(encrypt.update(_blocks(batch.column(0).to_numpy()))),
+                 names.take(batch.column(1)), _hex32(words.tobytes())], schema=_LINKMAP)
+
+
+def _cipher(key: bytes):
+    """AES under ``key``, one block at a time (ECB): a keyed permutation of blocks."""
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    return Cipher(algorithms.AES(key), modes.ECB()).encryptor()
+
+
+def _blocks(numbers: np.ndarray) -> bytes:
+    """Each number as one 16-byte big-endian block."""
+    blocks = np.zeros((len(numbers), 2), ">u8")
+    blocks[:, 1] = numbers
+    return blocks.tobytes()
+
+
+def _hex32(octets: bytes) -> pa.StringArray:
+    """Each 16 bytes of ``octets`` as 32 lower-case hex digits."""
+    import binascii
+
+    n = len(octets) // 16
+    offsets = np.arange(0, 32 * (n + 1), 32, dtype=np.int32)
+    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets),
+                                       pa.py_buffer(binascii.hexlify(octets)))
 
 
 def with_link_ids(frame: DataFrame) -> DataFrame:
@@ -974,7 +1017,8 @@ class _Matcher:
         return _union(self.parts) if self.parts else None
 
     def cluster(self) -> DataFrame:
-        """Match recipe by recipe; the members (``recipe`` as its index), left in Spark."""
+        """Match recipe by recipe; the members (``cluster``, ``holder`` and ``recipe`` as
+        indices, the serial's bits), left in Spark."""
         try:
             self.wide = self.wide.localCheckpoint(eager=True)
         except Exception as exc:
@@ -991,14 +1035,18 @@ class _Matcher:
         members = self._members()
         if members is None:
             return self.spark.createDataFrame(
-                [], "cluster bigint, holder string, serial string, recipe int")
+                [], "cluster bigint, holder int, sid_hi bigint, sid_lo bigint, recipe int")
+        return members
+
+    def named(self, members: DataFrame) -> DataFrame:
+        """:meth:`cluster`'s members with the holder's name and the serial's hex."""
         names = F.array(*(F.lit(h) for h in self.holders))
         return members.select("cluster", F.element_at(names, F.col("holder") + 1)
                               .alias("holder"), _serial("sid_hi", "sid_lo").alias("serial"),
                               "recipe")
 
     def run(self) -> MatchResult:
-        members = _to_arrow(self.cluster().orderBy("cluster", "holder"))
+        members = _to_arrow(self.named(self.cluster()).orderBy("cluster", "holder"))
         members = members.cast(pa.schema([("cluster", pa.int64()), ("holder", pa.string()),
                                           ("serial", pa.string()), ("recipe", pa.int32())]))
         names = pa.array(self.recipes, pa.string())
