@@ -328,11 +328,10 @@ class SparkEngine(Engine):
         """
         from pyspark.errors import PythonException
 
-        from linkage.engines.spark_combine import MISFIT, combine_frames, write_combined
+        from linkage.engines.spark_combine import MISFIT, write_combined
 
-        frame, names = combine_frames(self.spark, linkmap, payloads)
         try:
-            rows = write_combined(frame, out)
+            rows, names = write_combined(self.spark, linkmap, payloads, out)
         except PythonException as exc:
             if MISFIT not in str(exc):
                 raise

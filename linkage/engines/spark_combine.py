@@ -7,8 +7,10 @@ each holder's attributes in columns of their own. The second sends each joined r
 output part its link id falls in (fixed ranges of the id: link ids are uniform hex, so the
 ranges are even without sampling) and sorts the part by link id, so a link id's rows (one
 per holder) are adjacent; :class:`_MergeRows` folds them into the one combined row, in the
-executors, and refuses rows that do not fit (a linked serial missing from its payload, a
-holder twice under a link id). The driver gets counts only.
+executors, refuses rows that do not fit (a linked serial missing from its payload, a
+holder twice under a link id) and writes its part of the output with pyarrow, as prepare's
+tasks write theirs (columns as they come, without turning them back into Spark's rows).
+The driver gets counts only.
 """
 
 from __future__ import annotations
@@ -55,19 +57,56 @@ def range_part(column: str, parts: int, *, hex_digits: int = 4) -> Column:
     return sum((F.col(column) >= F.lit(b)).cast("int") for b in bounds)
 
 
+#: What a merge task returns: the output part it wrote, by which attempt, and its rows.
+PART_DONE = pa.schema([("part", pa.int32()), ("attempt", pa.int32()), ("rows", pa.int64())])
+#: Rows per row group of a combined part.
+_GROUP_ROWS = 131_072
+
+
+def part_file(part: int, attempt: int) -> str:
+    """A task attempt's file of an output part; the chosen attempt's is renamed to
+    ``part-NNNNN.parquet`` (names sort in link id order)."""
+    return f"part-{part:05d}.{attempt}.attempt"
+
+
 class _MergeRows:
     """``mapInArrow``'s function: rows sorted by (link id, holder), at most one per holder
-    under a link id, folded into one row per link id with each holder's attributes.
+    under a link id, folded into one row per link id with each holder's attributes and
+    written as the task's part of the output (``schema``) in ``folder``.
 
     ``columns[h]`` are the input columns (positions) that hold holder ``h``'s attributes;
     a row of holder ``h`` carries them, the rest null. Runs in the executors.
     """
 
-    def __init__(self, columns: Sequence[Sequence[int]], names: Sequence[str]) -> None:
+    def __init__(self, columns: Sequence[Sequence[int]], schema: pa.Schema,
+                 folder: str) -> None:
         self.columns = [list(c) for c in columns]
-        self.names = list(names)
+        self.schema, self.folder = schema, folder
 
     def __call__(self, batches):
+        from pyspark import TaskContext
+
+        context = TaskContext.get()
+        part, attempt = context.partitionId(), context.attemptNumber()
+        path = Path(self.folder) / part_file(part, attempt)
+        writer = pq.ParquetWriter(path, self.schema, compression="zstd")
+        rows = 0
+        try:
+            pending: list[pa.RecordBatch] = []
+            for merged in self._merged(batches):
+                pending.append(merged)
+                rows += merged.num_rows
+                if sum(b.num_rows for b in pending) >= _GROUP_ROWS:
+                    writer.write_table(pa.Table.from_batches(pending, self.schema))
+                    pending = []
+            if pending:
+                writer.write_table(pa.Table.from_batches(pending, self.schema))
+        finally:
+            writer.close()
+        yield pa.RecordBatch.from_pydict({"part": [part], "attempt": [attempt],
+                                          "rows": [rows]}, schema=PART_DONE)
+
+    def _merged(self, batches):
         carried: pa.Table | None = None
         for batch in batches:
             table = pa.Table.from_batches([batch])
@@ -112,22 +151,26 @@ class _MergeRows:
             where[group[rows]] = rows
             take = pa.array(where, mask=where < 0)
             out += [table.column(c).take(take) for c in columns]
-        return pa.RecordBatch.from_arrays([c.combine_chunks() if isinstance(c, pa.ChunkedArray)
-                                           else c for c in out], names=self.names)
+        return pa.RecordBatch.from_arrays(
+            [(c.combine_chunks() if isinstance(c, pa.ChunkedArray) else c).cast(f.type)
+             for c, f in zip(out, self.schema, strict=True)], schema=self.schema)
 
 
-def combine_frames(spark: SparkSession, linkmap: Path,
-                   payloads: Mapping[str, tuple[Path, Sequence[str]]]
-                   ) -> tuple[DataFrame, list[str]]:
-    """The combined rows (``link_id``, then ``{holder}__{attribute}``), one per link id of
-    the link map, as a frame whose partitions come in link id order, each sorted."""
+def combine_parts(spark: SparkSession, linkmap: Path,
+                  payloads: Mapping[str, tuple[Path, Sequence[str]]], folder: Path
+                  ) -> tuple[DataFrame, list[str]]:
+    """The job that writes the combined rows (``link_id``, then ``{holder}__{attribute}``),
+    one per link id of the link map, into ``folder``: one file per output part, in link id
+    order, each sorted (:func:`publish_parts` names them); its rows are :data:`PART_DONE`."""
+    from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
+
     holders = list(payloads)
     index = F.lit(_NO_PAYLOAD)
     for h in reversed(range(len(holders))):
         index = F.when(F.col("holder") == holders[h], F.lit(h)).otherwise(index)
     links = spark.read.parquet(str(linkmap)).select(
         "link_id", index.alias("__h"), F.col("serial").alias("__s"))
-    stacked, names, columns = [], ["link_id"], []
+    stacked, columns = [], []
     typed: dict[str, T.DataType] = {}
     frames = {}
     for holder, (path, attrs) in payloads.items():
@@ -142,7 +185,6 @@ def combine_frames(spark: SparkSession, linkmap: Path,
             *((F.col(_q(mine[n])) if n in mine else F.lit(None).cast(t)).alias(n)
               for n, t in typed.items())))
         columns.append([3 + list(typed).index(n) for n in mine])
-    names += list(typed)
     rows = stacked[0]
     for frame in stacked[1:]:
         rows = rows.unionByName(frame)
@@ -157,27 +199,42 @@ def combine_frames(spark: SparkSession, linkmap: Path,
         *(F.col(_q(n)) for n in typed)
     ).repartitionById(parts, range_part("link_id", parts)) \
         .sortWithinPartitions("link_id", "__h")
-    schema = T.StructType([T.StructField("link_id", T.StringType()),
-                           *(T.StructField(n, t) for n, t in typed.items())])
-    return ordered.mapInArrow(_MergeRows(columns, names), schema), names
+    schema = to_arrow_schema(T.StructType(
+        [T.StructField("link_id", T.StringType()),
+         *(T.StructField(n, t) for n, t in typed.items())]))
+    task = _MergeRows(columns, schema, str(folder))
+    return ordered.mapInArrow(task, from_arrow_schema(PART_DONE)), ["link_id", *typed]
 
 
-def write_combined(frame: DataFrame, out: Path) -> int:
-    """Write ``frame`` as the Parquet dataset ``out`` (part files in partition order),
-    under a hidden name beside it and renamed onto it whole; its rows (from the footers)."""
+def write_combined(spark: SparkSession, linkmap: Path,
+                   payloads: Mapping[str, tuple[Path, Sequence[str]]], out: Path
+                   ) -> tuple[int, list[str]]:
+    """Write the combined dataset ``out`` (part files in link id order) under a hidden name
+    beside it, and rename it onto ``out`` whole; its rows and columns."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    parts = out.parent / f".{out.name}.{os.getpid()}.parts"
-    shutil.rmtree(parts, ignore_errors=True)
-    watch(parts)
+    folder = out.parent / f".{out.name}.{os.getpid()}.parts"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir()
+    watch(folder)
     try:
-        frame.write.option("compression", "zstd").parquet(str(parts))
-        for marker in parts.glob("_*"):
-            marker.unlink()
-        rows = sum(pq.ParquetFile(p).metadata.num_rows for p in parts.glob("part-*"))
-        publish(parts, out)
+        job, names = combine_parts(spark, linkmap, payloads, folder)
+        done = job.collect()
+        publish_parts(folder, [(d["part"], d["attempt"]) for d in done])
+        publish(folder, out)
     finally:
-        shutil.rmtree(parts, ignore_errors=True)
-    return rows
+        shutil.rmtree(folder, ignore_errors=True)
+    return sum(d["rows"] for d in done), names
+
+
+def publish_parts(folder: Path, chosen: Sequence[tuple[int, int]]) -> None:
+    """Keep each part's file of the attempt Spark took (``chosen``), named
+    ``part-NNNNN.parquet``; drop the files of attempts that failed or lost."""
+    keep = {part_file(part, attempt): f"part-{part:05d}.parquet" for part, attempt in chosen}
+    for path in list(folder.iterdir()):
+        if path.name in keep:
+            path.rename(folder / keep[path.name])
+        else:
+            path.unlink()
 
 
 def publish(parts: Path, out: Path) -> None:

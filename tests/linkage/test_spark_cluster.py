@@ -301,6 +301,39 @@ def test_spark_combine_refuses_a_payload_lacking_a_linked_serial(spark_engine, t
     assert not list(tmp_path.glob(".combined.parquet*"))
 
 
+def test_spark_combine_writes_link_id_order_whatever_the_ids_look_like(spark_engine,
+                                                                       tmp_path):
+    # The output parts take fixed ranges of hex link ids; ids of another form (upper case,
+    # a prefix, shorter, longer) still land in order, and a holder the payloads lack a
+    # row for leaves its columns null, as DuckDB leaves them.
+    from linkage.engines.duckdb import DuckDBEngine
+
+    linkmap, payloads = _combine_inputs(tmp_path, 300)
+    table = pq.read_table(linkmap)
+    odd = [f"{prefix}{i:03d}" for i, prefix in
+           zip(range(300), ["Z", "ff", "0", "g-", "A", "~", "", "9f" * 20] * 40, strict=False)]
+    table = table.set_column(0, "link_id", pa.array(odd + odd))
+    pq.write_table(table.slice(0, 300 + 250), linkmap)  # 50 link ids of one holder only
+    out = tmp_path / "combined.parquet"
+    rows, columns = spark_engine.combine_files(linkmap, payloads, out)
+    expected = tmp_path / "duckdb.parquet"
+    assert (rows, columns) == DuckDBEngine().combine_files(linkmap, payloads, expected)
+    assert len(list(out.glob("part-*.parquet"))) > 1
+    assert pq.read_table(out).to_pylist() == pq.read_table(expected).to_pylist()
+
+
+def test_combined_parts_keep_the_attempt_spark_took(tmp_path):
+    # A retried task leaves its failed attempt's file beside the one that finished: only
+    # the finished attempt's file is published, under the part's name.
+    from linkage.engines.spark_combine import part_file, publish_parts
+
+    for part, attempt in ((0, 0), (1, 0), (1, 1), (2, 3)):
+        (tmp_path / part_file(part, attempt)).write_text(f"{part}/{attempt}")
+    publish_parts(tmp_path, [(0, 0), (1, 1), (2, 3)])
+    assert {p.name: p.read_text() for p in tmp_path.iterdir()} == {
+        "part-00000.parquet": "0/0", "part-00001.parquet": "1/1", "part-00002.parquet": "2/3"}
+
+
 def _repeat_a_link_id(linkmap, payloads):
     # The link map names a second serial of the first holder under one link id.
     table = pq.read_table(linkmap)
