@@ -1066,8 +1066,10 @@ class _Matcher:
         if members is None:
             cand = keys.withColumn("cluster", F.lit(None).cast("long"))
         else:
-            cand = keys.join(members.select("sid_hi", "sid_lo", "holder", "cluster"),
-                             ["sid_hi", "sid_lo", "holder"], "left")
+            # The members (narrower, and fewer) are hashed; the keys stream through them
+            # unsorted.
+            cand = keys.join(members.select("sid_hi", "sid_lo", "holder", "cluster")
+                             .hint("shuffle_hash"), ["sid_hi", "sid_lo", "holder"], "left")
         holders = range(len(self.holders))
         # One shuffle, by bucket, then one row per key: each holder's records of it, and
         # (telling where the holder has just one) that record's serial and cluster. Every
@@ -1182,7 +1184,8 @@ class _Matcher:
             offsets = step.where(F.col("kind") == 2).groupBy("bucket").count().select(
                 "bucket", (F.lit(self.clusters) + F.coalesce(F.sum("count").over(before),
                                                              F.lit(0))).alias("offset"))
-            new = step.where(F.col("kind") == 2).join(offsets, "bucket").select(
+            new = step.where(F.col("kind") == 2).join(
+                offsets.hint("shuffle_hash"), "bucket").select(
                 (F.col("offset") + F.col("rank")).alias("cluster"),
                 *(F.col(f"{part}{h}") for part in ("hi", "lo") for h in holders))
             added.append(_records(new, holders).select(*columns))
