@@ -33,6 +33,7 @@ from pyspark.sql import types as T
 from pyspark.sql.window import Window
 
 from linkage.engines.base import BAD_SERIAL, Engine, LinkSummary, MatchResult, ReviewRequest
+from linkage.engines.spark_parts import PART_DONE, PartWriter, publish_parts
 from linkage.envelope import COMPRESSION
 from linkage.errors import InputError, LinkageError, SerialMismatch
 from linkage.keys.linkage_key import SEPARATOR, hmac_pads
@@ -271,10 +272,18 @@ class SparkEngine(Engine):
             placed = (members.select("cluster", "holder", "sid_hi", "sid_lo")
                       .repartitionById(parts, part.cast("int"))
                       .sortWithinPartitions("cluster", "holder"))
-            rows = placed.mapInArrow(_LinkMapRows(os.urandom(16), matcher.holders),
-                                     from_arrow_schema(_LINKMAP))
-            _write_single(rows, linkmap, COMPRESSION["linkmap"], dictionary=False, order=(),
-                          drop=())
+            folder = linkmap.parent / f".{linkmap.name}.{os.getpid()}.parts"
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir(parents=True)
+            watch(folder)
+            try:
+                done = placed.mapInArrow(
+                    _LinkMapRows(os.urandom(16), matcher.holders, str(folder)),
+                    from_arrow_schema(PART_DONE)).collect()
+                files = publish_parts(folder, [(d["part"], d["attempt"]) for d in done])
+                _join_parts(self.spark, files, linkmap, folder / "merged.parquet")
+            finally:
+                shutil.rmtree(folder, ignore_errors=True)
         return result
 
     def compare_pairs(self, left: pa.Table, right: pa.Table,
@@ -736,23 +745,32 @@ _LINKMAP = pa.schema([("link_id", pa.string()), ("holder", pa.string()),
 
 class _LinkMapRows:
     """``mapInArrow``'s function: exact members (``cluster``, ``holder`` index, the
-    serial's two longs) as link map rows, in the order they come: each cluster's link id
-    as :class:`_LinkIds` enciphers it, the holder's name, the serial's hex (numpy, not
+    serial's two longs) as link map rows, in the order they come, written as the task's
+    part of the link map in ``folder`` (:class:`PartWriter`): each cluster's link id as
+    :class:`_LinkIds` enciphers it, the holder's name, the serial's hex (numpy, not
     Spark's string functions)."""
 
-    def __init__(self, key: bytes, holders: Sequence[str]) -> None:
-        self.key, self.holders = key, list(holders)
+    def __init__(self, key: bytes, holders: Sequence[str], folder: str) -> None:
+        self.key, self.holders, self.folder = key, list(holders), folder
 
     def __call__(self, batches):
         encrypt = _cipher(self.key)
         names = pa.array(self.holders, pa.string())
-        for batch in batches:
-            words = np.empty((batch.num_rows, 2), ">i8")
-            words[:, 0] = batch.column(2).to_numpy()
-            words[:, 1] = batch.column(3).to_numpy()
-            yield pa.RecordBatch.from_arrays(
-                [_hex32(encrypt.update(_blocks(batch.column(0).to_numpy()))),
-                 names.take(batch.column(1)), _hex32(words.tobytes())], schema=_LINKMAP)
+        # Link ids and serials are random: a dictionary would only be built and dropped.
+        part = PartWriter(self.folder, _LINKMAP, compression=COMPRESSION["linkmap"],
+                          dictionary=False)
+        try:
+            for batch in batches:
+                words = np.empty((batch.num_rows, 2), ">i8")
+                words[:, 0] = batch.column(2).to_numpy()
+                words[:, 1] = batch.column(3).to_numpy()
+                part.write(pa.RecordBatch.from_arrays(
+                    [_hex32(encrypt.update(_blocks(batch.column(0).to_numpy()))),
+                     names.take(batch.column(1)), _hex32(words.tobytes())], schema=_LINKMAP))
+        except BaseException:
+            part.abandon()
+            raise
+        yield part.close()
 
 
 def _cipher(key: bytes):
@@ -1066,10 +1084,8 @@ class _Matcher:
         if members is None:
             cand = keys.withColumn("cluster", F.lit(None).cast("long"))
         else:
-            # The members (narrower, and fewer) are hashed; the keys stream through them
-            # unsorted.
-            cand = keys.join(members.select("sid_hi", "sid_lo", "holder", "cluster")
-                             .hint("shuffle_hash"), ["sid_hi", "sid_lo", "holder"], "left")
+            cand = keys.join(members.select("sid_hi", "sid_lo", "holder", "cluster"),
+                             ["sid_hi", "sid_lo", "holder"], "left")
         holders = range(len(self.holders))
         # One shuffle, by bucket, then one row per key: each holder's records of it, and
         # (telling where the holder has just one) that record's serial and cluster. Every

@@ -28,6 +28,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from linkage.engines.spark_parts import PART_DONE, PartWriter, publish_parts
 from linkage.errors import LinkageError
 from linkage.scratch import watch
 
@@ -57,16 +58,9 @@ def range_part(column: str, parts: int, *, hex_digits: int = 4) -> Column:
     return sum((F.col(column) >= F.lit(b)).cast("int") for b in bounds)
 
 
-#: What a merge task returns: the output part it wrote, by which attempt, and its rows.
-PART_DONE = pa.schema([("part", pa.int32()), ("attempt", pa.int32()), ("rows", pa.int64())])
-#: Rows per row group of a combined part.
-_GROUP_ROWS = 131_072
-
-
-def part_file(part: int, attempt: int) -> str:
-    """A task attempt's file of an output part; the chosen attempt's is renamed to
-    ``part-NNNNN.parquet`` (names sort in link id order)."""
-    return f"part-{part:05d}.{attempt}.attempt"
+#: The most link map rows one task of the join holds in its hash table (about 100 bytes
+#: each): the join takes more tasks than ``spark.sql.shuffle.partitions`` where it needs them.
+_HASHED_ROWS = 4_000_000
 
 
 class _MergeRows:
@@ -84,27 +78,14 @@ class _MergeRows:
         self.schema, self.folder = schema, folder
 
     def __call__(self, batches):
-        from pyspark import TaskContext
-
-        context = TaskContext.get()
-        part, attempt = context.partitionId(), context.attemptNumber()
-        path = Path(self.folder) / part_file(part, attempt)
-        writer = pq.ParquetWriter(path, self.schema, compression="zstd")
-        rows = 0
+        part = PartWriter(self.folder, self.schema)
         try:
-            pending: list[pa.RecordBatch] = []
             for merged in self._merged(batches):
-                pending.append(merged)
-                rows += merged.num_rows
-                if sum(b.num_rows for b in pending) >= _GROUP_ROWS:
-                    writer.write_table(pa.Table.from_batches(pending, self.schema))
-                    pending = []
-            if pending:
-                writer.write_table(pa.Table.from_batches(pending, self.schema))
-        finally:
-            writer.close()
-        yield pa.RecordBatch.from_pydict({"part": [part], "attempt": [attempt],
-                                          "rows": [rows]}, schema=PART_DONE)
+                part.write(merged)
+        except BaseException:
+            part.abandon()
+            raise
+        yield part.close()
 
     def _merged(self, batches):
         carried: pa.Table | None = None
@@ -189,10 +170,14 @@ def combine_parts(spark: SparkSession, linkmap: Path,
     for frame in stacked[1:]:
         rows = rows.unionByName(frame)
     # One shuffle by (holder, serial) for every holder; the link map's side (the smaller,
-    # without attributes) is hashed, the payloads stream through.
+    # without attributes) is hashed, the payloads stream through unsorted (at 10M people a
+    # sort-merge join took 61 s of the cluster's time, this 21 s). A hash table does not
+    # spill, so the parts grow with the link map: at most _HASHED_ROWS rows each.
+    parts = max(int(spark.conf.get("spark.sql.shuffle.partitions")),
+                -(-pq.ParquetFile(linkmap).metadata.num_rows // _HASHED_ROWS))
+    links = links.repartition(parts, "__h", "__s")
     joined = links.hint("shuffle_hash").join(
         rows, (F.col("__h") == F.col("__ph")) & (F.col("__s") == F.col("__ps")), "left")
-    parts = int(spark.conf.get("spark.sql.shuffle.partitions"))
     ordered = joined.select(
         "link_id", "__h",
         (F.col("__ps").isNotNull() | (F.col("__h") == _NO_PAYLOAD)).alias("__found"),
@@ -224,17 +209,6 @@ def write_combined(spark: SparkSession, linkmap: Path,
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     return sum(d["rows"] for d in done), names
-
-
-def publish_parts(folder: Path, chosen: Sequence[tuple[int, int]]) -> None:
-    """Keep each part's file of the attempt Spark took (``chosen``), named
-    ``part-NNNNN.parquet``; drop the files of attempts that failed or lost."""
-    keep = {part_file(part, attempt): f"part-{part:05d}.parquet" for part, attempt in chosen}
-    for path in list(folder.iterdir()):
-        if path.name in keep:
-            path.rename(folder / keep[path.name])
-        else:
-            path.unlink()
 
 
 def publish(parts: Path, out: Path) -> None:

@@ -325,7 +325,7 @@ def test_spark_combine_writes_link_id_order_whatever_the_ids_look_like(spark_eng
 def test_combined_parts_keep_the_attempt_spark_took(tmp_path):
     # A retried task leaves its failed attempt's file beside the one that finished: only
     # the finished attempt's file is published, under the part's name.
-    from linkage.engines.spark_combine import part_file, publish_parts
+    from linkage.engines.spark_parts import part_file, publish_parts
 
     for part, attempt in ((0, 0), (1, 0), (1, 1), (2, 3)):
         (tmp_path / part_file(part, attempt)).write_text(f"{part}/{attempt}")
