@@ -28,6 +28,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from linkage.engines.spark import _q
 from linkage.engines.spark_parts import PART_DONE, PartWriter, publish_parts
 from linkage.errors import LinkageError
 from linkage.scratch import watch
@@ -40,10 +41,6 @@ _NO_PAYLOAD = -1
 
 class MisfitRows(LinkageError):
     """The executors found link map rows and payload rows that do not fit."""
-
-
-def _q(name: str) -> str:
-    return "`" + name.replace("`", "``") + "`"
 
 
 def range_part(column: str, parts: int, *, hex_digits: int = 4) -> Column:
