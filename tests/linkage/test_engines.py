@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import random
 import shutil
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -121,6 +122,53 @@ def test_spark_link_map_ids_are_fresh_and_one_per_cluster_and_its_summary_is_duc
     assert not ids[0] & ids[1]
     assert _clusters(maps[0]) == _clusters(maps[1]) == _clusters(
         pq.read_table(tmp_path / "duck.parquet"))
+
+
+@pytest.mark.spark
+def test_spark_link_id_key_reaches_no_file_and_no_log(spark_engine, spark_cluster, tmp_path,
+                                                       monkeypatch, capfd):
+    """The AES key that turns Spark's cluster numbers into link ids is a secret of one
+    link map: with it, a reader of the link map could recover the cluster numbers (the
+    order clusters formed). It travels to the executors inside the task, in memory; no
+    file the run leaves (outputs, Spark's scratch and block files, the cluster's daemon and
+    executor logs) and nothing printed may hold it, raw, as hex or as base64."""
+    import base64
+    import tempfile
+
+    import linkage.engines.spark as spark_module
+
+    drawn: list[bytes] = []
+    original = spark_module._LinkMapRows.__init__
+
+    def recording(self, key, holders, folder):  # the driver's side only: tasks unpickle
+        drawn.append(key)
+        original(self, key, holders, folder)
+
+    monkeypatch.setattr(spark_module._LinkMapRows, "__init__", recording)
+    paths = {}
+    for holder, table in _crowded_keys(3).items():
+        paths[holder] = tmp_path / f"{holder}.parquet"
+        pq.write_table(table, paths[holder])
+    spark_engine.link_files(paths, ["r0", "r1", "r2"], tmp_path / "linkmap.parquet")
+    assert len(drawn) == 1 and len(drawn[0]) == 16
+    key = drawn[0]
+    forms = [key, key.hex().encode(), key.hex().upper().encode(), base64.b64encode(key)]
+    roots = [tmp_path, spark_cluster.work_dir,
+             *Path(tempfile.gettempdir()).glob("spark-*"),
+             *Path(tempfile.gettempdir()).glob("blockmgr-*")]
+    scanned = 0
+    for root in roots:
+        for path in [root] if root.is_file() else root.rglob("*"):
+            if path.is_file() and not path.is_symlink():
+                try:
+                    data = path.read_bytes()
+                except OSError:
+                    continue  # removed while the scan ran (another stage's scratch)
+                scanned += 1
+                assert not any(form in data for form in forms), path
+    assert scanned > 10  # the link map, the executors' logs, Spark's scratch
+    printed = capfd.readouterr()
+    assert not any(form.decode("latin-1") in printed.out + printed.err for form in forms)
 
 
 def _clusters(linkmap: pa.Table) -> set[frozenset]:
