@@ -280,7 +280,8 @@ class SparkEngine(Engine):
                 done = placed.mapInArrow(
                     _LinkMapRows(os.urandom(16), matcher.holders, str(folder)),
                     from_arrow_schema(PART_DONE)).collect()
-                files = publish_parts(folder, [(d["part"], d["attempt"]) for d in done])
+                files = publish_parts(folder, [(d["part"], d["attempt"]) for d in done],
+                                      _LINKMAP)
                 _join_parts(self.spark, files, linkmap, folder / "merged.parquet")
             finally:
                 shutil.rmtree(folder, ignore_errors=True)

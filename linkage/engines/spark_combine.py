@@ -136,10 +136,11 @@ class _MergeRows:
 
 def combine_parts(spark: SparkSession, linkmap: Path,
                   payloads: Mapping[str, tuple[Path, Sequence[str]]], folder: Path
-                  ) -> tuple[DataFrame, list[str]]:
+                  ) -> tuple[DataFrame, pa.Schema]:
     """The job that writes the combined rows (``link_id``, then ``{holder}__{attribute}``),
     one per link id of the link map, into ``folder``: one file per output part, in link id
-    order, each sorted (:func:`publish_parts` names them); its rows are :data:`PART_DONE`."""
+    order, each sorted (:func:`publish_parts` names them); its rows are :data:`PART_DONE`.
+    Also the output's schema."""
     from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
 
     holders = list(payloads)
@@ -185,7 +186,7 @@ def combine_parts(spark: SparkSession, linkmap: Path,
         [T.StructField("link_id", T.StringType()),
          *(T.StructField(n, t) for n, t in typed.items())]))
     task = _MergeRows(columns, schema, str(folder))
-    return ordered.mapInArrow(task, from_arrow_schema(PART_DONE)), ["link_id", *typed]
+    return ordered.mapInArrow(task, from_arrow_schema(PART_DONE)), schema
 
 
 def write_combined(spark: SparkSession, linkmap: Path,
@@ -199,13 +200,13 @@ def write_combined(spark: SparkSession, linkmap: Path,
     folder.mkdir()
     watch(folder)
     try:
-        job, names = combine_parts(spark, linkmap, payloads, folder)
+        job, schema = combine_parts(spark, linkmap, payloads, folder)
         done = job.collect()
-        publish_parts(folder, [(d["part"], d["attempt"]) for d in done])
+        publish_parts(folder, [(d["part"], d["attempt"]) for d in done], schema)
         publish(folder, out)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    return sum(d["rows"] for d in done), names
+    return sum(d["rows"] for d in done), schema.names
 
 
 def publish(parts: Path, out: Path) -> None:

@@ -64,14 +64,19 @@ class PartWriter:
             self.writer.close()
 
 
-def publish_parts(folder: Path, chosen: Sequence[tuple[int, int]]) -> list[Path]:
+def publish_parts(folder: Path, chosen: Sequence[tuple[int, int]], schema: pa.Schema
+                  ) -> list[Path]:
     """Keep each part's file of the attempt Spark took (``chosen``), named
     ``part-NNNNN.parquet``; drop the files of attempts that failed or lost. The kept files,
-    in part order."""
+    in part order. Where no task ran (nothing to write: Spark gives an empty frame no
+    partitions), one empty part of ``schema`` is the output."""
     keep = {part_file(part, attempt): f"part-{part:05d}.parquet" for part, attempt in chosen}
     for path in list(folder.iterdir()):
         if path.name in keep:
             path.rename(folder / keep[path.name])
         else:
             path.unlink()
+    if not keep:
+        pq.write_table(schema.empty_table(), folder / "part-00000.parquet")
+        return [folder / "part-00000.parquet"]
     return sorted(folder / name for name in keep.values())

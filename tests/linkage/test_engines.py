@@ -125,6 +125,29 @@ def test_spark_link_map_ids_are_fresh_and_one_per_cluster_and_its_summary_is_duc
 
 
 @pytest.mark.spark
+def test_spark_links_keys_that_share_nothing_into_an_empty_link_map(spark_engine, tmp_path):
+    """No key in common: both engines write a link map with no rows and the same columns
+    (Spark runs no task for an empty frame, so its parts are none)."""
+    paths = {}
+    for holder, table in _crowded_keys(5).items():
+        paths[holder] = tmp_path / f"{holder}.parquet"
+        # Each holder's keys changed in their first byte: no recipe agrees across holders.
+        tagged = [pa.array([None if k is None else bytes([i]) + k[1:] for k in
+                            table.column(r).to_pylist()], pa.binary())
+                  for i, r in ((len(paths), r) for r in ("r0", "r1", "r2"))]
+        pq.write_table(table.select(["serial"]).append_column("r0", tagged[0])
+                       .append_column("r1", tagged[1]).append_column("r2", tagged[2]),
+                       paths[holder])
+    recipes = ["r0", "r1", "r2"]
+    duck = DuckDBEngine().link_files(paths, recipes, tmp_path / "duck.parquet")
+    spark = spark_engine.link_files(paths, recipes, tmp_path / "spark.parquet")
+    assert spark.summary == duck.summary and duck.summary.clusters == 0
+    written = pq.read_table(tmp_path / "spark.parquet")
+    assert written.num_rows == 0
+    assert written.schema.names == pq.read_table(tmp_path / "duck.parquet").schema.names
+
+
+@pytest.mark.spark
 def test_spark_link_id_key_reaches_no_file_and_no_log(spark_engine, spark_cluster, tmp_path,
                                                        monkeypatch, capfd):
     """The AES key that turns Spark's cluster numbers into link ids is a secret of one

@@ -329,9 +329,15 @@ def test_combined_parts_keep_the_attempt_spark_took(tmp_path):
 
     for part, attempt in ((0, 0), (1, 0), (1, 1), (2, 3)):
         (tmp_path / part_file(part, attempt)).write_text(f"{part}/{attempt}")
-    publish_parts(tmp_path, [(0, 0), (1, 1), (2, 3)])
+    schema = pa.schema([("link_id", pa.string())])
+    publish_parts(tmp_path, [(0, 0), (1, 1), (2, 3)], schema)
     assert {p.name: p.read_text() for p in tmp_path.iterdir()} == {
         "part-00000.parquet": "0/0", "part-00001.parquet": "1/1", "part-00002.parquet": "2/3"}
+    # No task ran (an empty frame has no partitions): one empty part of the schema.
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert publish_parts(empty, [], schema) == [empty / "part-00000.parquet"]
+    assert pq.read_table(empty).schema == schema and pq.read_table(empty).num_rows == 0
 
 
 def _repeat_a_link_id(linkmap, payloads):
