@@ -17,7 +17,6 @@ import json
 import operator
 import os
 import re
-import shutil
 import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -33,11 +32,10 @@ from pyspark.sql import types as T
 from pyspark.sql.window import Window
 
 from linkage.engines.base import BAD_SERIAL, Engine, LinkSummary, MatchResult, ReviewRequest
-from linkage.engines.spark_parts import PART_DONE, PartWriter, publish_parts
+from linkage.engines.spark_parts import PART_DONE, parts_beside, publish_parts, written_part
 from linkage.envelope import COMPRESSION
 from linkage.errors import InputError, LinkageError, SerialMismatch
 from linkage.keys.linkage_key import SEPARATOR, hmac_pads
-from linkage.scratch import watch
 from linkage.spec import Recipe
 
 if TYPE_CHECKING:
@@ -203,14 +201,11 @@ class SparkEngine(Engine):
         attrs = list(job.holder.attributes)
         payload_types = (pa.schema([layout.schema.field(a) for a in attrs]) if layout
                          else to_arrow_schema(T.StructType([frame.schema[a] for a in attrs])))
-        parts = job.keys_out.parent / f".{job.keys_out.name}.{os.getpid()}.parts"
-        shutil.rmtree(parts, ignore_errors=True)
-        watch(parts)
         # Each output's blocks in a folder of its own, named after the output.
         targets = {"keys": job.keys_out, "payload": job.payload_out,
                    "crosswalk": job.crosswalk_out}
-        folders = {kind: parts / f".{target.name}" for kind, target in targets.items()}
-        try:
+        with parts_beside(job.keys_out) as parts:
+            folders = {kind: parts / f".{target.name}" for kind, target in targets.items()}
             task = _PrepareTask(job.holder, job.strategy, job.project_key, record_id,
                                 str(path), needed,
                                 {kind: str(folder) for kind, folder in folders.items()},
@@ -238,8 +233,6 @@ class SparkEngine(Engine):
             if not layout:
                 _number_crosswalk(spark, blocks, [folders["crosswalk"] / n for n in names],
                                   job.crosswalk_out, has_record_id=record_id is not None)
-        finally:
-            shutil.rmtree(parts, ignore_errors=True)
         return totals
 
     def match(self, keys: Mapping[str, pa.Table], recipes: Sequence[str]) -> MatchResult:
@@ -272,19 +265,14 @@ class SparkEngine(Engine):
             placed = (members.select("cluster", "holder", "sid_hi", "sid_lo")
                       .repartitionById(parts, part.cast("int"))
                       .sortWithinPartitions("cluster", "holder"))
-            folder = linkmap.parent / f".{linkmap.name}.{os.getpid()}.parts"
-            shutil.rmtree(folder, ignore_errors=True)
-            folder.mkdir(parents=True)
-            watch(folder)
-            try:
+            with parts_beside(linkmap) as folder:
+                folder.mkdir(parents=True)
                 done = placed.mapInArrow(
                     _LinkMapRows(os.urandom(16), matcher.holders, str(folder)),
                     from_arrow_schema(PART_DONE)).collect()
                 files = publish_parts(folder, [(d["part"], d["attempt"]) for d in done],
                                       _LINKMAP)
                 _join_parts(self.spark, files, linkmap, folder / "merged.parquet")
-            finally:
-                shutil.rmtree(folder, ignore_errors=True)
         return result
 
     def compare_pairs(self, left: pa.Table, right: pa.Table,
@@ -755,23 +743,20 @@ class _LinkMapRows:
         self.key, self.holders, self.folder = key, list(holders), folder
 
     def __call__(self, batches):
+        # Link ids and serials are random: a dictionary would only be built and dropped.
+        yield from written_part(self.folder, _LINKMAP, self._rows(batches),
+                                compression=COMPRESSION["linkmap"], dictionary=False)
+
+    def _rows(self, batches) -> Iterator[pa.RecordBatch]:
         encrypt = _cipher(self.key)
         names = pa.array(self.holders, pa.string())
-        # Link ids and serials are random: a dictionary would only be built and dropped.
-        part = PartWriter(self.folder, _LINKMAP, compression=COMPRESSION["linkmap"],
-                          dictionary=False)
-        try:
-            for batch in batches:
-                words = np.empty((batch.num_rows, 2), ">i8")
-                words[:, 0] = batch.column(2).to_numpy()
-                words[:, 1] = batch.column(3).to_numpy()
-                part.write(pa.RecordBatch.from_arrays(
-                    [_hex32(encrypt.update(_blocks(batch.column(0).to_numpy()))),
-                     names.take(batch.column(1)), _hex32(words.tobytes())], schema=_LINKMAP))
-        except BaseException:
-            part.abandon()
-            raise
-        yield part.close()
+        for batch in batches:
+            words = np.empty((batch.num_rows, 2), ">i8")
+            words[:, 0] = batch.column(2).to_numpy()
+            words[:, 1] = batch.column(3).to_numpy()
+            yield pa.RecordBatch.from_arrays(
+                [_hex32(encrypt.update(_blocks(batch.column(0).to_numpy()))),
+                 names.take(batch.column(1)), _hex32(words.tobytes())], schema=_LINKMAP)
 
 
 def _cipher(key: bytes):
@@ -819,10 +804,7 @@ def _write_single(frame: DataFrame, target: Path, compression: str, *, dictionar
     is only sorted within; with no ``order`` at all, that each partition's rows are in
     order too (files read as they were written).
     """
-    parts = target.parent / f".{target.name}.{os.getpid()}.parts"
-    shutil.rmtree(parts, ignore_errors=True)
-    watch(parts)
-    try:
+    with parts_beside(target) as parts:
         ordered = (frame.orderBy(*order) if shuffle
                    else frame.sortWithinPartitions(*order) if order else frame)
         (ordered.drop(*drop)
@@ -834,8 +816,6 @@ def _write_single(frame: DataFrame, target: Path, compression: str, *, dictionar
         if not written:
             raise LinkageError(f"Spark wrote no file for {target.name}")
         _join_parts(frame.sparkSession, written, target, parts / "merged.parquet")
-    finally:
-        shutil.rmtree(parts, ignore_errors=True)
 
 
 def _merge_parts(spark: SparkSession, files: Sequence[Path], target: Path) -> None:

@@ -29,7 +29,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from linkage.engines.spark import _q
-from linkage.engines.spark_parts import PART_DONE, PartWriter, publish_parts
+from linkage.engines.spark_parts import PART_DONE, parts_beside, publish_parts, written_part
 from linkage.errors import LinkageError
 from linkage.scratch import watch
 
@@ -75,14 +75,7 @@ class _MergeRows:
         self.schema, self.folder = schema, folder
 
     def __call__(self, batches):
-        part = PartWriter(self.folder, self.schema)
-        try:
-            for merged in self._merged(batches):
-                part.write(merged)
-        except BaseException:
-            part.abandon()
-            raise
-        yield part.close()
+        yield from written_part(self.folder, self.schema, self._merged(batches))
 
     def _merged(self, batches):
         carried: pa.Table | None = None
@@ -195,17 +188,12 @@ def write_combined(spark: SparkSession, linkmap: Path,
     """Write the combined dataset ``out`` (part files in link id order) under a hidden name
     beside it, and rename it onto ``out`` whole; its rows and columns."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    folder = out.parent / f".{out.name}.{os.getpid()}.parts"
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir()
-    watch(folder)
-    try:
+    with parts_beside(out) as folder:
+        folder.mkdir()
         job, schema = combine_parts(spark, linkmap, payloads, folder)
         done = job.collect()
         publish_parts(folder, [(d["part"], d["attempt"]) for d in done], schema)
         publish(folder, out)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
     return sum(d["rows"] for d in done), schema.names
 
 

@@ -6,11 +6,16 @@ keeps the attempt Spark took (:func:`publish_parts`) and gets counts only.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+import shutil
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from linkage.scratch import watch
 
 #: What a task returns for the part it wrote: the part, the attempt that wrote it, its rows.
 PART_DONE = pa.schema([("part", pa.int32()), ("attempt", pa.int32()), ("rows", pa.int64())])
@@ -62,6 +67,36 @@ class PartWriter:
         """Close the file as it is (a failed attempt's file is never published)."""
         if self.writer.is_open:
             self.writer.close()
+
+
+def written_part(folder: str, schema: pa.Schema, batches: Iterable[pa.RecordBatch], *,
+                 compression: str = "zstd", dictionary: bool = True
+                 ) -> Iterator[pa.RecordBatch]:
+    """``mapInArrow``'s output for a task that writes ``batches`` as its part
+    (:class:`PartWriter`): its one :data:`PART_DONE` row, once every batch is written; a
+    failure closes the file as it is and goes on up."""
+    part = PartWriter(folder, schema, compression=compression, dictionary=dictionary)
+    try:
+        for batch in batches:
+            part.write(batch)
+    except BaseException:
+        part.abandon()
+        raise
+    yield part.close()
+
+
+@contextmanager
+def parts_beside(target: Path) -> Iterator[Path]:
+    """A hidden folder beside ``target`` for its parts (``.NAME.PID.parts``), cleared of an
+    earlier run's, watched (swept if this process dies) and removed on the way out; not
+    created, since Spark's writer makes its own."""
+    folder = target.parent / f".{target.name}.{os.getpid()}.parts"
+    shutil.rmtree(folder, ignore_errors=True)
+    watch(folder)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def publish_parts(folder: Path, chosen: Sequence[tuple[int, int]], schema: pa.Schema
