@@ -10,6 +10,10 @@ from contextlib import contextmanager
 import pytest
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+# The suite's Spark JVMs start without a class-data-sharing archive, as they always did, and
+# write none into the user's cache; tests/linkage/test_spark_startup.py tries the archive
+# in processes of its own.
+os.environ.setdefault("PSEUDOLINK_SPARK_ARCHIVE", "off")
 
 
 def skip_unless_ci(reason: str) -> None:

@@ -5,8 +5,8 @@ same cluster numbers (new clusters numbered by key order, after the ones already
 the same combined rows. The pipeline draws link ids after matching, so both engines give
 the same link map up to those random ids, and a test holds them to it.
 
-``spark_session()`` starts one session per process (JVM start-up costs tens of seconds)
-and reuses it. The CLI's ``--spark-master`` (or ``PSEUDOLINK_SPARK_MASTER``) points it at a
+``spark_session()`` starts one session per process (JVM start-up costs tens of seconds,
+halved by :mod:`linkage.engines.spark_startup`'s class archive) and reuses it. The CLI's ``--spark-master`` (or ``PSEUDOLINK_SPARK_MASTER``) points it at a
 cluster; without either it runs in local mode. The tests run it on a standalone cluster of
 two workers (tests/linkage/spark_cluster.py).
 """
@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
+from pyspark import SparkContext
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -33,6 +34,7 @@ from pyspark.sql.window import Window
 
 from linkage.engines.base import BAD_SERIAL, Engine, LinkSummary, MatchResult, ReviewRequest
 from linkage.engines.spark_parts import PART_DONE, parts_beside, publish_parts, written_part
+from linkage.engines.spark_startup import publish_at_exit, with_archive
 from linkage.envelope import COMPRESSION
 from linkage.errors import InputError, LinkageError, SerialMismatch
 from linkage.keys.linkage_key import SEPARATOR, hmac_pads
@@ -87,9 +89,13 @@ def spark_session(master: str | None = None, conf: Mapping[str, str] | None = No
         .config("spark.executor.memory",
                 os.environ.get("PSEUDOLINK_SPARK_EXECUTOR_MEMORY", "1g"))
     )
-    for name, value in {**_extra_conf(), **(conf or {})}.items():
+    settings = {**_extra_conf(), **(conf or {})}
+    settings, dump = with_archive(settings, new_driver=SparkContext._gateway is None)
+    for name, value in settings.items():
         builder = builder.config(name, value)
     session = builder.getOrCreate()
+    if dump is not None:
+        publish_at_exit(dump)
     session.sparkContext.setLogLevel("ERROR")
     if "PYSPARK_PYTHON" not in os.environ:
         # Python workers must import this package and its compiled HMAC helper: unless the
@@ -847,6 +853,8 @@ def _merge_parts(spark: SparkSession, files: Sequence[Path], target: Path) -> No
 #: a key's bucket sorts as the key does, so new clusters are numbered bucket by bucket with
 #: the numbers a global sort by key would give. Keys are HMAC outputs: 2^16 even buckets.
 _BUCKET_BITS = 16
+#: A record: its serial's bits and its holder, the key of the members' join.
+_RECORD = ("sid_hi", "sid_lo", "holder")
 #: Flips a long's sign bit: signed order of the flipped values is unsigned order of the bits.
 _SIGN = -(2**63)
 
@@ -977,8 +985,10 @@ class _Matcher:
     """The DuckDB engine's recipe-by-recipe matching, step for step, in Spark.
 
     The holders' keys files are read once, into fixed-width columns (:func:`_wide`), and
-    held in the executors. A step is one shuffle of the recipe's keys (each with the
-    cluster its record is in already, by a join with the members so far) by key bucket,
+    held in the executors, partitioned by record (serial and holder) as each step's
+    members are: a record's keys and its cluster so far meet in the same task, with no
+    shuffle of either. A step is one shuffle of the recipe's keys (each with that
+    cluster) by key bucket,
     then one grouping by key that counts each holder's records of the key and, where a
     holder has one, keeps its serial and cluster. Every count the step reports and every
     record it links follows from that one row per key, without a join back. A running
@@ -996,6 +1006,7 @@ class _Matcher:
         self.holders = sorted(sources)
         self.wide = _union([_wide(spark, sources[holder], h, holder, self.recipes)
                             for h, holder in enumerate(self.holders)])
+        self.partitions = int(spark.conf.get("spark.sql.shuffle.partitions"))
         #: The members so far (cluster, holder, sid_hi, sid_lo, recipe): one frame per step
         #: that added any, each materialised once.
         self.parts: list[DataFrame] = []
@@ -1018,7 +1029,7 @@ class _Matcher:
         """Match recipe by recipe; the members (``cluster``, ``holder`` and ``recipe`` as
         indices, the serial's bits), left in Spark."""
         try:
-            self.wide = self.wide.localCheckpoint(eager=True)
+            self.wide = self._by_record(self.wide)
         except Exception as exc:
             found = re.search(r"keys file of holder '[^']*': " + re.escape(BAD_SERIAL),
                               str(exc))
@@ -1052,6 +1063,19 @@ class _Matcher:
             3, "recipe", names.take(members.column("recipe").cast(pa.int64())))
         return self.result
 
+    def _by_record(self, frame: DataFrame) -> DataFrame:
+        """``frame`` hash-partitioned by record and held, as the keys and every step's
+        members are (their join then moves neither). Adaptive execution is off while it
+        runs: an adaptive plan's partitioning is unknown, and the held frame would forget
+        it."""
+        conf = self.spark.conf
+        adaptive = conf.get("spark.sql.adaptive.enabled")
+        conf.set("spark.sql.adaptive.enabled", "false")
+        try:
+            return frame.repartition(self.partitions, *_RECORD).localCheckpoint(eager=True)
+        finally:
+            conf.set("spark.sql.adaptive.enabled", adaptive)
+
     def _keys(self, index: int) -> DataFrame:
         """The recipe's keys of every holder: ``holder`` (index), the serial's bits, the
         key's (``key_hi``, ``key_lo``)."""
@@ -1060,13 +1084,13 @@ class _Matcher:
             F.col(f"k{index}_lo").alias("key_lo"))
 
     def _step(self, index: int, recipe: str) -> None:
-        keys = self._keys(index)
-        members = self._members()
-        if members is None:
-            cand = keys.withColumn("cluster", F.lit(None).cast("long"))
-        else:
-            cand = keys.join(members.select("sid_hi", "sid_lo", "holder", "cluster"),
-                             ["sid_hi", "sid_lo", "holder"], "left")
+        # Each record's cluster so far: a join with each step's members, partitioned alike.
+        cand = self._keys(index)
+        for number, part in enumerate(self.parts):
+            cand = cand.join(part.select(*_RECORD, F.col("cluster").alias(f"__c{number}")),
+                             list(_RECORD), "left")
+        cand = cand.withColumn("cluster", F.coalesce(
+            *(F.col(f"__c{n}") for n in range(len(self.parts))), F.lit(None).cast("long")))
         holders = range(len(self.holders))
         # One shuffle, by bucket, then one row per key: each holder's records of it, and
         # (telling where the holder has just one) that record's serial and cluster. Every
@@ -1193,7 +1217,7 @@ class _Matcher:
         self.clusters += totals["new_keys"]
         self.formed[recipe] += totals["new_keys"]
         if added:
-            part = _union(added).localCheckpoint(eager=True)
+            part = self._by_record(_union(added))
             self.parts.append(part)
             for h, count in part.groupBy("holder").count().collect():
                 self.linked[(self.holders[h], recipe)] = int(count)
