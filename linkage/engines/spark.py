@@ -6,8 +6,9 @@ the same combined rows. The pipeline draws link ids after matching, so both engi
 the same link map up to those random ids, and a test holds them to it.
 
 ``spark_session()`` starts one session per process (JVM start-up costs tens of seconds,
-halved by :mod:`linkage.engines.spark_startup`'s class archive) and reuses it. The CLI's ``--spark-master`` (or ``PSEUDOLINK_SPARK_MASTER``) points it at a
-cluster; without either it runs in local mode. The tests run it on a standalone cluster of
+halved by :mod:`linkage.engines.spark_startup`'s class archive) and reuses it. The CLI's
+``--spark-master`` (or ``PSEUDOLINK_SPARK_MASTER``) points it at a cluster; without either
+it runs in local mode. The tests run it on a standalone cluster of
 two workers (tests/linkage/spark_cluster.py).
 """
 
@@ -1065,14 +1066,18 @@ class _Matcher:
 
     def _by_record(self, frame: DataFrame) -> DataFrame:
         """``frame`` hash-partitioned by record and held, as the keys and every step's
-        members are (their join then moves neither). Adaptive execution is off while it
-        runs: an adaptive plan's partitioning is unknown, and the held frame would forget
-        it."""
+        members are (their join then moves neither)."""
+        return self._held(frame.repartition(self.partitions, *_RECORD))
+
+    def _held(self, frame: DataFrame) -> DataFrame:
+        """``frame`` held in the executors, knowing its partitioning: adaptive execution is
+        off while it runs, since an adaptive plan's partitioning is unknown and the held
+        frame would forget it."""
         conf = self.spark.conf
         adaptive = conf.get("spark.sql.adaptive.enabled")
         conf.set("spark.sql.adaptive.enabled", "false")
         try:
-            return frame.repartition(self.partitions, *_RECORD).localCheckpoint(eager=True)
+            return frame.localCheckpoint(eager=True)
         finally:
             conf.set("spark.sql.adaptive.enabled", adaptive)
 
@@ -1131,16 +1136,15 @@ class _Matcher:
         grouped = (_total(uniq[h].cast("int") for h in holders) >= 2) & (n_free >= 1)
         new = grouped & low.isNull()
         attach = grouped & (low == high)
-        # The new keys up to this one (its own included) in the bucket, in key order.
-        rank = F.sum(new.cast("int")).over(
-            Window.partitionBy("bucket").orderBy("key_hi", "key_lo")
-            .rowsBetween(Window.unboundedPreceding, Window.currentRow))
         kind = F.when(attach, F.lit(1)).when(new, F.lit(2))
         linked = {h: kind.isNotNull() & uniq[h] for h in holders}
-        # Materialised once, narrow: a key's records only where they join a cluster.
+        # Held once, narrow: a key's records only where they join a cluster; the key
+        # itself only where it forms one (new clusters are numbered in key order, sorting
+        # only those keys: in the later steps, a few). Held by bucket, as shuffled.
         step = per_key.select(
             "bucket", kind.alias("kind"), F.when(attach, low).alias("cluster"),
-            F.when(new, rank).alias("rank"),
+            F.when(new, F.col("key_hi")).alias("key_hi"),
+            F.when(new, F.col("key_lo")).alias("key_lo"),
             (F.when(grouped & (low != high), n_free).otherwise(0)
              ).alias("would_merge_clusters"),
             F.when(_any(n(h) > 1 for h in holders), n_free).otherwise(0)
@@ -1152,7 +1156,8 @@ class _Matcher:
             *(F.when(linked[h], F.col(f"hi{h}")).alias(f"hi{h}") for h in holders),
             *(F.when(linked[h], F.col(f"lo{h}")).alias(f"lo{h}") for h in holders),
             *(free[h].alias(f"free{h}") for h in holders),
-        ).localCheckpoint(eager=True)
+        )
+        step = self._held(step)
         try:
             self._link(step, index, recipe)
         finally:
@@ -1205,7 +1210,11 @@ class _Matcher:
             offsets = step.where(F.col("kind") == 2).groupBy("bucket").count().select(
                 "bucket", (F.lit(self.clusters) + F.coalesce(F.sum("count").over(before),
                                                              F.lit(0))).alias("offset"))
-            new = step.where(F.col("kind") == 2).join(
+            # A new key's number within its bucket: its place among the bucket's new
+            # keys in key order (the step is held by bucket: no shuffle).
+            rank = F.row_number().over(Window.partitionBy("bucket").orderBy("key_hi",
+                                                                            "key_lo"))
+            new = step.where(F.col("kind") == 2).withColumn("rank", rank).join(
                 offsets.hint("shuffle_hash"), "bucket").select(
                 (F.col("offset") + F.col("rank")).alias("cluster"),
                 *(F.col(f"{part}{h}") for part in ("hi", "lo") for h in holders))
