@@ -115,6 +115,10 @@ def run_stages(work: Path, engine: str, names: list[str], cores: int | None = No
             share = f"spark.cores.max={max(1, CLUSTER_CORES // len(names))}"
             env["PSEUDOLINK_SPARK_CONF"] = ",".join(
                 c for c in (os.environ.get("PSEUDOLINK_SPARK_CONF", ""), share) if c)
+    # Each party's stage starts with its host's disk quiet: on separate hosts the files an
+    # earlier stage wrote are not still being written back under the next one (here they
+    # were, 20 to 30 s of a Spark link after both prepares). Not timed; alike per engine.
+    os.sync()
     pin: list[str] = []
     if cores is not None:
         env["PSEUDOLINK_THREADS"] = str(cores)

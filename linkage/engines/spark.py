@@ -989,15 +989,14 @@ class _Matcher:
     held in the executors, partitioned by record (serial and holder) as each step's
     members are: a record's keys and its cluster so far meet in the same task, with no
     shuffle of either. A step is one shuffle of the recipe's keys (each with that
-    cluster) by key bucket,
-    then one grouping by key that counts each holder's records of the key and, where a
-    holder has one, keeps its serial and cluster. Every count the step reports and every
-    record it links follows from that one row per key, without a join back. A running
-    count of new keys over the bucket, in key order, numbers the new clusters within it;
-    the counts of the buckets before it (a few thousand rows) give the rest of the number
-    a global sort by key would give. Inside, a holder is its index in name order (one
-    column of counts, serials and clusters each per holder, as the DuckDB engine counts
-    per holder).
+    cluster) by key bucket, then one grouping by key that counts each holder's records of
+    the key and, where a holder has one, keeps its serial and cluster. Every count the step
+    reports and every record it links follows from that one row per key, without a join
+    back. A new key's place among its bucket's new keys, in key order, numbers its cluster
+    within the bucket; the counts of the buckets before it (a few thousand rows) give the
+    rest of the number a global sort by key would give. Inside, a holder is its index in
+    name order (one column of counts, serials and clusters each per holder, as the DuckDB
+    engine counts per holder).
     """
 
     def __init__(self, spark: SparkSession, sources: Mapping[str, Path | DataFrame],
@@ -1099,8 +1098,7 @@ class _Matcher:
         holders = range(len(self.holders))
         # One shuffle, by bucket, then one row per key: each holder's records of it, and
         # (telling where the holder has just one) that record's serial and cluster. Every
-        # aggregate is of longs, so the grouping hashes; the window sorts the keys of each
-        # bucket for the running count.
+        # aggregate is of longs, so the grouping hashes.
         cand = (cand.withColumn("bucket", F.shiftright("key_hi", 64 - _BUCKET_BITS))
                 .repartition("bucket"))
 
