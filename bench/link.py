@@ -116,8 +116,9 @@ def run_stages(work: Path, engine: str, names: list[str], cores: int | None = No
             env["PSEUDOLINK_SPARK_CONF"] = ",".join(
                 c for c in (os.environ.get("PSEUDOLINK_SPARK_CONF", ""), share) if c)
     # Each party's stage starts with its host's disk quiet: on separate hosts the files an
-    # earlier stage wrote are not still being written back under the next one (here they
-    # were, 20 to 30 s of a Spark link after both prepares). Not timed; alike per engine.
+    # earlier stage wrote are not still being written back under the next one. (A Spark link
+    # right after both prepares took 198 to 228 s, alone 175 to 194 s: write-back is the
+    # suspect, not proven.) Not timed; alike for every engine.
     os.sync()
     pin: list[str] = []
     if cores is not None:
