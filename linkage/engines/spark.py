@@ -1204,15 +1204,16 @@ class _Matcher:
             added.append(attach.where(F.col("crowded").isNull()).select(*columns))
         if totals["new_keys"]:
             # Each bucket's new clusters follow those of the buckets before it.
+            fresh = step.where(F.col("kind") == 2)
             before = Window.orderBy("bucket").rowsBetween(Window.unboundedPreceding, -1)
-            offsets = step.where(F.col("kind") == 2).groupBy("bucket").count().select(
+            offsets = fresh.groupBy("bucket").count().select(
                 "bucket", (F.lit(self.clusters) + F.coalesce(F.sum("count").over(before),
                                                              F.lit(0))).alias("offset"))
             # A new key's number within its bucket: its place among the bucket's new
             # keys in key order (the step is held by bucket: no shuffle).
             rank = F.row_number().over(Window.partitionBy("bucket").orderBy("key_hi",
                                                                             "key_lo"))
-            new = step.where(F.col("kind") == 2).withColumn("rank", rank).join(
+            new = fresh.withColumn("rank", rank).join(
                 offsets.hint("shuffle_hash"), "bucket").select(
                 (F.col("offset") + F.col("rank")).alias("cluster"),
                 *(F.col(f"{part}{h}") for part in ("hi", "lo") for h in holders))

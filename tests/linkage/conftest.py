@@ -205,14 +205,14 @@ DRIVER_RESULT_LIMIT = "1m"
 def spark_cluster(tmp_path_factory):
     """A Spark standalone master and two workers on loopback, for the whole test run."""
     import importlib.util
-    import os
 
     from linkage.engines.spark_cluster import standalone_cluster
+    from linkage.engines.spark_startup import java_executable
     from tests.conftest import skip_unless_ci
 
     if importlib.util.find_spec("pyspark") is None:
         skip_unless_ci("pyspark is not installed")
-    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+    if java_executable() is None:
         skip_unless_ci("no Java runtime for Spark")
     with standalone_cluster(tmp_path_factory.mktemp("spark-cluster")) as cluster:
         yield cluster
