@@ -1064,9 +1064,13 @@ class _Matcher:
         return self.result
 
     def _by_record(self, frame: DataFrame) -> DataFrame:
-        """``frame`` hash-partitioned by record and held, as the keys and every step's
-        members are (their join then moves neither)."""
-        return self._held(frame.repartition(self.partitions, *_RECORD))
+        """``frame`` hash-partitioned by record, sorted by it within each part, and held,
+        as the keys and every step's members are: their sort-merge join then neither moves
+        nor sorts either side (sorting the keys again in every step cost more than
+        sorting them once; a hash join of the members, which a table of millions makes
+        slow to build, cost more still)."""
+        return self._held(frame.repartition(self.partitions, *_RECORD)
+                          .sortWithinPartitions(*_RECORD))
 
     def _held(self, frame: DataFrame) -> DataFrame:
         """``frame`` held in the executors, knowing its partitioning: adaptive execution is
