@@ -10,11 +10,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from linkage.envelope import read_envelope
 from linkage.errors import LinkageError
-from linkage.keys.linkage_key import quote
 from linkage.keys.project import ProjectManifest, as_manifest
 
 
@@ -40,45 +41,36 @@ def evaluate_linkage(linkmap_path: str | Path, crosswalks: Mapping[str, str | Pa
     """Compare linked pairs with the truth.
 
     ``crosswalks`` maps two holders to their crosswalk files; the truth file has one row per
-    true pair, with the holders' record ids in columns ``{holder}_record_id``.
+    true pair, with the holders' record ids in columns ``{holder}_record_id``. Set-wise
+    with Arrow's joins (at 10 million records, dictionaries of every serial would not do),
+    outside any engine: this measures what an engine wrote.
     """
     manifest = as_manifest(project)
     first, second = list(crosswalks)[:2]
     linkmap = read_envelope(linkmap_path, keys_dir, as_party or manifest.spec.combiner,
-                            passphrase, manifest)
-    # Set-wise in DuckDB: at 10 million records, dictionaries of every serial would not do.
-    # Imported here, not with the package: the stages load their engine while their keys
-    # unlock, and this module is for measuring only.
-    import duckdb
+                            passphrase, manifest).select(["link_id", "holder", "serial"])
+    sides, linked, unknown = [], 0, 0
+    for holder, name in ((first, "s"), (second, "r")):
+        mine = linkmap.filter(pc.equal(linkmap.column("holder"), holder)).select(
+            ["link_id", "serial"])
+        walk = pq.read_table(crosswalks[holder], columns=["serial", "record_id"])
+        linked += mine.num_rows
+        unknown += mine.num_rows - int(pc.sum(pc.is_in(
+            mine.column("serial"), value_set=walk.column("serial").combine_chunks())).as_py()
+            or 0)
+        ids = mine.join(walk, "serial", join_type="inner").select(["link_id", "record_id"])
+        sides.append(ids.rename_columns(["link_id", name]))
+    if unknown:
+        raise LinkageError(f"{linkmap_path}: {unknown} of {linked} linked serials are in no "
+                           "crosswalk given")
+    found = _distinct_pairs(sides[0].join(sides[1], "link_id", join_type="inner"))
+    truth = pq.read_table(truth_path, columns=[f"{first}_record_id", f"{second}_record_id"])
+    truth = _distinct_pairs(truth.rename_columns(["s", "r"]).drop_null())
+    correct = found.join(truth, ["s", "r"], join_type="left semi").num_rows
+    return LinkageQuality(truth.num_rows, found.num_rows, correct)
 
-    con = duckdb.connect()
-    try:
-        con.register("linkmap", linkmap.select(["link_id", "holder", "serial"]))
-        for name, holder in (("c1", first), ("c2", second)):
-            con.register(name, pq.read_table(crosswalks[holder], columns=["serial", "record_id"]))
-        con.register("truth", pq.read_table(truth_path, columns=[f"{first}_record_id",
-                                                                  f"{second}_record_id"]))
-        one, two = quote(f"{first}_record_id"), quote(f"{second}_record_id")
-        side = ("select m.link_id, c.record_id from linkmap m join {c} c using (serial) "
-                "where m.holder = ?")
-        linked, unknown = con.execute(
-            "select count(*), count(*) filter (where c1.serial is null and c2.serial is null) "
-            "from linkmap m left join c1 on m.holder = ? and c1.serial = m.serial "
-            "left join c2 on m.holder = ? and c2.serial = m.serial where m.holder in (?, ?)",
-            [first, second, first, second]).fetchone()
-        if unknown:
-            raise LinkageError(f"{linkmap_path}: {unknown} of {linked} linked serials are in no "
-                               "crosswalk given")
-        found, correct, true_pairs = con.execute(f"""
-            with a as ({side.format(c="c1")}), b as ({side.format(c="c2")}),
-                 found as (select distinct a.record_id as s, b.record_id as r
-                           from a join b using (link_id)),
-                 truth as (select distinct cast({one} as varchar) as s,
-                                  cast({two} as varchar) as r from truth
-                           where {one} is not null and {two} is not null)
-            select (select count(*) from found),
-                   (select count(*) from found semi join truth using (s, r)),
-                   (select count(*) from truth)""", [first, second]).fetchone()
-    finally:
-        con.close()
-    return LinkageQuality(true_pairs, found, correct)
+
+def _distinct_pairs(table: pa.Table) -> pa.Table:
+    """The distinct (``s``, ``r``) record id pairs of ``table``, as text."""
+    pairs = pa.table({c: pc.cast(table.column(c), pa.string()) for c in ("s", "r")})
+    return pairs.group_by(["s", "r"]).aggregate([])

@@ -17,7 +17,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from linkage.fuzzy.grams import as_jamo
-from linkage.keys.linkage_key import hmac_pads, hmac_sql, quote, recipe_message_sql
+from linkage.keys.batch_hmac import hmac_sha256_column
+from linkage.keys.linkage_key import SEPARATOR, quote
 
 #: Characters of a ``~tail`` part: a Korean RRN's last seven digits (sex digit and serial),
 #: which survive a typo in its birth-date digits.
@@ -56,24 +57,20 @@ def part_values(values: pa.Table, part: str) -> pa.Array:
 
 def blocking_keys(values: pa.Table, project_key: bytes,
                   rules: Sequence[tuple[str, ...]]) -> pa.Table:
-    """One 32-byte key column per rule, null where any part is missing."""
-    parts = sorted({p for rule in rules for p in rule})
-    table = pa.table([part_values(values, p) for p in parts], names=parts)
-    ipad, opad = hmac_pads(project_key)
-    selects = []
+    """One 32-byte key column per rule, null where any part is missing: the HMAC of the
+    rule's tag and its parts as an exact linkage key's message is built
+    (:func:`linkage.keys.linkage_key.linkage_key`), hashed a whole column at a time."""
+    separator = pa.scalar(SEPARATOR.encode(), pa.binary())
+    parts = {p: pc.cast(part_values(values, p), pa.binary())
+             for p in sorted({p for rule in rules for p in rule})}
+    columns = {}
     for rule in rules:
-        missing = " or ".join(f"{quote(p)} is null" for p in rule)
-        tag = b"pseudolink/v1/block/" + rule_name(rule).encode("utf-8")
-        selects.append(f"case when {missing} then null else "
-                       f"{hmac_sql(recipe_message_sql(tag, rule))} end "
-                       f"as {quote(column_name(rule))}")
-    con = duckdb.connect()
-    try:
-        con.register("v", table)
-        return con.sql(f"select {', '.join(selects)} from v",
-                       params={"ipad": ipad, "opad": opad}).to_arrow_table()
-    finally:
-        con.close()
+        tag = pa.scalar(b"pseudolink/v1/block/" + rule_name(rule).encode("utf-8"), pa.binary())
+        # Null where any part is null (emit_null), as a key is.
+        messages = pc.binary_join_element_wise(tag, *(parts[p] for p in rule), separator)
+        columns[column_name(rule)] = hmac_sha256_column(project_key, messages).cast(
+            pa.binary())
+    return pa.table(columns)
 
 
 @dataclass

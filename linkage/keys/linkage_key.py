@@ -1,10 +1,12 @@
-"""Linkage keys: HMAC-SHA256 under the project key, computed over whole columns in DuckDB.
+"""Linkage keys: HMAC-SHA256 under the project key.
 
 A key is ``HMAC(project_key, recipe.tag || 0x1F || v1 || 0x1F || v2 ...)`` over the
-normalised values. The recipe tag keeps keys of different recipes unrelated. DuckDB has
-``sha256`` but no ``hmac``, so HMAC is spelt out from its definition (RFC 2104):
-``sha256((K ^ opad) || sha256((K ^ ipad) || message))``, with K padded to the 64-byte block.
-A test holds the SQL to Python's :mod:`hmac` on random input.
+normalised values. The recipe tag keeps keys of different recipes unrelated. This module
+holds the reference definition, one record at a time; whole columns are hashed by
+:mod:`linkage.keys.batch_hmac`, and where an engine's SQL has ``sha256`` but no ``hmac``
+(Spark), HMAC is spelt out from its definition (RFC 2104) with :func:`hmac_pads`:
+``sha256((K ^ opad) || sha256((K ^ ipad) || message))``, K padded to the 64-byte block.
+Tests hold every form to Python's :mod:`hmac`.
 """
 
 from __future__ import annotations
@@ -28,25 +30,10 @@ def linkage_key(project_key: bytes, tag: bytes, values: Sequence[str]) -> bytes:
 
 
 def hmac_pads(project_key: bytes) -> tuple[bytes, bytes]:
-    """(K ^ ipad, K ^ opad), the two constants the SQL form needs."""
+    """(K ^ ipad, K ^ opad), the two constants an SQL form of HMAC needs."""
     key = project_key if len(project_key) <= BLOCK else hashlib.sha256(project_key).digest()
     key = key.ljust(BLOCK, b"\x00")
     return bytes(b ^ 0x36 for b in key), bytes(b ^ 0x5C for b in key)
-
-
-def hmac_sql(message_sql: str, inner_param: str = "$ipad", outer_param: str = "$opad") -> str:
-    """A DuckDB expression giving the 32-byte HMAC (BLOB) of a BLOB expression."""
-    return (f"unhex(sha256({outer_param} || unhex(sha256({inner_param} || ({message_sql})))))")
-
-
-def recipe_message_sql(tag: bytes, columns: Sequence[str]) -> str:
-    """The message of a recipe as a DuckDB BLOB expression over quoted column names."""
-    parts = " || ".join(f"chr(31) || {quote(c)}" for c in columns)
-    return f"{sql_blob(tag)} || encode({parts})"
-
-
-def sql_blob(data: bytes) -> str:
-    return f"from_hex('{data.hex()}')"
 
 
 def quote(identifier: str) -> str:

@@ -42,15 +42,19 @@ def test_batch_hmac_on_hangul_sliced_and_chunked_input():
         _reference(key, chunked.to_pylist())
 
 
-def test_duckdb_fallback_gives_the_same_keys():
+def test_fallback_gives_the_same_keys(monkeypatch):
+    """Where the helper could not be built, the column is hashed all the same: the same
+    bytes, nulls kept, slices and chunks read at their offsets."""
     key = os.urandom(32)
-    messages = pa.array([b"a", None, "홍길동".encode(), b"x" * 200], pa.binary())
-    assert batch_hmac._duckdb_hmac(key, pc_large(messages)).to_pylist() == \
-        batch_hmac.hmac_sha256_column(key, messages).to_pylist()
-
-
-def pc_large(array: pa.Array) -> pa.Array:
-    return array.cast(pa.large_binary())
+    messages = pa.array([b"a", None, "홍길동".encode(), b"x" * 200, b""] * 3, pa.binary())
+    native = batch_hmac.hmac_sha256_column(key, messages.slice(2, 9)).to_pylist()
+    monkeypatch.setattr(batch_hmac, "_hmac_batch", None)
+    assert batch_hmac.hmac_sha256_column(key, messages.slice(2, 9)).to_pylist() == native \
+        == _reference(key, messages.slice(2, 9).to_pylist())
+    chunked = pa.chunked_array([messages.slice(0, 4), messages.slice(4, 11)])
+    assert batch_hmac.hmac_sha256_column(key, chunked).to_pylist() == \
+        _reference(key, chunked.to_pylist())
+    assert batch_hmac.hmac_sha256_column(key, chunked).type == batch_hmac.DIGEST_TYPE
 
 
 def test_native_hmac_is_built_where_the_project_is_installed():

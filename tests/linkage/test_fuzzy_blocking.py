@@ -15,13 +15,35 @@ import pytest
 
 import anonymize
 import linkage
-from linkage.fuzzy.blocking import part_values
+from linkage.fuzzy.blocking import blocking_keys, column_name, part_values
+from linkage.keys.linkage_key import linkage_key
 from tests.linkage.conftest import PASSPHRASE, fuzzy_project
 
 
 def test_tail_part_is_the_last_seven_characters():
     values = pa.table({"rrn": ["8001011234567", None]})
     assert part_values(values, "rrn~tail").to_pylist() == ["1234567", None]
+
+
+def test_a_blocking_key_is_the_keyed_hash_of_its_rule_and_parts():
+    """Each rule's key is HMAC(project key, rule tag, its parts) built as a linkage key's
+    message is, so the key manager compares keys it cannot invert; no key where a part is
+    missing (a record then meets no one under that rule)."""
+    values = pa.table({"name": ["홍길동", None, "Émile", ""],
+                       "dob": ["1980-01-01", "1975-05-05", None, "1999-01-01"],
+                       "rrn": ["8001011234567", "7505052345678", None, "9901011234567"]})
+    rules = [("dob", "name~initial"), ("rrn~tail",), ("name", "dob~year")]
+    key = bytes(range(32))
+    keys = blocking_keys(values, key, rules)
+    assert keys.column_names == [column_name(r) for r in rules]
+    for rule in rules:
+        tag = b"pseudolink/v1/block/" + "+".join(rule).encode()
+        parts = [part_values(values, p).to_pylist() for p in rule]
+        expected = [None if None in row else linkage_key(key, tag, list(row))
+                    for row in zip(*parts, strict=True)]
+        assert keys.column(column_name(rule)).to_pylist() == expected
+    assert keys.column("block:rrn~tail")[2].as_py() is None
+    assert keys.column("block:dob+name~initial")[1].as_py() is None
 
 
 def test_a_spec_may_block_on_the_tail_and_the_default_rules_do(tmp_path):

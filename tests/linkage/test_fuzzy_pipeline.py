@@ -38,6 +38,16 @@ def test_fuzzy_mode_finds_typo_pairs_at_high_precision(fuzzy_run):
     assert quality.precision >= 0.995
 
 
+def test_quality_refuses_crosswalks_that_do_not_hold_the_linked_serials(fuzzy_run):
+    """Crosswalks swapped between the holders name none of the linked serials: the
+    evaluation says so, rather than reporting a recall of nothing."""
+    root, source, keys, manifest, _, _, crosswalks = fuzzy_run
+    swapped = {"ssis": crosswalks["building"], "building": crosswalks["ssis"]}
+    with pytest.raises(linkage.LinkageError, match=r"linked serials are in no crosswalk"):
+        linkage.evaluate_linkage(root / "km" / "linkmap.age", swapped,
+                                 source / "truth.parquet", keys, PASSPHRASE, manifest)
+
+
 def test_fuzzy_keys_file_holds_no_plaintext_identifier(fuzzy_run):
     _, source, keys, _, out, *_ = fuzzy_run
     table = linkage.read_envelope(out / "ssis.keys.age", keys, "keymanager", PASSPHRASE)

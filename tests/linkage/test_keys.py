@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import shutil
 
-import duckdb
 import pyarrow as pa
 import pyrage
 import pytest
@@ -16,7 +13,6 @@ from hypothesis import strategies as st
 import linkage
 from linkage.engines import get_engine
 from linkage.keys import secret_file
-from linkage.keys.linkage_key import hmac_pads, hmac_sql
 from linkage.keys.party import secret_path
 from linkage.spec import Recipe
 from tests.linkage.conftest import PASSPHRASE
@@ -113,19 +109,6 @@ def test_creating_the_same_project_again_reuses_it(world):
 
 
 text = st.text(alphabet=st.sampled_from("가각간홍길동김철수abcXYZ019 -\x1f"), max_size=12)
-
-
-@settings(max_examples=40, deadline=None)
-@given(key=st.binary(min_size=32, max_size=32), messages=st.lists(text, min_size=1,
-                                                                    max_size=5))
-def test_duckdb_hmac_equals_python_hmac(key, messages):
-    ipad, opad = hmac_pads(key)
-    got = duckdb.sql(
-        f"select {hmac_sql('encode(m)')} from (select unnest($ms::varchar[]) as m)",
-        params={"ipad": ipad, "opad": opad, "ms": messages},
-    ).fetchall()
-    assert [bytes(row[0]) for row in got] == [
-        hmac.new(key, m.encode(), hashlib.sha256).digest() for m in messages]
 
 
 @settings(max_examples=25, deadline=None)
