@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 from linkage.spec import Recipe
 
 if TYPE_CHECKING:
+    from linkage.fuzzy.blocking import Candidates
     from linkage.fuzzy.link import FuzzyOutcome
     from linkage.fuzzy.params import FuzzyParams
     from linkage.prepare import PrepareJob, PrepareTotals
@@ -177,6 +178,17 @@ class Engine(ABC):
             with atomic_path(linkmap) as tmp:
                 pq.write_table(table, tmp, compression=COMPRESSION["linkmap"])
         return result
+
+    def candidate_pairs(self, left: pa.Table, right: pa.Table,
+                        rules: Sequence[tuple[str, ...]], max_block_pairs: int
+                        ) -> Candidates:
+        """Fuzzy mode: the distinct pairs of rows of two holders' keys tables that share a
+        blocking key under some rule, ordered (left, right); blocks of more than
+        ``max_block_pairs`` pairs skipped and counted. This default joins them in this
+        process with DuckDB, where the in-process strategy holds both tables anyway."""
+        from linkage.engines.duckdb_blocking import candidate_pairs
+
+        return candidate_pairs(left, right, rules, max_block_pairs)
 
     def compare_pairs(self, left: pa.Table, right: pa.Table,
                       fields: Mapping[str, Sequence[str]], li: np.ndarray, ri: np.ndarray,

@@ -24,7 +24,7 @@ from linkage.engines.base import ReviewRequest
 from linkage.envelope import COMPRESSION, open_envelopes_to, seal_file
 from linkage.errors import LinkageError
 from linkage.files import atomic_path
-from linkage.fuzzy.blocking import Candidates, candidate_pairs, column_name
+from linkage.fuzzy.blocking import Candidates, column_name
 from linkage.fuzzy.bloom import Filters, from_arrow
 from linkage.fuzzy.params import FuzzyParams, params_for
 from linkage.fuzzy.resolve import best_per_right, greedy_one_to_one
@@ -125,7 +125,8 @@ def score_candidates(left: pa.Table, right: pa.Table, params: FuzzyParams,
     compute = get_engine(engine)
     timings: dict[str, float] = {}
     start = time.perf_counter()
-    candidates = candidate_pairs(left, right, params.blocking, params.max_block_pairs)
+    candidates = compute.candidate_pairs(left, right, params.blocking,
+                                         params.max_block_pairs)
     timings["blocking"] = time.perf_counter() - start
     fields = {kind: encoding.columns for kind, encoding in params.fields.items()}
     filters: list[dict[str, Filters]] = [

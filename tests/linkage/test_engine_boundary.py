@@ -9,12 +9,6 @@ from pathlib import Path
 import linkage
 
 ENGINE_LIBRARIES = {"duckdb", "pyspark"}
-#: Modules still holding engine work of their own, each with what is left to move.
-NOT_YET_MOVED = {
-    # candidate_pairs: fuzzy blocking's joins for the in-process strategy, to become an
-    # engine method (Spark's executors already block in linkage/engines/spark_fuzzy.py).
-    "fuzzy/blocking.py",
-}
 
 
 def _engine_imports(path: Path) -> set[str]:
@@ -35,7 +29,7 @@ def test_no_module_outside_the_engines_imports_an_engine_library():
     importing = {path.relative_to(root).as_posix(): _engine_imports(path)
                  for path in root.rglob("*.py")
                  if "engines" not in path.relative_to(root).parts}
-    assert {name for name, found in importing.items() if found} == NOT_YET_MOVED
+    assert {name for name, found in importing.items() if found} == set()
 
 
 def test_the_scan_sees_every_way_of_importing(tmp_path):

@@ -10,7 +10,6 @@ import pytest
 import anonymize
 import linkage
 from linkage.fuzzy import params_for
-from linkage.fuzzy.blocking import candidate_pairs
 from linkage.fuzzy.link import score_candidates
 from linkage.fuzzy.prepare import encode_identifiers
 from tests.linkage.conftest import PASSPHRASE, fuzzy_project, prepared_by_row
@@ -49,7 +48,8 @@ def test_spark_comparison_gives_the_same_levels_and_links_as_duckdb(spark_engine
     linked = set(zip(duck.candidates.left[duck.kept].tolist(),
                      duck.candidates.right[duck.kept].tolist(), strict=True))
     assert len(linked & truth) >= 0.9 * len(people)
-    cands = candidate_pairs(left, right, params.blocking, params.max_block_pairs)
+    cands = spark_engine.candidate_pairs(left, right, params.blocking,
+                                         params.max_block_pairs)
     assert np.array_equal(cands.left, duck.candidates.left)
 
 
