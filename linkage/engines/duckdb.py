@@ -16,8 +16,7 @@ from linkage.engines.base import BAD_SERIAL, Engine, MatchResult
 from linkage.engines.resources import out_of_memory, stage_budget, threads
 from linkage.errors import LinkageError, SerialMismatch
 from linkage.files import atomic_path
-from linkage.keys.batch_hmac import hmac_sha256_column
-from linkage.keys.linkage_key import SEPARATOR, quote
+from linkage.keys.linkage_key import linkage_key_column, quote
 from linkage.scratch import private_dir
 from linkage.sinks import WriteBehind
 from linkage.spec import Recipe
@@ -38,18 +37,12 @@ class DuckDBEngine(Engine):
 
     def linkage_keys(self, values: pa.Table, project_key: bytes,
                      recipes: Sequence[Recipe]) -> pa.Table:
-        # Arrow joins each recipe's message column (null where a field is null, as
-        # emit_null does); OpenSSL hashes the whole column.
-        separator = pa.scalar(SEPARATOR.encode(), pa.binary())
-        out = {}
-        for recipe in recipes:
-            fields = [pc.cast(values.column(f), pa.binary()) for f in recipe.fields]
-            tag = pa.scalar(recipe.tag, pa.binary())
-            messages = pc.binary_join_element_wise(tag, *fields, separator)
-            # Plain binary, as every engine gives: keys files must not depend on the engine.
-            out[recipe.name] = hmac_sha256_column(project_key, messages,
-                                                  self.threads or threads()).cast(pa.binary())
-        return pa.table(out)
+        # Arrow joins each recipe's message column (null where a field is null); OpenSSL
+        # hashes the whole column. Plain binary, as every engine gives: keys files must not
+        # depend on the engine.
+        return pa.table({recipe.name: linkage_key_column(
+            project_key, recipe.tag, [values.column(f) for f in recipe.fields],
+            self.threads or threads()) for recipe in recipes})
 
     def match(self, keys: Mapping[str, pa.Table], recipes: Sequence[str]) -> MatchResult:
         con = duckdb.connect()

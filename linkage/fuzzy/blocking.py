@@ -16,8 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from linkage.fuzzy.grams import as_jamo
-from linkage.keys.batch_hmac import hmac_sha256_column
-from linkage.keys.linkage_key import SEPARATOR
+from linkage.keys.linkage_key import linkage_key_column
 
 #: Characters of a ``~tail`` part: a Korean RRN's last seven digits (sex digit and serial),
 #: which survive a typo in its birth-date digits.
@@ -59,16 +58,12 @@ def blocking_keys(values: pa.Table, project_key: bytes,
     """One 32-byte key column per rule, null where any part is missing: the HMAC of the
     rule's tag and its parts as an exact linkage key's message is built
     (:func:`linkage.keys.linkage_key.linkage_key`), hashed a whole column at a time."""
-    separator = pa.scalar(SEPARATOR.encode(), pa.binary())
-    parts = {p: pc.cast(part_values(values, p), pa.binary())
-             for p in sorted({p for rule in rules for p in rule})}
+    parts = {p: part_values(values, p) for p in sorted({p for rule in rules for p in rule})}
     columns = {}
     for rule in rules:
-        tag = pa.scalar(b"pseudolink/v1/block/" + rule_name(rule).encode("utf-8"), pa.binary())
-        # Null where any part is null (emit_null), as a key is.
-        messages = pc.binary_join_element_wise(tag, *(parts[p] for p in rule), separator)
-        columns[column_name(rule)] = hmac_sha256_column(project_key, messages).cast(
-            pa.binary())
+        tag = b"pseudolink/v1/block/" + rule_name(rule).encode("utf-8")
+        columns[column_name(rule)] = linkage_key_column(project_key, tag,
+                                                        [parts[p] for p in rule])
     return pa.table(columns)
 
 

@@ -15,6 +15,11 @@ import hashlib
 import hmac
 from collections.abc import Sequence
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from linkage.keys.batch_hmac import hmac_sha256_column
+
 SEPARATOR = "\x1f"  # ASCII unit separator: cannot occur in a normalised value
 BLOCK = 64
 
@@ -27,6 +32,16 @@ def linkage_key(project_key: bytes, tag: bytes, values: Sequence[str]) -> bytes:
     """
     message = tag + (SEPARATOR + SEPARATOR.join(values)).encode("utf-8")
     return hmac.new(project_key, message, hashlib.sha256).digest()
+
+
+def linkage_key_column(project_key: bytes, tag: bytes, parts: Sequence[pa.Array],
+                       threads: int | None = None) -> pa.Array:
+    """:func:`linkage_key` over whole columns (binary): each row's parts, null where any
+    part is null, hashed by :mod:`linkage.keys.batch_hmac`."""
+    messages = pc.binary_join_element_wise(
+        pa.scalar(tag, pa.binary()), *(pc.cast(p, pa.binary()) for p in parts),
+        pa.scalar(SEPARATOR.encode(), pa.binary()))
+    return hmac_sha256_column(project_key, messages, threads).cast(pa.binary())
 
 
 def hmac_pads(project_key: bytes) -> tuple[bytes, bytes]:
