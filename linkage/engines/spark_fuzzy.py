@@ -51,7 +51,7 @@ from linkage.fuzzy.scoring import (
     distinct_patterns,
     field_similarity,
     fit_em_patterns,
-    mutual_best_probability,
+    fit_mutual_best,
     similarity_levels,
     weight_histogram,
 )
@@ -364,7 +364,10 @@ def fuzzy_link(spark: SparkSession, keys: Mapping[str, Path], params: FuzzyParam
         resolved_counts[pid] = count
     n_resolved = int(resolved_counts.sum())
     expected_matches = model.lam * int(n_candidates)
-    probability, share = mutual_best_probability(weight, expected_matches, n_resolved)
+    among = fit_mutual_best(model, patterns, resolved_counts,
+                            expected_matches=expected_matches,
+                            iterations=params.em_iterations)
+    probability = among.score(patterns)[1]
     plausible = probability >= params.min_probability
     likely = candidate_probability >= params.min_probability
     conflicts = int((pattern_counts[likely] - resolved_counts[likely]).sum())
@@ -429,7 +432,8 @@ def fuzzy_link(spark: SparkSession, keys: Mapping[str, Path], params: FuzzyParam
                       "estimated_recall": round(threshold.estimated_recall, 6),
                       "target_precision": params.target_precision},
         "mutual_best_pairs": n_resolved,
-        "match_share_among_mutual_best": round(share, 6),
+        "match_share_among_mutual_best": round(among.lam, 6),
+        "mutual_best_model": among.to_dict(params.levels),
         "plausible_pairs": int(resolved_counts[plausible].sum()),
         "one_to_one_conflicts": conflicts,
         "weight_histogram": weight_histogram(weight, counts=pattern_counts),

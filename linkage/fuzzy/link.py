@@ -32,9 +32,10 @@ from linkage.fuzzy.review import keep_state, open_decisions, review_state_path, 
 from linkage.fuzzy.scoring import (
     choose_threshold,
     comparison_levels,
-    fit_em,
+    fit_em_patterns,
+    fit_mutual_best,
     level_frequencies,
-    mutual_best_probability,
+    pattern_index,
     random_baselines,
     weight_histogram,
 )
@@ -150,21 +151,27 @@ def score_candidates(left: pa.Table, right: pa.Table, params: FuzzyParams,
     n_levels = len(params.levels) + 1
     random_levels = comparison_levels(filters[0], filters[1], fields, random_li, random_ri,
                                       params.levels, baselines)
-    model = fit_em(levels, n_levels, list(fields), expected_matches=expected,
-                   u_start=level_frequencies(random_levels, n_levels),
-                   max_matches=most,
-                   iterations=params.em_iterations)
-    weight, candidate_probability = model.score(levels)
+    # The distinct comparison patterns (what EM runs over), and each pair's pattern.
+    patterns, inverse, pattern_counts = pattern_index(levels)
+    model = fit_em_patterns(patterns, pattern_counts, n_levels, list(fields),
+                            expected_matches=expected,
+                            u_start=level_frequencies(random_levels, n_levels),
+                            max_matches=most, iterations=params.em_iterations)
+    pattern_weight, pattern_probability = model.score(patterns)
+    weight, candidate_probability = pattern_weight[inverse], pattern_probability[inverse]
     timings["em"] = time.perf_counter() - start
     start = time.perf_counter()
     # One-to-one first (or many-to-one), over every candidate: a pair kept is the best for
     # its records. Nearly every true match is such a pair and most candidates are not, so
-    # the prior odds of a match among kept pairs are far higher than among all candidates
-    # (lambda): the model's probability is re-based on that share before the threshold.
+    # a match is likelier among the kept pairs than among all candidates: the model is
+    # fitted again on them (same m, their own u and lambda) before the threshold.
     resolve = best_per_right if params.cardinality == "many_to_one" else greedy_one_to_one
     resolved = resolve(candidates.left, candidates.right, weight)
     expected_matches = model.lam * len(candidates)
-    probability, share = mutual_best_probability(weight, expected_matches, len(resolved))
+    survivors = np.bincount(inverse[resolved], minlength=len(patterns))
+    among = fit_mutual_best(model, patterns, survivors, expected_matches=expected_matches,
+                            iterations=params.em_iterations)
+    probability = among.score(patterns)[1][inverse]
     plausible = resolved[probability[resolved] >= params.min_probability]
     # Pairs the candidate-level model found likely but that lost to a better pair.
     conflicts = len(np.setdiff1d(np.flatnonzero(candidate_probability >= params.min_probability),
@@ -194,7 +201,8 @@ def score_candidates(left: pa.Table, right: pa.Table, params: FuzzyParams,
                       "estimated_recall": round(threshold.estimated_recall, 6),
                       "target_precision": params.target_precision},
         "mutual_best_pairs": len(resolved),
-        "match_share_among_mutual_best": round(share, 6),
+        "match_share_among_mutual_best": round(among.lam, 6),
+        "mutual_best_model": among.to_dict(params.levels),
         "plausible_pairs": len(plausible),
         "one_to_one_conflicts": conflicts,
         "weight_histogram": weight_histogram(weight),

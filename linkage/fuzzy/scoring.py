@@ -145,22 +145,64 @@ def fit_em(levels: np.ndarray, n_levels: int, fields: list[str], *, expected_mat
     than the smaller has records, and without the cap EM can settle on "agrees on the
     blocking key" (every candidate of a large block) as the match class.
     """
-    patterns, counts = np.unique(levels, axis=0, return_counts=True)
+    patterns, _, counts = pattern_index(levels)
     return fit_em_patterns(patterns, counts, n_levels, fields,
                            expected_matches=expected_matches, u_start=u_start,
                            max_matches=max_matches, iterations=iterations,
                            tolerance=tolerance)
 
 
+#: Up to this many possible patterns, they are counted in one array indexed by pattern.
+DENSE_PATTERNS = 1 << 22
+
+
+def pattern_index(levels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct rows of ``levels`` (comparison patterns) in ``np.unique(axis=0)``'s
+    order, the pattern of each row, and how many rows have each.
+
+    Each row is read as one number, its levels (-1 upwards) the digits: numbers sort as the
+    rows do, so the order is ``np.unique``'s. Sorting rows as records took a minute at 15
+    million candidate pairs; counting numbers takes a second or two.
+
+    >>> patterns, inverse, counts = pattern_index(np.array([[1, -1], [0, 2], [1, -1]]))
+    >>> patterns.tolist(), inverse.tolist(), counts.tolist()
+    ([[0, 2], [1, -1]], [1, 0, 1], [1, 2])
+    """
+    levels = np.asarray(levels, dtype=np.int8)
+    pairs, fields = levels.shape
+    base = int(levels.max(initial=0)) + 2
+    if pairs == 0 or base ** fields >= 1 << 62:
+        patterns, inverse, counts = np.unique(levels, axis=0, return_inverse=True,
+                                              return_counts=True)
+        return patterns.reshape(-1, fields), inverse.reshape(-1), counts
+    key = np.zeros(pairs, dtype=np.int64)
+    for f in range(fields):
+        key *= base
+        key += levels[:, f] + 1
+    if base ** fields <= DENSE_PATTERNS:
+        every = np.bincount(key, minlength=base ** fields)
+        keys = np.flatnonzero(every)
+        lookup = np.zeros(base ** fields, dtype=np.int64)
+        lookup[keys] = np.arange(len(keys))
+        inverse, counts = lookup[key], every[keys]
+    else:
+        keys, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
+    patterns = np.empty((len(keys), fields), dtype=np.int8)
+    for f in reversed(range(fields)):
+        patterns[:, f] = keys % base - 1
+        keys = keys // base
+    return patterns, inverse.reshape(-1), counts
+
+
 def distinct_patterns(patterns: np.ndarray, counts: np.ndarray
                       ) -> tuple[np.ndarray, np.ndarray]:
     """Distinct comparison patterns (rows) with their counts, in the order :func:`fit_em`
-    takes them (``np.unique``'s): an engine that counted them elsewhere, in any order, gets
-    the very same model from :func:`fit_em_patterns`."""
+    takes them (:func:`pattern_index`'s): an engine that counted them elsewhere, in any
+    order, gets the very same model from :func:`fit_em_patterns`."""
     patterns = np.asarray(patterns, dtype=np.int8).reshape(len(counts), -1)
-    unique, inverse = np.unique(patterns, axis=0, return_inverse=True)
+    unique, inverse, _ = pattern_index(patterns)
     total = np.zeros(len(unique), dtype=np.int64)
-    np.add.at(total, inverse.reshape(-1), np.asarray(counts, dtype=np.int64))
+    np.add.at(total, inverse, np.asarray(counts, dtype=np.int64))
     return unique, total
 
 
@@ -205,23 +247,52 @@ def fit_em_patterns(patterns: np.ndarray, counts: np.ndarray, n_levels: int,
     return Model(list(fields), m, u, lam, iteration, converged)
 
 
-def mutual_best_probability(weight: np.ndarray, expected_matches: float, mutual_best: int
-                            ) -> tuple[np.ndarray, float]:
-    """Match probability of pairs kept one-to-one, and the match share behind it.
+#: How many pairs' worth of the candidates' non-match shares (u) the non-matches among the
+#: mutual-best pairs start from: until that many of them say otherwise, they are taken to
+#: look like the candidates' non-matches.
+MUTUAL_BEST_PRIOR_PAIRS = 1_000.0
 
-    Among candidates the prior odds are lambda's; among the ``mutual_best`` pairs left after
-    one-to-one resolution, which hold nearly every true match and few non-matches, they are
-    ``expected_matches`` out of ``mutual_best``. The weight (the evidence) is the same.
 
-    >>> p, share = mutual_best_probability(np.array([-1.0, 10.0]), 990, 1000)
-    >>> share, bool(p[0] > 0.97), bool(p[1] > 0.999)
-    (0.99, True, True)
-    >>> p, _ = mutual_best_probability(np.array([-1.0]), 100, 1000)
-    >>> bool(p[0] < 0.06)
-    True
+def fit_mutual_best(model: Model, patterns: np.ndarray, counts: np.ndarray, *,
+                    expected_matches: float, prior_pairs: float = MUTUAL_BEST_PRIOR_PAIRS,
+                    iterations: int = 200, tolerance: float = 1e-7) -> Model:
+    """The model among the mutual-best pairs (``counts``: how many of them have each of the
+    distinct ``patterns``): the same m, with u and lambda fitted again by EM on them.
+
+    Nearly every true match is a mutual-best pair, so m (how matches compare) holds there
+    too, and the share of matches is far higher than among all candidates. But the
+    non-matches that survive one-to-one are not a fair sample of the non-matches: a record
+    with no true partner keeps its most alike candidate, such as a relative at the same
+    address, so an exact address or a half-alike name is commoner among them than u says.
+    Scored with the candidates' u, such a pair would borrow the odds of the true pairs
+    around it. u starts from the candidates' as ``prior_pairs`` pairs' worth of evidence,
+    so a handful of survivors (every record partnered, as in FEBRL4) cannot pull it away.
     """
-    share = float(np.clip(expected_matches / max(mutual_best, 1), 1e-9, 1 - 1e-6))
-    return 1.0 / (1.0 + np.exp2(-(weight + np.log2(share / (1 - share))))), share
+    counts = np.asarray(counts, dtype=np.float64)
+    n_fields, n_levels = model.m.shape
+    present = patterns >= 0
+    onehot = np.zeros((len(patterns), n_fields, n_levels))
+    rows, cols = np.nonzero(present)
+    onehot[rows, cols, patterns[rows, cols]] = 1.0
+    total = max(counts.sum(), 1.0)
+    log_m = np.log(model.m)
+    prior = model.u * max(prior_pairs, 1e-9)
+    u = model.u.copy()
+    lam = float(np.clip(expected_matches / total, 1e-6, 1 - 1e-6))
+    converged = False
+    iteration = 0
+    for iteration in range(1, iterations + 1):  # noqa: B007
+        log_ratio = np.einsum("pfl,fl->p", onehot, log_m - np.log(u))
+        p = 1.0 / (1.0 + np.exp(-(log_ratio + np.log(lam / (1 - lam)))))
+        new_u = np.einsum("p,pfl->fl", counts * (1 - p), onehot) + prior
+        new_u /= new_u.sum(axis=1, keepdims=True)
+        new_lam = float(np.clip((counts * p).sum() / total, 1e-9, 1 - 1e-9))
+        change = max(np.abs(new_u - u).max(), abs(new_lam - lam))
+        u, lam = new_u, new_lam
+        if change < tolerance:
+            converged = True
+            break
+    return Model(list(model.fields), model.m, u, lam, iteration, converged)
 
 
 @dataclass(frozen=True)
@@ -261,10 +332,12 @@ def choose_threshold_counts(weight: np.ndarray, probability: np.ndarray,
     """:func:`choose_threshold` over distinct weights and how many pairs have each, as an
     engine that keeps the pairs elsewhere counts them: the same threshold.
 
-    A pair's probability is a function of its weight, so pairs of one weight are alike
-    and only their number matters. The running precision is summed one pair at a time,
-    as ``np.cumsum`` does over the pairs (in chunks: memory stays flat), so the comparisons
-    against the target are the same floating-point comparisons.
+    A pair's weight and probability are functions of its comparison pattern, so pairs of
+    one pattern are alike and only their number matters (two patterns of exactly equal
+    weight are taken in the order given, not interleaved as pairs may be). The running
+    precision is summed one pair at a time, as ``np.cumsum`` does over the pairs (in
+    chunks: memory stays flat), so the comparisons against the target are the same
+    floating-point comparisons.
     """
     weight, probability = np.asarray(weight, np.float64), np.asarray(probability, np.float64)
     counts = np.asarray(counts, np.int64)

@@ -7,15 +7,22 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from linkage.fuzzy import scoring
 from linkage.fuzzy.scoring import (
+    Model,
     choose_threshold,
     choose_threshold_counts,
     distinct_patterns,
     fit_em,
     fit_em_patterns,
-    mutual_best_probability,
+    fit_mutual_best,
     weight_histogram,
 )
+
+
+def _probability(weight: np.ndarray) -> np.ndarray:
+    """A match probability that rises with the weight, as the model's does."""
+    return 1.0 / (1.0 + np.exp2(-(weight + 1.0)))
 
 
 def _levels(seed: int, pairs: int = 5_000) -> np.ndarray:
@@ -57,11 +64,11 @@ def test_threshold_from_weight_counts_is_the_threshold_over_every_pair(target):
     # Few distinct weights, many pairs each: ties everywhere, as patterns give.
     distinct = np.round(rng.normal(5, 6, 60), 3)
     weight = distinct[rng.integers(0, len(distinct), 20_000)]
-    probability, _ = mutual_best_probability(weight, 8_000, len(weight))
+    probability = _probability(weight)
     expected = choose_threshold(weight, probability, target_precision=target,
                                 min_probability=0.5, expected_total=8_000)
     values, counts = np.unique(weight, return_counts=True)
-    value_probability, _ = mutual_best_probability(values, 8_000, len(weight))
+    value_probability = _probability(values)
     got = choose_threshold_counts(values, value_probability, counts, target_precision=target,
                                   min_probability=0.5, expected_total=8_000, chunk=977)
     assert (got.weight, got.probability, got.estimated_precision) == (
@@ -75,3 +82,70 @@ def test_threshold_from_counts_accepts_nothing_when_no_pair_is_likely_enough():
                                   target_precision=0.99, min_probability=0.5,
                                   expected_total=10)
     assert got.weight == np.inf and got.estimated_recall == 0.0
+
+
+def _three_fields() -> Model:
+    """A candidates' model over name, phone and address (levels: below, half alike, exact)
+    as a million people give it: an exact address is rare among candidate non-matches."""
+    m = np.array([[0.01, 0.04, 0.95], [0.03, 0.01, 0.96], [0.02, 0.03, 0.95]])
+    u = np.array([[0.90, 0.02, 0.08], [0.98, 0.01, 0.01], [0.80, 0.19, 0.01]])
+    return Model(["name", "phone", "address"], m, u, 0.03, 10, True)
+
+
+def _one_share(model: Model, patterns: np.ndarray, matches: float, pairs: float) -> np.ndarray:
+    """The re-basing this replaced: the candidates' weights, at one match share over all
+    mutual-best pairs."""
+    share = matches / pairs
+    weight, _ = model.score(patterns)
+    return 1 / (1 + np.exp2(-(weight + np.log2(share / (1 - share)))))
+
+
+def test_a_pair_mutual_best_for_want_of_a_partner_is_not_lent_the_true_pairs_odds():
+    # Issue 18, a million people: records with no true partner keep their most alike
+    # candidate, often someone at the same address. One was 이은진 / 이은순: the same
+    # address, names half alike, phones different, no RRN. Weighed with the candidates' u
+    # at one share over all mutual-best pairs, it linked (the one false pair of 500,541).
+    model = _three_fields()
+    patterns = np.array([[2, 2, 2],    # true pairs
+                         [1, 2, 2],    # true pairs with a name typo
+                         [0, 0, 2],    # strangers at one address
+                         [1, 0, 2],    # relatives at one address: the false pair's
+                         [0, 0, 0]], dtype=np.int8)
+    survivors = np.array([10_000, 300, 5_000, 200, 4_500])
+    matches = 10_300.0
+    before = _one_share(model, patterns, matches, survivors.sum())
+    assert before[3] > 0.5  # the case is not vacuous: it linked
+    among = fit_mutual_best(model, patterns, survivors, expected_matches=matches)
+    _, probability = among.score(patterns)
+    assert probability[3] < 0.5, "a relative at the same address linked"
+    assert (probability[:2] > 0.99).all() and (probability[2:] < 0.5).all()
+    assert among.lam == pytest.approx(matches / survivors.sum(), rel=0.01)
+    assert np.array_equal(among.m, model.m)  # how matches compare is unchanged
+
+
+def test_when_every_record_has_a_partner_the_few_weak_true_pairs_still_link():
+    # FEBRL4: all 5,000 mutual-best pairs are true, two of them agreeing only on surname
+    # and address. A handful of survivors must not refit u around themselves.
+    model = _three_fields()
+    patterns = np.array([[2, 2, 2], [1, 0, 2]], dtype=np.int8)
+    survivors = np.array([4_998, 2])
+    among = fit_mutual_best(model, patterns, survivors, expected_matches=5_000.0)
+    _, probability = among.score(patterns)
+    assert (probability > 0.9).all()
+
+
+@pytest.mark.parametrize("dense", [True, False])
+def test_patterns_counted_as_numbers_are_numpys_distinct_rows(monkeypatch, dense):
+    # The model's input must not depend on how the patterns were counted: the same rows,
+    # order, inverse and counts as np.unique over the rows, missing levels (-1) included.
+    if not dense:
+        monkeypatch.setattr(scoring, "DENSE_PATTERNS", 0)
+    levels = _levels(7, pairs=20_000)
+    levels[::7, 0] = 6
+    patterns, inverse, counts = scoring.pattern_index(levels)
+    expected, expected_inverse, expected_counts = np.unique(
+        levels, axis=0, return_inverse=True, return_counts=True)
+    assert np.array_equal(patterns, expected) and patterns.dtype == np.int8
+    assert np.array_equal(inverse, expected_inverse.reshape(-1))
+    assert np.array_equal(counts, expected_counts)
+    assert np.array_equal(patterns[inverse], levels)
