@@ -10,8 +10,8 @@ import anonymize
 import linkage
 from anonymize import synthetic_release
 from anonymize.synth import NumericRange, dp_mst
-from anonymize.synth.dp_mst import DISCOVERY, _discover_bands, bound_rows_per_person
 from anonymize.synth.constraints import Constraints
+from anonymize.synth.dp_mst import DISCOVERY, _discover_bands, bound_rows_per_person
 from linkage.synthdata.buildings import STRUCTURES, USES
 from linkage.synthdata.welfare import BENEFIT_TYPES
 
