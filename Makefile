@@ -79,9 +79,14 @@ bench-sysdeps:
 demo: install
 	$(VENV)/bin/pseudolink demo --people $(PEOPLE)
 
+# Two workers (pytest-xdist); tests that start Spark or a JupyterHub share one worker, in
+# turn (tests/conftest.py groups them). TEST_WORKERS=0 runs the suite in one process.
+TEST_WORKERS ?= 2
+PYTEST_PARALLEL = -n $(TEST_WORKERS) --dist loadgroup
+
 test: install-test sysdeps room
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest $(PYTEST_PARALLEL)
 
 $(VENV)/.installed-bench: $(VENV)/.installed-test pyproject.toml
 	$(PIP) install -e '.[test,bench]'
@@ -108,7 +113,7 @@ test-min: sysdeps room
 	$(MIN_VENV)/bin/pip -q --disable-pip-version-check install torch==2.13.0
 	$(MIN_VENV)/bin/pip -q --disable-pip-version-check install -c ci/minimum-versions.txt -e '.[test]'
 	$(MIN_VENV)/bin/pip -q --disable-pip-version-check install --no-deps 'pycanon>=1.3.6'
-	PATH=$(CURDIR)/$(MIN_VENV)/bin:$$PATH $(MIN_VENV)/bin/pytest
+	PATH=$(CURDIR)/$(MIN_VENV)/bin:$$PATH $(MIN_VENV)/bin/pytest $(PYTEST_PARALLEL)
 
 lint: install-test
 	$(VENV)/bin/ruff check .

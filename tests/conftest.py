@@ -53,3 +53,38 @@ def fresh_postgres_database(prefix: str = "pseudolink_test") -> Iterator[str]:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist (`make test` runs two workers), each worker gets a temp directory
+    of its own: tests that look for what a killed stage left in the temp directory (scratch,
+    Spark's local dirs) must see their own stages' leftovers, not the other worker's. And
+    the worker's environment is made a serial run's."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return
+    import shutil
+    import tempfile
+
+    # xdist hands its workers COLUMNS=80, which Rich's consoles freeze at import; a serial
+    # run has none, and tests that pass their own width through the environment rely on it.
+    os.environ.pop("COLUMNS", None)
+    os.environ.pop("LINES", None)
+    own = tempfile.mkdtemp(prefix=f"pltest-{worker}-")
+    os.environ["TMPDIR"] = own
+    os.environ["SPARK_LOCAL_DIRS"] = own
+    tempfile.tempdir = None  # gettempdir() reads TMPDIR again
+    config.add_cleanup(lambda: shutil.rmtree(own, ignore_errors=True))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests that start JVMs (Spark) or a JupyterHub run on one worker, one at a time: two
+    standalone clusters or two hubs at once would only compete for the two cores and for
+    memory (`--dist loadgroup` keeps a group on one worker)."""
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if item.get_closest_marker("spark") or "spark" in item.nodeid.lower() \
+                or fixtures & {"spark_cluster", "spark_engine"}:
+            item.add_marker(pytest.mark.xdist_group("spark"))
+        elif item.nodeid.startswith("tests/analysis_env/test_room_"):
+            item.add_marker(pytest.mark.xdist_group("room"))
