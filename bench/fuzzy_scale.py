@@ -5,6 +5,11 @@ and precision >= 0.995 on 10% identifier errors (issue 4); and beside Splink on 
 generated plaintext, pseudolink's F1 at least Splink's and its wall time at most 2x Splink's
 (issue 18). ``BENCH_PEOPLE`` sets the size (default 1,000,000 people).
 
+Issue 21: pseudolink's side also runs pinned (taskset, ``PSEUDOLINK_THREADS``) to one core
+and to every core, one after the other, for each fuzzy stage's speed-up (prepare: reading,
+normalising and the keyed Bloom encodings; link: blocking, comparison, EM, one-to-one),
+recorded under ``core_scaling``; ``BENCH_SCALING=0`` skips it.
+
 The parent generates the registers once; each side then runs in its own child process, one
 after the other, so each peak memory (the child's own ``ru_maxrss``, that is VmHWM) holds
 that side only and neither side's time includes the generator. Both sides get the same
@@ -39,6 +44,9 @@ HOLDERS = ("ssis", "building")
 # The street address as an identifier of both holders, as Splink gets it.
 ADDRESS = {"ssis": "address", "building": "address"}
 TIME_RATIO = 2.0
+SCALING = os.environ.get("BENCH_SCALING", "1") == "1"
+#: Issue 21's target for each stage's speed-up from one core to two.
+SPEEDUP_TARGET = 1.8
 
 
 def cpu_seconds() -> float:
@@ -140,12 +148,18 @@ def run_splink(source: Path, work: Path) -> dict:
             "recall": round(recall, 5), "f1": round(f1(precision, recall), 5)}
 
 
-def side(name: str, source: Path, work: Path) -> dict:
+def side(name: str, source: Path, work: Path, cores: int | None = None) -> dict:
     """Run one side in a fresh interpreter; its figures from the JSON line it prints, with
-    the machine's load average (other work on the shared cores) before and after."""
+    the machine's load average (other work on the shared cores) before and after.
+    ``cores`` pins it to that many CPUs (taskset) with as many threads."""
     load = os.getloadavg()[0]
-    done = subprocess.run([sys.executable, __file__, "--side", name, "--source", str(source),
-                           "--work", str(work)], capture_output=True, text=True, check=False)
+    env, pin = None, []
+    if cores is not None:
+        env = {**os.environ, "PSEUDOLINK_THREADS": str(cores)}
+        pin = ["taskset", "-c", ",".join(str(c) for c in range(cores))]
+    done = subprocess.run([*pin, sys.executable, __file__, "--side", name, "--source",
+                           str(source), "--work", str(work)], capture_output=True, text=True,
+                          check=False, env=env)
     if done.returncode:
         raise SystemExit(f"{name} failed ({done.returncode}):\n{done.stdout[-3000:]}"
                          f"{done.stderr[-3000:]}")
@@ -155,6 +169,31 @@ def side(name: str, source: Path, work: Path) -> dict:
           f"P {figures['precision']:.4f} R {figures['recall']:.4f} F1 {figures['f1']:.4f}",
           flush=True)
     return figures
+
+
+def core_scaling(source: Path, work: Path) -> dict:
+    """pseudolink's fuzzy stages alone on one core, then on every core (issue 21)."""
+    cores = os.cpu_count() or 1
+    runs = {n: side("pseudolink", source, work / f"pseudolink-{n}-cores", cores=n)
+            for n in (1, cores)}
+    stages = {}
+    for group in ("stages", "link_stages"):
+        for stage in runs[1][group]:
+            one, every = runs[1][group][stage], runs[cores][group][stage]
+            stages[stage] = {"seconds_1_core": one, f"seconds_{cores}_cores": every,
+                             "speedup": round(one / every, 2) if every else None}
+    return {"cores": cores, "stages": stages, "speedup_target": SPEEDUP_TARGET,
+            "all_stages_meet_target": all((s["speedup"] or 0) >= SPEEDUP_TARGET
+                                          for s in stages.values()),
+            "note": "link's stages (blocking, comparison, em, resolve) are parts of link"}
+
+
+def _scaling_summary(scaling: dict | None) -> str:
+    if not scaling:
+        return ""
+    return (f"; fuzzy 1->{scaling['cores']} core speed-ups: "
+            + ", ".join(f"{name} {figures['speedup']}"
+                        for name, figures in scaling["stages"].items()))
 
 
 def main() -> None:
@@ -171,6 +210,7 @@ def main() -> None:
     generation = time.perf_counter() - began
     ours = side("pseudolink", source, work / "pseudolink")
     theirs = side("splink", source, work / "splink")
+    scaling = core_scaling(source, work) if SCALING else None
     shutil.rmtree(work, ignore_errors=True)
 
     records = ours["records"]
@@ -202,6 +242,7 @@ def main() -> None:
                  f"{'/'.join(map(str, ours['load_average_1min']))}, Splink "
                  f"{'/'.join(map(str, theirs['load_average_1min']))}"
                  + (" (loaded: both times inflated)" if loaded else "")
+                 + _scaling_summary(scaling)
                  + (f"; missed: {', '.join(verdict)}" if verdict else "")),
         target=("1M x 1M fuzzy linkage < 15 min and < 8 GiB peak on 2 cores, recall >= 0.99 "
                 "and precision >= 0.995 on 10% identifier errors (issue 4); beside Splink on "
@@ -214,6 +255,7 @@ def main() -> None:
                  "identifiers": "name, rrn, dob (building: from its rrn), phone, address; "
                                 "both sides",
                  "pseudolink": ours, "time_ratio_to_splink": round(ratio, 3),
+                 **({"core_scaling": scaling} if scaling else {}),
                  "f1_minus_splink": round(exact_f1(ours) - exact_f1(theirs), 7),
                  "cpu_ratio_to_splink": round(ours["cpu_seconds"] / theirs["cpu_seconds"], 3),
                  "load": ("2 cores shared with other helpers' work during the run; each "

@@ -197,14 +197,17 @@ class Engine(ABC):
         ``(left[li[k]], right[ri[k]])`` on the holders' Bloom-filter columns.
 
         Every engine must give the numpy levels byte for byte; this default computes them
-        in this process, which is where a one-machine engine does its work anyway.
+        in this process, which is where a one-machine engine does its work anyway, on as
+        many threads as the machine gives a stage (``PSEUDOLINK_THREADS``).
         """
+        from linkage.engines.resources import threads
         from linkage.fuzzy.bloom import from_arrow
         from linkage.fuzzy.scoring import comparison_levels
 
         columns = [c for cs in fields.values() for c in cs]
         filters = [{c: from_arrow(t.column(c)) for c in columns} for t in (left, right)]
-        return comparison_levels(filters[0], filters[1], fields, li, ri, cuts, baselines)
+        return comparison_levels(filters[0], filters[1], fields, li, ri, cuts, baselines,
+                                 workers=threads())
 
     def fuzzy_link_files(self, keys: Mapping[str, Path], params: FuzzyParams,
                          linkmap: Path | None, review: ReviewRequest | None = None

@@ -10,6 +10,7 @@ pairs have only a few thousand patterns.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,6 +19,8 @@ from linkage.fuzzy.bloom import Filters, dice
 
 MISSING = -1
 PAIR_CHUNK = 2_000_000
+#: Fewer pairs than this per thread are compared on one: threads would cost more than they save.
+MIN_THREAD_PAIRS = 100_000
 
 
 def similarity_levels(sims: np.ndarray, cuts: Sequence[float], baseline: float = 0.0
@@ -59,17 +62,34 @@ def field_similarity(left: Mapping[str, Filters], right: Mapping[str, Filters],
 
 def comparison_levels(left: Mapping[str, Filters], right: Mapping[str, Filters],
                       fields: Mapping[str, Sequence[str]], li: np.ndarray, ri: np.ndarray,
-                      cuts: Sequence[float], baselines: Mapping[str, float] | None = None
-                      ) -> np.ndarray:
+                      cuts: Sequence[float], baselines: Mapping[str, float] | None = None,
+                      *, workers: int = 1) -> np.ndarray:
     """``(pairs, fields)`` int8 levels (``fields``: field -> its filter columns), computed in
-    chunks to bound memory."""
+    chunks to bound memory.
+
+    With ``workers`` > 1 the chunks run on that many threads (numpy's gathers, AND, popcount
+    and sums release the GIL), each chunk ``PAIR_CHUNK / workers`` pairs, so the memory in
+    flight is what one thread's chunk holds; each writes its own rows of the result, so
+    the levels are the same whatever the threads.
+    """
     baselines = baselines or {}
     out = np.empty((len(li), len(fields)), dtype=np.int8)
-    for start in range(0, len(li), PAIR_CHUNK):
-        stop = start + PAIR_CHUNK
+    workers = max(1, min(int(workers), -(-len(li) // MIN_THREAD_PAIRS)))
+    step = max(PAIR_CHUNK // workers, 1)
+
+    def chunk(start: int) -> None:
+        stop = start + step
         for f, (name, columns) in enumerate(fields.items()):
             sims = field_similarity(left, right, columns, li[start:stop], ri[start:stop])
             out[start:stop, f] = similarity_levels(sims, cuts, baselines.get(name, 0.0))
+
+    starts = range(0, len(li), step)
+    if workers == 1:
+        for start in starts:
+            chunk(start)
+    else:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="compare") as pool:
+            list(pool.map(chunk, starts))  # a chunk's error is raised here
     return out
 
 

@@ -149,3 +149,36 @@ def test_patterns_counted_as_numbers_are_numpys_distinct_rows(monkeypatch, dense
     assert np.array_equal(inverse, expected_inverse.reshape(-1))
     assert np.array_equal(counts, expected_counts)
     assert np.array_equal(patterns[inverse], levels)
+
+
+def test_comparison_on_several_threads_gives_the_levels_of_one(monkeypatch):
+    """Issue 21: the chunks of the candidate pairs are compared on several threads, each
+    writing its own rows; the levels must be the same, chunk edges and missing filters
+    included."""
+    from linkage.fuzzy.bloom import Filters
+
+    rng = np.random.default_rng(5)
+    n = 300
+
+    def filters() -> Filters:
+        words = rng.integers(0, 2 ** 63, (n, 4), dtype=np.uint64)
+        return Filters(words, np.bitwise_count(words).sum(axis=1).astype(np.int64),
+                       rng.random(n) > 0.1)
+
+    left = {"a": filters(), "b": filters(), "c": filters()}
+    right = {"a": filters(), "b": filters(), "c": filters()}
+    # Near-copies, so that every level is reached, not only the bottom ones.
+    right["a"].words[:] = left["a"].words ^ (rng.random((n, 4)) < 0.02).astype(np.uint64)
+    right["a"].counts[:] = np.bitwise_count(right["a"].words).sum(axis=1)
+    fields = {"name": ["a", "b"], "phone": ["c"]}
+    li, ri = rng.integers(0, n, 10_007), rng.integers(0, n, 10_007)
+    li[:3000] = ri[:3000]
+    cuts = (1.0, 0.85, 0.7, 0.6, 0.5, 0.3)
+    monkeypatch.setattr(scoring, "PAIR_CHUNK", 1_000)
+    monkeypatch.setattr(scoring, "MIN_THREAD_PAIRS", 10)
+    one = scoring.comparison_levels(left, right, fields, li, ri, cuts, {"name": 0.3})
+    assert len(np.unique(one[:, 0])) >= 4  # the levels are spread, so the test can fail
+    for workers in (2, 3, 16):
+        many = scoring.comparison_levels(left, right, fields, li, ri, cuts, {"name": 0.3},
+                                         workers=workers)
+        assert np.array_equal(one, many), workers
