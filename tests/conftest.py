@@ -8,8 +8,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
+from hypothesis import settings
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+# Property tests check what holds, not how fast: Hypothesis's 200 ms deadline per example
+# would fail one on a stall of the shared cores (two workers, servers beside them).
+settings.register_profile("suite", deadline=None)
+settings.load_profile("suite")
 # The suite's Spark JVMs start without a class-data-sharing archive, as they always did, and
 # write none into the user's cache; tests/linkage/test_spark_startup.py tries the archive
 # in processes of its own.

@@ -21,6 +21,11 @@ from anonymize.dp.statistics import (
 )
 
 RUNS = 200
+#: Runs of a query that answers one cell: its coverage is judged on these alone, and at 200
+#: runs the 0.90-0.99 band failed by chance in about 1 % of suites (the discrete count's
+#: interval covers 0.962, so 199 of 200 happens); at 1,000 the band is >= 4.6 standard
+#: deviations from every query's coverage. Grouped queries have many cells per run.
+SINGLE_CELL_RUNS = 1_000
 SCHEMA = DPSchema(bounds={"age": (0, 100), "income": (0.0, 100.0)},
                   keys={"sido": ["서울", "부산", "대구"], "sex": ["F", "M"]})
 
@@ -74,7 +79,7 @@ def test_true_value_inside_the_95_percent_interval_90_to_99_percent_of_the_time(
     expected = truth(people, query)
     data = bound_contributions(people, "link_id", 1)
     hits = total = 0
-    for _ in range(RUNS):
+    for _ in range(RUNS if len(expected) > 1 else SINGLE_CELL_RUNS):
         answer = dp_query(data, query, SCHEMA)
         if answer.rows is not None:
             lower = np.array([r["lower"] for r in answer.rows])
@@ -140,9 +145,11 @@ def test_noise_scale_follows_epsilon_and_bounds(people):
 
 def test_empirical_noise_matches_the_stated_scale(people):
     answers = [dp_query(people, DPQuery("sum", epsilon=0.5, column="age"), SCHEMA).value
-               for _ in range(RUNS)]
-    # Laplace(b) has standard deviation b * sqrt(2); b = 100 / 0.5.
-    assert np.std(answers) == pytest.approx(200 * np.sqrt(2), rel=0.25)
+               for _ in range(2_000)]
+    # Laplace(b) has standard deviation b * sqrt(2); b = 100 / 0.5. Over 2,000 answers the
+    # sample's deviation is within about 2.5 % of it (one standard deviation), so 15 % is
+    # six of them (200 answers within 25 % failed about 2 suites in 1,000).
+    assert np.std(answers) == pytest.approx(200 * np.sqrt(2), rel=0.15)
 
 
 @pytest.mark.parametrize("statistic,column", [

@@ -76,10 +76,16 @@ def test_a_dp_release_of_data_without_a_person_key_is_refused():
 
 def test_a_declared_person_key_bounds_rows_and_is_never_modelled():
     data = _victim_data(100, 1).rename(columns={"link_id": "person"})
-    out = synthetic_release(data, 500, synthesizer="dp-mst", epsilon=1.0, seed=1,
-                            enforce=False, domains=DOMAINS, person_key="person")
-    assert "person" not in out.data.columns and "person" in out.dropped
-    assert float((out.data["kind"] == "rare").mean()) < 0.05
+    shares = []
+    for seed in range(40):
+        out = synthetic_release(data, 500, synthesizer="dp-mst", epsilon=1.0, seed=seed,
+                                enforce=False, domains=DOMAINS, person_key="person")
+        assert "person" not in out.data.columns and "person" in out.dropped
+        shares.append(float((out.data["kind"] == "rare").mean()))
+    # The noise is OpenDP's (no seed fixes it): one release at or above 0.05 happened in
+    # about 1 of 600, so one release cannot be the test. Unbounded, every release gave the
+    # rare level about 0.2; bounded, 4,400 releases had a 99th percentile of 0.044.
+    assert np.mean(shares) < 0.03, shares
 
 
 # -- 2. a gate that protects each person ---------------------------------------------------

@@ -59,6 +59,15 @@ def test_a_spec_may_block_on_the_tail_and_the_default_rules_do(tmp_path):
     assert ("rrn~tail", "name~first") in params_for(linkage.ProjectSpec.load(path)).blocking
 
 
+#: Projects the planted pairs are linked in, each with its own keys: whether a pair this
+#: weak clears the threshold depends on the key (its salted name filters), so one project
+#: missed one of them in about 1 run of 20 (790 runs: about 1 % of pairs missed).
+MISTYPED_PROJECTS = 20
+#: Misses allowed over those projects (120 planted pairs): more than 10 had a chance of
+#: about 1e-6 at that rate; without the rrn~tail rule all 120 are missed.
+MISTYPED_MISSES = 10
+
+
 @pytest.fixture(scope="module")
 def mistyped(tmp_path_factory, party_keys):
     root = tmp_path_factory.mktemp("blocking")
@@ -78,6 +87,16 @@ def mistyped(tmp_path_factory, party_keys):
         building.at[row, "owner_phone"] = None
     pq.write_table(pa.Table.from_pandas(building, preserve_index=False),
                    source / "building.parquet")
+    wanted = set(truth[truth["building_record_id"].isin(
+        building.loc[chosen, "record_id"])].itertuples(index=False, name=None))
+    runs = [_link_mistyped(source, party_keys, root / f"project-{n}")
+            for n in range(MISTYPED_PROJECTS)]
+    return runs, wanted, building.loc[chosen]
+
+
+def _link_mistyped(source, party_keys, root) -> tuple[linkage.LinkReport, set]:
+    """One project over ``source``: its link report and the (ssis, building) record pairs
+    it linked."""
     manifest, keys = fuzzy_project(source, party_keys, root)
     out = root / "exchange"
     crosswalks = {h: linkage.prepare(manifest, h, source / f"{h}.parquet", out, keys,
@@ -94,16 +113,19 @@ def mistyped(tmp_path_factory, party_keys):
     for row in linkmap.to_pylist():
         sides.setdefault(row["link_id"], {})[row["holder"]] = serial[row["holder"]][
             row["serial"]]
-    found = {(s["ssis"], s["building"]) for s in sides.values()}
-    wanted = set(truth[truth["building_record_id"].isin(
-        building.loc[chosen, "record_id"])].itertuples(index=False, name=None))
-    return report, found, wanted, building.loc[chosen]
+    return report, {(s["ssis"], s["building"]) for s in sides.values()}
 
 
 def test_rrn_mistyped_in_its_birth_date_still_links(mistyped):
-    report, found, wanted, changed = mistyped
+    runs, wanted, changed = mistyped
     assert len(wanted) == 6
     assert pc.sum(pa.array(changed["owner_phone"].isna())).as_py() == 6
     # Before the rrn~tail rule these pairs were no candidates at all.
-    assert report.fuzzy["candidates_per_rule"]["rrn~tail+name~first"] > 0
-    assert wanted <= found, sorted(wanted - found)
+    assert all(report.fuzzy["candidates_per_rule"]["rrn~tail+name~first"] > 0
+               for report, _ in runs)
+    missed = [sorted(wanted - found) for _, found in runs]
+    assert sum(map(len, missed)) <= MISTYPED_MISSES, missed
+    # No planted pair is lost under most keys: a pair missed in most projects is a rule
+    # that no longer reaches it, not a key that put it near the threshold.
+    for pair in wanted:
+        assert sum(pair in m for m in missed) <= MISTYPED_PROJECTS // 4, (pair, missed)

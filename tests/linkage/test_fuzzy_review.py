@@ -347,15 +347,28 @@ def test_decisions_applied_on_spark_link_what_duckdb_links(reviewed, band_on_eac
     _, runs = band_on_each_engine
     issued, issued_keys, _ = runs["spark"]
     rng = np.random.default_rng(11)
+    # Random answers, but one linked pair rejected by every holder and another pair
+    # confirmed, read off the key manager's state: which pairs the random answers hit
+    # depends on the run's key (about 1 run in 150 had no rejection or no confirmation).
+    state = pq.read_table(review.review_state_path(issued_keys, manifest.id)).to_pylist()
+    linked = _linked_serial_pairs(manifest, issued / "km" / "linkmap.age", issued_keys)
+    real = sorted({(e["left_serial"], e["right_serial"]) for e in state if not e["decoy"]})
+    rejected = next(p for p in real if p in linked)
+    confirmed = next(p for p in real if p != rejected)
+    fixed = {(e["holder"], e["review_id"]): "non-match" if pair == rejected else "match"
+             for e in state if (pair := (e["left_serial"], e["right_serial"]))
+             in (rejected, confirmed) and not e["decoy"]}
     sealed = []
     for holder in ("ssis", "building"):
         listing = review.review_path(issued / "km", holder)
         sheet = review.review_sheet(manifest, holder, listing, issued_keys, PASSPHRASE)
         answers = tmp_path / f"{holder}.parquet"
+        drawn = rng.choice(["match", "non-match", ""], sheet.num_rows, p=[0.5, 0.3, 0.2])
         pq.write_table(pa.table({
             "review_id": sheet.column("review_id"),
-            "decision": rng.choice(["match", "non-match", ""], sheet.num_rows,
-                                   p=[0.5, 0.3, 0.2]).tolist()}), answers)
+            "decision": [fixed.get((holder, rid), said) for rid, said in
+                         zip(sheet.column("review_id").to_pylist(), drawn, strict=True)]}),
+            answers)
         sealed.append(review.seal_decisions(manifest, holder, listing, answers,
                                             tmp_path / "back", issued_keys, PASSPHRASE))
     results = {}
@@ -376,6 +389,15 @@ def test_decisions_applied_on_spark_link_what_duckdb_links(reviewed, band_on_eac
     assert applied["rejected"] > 0 and applied["confirmed"] > 0
     assert applied["links_removed"] > 0
     assert results["spark"] == results["duckdb"]
+
+
+def _linked_serial_pairs(manifest, linkmap: Path, keys: Path) -> set[tuple[str, str]]:
+    """(ssis serial, building serial) of each two-record cluster of a link map."""
+    clusters: dict[str, dict[str, str]] = {}
+    for row in linkage.read_envelope(linkmap, keys, "agency", PASSPHRASE,
+                                     manifest).to_pylist():
+        clusters.setdefault(row["link_id"], {})[row["holder"]] = row["serial"]
+    return {(c["ssis"], c["building"]) for c in clusters.values() if len(c) == 2}
 
 
 def _engine_keys(tmp_path: Path) -> tuple[object, dict[str, Path]]:
