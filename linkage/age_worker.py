@@ -1,12 +1,13 @@
 """The byte work of an envelope (age encryption, its tar stream, SHA-256), in or out of
 process.
 
-pyrage holds the GIL while it encrypts or decrypts, so two envelopes opened in two
-threads take as long as one after the other. A stage that opens or seals several large
-envelopes (link's keys files, combine's link map and payloads, prepare's two halves)
-runs each in a worker process instead: this file run as a script (``python
-age_worker.py``), which imports nothing of ``linkage`` (starting it costs a few hundredths
-of a second, not the half second of the package's imports).
+The age encryption itself (:mod:`linkage.age_v1`) runs on several threads. What stays on
+one core per file is Python's share of the work: SHA-256 of the ciphertext before a
+decryption, and the tar stream. A stage that opens or seals several large envelopes
+(link's keys files, combine's link map and payloads, prepare's two halves) runs each in a
+worker process, so that those shares run side by side too: this file run as a script
+(``python age_worker.py``), which imports nothing of ``linkage`` (starting it costs a few
+hundredths of a second, not the half second of the package's imports).
 
 The worker gets its request as one JSON line on stdin (an identity travels there, never
 on the command line, where ``ps`` would show it; a decryption may start without it, check
@@ -33,9 +34,14 @@ import subprocess
 import sys
 import tarfile
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, BinaryIO
 
-import pyrage
+if __package__:
+    from linkage import age_v1
+else:  # the worker process: its own folder, not the package (see above)
+    sys.path.append(os.path.dirname(os.path.abspath(__file__)))
+    import age_v1
 
 #: Reads of data being hashed or sealed: large enough that Python's overhead disappears.
 CHUNK = 8 << 20
@@ -46,12 +52,12 @@ MAX_MANIFEST_BYTES = 1 << 20
 
 
 class Refused(Exception):
-    """The file is not what its header promised: raised inside pyrage's decryption loop to
+    """The file is not what its header promised: raised inside the decryption loop to
     stop it, or before it starts. The message names the file and is safe to show."""
 
 
 class NotForUs(Exception):
-    """pyrage could not decrypt: not encrypted to this identity, altered, or not age."""
+    """Could not decrypt: not encrypted to this identity, altered, or not age."""
 
 
 def sha256_file(path: str, offset: int = 0, size: int | None = None) -> str:
@@ -89,8 +95,7 @@ class TarStream(io.RawIOBase):
                             b"\0" * (-size % tarfile.BLOCKSIZE)]
         # End of archive: two zero blocks, padded to a whole record as tarfile writes it.
         self._parts.append(b"\0" * tarfile.RECORDSIZE)
-        # The current chunk and how much of it was handed out: slicing the rest off at every
-        # call would copy the chunk again and again (pyrage reads 64 KiB at a time).
+        # The current header or padding and how much of it was handed out.
         self._buffer = memoryview(b"")
         self._used = 0
 
@@ -104,9 +109,12 @@ class TarStream(io.RawIOBase):
                 self._buffer = memoryview(part)
                 self._parts.pop(0)
             else:
-                self._buffer = memoryview(part.read(CHUNK))
-                if not self._buffer:
-                    self._parts.pop(0)
+                # A file member is read straight into the caller's buffer: no copy here.
+                count = part.readinto(target)
+                if count:
+                    return count
+                self._parts.pop(0)
+                continue
             self._used = 0
         count = min(len(target), len(self._buffer) - self._used)
         target[:count] = self._buffer[self._used:self._used + count]
@@ -116,21 +124,48 @@ class TarStream(io.RawIOBase):
 
 class HashingWriter(io.RawIOBase):
     """Writes through to ``out`` and hashes what passes: the ciphertext's digest and size
-    without reading the file back."""
+    without reading the file back. Writes of :data:`OVERLAP_BYTES` or more are hashed on a
+    second thread while they are written (both release the GIL): SHA-256 is what bounds
+    sealing a large file once encryption runs on threads."""
 
     def __init__(self, out: BinaryIO) -> None:
         self._out = out
         self.digest = hashlib.sha256()
         self.size = 0
+        self._hasher: ThreadPoolExecutor | None = None
 
     def writable(self) -> bool:
         return True
 
     def write(self, data) -> int:
-        self.digest.update(data)
         self.size += len(data)
-        self._out.write(data)
+        _hash_and_write(self, self.digest, data, self._out)
         return len(data)
+
+    def close(self) -> None:
+        if self._hasher is not None:
+            self._hasher.shutdown()
+        super().close()
+
+
+#: Below this, handing the hash to another thread costs more than it saves.
+OVERLAP_BYTES = 1 << 20
+
+
+def _hash_and_write(owner: Any, digest: Any, data, out: BinaryIO) -> None:
+    """``digest.update(data)`` and ``out.write(data)``, side by side when ``data`` is
+    large; both are done when this returns (the caller may reuse its buffer)."""
+    if len(data) < OVERLAP_BYTES:
+        digest.update(data)
+        out.write(data)
+        return
+    if owner._hasher is None:
+        owner._hasher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sha256")
+    hashed = owner._hasher.submit(digest.update, data)
+    try:
+        out.write(data)
+    finally:
+        hashed.result()
 
 
 def _padded(size: int) -> int:
@@ -149,6 +184,7 @@ class BoundedTar(io.RawIOBase):
         self.members: list[tuple[str, int, int]] = []  # name, offset of data, size
         self._end = limit
         self.data_digest = hashlib.sha256()
+        self._hasher: ThreadPoolExecutor | None = None
 
     def writable(self) -> bool:
         return True
@@ -166,10 +202,18 @@ class BoundedTar(io.RawIOBase):
         if len(self.members) == 2:
             _, offset, size = self.members[1]
             low, high = max(start, offset), min(self._written, offset + size)
+            if low < high and high - low == count:
+                _hash_and_write(self, self.data_digest, data, self._out)
+                return count
             if low < high:
                 self.data_digest.update(memoryview(data)[low - start:high - start])
         self._out.write(data)
         return count
+
+    def close(self) -> None:
+        if self._hasher is not None:
+            self._hasher.shutdown()
+        super().close()
 
     def _parse(self) -> None:
         while len(self.members) < 2:
@@ -205,31 +249,33 @@ def check_ciphertext(path: str, size: int, sha256: str) -> None:
                       "replaced)")
 
 
-def decrypt(path: str, identity: pyrage.x25519.Identity, limit: int, plain_path: str
+def decrypt(path: str, identity: str, limit: int, plain_path: str, threads: int = 1
             ) -> tuple[list[tuple[str, int, int]], str]:
-    """Decrypt ``path`` to the tar file ``plain_path`` with a cap on every member:
-    (the members found, the data member's SHA-256)."""
+    """Decrypt ``path`` with ``identity`` (an ``AGE-SECRET-KEY-1...`` string) to the tar
+    file ``plain_path`` with a cap on every member: (the members found, the data member's
+    SHA-256)."""
     with open(path, "rb") as source, open(plain_path, "wb") as out:
         sink = BoundedTar(out, path, limit)
         try:
-            pyrage.decrypt_io(source, sink, [identity])
+            age_v1.decrypt(source, sink, age_v1.identity_key(identity), threads)
         except Refused:
             raise
-        except (pyrage.DecryptError, OSError):
-            # pyrage reports a damaged stream as OSError, a foreign recipient as
-            # DecryptError.
+        except age_v1.AgeError:
             raise NotForUs(path) from None
+        finally:
+            sink.close()
     return sink.members, sink.data_digest.hexdigest()
 
 
-def encrypt(manifest: bytes, data_path: str, recipient: pyrage.x25519.Recipient,
-            out_path: str) -> tuple[int, str]:
-    """Encrypt the tar of ``manifest`` and the file ``data_path`` to ``out_path``:
-    (ciphertext size, its SHA-256), hashed as it is written."""
+def encrypt(manifest: bytes, data_path: str, recipient: str, out_path: str,
+            threads: int = 1) -> tuple[int, str]:
+    """Encrypt the tar of ``manifest`` and the file ``data_path`` to ``recipient`` (an
+    ``age1...`` string) at ``out_path``: (ciphertext size, its SHA-256), hashed as it is
+    written."""
     with open(data_path, "rb") as data, open(out_path, "wb") as out:
         stream = TarStream([(MANIFEST_MEMBER, manifest), (DATA_MEMBER, data)])
-        sink = HashingWriter(out)
-        pyrage.encrypt_io(stream, sink, [recipient])
+        with HashingWriter(out) as sink:
+            age_v1.encrypt(stream, sink, [age_v1.recipient_key(recipient)], threads)
     return sink.size, sink.digest.hexdigest()
 
 
@@ -247,13 +293,13 @@ def _work(request: dict[str, Any], stdin: BinaryIO, stdout: BinaryIO
             if not line:
                 return None  # the caller gave up (its keys did not unlock)
             identity = json.loads(line)["identity"]
-        members, digest = decrypt(request["path"], pyrage.x25519.Identity.from_str(identity),
-                                  request["limit"], request["plain_path"])
+        members, digest = decrypt(request["path"], identity, request["limit"],
+                                  request["plain_path"], request.get("threads", 1))
         return {"members": members, "data_sha256": digest}
     if request["op"] == "encrypt":
         size, digest = encrypt(request["manifest"].encode("utf-8"), request["data_path"],
-                               pyrage.x25519.Recipient.from_str(request["recipient"]),
-                               request["out_path"])
+                               request["recipient"], request["out_path"],
+                               request.get("threads", 1))
         return {"size": size, "sha256": digest}
     raise ValueError(f"unknown operation {request['op']!r}")
 

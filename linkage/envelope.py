@@ -186,11 +186,12 @@ def seal_file(path: str | Path, data_path: str | Path, *, kind: str,
             answer = age_worker.run({
                 "op": "encrypt", "manifest": canonical_json(manifest).decode("utf-8"),
                 "data_path": str(data_path), "recipient": recipient.age_recipient,
-                "out_path": str(tmp)})
+                "out_path": str(tmp), "threads": _age_threads()})
             size, ciphertext_sha256 = answer["size"], answer["sha256"]
         else:
             size, ciphertext_sha256 = age_worker.encrypt(
-                canonical_json(manifest), str(data_path), recipient.recipient(), str(tmp))
+                canonical_json(manifest), str(data_path), recipient.age_recipient, str(tmp),
+                _age_threads())
         header = {
             "format": HEADER_FORMAT, "kind": kind, "project": project.id,
             "binding": project.binding, "key_version": project.key_version,
@@ -421,12 +422,14 @@ def _decrypted(path: Path, reader: PartySecret | PendingSecret, header: Envelope
                     "op": "decrypt", "path": str(path),
                     "size": header.ciphertext_size, "sha256": header.ciphertext_sha256,
                     "limit": header.ciphertext_size, "plain_path": str(plain_path),
+                    "threads": _age_threads(),
                 }).finish(lambda: str(_secret(reader).identity))
                 members = [tuple(m) for m in answer["members"]]
                 digest = answer["data_sha256"]
             else:
-                members, digest = age_worker.decrypt(str(path), _secret(reader).identity,
-                                                     header.ciphertext_size, str(plain_path))
+                members, digest = age_worker.decrypt(
+                    str(path), str(_secret(reader).identity), header.ciphertext_size,
+                    str(plain_path), _age_threads())
         except _Refused as exc:
             raise LinkageError(str(exc)) from None
         except NotForUs:
@@ -525,6 +528,13 @@ def open_envelope_to(path: str | Path, reader: PartySecret | PendingSecret,
     return manifest, dest
 
 
+def _age_threads() -> int:
+    """Threads for one file's age encryption: the stage's (``PSEUDOLINK_THREADS``)."""
+    from linkage.engines.resources import threads
+
+    return threads()
+
+
 def use_workers(paths: Sequence[str | Path]) -> bool:
     """Whether to open or seal these files in worker processes, side by side: more than
     one file, more than one core for the stage (``PSEUDOLINK_THREADS``), and enough bytes
@@ -545,7 +555,7 @@ def open_envelopes_to(items: Sequence[tuple[str | Path, str, Iterable[str], str 
                       ) -> list[tuple[dict[str, Any], Path]]:
     """:func:`open_envelope_to` over ``(path, expected kind, allowed senders, dest)`` items,
     results in their order; large ones side by side in worker processes, one per core
-    (pyrage holds the GIL, so threads alone would decrypt one file after the other).
+    (each file's SHA-256 and tar parsing hold one core's GIL: see :mod:`linkage.age_worker`).
 
     Each file is checked as one opened alone is (header, then ciphertext digest, then
     decryption), and the first refusal in item order is raised once all have stopped.
