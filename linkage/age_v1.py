@@ -176,7 +176,7 @@ def _stream(source: BinaryIO, sink: BinaryIO, aead: ChaCha20Poly1305, threads: i
     # over its cap) stops the work after 64 KiB. Then three buffers turn over: one being
     # read into, one whose tasks run, one whose results are being written (its tasks are
     # done, so it may be refilled next).
-    buffers = [bytearray(batch_bytes) for _ in range(3)]
+    buffers: list[bytearray | None] = [None, None, None]  # made when first needed
     batch = _read_into(source, bytearray(unit))
     if not batch and not empty_ok:
         raise AgeError("age payload: missing (the file ends after its header)")
@@ -186,7 +186,13 @@ def _stream(source: BinaryIO, sink: BinaryIO, aead: ChaCha20Poly1305, threads: i
     pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="age")
     try:
         for turn in itertools.count():
-            ahead = _read_into(source, buffers[turn % 3]) if full else memoryview(b"")
+            if full:
+                buffer = buffers[turn % 3]
+                if buffer is None:
+                    buffer = buffers[turn % 3] = bytearray(batch_bytes)
+                ahead = _read_into(source, buffer)
+            else:
+                ahead = memoryview(b"")
             last = not ahead
             running = []
             for start in range(0, max(len(batch), 1), task_bytes):
