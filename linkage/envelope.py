@@ -141,8 +141,8 @@ def seal(path: str | Path, table: pa.Table, *, kind: str, project: ProjectManife
     signed header at ``path.sig``)."""
     with private_dir("seal") as scratch:
         data_path = Path(scratch) / DATA_MEMBER
-        with open(data_path, "wb") as raw:
-            sink = age_worker.HashingWriter(raw)  # the digest as it is written: no re-read
+        # The digest as it is written: no re-read.
+        with open(data_path, "wb") as raw, age_worker.HashingWriter(raw) as sink:
             pq.write_table(table, sink, compression=COMPRESSION.get(kind, "zstd"))
         return seal_file(path, data_path, kind=kind, project=project, sender=sender,
                          recipient=recipient, extra=extra,

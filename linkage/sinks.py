@@ -88,6 +88,7 @@ class HashedParquetSink:
             if kind is None:
                 raise  # else the caller's own error goes on, not this echo of it
         finally:
+            self._hashing.close()  # its hashing thread, if a large write started one
             self._raw.close()
         if kind is None:
             self.sha256 = self._hashing.digest.hexdigest()
