@@ -122,50 +122,58 @@ class TarStream(io.RawIOBase):
         return count
 
 
+class HashBeside:
+    """Hashes large blocks on a thread of its own while they are written (hashlib and file
+    writes release the GIL): once encryption runs on threads, SHA-256 is what bounds
+    sealing or opening a large file."""
+
+    #: Below this, handing the hash to another thread costs more than it saves.
+    MIN_BYTES = 1 << 20
+
+    def __init__(self) -> None:
+        self._thread: ThreadPoolExecutor | None = None
+
+    def hash_and_write(self, digest: Any, data, out: BinaryIO) -> None:
+        """``digest.update(data)`` and ``out.write(data)``; both are done when this
+        returns (the caller may reuse its buffer)."""
+        if len(data) < self.MIN_BYTES:
+            digest.update(data)
+            out.write(data)
+            return
+        if self._thread is None:
+            self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sha256")
+        hashed = self._thread.submit(digest.update, data)
+        try:
+            out.write(data)
+        finally:
+            hashed.result()
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._thread.shutdown()
+
+
 class HashingWriter(io.RawIOBase):
     """Writes through to ``out`` and hashes what passes: the ciphertext's digest and size
-    without reading the file back. Writes of :data:`OVERLAP_BYTES` or more are hashed on a
-    second thread while they are written (both release the GIL): SHA-256 is what bounds
-    sealing a large file once encryption runs on threads."""
+    without reading the file back (large blocks hashed beside the write, :class:`HashBeside`)."""
 
     def __init__(self, out: BinaryIO) -> None:
         self._out = out
         self.digest = hashlib.sha256()
         self.size = 0
-        self._hasher: ThreadPoolExecutor | None = None
+        self._beside = HashBeside()
 
     def writable(self) -> bool:
         return True
 
     def write(self, data) -> int:
         self.size += len(data)
-        _hash_and_write(self, self.digest, data, self._out)
+        self._beside.hash_and_write(self.digest, data, self._out)
         return len(data)
 
     def close(self) -> None:
-        if self._hasher is not None:
-            self._hasher.shutdown()
+        self._beside.stop()
         super().close()
-
-
-#: Below this, handing the hash to another thread costs more than it saves.
-OVERLAP_BYTES = 1 << 20
-
-
-def _hash_and_write(owner: Any, digest: Any, data, out: BinaryIO) -> None:
-    """``digest.update(data)`` and ``out.write(data)``, side by side when ``data`` is
-    large; both are done when this returns (the caller may reuse its buffer)."""
-    if len(data) < OVERLAP_BYTES:
-        digest.update(data)
-        out.write(data)
-        return
-    if owner._hasher is None:
-        owner._hasher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sha256")
-    hashed = owner._hasher.submit(digest.update, data)
-    try:
-        out.write(data)
-    finally:
-        hashed.result()
 
 
 def _padded(size: int) -> int:
@@ -184,7 +192,7 @@ class BoundedTar(io.RawIOBase):
         self.members: list[tuple[str, int, int]] = []  # name, offset of data, size
         self._end = limit
         self.data_digest = hashlib.sha256()
-        self._hasher: ThreadPoolExecutor | None = None
+        self._beside = HashBeside()
 
     def writable(self) -> bool:
         return True
@@ -202,8 +210,8 @@ class BoundedTar(io.RawIOBase):
         if len(self.members) == 2:
             _, offset, size = self.members[1]
             low, high = max(start, offset), min(self._written, offset + size)
-            if low < high and high - low == count:
-                _hash_and_write(self, self.data_digest, data, self._out)
+            if low < high and high - low == count:  # all data: hashed beside the write
+                self._beside.hash_and_write(self.data_digest, data, self._out)
                 return count
             if low < high:
                 self.data_digest.update(memoryview(data)[low - start:high - start])
@@ -211,8 +219,7 @@ class BoundedTar(io.RawIOBase):
         return count
 
     def close(self) -> None:
-        if self._hasher is not None:
-            self._hasher.shutdown()
+        self._beside.stop()
         super().close()
 
     def _parse(self) -> None:
