@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import sys
 import tarfile
 
@@ -65,13 +66,20 @@ def _plaintext(path, keys_dir, party_id) -> bytes:
     return pyrage.decrypt(path.read_bytes(), [secret.identity])
 
 
+def _without_random_hex(plain: bytes) -> bytes:
+    """``plain`` with runs of 16 or more hex digits (serials, nonces, digests, signatures)
+    cut out: random hex holds a short digit string by chance (b'1988' turned up in one run
+    of the suite), while a leaked value stands between bytes that are not hex digits."""
+    return re.sub(rb"[0-9a-f]{16,}", b"|", plain)
+
+
 def test_key_manager_never_sees_attributes(world):
     world.prepare_all()
     for holder in ("ssis", "building"):
         path = world.exchange / f"{holder}.keys.age"
         table = linkage.read_envelope(path, world.keys, "keymanager", PASSPHRASE)
         assert table.column_names == ["serial", "rrn", "name+dob+sex"]
-        plain = _plaintext(path, world.keys, "keymanager")
+        plain = _without_random_hex(_plaintext(path, world.keys, "keymanager"))
         for value in ("종로구", "livelihood", "apartment", "1988", "홍길동", "8001011234"):
             assert value.encode() not in plain
         # and the combiner cannot open it at all: refused by its signed header, and not
@@ -96,7 +104,7 @@ def test_combiner_never_sees_identifiers_or_keys(world):
         assert "name" not in table.column_names and "rrn" not in table.column_names
         plain = _plaintext(path, world.keys, "agency")
         for value in ("홍길동", "이영희", "800101", "010-1234-5678", "01012345678"):
-            assert value.encode() not in plain
+            assert value.encode() not in _without_random_hex(plain)
         assert not [k for k in keys if k in plain or k.hex().encode() in plain]
 
 
