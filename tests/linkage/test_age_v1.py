@@ -122,12 +122,14 @@ def _handmade(file_key: bytes, public: bytes, chunks: list[tuple[bytes, bool]]) 
 
 def test_an_empty_final_chunk_after_data_is_refused(keys):
     # The spec allows an empty final chunk only for an empty file; pyrage refuses it too.
-    _, secret, public = keys
+    identity, secret, public = keys
     key = os.urandom(16)
     assert _open(_handmade(key, public, [(b"a" * CHUNK, True)]), secret) == b"a" * CHUNK
     sealed = _handmade(key, public, [(b"a" * CHUNK, False), (b"", True)])
     with pytest.raises(age_v1.AgeError, match="empty final chunk"):
         _open(sealed, secret)
+    with pytest.raises(pyrage.DecryptError):
+        pyrage.decrypt(sealed, [identity])
 
 
 def test_a_short_chunk_before_the_end_is_refused(keys):
