@@ -4,9 +4,10 @@ chunks sealed and opened on several threads.
 Why not pyrage here: it holds the GIL and runs ChaCha20-Poly1305 at about 300 MB/s, so a
 stage that sealed its 1.4 GB keys file spent 5 s on one core however many it had. The
 ``cryptography`` package's ChaCha20-Poly1305 (OpenSSL) runs at about 2 GB/s a core and
-releases the GIL, and age's STREAM chunks are independent (each has its own nonce), so a
-file is sealed or opened as fast as the cores and its SHA-256 allow. Only the primitives
-come from ``cryptography``; what this module adds is age's framing, nothing of its own:
+lets other threads run for part of each call, and age's STREAM chunks are independent
+(each has its own nonce), so a file's chunks are sealed or opened on several threads.
+Only the primitives come from ``cryptography``; what this module adds is age's framing,
+nothing of its own:
 files it writes are plain age (pyrage and the age tools read them) and it reads theirs,
 which the tests check both ways.
 
