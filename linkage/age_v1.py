@@ -7,9 +7,8 @@ stage that sealed its 1.4 GB keys file spent 5 s on one core however many it had
 lets other threads run for part of each call, and age's STREAM chunks are independent
 (each has its own nonce), so a file's chunks are sealed or opened on several threads.
 Only the primitives come from ``cryptography``; what this module adds is age's framing,
-nothing of its own:
-files it writes are plain age (pyrage and the age tools read them) and it reads theirs,
-which the tests check both ways.
+nothing of its own: files it writes are plain age (pyrage and the age tools read them) and
+it reads theirs, which the tests check both ways.
 
 Only what envelopes need: X25519 recipients and identities, binary (not armored) files.
 Other stanzas in a header are skipped, as the spec allows; a malformed X25519 stanza, a
