@@ -55,8 +55,11 @@ T = TypeVar("T")
 RECORD_ID_COLUMN = "record_id"
 #: Records per batch: large enough for vectorised work, small enough for flat memory.
 BATCH_ROWS = 500_000
-#: Batches worked on at once: one per core of a small machine.
+#: Batches worked on at least at once, so that writing one overlaps keying the next.
 LOOKAHEAD = 2
+#: Memory a batch in flight may take, at most, of half the machine's: half a million
+#: records, their normalised identifiers and keys stay well under it.
+BATCH_MEMORY = 1024**3
 
 
 def private_dir(keys_dir: str | Path, project_id: str) -> Path:
@@ -111,6 +114,10 @@ class KeysStrategy(ABC):
     @abstractmethod
     def encode(self, values: pa.Table, project_key: bytes, compute: Engine) -> pa.Table:
         """The key columns of :meth:`schema`, row-aligned with ``values``."""
+
+    def batch_rows(self, default: int) -> int:
+        """Records per batch in this mode (``default``: the stage's)."""
+        return default
 
     @abstractmethod
     def schema(self) -> pa.Schema:
@@ -357,7 +364,8 @@ class PrepareJob:
 
     def run_here(self, compute: Engine) -> PrepareTotals:
         """Read, normalise and hash in this process, hashing with ``compute``."""
-        source = open_input(self.input_path, encoding=self.encoding, batch_rows=BATCH_ROWS)
+        source = open_input(self.input_path, encoding=self.encoding,
+                            batch_rows=self.strategy.batch_rows(BATCH_ROWS))
         needed, record_id = self.columns(source.column_names)
         self.step(1)
         totals = PrepareTotals()
@@ -426,20 +434,35 @@ class _Batch:
         return self.keys, self.payload, crosswalk
 
 
+def batches_in_flight() -> int:
+    """Batches keyed at once: one per thread of the stage (``PSEUDOLINK_THREADS``, else
+    every usable core), at least :data:`LOOKAHEAD`, and no more than half the machine's
+    memory holds at :data:`BATCH_MEMORY` each.
+
+    Normalising runs Arrow kernels one batch to a thread, and fuzzy encoding numpy: on a
+    16-core server two batches at a time would leave most cores idle.
+    """
+    from linkage.engines.resources import detect_machine, threads
+
+    machine = detect_machine()
+    return max(LOOKAHEAD, min(threads(machine), machine.memory // 2 // BATCH_MEMORY))
+
+
 def _in_order(work: Callable[[pa.Table], _Batch], batches: Iterable[pa.Table]
               ) -> Iterator[_Batch]:
-    """``work`` over batches on a small thread pool, results in input order.
+    """``work`` over batches on a thread pool, results in input order.
 
-    Arrow kernels, the HMAC extension and Parquet writing release the GIL, so reading,
-    normalising and hashing the next batch overlaps writing this one; at most
-    ``LOOKAHEAD`` batches are in flight, so memory stays flat.
+    Arrow kernels, numpy, the HMAC extension and Parquet writing release the GIL, so
+    batches are normalised and keyed side by side while earlier ones are written; at most
+    :func:`batches_in_flight` batches are in flight, so memory stays flat.
     """
     pending: deque[Future[_Batch]] = deque()
-    with ThreadPoolExecutor(max_workers=LOOKAHEAD) as pool:
+    in_flight = batches_in_flight()
+    with ThreadPoolExecutor(max_workers=in_flight) as pool:
         try:
             for batch in batches:
                 pending.append(pool.submit(work, batch))
-                if len(pending) >= LOOKAHEAD:
+                if len(pending) >= in_flight:
                     yield pending.popleft().result()
             while pending:
                 yield pending.popleft().result()
@@ -486,5 +509,6 @@ def _stepper(progress: Progress | None, stage: str, total: int) -> Callable[[int
     return step
 
 
-__all__ = ["ExactKeys", "KeysStrategy", "PrepareJob", "PrepareTotals", "crosswalk_path",
-           "make_private", "output_paths", "prepare_batch", "prepare_holder", "private_dir"]
+__all__ = ["ExactKeys", "KeysStrategy", "PrepareJob", "PrepareTotals", "batches_in_flight",
+           "crosswalk_path", "make_private", "output_paths", "prepare_batch", "prepare_holder",
+           "private_dir"]

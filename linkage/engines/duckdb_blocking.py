@@ -6,19 +6,29 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 
+from linkage.engines.duckdb import file_connection, sized
 from linkage.fuzzy.blocking import Candidates, column_name, rule_name
 from linkage.keys.linkage_key import quote
+from linkage.scratch import private_dir
 
 
 def candidate_pairs(left: pa.Table, right: pa.Table, rules: Sequence[tuple[str, ...]],
                     max_block_pairs: int) -> Candidates:
     """Distinct ``(left row, right row)`` pairs sharing a key under some rule, in order;
-    a block whose pairs exceed ``max_block_pairs`` is skipped and counted instead."""
-    con = duckdb.connect()
+    a block whose pairs exceed ``max_block_pairs`` is skipped and counted instead.
+
+    The connection is sized as the ``blocking`` stage: threads and memory limit from the
+    machine and the operator's settings, spilling to a private folder beyond them."""
+    with private_dir("duckdb") as spill, sized("blocking"):
+        return _candidate_pairs(file_connection(spill, "blocking"), left, right, rules,
+                                max_block_pairs)
+
+
+def _candidate_pairs(con, left: pa.Table, right: pa.Table, rules: Sequence[tuple[str, ...]],
+                     max_block_pairs: int) -> Candidates:
     try:
         for name, table in (("a", left), ("b", right)):
             con.execute(f"create temp table {name} (rule integer, key blob, i integer)")

@@ -41,12 +41,15 @@ _BASE_THREADS = 2
 
 #: What each stage needs with two threads: the measured limits at 10M people on the
 #: 2-core machine (link's shared-key hash tables in 1.5 GiB, combine's wide sort in 4 GiB).
-STAGE_FLOOR = {"link": 1536 * MIB, "combine": 4 * GIB, "default": 1 * GIB}
+STAGE_FLOOR = {"link": 1536 * MIB, "blocking": 1536 * MIB, "combine": 4 * GIB,
+               "default": 1 * GIB}
 #: Stages whose need grows with the data and that cannot spill all of it: they take the
 #: whole share, not just their floor. Combine's wide sort by link id passed at 10M people in
 #: 4 GiB but ran out of it at 50M (8.1M links; 6.8 GiB peak with an 11 GB limit). DuckDB's
 #: limit is a ceiling, not an allocation: a small combine uses what it needs.
-TAKES_THE_SHARE = frozenset({"combine"})
+#: Fuzzy blocking holds every record's blocking keys (32 bytes each, one per rule) and the
+#: candidate pairs, about 15 million at a million people: a small limit only makes it spill.
+TAKES_THE_SHARE = frozenset({"combine", "blocking"})
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib|gb|gib|tb|tib)?\s*$", re.I)
 _UNITS = {None: 1, "b": 1, "kb": 1000, "kib": 1024, "mb": 1000**2, "mib": MIB,
@@ -157,7 +160,7 @@ def threads(machine: Machine | None = None) -> int:
 
 
 def stage_budget(stage: str = "default", machine: Machine | None = None) -> Budget:
-    """Threads and memory for one stage (``link``, ``combine``, ``default``).
+    """Threads and memory for one stage (``link``, ``blocking``, ``combine``, ``default``).
 
     The limit is the stage's two-thread need plus ``_PER_THREAD`` for every further
     thread (the whole half for a stage in :data:`TAKES_THE_SHARE`), and never passes half

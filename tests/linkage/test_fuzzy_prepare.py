@@ -76,3 +76,23 @@ def test_fuzzy_prepare_with_a_tiny_batch_still_links(generated, monkeypatch):
     report = linkage.link(manifest, [out / f"{h}.keys.age" for h in HOLDERS], root / "km",
                           keys, PASSPHRASE)
     assert report.links > 100
+
+
+def test_fuzzy_prepare_cuts_batches_small_enough_to_keep_every_thread_busy(
+        generated, monkeypatch):
+    # Bloom encoding runs one batch to a thread: the stage's batch of 500,000 records left
+    # one thread the last third of a 750,000-record file alone.
+    root, source, manifest, keys = generated
+    encoded_rows: list[int] = []
+    encode = fuzzy_prepare.encode_identifiers
+
+    def counting(values, project_key, params):
+        encoded_rows.append(values.num_rows)
+        return encode(values, project_key, params)
+
+    monkeypatch.setattr(fuzzy_prepare, "encode_identifiers", counting)
+    monkeypatch.setattr(fuzzy_prepare, "FUZZY_BATCH_ROWS", 40)
+    report = linkage.prepare(manifest, "ssis", source / "ssis.parquet", root / "small",
+                             keys, PASSPHRASE)
+    assert max(encoded_rows) == 40
+    assert sum(encoded_rows) == report.records > 40 * 5

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pyarrow.parquet as pq
 import pytest
 
+import anonymize
 import linkage
+from linkage.engines import resources
 from linkage.engines.duckdb import file_connection
 from linkage.engines.resources import (
     GIB,
@@ -16,7 +18,8 @@ from linkage.engines.resources import (
     stage_budget,
     threads,
 )
-from tests.linkage.conftest import PASSPHRASE
+from linkage.prepare import batches_in_flight
+from tests.linkage.conftest import PASSPHRASE, fuzzy_project
 
 
 @pytest.fixture(autouse=True)
@@ -123,3 +126,40 @@ def test_running_out_of_memory_says_what_to_set(world, monkeypatch, tmp_path):
         linkage.link(world.project_dir, world.keys_files(), tmp_path / "km-out",
                      world.keys, PASSPHRASE)
     assert not (tmp_path / "km-out" / "linkmap.age").exists()
+
+
+def test_fuzzy_blocking_is_sized_as_a_stage_and_says_what_to_set(party_keys, monkeypatch,
+                                                                 tmp_path):
+    # Blocking once opened DuckDB at its own defaults: the operator's limit and thread
+    # count did not reach it, nor did the stage's spill folder.
+    source = tmp_path / "source"
+    linkage.generate_synthetic_data(source, 60, areas=anonymize.load_admin_areas(), seed=3)
+    manifest, keys = fuzzy_project(source, party_keys, tmp_path)
+    out = tmp_path / "exchange"
+    for holder in ("ssis", "building"):
+        linkage.prepare(manifest, holder, source / f"{holder}.parquet", out, keys,
+                        PASSPHRASE)
+    keys_files = [out / f"{h}.keys.age" for h in ("ssis", "building")]
+    monkeypatch.setenv("PSEUDOLINK_DUCKDB_MEMORY", "1MB")
+    with pytest.raises(linkage.LinkageError, match="PSEUDOLINK_DUCKDB_MEMORY=8GB"):
+        linkage.link(manifest, keys_files, tmp_path / "km-out", keys, PASSPHRASE)
+    assert not (tmp_path / "km-out" / "linkmap.age").exists()
+    monkeypatch.delenv("PSEUDOLINK_DUCKDB_MEMORY")
+    monkeypatch.setenv("PSEUDOLINK_THREADS", "16")
+    assert linkage.link(manifest, keys_files, tmp_path / "km-out", keys, PASSPHRASE).links
+
+
+@pytest.mark.parametrize(("cores", "memory", "expected", "with_3_threads"), [
+    (16, 128 * GIB, 16, 3),  # a server: a batch per core
+    (16, 8 * GIB, 4, 3),  # short of memory: as many as half of it holds
+    (16, 4 * GIB, 2, 2),
+    (1, 24 * GIB, 2, 3),  # one core still overlaps writing with keying
+    (2, 24 * GIB, 2, 3),
+])
+def test_prepare_keys_a_batch_per_thread_within_memory(monkeypatch, cores, memory, expected,
+                                                       with_3_threads):
+    monkeypatch.setattr(resources, "detect_machine",
+                        lambda *_: Machine(cores=cores, memory=memory))
+    assert batches_in_flight() == expected
+    monkeypatch.setenv("PSEUDOLINK_THREADS", "3")
+    assert batches_in_flight() == with_3_threads
