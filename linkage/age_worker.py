@@ -43,8 +43,8 @@ else:  # the worker process: its own folder, not the package (see above)
     sys.path.append(os.path.dirname(os.path.abspath(__file__)))
     import age_v1
 
-#: Reads of data being hashed or sealed: large enough that Python's overhead disappears.
-CHUNK = 8 << 20
+#: Reads of a file being hashed: large enough that Python's overhead disappears.
+HASH_READ = 8 << 20
 MANIFEST_MEMBER = "manifest.json"
 DATA_MEMBER = "data.parquet"
 #: The manifest lists the data's columns; a megabyte is far beyond any real one.
@@ -63,13 +63,13 @@ class NotForUs(Exception):
 def sha256_file(path: str, offset: int = 0, size: int | None = None) -> str:
     """SHA-256 of a byte range of a file, read in large chunks (hashlib releases the GIL)."""
     digest = hashlib.sha256()
-    buffer = bytearray(CHUNK)
+    buffer = bytearray(HASH_READ)
     view = memoryview(buffer)
     with open(path, "rb", buffering=0) as fh:
         fh.seek(offset)
         left = os.fstat(fh.fileno()).st_size - offset if size is None else size
         while left:
-            count = fh.readinto(view[:min(left, CHUNK)])
+            count = fh.readinto(view[:min(left, HASH_READ)])
             if not count:
                 raise Refused(f"{path}: truncated envelope")
             left -= count

@@ -62,7 +62,7 @@ KINDS = ("keys", "payload", "linkmap", "matched", "review", "decisions")
 COMPRESSION = {"keys": "none", "linkmap": "none", "matched": "none", "payload": "zstd"}
 #: Reads of Parquet data being hashed or sealed: large enough that Python's overhead
 #: disappears.
-_CHUNK = age_worker.CHUNK
+_HASH_READ = age_worker.HASH_READ
 #: Envelopes of at least this many bytes together are opened (or sealed) in worker
 #: processes, side by side, when the stage may use more than one core: below it, starting
 #: a worker costs more than it saves.
@@ -186,12 +186,12 @@ def seal_file(path: str | Path, data_path: str | Path, *, kind: str,
             answer = age_worker.run({
                 "op": "encrypt", "manifest": canonical_json(manifest).decode("utf-8"),
                 "data_path": str(data_path), "recipient": recipient.age_recipient,
-                "out_path": str(tmp), "threads": _age_threads()})
+                "out_path": str(tmp), "threads": _stage_threads()})
             size, ciphertext_sha256 = answer["size"], answer["sha256"]
         else:
             size, ciphertext_sha256 = age_worker.encrypt(
                 canonical_json(manifest), str(data_path), recipient.age_recipient, str(tmp),
-                _age_threads())
+                _stage_threads())
         header = {
             "format": HEADER_FORMAT, "kind": kind, "project": project.id,
             "binding": project.binding, "key_version": project.key_version,
@@ -220,13 +220,13 @@ class _Member:
     size: int
 
     def chunks(self) -> Iterator[memoryview]:
-        buffer = bytearray(_CHUNK)
+        buffer = bytearray(_HASH_READ)
         view = memoryview(buffer)
         with open(self.path, "rb", buffering=0) as fh:
             fh.seek(self.offset)
             left = self.size
             while left:
-                count = fh.readinto(view[:min(left, _CHUNK)])
+                count = fh.readinto(view[:min(left, _HASH_READ)])
                 if not count:
                     raise LinkageError(f"{self.path}: truncated envelope")
                 left -= count
@@ -422,14 +422,14 @@ def _decrypted(path: Path, reader: PartySecret | PendingSecret, header: Envelope
                     "op": "decrypt", "path": str(path),
                     "size": header.ciphertext_size, "sha256": header.ciphertext_sha256,
                     "limit": header.ciphertext_size, "plain_path": str(plain_path),
-                    "threads": _age_threads(),
+                    "threads": _stage_threads(),
                 }).finish(lambda: str(_secret(reader).identity))
                 members = [tuple(m) for m in answer["members"]]
                 digest = answer["data_sha256"]
             else:
                 members, digest = age_worker.decrypt(
                     str(path), str(_secret(reader).identity), header.ciphertext_size,
-                    str(plain_path), _age_threads())
+                    str(plain_path), _stage_threads())
         except _Refused as exc:
             raise LinkageError(str(exc)) from None
         except NotForUs:
@@ -528,8 +528,9 @@ def open_envelope_to(path: str | Path, reader: PartySecret | PendingSecret,
     return manifest, dest
 
 
-def _age_threads() -> int:
-    """Threads for one file's age encryption: the stage's (``PSEUDOLINK_THREADS``)."""
+def _stage_threads() -> int:
+    """The stage's threads (``PSEUDOLINK_THREADS``, else the usable cores): what one file's
+    age encryption uses, and how many files are opened side by side."""
     from linkage.engines.resources import threads
 
     return threads()
@@ -539,9 +540,7 @@ def use_workers(paths: Sequence[str | Path]) -> bool:
     """Whether to open or seal these files in worker processes, side by side: more than
     one file, more than one core for the stage (``PSEUDOLINK_THREADS``), and enough bytes
     (:data:`WORKER_MIN_BYTES`) that starting the workers pays."""
-    from linkage.engines.resources import threads
-
-    if len(paths) < 2 or threads() < 2:
+    if len(paths) < 2 or _stage_threads() < 2:
         return False
     total = 0
     for path in paths:
@@ -562,14 +561,12 @@ def open_envelopes_to(items: Sequence[tuple[str | Path, str, Iterable[str], str 
     With a :class:`PendingSecret` reader, the workers check the ciphertexts while the keys
     unlock; in process, the keys unlock first.
     """
-    from linkage.engines.resources import threads
-
     items = [(Path(p), kind, list(senders), Path(dest)) for p, kind, senders, dest in items]
     if not use_workers([p for p, *_ in items]):
         reader = _secret(reader)
         return [open_envelope_to(p, reader, kind, project, senders, dest)
                 for p, kind, senders, dest in items]
-    with ThreadPoolExecutor(max_workers=min(len(items), threads())) as pool:
+    with ThreadPoolExecutor(max_workers=min(len(items), _stage_threads())) as pool:
         futures = [pool.submit(open_envelope_to, p, reader, kind, project, senders, dest,
                                in_worker=True) for p, kind, senders, dest in items]
         return [future.result() for future in futures]

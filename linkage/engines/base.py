@@ -201,13 +201,14 @@ class Engine(ABC):
         many threads as the machine gives a stage (``PSEUDOLINK_THREADS``).
         """
         from linkage.engines.resources import threads
-        from linkage.fuzzy.bloom import from_arrow
+        from linkage.fuzzy.bloom import filters_of
         from linkage.fuzzy.scoring import comparison_levels
 
         columns = [c for cs in fields.values() for c in cs]
-        filters = [{c: from_arrow(t.column(c)) for c in columns} for t in (left, right)]
+        workers = threads()
+        filters = [filters_of(t, columns, workers) for t in (left, right)]
         return comparison_levels(filters[0], filters[1], fields, li, ri, cuts, baselines,
-                                 workers=threads())
+                                 workers=workers)
 
     def fuzzy_link_files(self, keys: Mapping[str, Path], params: FuzzyParams,
                          linkmap: Path | None, review: ReviewRequest | None = None

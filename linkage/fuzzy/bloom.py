@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -192,6 +194,23 @@ def from_arrow(column: pa.Array | pa.ChunkedArray) -> Filters:
     valid = column.is_valid().to_numpy(zero_copy_only=False)
     counts = np.bitwise_count(words).sum(axis=1, dtype=np.int32)
     return Filters(words, counts, valid)
+
+
+def filters_of(table: pa.Table, columns: Sequence[str], workers: int = 1
+               ) -> dict[str, Filters]:
+    """:func:`from_arrow` of several columns of ``table``, on up to ``workers`` threads.
+
+    Counting a million records' bits per column is numpy work that releases the GIL, and
+    the comparison's threads wait for every column's counts before they start.
+    """
+    def one(column: str) -> Filters:
+        return from_arrow(table.column(column))
+
+    if workers <= 1 or len(columns) < 2:
+        return {c: one(c) for c in columns}
+    with ThreadPoolExecutor(max_workers=min(workers, len(columns)),
+                            thread_name_prefix="filters") as pool:
+        return dict(zip(columns, pool.map(one, columns), strict=True))
 
 
 def dice(a: Filters, b: Filters, left: np.ndarray, right: np.ndarray) -> np.ndarray:

@@ -21,11 +21,12 @@ import pyarrow.parquet as pq
 
 from linkage.engines import Engine, get_engine
 from linkage.engines.base import ReviewRequest
+from linkage.engines.resources import threads
 from linkage.envelope import COMPRESSION, open_envelopes_to, seal_file
 from linkage.errors import LinkageError
 from linkage.files import atomic_path
 from linkage.fuzzy.blocking import Candidates, column_name
-from linkage.fuzzy.bloom import Filters, from_arrow
+from linkage.fuzzy.bloom import Filters, filters_of
 from linkage.fuzzy.params import FuzzyParams, params_for
 from linkage.fuzzy.resolve import best_per_right, greedy_one_to_one, weight_order
 from linkage.fuzzy.review import keep_state, open_decisions, review_state_path, seal_review_lists
@@ -130,9 +131,9 @@ def score_candidates(left: pa.Table, right: pa.Table, params: FuzzyParams,
                                          params.max_block_pairs)
     timings["blocking"] = time.perf_counter() - start
     fields = {kind: encoding.columns for kind, encoding in params.fields.items()}
-    filters: list[dict[str, Filters]] = [
-        {c: from_arrow(t.column(c)) for columns in fields.values() for c in columns}
-        for t in (left, right)]
+    columns = [c for cs in fields.values() for c in cs]
+    filters: list[dict[str, Filters]] = [filters_of(t, columns, threads())
+                                         for t in (left, right)]
     rng = np.random.default_rng(0)
     sample = min(RANDOM_PAIRS, left.num_rows * right.num_rows)
     random_li = rng.integers(0, left.num_rows, sample)
