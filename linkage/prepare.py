@@ -55,10 +55,10 @@ T = TypeVar("T")
 RECORD_ID_COLUMN = "record_id"
 #: Records per batch: large enough for vectorised work, small enough for flat memory.
 BATCH_ROWS = 500_000
-#: Batches worked on at least at once, so that writing one overlaps keying the next.
+#: The fewest batches in flight: writing one overlaps keying the next.
 LOOKAHEAD = 2
-#: Memory a batch in flight may take, at most, of half the machine's: half a million
-#: records, their normalised identifiers and keys stay well under it.
+#: What each batch in flight counts against half the machine's memory: half a million
+#: records with their normalised identifiers and keys stay well under it.
 BATCH_MEMORY = 1024**3
 
 
