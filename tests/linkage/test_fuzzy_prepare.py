@@ -28,17 +28,23 @@ def generated(tmp_path_factory, party_keys):
     return root, source, manifest, keys
 
 
-def test_fuzzy_prepare_in_small_batches_writes_the_keys_of_the_file_encoded_whole(
-        generated, monkeypatch):
-    root, source, manifest, keys = generated
-    encoded_rows: list[int] = []
+@pytest.fixture
+def encoded_rows(monkeypatch) -> list[int]:
+    """The size of each batch the fuzzy encoder is given, in order."""
+    sizes: list[int] = []
     encode = fuzzy_prepare.encode_identifiers
 
     def counting(values, project_key, params):
-        encoded_rows.append(values.num_rows)
+        sizes.append(values.num_rows)
         return encode(values, project_key, params)
 
     monkeypatch.setattr(fuzzy_prepare, "encode_identifiers", counting)
+    return sizes
+
+
+def test_fuzzy_prepare_in_small_batches_writes_the_keys_of_the_file_encoded_whole(
+        generated, monkeypatch, encoded_rows):
+    root, source, manifest, keys = generated
     results = {}
     for name, batch_rows in (("whole", 1_000_000), ("batched", 37)):
         monkeypatch.setattr(prepare_module, "BATCH_ROWS", batch_rows)
@@ -79,18 +85,10 @@ def test_fuzzy_prepare_with_a_tiny_batch_still_links(generated, monkeypatch):
 
 
 def test_fuzzy_prepare_cuts_batches_small_enough_to_keep_every_thread_busy(
-        generated, monkeypatch):
+        generated, monkeypatch, encoded_rows):
     # Bloom encoding runs one batch to a thread: the stage's batch of 500,000 records left
     # one thread the last third of a 750,000-record file alone.
     root, source, manifest, keys = generated
-    encoded_rows: list[int] = []
-    encode = fuzzy_prepare.encode_identifiers
-
-    def counting(values, project_key, params):
-        encoded_rows.append(values.num_rows)
-        return encode(values, project_key, params)
-
-    monkeypatch.setattr(fuzzy_prepare, "encode_identifiers", counting)
     monkeypatch.setattr(fuzzy_prepare, "FUZZY_BATCH_ROWS", 40)
     report = linkage.prepare(manifest, "ssis", source / "ssis.parquet", root / "small",
                              keys, PASSPHRASE)
