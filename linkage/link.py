@@ -93,7 +93,8 @@ def link_exact(project: ProjectManifest | str | Path, keys_files: Sequence[str |
             linkmap_path = out_dir / LINKMAP_NAME
             seal_file(linkmap_path, plain, kind="linkmap", project=manifest, sender=me.get(),
                       recipient=manifest.party(spec.combiner),
-                      extra={"key_version": manifest.key_version})
+                      extra={"key_version": manifest.key_version},
+                      data_sha256=result.linkmap_sha256)
             # Nothing goes back to the holders: telling one which of its records matched
             # would tell it who is in the other holders' registers (DESIGN 10).
             report.outputs["linkmap"] = str(linkmap_path)

@@ -86,6 +86,9 @@ class MatchResult:
     shared: dict[str, dict[str, int]] = field(default_factory=dict)
     #: Filled in by :meth:`Engine.link_files`, which may leave ``members`` empty.
     summary: LinkSummary | None = None
+    #: The link map file's SHA-256, where :meth:`Engine.link_files` took it as it wrote
+    #: the file (sealing then needs no second read of it).
+    linkmap_sha256: str | None = None
 
 
 @dataclass(frozen=True)

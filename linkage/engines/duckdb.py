@@ -12,13 +12,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from linkage.engines.base import BAD_SERIAL, Engine, MatchResult
+from linkage.engines.base import BAD_SERIAL, Engine, LinkSummary, MatchResult
+from linkage.engines.link_ids import LINKMAP_SCHEMA, LinkIds
 from linkage.engines.resources import out_of_memory, stage_budget, threads
 from linkage.errors import LinkageError, SerialMismatch
 from linkage.files import atomic_path
 from linkage.keys.linkage_key import linkage_key_column, quote
 from linkage.scratch import private_dir
-from linkage.sinks import WriteBehind
+from linkage.sinks import HashedParquetSink, WriteBehind
 from linkage.spec import Recipe
 
 #: Rows per batch when streaming a result to Parquet.
@@ -54,14 +55,22 @@ class DuckDBEngine(Engine):
             con.close()
 
     def match_files(self, keys: Mapping[str, Path], recipes: Sequence[str]) -> MatchResult:
-        with private_dir("duckdb") as spill:
-            con = file_connection(spill, "link")
-            try:
-                sources = {h: f"read_parquet({_literal(str(p))})" for h, p in keys.items()}
-                with sized("link"):
-                    return _Matcher(con, sources, recipes).run()
-            finally:
-                con.close()
+        with _file_matcher(keys, recipes) as matcher:
+            return matcher.run()
+
+    def link_files(self, keys: Mapping[str, Path], recipes: Sequence[str],
+                   linkmap: Path | None) -> MatchResult:
+        """Match, count and write the link map inside DuckDB, on its threads: the members
+        never come to Python as a whole (``members`` comes back empty). The summary is
+        counted as the clusters form, and the link map streams out of DuckDB's sort
+        into a writer thread, hashed as it is written, so sealing it reads it once."""
+        with _file_matcher(keys, recipes) as matcher:
+            matcher.cluster()
+            result = matcher.result
+            result.summary = matcher.summary()
+            if linkmap is not None:
+                result.linkmap_sha256 = matcher.write_linkmap(linkmap)
+            return result
 
     def combine_files(self, linkmap: Path, payloads: Mapping[str, tuple[Path, Sequence[str]]],
                       out: Path) -> tuple[int, list[str]]:
@@ -171,6 +180,20 @@ def file_connection(spill: str | os.PathLike[str],
 
 
 @contextmanager
+def _file_matcher(keys: Mapping[str, Path], recipes: Sequence[str]) -> Iterator[_Matcher]:
+    """A :class:`_Matcher` over the holders' keys files, on a connection sized for link
+    that spills to a private scratch folder."""
+    with private_dir("duckdb") as spill:
+        con = file_connection(spill, "link")
+        try:
+            sources = {h: f"read_parquet({_literal(str(p))})" for h, p in keys.items()}
+            with sized("link"):
+                yield _Matcher(con, sources, recipes)
+        finally:
+            con.close()
+
+
+@contextmanager
 def sized(stage: str) -> Iterator[None]:
     """Turn DuckDB's out-of-memory into a :class:`LinkageError` that says what to set."""
     try:
@@ -257,13 +280,48 @@ class _Matcher:
                             f"where k{index} is not null")
         con.execute("drop table if exists wide")
         self.result = MatchResult(members=pa.table({}))
+        #: Clusters so far (numbered 1..clusters), and how many each recipe formed.
+        self.clusters = 0
+        self.formed = dict.fromkeys(self.recipes, 0)
 
-    def run(self) -> MatchResult:
+    def cluster(self) -> None:
+        """Run every recipe's step; the clusters stay in the ``members`` table."""
         for index, recipe in enumerate(self.recipes):
             self._step(index, recipe)
         # Free the steps' tables before the result is materialised beside them.
         for table in ("dup", "uniq", "grp", "attach", "crowded"):
             self.con.execute(f"drop table if exists {table}")
+
+    def summary(self) -> LinkSummary:
+        """The :class:`LinkSummary` of the clusters: formed as the steps counted them
+        (a cluster is formed by the step that numbered it; later ones only join it), the
+        records linked per holder and recipe by one grouping of the members."""
+        linked = {(self.holders[h], self.recipes[r]): int(n) for h, r, n in self.con.execute(
+            "select holder, recipe, count(*) from members group by all").fetchall()}
+        return LinkSummary(self.clusters, dict(self.formed), linked)
+
+    def write_linkmap(self, path: Path) -> str:
+        """The link map at ``path`` (:data:`LINKMAP_SCHEMA`, ordered by cluster then
+        holder, each cluster named by :class:`LinkIds`); returns its SHA-256, taken as it
+        was written."""
+        from linkage.envelope import COMPRESSION
+
+        reader = self.con.sql(
+            "select cluster, holder, lpad(lower(to_hex(sid)), 32, '0') as serial "
+            "from members order by cluster, holder").to_arrow_reader(_WRITE_ROWS)
+        ids, names = LinkIds(), pa.array(self.holders, pa.string())
+        # Link ids and serials are random: only the holder's name gains by a dictionary.
+        with atomic_path(path) as tmp, HashedParquetSink(
+                tmp, LINKMAP_SCHEMA, compression=COMPRESSION["linkmap"],
+                use_dictionary=["holder"]) as sink:
+            for batch in reader:
+                sink.write(pa.record_batch(
+                    [ids.of(batch.column(0).to_numpy()), names.take(batch.column(1)),
+                     batch.column(2)], schema=LINKMAP_SCHEMA))
+        return sink.sha256
+
+    def run(self) -> MatchResult:
+        self.cluster()
         members = self.con.sql(
             "select cluster, holder, lpad(lower(to_hex(sid)), 32, '0') as serial, recipe "
             "from members order by cluster, holder").to_arrow_table()
@@ -329,7 +387,6 @@ class _Matcher:
             ).fetchone()[0],
         }
         self.result.conflicts[recipe] = {k: int(v) for k, v in conflicts.items()}
-        offset = con.execute("select coalesce(max(cluster), 0) from members").fetchone()[0]
         con.execute("""
             insert into members
             select cluster, holder, sid, ? from attach
@@ -338,7 +395,11 @@ class _Matcher:
             insert into members
             select n.cluster, u.holder, u.sid, ? from uniq u join (
                 select key, ? + row_number() over (order by key) as cluster
-                from grp where n_clusters = 0) n using (key)""", [index, offset])
+                from grp where n_clusters = 0) n using (key)""", [index, self.clusters])
+        # Each new cluster is one key of grp that no record had linked yet.
+        formed = con.execute("select count(*) from grp where n_clusters = 0").fetchone()[0]
+        self.formed[recipe] += formed
+        self.clusters += formed
 
     def _tally(self, recipe: str) -> None:
         """One grouping of the recipe's keys, counting each holder's records per key, gives

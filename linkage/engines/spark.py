@@ -34,6 +34,7 @@ from pyspark.sql import types as T
 from pyspark.sql.window import Window
 
 from linkage.engines.base import BAD_SERIAL, Engine, LinkSummary, MatchResult, ReviewRequest
+from linkage.engines.link_ids import LINKMAP_SCHEMA, LinkIds, hex32
 from linkage.engines.spark_parts import PART_DONE, parts_beside, publish_parts, written_part
 from linkage.engines.spark_startup import publish_at_exit, with_archive
 from linkage.envelope import COMPRESSION
@@ -275,10 +276,10 @@ class SparkEngine(Engine):
             with parts_beside(linkmap) as folder:
                 folder.mkdir(parents=True)
                 done = placed.mapInArrow(
-                    _LinkMapRows(os.urandom(16), matcher.holders, str(folder)),
+                    _LinkMapRows(LinkIds(), matcher.holders, str(folder)),
                     from_arrow_schema(PART_DONE)).collect()
                 files = publish_parts(folder, [(d["part"], d["attempt"]) for d in done],
-                                      _LINKMAP)
+                                      LINKMAP_SCHEMA)
                 _join_parts(self.spark, files, linkmap, folder / "merged.parquet")
         return result
 
@@ -712,89 +713,51 @@ def _join_parts(spark: SparkSession, files: Sequence[Path], target: Path,
         os.replace(scratch, target)
 
 
-class _LinkIds:
-    """``mapInArrow``'s function: each member's link id, its cluster number encrypted with
-    AES under a key drawn for this link map (the OS's CSPRNG) and never kept.
+class _LinkIdColumn:
+    """``mapInArrow``'s function: each row's ``link_id`` (:class:`LinkIds` of its first
+    column, a cluster number) appended. Runs in the executors, pickled with the key."""
 
-    A block cipher is a keyed permutation of 128-bit blocks: distinct cluster numbers give
-    distinct ids, with no draw to check for collisions and no shuffle to hand the clusters
-    their ids; without the key an id is as random as a drawn one (the blocks are distinct,
-    so enciphering them one by one, as ECB does, shows no pattern). Runs in the executors,
-    pickled with the key.
-    """
-
-    def __init__(self, key: bytes) -> None:
-        self.key = key
+    def __init__(self, ids: LinkIds) -> None:
+        self.ids = ids
 
     def __call__(self, batches):
-        encrypt = _cipher(self.key)
         for batch in batches:
-            ids = _hex32(encrypt.update(_blocks(batch.column(0).to_numpy())))
-            yield pa.RecordBatch.from_arrays([*batch.columns, ids],
-                                             names=[*batch.schema.names, "link_id"])
-
-
-#: The link map's columns, as the exact matcher's members become them.
-_LINKMAP = pa.schema([("link_id", pa.string()), ("holder", pa.string()),
-                      ("serial", pa.string())])
+            yield pa.RecordBatch.from_arrays(
+                [*batch.columns, self.ids.of(batch.column(0).to_numpy())],
+                names=[*batch.schema.names, "link_id"])
 
 
 class _LinkMapRows:
     """``mapInArrow``'s function: exact members (``cluster``, ``holder`` index, the
     serial's two longs) as link map rows, in the order they come, written as the task's
-    part of the link map in ``folder`` (:class:`PartWriter`): each cluster's link id as
-    :class:`_LinkIds` enciphers it, the holder's name, the serial's hex (numpy, not
-    Spark's string functions)."""
+    part of the link map in ``folder`` (:class:`PartWriter`): each cluster's link id
+    (:class:`LinkIds`), the holder's name, the serial's hex (numpy, not Spark's string
+    functions)."""
 
-    def __init__(self, key: bytes, holders: Sequence[str], folder: str) -> None:
-        self.key, self.holders, self.folder = key, list(holders), folder
+    def __init__(self, ids: LinkIds, holders: Sequence[str], folder: str) -> None:
+        self.ids, self.holders, self.folder = ids, list(holders), folder
 
     def __call__(self, batches):
         # Link ids and serials are random: a dictionary would only be built and dropped.
-        yield from written_part(self.folder, _LINKMAP, self._rows(batches),
+        yield from written_part(self.folder, LINKMAP_SCHEMA, self._rows(batches),
                                 compression=COMPRESSION["linkmap"], dictionary=False)
 
     def _rows(self, batches) -> Iterator[pa.RecordBatch]:
-        encrypt = _cipher(self.key)
         names = pa.array(self.holders, pa.string())
         for batch in batches:
             words = np.empty((batch.num_rows, 2), ">i8")
             words[:, 0] = batch.column(2).to_numpy()
             words[:, 1] = batch.column(3).to_numpy()
             yield pa.RecordBatch.from_arrays(
-                [_hex32(encrypt.update(_blocks(batch.column(0).to_numpy()))),
-                 names.take(batch.column(1)), _hex32(words.tobytes())], schema=_LINKMAP)
-
-
-def _cipher(key: bytes):
-    """AES under ``key``, one block at a time (ECB): a keyed permutation of blocks."""
-    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-
-    return Cipher(algorithms.AES(key), modes.ECB()).encryptor()
-
-
-def _blocks(numbers: np.ndarray) -> bytes:
-    """Each number as one 16-byte big-endian block."""
-    blocks = np.zeros((len(numbers), 2), ">u8")
-    blocks[:, 1] = numbers
-    return blocks.tobytes()
-
-
-def _hex32(octets: bytes) -> pa.StringArray:
-    """Each 16 bytes of ``octets`` as 32 lower-case hex digits."""
-    import binascii
-
-    n = len(octets) // 16
-    offsets = np.arange(0, 32 * (n + 1), 32, dtype=np.int32)
-    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets),
-                                       pa.py_buffer(binascii.hexlify(octets)))
+                [self.ids.of(batch.column(0).to_numpy()), names.take(batch.column(1)),
+                 hex32(words.tobytes())], schema=LINKMAP_SCHEMA)
 
 
 def with_link_ids(frame: DataFrame) -> DataFrame:
     """``frame`` (its first column a cluster number, a long) with each row's ``link_id``
-    (:class:`_LinkIds`), drawn afresh for each call."""
+    (:class:`LinkIds`), under a key drawn afresh for each call."""
     schema = T.StructType([*frame.schema.fields, T.StructField("link_id", T.StringType())])
-    return frame.mapInArrow(_LinkIds(os.urandom(16)), schema)
+    return frame.mapInArrow(_LinkIdColumn(LinkIds()), schema)
 
 
 def _write_single(frame: DataFrame, target: Path, compression: str, *, dictionary: bool,

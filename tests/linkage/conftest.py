@@ -6,12 +6,14 @@ copied into each test's own workspace.
 
 from __future__ import annotations
 
+import random
 import shutil
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -243,3 +245,23 @@ def engine_world(world, engine) -> World:
     """:func:`world` once per engine: the pipeline's promises hold on each."""
     world.engine = engine
     return world
+
+
+def crowded_keys(seed: int) -> dict[str, pa.Table]:
+    """Three holders whose keys come from small pools: many duplicates, records that would
+    merge clusters or crowd one, keys missing at random, several new clusters per bucket."""
+    rng = random.Random(seed)
+    recipes = {"r0": 700, "r1": 250, "r2": 120}  # recipe -> distinct keys to draw from
+    pools = {r: [rng.randbytes(32) for _ in range(n)] for r, n in recipes.items()}
+    # A few keys sharing their first bytes, so some buckets hold several new clusters.
+    for pool in pools.values():
+        pool[:8] = [pool[0][:2] + rng.randbytes(30) for _ in range(8)]
+    tables = {}
+    for holder, rows in (("a", 400), ("b", 350), ("c", 150)):
+        columns = {"serial": [rng.randbytes(16).hex() for _ in range(rows)]}
+        for recipe, pool in pools.items():
+            columns[recipe] = pa.array(
+                [None if rng.random() < 0.15 else rng.choice(pool) for _ in range(rows)],
+                pa.binary())
+        tables[holder] = pa.table(columns)
+    return tables

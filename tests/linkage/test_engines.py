@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import random
 import shutil
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import pytest
 import anonymize
 import linkage
 from linkage.engines.duckdb import DuckDBEngine
-from tests.linkage.conftest import PASSPHRASE, accept_all
+from tests.linkage.conftest import PASSPHRASE, accept_all, crowded_keys
 
 pytestmark = pytest.mark.spark
 
@@ -65,29 +64,9 @@ def test_match_gives_identical_clusters_and_counts(synth_world, spark_engine):
     assert spark.conflicts == duck.conflicts
 
 
-def _crowded_keys(seed: int) -> dict[str, pa.Table]:
-    """Three holders whose keys come from small pools: many duplicates, records that would
-    merge clusters or crowd one, keys missing at random, several new clusters per bucket."""
-    rng = random.Random(seed)
-    recipes = {"r0": 700, "r1": 250, "r2": 120}  # recipe -> distinct keys to draw from
-    pools = {r: [rng.randbytes(32) for _ in range(n)] for r, n in recipes.items()}
-    # A few keys sharing their first bytes, so some buckets hold several new clusters.
-    for pool in pools.values():
-        pool[:8] = [pool[0][:2] + rng.randbytes(30) for _ in range(8)]
-    tables = {}
-    for holder, rows in (("a", 400), ("b", 350), ("c", 150)):
-        columns = {"serial": [rng.randbytes(16).hex() for _ in range(rows)]}
-        for recipe, pool in pools.items():
-            columns[recipe] = pa.array(
-                [None if rng.random() < 0.15 else rng.choice(pool) for _ in range(rows)],
-                pa.binary())
-        tables[holder] = pa.table(columns)
-    return tables
-
-
 @pytest.mark.parametrize("seed", [1, 2])
 def test_match_agrees_where_keys_collide_often(spark_engine, seed):
-    tables = _crowded_keys(seed)
+    tables = crowded_keys(seed)
     recipes = ["r0", "r1", "r2"]
     duck = DuckDBEngine().match(tables, recipes)
     spark = spark_engine.match(tables, recipes)
@@ -106,7 +85,7 @@ def test_spark_link_map_ids_are_fresh_and_one_per_cluster_and_its_summary_is_duc
     numbers) and counts the summary as it forms the clusters: the ids must still be 32 hex
     digits, one per cluster, never repeated in another link map, and the summary DuckDB's."""
     paths = {}
-    for holder, table in _crowded_keys(1).items():
+    for holder, table in crowded_keys(1).items():
         paths[holder] = tmp_path / f"{holder}.parquet"
         pq.write_table(table, paths[holder])
     recipes = ["r0", "r1", "r2"]
@@ -129,7 +108,7 @@ def test_spark_links_keys_that_share_nothing_into_an_empty_link_map(spark_engine
     """No key in common: both engines write a link map with no rows and the same columns
     (Spark runs no task for an empty frame, so its parts are none)."""
     paths = {}
-    for holder, table in _crowded_keys(5).items():
+    for holder, table in crowded_keys(5).items():
         paths[holder] = tmp_path / f"{holder}.parquet"
         # Each holder's keys changed in their first byte: no recipe agrees across holders.
         tagged = [pa.array([None if k is None else bytes([i]) + k[1:] for k in
@@ -163,13 +142,13 @@ def test_spark_link_id_key_reaches_no_file_and_no_log(spark_engine, spark_cluste
     drawn: list[bytes] = []
     original = spark_module._LinkMapRows.__init__
 
-    def recording(self, key, holders, folder):  # the driver's side only: tasks unpickle
-        drawn.append(key)
-        original(self, key, holders, folder)
+    def recording(self, ids, holders, folder):  # the driver's side only: tasks unpickle
+        drawn.append(ids.key)
+        original(self, ids, holders, folder)
 
     monkeypatch.setattr(spark_module._LinkMapRows, "__init__", recording)
     paths = {}
-    for holder, table in _crowded_keys(3).items():
+    for holder, table in crowded_keys(3).items():
         paths[holder] = tmp_path / f"{holder}.parquet"
         pq.write_table(table, paths[holder])
     spark_engine.link_files(paths, ["r0", "r1", "r2"], tmp_path / "linkmap.parquet")
