@@ -22,6 +22,7 @@ from linkage.spec import Recipe
 
 if TYPE_CHECKING:
     from linkage.fuzzy.blocking import Candidates
+    from linkage.fuzzy.bloom import Filters
     from linkage.fuzzy.link import FuzzyOutcome
     from linkage.fuzzy.params import FuzzyParams
     from linkage.prepare import PrepareJob, PrepareTotals
@@ -195,13 +196,17 @@ class Engine(ABC):
 
     def compare_pairs(self, left: pa.Table, right: pa.Table,
                       fields: Mapping[str, Sequence[str]], li: np.ndarray, ri: np.ndarray,
-                      cuts: Sequence[float], baselines: Mapping[str, float]) -> np.ndarray:
+                      cuts: Sequence[float], baselines: Mapping[str, float],
+                      filters: Sequence[Mapping[str, Filters]] | None = None) -> np.ndarray:
         """Fuzzy mode: ``(pairs, fields)`` int8 comparison levels of the candidate pairs
         ``(left[li[k]], right[ri[k]])`` on the holders' Bloom-filter columns.
 
         Every engine must give the numpy levels byte for byte; this default computes them
         in this process, which is where a one-machine engine does its work anyway, on as
-        many threads as the machine gives a stage (``PSEUDOLINK_THREADS``).
+        many threads as the machine gives a stage (``PSEUDOLINK_THREADS``). ``filters``
+        are the two tables' filters (:func:`linkage.fuzzy.bloom.filters_of`) where the
+        caller already made them, so their bits are not counted twice; an engine that
+        compares elsewhere may ignore them.
         """
         from linkage.engines.resources import threads
         from linkage.fuzzy.bloom import filters_of
@@ -209,7 +214,8 @@ class Engine(ABC):
 
         columns = [c for cs in fields.values() for c in cs]
         workers = threads()
-        filters = [filters_of(t, columns, workers) for t in (left, right)]
+        if filters is None:
+            filters = [filters_of(t, columns, workers) for t in (left, right)]
         return comparison_levels(filters[0], filters[1], fields, li, ri, cuts, baselines,
                                  workers=workers)
 

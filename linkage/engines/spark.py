@@ -43,6 +43,7 @@ from linkage.keys.linkage_key import SEPARATOR, hmac_pads
 from linkage.spec import Recipe
 
 if TYPE_CHECKING:
+    from linkage.fuzzy.bloom import Filters
     from linkage.fuzzy.link import FuzzyOutcome
     from linkage.fuzzy.params import FuzzyParams
     from linkage.prepare import KeysStrategy, PrepareJob, PrepareTotals
@@ -285,7 +286,9 @@ class SparkEngine(Engine):
 
     def compare_pairs(self, left: pa.Table, right: pa.Table,
                       fields: Mapping[str, Sequence[str]], li: np.ndarray, ri: np.ndarray,
-                      cuts: Sequence[float], baselines: Mapping[str, float]) -> np.ndarray:
+                      cuts: Sequence[float], baselines: Mapping[str, float],
+                      filters: Sequence[Mapping[str, Filters]] | None = None) -> np.ndarray:
+        # The executors make their own filters from the tables: ``filters`` is not shipped.
         # Imported here: fuzzy mode's numpy code is shipped to the executors from there.
         from linkage.engines.spark_fuzzy import spark_levels
 

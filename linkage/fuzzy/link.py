@@ -141,7 +141,7 @@ def score_candidates(left: pa.Table, right: pa.Table, params: FuzzyParams,
     baselines = random_baselines(filters[0], filters[1], fields, random_li, random_ri)
     start = time.perf_counter()
     levels = compute.compare_pairs(left, right, fields, candidates.left, candidates.right,
-                                   params.levels, baselines)
+                                   params.levels, baselines, filters=filters)
     timings["comparison"] = time.perf_counter() - start
     start = time.perf_counter()
     # One-to-one, two files share at most as many matches as the smaller has records;
