@@ -46,7 +46,8 @@ def _blocks(numbers: np.ndarray) -> bytes:
 
 
 def hex32(octets: bytes) -> pa.StringArray:
-    """Each 16 bytes of ``octets`` as 32 lower-case hex digits (no per-value objects).
+    """Each 16 bytes of ``octets`` as 32 lower-case hex digits (no per-value objects);
+    32-bit offsets, so at most 67 million values a call: a batch, never a whole file.
 
     >>> hex32(bytes(range(16))).to_pylist()
     ['000102030405060708090a0b0c0d0e0f']
