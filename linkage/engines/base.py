@@ -158,29 +158,23 @@ class Engine(ABC):
     def link_files(self, keys: Mapping[str, Path], recipes: Sequence[str],
                    linkmap: Path | None) -> MatchResult:
         """:meth:`match_files`, its :class:`LinkSummary`, and (unless ``linkmap`` is None)
-        the link map written to ``linkmap``: one Parquet file of ``link_id`` (random, one
-        per cluster), ``holder``, ``serial``, ordered by cluster then holder.
+        the link map written to ``linkmap``: one Parquet file of ``link_id`` (one per
+        cluster, :class:`linkage.engines.link_ids.LinkIds`), ``holder``, ``serial``, ordered
+        by cluster then holder, hashed as written (``linkmap_sha256``).
 
-        This default does it in this process; an engine that distributes overrides it so
-        that the members never come here (it may then leave ``members`` empty).
+        This default does it in this process; an engine overrides it to keep the members
+        where it matched them (Spark's executors, DuckDB's tables): it may then leave
+        ``members`` empty.
         """
-        from linkage.envelope import COMPRESSION
-        from linkage.files import atomic_path
-        from linkage.serials import random_hex
+        from linkage.engines.link_ids import write_link_map
 
         result = self.match_files(keys, recipes)
         result.summary = summarise(result.members, recipes)
         if linkmap is not None:
-            members = result.members
-            link_ids = random_hex(result.summary.clusters)
-            # cluster numbers are dense 1..n, so they index the random ids directly.
-            table = pa.table({
-                "link_id": link_ids.take(pc.subtract(members.column("cluster"), 1)),
-                "holder": members.column("holder"),
-                "serial": members.column("serial"),
-            })
-            with atomic_path(linkmap) as tmp:
-                pq.write_table(table, tmp, compression=COMPRESSION["linkmap"])
+            batches = result.members.select(["cluster", "holder", "serial"]).to_batches(
+                max_chunksize=256 * 1024)
+            result.linkmap_sha256 = write_link_map(
+                linkmap, ((b.column(0).to_numpy(), b.column(1), b.column(2)) for b in batches))
         return result
 
     def candidate_pairs(self, left: pa.Table, right: pa.Table,

@@ -13,13 +13,13 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from linkage.engines.base import BAD_SERIAL, Engine, LinkSummary, MatchResult
-from linkage.engines.link_ids import LINKMAP_SCHEMA, LinkIds
+from linkage.engines.link_ids import write_link_map
 from linkage.engines.resources import out_of_memory, stage_budget, threads
 from linkage.errors import LinkageError, SerialMismatch
 from linkage.files import atomic_path
 from linkage.keys.linkage_key import linkage_key_column, quote
 from linkage.scratch import private_dir
-from linkage.sinks import HashedParquetSink, WriteBehind
+from linkage.sinks import WriteBehind
 from linkage.spec import Recipe
 
 #: Rows per batch when streaming a result to Parquet.
@@ -301,29 +301,19 @@ class _Matcher:
         return LinkSummary(self.clusters, dict(self.formed), linked)
 
     def write_linkmap(self, path: Path) -> str:
-        """The link map at ``path`` (:data:`LINKMAP_SCHEMA`, ordered by cluster then
-        holder, each cluster named by :class:`LinkIds`); returns its SHA-256, taken as it
-        was written."""
-        from linkage.envelope import COMPRESSION
-
+        """The link map at ``path`` (:func:`write_link_map`), streamed from DuckDB's sort
+        by cluster then holder; returns its SHA-256."""
         reader = self.con.sql(
-            "select cluster, holder, lpad(lower(to_hex(sid)), 32, '0') as serial "
+            f"select cluster, holder, {_serial_text('sid')} as serial "
             "from members order by cluster, holder").to_arrow_reader(_WRITE_ROWS)
-        ids, names = LinkIds(), pa.array(self.holders, pa.string())
-        # Link ids and serials are random: only the holder's name gains by a dictionary.
-        with atomic_path(path) as tmp, HashedParquetSink(
-                tmp, LINKMAP_SCHEMA, compression=COMPRESSION["linkmap"],
-                use_dictionary=["holder"]) as sink:
-            for batch in reader:
-                sink.write(pa.record_batch(
-                    [ids.of(batch.column(0).to_numpy()), names.take(batch.column(1)),
-                     batch.column(2)], schema=LINKMAP_SCHEMA))
-        return sink.sha256
+        names = pa.array(self.holders, pa.string())
+        return write_link_map(path, ((batch.column(0).to_numpy(), names.take(batch.column(1)),
+                                      batch.column(2)) for batch in reader))
 
     def run(self) -> MatchResult:
         self.cluster()
         members = self.con.sql(
-            "select cluster, holder, lpad(lower(to_hex(sid)), 32, '0') as serial, recipe "
+            f"select cluster, holder, {_serial_text('sid')} as serial, recipe "
             "from members order by cluster, holder").to_arrow_table()
         holders = pa.array(self.holders, pa.string())
         names = pa.array(self.recipes, pa.string())
@@ -427,5 +417,10 @@ def _serial_bits(column: str) -> str:
     """SQL for a serial's 128 bits, refusing any serial that is not 32 lower-case hex
     digits: only those come back from the bits unchanged."""
     bits = f"try_cast('0x' || {column} as uhugeint)"
-    return (f"(case when lpad(lower(to_hex({bits})), 32, '0') = {column} then {bits} "
+    return (f"(case when {_serial_text(bits)} = {column} then {bits} "
             f"else error({_literal(BAD_SERIAL)}) end)")
+
+
+def _serial_text(bits: str) -> str:
+    """SQL for a serial's 32 lower-case hex digits from its 128 bits."""
+    return f"lpad(lower(to_hex({bits})), 32, '0')"

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import binascii
 import os
+from collections.abc import Iterable
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -38,6 +40,27 @@ class LinkIds:
         return hex32(encrypt.update(_blocks(clusters)) + encrypt.finalize())
 
 
+def write_link_map(path: Path, members: Iterable[tuple[np.ndarray, pa.Array, pa.Array]]
+                   ) -> str:
+    """The link map at ``path`` (:data:`LINKMAP_SCHEMA`) from batches of members in the
+    order they come (cluster numbers, holder names, serials), each cluster named by one
+    :class:`LinkIds`; written behind the caller and hashed as written: returns the file's
+    SHA-256, so sealing it needs no second read. Nothing is published on an error."""
+    from linkage.envelope import COMPRESSION
+    from linkage.files import atomic_path
+    from linkage.sinks import HashedParquetSink
+
+    ids = LinkIds()
+    # Link ids and serials are random: only the holder's name gains by a dictionary.
+    with atomic_path(path) as tmp, HashedParquetSink(
+            tmp, LINKMAP_SCHEMA, compression=COMPRESSION["linkmap"],
+            use_dictionary=["holder"]) as sink:
+        for clusters, holders, serials in members:
+            sink.write(pa.record_batch([ids.of(clusters), holders, serials],
+                                       schema=LINKMAP_SCHEMA))
+    return sink.sha256
+
+
 def _blocks(numbers: np.ndarray) -> bytes:
     """Each number as one 16-byte big-endian block."""
     blocks = np.zeros((len(numbers), 2), ">u8")
@@ -58,4 +81,4 @@ def hex32(octets: bytes) -> pa.StringArray:
                                        pa.py_buffer(binascii.hexlify(octets)))
 
 
-__all__ = ["LINKMAP_SCHEMA", "LinkIds", "hex32"]
+__all__ = ["LINKMAP_SCHEMA", "LinkIds", "hex32", "write_link_map"]

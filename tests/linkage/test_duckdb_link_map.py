@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from linkage.engines.base import summarise
+from linkage.engines.base import Engine, summarise
 from linkage.engines.duckdb import DuckDBEngine
 from linkage.engines.link_ids import LINKMAP_SCHEMA
 from tests.linkage.conftest import crowded_keys
@@ -96,3 +96,19 @@ def test_keys_that_share_nothing_give_an_empty_link_map(tmp_path):
     assert result.summary.clusters == 0 and result.summary.linked == {}
     linkmap = pq.read_table(tmp_path / "linkmap.parquet")
     assert linkmap.num_rows == 0 and linkmap.schema == LINKMAP_SCHEMA
+
+
+def test_the_in_process_default_writes_the_link_map_as_duckdb_does(tmp_path):
+    """``Engine.link_files``'s default (members in Python) names clusters and hashes the
+    file as the DuckDB override does, so an engine that only matches gets the same map."""
+    paths = _files(tmp_path, crowded_keys(2))
+    duck = DuckDBEngine().link_files(paths, RECIPES, tmp_path / "duck.parquet")
+    default = Engine.link_files(DuckDBEngine(), paths, RECIPES, tmp_path / "default.parquet")
+    assert default.summary == duck.summary and default.members.num_rows > 100
+    maps = {name: pq.read_table(tmp_path / f"{name}.parquet") for name in ("duck", "default")}
+    assert maps["default"].schema == LINKMAP_SCHEMA
+    assert _groups(maps["default"].to_pylist(), "link_id") == _groups(
+        maps["duck"].to_pylist(), "link_id")
+    assert maps["default"].column("holder").equals(maps["duck"].column("holder"))
+    assert default.linkmap_sha256 == hashlib.sha256(
+        (tmp_path / "default.parquet").read_bytes()).hexdigest()
